@@ -1,1 +1,10 @@
+//! bluegreen: a console for blue/green releases of a web service, on AWS (CodeBuild, ECR, ECS,
+//! ALB) or on the embedded local platform.
+//!
+//! - [`rollout`]: the pure domain (colors, weights, observed state, guards).
+//! - [`platform`]: the one trait both platforms implement, and the adapters.
+//! - [`ops`]: the verbs over the trait, with read-only/arming and guards enforced once.
 
+pub mod ops;
+pub mod platform;
+pub mod rollout;

@@ -1,0 +1,376 @@
+//! The command layer: the verbs (shift, promote, rollback, deploy, build, scale, wait) over
+//! `Arc<dyn Platform>`. Read-only/arming and the guard rules are enforced here, once, so the
+//! CLI, the TUI and both adapters share them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::{DeployReceipt, Platform, PlatformError, WeightChange, WeightOutcome};
+use crate::rollout::guard::{self, Refusal};
+use crate::rollout::{Bake, Build, Color, Snapshot, UnixMillis, Weights};
+
+mod wait;
+
+pub use wait::WaitFor;
+
+/// Process exit codes of the headless CLI. 0 only when the requested state holds.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Bad input: flags, configuration files.
+    pub const FAILURE: i32 = 1;
+    /// Command-line usage error (clap's code).
+    pub const USAGE: i32 = 2;
+    /// Refused by a guard or by read-only mode.
+    pub const REFUSED: i32 = 3;
+    /// The platform (AWS or the local daemon) failed, or a weight change was not applied or
+    /// could not be verified.
+    pub const PLATFORM: i32 = 4;
+    /// Waiting for a state timed out.
+    pub const TIMED_OUT: i32 = 5;
+}
+
+/// Whether writes are allowed in this session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// `--read-only`: every write is refused, rollback included.
+    pub read_only: bool,
+    /// The profile says `read_only = true`: writes need arming.
+    pub profile_read_only: bool,
+    /// `--arm` or `:arm` was given.
+    pub armed: bool,
+}
+
+impl Access {
+    /// Refuses a write verb when the session may not write.
+    pub fn check(&self, verb: &str) -> Result<(), Refusal> {
+        if self.read_only {
+            return Err(guard::read_only_refusal(verb, false));
+        }
+        if self.profile_read_only && !self.armed {
+            return Err(guard::read_only_refusal(verb, true));
+        }
+        Ok(())
+    }
+
+    pub fn can_write(&self) -> bool {
+        self.check("write").is_ok()
+    }
+}
+
+/// Why a verb did not reach its requested state.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OpError {
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Platform(PlatformError),
+    /// The weight change was made (or attempted) but the read-back does not show it.
+    #[error("{}", describe_weight_failure(.0))]
+    Weights(Box<WeightChange>),
+}
+
+impl OpError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            OpError::Refused(_) => exit::REFUSED,
+            OpError::Platform(PlatformError::TimedOut { .. }) => exit::TIMED_OUT,
+            OpError::Platform(_) | OpError::Weights(_) => exit::PLATFORM,
+        }
+    }
+}
+
+impl From<Refusal> for OpError {
+    fn from(r: Refusal) -> Self {
+        OpError::Refused(r)
+    }
+}
+
+impl From<PlatformError> for OpError {
+    fn from(e: PlatformError) -> Self {
+        OpError::Platform(e)
+    }
+}
+
+fn describe_weight_failure(c: &WeightChange) -> String {
+    let cause = c
+        .write_error
+        .as_ref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    match (c.outcome(), c.observed) {
+        (WeightOutcome::NotApplied, Some(obs)) => {
+            format!(
+                "weights NOT applied (wanted {}, listener shows {obs}){cause}",
+                c.desired
+            )
+        }
+        (WeightOutcome::Unknown, _) => {
+            let read = c
+                .read_error
+                .as_ref()
+                .map(|e| format!("; read-back failed: {e}"))
+                .unwrap_or_default();
+            format!(
+                "weights UNKNOWN (wanted {}; could not read them back{read}){cause}",
+                c.desired
+            )
+        }
+        _ => format!("weights applied ({})", c.desired),
+    }
+}
+
+/// Options of a promote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromoteOptions {
+    /// How long the old color keeps running before it is scaled to zero.
+    pub bake: Duration,
+    /// Keep the old color running after the bake.
+    pub keep_old: bool,
+}
+
+impl Default for PromoteOptions {
+    fn default() -> Self {
+        PromoteOptions {
+            bake: Duration::from_secs(300),
+            keep_old: false,
+        }
+    }
+}
+
+/// What a promote did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromoteReport {
+    pub promoted: Color,
+    pub change: WeightChange,
+    pub bake: Option<Bake>,
+    /// The platform finishes the bake by itself (local daemon); otherwise the caller should
+    /// wait until `bake.until` and call [`Ops::finish_bake`].
+    pub platform_finishes_bake: bool,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackReport {
+    pub target: Color,
+    pub change: WeightChange,
+    /// Follow-up calls that failed after the weights were in force (stable tag, test listener):
+    /// reported, never fatal.
+    pub warnings: Vec<String>,
+}
+
+/// The verbs, over one platform, with one access policy.
+#[derive(Clone)]
+pub struct Ops {
+    platform: Arc<dyn Platform>,
+    access: Access,
+}
+
+impl Ops {
+    pub fn new(platform: Arc<dyn Platform>, access: Access) -> Self {
+        Ops { platform, access }
+    }
+
+    pub fn platform(&self) -> &Arc<dyn Platform> {
+        &self.platform
+    }
+
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Arms the session (the TUI's `:arm`).
+    pub fn arm(&mut self) {
+        self.access.armed = true;
+    }
+
+    /// Moves traffic to `desired`, after the guard (unless `force`).
+    pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
+        self.access.check("shift")?;
+        let snap = self.platform.snapshot().await?;
+        guard::check_shift(&snap, desired, force)?;
+        let change = self.platform.set_weights(desired).await;
+        verified(change)
+    }
+
+    /// Gives the canary 100%, records it as stable with a pending bake, and points the test
+    /// listener at the old color. `pending` is the last shift the caller asked for, if any.
+    pub async fn promote(
+        &self,
+        opts: PromoteOptions,
+        pending: Option<Weights>,
+    ) -> Result<PromoteReport, OpError> {
+        self.access.check("promote")?;
+        let snap = self.platform.snapshot().await?;
+        let target = guard::check_promote(&snap, pending)?;
+        let old = target.other();
+        let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
+        let bake = Bake {
+            old,
+            until: now_millis() + opts.bake.as_millis() as UnixMillis,
+            keep_old: opts.keep_old,
+        };
+        self.platform
+            .record_stable(target, Some(bake.clone()))
+            .await?;
+        // The test listener follows the new idle color; not on any critical path.
+        let _ = self.platform.point_test_listener(old).await;
+        Ok(PromoteReport {
+            promoted: target,
+            change,
+            bake: Some(bake),
+            platform_finishes_bake: self.platform.info().finishes_bake,
+        })
+    }
+
+    /// Ends a pending bake: scales the old color to zero (unless keep-old) and clears the bake.
+    /// Does nothing when no bake is pending.
+    pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
+        self.access.check("promote")?;
+        let listener = self.platform.listener().await?;
+        let (Some(stable), Some(bake)) = (listener.stable, listener.bake.clone()) else {
+            return Ok(None);
+        };
+        if listener.weights != Weights::all(stable) {
+            // Someone moved traffic since the promote: scaling the old color now could drop
+            // requests. Leave it running and keep the bake pending.
+            return Err(OpError::Refused(Refusal {
+                rule: guard::GuardRule::NotConverged,
+                reason: format!(
+                    "bake not finished: {stable} is stable but the listener shows {}; the old color keeps running",
+                    listener.weights
+                ),
+                overridable: false,
+            }));
+        }
+        if !bake.keep_old {
+            self.platform.scale(bake.old, 0).await?;
+        }
+        self.platform.record_stable(stable, None).await?;
+        Ok(Some(bake))
+    }
+
+    /// Gives the rollback target 100% with one weight change. Needs only the listener and
+    /// target health; stable/bake bookkeeping and the test listener follow afterwards.
+    pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
+        self.access.check("rollback")?;
+        let listener = self.platform.listener().await?;
+        let mut healthy = crate::rollout::PerColor::new(0usize, 0usize);
+        for color in Color::ALL {
+            let needed = listener.stable == Some(color)
+                || listener.bake.as_ref().map(|b| b.old) == Some(color);
+            if needed {
+                let targets = self.platform.target_health(color).await?;
+                *healthy.get_mut(color) = targets
+                    .iter()
+                    .filter(|t| t.health == crate::rollout::TargetHealth::Healthy)
+                    .count();
+            }
+        }
+        let target = guard::rollback_target(&listener, |c| *healthy.get(c))?;
+        let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
+        let mut warnings = Vec::new();
+        if listener.stable != Some(target) || listener.bake.is_some() {
+            if let Err(e) = self.platform.record_stable(target, None).await {
+                warnings.push(format!(
+                    "weights are in force, but recording {target} as stable failed: {e}"
+                ));
+            }
+        }
+        if let Err(e) = self.platform.point_test_listener(target.other()).await {
+            warnings.push(format!(
+                "test listener not repointed to {}: {e}",
+                target.other()
+            ));
+        }
+        Ok(RollbackReport {
+            target,
+            change,
+            warnings,
+        })
+    }
+
+    /// Deploys `tag` to the idle color (or `color`, if given), with the live color's desired
+    /// count. The first deploy, with no stable color yet, goes to blue and makes it stable
+    /// with 100% of traffic once healthy (see [`Ops::first_release`]).
+    pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
+        self.access.check("deploy")?;
+        let snap = self.platform.snapshot().await?;
+        let target = match color {
+            Some(c) => {
+                if snap.listener.weights.get(c) > 0 {
+                    return Err(OpError::Refused(Refusal {
+                        rule: guard::GuardRule::UnhealthyTarget,
+                        reason: format!(
+                            "{c} serves {}% of traffic: deploy only to the idle color",
+                            snap.listener.weights.get(c)
+                        ),
+                        overridable: false,
+                    }));
+                }
+                c
+            }
+            None => snap.deploy_target().ok_or_else(|| Refusal {
+                rule: guard::GuardRule::NotConverged,
+                reason: format!(
+                    "a shift is in progress ({}): promote or roll back before deploying",
+                    snap.listener.weights
+                ),
+                overridable: false,
+            })?,
+        };
+        let desired = desired_count(&snap, target);
+        Ok(self.platform.deploy(target, tag, desired).await?)
+    }
+
+    /// Sets a color's desired count. Refuses to scale a color that serves traffic to zero.
+    pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
+        self.access.check("scale")?;
+        if desired == 0 {
+            let listener = self.platform.listener().await?;
+            if listener.weights.get(color) > 0 {
+                return Err(OpError::Refused(Refusal {
+                    rule: guard::GuardRule::UnhealthyTarget,
+                    reason: format!(
+                        "{color} serves {}% of traffic: shift it away before scaling to zero",
+                        listener.weights.get(color)
+                    ),
+                    overridable: false,
+                }));
+            }
+        }
+        Ok(self.platform.scale(color, desired).await?)
+    }
+
+    /// Starts a build.
+    pub async fn build(&self, source_version: Option<String>) -> Result<Build, OpError> {
+        self.access.check("build")?;
+        Ok(self.platform.start_build(source_version).await?)
+    }
+
+    /// Polls until `what` holds or `timeout` passes.
+    pub async fn wait(&self, what: &WaitFor, timeout: Duration) -> Result<Snapshot, OpError> {
+        wait::wait(self.platform.as_ref(), what, timeout).await
+    }
+}
+
+/// The desired count for a deploy to `target`: the live color's desired count, at least 1.
+fn desired_count(snap: &Snapshot, target: Color) -> u32 {
+    snap.colors.get(target.other()).service.desired.max(1)
+}
+
+/// Turns a weight change that was not verified into an error.
+fn verified(change: WeightChange) -> Result<WeightChange, OpError> {
+    match change.outcome() {
+        WeightOutcome::Applied => Ok(change),
+        _ => Err(OpError::Weights(Box::new(change))),
+    }
+}
+
+pub fn now_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as UnixMillis)
+        .unwrap_or(0)
+}

@@ -1,0 +1,176 @@
+//! The platform boundary: one object-safe async trait that both the AWS adapter and the local
+//! adapter implement, so the CLI and the TUI cannot tell which one they drive.
+//!
+//! No AWS or terminal types cross it: only the domain types of [`crate::rollout`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::{
+    Bake, Build, Color, ColorMetrics, Image, Listener, LogLine, PerColor, Snapshot, TargetState,
+    UnixMillis, Weights,
+};
+
+pub mod aws;
+mod error;
+pub mod local;
+
+pub use error::{FaultKind, PlatformError, PlatformResult};
+
+/// What the console is connected to, for the header and `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformInfo {
+    /// The `bluegreen.toml` profile name (`local` for the default local platform).
+    pub profile: String,
+    pub kind: PlatformKind,
+    /// The ECS cluster name, or the local state directory.
+    pub cluster: String,
+    /// The platform finishes a promote's bake by itself (the local daemon does; on AWS the
+    /// console process has to, see AGREEMENTS.md).
+    pub finishes_bake: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PlatformKind {
+    Local {
+        state_dir: String,
+        /// The production listener's URL, e.g. `http://127.0.0.1:8080/`.
+        url: String,
+    },
+    Aws {
+        /// Resolved lazily (STS is not called just for the header); `None` until known.
+        account: Option<String>,
+        region: String,
+    },
+}
+
+/// The result of a weight change: what was asked and what the listener shows afterwards.
+/// Per AGREEMENTS.md a weight change is always read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightChange {
+    /// The weights before the change, if they were read.
+    pub previous: Option<Weights>,
+    pub desired: Weights,
+    /// The weights read back after the change; `None` when the read-back failed.
+    pub observed: Option<Weights>,
+    /// The write call's error, if it failed.
+    pub write_error: Option<PlatformError>,
+    /// The read-back's error, if it failed.
+    pub read_error: Option<PlatformError>,
+}
+
+/// The three answers a weight change can give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightOutcome {
+    /// The read-back shows the desired weights.
+    Applied,
+    /// The read-back shows other weights (normally the old ones).
+    NotApplied,
+    /// The read-back failed: nobody knows; never guess.
+    Unknown,
+}
+
+impl WeightChange {
+    pub fn outcome(&self) -> WeightOutcome {
+        match self.observed {
+            Some(w) if w == self.desired => WeightOutcome::Applied,
+            Some(_) => WeightOutcome::NotApplied,
+            None => WeightOutcome::Unknown,
+        }
+    }
+}
+
+/// What a deploy registered and started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployReceipt {
+    pub color: Color,
+    pub tag: String,
+    /// The new task definition (family:revision) or local release id.
+    pub task_definition: String,
+    pub revision: u32,
+    /// The full image reference deployed.
+    pub image: String,
+    pub desired: u32,
+}
+
+/// An incremental position in the logs of both colors. The caller keeps it and passes it back,
+/// so no line is read twice. Adapters store what they need per stream: a CloudWatch forward
+/// token, or a byte offset into a local log file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCursor {
+    /// Stream name → adapter-specific position.
+    pub streams: BTreeMap<String, String>,
+    /// Lines older than this are not wanted (the start of the tail).
+    pub since: Option<UnixMillis>,
+}
+
+/// New log lines, oldest first, and the cursor to continue from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogBatch {
+    pub lines: Vec<LogLine>,
+    pub cursor: LogCursor,
+}
+
+/// The platform: AWS (CodeBuild, ECR, ECS, ELBv2, CloudWatch) or the local embedded platform.
+///
+/// Used as `Arc<dyn Platform>` by the command layer ([`crate::ops`]), which enforces
+/// read-only/arming and the guards once for both adapters. Methods do one thing each and do
+/// not wait for convergence; waiting is the command layer's job.
+#[async_trait]
+pub trait Platform: Send + Sync {
+    /// What this platform is, for the header and `status`.
+    fn info(&self) -> PlatformInfo;
+
+    /// One full refresh of both colors and the listener (AWS: at most 12 API calls together
+    /// with [`Platform::builds`] and [`Platform::images`]; batch Describe* calls).
+    async fn snapshot(&self) -> PlatformResult<Snapshot>;
+
+    /// The production listener alone: weights, stored stable color, pending bake, test
+    /// listener target. Cheap, and independent of every other read, so rollback works when
+    /// everything else fails.
+    async fn listener(&self) -> PlatformResult<Listener>;
+
+    /// Target health of one color's target group.
+    async fn target_health(&self, color: Color) -> PlatformResult<Vec<TargetState>>;
+
+    /// The latest builds, newest first, each with every phase.
+    async fn builds(&self, limit: usize) -> PlatformResult<Vec<Build>>;
+
+    /// Starts a build, optionally of a given source version (branch, tag or commit).
+    async fn start_build(&self, source_version: Option<String>) -> PlatformResult<Build>;
+
+    /// Images in the registry, newest first.
+    async fn images(&self) -> PlatformResult<Vec<Image>>;
+
+    /// Deploys `tag` to `color` with `desired` tasks: on AWS, a new revision of the color's
+    /// task definition with only the image changed, then UpdateService. Returns once the
+    /// change is accepted; it does not wait for health.
+    async fn deploy(&self, color: Color, tag: &str, desired: u32) -> PlatformResult<DeployReceipt>;
+
+    /// Sets a color's desired task count.
+    async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()>;
+
+    /// Sets the production listener's weights with exactly one write call, then reads them
+    /// back. Never returns early with an error: failures are inside the [`WeightChange`].
+    async fn set_weights(&self, desired: Weights) -> WeightChange;
+
+    /// Records the stable color and the pending bake (or clears it with `None`).
+    async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()>;
+
+    /// Points the test listener at `color` (normally the idle color).
+    async fn point_test_listener(&self, color: Color) -> PlatformResult<()>;
+
+    /// New log lines of both colors since `cursor`, at most `limit`.
+    async fn read_logs(&self, cursor: &LogCursor, limit: usize) -> PlatformResult<LogBatch>;
+
+    /// Request count, 5xx count and p99 latency per color over the last `window_secs`.
+    /// `Ok(None)` when the platform has no metrics.
+    async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>>;
+
+    /// API calls (or control requests) made so far by this instance, for `status --verbose`.
+    fn api_calls(&self) -> u64;
+}

@@ -1,0 +1,260 @@
+//! What the platform reports: the observed state of the services, tasks, targets, listener,
+//! builds and images. Plain data; everything derived lives in methods, never in fields.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Color, PerColor, Weights};
+
+/// Milliseconds since the Unix epoch (UTC). Every timestamp that crosses the platform boundary
+/// uses this, so the wire format and the JSON output stay simple and comparable.
+pub type UnixMillis = i64;
+
+/// One full refresh of the rollout-relevant state: both colors and the listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the platform produced this snapshot.
+    pub taken_at: UnixMillis,
+    pub listener: Listener,
+    pub colors: PerColor<ColorState>,
+    /// API calls (AWS) or control requests (local) this refresh cost.
+    pub api_calls: u32,
+}
+
+/// The production listener (and the test listener's target).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    /// ARN on AWS, `host:port` locally.
+    pub id: String,
+    /// The weights in force, normalised to percent.
+    pub weights: Weights,
+    /// The stored stable color (AGREEMENTS: a listener tag on AWS, daemon state locally).
+    /// `None` when nothing was ever recorded.
+    pub stable: Option<Color>,
+    /// A promote whose bake has not finished yet.
+    pub bake: Option<Bake>,
+    /// The color the test listener forwards to, if it forwards to exactly one.
+    pub test_color: Option<Color>,
+    /// The test listener's id (ARN or `host:port`), if there is one.
+    pub test_id: Option<String>,
+}
+
+/// A promote in its bake period: the old color still runs, so rollback can undo the promote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bake {
+    /// The color that was stable before the promote and still runs.
+    pub old: Color,
+    /// When the old color may be scaled down.
+    pub until: UnixMillis,
+    /// Keep the old color running after the bake.
+    pub keep_old: bool,
+}
+
+/// One color's service, its tasks and its target group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColorState {
+    pub color: Color,
+    pub service: ServiceState,
+    pub tasks: Vec<TaskState>,
+    pub targets: Vec<TargetState>,
+}
+
+/// An ECS service (or a local supervisor service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub name: String,
+    pub desired: u32,
+    pub running: u32,
+    pub pending: u32,
+    /// e.g. `ACTIVE`, `DRAINING`; locally `ACTIVE`.
+    pub status: String,
+    /// Task definition family:revision (or the local equivalent).
+    pub task_definition: String,
+    pub revision: u32,
+    /// The image the current task definition revision runs.
+    pub image: Option<ImageRef>,
+    pub deployments: Vec<Deployment>,
+    /// Most recent first.
+    pub events: Vec<ServiceEvent>,
+}
+
+/// An image by tag and digest, as a task definition or a task refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRef {
+    /// Full reference as configured, e.g. `1234.dkr.ecr.us-east-1.amazonaws.com/blog:v2` or `blog:v2`.
+    pub reference: String,
+    pub tag: Option<String>,
+    /// `sha256:…`, when known.
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE`, `INACTIVE`.
+    pub status: String,
+    pub task_definition: String,
+    pub desired: u32,
+    pub running: u32,
+    pub pending: u32,
+    /// `IN_PROGRESS`, `COMPLETED`, `FAILED`, when reported.
+    pub rollout_state: Option<String>,
+    pub updated_at: Option<UnixMillis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEvent {
+    pub at: UnixMillis,
+    pub message: String,
+}
+
+/// One running (or stopping) task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    /// Short task id (the last ARN segment on AWS, `blue-1a2b` locally).
+    pub id: String,
+    /// `PROVISIONING`, `PENDING`, `RUNNING`, `DEACTIVATING`, `STOPPING`, `STOPPED`.
+    pub last_status: String,
+    pub health: TaskHealth,
+    pub started_at: Option<UnixMillis>,
+    pub revision: u32,
+    pub image: Option<ImageRef>,
+    /// Why the task stopped, when it did.
+    pub stopped_reason: Option<String>,
+}
+
+/// The container health check's verdict, as ECS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskHealth {
+    Healthy,
+    Unhealthy,
+    Unknown,
+}
+
+/// One registered target of a color's target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetState {
+    /// `ip:port` (AWS) or `127.0.0.1:port` (local).
+    pub id: String,
+    /// The task behind the target, when the platform can tell.
+    pub task_id: Option<String>,
+    pub health: TargetHealth,
+    /// The load balancer's reason code and description for a non-healthy state.
+    pub reason: Option<String>,
+}
+
+/// The load balancer's view of one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetHealth {
+    Initial,
+    Healthy,
+    Unhealthy,
+    Unused,
+    Draining,
+    Unavailable,
+}
+
+impl ColorState {
+    /// Targets that receive traffic now.
+    pub fn healthy_targets(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| t.health == TargetHealth::Healthy)
+            .count()
+    }
+
+    /// Whether the color could take traffic: at least one healthy target and no fewer than the
+    /// service's desired count (AGREEMENTS: guard for giving traffic to a color).
+    pub fn can_take_traffic(&self) -> bool {
+        let healthy = self.healthy_targets();
+        healthy >= 1 && healthy >= self.service.desired as usize
+    }
+}
+
+/// A build (CodeBuild, or the local build runner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Build {
+    pub id: String,
+    /// Build number within the project, when the platform numbers them.
+    pub number: Option<u64>,
+    pub status: BuildStatus,
+    pub source_version: Option<String>,
+    /// The resolved commit, when known.
+    pub resolved_source: Option<String>,
+    pub started_at: Option<UnixMillis>,
+    pub ended_at: Option<UnixMillis>,
+    /// In CodeBuild's order: SUBMITTED, QUEUED, PROVISIONING, DOWNLOAD_SOURCE, INSTALL,
+    /// PRE_BUILD, BUILD, POST_BUILD, UPLOAD_ARTIFACTS, FINALIZING, COMPLETED.
+    pub phases: Vec<BuildPhase>,
+    /// Where the build's log is: a CloudWatch group/stream or a local file path.
+    pub log_location: Option<String>,
+    /// Variables the build exported, e.g. `IMAGE_DIGEST`, `IMAGE_TAG`.
+    pub exported: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildPhase {
+    /// CodeBuild's phase name, e.g. `PRE_BUILD`.
+    pub name: String,
+    pub status: BuildStatus,
+    pub started_at: Option<UnixMillis>,
+    pub ended_at: Option<UnixMillis>,
+    pub duration_ms: Option<u64>,
+    /// Messages the platform attached (a failed command, for example).
+    pub context: Vec<String>,
+}
+
+/// A build's or a phase's status. `Queued` covers a phase that has not started yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BuildStatus {
+    Queued,
+    InProgress,
+    Succeeded,
+    Failed,
+    Fault,
+    TimedOut,
+    Stopped,
+}
+
+impl BuildStatus {
+    pub fn is_done(self) -> bool {
+        !matches!(self, BuildStatus::Queued | BuildStatus::InProgress)
+    }
+}
+
+/// An image in the registry (ECR, or the local registry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub size_bytes: Option<u64>,
+    pub pushed_at: Option<UnixMillis>,
+}
+
+/// Traffic metrics for one color over a recent window (CloudWatch's ALB metrics per target
+/// group, or the local proxy's counters).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColorMetrics {
+    /// Points oldest first, one per period.
+    pub points: Vec<MetricPoint>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub at: UnixMillis,
+    pub requests: u64,
+    pub errors_5xx: u64,
+    /// p99 latency within the period, in milliseconds, when there were requests.
+    pub p99_ms: Option<f64>,
+}
+
+/// One log line from a task, tagged the way the awslogs driver tags streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub color: Color,
+    pub task_id: String,
+    pub at: UnixMillis,
+    pub message: String,
+}
