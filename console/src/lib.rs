@@ -8,3 +8,4 @@
 pub mod ops;
 pub mod platform;
 pub mod rollout;
+pub mod tui;

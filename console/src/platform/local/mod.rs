@@ -1,2 +1,4 @@
 //! The local platform: build runner, registry, supervisor, weighted proxy and logs, run by a
 //! background daemon and driven over a Unix control socket.
+
+pub mod cli;
