@@ -1,0 +1,25 @@
+# Read by `bluegreen init --from-terraform` together with the service state's outputs.
+output "region" {
+  description = "AWS region of the stack."
+  value       = var.region
+}
+
+output "table_name" {
+  description = "DynamoDB table holding the posts."
+  value       = module.base.table_name
+}
+
+output "ecr_repository_name" {
+  description = "ECR repository the build pushes to."
+  value       = module.base.ecr_repository_name
+}
+
+output "ecr_repository_url" {
+  description = "Registry URL of the repository (for docker pull)."
+  value       = module.base.ecr_repository_url
+}
+
+output "codebuild_project_name" {
+  description = "CodeBuild project that builds the image."
+  value       = module.base.codebuild_project_name
+}

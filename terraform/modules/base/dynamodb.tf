@@ -1,0 +1,54 @@
+# The seed's key schema (post_id hash, author range), so items written by the seed's app stay
+# readable. The seed's local secondary indexes on title and content are gone on purpose: DynamoDB
+# rejects an index key longer than 1,024 bytes, which made long posts unsaveable. The listing reads
+# the time-ordered global index instead of scanning the table.
+resource "aws_dynamodb_table" "posts" {
+  name                        = var.table_name
+  billing_mode                = var.table_billing_mode
+  read_capacity               = var.table_billing_mode == "PROVISIONED" ? var.table_read_capacity : null
+  write_capacity              = var.table_billing_mode == "PROVISIONED" ? var.table_write_capacity : null
+  hash_key                    = "post_id"
+  range_key                   = "author"
+  deletion_protection_enabled = var.table_deletion_protection
+
+  attribute {
+    name = "post_id"
+    type = "S"
+  }
+
+  attribute {
+    name = "author"
+    type = "S"
+  }
+
+  # Every post carries feed = "posts", so one partition of the index lists all posts by time.
+  attribute {
+    name = "feed"
+    type = "S"
+  }
+
+  attribute {
+    name = "timestamp"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "ByTimestamp"
+    hash_key        = "feed"
+    range_key       = "timestamp"
+    projection_type = "ALL"
+    read_capacity   = var.table_billing_mode == "PROVISIONED" ? var.table_read_capacity : null
+    write_capacity  = var.table_billing_mode == "PROVISIONED" ? var.table_write_capacity : null
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.base.arn
+  }
+
+  tags = local.tags
+}

@@ -1,0 +1,116 @@
+resource "aws_lb" "this" {
+  #checkov:skip=CKV2_AWS_28:A WAF web ACL is the account's choice and is attached outside this stack (aws_wafv2_web_acl_association).
+  #checkov:skip=CKV2_AWS_20:No HTTP-to-HTTPS redirect without a certificate; with one, serve the production listener on 443 (prod_listener_port) with certificate_arn.
+  #checkov:skip=CKV_AWS_91:Access logs are on when access_logs_bucket is set; the bucket and its ELB delivery policy belong to the account's logging setup.
+  name                       = var.name
+  load_balancer_type         = "application"
+  internal                   = var.internal_alb
+  subnets                    = var.alb_subnet_ids
+  security_groups            = [aws_security_group.alb.id]
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.alb_deletion_protection
+
+  dynamic "access_logs" {
+    for_each = var.access_logs_bucket == null ? [] : [var.access_logs_bucket]
+
+    content {
+      bucket  = access_logs.value
+      prefix  = var.name
+      enabled = true
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "aws_lb_target_group" "color" {
+  for_each = local.colors
+
+  name                 = "${var.name}-${each.key}"
+  port                 = var.container_port
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = var.deregistration_delay_seconds
+
+  # /health answers 200 only when the blog can reach its table, so a task that cannot serve posts
+  # never gets traffic. The seed checked "/" and accepted redirects.
+  health_check {
+    enabled             = true
+    path                = "/health"
+    matcher             = "200"
+    protocol            = "HTTP"
+    port                = "traffic-port"
+    interval            = var.health_check_interval_seconds
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+
+  tags = merge(local.tags, { "bluegreen:color" = each.key })
+}
+
+# Production traffic: a weighted forward over both colors. The console moves the weights and records
+# the stable color in the bluegreen:stable tag while releases run.
+resource "aws_lb_listener" "prod" {
+  #checkov:skip=CKV_AWS_2:The listener serves HTTPS when certificate_arn is set; without a certificate there is no domain to serve TLS for.
+  #checkov:skip=CKV_AWS_103:TLS 1.2+ (ssl_policy) applies when certificate_arn is set; without it the listener is plain HTTP.
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.prod_listener_port
+  protocol          = local.listener_proto
+  certificate_arn   = var.certificate_arn
+  ssl_policy        = local.https ? var.ssl_policy : null
+
+  default_action {
+    type = "forward"
+
+    forward {
+      target_group {
+        arn    = aws_lb_target_group.color["blue"].arn
+        weight = 100
+      }
+
+      target_group {
+        arn    = aws_lb_target_group.color["green"].arn
+        weight = 0
+      }
+
+      stickiness {
+        enabled  = false
+        duration = 1
+      }
+    }
+  }
+
+  tags = merge(local.tags, { "bluegreen:stable" = local.initial_stable })
+
+  lifecycle {
+    # The console owns the weights and the stable tag at run time: it shifts, promotes and rolls
+    # back with ModifyListener and records the stable color in this tag. Without this, the next
+    # terraform apply would silently undo a release.
+    ignore_changes = [default_action, tags["bluegreen:stable"]]
+  }
+}
+
+# Smoke tests of the idle color before it gets production traffic. Starts on green, the idle color.
+resource "aws_lb_listener" "test" {
+  #checkov:skip=CKV_AWS_2:The listener serves HTTPS when certificate_arn is set; without a certificate there is no domain to serve TLS for.
+  #checkov:skip=CKV_AWS_103:TLS 1.2+ (ssl_policy) applies when certificate_arn is set; without it the listener is plain HTTP.
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.test_listener_port
+  protocol          = local.listener_proto
+  certificate_arn   = var.certificate_arn
+  ssl_policy        = local.https ? var.ssl_policy : null
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.color["green"].arn
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    # The console repoints this listener at the new idle color after every promote and rollback.
+    ignore_changes = [default_action]
+  }
+}

@@ -1,0 +1,108 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+# The base stack is a separate state: read its table and repository by name.
+data "aws_dynamodb_table" "posts" {
+  name = var.table_name
+}
+
+data "aws_ecr_repository" "blog" {
+  name = var.ecr_repository_name
+}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  # Each color is one ECS service, one task definition family and one target group.
+  colors = toset(["blue", "green"])
+
+  # The color that starts with all production traffic; the other starts idle at 0 tasks.
+  initial_stable = "blue"
+
+  # awslogs streams are <prefix>/blog/<task-id>; the console finds a color's streams by prefix.
+  log_stream_prefix = { for c in local.colors : c => c }
+
+  container_name = "blog"
+  log_group_name = "/ecs/${var.name}"
+  https          = var.certificate_arn != null
+  listener_proto = local.https ? "HTTPS" : "HTTP"
+
+  # Null when the table uses an AWS-owned key; then the task role needs no key permission.
+  table_kms_key_arn = try(data.aws_dynamodb_table.posts.server_side_encryption[0].kms_key_arn, null)
+
+  tags = merge(var.tags, { "bluegreen:stack" = var.name })
+}
+
+# Encrypts the task logs and the CSRF secret.
+resource "aws_kms_key" "service" {
+  description             = "${var.name}: task logs and the blog's CSRF secret"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.service_key.json
+  tags                    = local.tags
+}
+
+resource "aws_kms_alias" "service" {
+  name          = "alias/${var.name}-service"
+  target_key_id = aws_kms_key.service.key_id
+}
+
+data "aws_iam_policy_document" "service_key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only; administration stays with the account's IAM.
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; writes are limited by IAM policies.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "LogsEncryptTheTaskLogGroup"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}"]
+    }
+  }
+}
+
+# One group for both colors; the awslogs stream prefix (blue/..., green/...) tells them apart.
+resource "aws_cloudwatch_log_group" "tasks" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.service.arn
+  tags              = local.tags
+}
+
+# Both colors sign and check CSRF tokens with this one secret, so a form served by blue validates
+# when it is posted to green in the middle of a shift. The value is generated at apply time and
+# written write-only: it never lands in the Terraform state.
+ephemeral "random_password" "csrf_secret" {
+  length  = 48
+  special = false
+}
+
+resource "aws_ssm_parameter" "csrf_secret" {
+  name             = "/${var.name}/blog/csrf-secret"
+  description      = "CSRF signing secret shared by the ${var.name} blue and green tasks"
+  type             = "SecureString"
+  key_id           = aws_kms_key.service.arn
+  value_wo         = ephemeral.random_password.csrf_secret.result
+  value_wo_version = var.csrf_secret_version
+  tags             = local.tags
+}
