@@ -83,3 +83,8 @@ output "test_url" {
   description = "URL of the test listener (the idle color)."
   value       = "${lower(local.listener_proto)}://${aws_lb.this.dns_name}:${var.test_listener_port}/"
 }
+
+output "operator_policy_arn" {
+  description = "IAM policy to attach to the release engineers who run bluegreen."
+  value       = aws_iam_policy.operator.arn
+}

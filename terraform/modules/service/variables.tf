@@ -177,3 +177,8 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "codebuild_project_name" {
+  description = "CodeBuild project of the base stack (its codebuild_project_name output); the operator policy lets release engineers start and read its builds."
+  type        = string
+}

@@ -1,11 +1,12 @@
 # Development environment, service state. table_name and ecr_repository_name are the base state's
 # outputs. image_tag is not set here: pass the short SHA the first build pushed with
 # -var image_tag=... (docs/aws-setup.md); Terraform asks for it otherwise.
-environment         = "dev"
-name                = "blog-dev"
-region              = "us-east-1"
-table_name          = "BlogPosts"
-ecr_repository_name = "blog-dev"
+environment            = "dev"
+name                   = "blog-dev"
+region                 = "us-east-1"
+table_name             = "BlogPosts"
+ecr_repository_name    = "blog-dev"
+codebuild_project_name = "blog-dev-image"
 
 # The default VPC has public subnets and no NAT: tasks need public IPs to pull the image. Their
 # security group still admits only the load balancer on the container port.

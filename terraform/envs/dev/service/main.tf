@@ -63,6 +63,7 @@ module "service" {
   region                  = var.region
   table_name              = var.table_name
   ecr_repository_name     = var.ecr_repository_name
+  codebuild_project_name  = var.codebuild_project_name
   image_tag               = var.image_tag
   vpc_id                  = local.vpc_id
   alb_subnet_ids          = local.alb_subnet_ids

@@ -79,3 +79,8 @@ output "test_url" {
   description = "URL of the test listener."
   value       = module.service.test_url
 }
+
+output "operator_policy_arn" {
+  description = "IAM policy to attach to the release engineers who run bluegreen."
+  value       = module.service.operator_policy_arn
+}

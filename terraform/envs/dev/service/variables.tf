@@ -112,3 +112,8 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "codebuild_project_name" {
+  description = "The base state's codebuild_project_name output (for the operator policy)."
+  type        = string
+}
