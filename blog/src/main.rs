@@ -1,1 +1,241 @@
-fn main() {}
+//! The `blog` binary.
+//!
+//! ```text
+//! blog [--store sqlite:PATH|dynamodb:TABLE] [--bind IP] [--port N]        serve (the default)
+//! blog migrate [--to NEW_TABLE]                                            update a store
+//! blog healthcheck [--timeout SECS]                                        probe /health
+//! ```
+//!
+//! Process contract (AGREEMENTS.md), relied on by the local platform and ECS:
+//! - The **first line on stdout** is exactly `listening on http://ADDR:PORT` (for example
+//!   `listening on http://127.0.0.1:43123`, or `http://[::1]:43123` for IPv6), printed once
+//!   the socket is bound and before any log line, in text and JSON log modes alike. With
+//!   `--port 0` it is how a supervisor learns the port.
+//! - `GET /health` answers 200 once that line is out, for as long as the store answers.
+//! - SIGTERM (or SIGINT): stop accepting, finish requests in flight, exit 0.
+//! - Startup errors go to stderr with exit status 1, before any stdout line.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use blog::config::{StoreSpec, valid_table};
+use blog::store::PostStore;
+use blog::store::dynamodb::{DynamoStore, migrate};
+use blog::store::sqlite::SqliteStore;
+use blog::telemetry::LogFormat;
+use blog::web::{AppState, Csrf, Site};
+use blog::{healthcheck, server, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "blog",
+    version = blog::BUILD_VERSION,
+    about = "The blog service: posts in SQLite or DynamoDB, served over HTTP",
+    after_help = "Environment only:\n  BLOG_VERSION      version shown in the banner and X-Blog-Version (default: compiled in)\n  BLOG_CSRF_SECRET  shared secret that signs CSRF tokens; give every process the same one\n  BLOG_LOG          log filter (default: warn,blog=info)\n  AWS_*             credentials, region and AWS_ENDPOINT_URL for the DynamoDB store"
+)]
+struct Cli {
+    /// Where posts live: `sqlite:PATH` or `dynamodb:TABLE`.
+    #[arg(long, env = "BLOG_STORE", default_value = blog::config::DEFAULT_STORE, global = true)]
+    store: StoreSpec,
+    /// Address to listen on (the container needs 0.0.0.0; local supervisors pass 127.0.0.1).
+    #[arg(long, env = "BLOG_BIND", default_value = "0.0.0.0", global = true)]
+    bind: IpAddr,
+    /// Port to listen on; 0 picks a free one and prints it on the first stdout line.
+    #[arg(long, env = "PORT", default_value_t = 5000, global = true)]
+    port: u16,
+    /// Deployment color, shown in the banner and the X-Blog-Color header.
+    #[arg(long, env = "BLOG_COLOR", default_value = "local", global = true)]
+    color: String,
+    /// The blog's name in the masthead.
+    #[arg(long, env = "BLOG_TITLE", default_value = "The Blog", global = true)]
+    title: String,
+    /// `text` or `json` (one JSON object per line, for CloudWatch).
+    #[arg(long, env = "BLOG_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: LogFormat,
+    /// Seconds to let requests in flight finish after SIGTERM.
+    #[arg(long, env = "BLOG_SHUTDOWN_GRACE", default_value_t = server::DEFAULT_GRACE.as_secs(), global = true)]
+    shutdown_grace: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the blog (the default).
+    Serve,
+    /// Bring the store up to date. DynamoDB: add the ByTimestamp index if missing and backfill
+    /// legacy items (idempotent, safe while both colors serve); with --to, copy the table into
+    /// a new one in the blog's shape. SQLite: apply the schema.
+    Migrate {
+        /// Copy every post into this new DynamoDB table (created if missing) instead.
+        #[arg(long, value_name = "NEW_TABLE")]
+        to: Option<String>,
+    },
+    /// Exit 0 when the blog on --bind/--port answers /health with 200.
+    Healthcheck {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("blog: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("blog: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None | Some(Command::Serve) => serve(&cli).await,
+        Some(Command::Migrate { ref to }) => run_migrate(&cli.store, to.as_deref()).await,
+        Some(Command::Healthcheck { timeout }) => {
+            let addr = healthcheck::target(cli.bind, cli.port);
+            if cli.port == 0 {
+                anyhow::bail!("healthcheck needs the blog's port: pass --port or set PORT");
+            }
+            let body = healthcheck::probe(addr, Duration::from_secs(timeout)).await?;
+            println!("{}", body.trim());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let csrf = Csrf::new(std::env::var("BLOG_CSRF_SECRET").ok().as_deref())?;
+    let version = blog::effective_version(std::env::var("BLOG_VERSION").ok().as_deref());
+    let site = Site::new(&cli.title, &cli.color, &version)?;
+    let store = open_store(&cli.store).await?;
+    let listener = server::bind(cli.bind, cli.port)
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", cli.bind, cli.port))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", server::announcement(addr))?;
+        out.flush()?;
+    }
+    telemetry::init(cli.log_format);
+    tracing::info!(
+        store = %cli.store,
+        color = %site.color,
+        version = %site.version,
+        csrf = if csrf.is_signed() { "signed (BLOG_CSRF_SECRET)" } else { "double-submit cookie" },
+        "serving on http://{addr}"
+    );
+    let state = AppState::new(store, site, csrf);
+    server::serve(
+        listener,
+        blog::web::app(state),
+        server::shutdown_signal(),
+        Duration::from_secs(cli.shutdown_grace),
+    )
+    .await
+    .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open_store(spec: &StoreSpec) -> anyhow::Result<Arc<dyn PostStore>> {
+    Ok(match spec {
+        StoreSpec::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        StoreSpec::Dynamo(table) => {
+            Arc::new(DynamoStore::open(dynamo_client().await?, table).await?)
+        }
+    })
+}
+
+async fn dynamo_client() -> anyhow::Result<aws_sdk_dynamodb::Client> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    if config.region().is_none() {
+        anyhow::bail!(
+            "no AWS region for the DynamoDB store: set AWS_REGION (or a profile's region)"
+        );
+    }
+    Ok(aws_sdk_dynamodb::Client::new(&config))
+}
+
+async fn run_migrate(spec: &StoreSpec, to: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut progress = |line: &str| println!("{line}");
+    match (spec, to) {
+        (StoreSpec::Sqlite(path), None) => {
+            SqliteStore::open(path)?;
+            println!("SQLite database {} is up to date", path.display());
+        }
+        (StoreSpec::Sqlite(_), Some(_)) => {
+            anyhow::bail!("--to copies DynamoDB tables; the store is {spec}")
+        }
+        (StoreSpec::Dynamo(table), None) => {
+            let report = migrate::migrate(&dynamo_client().await?, table, &mut progress)
+                .await
+                .with_context(|| format!("migrating {table}"))?;
+            println!(
+                "{table}: index {} ({}), {} legacy items backfilled, {} deleted meanwhile",
+                blog::store::dynamodb::schema::INDEX,
+                if report.index_created {
+                    "created"
+                } else {
+                    "already present"
+                },
+                report.backfilled,
+                report.vanished
+            );
+        }
+        (StoreSpec::Dynamo(table), Some(new_table)) => {
+            let new_table = valid_table(new_table)?;
+            if new_table == table {
+                anyhow::bail!("--to names the table being copied ({table}); pick a new name");
+            }
+            let report =
+                migrate::copy_table(&dynamo_client().await?, table, new_table, &mut progress)
+                    .await
+                    .with_context(|| format!("copying {table} to {new_table}"))?;
+            println!(
+                "{table} -> {new_table}: {} copied, {} already there{}; point BLOG_STORE at dynamodb:{new_table}",
+                report.copied,
+                report.skipped,
+                if report.table_created {
+                    ", table created"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,231 @@
+//! Validated input. Handlers turn form text into these types once; nothing downstream sees a
+//! raw string. Text is trimmed; errors are sentences meant for the person at the form.
+
+/// Limits in characters (title, author) and bytes (content).
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const AUTHOR_MAX_CHARS: usize = 100;
+pub const CONTENT_MAX_BYTES: usize = 100 * 1024;
+/// DynamoDB refuses an index key attribute that is empty or longer than this.
+pub const INDEX_KEY_MAX_BYTES: usize = 1024;
+
+/// Extra limits a store imposes. A table made by the seed's Terraform carries local secondary
+/// indexes keyed on `title` and `content`, so DynamoDB refuses those attributes when empty or
+/// over 1,024 bytes; the store detects that and says so here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldLimits {
+    pub title_indexed: bool,
+    pub content_indexed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(raw: &str, limits: FieldLimits) -> Result<Self, String> {
+        let text = raw.trim();
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err("Give the post a title.".into());
+        }
+        if chars > TITLE_MAX_CHARS {
+            return Err(format!(
+                "The title is {chars} characters long; the limit is {TITLE_MAX_CHARS}."
+            ));
+        }
+        if limits.title_indexed && text.len() > INDEX_KEY_MAX_BYTES {
+            return Err(format!(
+                "This blog's table indexes titles, which limits them to {INDEX_KEY_MAX_BYTES} bytes; \
+                 this one is {} bytes.",
+                text.len()
+            ));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Author(String);
+
+impl Author {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err("Say who wrote the post.".into());
+        }
+        if chars > AUTHOR_MAX_CHARS {
+            return Err(format!(
+                "The author's name is {chars} characters long; the limit is {AUTHOR_MAX_CHARS}."
+            ));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content(String);
+
+impl Content {
+    pub fn parse(raw: &str, limits: FieldLimits) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.len() > CONTENT_MAX_BYTES {
+            return Err(format!(
+                "The post is {} KB long; the limit is {} KB.",
+                text.len().div_ceil(1024),
+                CONTENT_MAX_BYTES / 1024
+            ));
+        }
+        if limits.content_indexed {
+            if text.is_empty() {
+                return Err(
+                    "This blog's table indexes the post text, so it cannot be empty: write at \
+                     least a few words."
+                        .into(),
+                );
+            }
+            if text.len() > INDEX_KEY_MAX_BYTES {
+                return Err(format!(
+                    "This blog's table indexes the post text, which limits it to \
+                     {INDEX_KEY_MAX_BYTES} bytes; this one is {} bytes. Moving to a table without \
+                     that index (`blog migrate --to NEW_TABLE`) lifts the limit.",
+                    text.len()
+                ));
+            }
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Per-field messages for a form, plus one for the form as a whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors {
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub content: Option<String>,
+    pub form: Option<String>,
+}
+
+impl FieldErrors {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.author.is_none()
+            && self.content.is_none()
+            && self.form.is_none()
+    }
+}
+
+/// A new post's fields, all valid.
+#[derive(Clone, Debug)]
+pub struct NewPost {
+    pub title: Title,
+    pub author: Author,
+    pub content: Content,
+}
+
+impl NewPost {
+    /// Validates every field, collecting all the messages at once.
+    pub fn parse(
+        title: &str,
+        author: &str,
+        content: &str,
+        limits: FieldLimits,
+    ) -> Result<Self, FieldErrors> {
+        let title = Title::parse(title, limits);
+        let author = Author::parse(author);
+        let content = Content::parse(content, limits);
+        match (title, author, content) {
+            (Ok(title), Ok(author), Ok(content)) => Ok(Self {
+                title,
+                author,
+                content,
+            }),
+            (title, author, content) => Err(FieldErrors {
+                title: title.err(),
+                author: author.err(),
+                content: content.err(),
+                form: None,
+            }),
+        }
+    }
+}
+
+/// An edit's fields, all valid. The author is not among them: it is fixed after creation.
+#[derive(Clone, Debug)]
+pub struct Edit {
+    pub title: Title,
+    pub content: Content,
+}
+
+impl Edit {
+    pub fn parse(title: &str, content: &str, limits: FieldLimits) -> Result<Self, FieldErrors> {
+        match (Title::parse(title, limits), Content::parse(content, limits)) {
+            (Ok(title), Ok(content)) => Ok(Self { title, content }),
+            (title, content) => Err(FieldErrors {
+                title: title.err(),
+                content: content.err(),
+                ..FieldErrors::default()
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPEN: FieldLimits = FieldLimits {
+        title_indexed: false,
+        content_indexed: false,
+    };
+    const SEED: FieldLimits = FieldLimits {
+        title_indexed: true,
+        content_indexed: true,
+    };
+
+    #[test]
+    fn trims_and_bounds_titles() {
+        assert_eq!(
+            Title::parse("  Hello  ", OPEN).expect("valid").as_str(),
+            "Hello"
+        );
+        assert!(Title::parse("   ", OPEN).is_err());
+        assert!(Title::parse(&"é".repeat(200), OPEN).is_ok());
+        assert!(Title::parse(&"é".repeat(201), OPEN).is_err());
+    }
+
+    #[test]
+    fn bounds_authors() {
+        assert!(Author::parse("").is_err());
+        assert!(Author::parse(&"a".repeat(100)).is_ok());
+        assert!(Author::parse(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn content_may_be_empty_unless_indexed() {
+        assert_eq!(Content::parse("  ", OPEN).expect("valid").as_str(), "");
+        assert!(Content::parse("", SEED).is_err());
+        assert!(Content::parse(&"x".repeat(1024), SEED).is_ok());
+        let long = Content::parse(&"x".repeat(1025), SEED).expect_err("over the index limit");
+        assert!(long.contains("1024 bytes"), "{long}");
+        assert!(Content::parse(&"x".repeat(100 * 1024), OPEN).is_ok());
+        assert!(Content::parse(&"x".repeat(100 * 1024 + 1), OPEN).is_err());
+    }
+
+    #[test]
+    fn collects_every_error() {
+        let errors = NewPost::parse("", "", &"x".repeat(200_000), OPEN).expect_err("all invalid");
+        assert!(errors.title.is_some() && errors.author.is_some() && errors.content.is_some());
+    }
+}

@@ -1,0 +1,83 @@
+//! Items in the seed's exact shape: `post_id`, `author`, `title`, `content`, `timestamp`, all
+//! strings, plus `feed = "posts"` so the listing index sees them.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::schema::{FEED_ATTR, FEED_VALUE, TIMESTAMP_ATTR};
+use crate::domain::post::excerpt;
+use crate::domain::{Post, PostId, PostKey, PostSummary, Timestamp};
+use crate::store::{Cursor, StoreError};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn get<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn required<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    get(item, name).ok_or_else(|| {
+        StoreError::Backend(format!(
+            "DynamoDB item without a string `{name}`: {:?}",
+            item.keys()
+        ))
+    })
+}
+
+pub fn to_item(post: &Post) -> Item {
+    let timestamp = post.timestamp.clone().unwrap_or_else(Timestamp::now);
+    HashMap::from([
+        ("post_id".to_string(), s(post.id.as_str())),
+        ("author".to_string(), s(post.author.as_str())),
+        ("title".to_string(), s(post.title.as_str())),
+        ("content".to_string(), s(post.content.as_str())),
+        (TIMESTAMP_ATTR.to_string(), s(timestamp.as_str())),
+        (FEED_ATTR.to_string(), s(FEED_VALUE)),
+    ])
+}
+
+pub fn key(key: &PostKey) -> Item {
+    HashMap::from([
+        ("post_id".to_string(), s(key.id.as_str())),
+        ("author".to_string(), s(key.author.as_str())),
+    ])
+}
+
+/// The index's exclusive start key for a cursor: table key plus index key.
+pub fn start_key(cursor: &Cursor) -> Item {
+    HashMap::from([
+        ("post_id".to_string(), s(cursor.id.as_str())),
+        ("author".to_string(), s(cursor.author.as_str())),
+        (FEED_ATTR.to_string(), s(FEED_VALUE)),
+        (TIMESTAMP_ATTR.to_string(), s(cursor.timestamp.as_str())),
+    ])
+}
+
+/// A post from an item; a missing title or content reads as empty, as the seed's templates
+/// would show it.
+pub fn from_item(item: &Item) -> Result<Post, StoreError> {
+    Ok(Post {
+        id: PostId::from_stored(required(item, "post_id")?),
+        author: required(item, "author")?.to_string(),
+        title: get(item, "title").unwrap_or_default().to_string(),
+        content: get(item, "content").unwrap_or_default().to_string(),
+        timestamp: get(item, TIMESTAMP_ATTR).map(Timestamp::from_stored),
+    })
+}
+
+pub fn summary_from_item(item: &Item) -> Result<PostSummary, StoreError> {
+    Ok(PostSummary {
+        id: PostId::from_stored(required(item, "post_id")?),
+        author: required(item, "author")?.to_string(),
+        title: get(item, "title").unwrap_or_default().to_string(),
+        excerpt: excerpt(get(item, "content").unwrap_or_default()),
+        timestamp: Timestamp::from_stored(required(item, TIMESTAMP_ATTR)?),
+    })
+}

@@ -1,0 +1,430 @@
+//! The SQLite store: one file shared by every blog process on the machine (blue and green at
+//! once). WAL lets readers run beside a writer; writes take the write lock up front
+//! (`BEGIN IMMEDIATE`) and wait for it (busy timeout), so two processes never fail on a lock
+//! upgrade.
+//!
+//! Reads are a few indexed row lookups and run inline on the request's thread with a pooled
+//! connection; writes may wait for the lock, so they run on the blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{Cursor, Order, PostStore, StoreError, newest_first};
+use crate::domain::post::excerpt;
+use crate::domain::{Edit, FieldLimits, Post, PostId, PostKey, PostSummary, Timestamp};
+
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept per process.
+const POOL_IDLE_MAX: usize = 8;
+/// Characters of content read for an index-page excerpt.
+const EXCERPT_PREFIX_CHARS: usize = 400;
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS posts (
+    post_id   TEXT NOT NULL,
+    author    TEXT NOT NULL,
+    title     TEXT NOT NULL,
+    content   TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    PRIMARY KEY (post_id, author)
+);
+CREATE INDEX IF NOT EXISTS posts_by_time ON posts (timestamp, post_id, author);
+";
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the SQLite database {path}: {message}")]
+pub struct OpenError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and brings its schema up to date. Safe while
+    /// other processes have it open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let fail = |e: rusqlite::Error| OpenError {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut conn = connect(&path).map_err(fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(fail)?;
+        if version > SCHEMA_VERSION {
+            return Err(OpenError {
+                path,
+                message: format!(
+                    "its schema version is {version}, newer than this blog understands \
+                     ({SCHEMA_VERSION}); run a newer blog"
+                ),
+            });
+        }
+        tx.execute_batch(SCHEMA).map_err(fail)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                idle: Mutex::new(vec![conn]),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a pooled connection on the current thread.
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+        self.inner.with_conn(|c| f(c))
+    }
+
+    /// Runs a write transaction on the blocking pool.
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            inner.with_conn_mut(|conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(backend)?;
+                let out = f(&tx)?;
+                tx.commit().map_err(backend)?;
+                Ok(out)
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite write task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn take(&self) -> Result<Connection, StoreError> {
+        let pooled = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => connect(&self.path).map_err(backend),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POOL_IDLE_MAX
+        {
+            idle.push(conn);
+        }
+    }
+
+    fn with_conn<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, StoreError> {
+        let conn = self.take()?;
+        let out = f(&conn).map_err(backend);
+        self.give_back(conn);
+        out
+    }
+
+    fn with_conn_mut<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.take()?;
+        let out = f(&mut conn);
+        self.give_back(conn);
+        out
+    }
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL makes NORMAL durable against application crashes; a power loss may drop the last
+    // commits, which a blog can afford.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("SQLite: {e}"))
+}
+
+fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<PostSummary> {
+    let prefix: String = row.get(3)?;
+    Ok(PostSummary {
+        id: PostId::from_stored(row.get::<_, String>(0)?),
+        author: row.get(1)?,
+        title: row.get(2)?,
+        excerpt: excerpt(&prefix),
+        timestamp: Timestamp::from_stored(row.get::<_, String>(4)?),
+    })
+}
+
+const FEED_FIRST_NEWEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts ORDER BY timestamp DESC, post_id DESC, author DESC LIMIT ?1";
+const FEED_FIRST_OLDEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts ORDER BY timestamp ASC, post_id ASC, author ASC LIMIT ?1";
+const FEED_OLDER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts WHERE (timestamp, post_id, author) < (?3, ?4, ?5)
+     ORDER BY timestamp DESC, post_id DESC, author DESC LIMIT ?1";
+const FEED_NEWER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts WHERE (timestamp, post_id, author) > (?3, ?4, ?5)
+     ORDER BY timestamp ASC, post_id ASC, author ASC LIMIT ?1";
+
+#[async_trait]
+impl PostStore for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn limits(&self) -> FieldLimits {
+        FieldLimits::default()
+    }
+
+    async fn feed(
+        &self,
+        after: Option<&Cursor>,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<PostSummary>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let prefix = EXCERPT_PREFIX_CHARS as i64;
+        self.read(|conn| match after {
+            None => {
+                let sql = match order {
+                    Order::NewestFirst => FEED_FIRST_NEWEST,
+                    Order::OldestFirst => FEED_FIRST_OLDEST,
+                };
+                let mut stmt = conn.prepare_cached(sql)?;
+                stmt.query_map(params![limit, prefix], summary)?.collect()
+            }
+            Some(c) => {
+                let sql = match order {
+                    Order::NewestFirst => FEED_OLDER,
+                    Order::OldestFirst => FEED_NEWER,
+                };
+                let mut stmt = conn.prepare_cached(sql)?;
+                stmt.query_map(
+                    params![limit, prefix, c.timestamp.as_str(), c.id.as_str(), c.author],
+                    summary,
+                )?
+                .collect()
+            }
+        })
+    }
+
+    async fn versions(&self, id: &PostId) -> Result<Vec<Post>, StoreError> {
+        let mut posts = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT post_id, author, title, content, timestamp FROM posts WHERE post_id = ?1",
+            )?;
+            stmt.query_map([id.as_str()], |row| {
+                Ok(Post {
+                    id: PostId::from_stored(row.get::<_, String>(0)?),
+                    author: row.get(1)?,
+                    title: row.get(2)?,
+                    content: row.get(3)?,
+                    timestamp: Some(Timestamp::from_stored(row.get::<_, String>(4)?)),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        newest_first(&mut posts);
+        Ok(posts)
+    }
+
+    async fn create(&self, post: &Post) -> Result<(), StoreError> {
+        let post = post.clone();
+        let timestamp = post
+            .timestamp
+            .clone()
+            .unwrap_or_else(Timestamp::now)
+            .as_str()
+            .to_string();
+        self.write(move |tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO posts (post_id, author, title, content, timestamp)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        post.id.as_str(),
+                        post.author,
+                        post.title,
+                        post.content,
+                        timestamp
+                    ])
+                })
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::Rejected(format!(
+                    "post {} already exists",
+                    post.id
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update(&self, key: &PostKey, edit: &Edit) -> Result<(), StoreError> {
+        let key = key.clone();
+        let (title, content) = (
+            edit.title.as_str().to_string(),
+            edit.content.as_str().to_string(),
+        );
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE posts SET title = ?3, content = ?4 WHERE post_id = ?1 AND author = ?2",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![key.id.as_str(), key.author, title, content])
+                })
+                .map_err(backend)?;
+            if changed == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &PostKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached("DELETE FROM posts WHERE post_id = ?1 AND author = ?2")
+                .and_then(|mut stmt| stmt.execute(params![key.id.as_str(), key.author]))
+                .map_err(backend)?;
+            if changed == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT 1 FROM posts LIMIT 1")?
+                .query_row([], |_| Ok(()))
+                .optional()
+                .map(|_| ())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Content, Title};
+
+    fn post(n: usize, ts: &str) -> Post {
+        Post {
+            id: PostId::generate(),
+            author: format!("author {n}"),
+            title: format!("title {n}"),
+            content: format!("content {n}"),
+            timestamp: Some(Timestamp::parse(ts).expect("valid timestamp")),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_read_update_delete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("blog.db")).expect("open");
+        let p = post(1, "2026-11-28T05:32:51.617374");
+        store.create(&p).await.expect("create");
+        assert_eq!(store.versions(&p.id).await.expect("read"), vec![p.clone()]);
+        let edit = Edit {
+            title: Title::parse("new", FieldLimits::default()).expect("valid"),
+            content: Content::parse("body", FieldLimits::default()).expect("valid"),
+        };
+        store.update(&p.key(), &edit).await.expect("update");
+        let mut other = p.key();
+        other.author = "someone else".into();
+        assert!(matches!(
+            store.update(&other, &edit).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.versions(&p.id).await.expect("read")[0].title, "new");
+        store.delete(&p.key()).await.expect("delete");
+        assert!(matches!(
+            store.delete(&p.key()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.versions(&p.id).await.expect("read").is_empty());
+        store.ping().await.expect("ping");
+    }
+
+    #[tokio::test]
+    async fn feed_uses_the_time_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("blog.db")).expect("open");
+        let plan: Vec<String> = store
+            .read(|conn| {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {FEED_OLDER}"))?;
+                stmt.query_map(params![21, 400, "2026", "a", "b"], |row| {
+                    row.get::<_, String>(3)
+                })?
+                .collect()
+            })
+            .expect("plan");
+        let plan = plan.join("\n");
+        assert!(plan.contains("posts_by_time"), "{plan}");
+        assert!(
+            !plan.contains("TEMP B-TREE"),
+            "sorts instead of walking the index: {plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_posts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blog.db");
+        let p = post(1, "2026-11-28T05:32:51");
+        SqliteStore::open(&path)
+            .expect("open")
+            .create(&p)
+            .await
+            .expect("create");
+        let again = SqliteStore::open(&path).expect("reopen");
+        assert_eq!(again.versions(&p.id).await.expect("read").len(), 1);
+    }
+}

@@ -1,0 +1,184 @@
+//! CSRF tokens that validate in every blog process, so a form served by blue can be posted to
+//! green mid-shift.
+//!
+//! Double submit: a random token lives in a cookie, and each form carries a value derived from
+//! it. With `BLOG_CSRF_SECRET` (shared by every process) the form value is an HMAC of the
+//! cookie, so a planted cookie is useless without the secret; without it the form value is the
+//! cookie itself, the plain double-submit pattern. No server-side state either way.
+
+use hmac::{Hmac, Mac};
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue};
+use sha2::Sha256;
+
+pub const COOKIE_NAME: &str = "blog_csrf";
+/// The form field carrying the token.
+pub const FIELD: &str = "csrf_token";
+const TOKEN_BYTES: usize = 32;
+pub const MIN_SECRET_BYTES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+#[error("BLOG_CSRF_SECRET is {0} bytes long; use at least {MIN_SECRET_BYTES} random bytes")]
+pub struct WeakSecret(usize);
+
+pub struct Csrf {
+    secret: Option<Vec<u8>>,
+}
+
+/// The token for one form, and the cookie to set when the reader had none.
+#[derive(Clone, Debug)]
+pub struct FormToken {
+    pub field: String,
+    set_cookie: Option<HeaderValue>,
+}
+
+impl FormToken {
+    /// Headers to send with the page that carries the form.
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(cookie) = &self.set_cookie {
+            headers.insert(SET_COOKIE, cookie.clone());
+        }
+        headers
+    }
+}
+
+impl Csrf {
+    /// Signed tokens with a shared secret, or plain double-submit without one.
+    pub fn new(secret: Option<&str>) -> Result<Self, WeakSecret> {
+        match secret.map(str::as_bytes).filter(|s| !s.is_empty()) {
+            Some(s) if s.len() < MIN_SECRET_BYTES => Err(WeakSecret(s.len())),
+            Some(s) => Ok(Self {
+                secret: Some(s.to_vec()),
+            }),
+            None => Ok(Self { secret: None }),
+        }
+    }
+
+    pub fn is_signed(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// The token for a form, reusing the reader's cookie when it has a well-formed one.
+    pub fn issue(&self, request: &HeaderMap) -> FormToken {
+        if let Some(cookie) = cookie_token(request) {
+            return FormToken {
+                field: self.derive(&cookie),
+                set_cookie: None,
+            };
+        }
+        let cookie = hex::encode(rand::random::<[u8; TOKEN_BYTES]>());
+        let header = format!("{COOKIE_NAME}={cookie}; Path=/; HttpOnly; SameSite=Lax");
+        FormToken {
+            field: self.derive(&cookie),
+            set_cookie: HeaderValue::from_str(&header).ok(),
+        }
+    }
+
+    /// Whether `submitted` matches the request's cookie.
+    pub fn verify(&self, request: &HeaderMap, submitted: &str) -> bool {
+        let Some(cookie) = cookie_token(request) else {
+            return false;
+        };
+        match &self.secret {
+            Some(secret) => {
+                let Ok(tag) = hex::decode(submitted) else {
+                    return false;
+                };
+                mac(secret, &cookie).verify_slice(&tag).is_ok()
+            }
+            None => constant_time_eq(cookie.as_bytes(), submitted.as_bytes()),
+        }
+    }
+
+    fn derive(&self, cookie: &str) -> String {
+        match &self.secret {
+            Some(secret) => hex::encode(mac(secret, cookie).finalize().into_bytes()),
+            None => cookie.to_string(),
+        }
+    }
+}
+
+fn mac(secret: &[u8], cookie: &str) -> Hmac<Sha256> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(cookie.as_bytes());
+    mac
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The reader's token cookie, if present and shaped like one of ours.
+fn cookie_token(request: &HeaderMap) -> Option<String> {
+    request
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| v.len() == TOKEN_BYTES * 2 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cookie(token: &FormToken) -> HeaderMap {
+        let set = token.headers();
+        let cookie = set
+            .get(SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a fresh token sets a cookie")
+            .to_string();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("other=1; {cookie}")).expect("ascii"),
+        );
+        headers
+    }
+
+    #[test]
+    fn plain_double_submit() {
+        let csrf = Csrf::new(None).expect("no secret");
+        let token = csrf.issue(&HeaderMap::new());
+        let headers = with_cookie(&token);
+        assert!(csrf.verify(&headers, &token.field));
+        assert!(!csrf.verify(&headers, "forged"));
+        assert!(!csrf.verify(&HeaderMap::new(), &token.field));
+        // The same cookie gets the same token, with no new cookie.
+        let again = csrf.issue(&headers);
+        assert_eq!(again.field, token.field);
+        assert!(again.headers().is_empty());
+    }
+
+    #[test]
+    fn signed_tokens_validate_in_another_process_with_the_same_secret() {
+        let blue = Csrf::new(Some("a shared secret of enough length")).expect("secret");
+        let green = Csrf::new(Some("a shared secret of enough length")).expect("secret");
+        let other = Csrf::new(Some("a different secret, also long")).expect("secret");
+        let token = blue.issue(&HeaderMap::new());
+        let headers = with_cookie(&token);
+        assert!(green.verify(&headers, &token.field));
+        assert!(!other.verify(&headers, &token.field));
+        // The cookie value alone is not a valid signed token.
+        let cookie = cookie_token(&headers).expect("cookie");
+        assert!(!green.verify(&headers, &cookie));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(Csrf::new(Some("short")).is_err());
+        assert!(
+            Csrf::new(Some(""))
+                .expect("empty means none")
+                .secret
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! One error type for handlers. Readers get a page that says what happened in their terms;
+//! the details of a store failure go to the log only.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("request body too large")]
+    TooLarge,
+    #[error("store: {0}")]
+    Store(StoreError),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound,
+            other => AppError::Store(other),
+        }
+    }
+}
+
+/// What the error page shows; the `finish` layer renders it with the site's banner.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub heading: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Store(StoreError::Rejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn page(&self) -> ErrorPage {
+        match self {
+            AppError::NotFound => ErrorPage {
+                heading: "Post not found",
+                message: "There is no post at this address. It may have been deleted, or the \
+                          link may be mistyped."
+                    .into(),
+            },
+            AppError::BadRequest(why) => ErrorPage {
+                heading: "That request did not make sense",
+                message: why.clone(),
+            },
+            AppError::TooLarge => ErrorPage {
+                heading: "That was too much text",
+                message: format!(
+                    "The form sent more than {} KB. Posts are limited to 100 KB; go back, \
+                     shorten the text and send it again.",
+                    super::BODY_LIMIT / 1024
+                ),
+            },
+            AppError::Store(StoreError::Rejected(why)) => ErrorPage {
+                heading: "The post could not be saved",
+                message: format!("The database refused it: {why}. Go back to keep your text."),
+            },
+            AppError::Store(_) => ErrorPage {
+                heading: "The blog cannot reach its database",
+                message: "Nothing was lost on our side; please try again in a moment.".into(),
+            },
+            AppError::Template(_) => ErrorPage {
+                heading: "Something went wrong",
+                message: "The page could not be drawn. Please try again.".into(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(self.page());
+        response
+    }
+}

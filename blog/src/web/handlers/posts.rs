@@ -1,0 +1,377 @@
+//! One post: show, write, edit, delete. Forms that fail (validation, an expired CSRF token, an
+//! attempt to change the author, a store that did not answer) come back with everything the
+//! author typed still in them.
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::{form_rejected, page};
+use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
+use crate::store::{self, StoreError};
+use crate::web::pages::{self, DeleteView, FormMode, FormView, PostView, Version};
+use crate::web::{AppError, AppState};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PostForm {
+    title: String,
+    author: String,
+    content: String,
+    csrf_token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DeleteForm {
+    author: Option<String>,
+    csrf_token: String,
+}
+
+/// `?author=` picks one item when the seed's edit bug left several under one id.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Which {
+    author: Option<String>,
+}
+
+const CSRF_FAILED: &str = "This form had expired or did not come from this blog, so nothing was saved. \
+                           Your text is still here: check it and send it again.";
+const STORE_DOWN: &str = "The blog could not reach its database, so nothing was saved. Your text is \
+                          still here: try again in a moment.";
+
+fn parse_id(raw: &str) -> Result<PostId, AppError> {
+    PostId::parse(raw).ok_or(AppError::NotFound)
+}
+
+/// The item the reader asked for: the exact author if given, else the newest.
+fn pick<'a>(versions: &'a [Post], author: Option<&str>) -> Option<&'a Post> {
+    match author {
+        Some(author) => versions.iter().find(|p| p.author == author),
+        None => versions.first(),
+    }
+}
+
+fn limit_notes(limits: FieldLimits) -> Vec<String> {
+    let mut notes = Vec::new();
+    if limits.content_indexed {
+        notes.push(
+            "This blog's table indexes the post text (it was made by the original Python app), so \
+             the text cannot be empty and is limited to 1,024 bytes."
+                .to_string(),
+        );
+    }
+    if limits.title_indexed {
+        notes.push("Titles are also indexed there, and limited to 1,024 bytes.".to_string());
+    }
+    notes
+}
+
+/// A form failure: what the store said, turned into words for the author.
+fn store_failure(e: StoreError) -> Result<FieldErrors, AppError> {
+    match e {
+        StoreError::Rejected(why) => Ok(FieldErrors {
+            form: Some(format!("The database refused the post: {why}.")),
+            ..FieldErrors::default()
+        }),
+        StoreError::Backend(why) => {
+            tracing::error!(error = %why, "store failed while saving a form");
+            Ok(FieldErrors {
+                form: Some(STORE_DOWN.into()),
+                ..FieldErrors::default()
+            })
+        }
+        StoreError::NotFound => Err(AppError::NotFound),
+    }
+}
+
+fn status_for(errors: &FieldErrors, fallback: StatusCode) -> StatusCode {
+    match errors.form.as_deref() {
+        Some(STORE_DOWN) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => fallback,
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(which): Query<Which>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let versions = state.store.versions(&id).await?;
+    let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+    let several = versions.len() > 1;
+    let others = versions
+        .iter()
+        .filter(|v| v.author != post.author)
+        .map(|v| Version {
+            author: v.author.clone(),
+            title: v.title.clone(),
+            date: v.timestamp.as_ref().map(|t| t.human()).unwrap_or_default(),
+            view_href: pages::post_href(v, "", true),
+            edit_href: pages::post_href(v, "/edit", true),
+            delete_href: pages::post_href(v, "/delete", true),
+        })
+        .collect();
+    let view = PostView {
+        site: &state.site,
+        post,
+        date: post
+            .timestamp
+            .as_ref()
+            .map(|t| t.human())
+            .unwrap_or_default(),
+        datetime: post
+            .timestamp
+            .as_ref()
+            .map(|t| t.machine())
+            .unwrap_or_default(),
+        paragraphs: pages::paragraphs(&post.content),
+        edit_href: pages::post_href(post, "/edit", several),
+        delete_href: pages::post_href(post, "/delete", several),
+        others,
+    };
+    page(StatusCode::OK, None, &view)
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let token = state.csrf.issue(&headers);
+    let view = FormView {
+        site: &state.site,
+        mode: FormMode::New,
+        action: "/posts/new".into(),
+        cancel_href: "/".into(),
+        title: "",
+        author: "",
+        content: "",
+        errors: FieldErrors::default(),
+        csrf: token.field.clone(),
+        notes: limit_notes(state.store.limits()),
+    };
+    page(StatusCode::OK, Some(&token), &view)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<PostForm>, FormRejection>,
+) -> Result<Response, AppError> {
+    let Form(form) = form.map_err(form_rejected)?;
+    let limits = state.store.limits();
+    let again = |status: StatusCode, errors: FieldErrors| {
+        let token = state.csrf.issue(&headers);
+        let view = FormView {
+            site: &state.site,
+            mode: FormMode::New,
+            action: "/posts/new".into(),
+            cancel_href: "/".into(),
+            title: &form.title,
+            author: &form.author,
+            content: &form.content,
+            errors,
+            csrf: token.field.clone(),
+            notes: limit_notes(limits),
+        };
+        page(status, Some(&token), &view)
+    };
+    if !state.csrf.verify(&headers, &form.csrf_token) {
+        let errors = FieldErrors {
+            form: Some(CSRF_FAILED.into()),
+            ..FieldErrors::default()
+        };
+        return again(StatusCode::FORBIDDEN, errors);
+    }
+    let valid = match NewPost::parse(&form.title, &form.author, &form.content, limits) {
+        Ok(valid) => valid,
+        Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, errors),
+    };
+    let post = store::new_post(&valid);
+    match state.store.create(&post).await {
+        Ok(()) => Ok(Redirect::to(&format!("/posts/{}", post.id)).into_response()),
+        Err(e) => {
+            let errors = store_failure(e)?;
+            again(
+                status_for(&errors, StatusCode::UNPROCESSABLE_ENTITY),
+                errors,
+            )
+        }
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(which): Query<Which>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let versions = state.store.versions(&id).await?;
+    let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+    let token = state.csrf.issue(&headers);
+    let view = FormView {
+        site: &state.site,
+        mode: FormMode::Edit,
+        action: format!("/posts/{id}/edit"),
+        cancel_href: pages::post_href(post, "", versions.len() > 1),
+        title: &post.title,
+        author: &post.author,
+        content: &post.content,
+        errors: FieldErrors::default(),
+        csrf: token.field.clone(),
+        notes: limit_notes(state.store.limits()),
+    };
+    page(StatusCode::OK, Some(&token), &view)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<PostForm>, FormRejection>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let Form(form) = form.map_err(form_rejected)?;
+    let limits = state.store.limits();
+    let again = |status: StatusCode, author: &str, errors: FieldErrors| {
+        let token = state.csrf.issue(&headers);
+        let view = FormView {
+            site: &state.site,
+            mode: FormMode::Edit,
+            action: format!("/posts/{id}/edit"),
+            cancel_href: format!("/posts/{id}"),
+            title: &form.title,
+            author,
+            content: &form.content,
+            errors,
+            csrf: token.field.clone(),
+            notes: limit_notes(limits),
+        };
+        page(status, Some(&token), &view)
+    };
+    if !state.csrf.verify(&headers, &form.csrf_token) {
+        let errors = FieldErrors {
+            form: Some(CSRF_FAILED.into()),
+            ..FieldErrors::default()
+        };
+        return again(StatusCode::FORBIDDEN, &form.author, errors);
+    }
+    let versions = state.store.versions(&id).await?;
+    // The author is part of the key: an author that matches no stored item is an attempt to
+    // change it, which the seed turned into a silent second copy. Refuse it.
+    let Some(current) = versions.iter().find(|p| p.author == form.author) else {
+        let original = versions.first().ok_or(AppError::NotFound)?;
+        let errors = FieldErrors {
+            author: Some(format!(
+                "The author cannot be changed once a post is published. It is back to “{}”; \
+                 your title and text are kept, so you can save them under that name.",
+                original.author
+            )),
+            ..FieldErrors::default()
+        };
+        return again(StatusCode::UNPROCESSABLE_ENTITY, &original.author, errors);
+    };
+    let edit = match Edit::parse(&form.title, &form.content, limits) {
+        Ok(edit) => edit,
+        Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, &current.author, errors),
+    };
+    match state.store.update(&current.key(), &edit).await {
+        Ok(()) => {
+            Ok(Redirect::to(&pages::post_href(current, "", versions.len() > 1)).into_response())
+        }
+        Err(e) => {
+            let errors = store_failure(e)?;
+            again(
+                status_for(&errors, StatusCode::UNPROCESSABLE_ENTITY),
+                &current.author,
+                errors,
+            )
+        }
+    }
+}
+
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(which): Query<Which>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let versions = state.store.versions(&id).await?;
+    let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+    let token = state.csrf.issue(&headers);
+    confirm_page(
+        &state,
+        post,
+        versions.len() > 1,
+        &token,
+        None,
+        StatusCode::OK,
+    )
+}
+
+fn confirm_page(
+    state: &AppState,
+    post: &Post,
+    several: bool,
+    token: &crate::web::csrf::FormToken,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let view = DeleteView {
+        site: &state.site,
+        post,
+        date: post
+            .timestamp
+            .as_ref()
+            .map(|t| t.human())
+            .unwrap_or_default(),
+        action: format!("/posts/{}/delete", post.id),
+        cancel_href: pages::post_href(post, "", several),
+        csrf: token.field.clone(),
+        error,
+    };
+    page(status, Some(token), &view)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<DeleteForm>, FormRejection>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let Form(form) = form.map_err(form_rejected)?;
+    let versions = state.store.versions(&id).await?;
+    let post = match form.author.as_deref() {
+        Some(author) => pick(&versions, Some(author)),
+        // Without an author only an unambiguous post can be meant.
+        None if versions.len() == 1 => versions.first(),
+        None => None,
+    }
+    .ok_or(AppError::NotFound)?;
+    if !state.csrf.verify(&headers, &form.csrf_token) {
+        let token = state.csrf.issue(&headers);
+        let error = "This confirmation had expired or did not come from this blog, so nothing was \
+                     deleted. Confirm again to delete the post.";
+        return confirm_page(
+            &state,
+            post,
+            versions.len() > 1,
+            &token,
+            Some(error),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let key = PostKey {
+        id: post.id.clone(),
+        author: post.author.clone(),
+    };
+    state.store.delete(&key).await?;
+    Ok(Redirect::to("/").into_response())
+}

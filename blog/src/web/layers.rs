@@ -1,0 +1,83 @@
+//! The last step of every response: error pages drawn with the banner, the `X-Blog-*` and
+//! security headers, and one log line per request.
+
+use std::time::Instant;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use http::{HeaderName, HeaderValue};
+
+use super::AppState;
+use super::error::ErrorPage;
+use super::pages;
+
+pub static X_BLOG_COLOR: HeaderName = HeaderName::from_static("x-blog-color");
+pub static X_BLOG_VERSION: HeaderName = HeaderName::from_static("x-blog-version");
+
+/// Styles and images from the blog itself only; no script at all; forms post only here.
+const CSP: &str = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'none'";
+
+pub async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+
+    let mut response = next.run(request).await;
+    if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
+        response = error_page(&state, response, &page);
+    }
+
+    let headers = response.headers_mut();
+    headers.insert(&X_BLOG_COLOR, state.site.color_header.clone());
+    headers.insert(&X_BLOG_VERSION, state.site.version_header.clone());
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    tracing::info!(
+        target: "blog::request",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+fn error_page(state: &AppState, response: Response, page: &ErrorPage) -> Response {
+    let status = response.status();
+    let html = pages::ErrorView {
+        site: &state.site,
+        status: status.as_u16(),
+        heading: page.heading,
+        message: &page.message,
+    }
+    .render();
+    match html {
+        Ok(html) => {
+            let (parts, _) = response.into_parts();
+            let mut rendered = Html(html).into_response();
+            *rendered.status_mut() = parts.status;
+            rendered.headers_mut().extend(parts.headers);
+            rendered
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the error page");
+            let (parts, _) = response.into_parts();
+            Response::from_parts(parts, Body::from(page.heading))
+        }
+    }
+}

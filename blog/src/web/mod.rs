@@ -1,0 +1,120 @@
+//! The HTTP side: `app(state)` builds the router that `main` serves and tests drive with
+//! `oneshot`. Handlers live in `handlers/`, templates' view models in `pages`, the
+//! cross-cutting response work (banner headers, security headers, error pages, the request
+//! log) in `layers`.
+
+pub mod csrf;
+pub mod error;
+pub mod handlers;
+pub mod layers;
+pub mod pages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use http::HeaderValue;
+
+use crate::store::PostStore;
+pub use csrf::Csrf;
+pub use error::AppError;
+
+/// Largest request body accepted: a post's 100 KB of text, percent-encoded, with room to spare.
+pub const BODY_LIMIT: usize = 512 * 1024;
+
+/// Who this process is: shown in the banner and the `X-Blog-*` headers of every response.
+#[derive(Debug)]
+pub struct Site {
+    pub title: String,
+    pub color: String,
+    pub version: String,
+    color_header: HeaderValue,
+    version_header: HeaderValue,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name} must be printable ASCII (it is sent in the {header} header), got {value:?}")]
+pub struct SiteError {
+    name: &'static str,
+    header: &'static str,
+    value: String,
+}
+
+impl Site {
+    pub fn new(title: &str, color: &str, version: &str) -> Result<Self, SiteError> {
+        let header = |name, header, value: &str| {
+            HeaderValue::from_str(value)
+                .ok()
+                .filter(|_| value.bytes().all(|b| (0x20..0x7f).contains(&b)))
+                .ok_or_else(|| SiteError {
+                    name,
+                    header,
+                    value: value.to_string(),
+                })
+        };
+        Ok(Self {
+            title: title.to_string(),
+            color: color.to_string(),
+            version: version.to_string(),
+            color_header: header("BLOG_COLOR", "X-Blog-Color", color)?,
+            version_header: header("BLOG_VERSION", "X-Blog-Version", version)?,
+        })
+    }
+
+    /// The banner's style: blue, green, or neutral for anything else.
+    pub fn color_class(&self) -> &'static str {
+        if self.color.eq_ignore_ascii_case("blue") {
+            "blue"
+        } else if self.color.eq_ignore_ascii_case("green") {
+            "green"
+        } else {
+            "neutral"
+        }
+    }
+}
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn PostStore>,
+    pub site: Arc<Site>,
+    pub csrf: Arc<Csrf>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn PostStore>, site: Site, csrf: Csrf) -> Self {
+        Self {
+            store,
+            site: Arc::new(site),
+            csrf: Arc::new(csrf),
+        }
+    }
+}
+
+/// The blog's routes, with its headers, error pages, body limit and request log.
+pub fn app(state: AppState) -> Router {
+    use handlers::{assets, health, index, posts};
+    Router::new()
+        .route("/", get(index::list))
+        .route("/posts/new", get(posts::new_form).post(posts::create))
+        .route("/posts/{id}", get(posts::show))
+        .route(
+            "/posts/{id}/edit",
+            get(posts::edit_form).post(posts::update),
+        )
+        .route(
+            "/posts/{id}/delete",
+            get(posts::confirm_delete).post(posts::delete),
+        )
+        .route("/health", get(health::health))
+        .route("/static/style.css", get(assets::stylesheet))
+        .route("/static/favicon.svg", get(assets::favicon))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            layers::finish,
+        ))
+        .with_state(state)
+}
