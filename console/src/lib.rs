@@ -5,6 +5,8 @@
 //! - [`platform`]: the one trait both platforms implement, and the adapters.
 //! - [`ops`]: the verbs over the trait, with read-only/arming and guards enforced once.
 
+pub mod cli;
+pub mod config;
 pub mod ops;
 pub mod platform;
 pub mod rollout;

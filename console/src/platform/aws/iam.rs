@@ -1,6 +1,62 @@
 //! Every AWS API operation the adapter calls, with the IAM action it needs. The operator's IAM
 //! policy in `terraform/` is tested against this list, so keep it exact: add an entry with
 //! every new call, remove it with the last use.
+//!
+//! Not an API call, so not listed: registering a task definition whose task or execution role
+//! is set also needs `iam:PassRole` on those roles.
 
 /// `(service, SDK operation, IAM action)`.
-pub const OPERATIONS: &[(&str, &str, &str)] = &[];
+pub const OPERATIONS: &[(&str, &str, &str)] = &[
+    // The production and test listeners, their tags (stable color, bake) and target health.
+    (
+        "elbv2",
+        "DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancers",
+    ),
+    (
+        "elbv2",
+        "DescribeListeners",
+        "elasticloadbalancing:DescribeListeners",
+    ),
+    ("elbv2", "DescribeTags", "elasticloadbalancing:DescribeTags"),
+    (
+        "elbv2",
+        "DescribeTargetHealth",
+        "elasticloadbalancing:DescribeTargetHealth",
+    ),
+    (
+        "elbv2",
+        "ModifyListener",
+        "elasticloadbalancing:ModifyListener",
+    ),
+    ("elbv2", "AddTags", "elasticloadbalancing:AddTags"),
+    ("elbv2", "RemoveTags", "elasticloadbalancing:RemoveTags"),
+    // Services, tasks, deploys and scaling.
+    ("ecs", "DescribeServices", "ecs:DescribeServices"),
+    ("ecs", "ListTasks", "ecs:ListTasks"),
+    ("ecs", "DescribeTasks", "ecs:DescribeTasks"),
+    (
+        "ecs",
+        "DescribeTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+    ),
+    (
+        "ecs",
+        "RegisterTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+    ),
+    ("ecs", "UpdateService", "ecs:UpdateService"),
+    // Builds.
+    (
+        "codebuild",
+        "ListBuildsForProject",
+        "codebuild:ListBuildsForProject",
+    ),
+    ("codebuild", "BatchGetBuilds", "codebuild:BatchGetBuilds"),
+    ("codebuild", "StartBuild", "codebuild:StartBuild"),
+    // Images.
+    ("ecr", "DescribeImages", "ecr:DescribeImages"),
+    // Logs and metrics.
+    ("logs", "FilterLogEvents", "logs:FilterLogEvents"),
+    ("cloudwatch", "GetMetricData", "cloudwatch:GetMetricData"),
+];

@@ -1,4 +1,278 @@
 //! The AWS adapter: aws-sdk-rust clients for CodeBuild, ECR, ECS, ELBv2, CloudWatch Logs and
-//! CloudWatch metrics.
+//! CloudWatch metrics, behind [`crate::platform::Platform`].
+//!
+//! - Credentials and region come from aws-config's default chain; the profile's `aws_profile`
+//!   and `region`, `--aws-profile`, `--region` and `AWS_ENDPOINT_URL` are honoured.
+//! - Retries and backoff are the SDK's standard retry mode; errors that survive them become
+//!   [`PlatformError`]s naming the call and the resource ([`calls`]).
+//! - A full refresh (snapshot + builds + images) costs at most 12 calls: 10 once task
+//!   definitions are cached. Every call is counted by an interceptor.
+//! - The stable color and a pending bake live in the production listener's tags, so a console
+//!   that quits mid-bake leaves a state the next one can finish.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig;
+
+use crate::config::{AwsProfile, ListenerRef};
+use crate::platform::{
+    DeployReceipt, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo, PlatformKind,
+    PlatformResult, WeightChange,
+};
+use crate::rollout::{
+    Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Snapshot, TargetState,
+    Weights,
+};
+
+mod calls;
+mod convert;
+mod ecs;
 pub mod iam;
+mod listener;
+mod logs;
+mod metrics;
+mod registry;
+
+pub use calls::Counts;
+pub use listener::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_KEEP_OLD, TAG_STABLE};
+
+/// Overrides from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// `--aws-profile`: wins over the profile's `aws_profile` and `AWS_PROFILE`.
+    pub aws_profile: Option<String>,
+    /// `--region`: wins over the profile's `region` and the environment.
+    pub region: Option<String>,
+}
+
+/// Attempts per call, first included (the SDK's standard mode, with its token bucket).
+const MAX_ATTEMPTS: u32 = 4;
+
+/// The adapter. Cheap to share: `Arc<dyn Platform>`.
+pub struct AwsPlatform {
+    profile: String,
+    cfg: AwsProfile,
+    region: String,
+    prod_listener: String,
+    test_listener: Option<String>,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    ecs: aws_sdk_ecs::Client,
+    codebuild: aws_sdk_codebuild::Client,
+    ecr: aws_sdk_ecr::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    counts: Arc<Counts>,
+    /// Task definitions never change once registered, so they are cached by ARN.
+    task_defs: Mutex<HashMap<String, ecs::TaskDefInfo>>,
+    /// The production listener's forward action as last read, to keep its stickiness setting
+    /// on a weight change and to report the weights before it.
+    last_forward: Mutex<Option<ForwardActionConfig>>,
+}
+
+impl AwsPlatform {
+    /// Loads credentials and region, builds the clients, and resolves listeners given as
+    /// `NAME:PORT` (the only calls made here).
+    pub async fn connect(
+        profile: &str,
+        cfg: &AwsProfile,
+        opts: &AwsOptions,
+    ) -> PlatformResult<Self> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = opts.aws_profile.as_ref().or(cfg.aws_profile.as_ref()) {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = opts.region.as_ref().or(cfg.region.as_ref()) {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| PlatformError::Config(format!(
+                "profile `{profile}`: no AWS region; set `region` in the profile, pass --region, or set AWS_REGION"
+            )))?;
+        let counts = Arc::new(Counts::default());
+        let counter = calls::Counter(counts.clone());
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(&sdk)
+                        .interceptor(counter.clone())
+                        .build(),
+                )
+            };
+        }
+        let elb = client!(aws_sdk_elasticloadbalancingv2);
+        let resolve = |r: &ListenerRef| {
+            let elb = elb.clone();
+            let r = r.clone();
+            async move {
+                match r {
+                    ListenerRef::Arn(a) => Ok(a),
+                    ListenerRef::Port {
+                        load_balancer,
+                        port,
+                    } => listener::resolve(&elb, &load_balancer, port).await,
+                }
+            }
+        };
+        let prod_listener = resolve(&cfg.prod_listener).await?;
+        let test_listener = match &cfg.test_listener {
+            Some(t) => Some(resolve(t).await?),
+            None => None,
+        };
+        Ok(AwsPlatform {
+            profile: profile.to_string(),
+            cfg: cfg.clone(),
+            region,
+            prod_listener,
+            test_listener,
+            ecs: client!(aws_sdk_ecs),
+            codebuild: client!(aws_sdk_codebuild),
+            ecr: client!(aws_sdk_ecr),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            elb,
+            counts,
+            task_defs: Mutex::new(HashMap::new()),
+            last_forward: Mutex::new(None),
+        })
+    }
+
+    /// Calls and attempts so far (attempts include the SDK's retries).
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    async fn read_snapshot(&self) -> PlatformResult<Snapshot> {
+        let before = self.counts.calls();
+        let (listener, services, tasks, blue, green) = tokio::join!(
+            self.read_listener(),
+            self.read_services(),
+            self.read_tasks(),
+            self.read_target_health(Color::Blue),
+            self.read_target_health(Color::Green),
+        );
+        let (listener, services, tasks) = (listener?, services?, tasks?);
+        let mut targets = PerColor::new(blue?, green?);
+        let arns: Vec<String> = services
+            .iter()
+            .filter_map(|(_, s)| s.task_definition().map(str::to_string))
+            .collect();
+        let defs = self.task_defs(&arns).await?;
+        let colors = PerColor::from_fn(|color| {
+            let service = services.get(color);
+            let td = service.task_definition().and_then(|a| defs.get(a));
+            let targets = std::mem::take(targets.get_mut(color));
+            let mut state = ColorState {
+                color,
+                service: self.service_state(service, td),
+                tasks: tasks
+                    .iter()
+                    .filter(|t| t.color == color)
+                    .map(|t| t.state.clone())
+                    .collect(),
+                targets,
+            };
+            ecs::attach_tasks(&mut state.targets, &tasks);
+            state
+        });
+        Ok(Snapshot {
+            taken_at: crate::ops::now_millis(),
+            listener,
+            colors,
+            api_calls: u32::try_from(self.counts.calls().saturating_sub(before))
+                .unwrap_or(u32::MAX),
+        })
+    }
+}
+
+#[async_trait]
+impl Platform for AwsPlatform {
+    fn info(&self) -> PlatformInfo {
+        PlatformInfo {
+            profile: self.profile.clone(),
+            kind: PlatformKind::Aws {
+                account: None,
+                region: self.region.clone(),
+            },
+            cluster: self.cfg.cluster.clone(),
+            finishes_bake: false,
+        }
+    }
+
+    async fn snapshot(&self) -> PlatformResult<Snapshot> {
+        self.read_snapshot().await
+    }
+
+    async fn listener(&self) -> PlatformResult<Listener> {
+        self.read_listener().await
+    }
+
+    async fn target_health(&self, color: Color) -> PlatformResult<Vec<TargetState>> {
+        self.read_target_health(color).await
+    }
+
+    async fn builds(&self, limit: usize) -> PlatformResult<Vec<Build>> {
+        self.read_builds(limit).await
+    }
+
+    async fn start_build(&self, source_version: Option<String>) -> PlatformResult<Build> {
+        self.begin_build(source_version).await
+    }
+
+    async fn images(&self) -> PlatformResult<Vec<Image>> {
+        self.read_images().await
+    }
+
+    async fn deploy(&self, color: Color, tag: &str, desired: u32) -> PlatformResult<DeployReceipt> {
+        self.deploy_tag(color, tag, desired).await
+    }
+
+    async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()> {
+        self.scale_service(color, desired).await
+    }
+
+    async fn set_weights(&self, desired: Weights) -> WeightChange {
+        self.write_weights(desired).await
+    }
+
+    async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
+        self.write_stable(stable, bake).await
+    }
+
+    async fn point_test_listener(&self, color: Color) -> PlatformResult<()> {
+        self.write_test_listener(color).await
+    }
+
+    async fn read_logs(&self, cursor: &LogCursor, limit: usize) -> PlatformResult<LogBatch> {
+        self.read_log_lines(cursor, limit).await
+    }
+
+    async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
+        self.read_metrics(window_secs).await.map(Some)
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.counts.calls()
+    }
+}

@@ -1,0 +1,255 @@
+//! The file as written: every key optional and spanned, unknown keys rejected by serde. Then
+//! one validation pass turns it into [`super::ConfigFile`], naming the line of whatever is
+//! wrong or missing.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    AwsProfile, ColorResources, ConfigError, ConfigFile, ListenerRef, LocalProfile, Profile, Target,
+};
+use crate::rollout::{Color, PerColor};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    default_profile: Option<Spanned<String>>,
+    #[serde(default)]
+    profiles: BTreeMap<String, Spanned<RawProfile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    platform: Option<Spanned<String>>,
+    read_only: Option<bool>,
+    state_dir: Option<String>,
+    region: Option<String>,
+    aws_profile: Option<String>,
+    cluster: Option<String>,
+    load_balancer: Option<String>,
+    prod_listener: Option<Spanned<String>>,
+    test_listener: Option<Spanned<String>>,
+    codebuild_project: Option<String>,
+    ecr_repository: Option<String>,
+    container: Option<String>,
+    blue: Option<Spanned<RawColor>>,
+    green: Option<Spanned<RawColor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColor {
+    service: Option<String>,
+    task_family: Option<String>,
+    target_group: Option<String>,
+    log_group: Option<String>,
+    log_stream_prefix: Option<String>,
+}
+
+/// Byte offsets to `line:column` (both 1-based).
+struct Lines<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Lines<'_> {
+    fn at(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |i| before.len() - i - 1)
+            + 1;
+        (line, column)
+    }
+
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        let (line, column) = self.at(span.start);
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    let lines = Lines { path, text };
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        lines.error(span, e.message().trim().to_string())
+    })?;
+    // BTreeMap loses file order; the spans keep it.
+    let mut entries: Vec<_> = raw.profiles.into_iter().collect();
+    entries.sort_by_key(|(_, p)| p.span().start);
+    let mut profiles = Vec::with_capacity(entries.len());
+    for (name, spanned) in entries {
+        profiles.push(profile(&lines, name, spanned)?);
+    }
+    let default_profile = match raw.default_profile {
+        Some(d) => {
+            let span = d.span();
+            let name = d.into_inner();
+            if !profiles.iter().any(|p| p.name == name) {
+                return Err(lines.error(
+                    span,
+                    format!(
+                        "default_profile names `{name}`, which is not a [profiles.{name}] table"
+                    ),
+                ));
+            }
+            Some(name)
+        }
+        None => None,
+    };
+    Ok(ConfigFile {
+        path: PathBuf::from(path),
+        default_profile,
+        profiles,
+    })
+}
+
+fn profile(
+    lines: &Lines,
+    name: String,
+    spanned: Spanned<RawProfile>,
+) -> Result<Profile, ConfigError> {
+    let span = spanned.span();
+    let raw = spanned.into_inner();
+    let platform = match &raw.platform {
+        None => "aws",
+        Some(p) => {
+            match p.get_ref().as_str() {
+                "aws" => "aws",
+                "local" => "local",
+                other => {
+                    return Err(lines.error(
+                    p.span(),
+                    format!("profile `{name}`: platform `{other}` is unknown; expected `aws` or `local`"),
+                ));
+                }
+            }
+        }
+    };
+    let read_only = raw.read_only.unwrap_or(false);
+    let target = if platform == "local" {
+        let aws_keys = [
+            ("region", raw.region.is_some()),
+            ("aws_profile", raw.aws_profile.is_some()),
+            ("cluster", raw.cluster.is_some()),
+            ("load_balancer", raw.load_balancer.is_some()),
+            ("prod_listener", raw.prod_listener.is_some()),
+            ("test_listener", raw.test_listener.is_some()),
+            ("codebuild_project", raw.codebuild_project.is_some()),
+            ("ecr_repository", raw.ecr_repository.is_some()),
+            ("container", raw.container.is_some()),
+            ("blue", raw.blue.is_some()),
+            ("green", raw.green.is_some()),
+        ];
+        if let Some((key, _)) = aws_keys.iter().find(|(_, present)| *present) {
+            return Err(lines.error(
+                span,
+                format!("profile `{name}` is local, but sets the AWS key `{key}`; remove it or drop `platform = \"local\"`"),
+            ));
+        }
+        Target::Local(LocalProfile {
+            state_dir: raw.state_dir.map(PathBuf::from),
+        })
+    } else {
+        if raw.state_dir.is_some() {
+            return Err(lines.error(
+                span,
+                format!("profile `{name}` is an AWS profile; `state_dir` applies only to `platform = \"local\"`"),
+            ));
+        }
+        Target::Aws(Box::new(aws(lines, &name, span.clone(), raw)?))
+    };
+    Ok(Profile {
+        name,
+        read_only,
+        target,
+    })
+}
+
+fn aws(
+    lines: &Lines,
+    name: &str,
+    span: Range<usize>,
+    raw: RawProfile,
+) -> Result<AwsProfile, ConfigError> {
+    let missing = |key: &str| {
+        lines.error(
+            span.clone(),
+            format!("profile `{name}` is missing the key `{key}`"),
+        )
+    };
+    let listener = |value: Spanned<String>, key: &str| {
+        let span = value.span();
+        ListenerRef::parse(value.get_ref())
+            .map_err(|m| lines.error(span, format!("profile `{name}`, key `{key}`: {m}")))
+    };
+    let prod_listener = listener(
+        raw.prod_listener.ok_or_else(|| missing("prod_listener"))?,
+        "prod_listener",
+    )?;
+    let test_listener = raw
+        .test_listener
+        .map(|t| listener(t, "test_listener"))
+        .transpose()?;
+    let blue = color(lines, name, Color::Blue, span.clone(), raw.blue)?;
+    let green = color(lines, name, Color::Green, span.clone(), raw.green)?;
+    Ok(AwsProfile {
+        region: raw.region,
+        aws_profile: raw.aws_profile,
+        cluster: raw.cluster.ok_or_else(|| missing("cluster"))?,
+        load_balancer: raw.load_balancer,
+        prod_listener,
+        test_listener,
+        codebuild_project: raw
+            .codebuild_project
+            .ok_or_else(|| missing("codebuild_project"))?,
+        ecr_repository: raw
+            .ecr_repository
+            .ok_or_else(|| missing("ecr_repository"))?,
+        container: raw.container,
+        colors: PerColor::new(blue, green),
+    })
+}
+
+fn color(
+    lines: &Lines,
+    profile: &str,
+    color: Color,
+    profile_span: Range<usize>,
+    raw: Option<Spanned<RawColor>>,
+) -> Result<ColorResources, ConfigError> {
+    let Some(raw) = raw else {
+        return Err(lines.error(
+            profile_span,
+            format!("profile `{profile}` is missing the table [profiles.{profile}.{color}]"),
+        ));
+    };
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let missing = |key: &str| {
+        lines.error(
+            span.clone(),
+            format!("[profiles.{profile}.{color}] is missing the key `{key}`"),
+        )
+    };
+    Ok(ColorResources {
+        service: raw.service.ok_or_else(|| missing("service"))?,
+        task_family: raw.task_family.ok_or_else(|| missing("task_family"))?,
+        target_group: raw.target_group.ok_or_else(|| missing("target_group"))?,
+        log_group: raw.log_group.ok_or_else(|| missing("log_group"))?,
+        log_stream_prefix: raw
+            .log_stream_prefix
+            .ok_or_else(|| missing("log_stream_prefix"))?,
+    })
+}

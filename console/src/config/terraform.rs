@@ -1,0 +1,242 @@
+//! `bluegreen init --from-terraform FILE…`: a profile from `terraform output -json`. Several
+//! files (base state, service state) are merged; the output names are fixed in AGREEMENTS.md.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigFile;
+
+/// Why no profile could be written.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not `terraform output -json` output: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: output `{name}` is not a string")]
+    NotString { path: PathBuf, name: String },
+    #[error("output `{name}` differs between {first} and {second}")]
+    Conflict {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("missing Terraform output(s) {} (read: {})", .missing.join(", "), .files.join(", "))]
+    Missing {
+        missing: Vec<String>,
+        files: Vec<String>,
+    },
+    #[error(
+        "{path} already has a profile `{profile}`; pick another name with --profile, or remove it first"
+    )]
+    Exists { path: PathBuf, profile: String },
+    #[error(transparent)]
+    Config(#[from] super::ConfigError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Deserialize)]
+struct Output {
+    value: serde_json::Value,
+}
+
+/// The outputs, merged over all files: name → (value, file it came from).
+#[derive(Debug, Default)]
+pub struct Outputs {
+    values: BTreeMap<String, (String, PathBuf)>,
+    files: Vec<PathBuf>,
+}
+
+/// Outputs the console needs, in the order the profile lists them.
+pub const REQUIRED: &[&str] = &[
+    "region",
+    "cluster_name",
+    "prod_listener_arn",
+    "codebuild_project_name",
+    "ecr_repository_name",
+    "blue_service_name",
+    "green_service_name",
+    "blue_task_family",
+    "green_task_family",
+    "blue_target_group_arn",
+    "green_target_group_arn",
+    "log_group_name",
+    "blue_log_stream_prefix",
+    "green_log_stream_prefix",
+];
+
+/// Outputs used when present.
+pub const OPTIONAL: &[&str] = &["load_balancer_arn", "test_listener_arn"];
+
+impl Outputs {
+    /// Reads and merges the files. A name present in two files must agree.
+    pub fn read(files: &[PathBuf]) -> Result<Self, InitError> {
+        let mut outputs = Outputs::default();
+        for path in files {
+            let text = std::fs::read_to_string(path).map_err(|source| InitError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            outputs.merge(path, &text)?;
+        }
+        Ok(outputs)
+    }
+
+    /// Merges one file's contents.
+    pub fn merge(&mut self, path: &Path, text: &str) -> Result<(), InitError> {
+        let parsed: BTreeMap<String, Output> =
+            serde_json::from_str(text).map_err(|source| InitError::Json {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        for (name, out) in parsed {
+            let value = match out.value {
+                serde_json::Value::String(s) => s,
+                // Values the console does not use may be anything (lists, maps).
+                _ if !REQUIRED.contains(&name.as_str()) && !OPTIONAL.contains(&name.as_str()) => {
+                    continue;
+                }
+                _ => {
+                    return Err(InitError::NotString {
+                        path: path.to_path_buf(),
+                        name,
+                    });
+                }
+            };
+            if let Some((old, first)) = self.values.get(&name)
+                && *old != value
+            {
+                return Err(InitError::Conflict {
+                    name,
+                    first: first.clone(),
+                    second: path.to_path_buf(),
+                });
+            }
+            self.values.insert(name, (value, path.to_path_buf()));
+        }
+        self.files.push(path.to_path_buf());
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|(v, _)| v.as_str())
+    }
+
+    /// The profile's TOML text, or the list of missing outputs.
+    pub fn profile_toml(&self, profile: &str) -> Result<String, InitError> {
+        let missing: Vec<String> = REQUIRED
+            .iter()
+            .filter(|n| self.get(n).is_none())
+            .map(|n| n.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(InitError::Missing {
+                missing,
+                files: self.files.iter().map(|f| f.display().to_string()).collect(),
+            });
+        }
+        let v = |n: &str| toml_string(self.get(n).unwrap_or_default());
+        let key = toml_key(profile);
+        let mut out = format!(
+            "\n# Written by `bluegreen init --from-terraform` from {}.\n[profiles.{key}]\n",
+            self.files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        out += &format!("region = {}\n", v("region"));
+        out += &format!("cluster = {}\n", v("cluster_name"));
+        if self.get("load_balancer_arn").is_some() {
+            out += &format!("load_balancer = {}\n", v("load_balancer_arn"));
+        }
+        out += &format!("prod_listener = {}\n", v("prod_listener_arn"));
+        if self.get("test_listener_arn").is_some() {
+            out += &format!("test_listener = {}\n", v("test_listener_arn"));
+        }
+        out += &format!("codebuild_project = {}\n", v("codebuild_project_name"));
+        out += &format!("ecr_repository = {}\n", v("ecr_repository_name"));
+        for color in ["blue", "green"] {
+            out += &format!("\n[profiles.{key}.{color}]\n");
+            out += &format!("service = {}\n", v(&format!("{color}_service_name")));
+            out += &format!("task_family = {}\n", v(&format!("{color}_task_family")));
+            out += &format!(
+                "target_group = {}\n",
+                v(&format!("{color}_target_group_arn"))
+            );
+            out += &format!("log_group = {}\n", v("log_group_name"));
+            out += &format!(
+                "log_stream_prefix = {}\n",
+                v(&format!("{color}_log_stream_prefix"))
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Appends the profile to `config` (creating it), leaving everything already there as
+/// written. Refuses to replace an existing profile. Returns the profile's text.
+pub fn init(config: &Path, profile: &str, files: &[PathBuf]) -> Result<String, InitError> {
+    let outputs = Outputs::read(files)?;
+    let text = outputs.profile_toml(profile)?;
+    let existing = match std::fs::read_to_string(config) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(InitError::Read {
+                path: config.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if !existing.trim().is_empty() {
+        let parsed = ConfigFile::parse(config, &existing)?;
+        if parsed.profiles.iter().any(|p| p.name == profile) {
+            return Err(InitError::Exists {
+                path: config.to_path_buf(),
+                profile: profile.to_string(),
+            });
+        }
+    }
+    let mut combined = existing.clone();
+    if !combined.is_empty() && !combined.ends_with('\n') {
+        combined.push('\n');
+    }
+    combined += &text;
+    // Validate before writing, so a broken file is never left behind.
+    ConfigFile::parse(config, &combined)?;
+    std::fs::write(config, combined).map_err(|source| InitError::Write {
+        path: config.to_path_buf(),
+        source,
+    })?;
+    Ok(text)
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A bare key when possible, else quoted.
+fn toml_key(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        s.to_string()
+    } else {
+        toml_string(s)
+    }
+}

@@ -1,0 +1,218 @@
+use std::path::Path;
+
+use super::terraform::{InitError, Outputs};
+use super::*;
+
+const GOOD: &str = r#"
+default_profile = "prod"
+
+[profiles.prod]
+region = "us-east-1"
+read_only = true
+cluster = "blog"
+prod_listener = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/blog/abc/def"
+test_listener = "blog:8080"
+codebuild_project = "blog"
+ecr_repository = "blog"
+
+[profiles.prod.blue]
+service = "blog-blue"
+task_family = "blog-blue"
+target_group = "arn:tg-blue"
+log_group = "/ecs/blog"
+log_stream_prefix = "blue"
+
+[profiles.prod.green]
+service = "blog-green"
+task_family = "blog-green"
+target_group = "arn:tg-green"
+log_group = "/ecs/blog"
+log_stream_prefix = "green"
+
+[profiles.dev]
+platform = "local"
+"#;
+
+fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+    ConfigFile::parse(Path::new("bluegreen.toml"), text)
+}
+
+#[test]
+fn parses_profiles_in_file_order() {
+    let f = parse(GOOD).expect("valid file");
+    let names: Vec<_> = f.profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["prod", "dev"]);
+    let prod = f.profile(None).expect("default profile");
+    assert!(prod.read_only);
+    let Target::Aws(aws) = &prod.target else {
+        panic!("prod is an AWS profile")
+    };
+    assert_eq!(aws.colors.green.service, "blog-green");
+    assert_eq!(
+        aws.test_listener,
+        Some(ListenerRef::Port {
+            load_balancer: "blog".into(),
+            port: 8080
+        })
+    );
+    let dev = f.profile(Some("dev")).expect("dev exists");
+    assert_eq!(dev.target, Target::Local(LocalProfile { state_dir: None }));
+    let err = f.profile(Some("qa")).expect_err("no qa");
+    assert!(
+        err.to_string()
+            .contains("no profile `qa` (profiles: prod, dev)")
+    );
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let text = GOOD.replace("cluster = \"blog\"", "cluster = \"blog\"\nclustr = \"x\"");
+    let err = parse(&text).expect_err("unknown key").to_string();
+    assert!(err.starts_with("bluegreen.toml:8:"), "{err}");
+    assert!(err.contains("clustr"), "{err}");
+}
+
+#[test]
+fn missing_key_names_the_profile_line_and_key() {
+    let text = GOOD.replace("codebuild_project = \"blog\"\n", "");
+    let err = parse(&text).expect_err("missing key").to_string();
+    assert_eq!(
+        err,
+        "bluegreen.toml:4:1: profile `prod` is missing the key `codebuild_project`"
+    );
+    let text = GOOD.replace("log_stream_prefix = \"green\"\n", "");
+    let err = parse(&text).expect_err("missing key").to_string();
+    assert!(err.starts_with("bluegreen.toml:20:"), "{err}");
+    assert!(err.contains("[profiles.prod.green] is missing the key `log_stream_prefix`"));
+}
+
+#[test]
+fn bad_values_are_named() {
+    let err = parse(&GOOD.replace("platform = \"local\"", "platform = \"k8s\""))
+        .expect_err("bad platform")
+        .to_string();
+    assert!(err.contains("platform `k8s` is unknown"), "{err}");
+    let err = parse(&GOOD.replace("\"blog:8080\"", "\"blog:http\""))
+        .expect_err("bad port")
+        .to_string();
+    assert!(err.starts_with("bluegreen.toml:9:"), "{err}");
+    let err = parse(&GOOD.replace(
+        "platform = \"local\"",
+        "platform = \"local\"\ncluster = \"x\"",
+    ))
+    .expect_err("aws key on local")
+    .to_string();
+    assert!(err.contains("sets the AWS key `cluster`"), "{err}");
+    let err = parse(&GOOD.replace("default_profile = \"prod\"", "default_profile = \"qa\""))
+        .expect_err("bad default")
+        .to_string();
+    assert!(err.starts_with("bluegreen.toml:2:"), "{err}");
+}
+
+#[test]
+fn several_profiles_need_a_choice() {
+    let text = GOOD.replace("default_profile = \"prod\"\n", "");
+    let f = parse(&text).expect("valid");
+    let err = f.profile(None).expect_err("ambiguous").to_string();
+    assert!(err.contains("pick one with --profile (prod, dev)"), "{err}");
+}
+
+fn tf(values: &[(&str, &str)]) -> String {
+    let map: serde_json::Map<_, _> = values
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                serde_json::json!({"value": v, "type": "string", "sensitive": false}),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+const BASE: &[(&str, &str)] = &[
+    ("region", "eu-west-1"),
+    ("cluster_name", "blog"),
+    ("table_name", "posts"),
+    ("log_group_name", "/ecs/blog"),
+    ("load_balancer_arn", "arn:lb"),
+    ("prod_listener_arn", "arn:prod"),
+    ("test_listener_arn", "arn:test"),
+    ("codebuild_project_name", "blog-build"),
+    ("ecr_repository_name", "blog"),
+];
+
+const SERVICES: &[(&str, &str)] = &[
+    ("blue_service_name", "blog-blue"),
+    ("green_service_name", "blog-green"),
+    ("blue_task_family", "blog-blue"),
+    ("green_task_family", "blog-green"),
+    ("blue_target_group_arn", "arn:tg/blue"),
+    ("green_target_group_arn", "arn:tg/green"),
+    ("blue_log_stream_prefix", "blue"),
+    ("green_log_stream_prefix", "green"),
+];
+
+#[test]
+fn terraform_outputs_merge_into_a_valid_profile() {
+    let mut o = Outputs::default();
+    o.merge(Path::new("base.json"), &tf(BASE)).expect("base");
+    let err = o.profile_toml("prod").expect_err("services missing");
+    assert!(
+        matches!(err, InitError::Missing { ref missing, .. } if missing.len() == 8),
+        "{err}"
+    );
+    assert!(err.to_string().contains("blue_service_name"));
+    o.merge(Path::new("services.json"), &tf(SERVICES))
+        .expect("services");
+    let text = o.profile_toml("prod").expect("complete");
+    insta::assert_snapshot!(text);
+    let f = parse(&text).expect("the written profile parses");
+    let Target::Aws(aws) = &f.profile(None).expect("one profile").target else {
+        panic!("aws profile")
+    };
+    assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(aws.colors.blue.target_group, "arn:tg/blue");
+}
+
+#[test]
+fn terraform_conflicts_are_refused() {
+    let mut o = Outputs::default();
+    o.merge(Path::new("a.json"), &tf(BASE)).expect("a");
+    let err = o
+        .merge(Path::new("b.json"), &tf(&[("region", "us-east-1")]))
+        .expect_err("conflict");
+    assert_eq!(
+        err.to_string(),
+        "output `region` differs between a.json and b.json"
+    );
+    let err = o
+        .merge(Path::new("c.json"), "not json")
+        .expect_err("bad json");
+    assert!(
+        err.to_string()
+            .starts_with("c.json is not `terraform output -json` output")
+    );
+}
+
+#[test]
+fn init_appends_and_keeps_what_was_there() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path().join("base.json");
+    let services = dir.path().join("services.json");
+    std::fs::write(&base, tf(BASE)).expect("write");
+    std::fs::write(&services, tf(SERVICES)).expect("write");
+    let config = dir.path().join("bluegreen.toml");
+    std::fs::write(
+        &config,
+        "# my comment\n[profiles.dev]\nplatform = \"local\"\n",
+    )
+    .expect("write");
+    terraform::init(&config, "prod", &[base.clone(), services.clone()]).expect("init");
+    let text = std::fs::read_to_string(&config).expect("read");
+    assert!(text.starts_with("# my comment\n"));
+    let f = ConfigFile::load(&config).expect("valid");
+    assert_eq!(f.profiles.len(), 2);
+    let err = terraform::init(&config, "prod", &[base, services]).expect_err("exists");
+    assert!(matches!(err, InitError::Exists { .. }));
+}

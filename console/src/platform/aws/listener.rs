@@ -1,0 +1,403 @@
+//! The production listener (weights, stable color and bake in its tags), the test listener,
+//! and target health. Rollback depends only on this module.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetGroupTuple, TargetHealthStateEnum,
+};
+
+use super::AwsPlatform;
+use super::calls::Op;
+use crate::platform::{FaultKind, PlatformError, PlatformResult, WeightChange};
+use crate::rollout::{Bake, Color, Listener, TargetHealth, TargetState, Weights};
+
+pub const TAG_STABLE: &str = "bluegreen:stable";
+pub const TAG_BAKE_OLD: &str = "bluegreen:bake-old";
+pub const TAG_BAKE_UNTIL: &str = "bluegreen:bake-until";
+pub const TAG_KEEP_OLD: &str = "bluegreen:keep-old";
+
+const DESCRIBE_LISTENERS: Op = Op::new("elbv2", "DescribeListeners");
+const DESCRIBE_TAGS: Op = Op::new("elbv2", "DescribeTags");
+const DESCRIBE_TARGET_HEALTH: Op = Op::new("elbv2", "DescribeTargetHealth");
+const MODIFY_LISTENER: Op = Op::new("elbv2", "ModifyListener");
+const ADD_TAGS: Op = Op::new("elbv2", "AddTags");
+const REMOVE_TAGS: Op = Op::new("elbv2", "RemoveTags");
+
+impl AwsPlatform {
+    /// The forward action's target groups of the given listeners, by ARN.
+    async fn describe_listeners(
+        &self,
+        arns: Vec<String>,
+    ) -> PlatformResult<Vec<(String, Option<ForwardActionConfig>, Option<String>)>> {
+        let resource = arns.join(", ");
+        let out = self
+            .elb
+            .describe_listeners()
+            .set_listener_arns(Some(arns))
+            .send()
+            .await
+            .map_err(|e| DESCRIBE_LISTENERS.error(&resource, e))?;
+        Ok(out
+            .listeners()
+            .iter()
+            .map(|l| {
+                let forward = l
+                    .default_actions()
+                    .iter()
+                    .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+                (
+                    l.listener_arn().unwrap_or_default().to_string(),
+                    forward.and_then(|a| a.forward_config().cloned()),
+                    forward.and_then(|a| a.target_group_arn().map(str::to_string)),
+                )
+            })
+            .collect())
+    }
+
+    /// The colors' shares in a forward action, normalised to percent.
+    fn weights_of(
+        &self,
+        listener: &str,
+        forward: Option<&ForwardActionConfig>,
+        single: Option<&str>,
+    ) -> PlatformResult<Weights> {
+        let mut raw = [0u32; 2];
+        let mut seen = false;
+        let tuples: Vec<(String, u32)> = match (forward, single) {
+            (Some(f), _) if !f.target_groups().is_empty() => f
+                .target_groups()
+                .iter()
+                .map(|t| {
+                    (
+                        t.target_group_arn().unwrap_or_default().to_string(),
+                        // ELB treats a missing weight as 1 (an equal share).
+                        u32::try_from(t.weight().unwrap_or(1)).unwrap_or(0),
+                    )
+                })
+                .collect(),
+            (_, Some(tg)) => vec![(tg.to_string(), 1)],
+            _ => Vec::new(),
+        };
+        for (arn, weight) in tuples {
+            match self.color_of_target_group(&arn) {
+                Some(c) => {
+                    raw[c as usize] += weight;
+                    seen = true;
+                }
+                None if weight > 0 => {
+                    return Err(DESCRIBE_LISTENERS.fail(
+                        listener,
+                        FaultKind::Invalid,
+                        format!("the listener forwards to {arn}, which is neither color's target group in the profile"),
+                    ));
+                }
+                None => {}
+            }
+        }
+        if !seen {
+            return Err(DESCRIBE_LISTENERS.fail(
+                listener,
+                FaultKind::Invalid,
+                "the listener has no weighted forward action to the blue and green target groups",
+            ));
+        }
+        Weights::from_ratio(raw[0], raw[1])
+            .map_err(|e| DESCRIBE_LISTENERS.fail(listener, FaultKind::Invalid, e.to_string()))
+    }
+
+    fn color_of_target_group(&self, arn: &str) -> Option<Color> {
+        Color::ALL
+            .into_iter()
+            .find(|c| self.cfg.colors.get(*c).target_group == arn)
+    }
+
+    /// The production listener's weights alone (one call): the read-back of a weight change.
+    pub(super) async fn read_weights(&self) -> PlatformResult<Weights> {
+        let arn = self.prod_listener.clone();
+        let listeners = self.describe_listeners(vec![arn.clone()]).await?;
+        let (_, forward, single) = listeners
+            .into_iter()
+            .find(|(a, _, _)| *a == arn)
+            .ok_or_else(|| {
+                DESCRIBE_LISTENERS.fail(&arn, FaultKind::NotFound, "listener not found")
+            })?;
+        let weights = self.weights_of(&arn, forward.as_ref(), single.as_deref())?;
+        self.remember_forward(forward);
+        Ok(weights)
+    }
+
+    fn remember_forward(&self, forward: Option<ForwardActionConfig>) {
+        if let Ok(mut last) = self.last_forward.lock() {
+            *last = forward;
+        }
+    }
+
+    /// Listener, test listener and tags: two calls, made concurrently.
+    pub(super) async fn read_listener(&self) -> PlatformResult<Listener> {
+        let mut arns = vec![self.prod_listener.clone()];
+        arns.extend(self.test_listener.clone());
+        let tags = async {
+            self.elb
+                .describe_tags()
+                .resource_arns(self.prod_listener.clone())
+                .send()
+                .await
+                .map_err(|e| DESCRIBE_TAGS.error(&self.prod_listener, e))
+        };
+        let (listeners, tags) = tokio::join!(self.describe_listeners(arns), tags);
+        let (listeners, tags) = (listeners?, tags?);
+        let mut weights = None;
+        let mut test_color = None;
+        for (arn, forward, single) in &listeners {
+            if *arn == self.prod_listener {
+                weights = Some(self.weights_of(arn, forward.as_ref(), single.as_deref())?);
+                self.remember_forward(forward.clone());
+            } else if Some(arn) == self.test_listener.as_ref() {
+                test_color = self
+                    .weights_of(arn, forward.as_ref(), single.as_deref())
+                    .ok()
+                    .and_then(Weights::live);
+            }
+        }
+        let weights = weights.ok_or_else(|| {
+            DESCRIBE_LISTENERS.fail(
+                &self.prod_listener,
+                FaultKind::NotFound,
+                "listener not found",
+            )
+        })?;
+        let tag = |key: &str| {
+            tags.tag_descriptions()
+                .iter()
+                .flat_map(|d| d.tags())
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+                .map(str::to_string)
+        };
+        let stable = tag(TAG_STABLE).and_then(|v| v.parse::<Color>().ok());
+        let bake = match (
+            tag(TAG_BAKE_OLD).and_then(|v| v.parse::<Color>().ok()),
+            tag(TAG_BAKE_UNTIL).and_then(|v| v.parse::<i64>().ok()),
+        ) {
+            (Some(old), Some(until)) => Some(Bake {
+                old,
+                until,
+                keep_old: tag(TAG_KEEP_OLD).as_deref() == Some("true"),
+            }),
+            _ => None,
+        };
+        Ok(Listener {
+            id: self.prod_listener.clone(),
+            weights,
+            stable,
+            bake,
+            test_color,
+            test_id: self.test_listener.clone(),
+        })
+    }
+
+    pub(super) async fn read_target_health(
+        &self,
+        color: Color,
+    ) -> PlatformResult<Vec<TargetState>> {
+        let tg = &self.cfg.colors.get(color).target_group;
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(tg)
+            .send()
+            .await
+            .map_err(|e| DESCRIBE_TARGET_HEALTH.error(tg, e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let target = d.target();
+                let id = match (target.and_then(|t| t.id()), target.and_then(|t| t.port())) {
+                    (Some(id), Some(port)) => format!("{id}:{port}"),
+                    (Some(id), None) => id.to_string(),
+                    _ => String::new(),
+                };
+                let health = d.target_health();
+                let reason = health.and_then(|h| match (h.reason(), h.description()) {
+                    (Some(r), Some(d)) => Some(format!("{}: {d}", r.as_str())),
+                    (Some(r), None) => Some(r.as_str().to_string()),
+                    (None, Some(d)) => Some(d.to_string()),
+                    (None, None) => None,
+                });
+                TargetState {
+                    id,
+                    task_id: None,
+                    health: match health.and_then(|h| h.state()) {
+                        Some(TargetHealthStateEnum::Healthy) => TargetHealth::Healthy,
+                        Some(TargetHealthStateEnum::Initial) => TargetHealth::Initial,
+                        Some(TargetHealthStateEnum::Unused) => TargetHealth::Unused,
+                        Some(TargetHealthStateEnum::Draining)
+                        | Some(TargetHealthStateEnum::UnhealthyDraining) => TargetHealth::Draining,
+                        Some(TargetHealthStateEnum::Unavailable) => TargetHealth::Unavailable,
+                        _ => TargetHealth::Unhealthy,
+                    },
+                    reason,
+                }
+            })
+            .collect())
+    }
+
+    fn forward_action(&self, weights: &[(Color, u8)]) -> Action {
+        let stickiness = self.last_forward.lock().ok().and_then(|f| {
+            f.as_ref()
+                .and_then(|f| f.target_group_stickiness_config().cloned())
+        });
+        let mut forward =
+            ForwardActionConfig::builder().set_target_group_stickiness_config(stickiness);
+        for (color, weight) in weights {
+            forward = forward.target_groups(
+                TargetGroupTuple::builder()
+                    .target_group_arn(&self.cfg.colors.get(*color).target_group)
+                    .weight(i32::from(*weight))
+                    .build(),
+            );
+        }
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(forward.build())
+            .build()
+    }
+
+    /// One ModifyListener, then one read-back, whatever the write did.
+    pub(super) async fn write_weights(&self, desired: Weights) -> WeightChange {
+        let previous = self
+            .last_forward
+            .lock()
+            .ok()
+            .and_then(|f| {
+                f.as_ref()
+                    .map(|f| self.weights_of(&self.prod_listener, Some(f), None))
+            })
+            .and_then(Result::ok);
+        let action = self.forward_action(&[
+            (Color::Blue, desired.blue()),
+            (Color::Green, desired.green()),
+        ]);
+        let write_error = self
+            .elb
+            .modify_listener()
+            .listener_arn(&self.prod_listener)
+            .default_actions(action)
+            .send()
+            .await
+            .err()
+            .map(|e| MODIFY_LISTENER.error(&self.prod_listener, e));
+        let (observed, read_error) = match self.read_weights().await {
+            Ok(w) => (Some(w), None),
+            Err(e) => (None, Some(e)),
+        };
+        WeightChange {
+            previous,
+            desired,
+            observed,
+            write_error,
+            read_error,
+        }
+    }
+
+    pub(super) async fn write_stable(
+        &self,
+        stable: Color,
+        bake: Option<Bake>,
+    ) -> PlatformResult<()> {
+        let tag = |k: &str, v: String| Tag::builder().key(k).value(v).build();
+        let mut tags = vec![tag(TAG_STABLE, stable.to_string())];
+        if let Some(b) = &bake {
+            tags.push(tag(TAG_BAKE_OLD, b.old.to_string()));
+            tags.push(tag(TAG_BAKE_UNTIL, b.until.to_string()));
+            tags.push(tag(TAG_KEEP_OLD, b.keep_old.to_string()));
+        }
+        self.elb
+            .add_tags()
+            .resource_arns(&self.prod_listener)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| ADD_TAGS.error(&self.prod_listener, e))?;
+        if bake.is_none() {
+            self.elb
+                .remove_tags()
+                .resource_arns(&self.prod_listener)
+                .tag_keys(TAG_BAKE_OLD)
+                .tag_keys(TAG_BAKE_UNTIL)
+                .tag_keys(TAG_KEEP_OLD)
+                .send()
+                .await
+                .map_err(|e| REMOVE_TAGS.error(&self.prod_listener, e))?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn write_test_listener(&self, color: Color) -> PlatformResult<()> {
+        let Some(test) = &self.test_listener else {
+            return Ok(());
+        };
+        let (blue, green) = match color {
+            Color::Blue => (1, 0),
+            Color::Green => (0, 1),
+        };
+        let action = self.forward_action(&[(Color::Blue, blue), (Color::Green, green)]);
+        self.elb
+            .modify_listener()
+            .listener_arn(test)
+            .default_actions(action)
+            .send()
+            .await
+            .map_err(|e| MODIFY_LISTENER.error(test, e))?;
+        Ok(())
+    }
+}
+
+/// Resolves `NAME:PORT` to a listener ARN (two calls, once, when connecting).
+pub(super) async fn resolve(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    load_balancer: &str,
+    port: u16,
+) -> PlatformResult<String> {
+    const DESCRIBE_LOAD_BALANCERS: Op = Op::new("elbv2", "DescribeLoadBalancers");
+    let lb_arn = if load_balancer.starts_with("arn:") {
+        load_balancer.to_string()
+    } else {
+        let out = elb
+            .describe_load_balancers()
+            .names(load_balancer)
+            .send()
+            .await
+            .map_err(|e| DESCRIBE_LOAD_BALANCERS.error(load_balancer, e))?;
+        out.load_balancers()
+            .first()
+            .and_then(|l| l.load_balancer_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                DESCRIBE_LOAD_BALANCERS.fail(
+                    load_balancer,
+                    FaultKind::NotFound,
+                    "no such load balancer",
+                )
+            })?
+    };
+    let out = elb
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .map_err(|e| DESCRIBE_LISTENERS.error(&lb_arn, e))?;
+    out.listeners()
+        .iter()
+        .find(|l| l.port() == Some(i32::from(port)))
+        .and_then(|l| l.listener_arn())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            PlatformError::call(
+                DESCRIBE_LISTENERS.label(),
+                lb_arn,
+                FaultKind::NotFound,
+                format!("the load balancer has no listener on port {port}"),
+            )
+        })
+}

@@ -1,0 +1,103 @@
+//! ALB metrics per color from CloudWatch (one GetMetricData call): request count, target 5xx
+//! count and p99 target response time per target group.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_smithy_types::DateTime;
+
+use super::AwsPlatform;
+use super::calls::Op;
+use super::convert::arn_resource;
+use crate::platform::PlatformResult;
+use crate::rollout::{Color, ColorMetrics, MetricPoint, PerColor};
+
+const GET_METRIC_DATA: Op = Op::new("cloudwatch", "GetMetricData");
+
+/// Seconds per point.
+const PERIOD: i32 = 60;
+
+/// The queries: (id suffix, metric name, statistic).
+const SERIES: [(&str, &str, &str); 3] = [
+    ("req", "RequestCount", "Sum"),
+    ("err", "HTTPCode_Target_5XX_Count", "Sum"),
+    ("p99", "TargetResponseTime", "p99"),
+];
+
+impl AwsPlatform {
+    pub(super) async fn read_metrics(
+        &self,
+        window_secs: u64,
+    ) -> PlatformResult<PerColor<ColorMetrics>> {
+        // `…:listener/app/NAME/LB_ID/LISTENER_ID` → `app/NAME/LB_ID`.
+        let lb = arn_resource(&self.prod_listener)
+            .trim_start_matches("listener/")
+            .rsplit_once('/')
+            .map_or("", |(lb, _)| lb)
+            .to_string();
+        let mut queries = Vec::new();
+        for (color, res) in self.cfg.colors.iter() {
+            for (suffix, name, stat) in SERIES {
+                let metric = Metric::builder()
+                    .namespace("AWS/ApplicationELB")
+                    .metric_name(name)
+                    .dimensions(
+                        Dimension::builder()
+                            .name("TargetGroup")
+                            .value(arn_resource(&res.target_group))
+                            .build(),
+                    )
+                    .dimensions(Dimension::builder().name("LoadBalancer").value(&lb).build())
+                    .build();
+                queries.push(
+                    MetricDataQuery::builder()
+                        .id(format!("{color}_{suffix}"))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(metric)
+                                .period(PERIOD)
+                                .stat(stat)
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build(),
+                );
+            }
+        }
+        let end = crate::ops::now_millis() / 1000;
+        let start = end - i64::try_from(window_secs.max(PERIOD as u64)).unwrap_or(3600);
+        let out = self
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries))
+            .start_time(DateTime::from_secs(start))
+            .end_time(DateTime::from_secs(end))
+            .send()
+            .await
+            .map_err(|e| GET_METRIC_DATA.error(&lb, e))?;
+        let mut points: PerColor<BTreeMap<i64, MetricPoint>> = PerColor::default();
+        for r in out.metric_data_results() {
+            let Some((color, suffix)) = r.id().and_then(|id| id.split_once('_')) else {
+                continue;
+            };
+            let Ok(color) = color.parse::<Color>() else {
+                continue;
+            };
+            for (t, v) in r.timestamps().iter().zip(r.values()) {
+                let Ok(at) = t.to_millis() else { continue };
+                let p = points.get_mut(color).entry(at).or_insert(MetricPoint {
+                    at,
+                    ..Default::default()
+                });
+                match suffix {
+                    "req" => p.requests = v.max(0.0).round() as u64,
+                    "err" => p.errors_5xx = v.max(0.0).round() as u64,
+                    _ => p.p99_ms = Some(v * 1000.0),
+                }
+            }
+        }
+        Ok(points.map(|_, p| ColorMetrics {
+            points: p.values().copied().collect(),
+        }))
+    }
+}
