@@ -38,19 +38,17 @@ COPY --from=planner /src/recipe.json recipe.json
 # alone (CodeBuild keeps it in its local Docker layer cache).
 RUN cargo chef cook --release --target "${TARGET}" --package blog --bin blog --recipe-path recipe.json
 COPY . .
+# The version is compiled in (blog/build.rs reads BLOG_BUILD_VERSION; the context has no .git).
 # Declared after the dependency layer so a new version never invalidates it.
 ARG BLOG_VERSION=""
-ENV BLOG_VERSION=${BLOG_VERSION}
+ENV BLOG_BUILD_VERSION=${BLOG_VERSION}
 RUN cargo build --release --locked --target "${TARGET}" --package blog --bin blog \
     && cp "target/${TARGET}/release/blog" /blog
 
 # ---- runtime
 FROM gcr.io/distroless/static-debian12:nonroot
-ARG BLOG_VERSION=""
 COPY --from=builder /blog /usr/local/bin/blog
-# BLOG_VERSION names the build on every page; a deploy may still override it.
-ENV BLOG_VERSION=${BLOG_VERSION} \
-    BLOG_BIND=0.0.0.0 \
+ENV BLOG_BIND=0.0.0.0 \
     PORT=5000 \
     BLOG_LOG_FORMAT=json
 EXPOSE 5000
