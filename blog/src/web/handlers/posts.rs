@@ -137,24 +137,69 @@ pub async fn show(
     page(StatusCode::OK, None, &view)
 }
 
+/// The post form's contents and where it goes.
+struct Draft<'a> {
+    /// `None` for a new post.
+    id: Option<&'a PostId>,
+    title: &'a str,
+    author: &'a str,
+    content: &'a str,
+    cancel_href: String,
+}
+
+/// Renders the post form with a token valid for this reader.
+fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    draft: Draft<'_>,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
+    let token = state.csrf.issue(headers);
+    let (mode, action) = match draft.id {
+        Some(id) => (FormMode::Edit, format!("/posts/{id}/edit")),
+        None => (FormMode::New, "/posts/new".to_string()),
+    };
+    let view = FormView {
+        site: &state.site,
+        mode,
+        action,
+        cancel_href: draft.cancel_href,
+        title: draft.title,
+        author: draft.author,
+        content: draft.content,
+        errors,
+        csrf: token.field.clone(),
+        notes: limit_notes(state.store.limits()),
+    };
+    page(status, Some(&token), &view)
+}
+
+fn form_error(message: &str) -> FieldErrors {
+    FieldErrors {
+        form: Some(message.to_string()),
+        ..FieldErrors::default()
+    }
+}
+
 pub async fn new_form(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let token = state.csrf.issue(&headers);
-    let view = FormView {
-        site: &state.site,
-        mode: FormMode::New,
-        action: "/posts/new".into(),
-        cancel_href: "/".into(),
+    let draft = Draft {
+        id: None,
         title: "",
         author: "",
         content: "",
-        errors: FieldErrors::default(),
-        csrf: token.field.clone(),
-        notes: limit_notes(state.store.limits()),
+        cancel_href: "/".into(),
     };
-    page(StatusCode::OK, Some(&token), &view)
+    form_page(
+        &state,
+        &headers,
+        StatusCode::OK,
+        draft,
+        FieldErrors::default(),
+    )
 }
 
 pub async fn create(
@@ -163,31 +208,25 @@ pub async fn create(
     form: Result<Form<PostForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let Form(form) = form.map_err(form_rejected)?;
-    let limits = state.store.limits();
     let again = |status: StatusCode, errors: FieldErrors| {
-        let token = state.csrf.issue(&headers);
-        let view = FormView {
-            site: &state.site,
-            mode: FormMode::New,
-            action: "/posts/new".into(),
-            cancel_href: "/".into(),
+        let draft = Draft {
+            id: None,
             title: &form.title,
             author: &form.author,
             content: &form.content,
-            errors,
-            csrf: token.field.clone(),
-            notes: limit_notes(limits),
+            cancel_href: "/".into(),
         };
-        page(status, Some(&token), &view)
+        form_page(&state, &headers, status, draft, errors)
     };
     if !state.csrf.verify(&headers, &form.csrf_token) {
-        let errors = FieldErrors {
-            form: Some(CSRF_FAILED.into()),
-            ..FieldErrors::default()
-        };
-        return again(StatusCode::FORBIDDEN, errors);
+        return again(StatusCode::FORBIDDEN, form_error(CSRF_FAILED));
     }
-    let valid = match NewPost::parse(&form.title, &form.author, &form.content, limits) {
+    let valid = match NewPost::parse(
+        &form.title,
+        &form.author,
+        &form.content,
+        state.store.limits(),
+    ) {
         Ok(valid) => valid,
         Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
@@ -213,20 +252,20 @@ pub async fn edit_form(
     let id = parse_id(&id)?;
     let versions = state.store.versions(&id).await?;
     let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
-    let token = state.csrf.issue(&headers);
-    let view = FormView {
-        site: &state.site,
-        mode: FormMode::Edit,
-        action: format!("/posts/{id}/edit"),
-        cancel_href: pages::post_href(post, "", versions.len() > 1),
+    let draft = Draft {
+        id: Some(&id),
         title: &post.title,
         author: &post.author,
         content: &post.content,
-        errors: FieldErrors::default(),
-        csrf: token.field.clone(),
-        notes: limit_notes(state.store.limits()),
+        cancel_href: pages::post_href(post, "", versions.len() > 1),
     };
-    page(StatusCode::OK, Some(&token), &view)
+    form_page(
+        &state,
+        &headers,
+        StatusCode::OK,
+        draft,
+        FieldErrors::default(),
+    )
 }
 
 pub async fn update(
@@ -237,29 +276,18 @@ pub async fn update(
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
     let Form(form) = form.map_err(form_rejected)?;
-    let limits = state.store.limits();
     let again = |status: StatusCode, author: &str, errors: FieldErrors| {
-        let token = state.csrf.issue(&headers);
-        let view = FormView {
-            site: &state.site,
-            mode: FormMode::Edit,
-            action: format!("/posts/{id}/edit"),
-            cancel_href: format!("/posts/{id}"),
+        let draft = Draft {
+            id: Some(&id),
             title: &form.title,
             author,
             content: &form.content,
-            errors,
-            csrf: token.field.clone(),
-            notes: limit_notes(limits),
+            cancel_href: format!("/posts/{id}"),
         };
-        page(status, Some(&token), &view)
+        form_page(&state, &headers, status, draft, errors)
     };
     if !state.csrf.verify(&headers, &form.csrf_token) {
-        let errors = FieldErrors {
-            form: Some(CSRF_FAILED.into()),
-            ..FieldErrors::default()
-        };
-        return again(StatusCode::FORBIDDEN, &form.author, errors);
+        return again(StatusCode::FORBIDDEN, &form.author, form_error(CSRF_FAILED));
     }
     let versions = state.store.versions(&id).await?;
     // The author is part of the key: an author that matches no stored item is an attempt to
@@ -276,7 +304,7 @@ pub async fn update(
         };
         return again(StatusCode::UNPROCESSABLE_ENTITY, &original.author, errors);
     };
-    let edit = match Edit::parse(&form.title, &form.content, limits) {
+    let edit = match Edit::parse(&form.title, &form.content, state.store.limits()) {
         Ok(edit) => edit,
         Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, &current.author, errors),
     };

@@ -1,0 +1,583 @@
+//! Every route through `app(state).oneshot(..)`, on a real SQLite store in a temp directory.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use blog::domain::{Post, PostId, Timestamp};
+use blog::store::PostStore;
+use blog::store::sqlite::SqliteStore;
+use blog::web::pages::encode_query;
+use blog::web::{AppState, Csrf, Site, app};
+use http::{HeaderMap, Request, StatusCode, header};
+use tower::ServiceExt;
+
+struct Blog {
+    app: Router,
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+    /// The CSRF cookie this "browser" holds, once a form page set it.
+    cookie: Option<String>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The hidden CSRF field of the form on this page.
+    fn csrf_field(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).expect("page has a CSRF field") + marker.len();
+        let end = self.body[start..].find('"').expect("closing quote");
+        self.body[start..start + end].to_string()
+    }
+}
+
+fn blog() -> Blog {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(dir.path().join("blog.db")).expect("open store"));
+    let site = Site::new("Test Blog", "green", "v9.9.9").expect("site");
+    let state = AppState::new(store.clone(), site, Csrf::new(None).expect("csrf"));
+    Blog {
+        app: app(state),
+        store,
+        _dir: dir,
+        cookie: None,
+    }
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode_query(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Blog {
+    async fn send(&mut self, request: Request<Body>) -> Reply {
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(set) = headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.cookie = set.split(';').next().map(str::to_string);
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
+        }
+    }
+
+    async fn get(&mut self, uri: &str) -> Reply {
+        let mut request = Request::get(uri);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    async fn post(&mut self, uri: &str, body: String) -> Reply {
+        let mut request =
+            Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    /// Posts the new-post form.
+    async fn submit(&mut self, title: &str, author: &str, content: &str, token: &str) -> Reply {
+        let body = form(&[
+            ("title", title),
+            ("author", author),
+            ("content", content),
+            ("csrf_token", token),
+        ]);
+        self.post("/posts/new", body).await
+    }
+
+    /// Creates a post through the form, returning its id.
+    async fn write(&mut self, title: &str, author: &str, content: &str) -> String {
+        let token = self.get("/posts/new").await.csrf_field();
+        let reply = self.submit(title, author, content, &token).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        reply.location().trim_start_matches("/posts/").to_string()
+    }
+
+    async fn seed(&self, n: usize, author: &str, ts: &str) -> Post {
+        let post = Post {
+            id: PostId::generate(),
+            author: author.into(),
+            title: format!("Post number {n}"),
+            content: format!("Body of post {n}"),
+            timestamp: Some(Timestamp::parse(ts).expect("timestamp")),
+        };
+        self.store.create(&post).await.expect("create");
+        post
+    }
+}
+
+#[tokio::test]
+async fn every_page_has_banner_and_headers() {
+    let mut b = blog();
+    for uri in [
+        "/",
+        "/posts/new",
+        "/posts/00000000-0000-4000-8000-000000000000",
+        "/no/such/page",
+    ] {
+        let r = b.get(uri).await;
+        assert_eq!(r.headers["x-blog-color"], "green", "{uri}");
+        assert_eq!(r.headers["x-blog-version"], "v9.9.9", "{uri}");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers["referrer-policy"], "same-origin");
+        let csp = r.headers["content-security-policy"]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("script-src 'none'"),
+            "{csp}"
+        );
+        assert!(
+            r.body.contains("banner-green") && r.body.contains("v9.9.9"),
+            "{uri}: {}",
+            r.body
+        );
+        assert!(r.body.contains("name=\"viewport\""));
+        assert!(!r.body.contains("<script"), "no script on {uri}");
+    }
+}
+
+#[tokio::test]
+async fn write_read_edit_delete() {
+    let mut b = blog();
+    let form_page = b.get("/posts/new").await;
+    assert_eq!(form_page.status, StatusCode::OK);
+    assert!(
+        form_page.headers[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .contains("HttpOnly")
+    );
+
+    let id = b
+        .write("  First post ", " Ann ", "Hello.\n\nSecond paragraph.")
+        .await;
+    let view = b.get(&format!("/posts/{id}")).await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert!(
+        view.body.contains("<h1>First post</h1>"),
+        "trimmed title: {}",
+        view.body
+    );
+    assert!(view.body.contains("<p>Hello.</p>") && view.body.contains("<p>Second paragraph.</p>"));
+    let stored = b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read");
+    assert_eq!(stored[0].author, "Ann");
+
+    let index = b.get("/").await;
+    assert!(index.body.contains(&format!("href=\"/posts/{id}\"")));
+
+    let edit = b.get(&format!("/posts/{id}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(
+        edit.body.contains("value=\"Ann\" readonly"),
+        "{}",
+        edit.body
+    );
+    let token = edit.csrf_field();
+    let saved = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            form(&[
+                ("title", "Renamed"),
+                ("author", "Ann"),
+                ("content", "New body"),
+                ("csrf_token", &token),
+            ]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.location(), format!("/posts/{id}"));
+    assert!(
+        b.get(&format!("/posts/{id}"))
+            .await
+            .body
+            .contains("Renamed")
+    );
+
+    // The seed's delete link shows the confirmation instead of deleting.
+    let confirm = b.get(&format!("/posts/{id}/delete?author=Ann")).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Delete this post?"));
+    assert_eq!(b.get(&format!("/posts/{id}")).await.status, StatusCode::OK);
+
+    let token = confirm.csrf_field();
+    let gone = b
+        .post(
+            &format!("/posts/{id}/delete"),
+            form(&[("author", "Ann"), ("csrf_token", &token)]),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(gone.location(), "/");
+    assert_eq!(
+        b.get(&format!("/posts/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn unknown_ids_are_404_pages() {
+    let mut b = blog();
+    let unknown = "5b0e1a8e-4a3c-4f7e-9d61-2b4c8d9e0f11";
+    for uri in [
+        format!("/posts/{unknown}"),
+        format!("/posts/{unknown}/edit"),
+        format!("/posts/{unknown}/delete"),
+        "/posts/not%20an%20id".to_string(),
+        "/nowhere".to_string(),
+    ] {
+        let r = b.get(&uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(r.body.contains("Post not found"), "{uri}: {}", r.body);
+        assert!(
+            r.headers[header::CONTENT_TYPE]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/html")
+        );
+    }
+    let token = b.get("/posts/new").await.csrf_field();
+    let r = b
+        .post(
+            &format!("/posts/{unknown}/edit"),
+            form(&[
+                ("title", "t"),
+                ("author", "a"),
+                ("content", ""),
+                ("csrf_token", &token),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = b
+        .post(
+            &format!("/posts/{unknown}/delete"),
+            form(&[("author", "a"), ("csrf_token", &token)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn invalid_input_comes_back_with_everything_typed() {
+    let mut b = blog();
+    let token = b.get("/posts/new").await.csrf_field();
+    let content = "My long draft & <notes>\n\nwith paragraphs";
+    let long_author = "x".repeat(101);
+    let r = b.submit("   ", &long_author, content, &token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Give the post a title."), "{}", r.body);
+    assert!(r.body.contains("101 characters long; the limit is 100"));
+    assert!(r.body.contains(&format!("value=\"{long_author}\"")));
+    assert!(
+        r.body
+            .contains("My long draft &#38; &#60;notes&#62;\n\nwith paragraphs</textarea>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("id=\"title\" name=\"title\" type=\"text\" value=\"   \"")
+    );
+    // Nothing was stored.
+    assert!(b.get("/").await.body.contains("Nothing here yet."));
+
+    let too_long = "y".repeat(100 * 1024 + 1);
+    let r = b.submit("t", "a", &too_long, &token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("the limit is 100 KB"));
+}
+
+#[tokio::test]
+async fn csrf_failures_are_refused_and_keep_the_text() {
+    let mut b = blog();
+    let token = b.get("/posts/new").await.csrf_field();
+    let fields = |t: &str| {
+        form(&[
+            ("title", "Kept title"),
+            ("author", "Ann"),
+            ("content", "Kept body"),
+            ("csrf_token", t),
+        ])
+    };
+
+    let forged = b.post("/posts/new", fields("forged")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.body.contains("nothing was saved"));
+    assert!(
+        forged.body.contains("value=\"Kept title\"")
+            && forged.body.contains("Kept body</textarea>")
+    );
+
+    let missing = b
+        .post("/posts/new", form(&[("title", "t"), ("author", "a")]))
+        .await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+
+    // A cross-site post carries the field it could read nowhere, and no cookie.
+    b.cookie = None;
+    let no_cookie = b.post("/posts/new", fields(&token)).await;
+    assert_eq!(no_cookie.status, StatusCode::FORBIDDEN);
+    assert!(b.get("/").await.body.contains("Nothing here yet."));
+
+    // Deleting needs the token too.
+    let id = b.write("Keep me", "Ann", "").await;
+    let r = b
+        .post(
+            &format!("/posts/{id}/delete"),
+            form(&[("author", "Ann"), ("csrf_token", "nope")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.get(&format!("/posts/{id}")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_author_cannot_change() {
+    let mut b = blog();
+    let id = b.write("Mine", "Ann", "text").await;
+    let token = b.get(&format!("/posts/{id}/edit")).await.csrf_field();
+    let r = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            form(&[
+                ("title", "Edited title"),
+                ("author", "Mallory"),
+                ("content", "edited"),
+                ("csrf_token", &token),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("The author cannot be changed"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("value=\"Ann\" readonly"),
+        "original author restored"
+    );
+    assert!(r.body.contains("value=\"Edited title\"") && r.body.contains("edited</textarea>"));
+    let stored = b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read");
+    assert_eq!(stored.len(), 1, "no second copy under the new author");
+    assert_eq!(stored[0].title, "Mine");
+}
+
+#[tokio::test]
+async fn user_text_is_escaped() {
+    let mut b = blog();
+    let attack = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+    let id = b.write(attack, "\"><b>Eve</b>", attack).await;
+    for uri in [
+        "/".to_string(),
+        format!("/posts/{id}"),
+        format!("/posts/{id}/edit"),
+        format!("/posts/{id}/delete"),
+    ] {
+        let r = b.get(&uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert!(
+            !r.body.contains("<script>alert"),
+            "{uri} leaks a script tag"
+        );
+        assert!(!r.body.contains("<img src=x"), "{uri} leaks an img tag");
+        assert!(
+            !r.body.contains("<b>Eve</b>"),
+            "{uri} leaks markup in the author"
+        );
+        assert!(r.body.contains("&#60;script&#62;"), "{uri}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn the_list_pages_by_cursor() {
+    let mut b = blog();
+    let mut ids = Vec::new();
+    for n in 0..45 {
+        let ts = format!("2026-01-01T00:{:02}:{:02}.000001", n / 60, n % 60);
+        ids.push(b.seed(n, "Ann", &ts).await.id);
+    }
+    let first = b.get("/").await;
+    assert!(first.body.contains("Post number 44") && first.body.contains("Post number 25"));
+    assert!(!first.body.contains("Post number 24<"));
+    assert!(
+        first.body.find("Post number 44").expect("44")
+            < first.body.find("Post number 43").expect("43")
+    );
+    assert!(!first.body.contains("class=\"newer\""));
+    let older = href(&first.body, "class=\"older\" href=\"");
+    let second = b.get(&older).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert!(second.body.contains("Post number 24<") && second.body.contains("Post number 5<"));
+    assert!(!second.body.contains("Post number 25<") && !second.body.contains("Post number 4<"));
+    let third = b.get(&href(&second.body, "class=\"older\" href=\"")).await;
+    assert!(third.body.contains("Post number 4<") && third.body.contains("Post number 0<"));
+    assert!(!third.body.contains("class=\"older\""));
+    // Back again: newer from the third page is the second page.
+    let back = b.get(&href(&third.body, "class=\"newer\" href=\"")).await;
+    assert!(back.body.contains("Post number 24<") && back.body.contains("Post number 5<"));
+    let top = b.get(&href(&back.body, "class=\"newer\" href=\"")).await;
+    assert!(top.body.contains("Latest posts") && top.body.contains("Post number 44<"));
+
+    let damaged = b.get("/?older=abc").await;
+    assert_eq!(damaged.status, StatusCode::BAD_REQUEST);
+    assert!(damaged.body.contains("page link is damaged"));
+}
+
+fn href(body: &str, marker: &str) -> String {
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {body}"))
+        + marker.len();
+    let end = body[start..].find('"').expect("quote");
+    body[start..start + end].to_string()
+}
+
+#[tokio::test]
+async fn duplicate_ids_show_the_newest_and_address_each_copy() {
+    let mut b = blog();
+    let old = b.seed(1, "Ann", "2026-01-01T10:00:00").await;
+    let newer = Post {
+        author: "Bob".into(),
+        title: "Copy made by the seed's edit".into(),
+        timestamp: Some(Timestamp::parse("2026-01-02T10:00:00").expect("ts")),
+        ..old.clone()
+    };
+    b.store
+        .create(&newer)
+        .await
+        .expect("duplicate under another author");
+
+    let view = b.get(&format!("/posts/{}", old.id)).await;
+    assert!(
+        view.body
+            .contains("<h1>Copy made by the seed&#39;s edit</h1>"),
+        "{}",
+        view.body
+    );
+    assert!(view.body.contains("Other copies of this post"));
+    assert!(
+        view.body
+            .contains(&format!("/posts/{}/delete?author=Ann", old.id))
+    );
+
+    let specific = b.get(&format!("/posts/{}?author=Ann", old.id)).await;
+    assert!(specific.body.contains("<h1>Post number 1</h1>"));
+
+    let edit = b.get(&format!("/posts/{}/edit?author=Ann", old.id)).await;
+    assert!(edit.body.contains("value=\"Ann\" readonly"));
+    let token = edit.csrf_field();
+    let saved = b
+        .post(
+            &format!("/posts/{}/edit", old.id),
+            form(&[
+                ("title", "Fixed"),
+                ("author", "Ann"),
+                ("content", "x"),
+                ("csrf_token", &token),
+            ]),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.location(), format!("/posts/{}?author=Ann", old.id));
+
+    let confirm = b.get(&format!("/posts/{}/delete?author=Ann", old.id)).await;
+    let token = confirm.csrf_field();
+    let r = b
+        .post(
+            &format!("/posts/{}/delete", old.id),
+            form(&[("author", "Ann"), ("csrf_token", &token)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let left = b.store.versions(&old.id).await.expect("read");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].author, "Bob");
+}
+
+#[tokio::test]
+async fn health_follows_the_store() {
+    let mut b = blog();
+    let ok = b.get("/health").await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&ok.body).expect("json");
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["color"], "green");
+    assert_eq!(json["version"], "v9.9.9");
+    assert_eq!(json["store"]["ok"], true);
+
+    // Break the database underneath the running app.
+    let conn = rusqlite::Connection::open(b.store.path()).expect("open");
+    conn.execute_batch("DROP TABLE posts").expect("drop");
+    let down = b.get("/health").await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    let json: serde_json::Value = serde_json::from_str(&down.body).expect("json");
+    assert_eq!(json["status"], "unavailable");
+    assert_eq!(json["store"]["ok"], false);
+    // Readers get a page, not the database's words.
+    let page = b.get("/").await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.body.contains("cannot reach its database") && !page.body.contains("no such table")
+    );
+}
+
+#[tokio::test]
+async fn bodies_are_limited_and_assets_served() {
+    let mut b = blog();
+    let token = b.get("/posts/new").await.csrf_field();
+    let huge = "z".repeat(blog::web::BODY_LIMIT + 1);
+    let r = b.submit("t", "a", &huge, &token).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("too much text"));
+
+    let css = b.get("/static/style.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+    assert!(css.body.contains(".banner-green"));
+    assert_eq!(b.get("/static/favicon.svg").await.status, StatusCode::OK);
+}
