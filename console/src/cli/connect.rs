@@ -1,0 +1,146 @@
+//! From the global flags to a platform: which file, which profile, which adapter, which access.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::Global;
+use crate::config::{self, ConfigFile, Target};
+use crate::ops::{Access, Ops};
+use crate::platform::aws::{AwsOptions, AwsPlatform};
+use crate::platform::{Platform, PlatformError};
+
+/// The local platform's state directory when nothing else names one.
+pub const DEFAULT_STATE_DIR: &str = ".bluegreen";
+
+/// A connected platform and the session's access policy.
+pub struct Connection {
+    pub profile: String,
+    pub ops: Ops,
+}
+
+/// What the flags and the configuration file select, before connecting.
+#[derive(Debug)]
+pub enum Selected {
+    Local {
+        profile: String,
+        state_dir: PathBuf,
+        read_only: bool,
+    },
+    Aws {
+        profile: String,
+        cfg: Box<config::AwsProfile>,
+        read_only: bool,
+    },
+}
+
+/// The configuration file to read: `--config`, else `./bluegreen.toml` if it exists.
+/// `Ok(None)`: no file, use the local platform.
+pub fn config_file(global: &Global) -> anyhow::Result<Option<ConfigFile>> {
+    match &global.config {
+        Some(path) => Ok(Some(ConfigFile::load(path)?)),
+        None => {
+            let path = Path::new(config::DEFAULT_FILE);
+            if path.exists() {
+                Ok(Some(ConfigFile::load(path)?))
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The state directory: `--state-dir`/`BLUEGREEN_STATE_DIR`, the profile's, or the default.
+pub fn state_dir(global: &Global, from_profile: Option<PathBuf>) -> PathBuf {
+    global
+        .state_dir
+        .clone()
+        .or(from_profile)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+pub fn select(global: &Global) -> anyhow::Result<Selected> {
+    let Some(file) = config_file(global)? else {
+        if let Some(p) = &global.profile {
+            anyhow::bail!(
+                "--profile {p} given, but there is no {} here (use --config FILE, or `bluegreen init --from-terraform`)",
+                config::DEFAULT_FILE
+            );
+        }
+        return Ok(Selected::Local {
+            profile: "local".into(),
+            state_dir: state_dir(global, None),
+            read_only: false,
+        });
+    };
+    let profile = file.profile(global.profile.as_deref())?;
+    Ok(match &profile.target {
+        Target::Local(l) => {
+            // A relative state_dir in the file is relative to the file.
+            let from_file = l.state_dir.as_ref().map(|d| {
+                if d.is_relative() {
+                    file.path.parent().unwrap_or(Path::new(".")).join(d)
+                } else {
+                    d.clone()
+                }
+            });
+            Selected::Local {
+                profile: profile.name.clone(),
+                state_dir: state_dir(global, from_file),
+                read_only: profile.read_only,
+            }
+        }
+        Target::Aws(aws) => Selected::Aws {
+            profile: profile.name.clone(),
+            cfg: aws.clone(),
+            read_only: profile.read_only,
+        },
+    })
+}
+
+/// Connects to the selected platform.
+pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
+    let selected = select(global)?;
+    let (profile, platform, profile_read_only): (String, Arc<dyn Platform>, bool) = match selected {
+        Selected::Local {
+            profile,
+            state_dir,
+            read_only,
+        } => {
+            let platform = crate::platform::local::cli::connect(&state_dir)
+                .await
+                .map_err(anyhow::Error::new)
+                .with_context(|| format!("local platform in {}", state_dir.display()))?;
+            (profile, platform, read_only)
+        }
+        Selected::Aws {
+            profile,
+            cfg,
+            read_only,
+        } => {
+            let opts = AwsOptions {
+                aws_profile: global.aws_profile.clone(),
+                region: global.region.clone(),
+            };
+            let platform = AwsPlatform::connect(&profile, &cfg, &opts)
+                .await
+                .map_err(ConnectError)?;
+            (profile, Arc::new(platform), read_only)
+        }
+    };
+    let access = Access {
+        read_only: global.read_only,
+        profile_read_only,
+        armed: global.arm,
+    };
+    Ok(Connection {
+        profile,
+        ops: Ops::new(platform, access),
+    })
+}
+
+/// A platform error while connecting, kept typed so the exit code can be derived from it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ConnectError(pub PlatformError);

@@ -1,0 +1,330 @@
+//! Human output. Pure functions of the data (and of `now`, passed in), so they are
+//! snapshot-tested with fixtures.
+
+use std::fmt::Write as _;
+
+use crate::ops::{PromoteReport, RollbackReport};
+use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
+use crate::rollout::{Bake, Build, ColorState, Image, Snapshot, UnixMillis};
+
+/// `2026-11-28T07:00:00Z`.
+pub fn time(at: UnixMillis) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
+/// `4m 05s`, `12s`, `1h 02m`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn short_digest(d: &str) -> &str {
+    let hex = d.strip_prefix("sha256:").unwrap_or(d);
+    &hex[..hex.len().min(12)]
+}
+
+/// The API-call cost of the refresh `status` made.
+#[derive(Debug, Clone, Copy)]
+pub struct Calls {
+    pub refresh: u64,
+}
+
+/// Everything `status` shows.
+pub struct Status<'a> {
+    pub info: &'a PlatformInfo,
+    pub snap: &'a Snapshot,
+    pub builds: Result<&'a [Build], &'a str>,
+    pub images: Result<&'a [Image], &'a str>,
+    pub verbose: bool,
+    pub calls: Option<Calls>,
+    pub now: UnixMillis,
+}
+
+pub fn status(s: &Status) -> String {
+    let mut out = String::new();
+    let snap = s.snap;
+    let where_ = match &s.info.kind {
+        PlatformKind::Aws { region, .. } => format!("aws {region} · cluster {}", s.info.cluster),
+        PlatformKind::Local { state_dir, url } => format!("local {state_dir} · {url}"),
+    };
+    let _ = writeln!(out, "profile {} · {where_}", s.info.profile);
+    let l = &snap.listener;
+    let _ = writeln!(out, "listener {}", l.id);
+    let shape = match (snap.live(), snap.stable()) {
+        (Some(live), _) => format!("at rest: {live} live, {} idle", live.other()),
+        (None, Some(stable)) => format!("shift in progress: from {stable} to {}", stable.other()),
+        (None, None) => "split, no stable color recorded".to_string(),
+    };
+    let stable = l
+        .stable
+        .map_or("none recorded".to_string(), |c| c.to_string());
+    let _ = writeln!(out, "traffic  {} · {shape} · stable {stable}", l.weights);
+    if let Some(b) = &l.bake {
+        let _ = writeln!(
+            out,
+            "bake     {}",
+            bake_line(snap, b, s.now, s.info.finishes_bake)
+        );
+    }
+    if let Some(t) = l.test_color {
+        let _ = writeln!(out, "test     test listener → {t}");
+    }
+    let _ = writeln!(out);
+    for (_, c) in snap.colors.iter() {
+        color(&mut out, c, l.weights.get(c.color), s.verbose);
+    }
+    let _ = writeln!(out);
+    match s.builds {
+        Ok([]) => {
+            let _ = writeln!(out, "build    none yet");
+        }
+        Ok([latest, ..]) => {
+            let _ = writeln!(out, "build    {}", build_line(latest, s.now));
+        }
+        Err(e) => {
+            let _ = writeln!(out, "build    unavailable: {e}");
+        }
+    }
+    match s.images {
+        Ok(images) => {
+            let running = |digest: &str| {
+                snap.colors
+                    .iter()
+                    .filter(|(_, c)| {
+                        c.tasks.iter().any(|t| {
+                            t.image.as_ref().and_then(|i| i.digest.as_deref()) == Some(digest)
+                        })
+                    })
+                    .map(|(color, _)| color.as_str())
+                    .collect::<Vec<_>>()
+            };
+            if images.is_empty() {
+                let _ = writeln!(out, "images   none");
+            }
+            let shown = if s.verbose {
+                images.len()
+            } else {
+                images.len().min(5)
+            };
+            for (i, img) in images.iter().take(shown).enumerate() {
+                let tags = if img.tags.is_empty() {
+                    "<untagged>".to_string()
+                } else {
+                    img.tags.join(", ")
+                };
+                let runs = running(&img.digest);
+                let runs = if runs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · runs on {}", runs.join(", "))
+                };
+                let pushed = img
+                    .pushed_at
+                    .map(|p| format!(" · pushed {}", time(p)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{} {tags} ({}){pushed}{runs}",
+                    if i == 0 { "images  " } else { "        " },
+                    short_digest(&img.digest)
+                );
+            }
+            if images.len() > shown {
+                let _ = writeln!(out, "         … {} more (--verbose)", images.len() - shown);
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "images   unavailable: {e}");
+        }
+    }
+    if let Some(calls) = s.calls.filter(|_| s.verbose) {
+        let _ = writeln!(out, "\napi calls: {} for this refresh", calls.refresh);
+    }
+    out
+}
+
+fn bake_line(snap: &Snapshot, b: &Bake, now: UnixMillis, platform_finishes: bool) -> String {
+    let promoted = snap.stable().map_or("?".to_string(), |c| c.to_string());
+    let keep = if b.keep_old {
+        " (kept after the bake: --keep-old)"
+    } else {
+        ""
+    };
+    if b.until > now {
+        format!(
+            "promoted {promoted}, bake pending until {} ({} left), old color {} still running{keep}",
+            time(b.until),
+            duration(b.until - now),
+            b.old
+        )
+    } else if platform_finishes {
+        format!(
+            "promoted {promoted}, bake over; the platform is finishing it (old color {})",
+            b.old
+        )
+    } else {
+        format!(
+            "promoted {promoted}, bake pending (over since {}), old color {} still running{keep}: `bluegreen promote` finishes it",
+            time(b.until),
+            b.old
+        )
+    }
+}
+
+fn color(out: &mut String, c: &ColorState, weight: u8, verbose: bool) {
+    let s = &c.service;
+    let image = s.image.as_ref().map_or("-".to_string(), |i| {
+        i.tag.clone().unwrap_or_else(|| i.reference.clone())
+    });
+    let digest = c
+        .tasks
+        .iter()
+        .find_map(|t| t.image.as_ref().and_then(|i| i.digest.clone()))
+        .map(|d| format!(" ({})", short_digest(&d)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{:<6} {:>3}%  desired {} running {} pending {}  healthy {}/{}  {}  image {image}{digest}  {}",
+        c.color.as_str(),
+        weight,
+        s.desired,
+        s.running,
+        s.pending,
+        c.healthy_targets(),
+        c.targets.len(),
+        s.task_definition,
+        s.status
+    );
+    if verbose {
+        for t in &c.tasks {
+            let image = t
+                .image
+                .as_ref()
+                .and_then(|i| i.tag.clone())
+                .unwrap_or_else(|| "-".into());
+            let started = t
+                .started_at
+                .map(|a| format!(" started {}", time(a)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "         task {} {} health {:?} rev {} image {image}{started}",
+                t.id, t.last_status, t.health, t.revision
+            );
+        }
+        for t in &c.targets {
+            let task = t
+                .task_id
+                .as_ref()
+                .map(|id| format!(" (task {id})"))
+                .unwrap_or_default();
+            let reason = t
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "         target {} {:?}{task}{reason}", t.id, t.health);
+        }
+        for e in s.events.iter().take(3) {
+            let _ = writeln!(out, "         event {} {}", time(e.at), e.message);
+        }
+    }
+}
+
+pub fn build_line(b: &Build, now: UnixMillis) -> String {
+    let number = b.number.map(|n| format!("#{n} ")).unwrap_or_default();
+    let source = b.source_version.as_deref().unwrap_or("default branch");
+    let took = match (b.started_at, b.ended_at) {
+        (Some(s), Some(e)) => format!(" · took {}", duration(e - s)),
+        (Some(s), None) => format!(" · running for {}", duration(now - s)),
+        _ => String::new(),
+    };
+    let phase = b
+        .phases
+        .iter()
+        .rev()
+        .find(|p| p.status.is_done() || p.started_at.is_some())
+        .map(|p| format!(" · phase {}", p.name))
+        .unwrap_or_default();
+    let digest = b
+        .exported
+        .iter()
+        .find(|(k, _)| k == "IMAGE_DIGEST")
+        .map(|(_, v)| format!(" · image {}", short_digest(v)))
+        .unwrap_or_default();
+    format!(
+        "{number}{:?} {source}{took}{phase}{digest} · {}",
+        b.status, b.id
+    )
+}
+
+pub fn weight_change(verb: &str, c: &WeightChange) -> String {
+    let was = c
+        .previous
+        .map(|p| format!(" (was {p})"))
+        .unwrap_or_default();
+    match c.outcome() {
+        WeightOutcome::Applied => format!("{verb}: {} applied{was}", c.desired),
+        WeightOutcome::NotApplied => format!(
+            "{verb}: NOT applied: wanted {}, the listener shows {}",
+            c.desired,
+            c.observed.map_or("?".into(), |o| o.to_string())
+        ),
+        WeightOutcome::Unknown => format!(
+            "{verb}: UNKNOWN: wanted {}; the read-back failed",
+            c.desired
+        ),
+    }
+}
+
+pub fn promote(r: &PromoteReport, now: UnixMillis) -> String {
+    let mut out = weight_change(&format!("promoted {}", r.promoted), &r.change);
+    if let Some(b) = &r.bake {
+        let after = if b.keep_old {
+            "keeps running (--keep-old)".to_string()
+        } else {
+            "scales to 0".to_string()
+        };
+        let _ = write!(
+            out,
+            "\nbake until {} ({}): {} stays up so `bluegreen rollback` can undo the promote; then it {after}",
+            time(b.until),
+            duration(b.until - now),
+            b.old
+        );
+    }
+    out
+}
+
+pub fn finished_bake(b: &Bake) -> String {
+    if b.keep_old {
+        format!("bake finished: {} keeps running (--keep-old)", b.old)
+    } else {
+        format!("bake finished: {} scaled to 0", b.old)
+    }
+}
+
+pub fn rollback(r: &RollbackReport) -> String {
+    let mut out = weight_change(&format!("rolled back to {}", r.target), &r.change);
+    for w in &r.warnings {
+        let _ = write!(out, "\nwarning: {w}");
+    }
+    out
+}
+
+pub fn deploy(d: &DeployReceipt) -> String {
+    format!(
+        "deployed {} to {}: task definition {} ({}), desired {}",
+        d.tag, d.color, d.task_definition, d.image, d.desired
+    )
+}

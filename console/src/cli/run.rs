@@ -1,0 +1,466 @@
+//! Carrying out a parsed command line.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::connect::{self, ConnectError, Selected};
+use super::render;
+use super::{Cli, Command, Global, WaitArgs};
+use crate::config::{ConfigError, terraform};
+use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
+use crate::platform::PlatformError;
+use crate::rollout::{BuildStatus, Weights};
+
+/// Why a command did not reach its requested state: the exit code and what to print.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+    /// Structured details for `--json`.
+    pub detail: Value,
+}
+
+impl From<OpError> for Failure {
+    fn from(e: OpError) -> Self {
+        let detail = match &e {
+            OpError::Refused(r) => json!({ "refused": r }),
+            OpError::Platform(p) => json!({ "platform_error": p }),
+            OpError::Weights(c) => json!({ "weights": c, "outcome": c.outcome() }),
+        };
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+            detail,
+        }
+    }
+}
+
+impl From<PlatformError> for Failure {
+    fn from(e: PlatformError) -> Self {
+        OpError::Platform(e).into()
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        if let Some(ConnectError(p)) = e.downcast_ref::<ConnectError>() {
+            let code = match p {
+                PlatformError::Config(_) => exit::FAILURE,
+                _ => OpError::Platform(p.clone()).exit_code(),
+            };
+            return Failure {
+                code,
+                message: p.to_string(),
+                detail: json!({ "platform_error": p }),
+            };
+        }
+        let code = if e.downcast_ref::<ConfigError>().is_some() {
+            exit::FAILURE
+        } else if let Some(p) = e.downcast_ref::<PlatformError>() {
+            OpError::Platform(p.clone()).exit_code()
+        } else {
+            exit::FAILURE
+        };
+        Failure {
+            code,
+            message: format!("{e:#}"),
+            detail: Value::Null,
+        }
+    }
+}
+
+type Outcome = Result<i32, Failure>;
+
+/// Prints a result: human text on stdout, or one JSON document.
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    fn print(&self, human: &str, value: Value) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+        } else {
+            println!("{human}");
+        }
+    }
+
+    /// Progress while waiting: stderr, and only for humans.
+    fn progress(&self, line: &str) {
+        if !self.json {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let out = Out {
+        json: cli.global.json,
+    };
+    match dispatch(cli, &out).await {
+        Ok(code) => code,
+        Err(f) => {
+            if out.json {
+                let doc = json!({ "ok": false, "exit_code": f.code, "error": f.message, "detail": f.detail });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            } else {
+                eprintln!("error: {}", f.message);
+            }
+            f.code
+        }
+    }
+}
+
+async fn dispatch(cli: Cli, out: &Out) -> Outcome {
+    let g = cli.global;
+    let Some(command) = cli.command else {
+        let conn = connect::connect(&g).await?;
+        let opts = crate::tui::TuiOptions {
+            profile: conn.profile,
+            ..Default::default()
+        };
+        crate::tui::run(conn.ops, opts).await?;
+        return Ok(exit::OK);
+    };
+    match command {
+        Command::Init { from_terraform } => init(&g, &from_terraform, out),
+        Command::Local(cmd) => {
+            Ok(crate::platform::local::cli::run_local(cmd, &local_state_dir(&g)?).await?)
+        }
+        Command::Demo(args) => {
+            Ok(crate::platform::local::cli::run_demo(args, &local_state_dir(&g)?).await?)
+        }
+        command => {
+            let conn = connect::connect(&g).await?;
+            verb(command, &conn.ops, &conn.profile, out).await
+        }
+    }
+}
+
+fn local_state_dir(g: &Global) -> Result<std::path::PathBuf, Failure> {
+    match connect::select(g)? {
+        Selected::Local { state_dir, .. } => Ok(state_dir),
+        Selected::Aws { profile, .. } => Err(Failure {
+            code: exit::FAILURE,
+            message: format!(
+                "profile `{profile}` is an AWS profile; the local platform needs a profile with platform = \"local\""
+            ),
+            detail: Value::Null,
+        }),
+    }
+}
+
+fn init(g: &Global, files: &[std::path::PathBuf], out: &Out) -> Outcome {
+    let path = g
+        .config
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(crate::config::DEFAULT_FILE));
+    let profile = g.profile.clone().unwrap_or_else(|| "default".into());
+    let text = terraform::init(&path, &profile, files).map_err(|e| Failure {
+        code: exit::FAILURE,
+        message: e.to_string(),
+        detail: Value::Null,
+    })?;
+    out.print(
+        &format!(
+            "wrote profile `{profile}` to {}:\n{}",
+            path.display(),
+            text.trim_start()
+        ),
+        json!({ "ok": true, "profile": profile, "file": path }),
+    );
+    Ok(exit::OK)
+}
+
+async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome {
+    match command {
+        Command::Status { verbose } => status(ops, profile, verbose, out).await,
+        Command::Shift(args) => {
+            let change = ops.shift(args.weights(), args.force).await?;
+            out.print(
+                &render::weight_change("shifted", &change),
+                json!({ "ok": true, "change": change, "outcome": change.outcome() }),
+            );
+            Ok(exit::OK)
+        }
+        Command::Promote { bake, keep_old } => promote(ops, bake, keep_old, out).await,
+        Command::Rollback => {
+            let report = ops.rollback().await?;
+            out.print(
+                &render::rollback(&report),
+                json!({ "ok": true, "rollback": report }),
+            );
+            Ok(exit::OK)
+        }
+        Command::Build {
+            source_version,
+            wait,
+            timeout,
+        } => build(ops, source_version, wait, timeout, out).await,
+        Command::Deploy {
+            tag,
+            color,
+            wait,
+            timeout,
+        } => {
+            let receipt = ops.deploy(&tag, color).await?;
+            out.progress(&render::deploy(&receipt));
+            if wait {
+                out.progress(&format!(
+                    "waiting up to {timeout} s for {} to become healthy",
+                    receipt.color
+                ));
+                ops.wait(
+                    &WaitFor::Healthy(receipt.color),
+                    Duration::from_secs(timeout),
+                )
+                .await?;
+            }
+            let human = if wait {
+                format!("{} is healthy", receipt.color)
+            } else {
+                render::deploy(&receipt)
+            };
+            out.print(
+                &human,
+                json!({ "ok": true, "deploy": receipt, "healthy": wait }),
+            );
+            Ok(exit::OK)
+        }
+        Command::Wait(args) => wait(ops, &args, out).await,
+        Command::Scale { color, count } => {
+            ops.scale(color, count).await?;
+            out.print(
+                &format!("{color} desired count set to {count}"),
+                json!({ "ok": true, "color": color, "desired": count }),
+            );
+            Ok(exit::OK)
+        }
+        Command::Init { .. } | Command::Local(_) | Command::Demo(_) => Ok(exit::OK),
+    }
+}
+
+async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
+    let p = ops.platform();
+    let before = p.api_calls();
+    let snap = p.snapshot().await?;
+    let (builds, images) = tokio::join!(p.builds(5), p.images());
+    let refresh = p.api_calls().saturating_sub(before);
+    let info = p.info();
+    let builds = builds.map_err(|e| e.to_string());
+    let images = images.map_err(|e| e.to_string());
+    let now = ops::now_millis();
+    let code = if builds.is_err() || images.is_err() {
+        exit::PLATFORM
+    } else {
+        exit::OK
+    };
+    let human = render::status(&render::Status {
+        info: &info,
+        snap: &snap,
+        builds: builds.as_deref().map_err(String::as_str),
+        images: images.as_deref().map_err(String::as_str),
+        verbose,
+        calls: Some(render::Calls { refresh }),
+        now,
+    });
+    let errors: Vec<&String> = [builds.as_ref().err(), images.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let value = json!({
+        "ok": code == exit::OK,
+        "profile": profile,
+        "platform": info,
+        "snapshot": snap,
+        "derived": {
+            "live": snap.live(),
+            "idle": snap.idle(),
+            "stable": snap.stable(),
+            "canary": snap.canary(),
+            "shift_in_progress": snap.shift_in_progress(),
+            "bake_pending": snap.bake_pending(),
+            "rollback_target": snap.rollback_target().ok(),
+        },
+        "builds": builds.as_ref().ok(),
+        "images": images.as_ref().ok(),
+        "errors": errors,
+        "api_calls": { "refresh": refresh, "total": p.api_calls() },
+    });
+    out.print(human.trim_end(), value);
+    Ok(code)
+}
+
+async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
+    let p = ops.platform();
+    let finishes = p.info().finishes_bake;
+    let listener = p.listener().await?;
+    // A bake left by an earlier promote (the console quit mid-bake): finish it rather than
+    // promote the old color back.
+    if let (Some(stable), Some(pending)) = (listener.stable, listener.bake.clone())
+        && listener.weights == Weights::all(stable)
+        && !finishes
+    {
+        out.progress(&format!(
+            "{stable} was promoted earlier and its bake is pending; finishing it (old color {})",
+            pending.old
+        ));
+        if !bake_wait(pending.until, pending.old, out).await {
+            return Ok(exit::OK);
+        }
+        let done = ops.finish_bake().await?;
+        let human = done
+            .as_ref()
+            .map_or("no bake was pending".to_string(), render::finished_bake);
+        out.print(
+            &human,
+            json!({ "ok": true, "promoted": stable, "finished_bake": done }),
+        );
+        return Ok(exit::OK);
+    }
+    let opts = PromoteOptions {
+        bake: Duration::from_secs(bake),
+        keep_old,
+    };
+    let report = ops.promote(opts, None).await?;
+    out.progress(&render::promote(&report, ops::now_millis()));
+    let mut finished = None;
+    if let (Some(b), false) = (&report.bake, report.platform_finishes_bake) {
+        if !bake_wait(b.until, b.old, out).await {
+            out.print(
+                "bake left pending",
+                json!({ "ok": true, "report": report, "finished_bake": null }),
+            );
+            return Ok(exit::OK);
+        }
+        finished = ops.finish_bake().await?;
+    }
+    let human = match &finished {
+        Some(b) => format!(
+            "{} is live and stable; {}",
+            report.promoted,
+            render::finished_bake(b)
+        ),
+        None => format!("{} is live and stable", report.promoted),
+    };
+    out.print(
+        &human,
+        json!({ "ok": true, "report": report, "finished_bake": finished }),
+    );
+    Ok(exit::OK)
+}
+
+/// Sleeps until `until`, printing progress; false when interrupted (Ctrl-C), in which case the
+/// bake stays recorded on the platform for a later `promote` to finish.
+async fn bake_wait(until: i64, old: crate::rollout::Color, out: &Out) -> bool {
+    const STEP: i64 = 30_000;
+    loop {
+        let left = until - ops::now_millis();
+        if left <= 0 {
+            return true;
+        }
+        out.progress(&format!(
+            "baking: {} left, {old} still running (Ctrl-C leaves the bake pending; `bluegreen promote` finishes it)",
+            render::duration(left)
+        ));
+        let nap = Duration::from_millis(u64::try_from(left.min(STEP)).unwrap_or(0));
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = tokio::signal::ctrl_c() => {
+                out.progress(&format!(
+                    "interrupted: the bake stays pending until {}; {old} keeps running; run `bluegreen promote` to finish it",
+                    render::time(until)
+                ));
+                return false;
+            }
+        }
+    }
+}
+
+async fn build(ops: &Ops, source: Option<String>, wait: bool, timeout: u64, out: &Out) -> Outcome {
+    let started = ops.build(source).await?;
+    out.progress(&format!("started build {}", started.id));
+    if !wait {
+        out.print(
+            &format!("started build {}", started.id),
+            json!({ "ok": true, "build": started }),
+        );
+        return Ok(exit::OK);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let mut last_phase = String::new();
+    loop {
+        let builds = ops.platform().builds(20).await?;
+        if let Some(b) = builds.iter().find(|b| b.id == started.id) {
+            if let Some(p) = b.phases.last()
+                && p.name != last_phase
+            {
+                last_phase = p.name.clone();
+                out.progress(&format!("phase {last_phase}"));
+            }
+            if b.status.is_done() {
+                let line = render::build_line(b, ops::now_millis());
+                let ok = b.status == BuildStatus::Succeeded;
+                if ok {
+                    out.print(&line, json!({ "ok": true, "build": b }));
+                    return Ok(exit::OK);
+                }
+                let failed = b
+                    .phases
+                    .iter()
+                    .find(|p| p.status.is_done() && p.status != BuildStatus::Succeeded)
+                    .map(|p| {
+                        format!(
+                            " in phase {}{}",
+                            p.name,
+                            p.context
+                                .first()
+                                .map(|c| format!(": {c}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default();
+                return Err(Failure {
+                    code: exit::PLATFORM,
+                    message: format!("build {} ended {:?}{failed}", b.id, b.status),
+                    detail: json!({ "build": b }),
+                });
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(PlatformError::TimedOut {
+                what: format!("build {}", started.id),
+                after_secs: timeout,
+            }
+            .into());
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
+    let what = match (args.healthy, args.weights) {
+        (Some(c), _) => WaitFor::Healthy(c),
+        (None, Some(w)) => WaitFor::Weights(w),
+        (None, None) => WaitFor::Weights(Weights::all(crate::rollout::Color::Blue)),
+    };
+    let snap = ops.wait(&what, Duration::from_secs(args.timeout)).await?;
+    let human = match &what {
+        WaitFor::Healthy(c) => {
+            let s = snap.colors.get(*c);
+            format!(
+                "{c} is healthy: {} healthy target(s), desired {}",
+                s.healthy_targets(),
+                s.service.desired
+            )
+        }
+        WaitFor::Weights(w) => format!("the listener shows {w}"),
+    };
+    out.print(&human, json!({ "ok": true, "snapshot": snap }));
+    Ok(exit::OK)
+}
