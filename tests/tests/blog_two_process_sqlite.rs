@@ -1,0 +1,371 @@
+//! The built `blog` binary as the local platform runs it: two or more processes (blue and
+//! green) on one SQLite file, `--bind 127.0.0.1 --port 0`, the address read from the first
+//! stdout line, `/health` probed, SIGTERM to stop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bluegreen_tests::bins::bin;
+
+const SECRET: &str = "shared-by-blue-and-green-0123456789";
+
+/// A running blog process; killed if a test fails before stopping it.
+struct Blog {
+    child: Child,
+    addr: String,
+    /// Stdout after the first line, collected by a thread so the pipe never fills.
+    rest: mpsc::Receiver<String>,
+}
+
+impl Blog {
+    fn start(db: &Path, color: &str, envs: &[(&str, &str)]) -> Blog {
+        let mut child = Command::new(bin("blog"))
+            .args(["--bind", "127.0.0.1", "--port", "0", "--store"])
+            .arg(format!("sqlite:{}", db.display()))
+            .env("BLOG_COLOR", color)
+            .env("BLOG_VERSION", format!("v-{color}"))
+            .env("BLOG_CSRF_SECRET", SECRET)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start blog");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().expect("a first line").expect("utf-8 line");
+        let addr = first
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first stdout line is {first:?}"))
+            .to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "{first}");
+        let (tx, rest) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Blog { child, addr, rest }
+    }
+
+    fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        http(&self.addr, "GET", path, cookie, None)
+    }
+
+    fn post(&self, path: &str, cookie: &str, body: &str) -> Reply {
+        http(&self.addr, "POST", path, Some(cookie), Some(body))
+    }
+
+    /// SIGTERM, then the exit status (within 10 s).
+    fn terminate(&mut self) -> ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "blog did not exit within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Blog {
+    /// Stdout lines after the first, up to the process's exit.
+    fn remaining_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.rest.recv_timeout(Duration::from_secs(5)) {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+impl Drop for Blog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).expect("a CSRF field") + marker.len();
+        let end = self.body[start..].find('"').expect("quote");
+        self.body[start..start + end].to_string()
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over loopback, one connection per request.
+fn http(addr: &str, method: &str, path: &str, cookie: Option<&str>, body: Option<&str>) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(cookie) = cookie {
+        request.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or_default());
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read reply");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("HTTP reply");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    Reply {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn new_post_form(title: &str, author: &str, content: &str, token: &str) -> String {
+    format!(
+        "title={}&author={}&content={}&csrf_token={}",
+        encode(title),
+        encode(author),
+        encode(content),
+        encode(token)
+    )
+}
+
+/// The cookie and form token a reader gets from `blog`'s new-post page.
+fn session(blog: &Blog) -> (String, String) {
+    let page = blog.get("/posts/new", None);
+    assert_eq!(page.status, 200);
+    let cookie = page.header("set-cookie").expect("a CSRF cookie");
+    let cookie = cookie.split(';').next().expect("name=value").to_string();
+    (cookie, page.csrf())
+}
+
+/// Titles on every index page, following "older" links to the end.
+fn all_titles(blog: &Blog) -> Vec<String> {
+    let mut titles = Vec::new();
+    let mut path = "/".to_string();
+    loop {
+        let page = blog.get(&path, None);
+        assert_eq!(page.status, 200, "{path}");
+        for chunk in page.body.split("<h2><a href=\"/posts/").skip(1) {
+            let title = chunk
+                .split_once("\">")
+                .and_then(|(_, t)| t.split_once("</a>"));
+            titles.push(title.expect("a title").0.to_string());
+        }
+        let marker = "class=\"older\" href=\"";
+        match page.body.find(marker) {
+            Some(at) => {
+                let rest = &page.body[at + marker.len()..];
+                path = rest[..rest.find('"').expect("quote")].to_string();
+            }
+            None => return titles,
+        }
+    }
+}
+
+#[test]
+fn blue_and_green_share_one_sqlite_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("blog.db");
+    let mut blue = Blog::start(&db, "blue", &[]);
+    let mut green = Blog::start(&db, "green", &[]);
+
+    for (blog, color) in [(&blue, "blue"), (&green, "green")] {
+        let health = blog.get("/health", None);
+        assert_eq!(health.status, 200);
+        let json: serde_json::Value = serde_json::from_str(&health.body).expect("json");
+        assert_eq!(json["color"], color);
+        assert_eq!(json["version"], format!("v-{color}"));
+        assert_eq!(health.header("x-blog-color").as_deref(), Some(color));
+    }
+
+    // A form served by blue is accepted by green (shared secret, no server-side state).
+    let (cookie, token) = session(&blue);
+    let created = green.post(
+        "/posts/new",
+        &cookie,
+        &new_post_form("From blue's form", "Ann", "hi", &token),
+    );
+    assert_eq!(created.status, 303, "{}", created.body);
+    let location = created.header("location").expect("location");
+    assert_eq!(
+        blue.get(&location, None).status,
+        200,
+        "blue sees green's write"
+    );
+
+    // Concurrent writers in both processes: every write lands, none fails on a lock.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let addrs = [blue.addr.clone(), green.addr.clone()];
+            let (cookie, token) = (cookie.clone(), token.clone());
+            std::thread::spawn(move || {
+                for n in 0..25 {
+                    let addr = &addrs[(w + n) % 2];
+                    let body =
+                        new_post_form(&format!("Post {w}-{n}"), "Writer", "Some text.", &token);
+                    let reply = http(addr, "POST", "/posts/new", Some(&cookie), Some(&body));
+                    assert_eq!(reply.status, 303, "writer {w} post {n}: {}", reply.body);
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer thread");
+    }
+    let from_blue = all_titles(&blue);
+    let from_green = all_titles(&green);
+    assert_eq!(from_blue.len(), 101, "every post listed once");
+    assert_eq!(
+        from_blue, from_green,
+        "both processes list the same posts in the same order"
+    );
+    assert!(from_blue.contains(&"Post 3-24".to_string()));
+
+    // Edits and deletes through one color are seen by the other.
+    let id = location.trim_start_matches("/posts/");
+    let edit = format!(
+        "title=Edited+on+green&author=Ann&content=new&csrf_token={}",
+        encode(&token)
+    );
+    assert_eq!(
+        green
+            .post(&format!("/posts/{id}/edit"), &cookie, &edit)
+            .status,
+        303
+    );
+    assert!(blue.get(&location, None).body.contains("Edited on green"));
+    let delete = format!("author=Ann&csrf_token={}", encode(&token));
+    assert_eq!(
+        blue.post(&format!("/posts/{id}/delete"), &cookie, &delete)
+            .status,
+        303
+    );
+    assert_eq!(green.get(&location, None).status, 404);
+
+    assert_eq!(blue.terminate().code(), Some(0));
+    assert_eq!(
+        green.get("/health", None).status,
+        200,
+        "green serves on after blue stops"
+    );
+    assert_eq!(green.terminate().code(), Some(0));
+}
+
+#[test]
+fn json_logs_healthcheck_and_startup_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut blog = Blog::start(
+        &dir.path().join("blog.db"),
+        "blue",
+        &[("BLOG_LOG_FORMAT", "json")],
+    );
+    assert_eq!(blog.get("/health", None).status, 200);
+    assert_eq!(blog.get("/posts/nope", None).status, 404);
+    let port = blog.addr.rsplit(':').next().expect("port").to_string();
+
+    // `blog healthcheck` is the container's health probe.
+    let probe = healthcheck(&port);
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    assert!(String::from_utf8_lossy(&probe.stdout).contains("\"status\":\"ok\""));
+
+    assert_eq!(blog.terminate().code(), Some(0));
+    let lines = blog.remaining_lines();
+    let records: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = |path: &str, status: u16| {
+        records
+            .iter()
+            .any(|r| r["path"] == path && r["status"] == status && r["method"] == "GET")
+    };
+    assert!(
+        request("/health", 200) && request("/posts/nope", 404),
+        "{lines:?}"
+    );
+
+    // Once it has stopped, the probe fails.
+    let probe = healthcheck(&port);
+    assert!(!probe.status.success());
+    assert!(String::from_utf8_lossy(&probe.stderr).contains("cannot connect"));
+
+    // Startup errors name the problem, on stderr, before any stdout line.
+    for (store, expected) in [
+        (
+            "postgres:blog",
+            "should be `sqlite:PATH` or `dynamodb:TABLE`",
+        ),
+        (
+            "sqlite:/nonexistent-dir/blog.db",
+            "cannot open the SQLite database /nonexistent-dir/blog.db",
+        ),
+    ] {
+        let out = Command::new(bin("blog"))
+            .args(["--bind", "127.0.0.1", "--port", "0", "--store", store])
+            .output()
+            .expect("run blog");
+        assert!(!out.status.success(), "{store}");
+        assert!(out.stdout.is_empty(), "{store}: nothing on stdout");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{store}: {stderr}");
+    }
+}
+
+fn healthcheck(port: &str) -> std::process::Output {
+    Command::new(bin("blog"))
+        .args(["healthcheck", "--port", port, "--timeout", "5"])
+        .env("BLOG_BIND", "127.0.0.1")
+        .output()
+        .expect("run blog healthcheck")
+}
