@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use bluegreen::config::terraform::{OPTIONAL, REQUIRED, init};
 use hcl::expr::{Expression, FuncCall, ObjectKey, TemplateExpr};
 use hcl::{Block, Body};
 
@@ -367,10 +368,17 @@ fn production_listener_is_a_weighted_forward_the_console_owns() {
         ignored.contains("default_action"),
         "ignore_changes: {ignored:?}"
     );
+    let console_tags = console_listener_tags();
     assert!(
-        ignored.contains("tags[\"bluegreen:stable\"]"),
-        "ignore_changes: {ignored:?}"
+        console_tags.contains("bluegreen:stable"),
+        "{console_tags:?}"
     );
+    for tag in &console_tags {
+        assert!(
+            ignored.contains(&format!("tags[\"{tag}\"]")),
+            "the console writes the listener tag {tag}; terraform must not remove it: {ignored:?}"
+        );
+    }
     let text = m.block_text("resource", &["aws_lb_listener", "prod"]);
     let reason = text
         .find("The console owns the weights")
@@ -380,6 +388,26 @@ fn production_listener_is_a_weighted_forward_the_console_owns() {
         reason < setting,
         "the reason for ignore_changes must be written next to it"
     );
+}
+
+/// The listener tags the console's AWS adapter writes (stable color, bake): every
+/// `"bluegreen:..."` literal in its source.
+fn console_listener_tags() -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/src/platform/aws");
+    let mut tags = BTreeSet::new();
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("read adapter source");
+        for piece in text.split("\"bluegreen:").skip(1) {
+            if let Some(end) = piece.find('"') {
+                tags.insert(format!("bluegreen:{}", &piece[..end]));
+            }
+        }
+    }
+    tags
 }
 
 #[test]
@@ -866,25 +894,16 @@ fn csrf_secret_is_shared_encrypted_and_kept_out_of_state() {
     }));
 }
 
-const AGREED_OUTPUTS: &[&str] = &[
-    "region",
-    "cluster_name",
-    "table_name",
-    "log_group_name",
-    "load_balancer_arn",
-    "blue_service_name",
-    "green_service_name",
-    "blue_task_family",
-    "green_task_family",
-    "blue_target_group_arn",
-    "green_target_group_arn",
-    "blue_log_stream_prefix",
-    "green_log_stream_prefix",
-    "prod_listener_arn",
-    "test_listener_arn",
-    "codebuild_project_name",
-    "ecr_repository_name",
-];
+/// The outputs `bluegreen init --from-terraform` reads, and the table the blog's tasks use
+/// (AGREEMENTS.md names it among the outputs too).
+fn agreed_outputs() -> BTreeSet<&'static str> {
+    REQUIRED
+        .iter()
+        .chain(OPTIONAL)
+        .copied()
+        .chain(["table_name"])
+        .collect()
+}
 
 #[test]
 fn the_two_states_output_every_name_init_from_terraform_reads() {
@@ -892,9 +911,9 @@ fn the_two_states_output_every_name_init_from_terraform_reads() {
     let service = Module::load("envs/dev/service");
     let base_out = base.names("output");
     let service_out = service.names("output");
-    for name in AGREED_OUTPUTS {
+    for name in agreed_outputs() {
         assert!(
-            base_out.contains(*name) || service_out.contains(*name),
+            base_out.contains(name) || service_out.contains(name),
             "output {name} missing from both states"
         );
     }
@@ -909,6 +928,79 @@ fn the_two_states_output_every_name_init_from_terraform_reads() {
             src(attr(service.labelled("output", &[name])[0], "value")),
             "module.service.region"
         );
+    }
+}
+
+/// What an apply of the dev environment (`name = "blog-dev"`) would output for `name`.
+fn applied_output(name: &str) -> String {
+    let elb = "arn:aws:elasticloadbalancing:us-east-1:123456789012";
+    match name {
+        "region" => "us-east-1".into(),
+        "cluster_name" | "ecr_repository_name" => "blog-dev".into(),
+        "table_name" => "BlogPosts".into(),
+        "codebuild_project_name" => "blog-dev-image".into(),
+        "log_group_name" => "/ecs/blog-dev".into(),
+        "load_balancer_arn" => format!("{elb}:loadbalancer/app/blog-dev/50dc6c495c0c9188"),
+        "prod_listener_arn" => {
+            format!("{elb}:listener/app/blog-dev/50dc6c495c0c9188/f2f7dc8efc522ab2")
+        }
+        "test_listener_arn" => {
+            format!("{elb}:listener/app/blog-dev/50dc6c495c0c9188/0467ef3c8400ae65")
+        }
+        "operator_policy_arn" => {
+            "arn:aws:iam::123456789012:policy/blog-dev-bluegreen-operator".into()
+        }
+        "ecr_repository_url" => "123456789012.dkr.ecr.us-east-1.amazonaws.com/blog-dev".into(),
+        "prod_url" => "http://blog-dev-1234567890.us-east-1.elb.amazonaws.com:80/".into(),
+        "test_url" => "http://blog-dev-1234567890.us-east-1.elb.amazonaws.com:8080/".into(),
+        other => {
+            for color in ["blue", "green"] {
+                match other.strip_prefix(color).and_then(|r| r.strip_prefix('_')) {
+                    Some("service_name" | "task_family") => return format!("blog-dev-{color}"),
+                    Some("target_group_arn") => {
+                        return format!("{elb}:targetgroup/blog-dev-{color}/73e2d6bc24d8a067");
+                    }
+                    Some("log_stream_prefix") => return color.to_string(),
+                    _ => {}
+                }
+            }
+            panic!("no applied value for output {other}: add it here")
+        }
+    }
+}
+
+/// The console turns the two states' `terraform output -json` into a profile: feed it what
+/// these environments would print and check that it accepts them.
+#[test]
+fn init_from_terraform_accepts_both_states_outputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut files = Vec::new();
+    for (state, rel) in [("base", "envs/dev/base"), ("service", "envs/dev/service")] {
+        let outputs: serde_json::Map<String, serde_json::Value> = Module::load(rel)
+            .names("output")
+            .into_iter()
+            .map(|name| {
+                let value = applied_output(&name);
+                let output =
+                    serde_json::json!({"sensitive": false, "type": "string", "value": value});
+                (name, output)
+            })
+            .collect();
+        let path = dir.path().join(format!("{state}.json"));
+        fs::write(&path, serde_json::Value::Object(outputs).to_string()).expect("write outputs");
+        files.push(path);
+    }
+    let config = dir.path().join("bluegreen.toml");
+    let profile = init(&config, "dev", &files)
+        .unwrap_or_else(|e| panic!("init --from-terraform rejects the stack's outputs: {e}"));
+    for expected in [
+        "cluster = \"blog-dev\"",
+        "codebuild_project = \"blog-dev-image\"",
+        "service = \"blog-dev-green\"",
+        "log_group = \"/ecs/blog-dev\"",
+        "log_stream_prefix = \"green\"",
+    ] {
+        assert!(profile.contains(expected), "{expected} not in:\n{profile}");
     }
 }
 

@@ -86,9 +86,15 @@ resource "aws_lb_listener" "prod" {
 
   lifecycle {
     # The console owns the weights and the stable tag at run time: it shifts, promotes and rolls
-    # back with ModifyListener and records the stable color in this tag. Without this, the next
-    # terraform apply would silently undo a release.
-    ignore_changes = [default_action, tags["bluegreen:stable"]]
+    # back with ModifyListener, and records the stable color (and a pending promote's bake) in
+    # these tags. Without this, the next terraform apply would silently undo a release.
+    ignore_changes = [
+      default_action,
+      tags["bluegreen:stable"],
+      tags["bluegreen:bake-old"],
+      tags["bluegreen:bake-until"],
+      tags["bluegreen:keep-old"],
+    ]
   }
 }
 

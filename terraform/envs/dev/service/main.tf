@@ -79,4 +79,5 @@ module "service" {
   task_cpu                = var.task_cpu
   task_memory             = var.task_memory
   log_retention_days      = var.log_retention_days
+  csrf_secret_version     = var.csrf_secret_version
 }

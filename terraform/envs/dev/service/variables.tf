@@ -117,3 +117,9 @@ variable "codebuild_project_name" {
   description = "The base state's codebuild_project_name output (for the operator policy)."
   type        = string
 }
+
+variable "csrf_secret_version" {
+  description = "Bump to rotate the CSRF secret both colors share (then restart both colors' tasks)."
+  type        = number
+  default     = 1
+}
