@@ -1,0 +1,384 @@
+//! The weighted reverse proxy: the local stand-in for the load balancer's production and
+//! test listeners.
+//!
+//! Each request picks a color by weight (the test listener: its one color), then a healthy
+//! target of that color, and streams both bodies through. A connect failure, or a request
+//! the connection gave back unsent, goes to another target; a request whose bytes were sent
+//! is replayed only when it has no body and an idempotent method, so a POST is never sent
+//! twice.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{Either, Empty, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub mod metrics;
+pub mod route;
+pub mod upstream;
+
+use metrics::Metrics;
+use route::Routes;
+use upstream::{InflightGuard, Upstream, UpstreamBody};
+
+use crate::rollout::Color;
+
+/// Which listener a connection arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// Splits by weight; falls back to the other color when the chosen one has no target.
+    Production,
+    /// Forwards only to the test color (normally the idle one).
+    Test,
+}
+
+/// Attempts per request: connect failures and unsent requests move on to another target.
+const MAX_ATTEMPTS: usize = 4;
+
+/// The body the proxy answers with: the target's, streamed, or the proxy's own error page.
+pub type ProxyBody = Either<Tracked, Full<Bytes>>;
+
+/// The shared state of both listeners.
+#[derive(Debug)]
+pub struct Proxy {
+    pub routes: Arc<Routes>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Proxy {
+    pub fn new(routes: Arc<Routes>, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Proxy { routes, metrics })
+    }
+
+    /// Accepts connections on `listener` until `shutdown` fires.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        kind: ListenerKind,
+        shutdown: CancellationToken,
+    ) {
+        let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("proxy accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let proxy = self.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let proxy = proxy.clone();
+                    async move { Ok::<_, Infallible>(proxy.handle(kind, req, peer, local_port).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle(
+        &self,
+        kind: ListenerKind,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        local_port: u16,
+    ) -> Response<ProxyBody> {
+        let start = Instant::now();
+        let (chosen, allow_other) = match kind {
+            ListenerKind::Production => (self.routes.choose_color(), true),
+            ListenerKind::Test => match self.routes.test_color() {
+                Some(c) => (c, false),
+                None => return error_response(StatusCode::SERVICE_UNAVAILABLE, "the test listener points at no color"),
+            },
+        };
+        let (mut parts, body) = req.into_parts();
+        forward_headers(&mut parts.headers, peer, local_port);
+        parts.uri = origin_form(&parts.uri);
+        parts.version = Version::HTTP_11;
+        let replay = Replay::of(&parts);
+        let mut req = Request::from_parts(parts, Either::Left(body));
+        let mut excluded: Vec<SocketAddr> = Vec::new();
+        let mut replayed = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let now = crate::ops::now_millis();
+            let Some((served_by, guard)) = self.routes.pick(chosen, allow_other, &excluded, now)
+            else {
+                break;
+            };
+            if served_by != chosen {
+                self.metrics.color(chosen).record_fallback();
+            }
+            let up = guard.upstream().clone();
+            let mut sender = match up.connection().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!("connect to {} ({}) failed: {e}", up.addr, up.task_id);
+                    up.mark_suspect(now);
+                    excluded.push(up.addr);
+                    continue;
+                }
+            };
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    self.metrics
+                        .color(served_by)
+                        .record(start.elapsed(), status.is_server_error());
+                    return respond(resp, guard, sender);
+                }
+                Err(mut e) => {
+                    if let Some(unsent) = e.take_message() {
+                        // The connection gave the request back unsent: any target may have it.
+                        req = unsent;
+                        continue;
+                    }
+                    tracing::debug!("request to {} ({}) failed: {}", up.addr, up.task_id, e.error());
+                    match &replay {
+                        Some(r) if !replayed => {
+                            replayed = true;
+                            excluded.push(up.addr);
+                            req = r.request();
+                            continue;
+                        }
+                        _ => {
+                            self.metrics.color(served_by).record(start.elapsed(), true);
+                            return error_response(StatusCode::BAD_GATEWAY, "the target failed while handling the request");
+                        }
+                    }
+                }
+            }
+        }
+        self.metrics.color(chosen).record(start.elapsed(), true);
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("no healthy target for {chosen}"),
+        )
+    }
+}
+
+/// A copy of a bodyless idempotent request, so it can be sent again after its connection
+/// failed mid-request.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(parts: &http::request::Parts) -> Option<Replay> {
+        let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let bodyless = !parts.headers.contains_key(header::TRANSFER_ENCODING)
+            && parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+        (idempotent && bodyless).then(|| Replay {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+        })
+    }
+
+    fn request(&self) -> Request<UpstreamBody> {
+        let mut req = Request::new(Either::Right(Empty::new()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+}
+
+/// The connection-level headers a proxy must not forward (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    // hyper frames the forwarded body itself (length or chunked).
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// Keeps `Host` as the client sent it and adds the `X-Forwarded-*` headers a load balancer
+/// adds, appending the client's address to any `X-Forwarded-For` chain.
+fn forward_headers(headers: &mut HeaderMap, peer: SocketAddr, local_port: u16) {
+    strip_hop_by_hop(headers);
+    let xff = HeaderName::from_static("x-forwarded-for");
+    let chain: Vec<String> = headers
+        .get_all(&xff)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    let mut value = chain.join(", ");
+    if !value.is_empty() {
+        value.push_str(", ");
+    }
+    value.push_str(&peer.ip().to_string());
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(xff, v);
+    }
+    let host = headers.get(header::HOST).cloned();
+    let host = match host {
+        Some(h) => h,
+        None => {
+            // HTTP/1.0 clients may omit Host; name the listener instead.
+            let h = HeaderValue::from_str(&format!("127.0.0.1:{local_port}"))
+                .unwrap_or(HeaderValue::from_static("localhost"));
+            headers.insert(header::HOST, h.clone());
+            h
+        }
+    };
+    headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-forwarded-port"),
+        HeaderValue::from(local_port),
+    );
+}
+
+/// `/path?query` from whatever form the client used.
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(pq) => Uri::from_maybe_shared(Bytes::copy_from_slice(pq.as_str().as_bytes()))
+            .unwrap_or_else(|_| Uri::from_static("/")),
+        None => Uri::from_static("/"),
+    }
+}
+
+fn respond(
+    resp: Response<Incoming>,
+    guard: InflightGuard,
+    sender: SendRequest<UpstreamBody>,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let tracked = Tracked {
+        inner: body,
+        guard: Some(guard),
+        sender: Some(sender),
+    };
+    Response::from_parts(parts, Either::Left(tracked))
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response<ProxyBody> {
+    let mut resp = Response::new(Either::Right(Full::new(Bytes::from(format!(
+        "{} {}: {message}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )))));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// A target's response body on its way to the client. It holds the target's in-flight slot
+/// until the body is done (so draining waits for it) and hands the connection back to the
+/// pool once the body was read to its end.
+pub struct Tracked {
+    inner: Incoming,
+    guard: Option<InflightGuard>,
+    sender: Option<SendRequest<UpstreamBody>>,
+}
+
+impl Tracked {
+    fn finish(&mut self, reusable: bool) {
+        if let (Some(sender), Some(guard)) = (self.sender.take(), self.guard.as_ref())
+            && reusable
+        {
+            Upstream::recycle(guard.upstream().clone(), sender);
+        }
+        self.guard = None;
+    }
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // An empty body may never be polled; its connection is still clean.
+        let clean = self.inner.is_end_stream();
+        self.finish(clean);
+    }
+}
+
+/// The color a response came from, per the blog's `X-Blog-Color` header.
+pub fn response_color(headers: &HeaderMap) -> Option<Color> {
+    headers
+        .get("x-blog-color")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}

@@ -1,0 +1,156 @@
+//! One target behind the proxy: its address, its pool of idle HTTP/1 connections, and the
+//! in-flight count that draining waits for.
+//!
+//! The pool is per target (not one client for all targets) so that deregistering a target
+//! can drop exactly its idle connections, and so that a failed connect is known to have sent
+//! nothing: the request can then go to another target, whatever its method.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{Either, Empty};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// What the proxy sends upstream: the client's streamed body, or nothing (a bodyless
+/// request rebuilt for a retry).
+pub type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+
+/// Idle connections kept per target.
+const POOL_MAX: usize = 64;
+/// Idle connections older than this are closed rather than reused, well inside the usual
+/// server-side keep-alive limits, so a reused connection is rarely closed under a request.
+const IDLE_MAX: Duration = Duration::from_secs(20);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a refused connect, the target is skipped for this long (passive health check);
+/// the active health check decides after that.
+const SUSPECT_FOR_MS: i64 = 2_000;
+
+#[derive(Debug)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub task_id: String,
+    idle: Mutex<Vec<(Instant, SendRequest<UpstreamBody>)>>,
+    inflight: AtomicUsize,
+    draining: AtomicBool,
+    suspect_until: AtomicI64,
+}
+
+/// Holds one unit of a target's in-flight count; released on drop.
+#[derive(Debug)]
+pub struct InflightGuard {
+    upstream: std::sync::Arc<Upstream>,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.upstream.inflight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl InflightGuard {
+    pub fn upstream(&self) -> &std::sync::Arc<Upstream> {
+        &self.upstream
+    }
+}
+
+impl Upstream {
+    pub fn new(addr: SocketAddr, task_id: impl Into<String>) -> Self {
+        Upstream {
+            addr,
+            task_id: task_id.into(),
+            idle: Mutex::new(Vec::new()),
+            inflight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            suspect_until: AtomicI64::new(0),
+        }
+    }
+
+    /// Claims a slot for one request, unless the target is draining. The increment happens
+    /// before the draining check and the drainer sets the flag before reading the count
+    /// (both sequentially consistent), so a request either sees the flag or is waited for.
+    pub fn acquire(self: &std::sync::Arc<Self>) -> Option<InflightGuard> {
+        self.inflight.fetch_add(1, Ordering::SeqCst);
+        let guard = InflightGuard {
+            upstream: self.clone(),
+        };
+        if self.draining.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some(guard)
+    }
+
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::SeqCst)
+    }
+
+    /// Stops new requests and closes idle connections; in-flight requests finish.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.drop_pool();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    pub fn drop_pool(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(idle);
+    }
+
+    pub fn is_suspect(&self, now_ms: i64) -> bool {
+        self.suspect_until.load(Ordering::Relaxed) > now_ms
+    }
+
+    pub fn mark_suspect(&self, now_ms: i64) {
+        self.suspect_until
+            .store(now_ms + SUSPECT_FOR_MS, Ordering::Relaxed);
+    }
+
+    /// An idle connection that is ready, or a new one.
+    pub async fn connection(&self) -> std::io::Result<SendRequest<UpstreamBody>> {
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            while let Some((since, sender)) = idle.pop() {
+                if sender.is_ready() && since.elapsed() < IDLE_MAX {
+                    return Ok(sender);
+                }
+            }
+        }
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(async move {
+            // The connection ends when the target closes it or every sender is dropped.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// Returns a connection to the pool once it can take the next request (after the
+    /// previous response's body was read to the end).
+    pub fn recycle(self: std::sync::Arc<Self>, mut sender: SendRequest<UpstreamBody>) {
+        if self.is_draining() {
+            return;
+        }
+        tokio::spawn(async move {
+            if sender.ready().await.is_err() || self.is_draining() {
+                return;
+            }
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < POOL_MAX {
+                idle.push((Instant::now(), sender));
+            }
+        });
+    }
+}

@@ -1,0 +1,729 @@
+//! The supervisor: the local stand-in for an ECS service per color. It keeps each color's
+//! desired count of blog processes running, health-checks them as a target group does,
+//! replaces crashed or unhealthy tasks, and rolls a new release out by starting the new
+//! tasks first and draining the old ones only once the new ones are healthy.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::paths::Paths;
+use super::proxy::route::Routes;
+use super::proxy::upstream::Upstream;
+use super::registry::Registry;
+use crate::ops::now_millis;
+use crate::rollout::{
+    Color, ColorState, Deployment, ImageRef, PerColor, ServiceEvent, ServiceState, TargetHealth,
+    TargetState, TaskHealth, TaskState, UnixMillis,
+};
+
+pub mod health;
+mod task;
+
+use health::{Streaks, TargetPhase};
+
+/// Timing of health checks, draining and stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisorConfig {
+    pub health_interval: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// The longest a deregistered target waits for its in-flight requests before SIGTERM.
+    pub deregistration_delay: Duration,
+    /// SIGTERM → SIGKILL.
+    pub stop_timeout: Duration,
+    /// How long a new task may take to listen and pass its first health checks.
+    pub start_grace: Duration,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            health_interval: Duration::from_secs(1),
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+            deregistration_delay: Duration::from_secs(5),
+            stop_timeout: Duration::from_secs(10),
+            start_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a color runs: a tag, its digest and the revision number the deploy gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub tag: String,
+    pub digest: String,
+    pub revision: u32,
+}
+
+/// The persisted part of one color's service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub desired: u32,
+    pub release: Option<Release>,
+    /// The last revision number handed out.
+    pub revisions: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Registry(#[from] super::registry::RegistryError),
+    #[error("nothing is deployed to {0}: deploy a tag to it before scaling it up")]
+    NothingDeployed(Color),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskStatus {
+    Pending,
+    Running,
+    Deactivating,
+    Stopping,
+    Stopped,
+}
+
+impl TaskStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "PENDING",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Deactivating => "DEACTIVATING",
+            TaskStatus::Stopping => "STOPPING",
+            TaskStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Task {
+    id: String,
+    release: Release,
+    pid: Option<u32>,
+    upstream: Option<Arc<Upstream>>,
+    status: TaskStatus,
+    /// `None` until the task listens and is registered with the proxy.
+    target: Option<TargetPhase>,
+    streaks: Streaks,
+    last_check_error: Option<String>,
+    started_at: UnixMillis,
+    created: Instant,
+    stopped_reason: Option<String>,
+    stopped_at: Option<Instant>,
+    stop_requested: bool,
+    ever_healthy: bool,
+}
+
+impl Task {
+    fn active(&self) -> bool {
+        !self.stop_requested && self.status != TaskStatus::Stopped
+    }
+
+    fn healthy(&self) -> bool {
+        self.active() && self.target == Some(TargetPhase::Healthy)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Service {
+    spec: ServiceSpec,
+    tasks: Vec<Task>,
+    events: VecDeque<ServiceEvent>,
+    /// Tasks of the current release that died before ever becoming healthy, in a row.
+    crash_streak: u32,
+    next_start: Option<Instant>,
+    /// The revision whose rollout completion was announced.
+    completed_revision: u32,
+}
+
+const EVENTS_KEPT: usize = 50;
+const STOPPED_KEPT: usize = 10;
+
+impl Service {
+    fn event(&mut self, message: String) {
+        tracing::info!("{message}");
+        self.events.push_front(ServiceEvent {
+            at: now_millis(),
+            message,
+        });
+        self.events.truncate(EVENTS_KEPT);
+    }
+}
+
+/// Both colors' services.
+pub struct Supervisor {
+    cfg: SupervisorConfig,
+    paths: Paths,
+    registry: Registry,
+    routes: Arc<Routes>,
+    csrf_secret: String,
+    services: Mutex<PerColor<Service>>,
+    wake: Notify,
+    shutdown: CancellationToken,
+}
+
+impl Supervisor {
+    pub fn new(
+        cfg: SupervisorConfig,
+        paths: Paths,
+        routes: Arc<Routes>,
+        csrf_secret: String,
+        specs: PerColor<ServiceSpec>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let registry = Registry::new(paths.registry_dir());
+        let services = specs.map(|_, spec| Service {
+            spec: spec.clone(),
+            completed_revision: spec.release.as_ref().map(|r| r.revision).unwrap_or(0),
+            ..Service::default()
+        });
+        Arc::new(Supervisor {
+            cfg,
+            paths,
+            registry,
+            routes,
+            csrf_secret,
+            services: Mutex::new(services),
+            wake: Notify::new(),
+            shutdown,
+        })
+    }
+
+    pub fn config(&self) -> SupervisorConfig {
+        self.cfg
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PerColor<Service>> {
+        self.services.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The persisted part of both services.
+    pub fn specs(&self) -> PerColor<ServiceSpec> {
+        self.lock().map(|_, s| s.spec.clone())
+    }
+
+    /// Points `color` at `tag` with `desired` tasks: a new revision whose tasks start before
+    /// the old ones drain.
+    pub fn deploy(&self, color: Color, tag: &str, desired: u32) -> Result<Release, SupervisorError> {
+        let digest = self.registry.resolve(tag)?;
+        let release = {
+            let mut all = self.lock();
+            let svc = all.get_mut(color);
+            svc.spec.revisions += 1;
+            let release = Release {
+                tag: tag.to_string(),
+                digest: digest.clone(),
+                revision: svc.spec.revisions,
+            };
+            svc.spec.release = Some(release.clone());
+            svc.spec.desired = desired;
+            svc.crash_streak = 0;
+            svc.next_start = None;
+            svc.event(format!(
+                "blog-{color}: deployment of revision {} started ({tag}, {}, desired {desired})",
+                release.revision,
+                short_digest(&digest)
+            ));
+            release
+        };
+        self.wake.notify_one();
+        Ok(release)
+    }
+
+    pub fn scale(&self, color: Color, desired: u32) -> Result<(), SupervisorError> {
+        {
+            let mut all = self.lock();
+            let svc = all.get_mut(color);
+            if desired > 0 && svc.spec.release.is_none() {
+                return Err(SupervisorError::NothingDeployed(color));
+            }
+            if svc.spec.desired != desired {
+                svc.event(format!(
+                    "blog-{color}: desired count {} → {desired}",
+                    svc.spec.desired
+                ));
+            }
+            svc.spec.desired = desired;
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Healthy (routable) task count per color.
+    pub fn healthy_counts(&self) -> PerColor<usize> {
+        self.lock()
+            .map(|_, s| s.tasks.iter().filter(|t| t.healthy()).count())
+    }
+
+    /// Whether `color` runs its current release with every desired task healthy.
+    pub fn settled(&self, color: Color) -> bool {
+        let all = self.lock();
+        let svc = all.get(color);
+        let Some(rel) = &svc.spec.release else {
+            return false;
+        };
+        let healthy = svc
+            .tasks
+            .iter()
+            .filter(|t| t.healthy() && t.release.revision == rel.revision)
+            .count();
+        svc.spec.desired > 0 && healthy >= svc.spec.desired as usize
+    }
+
+    /// The supervisor loop: reconciles on every change and at least twice a second.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            self.reconcile();
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    fn reconcile(self: &Arc<Self>) {
+        let mut to_start: Vec<(Color, Release)> = Vec::new();
+        let mut to_stop: Vec<(Color, String, String)> = Vec::new();
+        {
+            let mut all = self.lock();
+            for color in Color::ALL {
+                let svc = all.get_mut(color);
+                prune_stopped(svc);
+                let Some(rel) = svc.spec.release.clone() else {
+                    continue;
+                };
+                let desired = svc.spec.desired as usize;
+                let mut current: Vec<&Task> = svc
+                    .tasks
+                    .iter()
+                    .filter(|t| t.active() && t.release.revision == rel.revision)
+                    .collect();
+                if current.len() < desired {
+                    let may_start = svc.next_start.is_none_or(|at| Instant::now() >= at);
+                    if may_start {
+                        for _ in current.len()..desired {
+                            to_start.push((color, rel.clone()));
+                        }
+                    }
+                } else if current.len() > desired {
+                    // Scale in: the least useful first (not healthy, then newest).
+                    current.sort_by_key(|t| (t.healthy(), std::cmp::Reverse(t.created)));
+                    for t in &current[..current.len() - desired] {
+                        to_stop.push((color, t.id.clone(), "scaled in".into()));
+                    }
+                }
+                let healthy_current = svc
+                    .tasks
+                    .iter()
+                    .filter(|t| t.healthy() && t.release.revision == rel.revision)
+                    .count();
+                if healthy_current >= desired {
+                    for t in svc
+                        .tasks
+                        .iter()
+                        .filter(|t| t.active() && t.release.revision != rel.revision)
+                    {
+                        to_stop.push((
+                            color,
+                            t.id.clone(),
+                            format!("replaced by revision {}", rel.revision),
+                        ));
+                    }
+                    let old_left = svc
+                        .tasks
+                        .iter()
+                        .any(|t| t.status != TaskStatus::Stopped && t.release.revision != rel.revision);
+                    if !old_left && svc.completed_revision != rel.revision && desired > 0 {
+                        svc.completed_revision = rel.revision;
+                        svc.event(format!(
+                            "blog-{color}: deployment of revision {} ({}) completed: {healthy_current} healthy task(s)",
+                            rel.revision, rel.tag
+                        ));
+                    }
+                }
+            }
+        }
+        for (color, id, reason) in to_stop {
+            self.stop_task(color, &id, &reason, true);
+        }
+        for (color, rel) in to_start {
+            self.start_task(color, rel);
+        }
+    }
+
+    /// Pushes a color's healthy, not-stopping targets to the proxy.
+    fn update_routes(&self, all: &PerColor<Service>, color: Color) {
+        let targets: Vec<Arc<Upstream>> = all
+            .get(color)
+            .tasks
+            .iter()
+            .filter(|t| t.healthy())
+            .filter_map(|t| t.upstream.clone())
+            .collect();
+        self.routes.set_targets(color, targets);
+    }
+
+    /// Deregisters a task and stops it: with `drain`, in-flight requests finish first (up to
+    /// the deregistration delay); then SIGTERM, and SIGKILL after the stop timeout.
+    pub fn stop_task(self: &Arc<Self>, color: Color, id: &str, reason: &str, drain: bool) {
+        let (pid, upstream) = {
+            let mut all = self.lock();
+            let Some(t) = all
+                .get_mut(color)
+                .tasks
+                .iter_mut()
+                .find(|t| t.id == id && t.active())
+            else {
+                return;
+            };
+            t.stop_requested = true;
+            t.stopped_reason = Some(reason.to_string());
+            t.status = TaskStatus::Deactivating;
+            if t.target.is_some() {
+                t.target = Some(TargetPhase::Draining);
+            }
+            let out = (t.pid, t.upstream.clone());
+            if let Some(up) = &out.1 {
+                // Stop routing to it and close its idle pooled connections at once.
+                up.start_draining();
+            }
+            self.update_routes(&all, color);
+            all.get_mut(color)
+                .event(format!("blog-{color}: stopping task {id}: {reason}"));
+            out
+        };
+        let me = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            if drain && let Some(up) = &upstream {
+                let deadline = Instant::now() + me.cfg.deregistration_delay;
+                while up.inflight() > 0 && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            me.set_status(color, &id, TaskStatus::Stopping);
+            let Some(pid) = pid else { return };
+            task::signal(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + me.cfg.stop_timeout;
+            while Instant::now() < deadline {
+                if me.is_stopped(color, &id) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tracing::warn!("task {id} ignored SIGTERM for {:?}: SIGKILL", me.cfg.stop_timeout);
+            task::signal(pid, nix::sys::signal::Signal::SIGKILL);
+        });
+    }
+
+    fn set_status(&self, color: Color, id: &str, status: TaskStatus) {
+        let mut all = self.lock();
+        if let Some(t) = all.get_mut(color).tasks.iter_mut().find(|t| t.id == id)
+            && t.status != TaskStatus::Stopped
+        {
+            t.status = status;
+        }
+    }
+
+    fn is_stopped(&self, color: Color, id: &str) -> bool {
+        self.lock()
+            .get(color)
+            .tasks
+            .iter()
+            .find(|t| t.id == id)
+            .is_none_or(|t| t.status == TaskStatus::Stopped)
+    }
+
+    /// Stops every task (SIGTERM, then SIGKILL after the stop timeout) and waits for them.
+    pub async fn stop_all(self: &Arc<Self>) {
+        let ids: Vec<(Color, String)> = {
+            let all = self.lock();
+            all.iter()
+                .flat_map(|(c, s)| {
+                    s.tasks
+                        .iter()
+                        .filter(|t| t.status != TaskStatus::Stopped)
+                        .map(move |t| (c, t.id.clone()))
+                })
+                .collect()
+        };
+        for (color, id) in &ids {
+            self.stop_task(*color, id, "the local platform is shutting down", false);
+        }
+        let deadline = Instant::now() + self.cfg.stop_timeout + Duration::from_secs(2);
+        while Instant::now() < deadline && !ids.iter().all(|(c, id)| self.is_stopped(*c, id)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// One color as the platform reports it.
+    pub fn color_state(&self, color: Color) -> ColorState {
+        let all = self.lock();
+        let svc = all.get(color);
+        let rel = svc.spec.release.as_ref();
+        let revision = rel.map(|r| r.revision).unwrap_or(0);
+        let image_ref = |r: &Release| ImageRef {
+            reference: format!("blog:{}", r.tag),
+            tag: Some(r.tag.clone()),
+            digest: Some(r.digest.clone()),
+        };
+        let live = |t: &&Task| t.status != TaskStatus::Stopped;
+        let running = svc
+            .tasks
+            .iter()
+            .filter(live)
+            .filter(|t| t.status == TaskStatus::Running)
+            .count() as u32;
+        let pending = svc
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Pending)
+            .count() as u32;
+        let mut deployments = Vec::new();
+        if let Some(r) = rel {
+            let mine: Vec<&Task> = svc
+                .tasks
+                .iter()
+                .filter(live)
+                .filter(|t| t.release.revision == r.revision)
+                .collect();
+            let old_running = svc
+                .tasks
+                .iter()
+                .filter(live)
+                .any(|t| t.release.revision != r.revision);
+            let healthy = mine.iter().filter(|t| t.healthy()).count() as u32;
+            deployments.push(Deployment {
+                id: format!("blog-{color}:{}", r.revision),
+                status: "PRIMARY".into(),
+                task_definition: format!("blog-{color}:{}", r.revision),
+                desired: svc.spec.desired,
+                running: mine
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Running)
+                    .count() as u32,
+                pending: mine
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Pending)
+                    .count() as u32,
+                rollout_state: Some(
+                    if old_running || healthy < svc.spec.desired {
+                        "IN_PROGRESS"
+                    } else {
+                        "COMPLETED"
+                    }
+                    .into(),
+                ),
+                updated_at: None,
+            });
+            let mut old_revisions: Vec<&Release> = svc
+                .tasks
+                .iter()
+                .filter(live)
+                .filter(|t| t.release.revision != r.revision)
+                .map(|t| &t.release)
+                .collect();
+            old_revisions.sort_by_key(|r| r.revision);
+            old_revisions.dedup_by_key(|r| r.revision);
+            for old in old_revisions {
+                let tasks: Vec<&Task> = svc
+                    .tasks
+                    .iter()
+                    .filter(live)
+                    .filter(|t| t.release.revision == old.revision)
+                    .collect();
+                deployments.push(Deployment {
+                    id: format!("blog-{color}:{}", old.revision),
+                    status: "ACTIVE".into(),
+                    task_definition: format!("blog-{color}:{}", old.revision),
+                    desired: 0,
+                    running: tasks.len() as u32,
+                    pending: 0,
+                    rollout_state: None,
+                    updated_at: None,
+                });
+            }
+        }
+        let tasks = svc
+            .tasks
+            .iter()
+            .map(|t| TaskState {
+                id: t.id.clone(),
+                last_status: t.status.as_str().into(),
+                health: match t.target {
+                    Some(TargetPhase::Healthy) => TaskHealth::Healthy,
+                    Some(TargetPhase::Unhealthy) => TaskHealth::Unhealthy,
+                    _ => TaskHealth::Unknown,
+                },
+                started_at: Some(t.started_at),
+                revision: t.release.revision,
+                image: Some(image_ref(&t.release)),
+                stopped_reason: if t.status == TaskStatus::Stopped || t.stop_requested {
+                    t.stopped_reason.clone()
+                } else {
+                    None
+                },
+            })
+            .collect();
+        let targets = svc
+            .tasks
+            .iter()
+            .filter(|t| t.status != TaskStatus::Stopped)
+            .filter_map(|t| {
+                let phase = t.target?;
+                let up = t.upstream.as_ref()?;
+                let (health, reason) = match phase {
+                    TargetPhase::Initial => (
+                        TargetHealth::Initial,
+                        Some("Elb.RegistrationInProgress: health checks in progress".to_string()),
+                    ),
+                    TargetPhase::Healthy => (TargetHealth::Healthy, None),
+                    TargetPhase::Unhealthy => (
+                        TargetHealth::Unhealthy,
+                        Some(format!(
+                            "Target.FailedHealthChecks: {}",
+                            t.last_check_error.as_deref().unwrap_or("health checks failed")
+                        )),
+                    ),
+                    TargetPhase::Draining => (
+                        TargetHealth::Draining,
+                        Some(format!(
+                            "Target.DeregistrationInProgress: {} request(s) in flight",
+                            up.inflight()
+                        )),
+                    ),
+                };
+                Some(TargetState {
+                    id: up.addr.to_string(),
+                    task_id: Some(t.id.clone()),
+                    health,
+                    reason,
+                })
+            })
+            .collect();
+        ColorState {
+            color,
+            service: ServiceState {
+                name: format!("blog-{color}"),
+                desired: svc.spec.desired,
+                running,
+                pending,
+                status: "ACTIVE".into(),
+                task_definition: format!("blog-{color}:{revision}"),
+                revision,
+                image: rel.map(image_ref),
+                deployments,
+                events: svc.events.iter().cloned().collect(),
+            },
+            tasks,
+            targets,
+        }
+    }
+
+    /// Target health of one color (registered, not-stopped tasks).
+    pub fn targets(&self, color: Color) -> Vec<TargetState> {
+        self.color_state(color).targets
+    }
+
+    /// The pids of every live task, for the orphan check after a hard daemon crash.
+    fn live_pids(&self) -> Vec<u32> {
+        self.lock()
+            .iter()
+            .flat_map(|(_, s)| s.tasks.iter())
+            .filter(|t| t.status != TaskStatus::Stopped)
+            .filter_map(|t| t.pid)
+            .collect()
+    }
+
+    fn write_pids(&self) {
+        let pids = self.live_pids();
+        let path = self.paths.tasks_file();
+        if let Ok(json) = serde_json::to_vec(&pids) {
+            let _ = std::fs::write(path, json);
+        }
+    }
+
+    /// Kills blog processes a previous daemon started and could not stop (it was killed).
+    /// Only processes running a binary from this state directory's registry are touched.
+    pub fn kill_orphans(paths: &Paths) {
+        let Ok(bytes) = std::fs::read(paths.tasks_file()) else {
+            return;
+        };
+        let pids: Vec<u32> = serde_json::from_slice(&bytes).unwrap_or_default();
+        let blobs = paths.registry_dir().join("blobs");
+        for pid in pids {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+            if exe.is_ok_and(|e| e.starts_with(&blobs)) {
+                tracing::warn!("killing task process {pid} left behind by a previous daemon");
+                task::signal(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        let _ = std::fs::remove_file(paths.tasks_file());
+    }
+}
+
+fn prune_stopped(svc: &mut Service) {
+    let stopped = svc
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Stopped)
+        .count();
+    if stopped > STOPPED_KEPT {
+        let mut extra = stopped - STOPPED_KEPT;
+        // Oldest stopped first (tasks are in start order).
+        svc.tasks.retain(|t| {
+            if extra > 0 && t.status == TaskStatus::Stopped {
+                extra -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+pub fn short_digest(digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    format!("sha256:{}", &hex[..hex.len().min(12)])
+}
+
+/// The listen address a blog prints on its first stdout line (`listening on
+/// http://127.0.0.1:PORT`); any `host:port` token is accepted.
+pub fn parse_listen_addr(line: &str) -> Option<SocketAddr> {
+    if let Some(rest) = line.split("http://").nth(1) {
+        let hostport: String = rest
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '/')
+            .collect();
+        if let Ok(a) = hostport.parse() {
+            return Some(a);
+        }
+    }
+    line.split(|c: char| c.is_whitespace() || c == ',' || c == '"')
+        .find_map(|tok| tok.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_address_is_found_in_several_shapes() {
+        let want: SocketAddr = "127.0.0.1:40123".parse().expect("addr");
+        assert_eq!(parse_listen_addr("listening on http://127.0.0.1:40123"), Some(want));
+        assert_eq!(parse_listen_addr("listening on http://127.0.0.1:40123/ (blue)"), Some(want));
+        assert_eq!(parse_listen_addr("bound 127.0.0.1:40123"), Some(want));
+        assert_eq!(parse_listen_addr("starting up"), None);
+    }
+
+    #[test]
+    fn digests_shorten() {
+        assert_eq!(short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
+    }
+}

@@ -1,0 +1,321 @@
+//! One task's life: start the blog process, capture its output, register it with the proxy
+//! once it listens, health-check it, and record how it ended.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use super::health::{self, Streaks, TargetPhase};
+use super::{Release, Supervisor, Task, TaskStatus, parse_listen_addr};
+use crate::ops::now_millis;
+use crate::platform::local::logs::format_line;
+use crate::platform::local::proxy::upstream::Upstream;
+use crate::rollout::Color;
+
+/// Sends `sig` to `pid`, ignoring a process that is already gone.
+pub(super) fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let Ok(raw) = i32::try_from(pid) else { return };
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), sig);
+}
+
+fn task_id(color: Color) -> String {
+    let n: u32 = rand::random();
+    format!("{color}-{:08x}", n)
+}
+
+impl Supervisor {
+    pub(super) fn start_task(self: &Arc<Self>, color: Color, release: Release) {
+        let id = task_id(color);
+        {
+            let mut all = self.lock();
+            all.get_mut(color).tasks.push(Task {
+                id: id.clone(),
+                release: release.clone(),
+                pid: None,
+                upstream: None,
+                status: TaskStatus::Pending,
+                target: None,
+                streaks: Streaks::default(),
+                last_check_error: None,
+                started_at: now_millis(),
+                created: Instant::now(),
+                stopped_reason: None,
+                stopped_at: None,
+                stop_requested: false,
+                ever_healthy: false,
+            });
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let outcome = me.run_task(color, &id, &release).await;
+            me.task_ended(color, &id, outcome);
+        });
+    }
+
+    /// Runs the process to its end; returns why it ended.
+    async fn run_task(self: &Arc<Self>, color: Color, id: &str, release: &Release) -> String {
+        let binary = self.registry.blob_path(&release.digest);
+        let log_path = self.paths.task_log(color, id);
+        if let Some(dir) = log_path.parent()
+            && let Err(e) = tokio::fs::create_dir_all(dir).await
+        {
+            return format!("cannot create the log directory {}: {e}", dir.display());
+        }
+        let log = match tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return format!("cannot open {}: {e}", log_path.display()),
+        };
+        let mut child = match tokio::process::Command::new(&binary)
+            .arg("--store")
+            .arg(format!("sqlite:{}", self.paths.database().display()))
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .env("BLOG_COLOR", color.as_str())
+            .env("BLOG_VERSION", &release.tag)
+            .env("BLOG_CSRF_SECRET", &self.csrf_secret)
+            .env_remove("PORT")
+            .env_remove("BLOG_STORE")
+            .env_remove("BLOG_BIND")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => return format!("cannot start {}: {e}", binary.display()),
+        };
+        let pid = child.id();
+        {
+            let mut all = self.lock();
+            if let Some(t) = all.get_mut(color).tasks.iter_mut().find(|t| t.id == id) {
+                t.pid = pid;
+            }
+        }
+        self.write_pids();
+
+        // One writer per task, so stdout and stderr lines never interleave mid-line.
+        let (line_tx, line_rx) = mpsc::unbounded_channel::<String>();
+        let writer = tokio::spawn(write_log(log, line_rx));
+        let (addr_tx, addr_rx) = oneshot::channel();
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(pump(out, line_tx.clone(), Some(addr_tx)));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(pump(err, line_tx.clone(), None));
+        }
+        drop(line_tx);
+
+        let grace = self.cfg.start_grace;
+        let listening = tokio::select! {
+            addr = addr_rx => addr.ok().flatten(),
+            status = child.wait() => {
+                let _ = writer.await;
+                return exit_reason(status);
+            }
+            _ = tokio::time::sleep(grace) => None,
+        };
+        let Some(addr) = listening else {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            let _ = writer.await;
+            return format!(
+                "the blog printed no listen address within {} s",
+                grace.as_secs()
+            );
+        };
+        let upstream = Arc::new(Upstream::new(addr, id));
+        let registered = {
+            let mut all = self.lock();
+            match all.get_mut(color).tasks.iter_mut().find(|t| t.id == id) {
+                Some(t) if !t.stop_requested => {
+                    t.upstream = Some(upstream.clone());
+                    t.status = TaskStatus::Running;
+                    t.target = Some(TargetPhase::Initial);
+                    true
+                }
+                Some(t) => {
+                    t.upstream = Some(upstream.clone());
+                    false
+                }
+                None => false,
+            }
+        };
+        if registered {
+            let me = self.clone();
+            let task = id.to_string();
+            tokio::spawn(async move { me.health_loop(color, task, addr).await });
+        }
+        let status = child.wait().await;
+        let _ = writer.await;
+        exit_reason(status)
+    }
+
+    /// Checks one task every interval until it stops or drains.
+    async fn health_loop(self: Arc<Self>, color: Color, id: String, addr: std::net::SocketAddr) {
+        let interval = self.cfg.health_interval;
+        let timeout = interval.min(Duration::from_secs(2));
+        let started = Instant::now();
+        loop {
+            let result = health::check(addr, timeout).await;
+            let mut replace: Option<String> = None;
+            {
+                let mut all = self.lock();
+                let svc = all.get_mut(color);
+                let Some(t) = svc.tasks.iter_mut().find(|t| t.id == id) else {
+                    return;
+                };
+                if !t.active() {
+                    return;
+                }
+                let before = t.target.unwrap_or(TargetPhase::Initial);
+                let after = t.streaks.record(
+                    result.is_ok(),
+                    before,
+                    self.cfg.healthy_threshold,
+                    self.cfg.unhealthy_threshold,
+                );
+                t.last_check_error = result.err();
+                t.target = Some(after);
+                let became_healthy = after == TargetPhase::Healthy && before != after;
+                if became_healthy {
+                    t.ever_healthy = true;
+                }
+                if after == TargetPhase::Unhealthy && before != after {
+                    // ECS replaces a task that fails its load balancer health checks.
+                    replace = Some(format!(
+                        "failed {} health checks in a row ({})",
+                        self.cfg.unhealthy_threshold,
+                        t.last_check_error.as_deref().unwrap_or("no answer")
+                    ));
+                } else if !t.ever_healthy && started.elapsed() > self.cfg.start_grace {
+                    replace = Some(format!(
+                        "not healthy within {} s of starting",
+                        self.cfg.start_grace.as_secs()
+                    ));
+                }
+                if became_healthy {
+                    svc.crash_streak = 0;
+                    svc.next_start = None;
+                    svc.event(format!("blog-{color}: task {id} is healthy at {addr}"));
+                }
+                if before != after {
+                    self.update_routes(&all, color);
+                    self.wake.notify_one();
+                }
+            }
+            if let Some(reason) = replace {
+                self.stop_task(color, &id, &reason, false);
+                self.wake.notify_one();
+                return;
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// Records a task's end; a task that ended on its own is replaced by the next reconcile.
+    fn task_ended(&self, color: Color, id: &str, reason: String) {
+        {
+            let mut all = self.lock();
+            let svc = all.get_mut(color);
+            let mut unexpected = false;
+            let mut crashed_early = false;
+            if let Some(t) = svc.tasks.iter_mut().find(|t| t.id == id) {
+                unexpected = !t.stop_requested;
+                crashed_early = unexpected && !t.ever_healthy;
+                t.status = TaskStatus::Stopped;
+                t.stopped_at = Some(Instant::now());
+                if let Some(up) = &t.upstream {
+                    up.start_draining();
+                }
+                t.target = None;
+                t.stopped_reason = Some(match (&t.stopped_reason, unexpected) {
+                    (Some(why), false) => format!("{why} ({reason})"),
+                    _ => reason.clone(),
+                });
+            }
+            if unexpected {
+                svc.event(format!(
+                    "blog-{color}: task {id} stopped unexpectedly ({reason}); starting a replacement"
+                ));
+            }
+            if crashed_early {
+                svc.crash_streak += 1;
+                if svc.crash_streak >= 2 {
+                    let secs = 1u64 << (svc.crash_streak - 2).min(5);
+                    svc.next_start = Some(Instant::now() + Duration::from_secs(secs.min(30)));
+                }
+            }
+            self.update_routes(&all, color);
+        }
+        self.write_pids();
+        self.wake.notify_one();
+    }
+}
+
+fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit code {code}"),
+            (None, Some(sig)) => {
+                let name = nix::sys::signal::Signal::try_from(sig)
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|_| sig.to_string());
+                format!("killed by {name}")
+            }
+            _ => "exited".into(),
+        },
+        Err(e) => format!("lost track of the process: {e}"),
+    }
+}
+
+/// Forwards a stream's lines to the log writer; the first stdout line also yields the
+/// listen address.
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    lines: mpsc::UnboundedSender<String>,
+    mut addr: Option<oneshot::Sender<Option<std::net::SocketAddr>>>,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(tx) = addr.take() {
+            match parse_listen_addr(&line) {
+                Some(a) => {
+                    let _ = tx.send(Some(a));
+                }
+                None => addr = Some(tx),
+            }
+        }
+        let _ = lines.send(format_line(now_millis(), &line));
+    }
+    if let Some(tx) = addr {
+        let _ = tx.send(None);
+    }
+}
+
+async fn write_log(mut file: tokio::fs::File, mut lines: mpsc::UnboundedReceiver<String>) {
+    while let Some(line) = lines.recv().await {
+        if file.write_all(line.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = file.flush().await;
+}
