@@ -2,14 +2,16 @@
 //! green) on one SQLite file, `--bind 127.0.0.1 --port 0`, the address read from the first
 //! stdout line, `/health` probed, SIGTERM to stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use blog_http::{Reply, all_titles, form, http, session};
 use bluegreen_tests::bins::bin;
+
+mod blog_http;
 
 const SECRET: &str = "shared-by-blue-and-green-0123456789";
 
@@ -57,6 +59,16 @@ impl Blog {
         http(&self.addr, "GET", path, cookie, None)
     }
 
+    fn new_post(&self, cookie: &str, token: &str, title: &str) -> Reply {
+        let body = form(&[
+            ("title", title),
+            ("author", "Ann"),
+            ("content", "hi"),
+            ("csrf_token", token),
+        ]);
+        self.post("/posts/new", cookie, &body)
+    }
+
     fn post(&self, path: &str, cookie: &str, body: &str) -> Reply {
         http(&self.addr, "POST", path, Some(cookie), Some(body))
     }
@@ -97,118 +109,6 @@ impl Drop for Blog {
     }
 }
 
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = self.body.find(marker).expect("a CSRF field") + marker.len();
-        let end = self.body[start..].find('"').expect("quote");
-        self.body[start..start + end].to_string()
-    }
-}
-
-/// A minimal HTTP/1.1 exchange over loopback, one connection per request.
-fn http(addr: &str, method: &str, path: &str, cookie: Option<&str>, body: Option<&str>) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(cookie) = cookie {
-        request.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if let Some(body) = body {
-        request.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body.unwrap_or_default());
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("read reply");
-    let (head, body) = reply.split_once("\r\n\r\n").expect("HTTP reply");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    Reply {
-        status,
-        head: head.to_string(),
-        body: body.to_string(),
-    }
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn new_post_form(title: &str, author: &str, content: &str, token: &str) -> String {
-    format!(
-        "title={}&author={}&content={}&csrf_token={}",
-        encode(title),
-        encode(author),
-        encode(content),
-        encode(token)
-    )
-}
-
-/// The cookie and form token a reader gets from `blog`'s new-post page.
-fn session(blog: &Blog) -> (String, String) {
-    let page = blog.get("/posts/new", None);
-    assert_eq!(page.status, 200);
-    let cookie = page.header("set-cookie").expect("a CSRF cookie");
-    let cookie = cookie.split(';').next().expect("name=value").to_string();
-    (cookie, page.csrf())
-}
-
-/// Titles on every index page, following "older" links to the end.
-fn all_titles(blog: &Blog) -> Vec<String> {
-    let mut titles = Vec::new();
-    let mut path = "/".to_string();
-    loop {
-        let page = blog.get(&path, None);
-        assert_eq!(page.status, 200, "{path}");
-        for chunk in page.body.split("<h2><a href=\"/posts/").skip(1) {
-            let title = chunk
-                .split_once("\">")
-                .and_then(|(_, t)| t.split_once("</a>"));
-            titles.push(title.expect("a title").0.to_string());
-        }
-        let marker = "class=\"older\" href=\"";
-        match page.body.find(marker) {
-            Some(at) => {
-                let rest = &page.body[at + marker.len()..];
-                path = rest[..rest.find('"').expect("quote")].to_string();
-            }
-            None => return titles,
-        }
-    }
-}
-
 #[test]
 fn blue_and_green_share_one_sqlite_file() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -226,12 +126,8 @@ fn blue_and_green_share_one_sqlite_file() {
     }
 
     // A form served by blue is accepted by green (shared secret, no server-side state).
-    let (cookie, token) = session(&blue);
-    let created = green.post(
-        "/posts/new",
-        &cookie,
-        &new_post_form("From blue's form", "Ann", "hi", &token),
-    );
+    let (cookie, token) = session(&blue.addr, "/posts/new");
+    let created = green.new_post(&cookie, &token, "From blue's form");
     assert_eq!(created.status, 303, "{}", created.body);
     let location = created.header("location").expect("location");
     assert_eq!(
@@ -248,8 +144,8 @@ fn blue_and_green_share_one_sqlite_file() {
             std::thread::spawn(move || {
                 for n in 0..25 {
                     let addr = &addrs[(w + n) % 2];
-                    let body =
-                        new_post_form(&format!("Post {w}-{n}"), "Writer", "Some text.", &token);
+                    let title = format!("Post {w}-{n}");
+                    let body = form(&[("title", &title), ("author", "W"), ("csrf_token", &token)]);
                     let reply = http(addr, "POST", "/posts/new", Some(&cookie), Some(&body));
                     assert_eq!(reply.status, 303, "writer {w} post {n}: {}", reply.body);
                 }
@@ -259,8 +155,8 @@ fn blue_and_green_share_one_sqlite_file() {
     for writer in writers {
         writer.join().expect("writer thread");
     }
-    let from_blue = all_titles(&blue);
-    let from_green = all_titles(&green);
+    let from_blue = all_titles(&blue.addr);
+    let from_green = all_titles(&green.addr);
     assert_eq!(from_blue.len(), 101, "every post listed once");
     assert_eq!(
         from_blue, from_green,
@@ -270,10 +166,12 @@ fn blue_and_green_share_one_sqlite_file() {
 
     // Edits and deletes through one color are seen by the other.
     let id = location.trim_start_matches("/posts/");
-    let edit = format!(
-        "title=Edited+on+green&author=Ann&content=new&csrf_token={}",
-        encode(&token)
-    );
+    let edit = form(&[
+        ("title", "Edited on green"),
+        ("author", "Ann"),
+        ("content", "new"),
+        ("csrf_token", &token),
+    ]);
     assert_eq!(
         green
             .post(&format!("/posts/{id}/edit"), &cookie, &edit)
@@ -281,7 +179,7 @@ fn blue_and_green_share_one_sqlite_file() {
         303
     );
     assert!(blue.get(&location, None).body.contains("Edited on green"));
-    let delete = format!("author=Ann&csrf_token={}", encode(&token));
+    let delete = form(&[("author", "Ann"), ("csrf_token", &token)]);
     assert_eq!(
         blue.post(&format!("/posts/{id}/delete"), &cookie, &delete)
             .status,

@@ -1,0 +1,691 @@
+//! The blog on DynamoDB, against moto server through the real aws-sdk-dynamodb client: the
+//! seed's table and items exactly as the seed's Terraform and boto3 code make them, `blog
+//! migrate` (in place and `--to` a new table), and the blog listing, showing, editing and
+//! deleting those items over HTTP.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput,
+    ScalarAttributeType,
+};
+use blog::domain::{Post, PostId, Timestamp};
+use blog::store::dynamodb::{DynamoStore, migrate};
+use blog::store::paging::{self, PageRequest};
+use blog::store::{PostStore, StoreError};
+use blog::web::{AppState, Csrf, Site};
+use blog_http::{Reply, all_titles, form, get, http, session};
+use bluegreen_tests::bins::bin;
+use bluegreen_tests::moto::MotoServer;
+use tokio::runtime::Runtime;
+
+mod blog_http;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key")
+}
+
+fn lsi(name: &str, range: &str) -> LocalSecondaryIndex {
+    LocalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key("post_id", KeyType::Hash))
+        .key_schema(key(range, KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .expect("lsi")
+}
+
+/// The table exactly as the seed's Terraform declares it (`aws_dynamodb_table.blog_posts`).
+async fn create_seed_table(client: &Client, table: &str) {
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::Provisioned)
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(5)
+                .write_capacity_units(5)
+                .build()
+                .expect("throughput"),
+        )
+        .key_schema(key("post_id", KeyType::Hash))
+        .key_schema(key("author", KeyType::Range))
+        .attribute_definitions(attr("post_id"))
+        .attribute_definitions(attr("title"))
+        .attribute_definitions(attr("content"))
+        .attribute_definitions(attr("author"))
+        .attribute_definitions(attr("timestamp"))
+        .local_secondary_indexes(lsi("TitleIndex", "title"))
+        .local_secondary_indexes(lsi("ContentIndex", "content"))
+        .local_secondary_indexes(lsi("TimestampIndex", "timestamp"))
+        .send()
+        .await
+        .expect("create the seed's table");
+}
+
+/// The blog's own table as Terraform will define it: the seed's key plus the `ByTimestamp`
+/// index (partition `feed`, sort `timestamp`, projection ALL), on demand, no LSIs.
+async fn create_indexed_table(client: &Client, table: &str) {
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("post_id", KeyType::Hash))
+        .key_schema(key("author", KeyType::Range))
+        .attribute_definitions(attr("post_id"))
+        .attribute_definitions(attr("author"))
+        .attribute_definitions(attr("feed"))
+        .attribute_definitions(attr("timestamp"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("ByTimestamp")
+                .key_schema(key("feed", KeyType::Hash))
+                .key_schema(key("timestamp", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("gsi"),
+        )
+        .send()
+        .await
+        .expect("create the indexed table");
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+/// `create_post` from the seed: `table.put_item(Item={post_id, title, author, content,
+/// timestamp})` with `str(uuid.uuid4())` and `datetime.utcnow().isoformat()`.
+async fn seed_create(
+    client: &Client,
+    table: &str,
+    title: &str,
+    author: &str,
+    content: &str,
+    timestamp: &str,
+) -> String {
+    let post_id = uuid_v4();
+    client
+        .put_item()
+        .table_name(table)
+        .item("post_id", s(&post_id))
+        .item("title", s(title))
+        .item("author", s(author))
+        .item("content", s(content))
+        .item("timestamp", s(timestamp))
+        .send()
+        .await
+        .expect("seed put_item");
+    post_id
+}
+
+/// `update_post` from the seed with a changed author: UpdateItem on a key that does not exist,
+/// which creates a second item with no timestamp.
+async fn seed_edit_with_new_author(
+    client: &Client,
+    table: &str,
+    post_id: &str,
+    author: &str,
+    title: &str,
+) {
+    client
+        .update_item()
+        .table_name(table)
+        .key("post_id", s(post_id))
+        .key("author", s(author))
+        .update_expression("SET title = :title, content = :content")
+        .expression_attribute_values(":title", s(title))
+        .expression_attribute_values(":content", s("edited by the seed"))
+        .send()
+        .await
+        .expect("seed update_item");
+}
+
+fn uuid_v4() -> String {
+    PostId::generate().as_str().to_string()
+}
+
+async fn raw_item(
+    client: &Client,
+    table: &str,
+    post_id: &str,
+    author: &str,
+) -> Option<HashMap<String, AttributeValue>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("post_id", s(post_id))
+        .key("author", s(author))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get_item")
+        .item()
+        .cloned()
+}
+
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_else(|| panic!("no string {name} in {item:?}"))
+}
+
+/// Serves `store` on a loopback port inside `rt`; returns the address.
+fn serve(
+    rt: &Runtime,
+    store: Arc<dyn PostStore>,
+    color: &str,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let site = Site::new("Seed Blog", color, "v2").expect("site");
+    let state = AppState::new(
+        store,
+        site,
+        Csrf::new(Some("a secret shared by both colors")).expect("csrf"),
+    );
+    let listener = rt
+        .block_on(blog::server::bind("127.0.0.1".parse().expect("ip"), 0))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(blog::server::serve(
+        listener,
+        blog::web::app(state),
+        async move {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_secs(5),
+    ));
+    (addr, stop)
+}
+
+fn post_form(addr: &str, cookie: &str, path: &str, fields: &[(&str, &str)]) -> Reply {
+    http(addr, "POST", path, Some(cookie), Some(&form(fields)))
+}
+
+#[test]
+fn seed_items_list_show_edit_and_delete_after_migrate() {
+    let moto = MotoServer::start().expect("moto");
+    let rt = runtime();
+    let client = Client::new(&rt.block_on(moto.sdk_config()));
+    let table = "BlogPosts";
+    rt.block_on(create_seed_table(&client, table));
+
+    let oldest = rt.block_on(seed_create(
+        &client,
+        table,
+        "Hello from Flask",
+        "Vishal",
+        "First!",
+        "2026-11-20T08:00:00",
+    ));
+    let middle = rt.block_on(seed_create(
+        &client,
+        table,
+        "Second",
+        "Ann",
+        "Two <b>words</b>",
+        "2026-11-21T09:30:15.250000",
+    ));
+    let newest = rt.block_on(seed_create(
+        &client,
+        table,
+        "Third",
+        "Bob",
+        "Three",
+        "2026-11-22T10:00:00.000001",
+    ));
+    rt.block_on(seed_edit_with_new_author(
+        &client,
+        table,
+        &middle,
+        "Mallory",
+        "Second, edited",
+    ));
+
+    // Before the migration the blog refuses the table and says what to run.
+    let refused = rt
+        .block_on(DynamoStore::open(client.clone(), table))
+        .err()
+        .expect("no index yet");
+    assert!(
+        refused
+            .to_string()
+            .contains("blog migrate --store dynamodb:BlogPosts"),
+        "{refused}"
+    );
+
+    let mut log = Vec::new();
+    let report = rt
+        .block_on(migrate::migrate(&client, table, &mut |line: &str| {
+            log.push(line.to_string())
+        }))
+        .expect("migrate");
+    assert!(report.index_created);
+    assert_eq!(report.backfilled, 4, "{log:?}");
+    let again = rt
+        .block_on(migrate::migrate(&client, table, &mut |_: &str| {}))
+        .expect("migrate again");
+    assert_eq!(
+        (again.index_created, again.backfilled),
+        (false, 0),
+        "idempotent"
+    );
+
+    // Legacy items only gained the index attributes; the seed's fields are untouched.
+    let item = rt
+        .block_on(raw_item(&client, table, &middle, "Ann"))
+        .expect("item");
+    assert_eq!(text(&item, "feed"), "posts");
+    assert_eq!(text(&item, "timestamp"), "2026-11-21T09:30:15.250000");
+    assert_eq!(text(&item, "title"), "Second");
+    let dup = rt
+        .block_on(raw_item(&client, table, &middle, "Mallory"))
+        .expect("duplicate");
+    assert!(
+        Timestamp::parse(&text(&dup, "timestamp")).is_some(),
+        "the duplicate got a seed-format timestamp"
+    );
+
+    let store = rt
+        .block_on(DynamoStore::open(client.clone(), table))
+        .expect("open after migrate");
+    let limits = store.limits();
+    assert!(
+        limits.content_indexed && limits.title_indexed,
+        "the seed's LSIs are detected"
+    );
+    let (addr, _stop) = serve(&rt, Arc::new(store), "green");
+
+    // Newest first (the duplicate's timestamp is the migration's, so it leads).
+    assert_eq!(
+        all_titles(&addr),
+        ["Second, edited", "Third", "Second", "Hello from Flask"]
+    );
+
+    let view = get(&addr, &format!("/posts/{oldest}"));
+    assert_eq!(view.status, 200);
+    assert!(
+        view.body.contains("Hello from Flask")
+            && view.body.contains("Vishal")
+            && view.body.contains("20 November 2026")
+    );
+    let dup_view = get(&addr, &format!("/posts/{middle}"));
+    assert!(
+        dup_view.body.contains("Second, edited")
+            && dup_view.body.contains("Other copies of this post")
+    );
+    assert_eq!(get(&addr, &format!("/posts/{}", uuid_v4())).status, 404);
+
+    // Edit a seed item: title and content change, author and timestamp stay.
+    let (cookie, token) = session(&addr, &format!("/posts/{newest}/edit"));
+    let saved = post_form(
+        &addr,
+        &cookie,
+        &format!("/posts/{newest}/edit"),
+        &[
+            ("title", "Third, revised"),
+            ("author", "Bob"),
+            ("content", "Three and a half"),
+            ("csrf_token", &token),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let item = rt
+        .block_on(raw_item(&client, table, &newest, "Bob"))
+        .expect("item");
+    assert_eq!(text(&item, "title"), "Third, revised");
+    assert_eq!(text(&item, "content"), "Three and a half");
+    assert_eq!(text(&item, "timestamp"), "2026-11-22T10:00:00.000001");
+
+    // Changing the author is refused and creates nothing.
+    let refused = post_form(
+        &addr,
+        &cookie,
+        &format!("/posts/{newest}/edit"),
+        &[
+            ("title", "x"),
+            ("author", "Eve"),
+            ("content", "y"),
+            ("csrf_token", &token),
+        ],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(
+        rt.block_on(raw_item(&client, table, &newest, "Eve"))
+            .is_none()
+    );
+
+    // The seed table indexes content: empty or over-long text gets a clear message.
+    let empty = post_form(
+        &addr,
+        &cookie,
+        "/posts/new",
+        &[
+            ("title", "t"),
+            ("author", "a"),
+            ("content", " "),
+            ("csrf_token", &token),
+        ],
+    );
+    assert_eq!(empty.status, 422);
+    assert!(
+        empty
+            .body
+            .contains("indexes the post text, so it cannot be empty"),
+        "{}",
+        empty.body
+    );
+    let long = "x".repeat(1500);
+    let too_long = post_form(
+        &addr,
+        &cookie,
+        "/posts/new",
+        &[
+            ("title", "t"),
+            ("author", "a"),
+            ("content", &long),
+            ("csrf_token", &token),
+        ],
+    );
+    assert_eq!(too_long.status, 422);
+    assert!(too_long.body.contains("blog migrate --to NEW_TABLE"));
+
+    // Delete the duplicate copy by (post_id, author), as the cleanup link does.
+    let confirm = get(&addr, &format!("/posts/{middle}/delete?author=Mallory"));
+    assert_eq!(confirm.status, 200);
+    let gone = post_form(
+        &addr,
+        &cookie,
+        &format!("/posts/{middle}/delete"),
+        &[("author", "Mallory"), ("csrf_token", &token)],
+    );
+    assert_eq!(gone.status, 303);
+    assert!(
+        rt.block_on(raw_item(&client, table, &middle, "Mallory"))
+            .is_none()
+    );
+    assert!(
+        rt.block_on(raw_item(&client, table, &middle, "Ann"))
+            .is_some()
+    );
+
+    // A post written here is an item the seed's app reads: the seed's attributes, all strings.
+    let created = post_form(
+        &addr,
+        &cookie,
+        "/posts/new",
+        &[
+            ("title", "From Rust"),
+            ("author", "Ann"),
+            ("content", "Hi"),
+            ("csrf_token", &token),
+        ],
+    );
+    assert_eq!(created.status, 303);
+    let id = created
+        .header("location")
+        .expect("location")
+        .trim_start_matches("/posts/")
+        .to_string();
+    assert_eq!(id.len(), 36);
+    assert_eq!(id.as_bytes()[14], b'4', "a UUID v4, like str(uuid.uuid4())");
+    let item = rt
+        .block_on(raw_item(&client, table, &id, "Ann"))
+        .expect("item");
+    let mut names: Vec<_> = item.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["author", "content", "feed", "post_id", "timestamp", "title"]
+    );
+    let ts = text(&item, "timestamp");
+    assert!(
+        Timestamp::parse(&ts).is_some() && !ts.ends_with('Z') && !ts.contains('+'),
+        "{ts}"
+    );
+
+    // The seed keeps writing while this blog serves: its new item is readable by URL at
+    // once, and listed after the next `blog migrate`.
+    let late = rt.block_on(seed_create(
+        &client,
+        table,
+        "Written by blue",
+        "Vishal",
+        "late",
+        "2026-11-28T06:00:00.5",
+    ));
+    assert_eq!(get(&addr, &format!("/posts/{late}")).status, 200);
+    assert!(!all_titles(&addr).contains(&"Written by blue".to_string()));
+    let report = rt
+        .block_on(migrate::migrate(&client, table, &mut |_: &str| {}))
+        .expect("migrate");
+    assert_eq!(report.backfilled, 1);
+    assert!(all_titles(&addr).contains(&"Written by blue".to_string()));
+}
+
+#[test]
+fn the_index_pages_with_a_cursor() {
+    let moto = MotoServer::start().expect("moto");
+    let rt = runtime();
+    let client = Client::new(&rt.block_on(moto.sdk_config()));
+    rt.block_on(create_indexed_table(&client, "Posts"));
+    let store = rt
+        .block_on(DynamoStore::open(client.clone(), "Posts"))
+        .expect("open");
+    assert!(!store.limits().content_indexed);
+    let big = "long text ".repeat(9_000);
+    for n in 0..45 {
+        let post = Post {
+            id: PostId::generate(),
+            author: format!("Author {}", n % 3),
+            title: format!("Post {n:02}"),
+            // Some posts near the 100 KB limit, so a page crosses DynamoDB's 1 MB query page.
+            content: if n % 2 == 0 {
+                big.clone()
+            } else {
+                format!("short {n}")
+            },
+            timestamp: Some(Timestamp::parse(&format!("2026-03-01T12:00:{n:02}")).expect("ts")),
+        };
+        rt.block_on(store.create(&post)).expect("create");
+    }
+    let titles = |page: &paging::Page| {
+        page.posts
+            .iter()
+            .map(|p| p.title.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = rt
+        .block_on(paging::page(&store, &PageRequest::First, 20))
+        .expect("page 1");
+    assert_eq!(titles(&first).first().map(String::as_str), Some("Post 44"));
+    assert_eq!(first.posts.len(), 20);
+    let second = rt
+        .block_on(paging::page(
+            &store,
+            &PageRequest::Older(first.older.clone().expect("older")),
+            20,
+        ))
+        .expect("page 2");
+    assert_eq!(titles(&second).first().map(String::as_str), Some("Post 24"));
+    let third = rt
+        .block_on(paging::page(
+            &store,
+            &PageRequest::Older(second.older.clone().expect("older")),
+            20,
+        ))
+        .expect("page 3");
+    assert_eq!(
+        titles(&third),
+        ["Post 04", "Post 03", "Post 02", "Post 01", "Post 00"]
+    );
+    assert!(third.older.is_none());
+    let back = rt
+        .block_on(paging::page(
+            &store,
+            &PageRequest::Newer(third.newer.clone().expect("newer")),
+            20,
+        ))
+        .expect("back");
+    assert_eq!(titles(&back), titles(&second));
+
+    // Writes on a post deleted meanwhile are refused, never resurrecting it.
+    let gone = first.posts[0].clone();
+    let key = blog::domain::PostKey {
+        id: gone.id.clone(),
+        author: gone.author.clone(),
+    };
+    rt.block_on(store.delete(&key)).expect("delete");
+    let edit = blog::domain::Edit::parse("t", "c", store.limits()).expect("valid");
+    assert!(matches!(
+        rt.block_on(store.update(&key, &edit)),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        rt.block_on(store.delete(&key)),
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        rt.block_on(raw_item(&client, "Posts", gone.id.as_str(), &gone.author))
+            .is_none()
+    );
+}
+
+#[test]
+fn migrate_to_a_new_table_with_the_binary() {
+    let moto = MotoServer::start().expect("moto");
+    let rt = runtime();
+    let client = Client::new(&rt.block_on(moto.sdk_config()));
+    rt.block_on(create_seed_table(&client, "BlogPosts"));
+    let id = rt.block_on(seed_create(
+        &client,
+        "BlogPosts",
+        "Old post",
+        "Vishal",
+        "text",
+        "2026-11-20T08:00:00",
+    ));
+    rt.block_on(seed_edit_with_new_author(
+        &client,
+        "BlogPosts",
+        &id,
+        "Mallory",
+        "Old post, edited",
+    ));
+
+    let blog = |args: &[&str]| {
+        let out = Command::new(bin("blog"))
+            .args(args)
+            .envs(moto.env())
+            .output()
+            .expect("run blog");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.success(), stdout, stderr)
+    };
+    let (ok, stdout, stderr) = blog(&[
+        "migrate",
+        "--store",
+        "dynamodb:BlogPosts",
+        "--to",
+        "BlogPostsV2",
+    ]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("BlogPosts -> BlogPostsV2: 2 copied, 0 already there, table created"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = blog(&[
+        "migrate",
+        "--store",
+        "dynamodb:BlogPosts",
+        "--to",
+        "BlogPostsV2",
+    ]);
+    assert!(
+        ok && stdout.contains("0 copied, 2 already there"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = blog(&["migrate", "--store", "dynamodb:NoSuchTable"]);
+    assert!(
+        !ok && stderr.contains("DynamoDB table NoSuchTable does not exist"),
+        "{stderr}"
+    );
+
+    // The copy has no title/content indexes, so the 1,024-byte limit is gone.
+    let store = rt
+        .block_on(DynamoStore::open(client.clone(), "BlogPostsV2"))
+        .expect("open copy");
+    assert!(!store.limits().content_indexed && !store.limits().title_indexed);
+    let versions = rt
+        .block_on(store.versions(&PostId::parse(&id).expect("id")))
+        .expect("read");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        versions[0].author, "Mallory",
+        "the copy without a timestamp counts as newest"
+    );
+
+    // The binary serves the copy, reached the way ECS reaches it.
+    let mut child = Command::new(bin("blog"))
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--store",
+            "dynamodb:BlogPostsV2",
+        ])
+        .envs(moto.env())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut first,
+    )
+    .expect("first line");
+    let addr = first
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_string();
+    let health = get(&addr, "/health");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert!(health.body.contains("\"kind\":\"dynamodb\""));
+}
