@@ -1029,6 +1029,40 @@ fn references_and_module_calls_resolve() {
                 );
             }
         }
+        // Resources, data sources and ephemeral resources referred to must be declared.
+        let declared = |kind: &str| -> BTreeSet<String> {
+            m.blocks
+                .iter()
+                .filter(|b| b.identifier() == kind && b.labels().len() == 2)
+                .map(|b| format!("{}.{}", b.labels()[0].as_str(), b.labels()[1].as_str()))
+                .collect()
+        };
+        let (resources, data, ephemeral) = (
+            declared("resource"),
+            declared("data"),
+            declared("ephemeral"),
+        );
+        for (kind, prefix, known) in [
+            ("data", "data.", &data),
+            ("ephemeral", "ephemeral.", &ephemeral),
+        ] {
+            for ty in references(&m.source, prefix) {
+                for name in references(&m.source, &format!("{prefix}{ty}.")) {
+                    let full = format!("{ty}.{name}");
+                    assert!(
+                        known.contains(&full),
+                        "{rel}: {kind} {full} is not declared"
+                    );
+                }
+            }
+        }
+        for ty in references(&m.source, "aws_") {
+            let ty = format!("aws_{ty}");
+            for name in references(&m.source, &format!("{ty}.")) {
+                let full = format!("{ty}.{name}");
+                assert!(resources.contains(&full), "{rel}: {full} is not declared");
+            }
+        }
         for call in m.blocks.iter().filter(|b| b.identifier() == "module") {
             let label = call.labels()[0].as_str();
             let source = lit_str(attr(call, "source"));
