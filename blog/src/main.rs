@@ -61,6 +61,10 @@ struct Cli {
     /// Seconds to let requests in flight finish after SIGTERM.
     #[arg(long, env = "BLOG_SHUTDOWN_GRACE", default_value_t = server::DEFAULT_GRACE.as_secs(), global = true)]
     shutdown_grace: u64,
+    /// DynamoDB only: every SECS seconds, file items the seed's app wrote since `blog migrate`
+    /// into the listing index (the migration's backfill, repeated). Off when unset.
+    #[arg(long, env = "BLOG_BACKFILL_EVERY", value_name = "SECS", global = true)]
+    backfill_every: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -131,7 +135,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     let csrf = Csrf::new(std::env::var("BLOG_CSRF_SECRET").ok().as_deref())?;
     let version = blog::effective_version(std::env::var("BLOG_VERSION").ok().as_deref());
     let site = Site::new(&cli.title, &cli.color, &version)?;
-    let store = open_store(&cli.store).await?;
+    let (store, dynamo) = open_store(&cli.store).await?;
     let listener = server::bind(cli.bind, cli.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", cli.bind, cli.port))?;
@@ -151,6 +155,15 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
         csrf = if csrf.is_signed() { "signed (BLOG_CSRF_SECRET)" } else { "double-submit cookie" },
         "serving on http://{addr}"
     );
+    match (cli.backfill_every, dynamo) {
+        (Some(secs), Some(dynamo)) if secs > 0 => {
+            tokio::spawn(backfill_loop(dynamo, Duration::from_secs(secs)));
+        }
+        (Some(_), None) => {
+            tracing::warn!("--backfill-every applies to the DynamoDB store only; ignored")
+        }
+        _ => {}
+    }
     let state = AppState::new(store, site, csrf);
     server::serve(
         listener,
@@ -163,13 +176,31 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open_store(spec: &StoreSpec) -> anyhow::Result<Arc<dyn PostStore>> {
+/// The store, and the DynamoDB store again when it is one (for the backfill loop).
+async fn open_store(spec: &StoreSpec) -> anyhow::Result<(Arc<dyn PostStore>, Option<DynamoStore>)> {
     Ok(match spec {
-        StoreSpec::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        StoreSpec::Sqlite(path) => (Arc::new(SqliteStore::open(path)?), None),
         StoreSpec::Dynamo(table) => {
-            Arc::new(DynamoStore::open(dynamo_client().await?, table).await?)
+            let store = DynamoStore::open(dynamo_client().await?, table).await?;
+            (Arc::new(store.clone()), Some(store))
         }
     })
+}
+
+/// Repeats the migration's backfill, so posts the seed's app writes during a blue/green shift
+/// show up in this blog's listing within one interval.
+async fn backfill_loop(store: DynamoStore, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let mut quiet = |_: &str| {};
+        match migrate::backfill(store.client(), store.table(), &mut quiet).await {
+            Ok((0, _)) => {}
+            Ok((filed, _)) => {
+                tracing::info!(items = filed, "filed legacy posts into the listing index")
+            }
+            Err(e) => tracing::warn!(error = %e, "periodic backfill failed; will retry"),
+        }
+    }
 }
 
 async fn dynamo_client() -> anyhow::Result<aws_sdk_dynamodb::Client> {

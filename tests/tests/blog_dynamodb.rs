@@ -659,7 +659,8 @@ fn migrate_to_a_new_table_with_the_binary() {
         "the copy without a timestamp counts as newest"
     );
 
-    // The binary serves the copy, reached the way ECS reaches it.
+    // The binary serves the copy, reached the way ECS reaches it, and with --backfill-every
+    // files what the seed's app writes meanwhile into the listing without another migrate.
     let mut child = Command::new(bin("blog"))
         .args([
             "--bind",
@@ -669,23 +670,39 @@ fn migrate_to_a_new_table_with_the_binary() {
             "--store",
             "dynamodb:BlogPostsV2",
         ])
+        .args(["--backfill-every", "1"])
         .envs(moto.env())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("serve");
     let mut first = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-        &mut first,
-    )
-    .expect("first line");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("first line");
     let addr = first
         .trim()
         .trim_start_matches("listening on http://")
         .to_string();
     let health = get(&addr, "/health");
+    let late = rt.block_on(seed_create(
+        &client,
+        "BlogPostsV2",
+        "Late seed post",
+        "Vishal",
+        "x",
+        "2026-11-28T07:00:00",
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut listed = false;
+    while !listed && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        listed = all_titles(&addr).contains(&"Late seed post".to_string());
+    }
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(health.status, 200, "{}", health.body);
     assert!(health.body.contains("\"kind\":\"dynamodb\""));
+    assert!(
+        listed,
+        "post {late} written without `feed` was not listed within 15 s"
+    );
 }

@@ -133,8 +133,9 @@ async fn add_index(
 }
 
 /// Gives every item without `feed` (or without `timestamp`, which only the seed's edit bug
-/// leaves) the attributes the index needs. Returns (backfilled, vanished).
-async fn backfill(
+/// leaves) the attributes the index needs. Returns (backfilled, vanished). `blog migrate` runs
+/// it once; `blog --backfill-every` runs it periodically while the seed's app still writes.
+pub async fn backfill(
     client: &Client,
     table: &str,
     progress: &mut (dyn FnMut(&str) + Send),

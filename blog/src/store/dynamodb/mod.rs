@@ -49,6 +49,10 @@ impl DynamoStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
 }
 
 fn call_failed<E, R>(operation: &str, e: SdkError<E, R>) -> StoreError
