@@ -5,5 +5,6 @@
 //! - [`bins`]: finds the workspace's binaries (`blog`, `bluegreen`) under the target directory,
 //!   since this crate gets no `CARGO_BIN_EXE_*` for other crates' binaries.
 
+pub mod aws;
 pub mod bins;
 pub mod moto;

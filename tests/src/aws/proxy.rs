@@ -1,0 +1,305 @@
+//! A loopback HTTP proxy between the console and moto that injects faults into chosen
+//! operations: 500s, throttling errors, AccessDenied, and dropped connections. It records
+//! every attempt it sees, so tests can check that the SDK retried. Stops when dropped.
+//!
+//! It also repairs one deviation of moto from the ECS API: moto returns a task's container
+//! `cpu` (always) and `memory` as JSON numbers where the API has strings, and aws-sdk-rust
+//! refuses such a DescribeTasks/RunTask answer. The proxy turns them into strings, so every
+//! AWS test talks to moto through it, with or without faults.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// What to do to a matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 500 InternalFailure.
+    ServerError,
+    /// HTTP 400 with the protocol's throttling code.
+    Throttle,
+    /// HTTP 400 AccessDenied.
+    AccessDenied,
+    /// Close the connection without an answer.
+    Drop,
+}
+
+#[derive(Debug)]
+struct Rule {
+    operation: String,
+    fault: Fault,
+    /// `None`: every time.
+    remaining: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rules: Vec<Rule>,
+    /// Every attempt: the operation and the fault injected, if any.
+    log: Vec<(String, Option<Fault>)>,
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub struct FaultProxy {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Listens on a free loopback port and forwards to `upstream` (`http://127.0.0.1:PORT`).
+    pub async fn start(upstream: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let shared = state.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                let client = client.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        handle(req, state.clone(), client.clone(), upstream.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FaultProxy {
+            addr,
+            state,
+            server,
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `moto_env` with the endpoint pointed at this proxy.
+    pub fn env(&self, moto_env: &[(String, String)]) -> Vec<(String, String)> {
+        moto_env
+            .iter()
+            .map(|(k, v)| {
+                if k == "AWS_ENDPOINT_URL" {
+                    (k.clone(), self.endpoint())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect()
+    }
+
+    /// Injects `fault` into the next `times` attempts of `operation` (`None`: all of them).
+    pub fn inject(&self, operation: &str, fault: Fault, times: Option<usize>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.rules.push(Rule {
+                operation: operation.to_string(),
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    /// Removes every rule (the log stays).
+    pub fn heal(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.rules.clear();
+        }
+    }
+
+    /// Attempts seen for `operation`, and how many of them got a fault.
+    pub fn attempts(&self, operation: &str) -> (usize, usize) {
+        let s = self.state.lock().expect("proxy state");
+        let seen: Vec<_> = s.log.iter().filter(|(op, _)| op == operation).collect();
+        (seen.len(), seen.iter().filter(|(_, f)| f.is_some()).count())
+    }
+
+    /// Forgets the log.
+    pub fn reset_log(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.log.clear();
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The operation name: from `X-Amz-Target` (JSON protocols) or the `Action=` form field
+/// (query protocol).
+fn operation(target: Option<&str>, body: &[u8]) -> String {
+    if let Some(t) = target {
+        return t.rsplit('.').next().unwrap_or(t).to_string();
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .unwrap_or("?")
+        .to_string()
+}
+
+fn injected(fault: Fault, json: bool) -> Response<Full<Bytes>> {
+    let (status, code, message) = match fault {
+        Fault::ServerError => (500, "InternalFailure", "injected server error"),
+        Fault::Throttle => (
+            400,
+            if json {
+                "ThrottlingException"
+            } else {
+                "Throttling"
+            },
+            "Rate exceeded",
+        ),
+        Fault::AccessDenied => (
+            400,
+            if json {
+                "AccessDeniedException"
+            } else {
+                "AccessDenied"
+            },
+            "User is not authorized to perform this action",
+        ),
+        Fault::Drop => (500, "", ""),
+    };
+    let (content_type, body) = if json {
+        (
+            "application/x-amz-json-1.1",
+            format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
+        )
+    } else {
+        (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    resp.headers_mut().insert(
+        "x-amzn-requestid",
+        hyper::header::HeaderValue::from_static("injected"),
+    );
+    resp
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+    client: HttpClient,
+    upstream: String,
+) -> Result<Response<Full<Bytes>>, io::Error> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
+        .to_bytes();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let op = operation(target.as_deref(), &body);
+    let fault = {
+        let mut s = state
+            .lock()
+            .map_err(|_| io::Error::other("proxy state poisoned"))?;
+        let fault = s
+            .rules
+            .iter_mut()
+            .find(|r| r.operation == op && r.remaining != Some(0))
+            .map(|r| {
+                if let Some(n) = r.remaining.as_mut() {
+                    *n -= 1;
+                }
+                r.fault
+            });
+        s.log.push((op.clone(), fault));
+        fault
+    };
+    match fault {
+        Some(Fault::Drop) => {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "injected drop",
+            ));
+        }
+        Some(f) => return Ok(injected(f, target.is_some())),
+        None => {}
+    }
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut forward = Request::builder()
+        .method(parts.method)
+        .uri(format!("{upstream}{path}"));
+    for (name, value) in &parts.headers {
+        if name != hyper::header::HOST {
+            forward = forward.header(name, value);
+        }
+    }
+    let forward = forward
+        .body(Full::new(body))
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let resp = client
+        .request(forward)
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let (mut parts, body) = resp.into_parts();
+    let mut body = body
+        .collect()
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
+        .to_bytes();
+    if op == "DescribeTasks" || op == "RunTask" {
+        body = stringify_container_numbers(&body);
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    }
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// `tasks[].containers[].{cpu,memory,memoryReservation}` as strings, as the ECS API has them.
+fn stringify_container_numbers(body: &Bytes) -> Bytes {
+    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    let tasks = doc.get_mut("tasks").and_then(|t| t.as_array_mut());
+    for task in tasks.into_iter().flatten() {
+        let containers = task.get_mut("containers").and_then(|c| c.as_array_mut());
+        for c in containers.into_iter().flatten() {
+            for key in ["cpu", "memory", "memoryReservation"] {
+                if let Some(v) = c.get_mut(key)
+                    && v.is_number()
+                {
+                    *v = serde_json::Value::String(v.to_string());
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&doc)
+        .map(Bytes::from)
+        .unwrap_or_else(|_| body.clone())
+}
