@@ -105,11 +105,8 @@ resource "aws_codebuild_project" "blog" {
       value = aws_ecr_repository.blog.repository_url
     }
 
-    # Set per build (StartBuild environment override) to add a release tag next to the commit's SHA.
-    environment_variable {
-      name  = "RELEASE_TAG"
-      value = ""
-    }
+    # RELEASE_TAG is not set here: a build that should also carry a release tag sets it with a
+    # StartBuild environment override (docs/aws-setup.md).
   }
 
   logs_config {

@@ -1,7 +1,6 @@
 resource "aws_lb" "this" {
   #checkov:skip=CKV2_AWS_28:A WAF web ACL is the account's choice and is attached outside this stack (aws_wafv2_web_acl_association).
   #checkov:skip=CKV2_AWS_20:No HTTP-to-HTTPS redirect without a certificate; with one, serve the production listener on 443 (prod_listener_port) with certificate_arn.
-  #checkov:skip=CKV_AWS_91:Access logs are on when access_logs_bucket is set; the bucket and its ELB delivery policy belong to the account's logging setup.
   name                       = var.name
   load_balancer_type         = "application"
   internal                   = var.internal_alb
@@ -53,8 +52,7 @@ resource "aws_lb_target_group" "color" {
 # Production traffic: a weighted forward over both colors. The console moves the weights and records
 # the stable color in the bluegreen:stable tag while releases run.
 resource "aws_lb_listener" "prod" {
-  #checkov:skip=CKV_AWS_2:The listener serves HTTPS when certificate_arn is set; without a certificate there is no domain to serve TLS for.
-  #checkov:skip=CKV_AWS_103:TLS 1.2+ (ssl_policy) applies when certificate_arn is set; without it the listener is plain HTTP.
+  # HTTPS with TLS 1.2+ when certificate_arn is set; plain HTTP otherwise (no domain, no TLS).
   load_balancer_arn = aws_lb.this.arn
   port              = var.prod_listener_port
   protocol          = local.listener_proto
@@ -100,8 +98,6 @@ resource "aws_lb_listener" "prod" {
 
 # Smoke tests of the idle color before it gets production traffic. Starts on green, the idle color.
 resource "aws_lb_listener" "test" {
-  #checkov:skip=CKV_AWS_2:The listener serves HTTPS when certificate_arn is set; without a certificate there is no domain to serve TLS for.
-  #checkov:skip=CKV_AWS_103:TLS 1.2+ (ssl_policy) applies when certificate_arn is set; without it the listener is plain HTTP.
   load_balancer_arn = aws_lb.this.arn
   port              = var.test_listener_port
   protocol          = local.listener_proto

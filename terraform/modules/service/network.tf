@@ -61,7 +61,6 @@ resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
 
 # Tasks call AWS APIs (ECR, S3 layers, CloudWatch Logs, SSM, DynamoDB) over HTTPS and nothing else.
 resource "aws_vpc_security_group_egress_rule" "tasks_https" {
-  #checkov:skip=CKV_AWS_382:HTTPS out to AWS service endpoints only (port 443); their addresses are not fixed.
   security_group_id = aws_security_group.tasks.id
   description       = "HTTPS to AWS service endpoints"
   ip_protocol       = "tcp"

@@ -40,7 +40,7 @@ data "aws_subnets" "default" {
 
   filter {
     name   = "vpc-id"
-    values = [data.aws_vpc.default[0].id]
+    values = [one(data.aws_vpc.default[*].id)]
   }
 
   filter {
@@ -50,8 +50,10 @@ data "aws_subnets" "default" {
 }
 
 locals {
-  vpc_id          = var.vpc_id != null ? var.vpc_id : data.aws_vpc.default[0].id
-  default_subnets = var.vpc_id == null ? data.aws_subnets.default[0].ids : []
+  # Splats instead of [0]: both branches of a conditional are evaluated, and the lookups have no
+  # instance when vpc_id is given.
+  vpc_id          = var.vpc_id != null ? var.vpc_id : one(data.aws_vpc.default[*].id)
+  default_subnets = flatten(data.aws_subnets.default[*].ids)
   alb_subnet_ids  = var.alb_subnet_ids != null ? var.alb_subnet_ids : local.default_subnets
   task_subnet_ids = var.task_subnet_ids != null ? var.task_subnet_ids : local.default_subnets
 }
