@@ -1,7 +1,37 @@
 //! The deploy console TUI (ratatui + crossterm): events → actions → a pure update → commands
 //! carried out by workers.
+//!
+//! - [`event`]: what happened (keys, ticks, pollers' results, finished writes);
+//! - [`action`]: the verbs; [`update`] maps keys to them and applies them to [`state`];
+//! - [`command`]: what update asks for; [`worker`] carries it out (one poller per resource);
+//! - [`view`]: draws the state, a pure function with the clock in the state.
 
-use crate::ops::Ops;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::ops::{Ops, now_millis};
+use crate::platform::PlatformKind;
+
+pub mod action;
+pub mod command;
+pub mod event;
+#[doc(hidden)]
+pub mod fixtures;
+pub mod state;
+mod terminal;
+pub mod update;
+pub mod view;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use event::Event;
+use state::State;
 
 /// How the console was started.
 #[derive(Debug, Clone)]
@@ -10,6 +40,11 @@ pub struct TuiOptions {
     pub profile: String,
     /// Log lines kept in the ring buffer.
     pub log_capacity: usize,
+    /// Where the console's own tracing goes (never the screen). `None`: `console.log` in the
+    /// local state directory, or in the system's temporary directory.
+    pub trace_file: Option<PathBuf>,
+    /// How often each resource is polled.
+    pub intervals: worker::Intervals,
 }
 
 impl Default for TuiOptions {
@@ -17,12 +52,104 @@ impl Default for TuiOptions {
         TuiOptions {
             profile: "local".into(),
             log_capacity: 10_000,
+            trace_file: None,
+            intervals: worker::Intervals::default(),
         }
     }
 }
 
+/// The clock tick: spinners advance and ages are redrawn.
+const TICK: Duration = Duration::from_millis(200);
+
 /// Runs the console until the user quits; the terminal is restored on every exit path.
 pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
-    let _ = (ops, opts);
-    anyhow::bail!("the console TUI is not built yet")
+    let mut info = ops.platform().info();
+    if !opts.profile.is_empty() {
+        info.profile = opts.profile.clone();
+    }
+    init_tracing(&opts, &info.kind);
+    let mut state = State::new(info, ops.access(), opts.log_capacity, now_millis());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut workers = worker::Workers::start(ops, tx, opts.intervals);
+    let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
+    let mut keys = crossterm::event::EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut shown_second = state.now / 1000;
+    loop {
+        if dirty {
+            guard
+                .terminal
+                .draw(|f| view::render(f, &state))
+                .context("cannot draw the console")?;
+            dirty = false;
+        }
+        if state.quit {
+            break;
+        }
+        // The only awaits: the next terminal event, the next worker event, the next tick.
+        let first = tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(ev)) => terminal_event(ev),
+                Some(Err(e)) => return Err(e).context("cannot read the terminal"),
+                None => break,
+            },
+            Some(ev) = rx.recv() => Some(ev),
+            _ = tick.tick() => Some(Event::Tick(now_millis())),
+        };
+        let mut pending: Vec<Event> = first.into_iter().collect();
+        // Drain everything already waiting, then draw once.
+        while let Ok(ev) = rx.try_recv() {
+            pending.push(ev);
+        }
+        for ev in pending {
+            let is_tick = matches!(ev, Event::Tick(_));
+            for cmd in update::handle_event(&mut state, ev) {
+                workers.execute(cmd);
+            }
+            if is_tick {
+                let second = state.now / 1000;
+                dirty |= state.animating() || second != shown_second;
+                shown_second = second;
+            } else {
+                dirty = true;
+            }
+        }
+    }
+    drop(guard);
+    drop(workers);
+    Ok(())
+}
+
+fn terminal_event(ev: crossterm::event::Event) -> Option<Event> {
+    match ev {
+        crossterm::event::Event::Key(k) => Some(Event::Key(k)),
+        crossterm::event::Event::Resize(width, height) => Some(Event::Resize { width, height }),
+        _ => None,
+    }
+}
+
+/// Sends the console's tracing to a file; never to the screen it draws on. Keeps a
+/// subscriber the binary installed already.
+fn init_tracing(opts: &TuiOptions, kind: &PlatformKind) {
+    let path = opts.trace_file.clone().unwrap_or_else(|| match kind {
+        PlatformKind::Local { state_dir, .. } => PathBuf::from(state_dir).join("console.log"),
+        PlatformKind::Aws { .. } => std::env::temp_dir().join("bluegreen-console.log"),
+    });
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BLUEGREEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
 }

@@ -1,0 +1,125 @@
+//! Actions: the verbs of the console. Keys map to actions (see [`crate::tui::update::keys`]);
+//! `Deserialize` lets a keymap file name them, e.g. `{ "NudgeSlider": { "delta": 5 } }`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::Color;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Action {
+    /// Leave the console (the platform keeps running).
+    Quit,
+    /// Move focus to the next panel.
+    FocusNext,
+    /// Move focus to the previous panel.
+    FocusPrev,
+    /// Open or close the help overlay.
+    ToggleHelp,
+    /// Open the `:` command line.
+    OpenCommandLine,
+    /// Close the open dialog or prompt without doing anything; in normal mode, reset the
+    /// slider to the live weights.
+    Cancel,
+    /// Ask every poller to refresh now.
+    Refresh,
+
+    /// Move the slider by `delta` percentage points towards the canary (negative: away).
+    NudgeSlider {
+        delta: i16,
+    },
+    /// Put the slider at `percent` for the canary.
+    SetSlider {
+        percent: u8,
+    },
+    /// Open the confirm dialog for the slider's weights.
+    ApplySlider,
+    /// Open the confirm dialog for giving `percent` to the canary (`:shift N`), or to a named
+    /// color (`:shift --green N`).
+    Shift {
+        color: Option<Color>,
+        percent: u8,
+    },
+
+    /// Open the promote dialog, with its bake time (default 300 s) and keep-old preset.
+    Promote {
+        #[serde(default)]
+        bake_secs: Option<u64>,
+        #[serde(default)]
+        keep_old: bool,
+    },
+    /// In the promote dialog: change the bake time by `secs`.
+    AdjustBake {
+        secs: i64,
+    },
+    /// In the promote dialog: toggle keep-old.
+    ToggleKeepOld,
+    /// Open the rollback confirm.
+    Rollback,
+    /// Finish a pending bake (scale the old color to zero unless keep-old).
+    FinishBake,
+    /// Start a build, optionally of a source version.
+    StartBuild {
+        source_version: Option<String>,
+    },
+    /// Deploy a tag to the idle color; with no tag, open the image picker.
+    Deploy {
+        tag: Option<String>,
+    },
+    /// Set a color's desired count (confirming is the command line's job: it names the count).
+    Scale {
+        color: Color,
+        desired: u32,
+    },
+    /// Arm a read-only profile for this session (`:arm`).
+    Arm,
+
+    /// Confirm the open dialog.
+    Confirm,
+    /// In a confirm dialog: override an overridable guard refusal.
+    ToggleForce,
+
+    /// Move the selection in the focused list (images, builds, image picker) down.
+    SelectNext,
+    /// Move the selection up.
+    SelectPrev,
+    /// Show an older build in the build panel.
+    OlderBuild,
+    /// Show a newer build.
+    NewerBuild,
+
+    /// Scroll the logs towards older lines (pauses following).
+    ScrollUp {
+        lines: usize,
+    },
+    /// Scroll the logs towards newer lines (resumes following at the bottom).
+    ScrollDown {
+        lines: usize,
+    },
+    /// Jump to the oldest buffered line.
+    ScrollTop,
+    /// Jump to the newest line and follow.
+    ScrollBottom,
+    /// Follow new lines, or pause.
+    ToggleFollow,
+    /// Open the `/` regex filter prompt.
+    StartFilter,
+    /// Show lines that do not match the filter.
+    ToggleInvert,
+    ToggleWrap,
+    ToggleTimestamps,
+    /// Show one color's lines, or both (`None`).
+    ShowColor {
+        color: Option<Color>,
+    },
+    /// Show error lines only.
+    ToggleErrorsOnly,
+
+    /// Type a character into the open prompt.
+    Input(char),
+    /// Delete the last character of the open prompt.
+    Backspace,
+    /// Submit the open prompt.
+    Submit,
+    /// Run a command line (what `:` submits), e.g. `shift 30`.
+    RunCommand(String),
+}

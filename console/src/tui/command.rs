@@ -1,0 +1,36 @@
+//! Commands: what [`crate::tui::update`] asks the workers to do. Writes go through
+//! [`crate::ops::Ops`], so the guards and read-only rules are the CLI's.
+
+use crate::ops::PromoteOptions;
+use crate::rollout::{Color, Weights};
+
+use super::state::Resource;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Poll a resource now (coalesced with a request already queued for it).
+    Refresh(Resource),
+    Shift {
+        weights: Weights,
+        force: bool,
+    },
+    Promote {
+        opts: PromoteOptions,
+        pending: Option<Weights>,
+    },
+    FinishBake,
+    Rollback,
+    Deploy {
+        tag: String,
+        color: Option<Color>,
+    },
+    Build {
+        source_version: Option<String>,
+    },
+    Scale {
+        color: Color,
+        desired: u32,
+    },
+    /// Arm the command layer for this session.
+    Arm,
+}

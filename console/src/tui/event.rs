@@ -1,0 +1,66 @@
+//! Events: what happened. Keys and resizes from the terminal, clock ticks, pollers' results and
+//! finished operations. [`crate::tui::update::handle_event`] turns them into state changes.
+
+use crossterm::event::KeyEvent;
+
+use crate::ops::{OpError, PromoteReport, RollbackReport};
+use crate::platform::{DeployReceipt, PlatformError, WeightChange};
+use crate::rollout::UnixMillis;
+use crate::rollout::{Bake, Build, Color, ColorMetrics, Image, LogLine, PerColor, Snapshot};
+
+use super::state::Resource;
+
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The clock advanced.
+    Tick(UnixMillis),
+    /// A poller started a request.
+    Loading(Resource, UnixMillis),
+    /// A poller's result.
+    Polled(Polled, UnixMillis),
+    /// A write finished.
+    Done(OpResult),
+}
+
+/// A poller's answer.
+#[derive(Debug)]
+pub enum Polled {
+    Services(Result<Box<Snapshot>, PlatformError>),
+    Builds(Result<Vec<Build>, PlatformError>),
+    Images(Result<Vec<Image>, PlatformError>),
+    Logs(Result<Vec<LogLine>, PlatformError>),
+    Metrics(Result<Option<PerColor<ColorMetrics>>, PlatformError>),
+}
+
+impl Polled {
+    pub fn resource(&self) -> Resource {
+        match self {
+            Polled::Services(_) => Resource::Services,
+            Polled::Builds(_) => Resource::Builds,
+            Polled::Images(_) => Resource::Images,
+            Polled::Logs(_) => Resource::Logs,
+            Polled::Metrics(_) => Resource::Metrics,
+        }
+    }
+}
+
+/// A finished write and what the command layer answered.
+#[derive(Debug)]
+pub enum OpResult {
+    Shifted(Result<WeightChange, OpError>),
+    Promoted(Result<PromoteReport, OpError>),
+    BakeFinished(Result<Option<Bake>, OpError>),
+    RolledBack(Result<RollbackReport, OpError>),
+    Deployed(Result<DeployReceipt, OpError>),
+    BuildStarted(Result<Build, OpError>),
+    Scaled {
+        color: Color,
+        desired: u32,
+        result: Result<(), OpError>,
+    },
+}

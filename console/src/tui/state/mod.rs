@@ -1,0 +1,393 @@
+//! Everything the screen shows, as plain data. Changed only by [`crate::tui::update`]; read by
+//! [`crate::tui::view`].
+
+use std::time::Duration;
+
+use crate::ops::Access;
+use crate::platform::{PlatformError, PlatformInfo, PlatformKind};
+use crate::rollout::guard::Refusal;
+use crate::rollout::{Build, Color, ColorMetrics, Image, PerColor, Snapshot, UnixMillis, Weights};
+
+pub mod logs;
+
+pub use logs::{LogBuffer, LogFilter, LogView};
+
+/// A resource the console polls; each has its own poller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resource {
+    /// Both colors' services, tasks, targets and the listener.
+    Services,
+    Builds,
+    Images,
+    Logs,
+    Metrics,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 5] = [
+        Resource::Services,
+        Resource::Builds,
+        Resource::Images,
+        Resource::Logs,
+        Resource::Metrics,
+    ];
+}
+
+/// Where a panel's data stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadStatus {
+    /// Never asked yet.
+    Idle,
+    /// A request is in flight (since when).
+    Loading { since: UnixMillis },
+    /// The last request succeeded.
+    Loaded { at: UnixMillis },
+    /// The last request failed; older data, if any, is still shown with its age.
+    Error {
+        /// A few words for the title, e.g. `unavailable`.
+        short: String,
+        /// The whole error, shown inside the panel.
+        message: String,
+        at: UnixMillis,
+    },
+}
+
+/// One polled resource: its latest data (kept through errors, so stale data stays visible) and
+/// its load status.
+#[derive(Debug, Clone)]
+pub struct Panel<T> {
+    pub data: Option<T>,
+    pub status: LoadStatus,
+    /// When `data` was received.
+    pub data_at: Option<UnixMillis>,
+}
+
+impl<T> Default for Panel<T> {
+    fn default() -> Self {
+        Panel {
+            data: None,
+            status: LoadStatus::Idle,
+            data_at: None,
+        }
+    }
+}
+
+impl<T> Panel<T> {
+    pub fn loading(&mut self, now: UnixMillis) {
+        // A refresh over shown data keeps the data; the title shows the spinner.
+        if !matches!(self.status, LoadStatus::Loading { .. }) {
+            self.status = LoadStatus::Loading { since: now };
+        }
+    }
+
+    pub fn loaded(&mut self, data: T, at: UnixMillis) {
+        self.data = Some(data);
+        self.data_at = Some(at);
+        self.status = LoadStatus::Loaded { at };
+    }
+
+    pub fn failed(&mut self, error: &PlatformError, at: UnixMillis) {
+        let short = match error {
+            PlatformError::Call { fault, .. } => fault.to_string(),
+            PlatformError::TimedOut { .. } => "timed out".into(),
+            PlatformError::Config(_) => "configuration".into(),
+        };
+        self.status = LoadStatus::Error {
+            short,
+            message: error.to_string(),
+            at,
+        };
+    }
+
+    /// The whole error message, when the last request failed.
+    pub fn error(&self) -> Option<&str> {
+        match &self.status {
+            LoadStatus::Error { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Age of the shown data in milliseconds, if any is shown.
+    pub fn age(&self, now: UnixMillis) -> Option<i64> {
+        self.data_at.map(|at| (now - at).max(0))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self.status, LoadStatus::Error { .. })
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self.status, LoadStatus::Loading { .. })
+    }
+}
+
+/// The panels tab / shift-tab cycle through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Focus {
+    Traffic,
+    Blue,
+    Green,
+    Build,
+    Images,
+    Logs,
+}
+
+impl Focus {
+    pub const ORDER: [Focus; 6] = [
+        Focus::Traffic,
+        Focus::Blue,
+        Focus::Green,
+        Focus::Build,
+        Focus::Images,
+        Focus::Logs,
+    ];
+
+    pub fn next(self) -> Focus {
+        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0);
+        Self::ORDER[(i + 1) % Self::ORDER.len()]
+    }
+
+    pub fn prev(self) -> Focus {
+        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0);
+        Self::ORDER[(i + Self::ORDER.len() - 1) % Self::ORDER.len()]
+    }
+}
+
+/// A write the user asked for, waiting in the confirm dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingOp {
+    Shift {
+        from: Weights,
+        to: Weights,
+        /// The guard's objection, computed when the dialog opened.
+        refusal: Option<Refusal>,
+        /// The user chose to override an overridable refusal.
+        force: bool,
+    },
+    Promote {
+        /// The color that gets 100%, when known.
+        target: Option<Color>,
+        bake: Duration,
+        keep_old: bool,
+        refusal: Option<Refusal>,
+    },
+    Rollback {
+        /// Where traffic would go, from the last snapshot (decided again by the command layer).
+        target: Option<Color>,
+        refusal: Option<Refusal>,
+    },
+    Deploy {
+        tag: String,
+        /// Idle color at the time the dialog opened.
+        color: Option<Color>,
+        refusal: Option<Refusal>,
+    },
+    FinishBake {
+        old: Option<Color>,
+        keep_old: bool,
+    },
+}
+
+impl PendingOp {
+    /// The command-layer verb, for read-only messages.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            PendingOp::Shift { .. } => "shift",
+            PendingOp::Promote { .. } => "promote",
+            PendingOp::Rollback { .. } => "rollback",
+            PendingOp::Deploy { .. } => "deploy",
+            PendingOp::FinishBake { .. } => "promote",
+        }
+    }
+
+    /// A refusal that blocks confirming (not overridden).
+    pub fn blocking_refusal(&self) -> Option<&Refusal> {
+        match self {
+            PendingOp::Shift {
+                refusal: Some(r),
+                force,
+                ..
+            } => (!(r.overridable && *force)).then_some(r),
+            PendingOp::Promote { refusal, .. }
+            | PendingOp::Rollback { refusal, .. }
+            | PendingOp::Deploy { refusal, .. } => refusal.as_ref().filter(|r| !r.overridable),
+            _ => None,
+        }
+    }
+}
+
+/// What keys mean right now. One mode at a time: modal dialogs own the keyboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help,
+    Confirm(PendingOp),
+    /// The `:` command line, with what was typed so far.
+    Command {
+        input: String,
+    },
+    /// The `/` log filter prompt; `previous` is restored on Esc.
+    Filter {
+        input: String,
+        previous: Option<String>,
+        error: Option<String>,
+    },
+    /// Choosing the image to deploy to the idle color.
+    PickImage {
+        selected: usize,
+    },
+}
+
+/// A one-line message under the panels: an operation's outcome or why a key did nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub level: NoticeLevel,
+    pub text: String,
+    pub at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeLevel {
+    Info,
+    Success,
+    Warning,
+    Error,
+}
+
+/// A write the workers are carrying out now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Busy {
+    pub what: String,
+    pub since: UnixMillis,
+}
+
+/// The traffic panel's own state: the slider and the last weights the console asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Traffic {
+    /// The slider's value (weights the user is composing); `None` follows the listener.
+    pub pending: Option<Weights>,
+    /// The last weights the console applied; shown against the observed weights until they
+    /// agree.
+    pub desired: Option<Weights>,
+}
+
+/// The whole console state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The injected clock: set from ticks, so rendering never reads the system time.
+    pub now: UnixMillis,
+    pub info: PlatformInfo,
+    pub access: Access,
+    pub mode: Mode,
+    pub focus: Focus,
+    pub services: Panel<Snapshot>,
+    pub builds: Panel<Vec<Build>>,
+    pub images: Panel<Vec<Image>>,
+    pub metrics: Panel<Option<PerColor<ColorMetrics>>>,
+    /// The logs poller's status (the lines themselves are in `log_buffer`).
+    pub logs: Panel<()>,
+    pub log_buffer: LogBuffer,
+    pub log_view: LogView,
+    pub traffic: Traffic,
+    /// Which build the build panel shows: 0 is the latest.
+    pub build_index: usize,
+    /// Selected row of the images panel.
+    pub image_index: usize,
+    pub notice: Option<Notice>,
+    pub busy: Vec<Busy>,
+    /// Spinner frame, advanced by ticks while something loads.
+    pub spinner: usize,
+    /// The console should exit.
+    pub quit: bool,
+    /// Bake ends this session already offered (or started) to finish, so it asks once.
+    pub bake_offered: Option<UnixMillis>,
+}
+
+impl State {
+    pub fn new(info: PlatformInfo, access: Access, log_capacity: usize, now: UnixMillis) -> Self {
+        State {
+            now,
+            info,
+            access,
+            mode: Mode::Normal,
+            focus: Focus::Traffic,
+            services: Panel::default(),
+            builds: Panel::default(),
+            images: Panel::default(),
+            metrics: Panel::default(),
+            logs: Panel::default(),
+            log_buffer: LogBuffer::new(log_capacity),
+            log_view: LogView::default(),
+            traffic: Traffic::default(),
+            build_index: 0,
+            image_index: 0,
+            notice: None,
+            busy: Vec::new(),
+            spinner: 0,
+            quit: false,
+            bake_offered: None,
+        }
+    }
+
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.services.data.as_ref()
+    }
+
+    /// The weights the listener shows, if known.
+    pub fn observed(&self) -> Option<Weights> {
+        self.snapshot().map(|s| s.listener.weights)
+    }
+
+    /// The color the slider gives traffic to: the color that is not stable (the canary), or
+    /// green when no stable color is recorded.
+    pub fn slider_color(&self) -> Color {
+        self.snapshot()
+            .and_then(|s| s.stable())
+            .map(Color::other)
+            .unwrap_or(Color::Green)
+    }
+
+    /// The slider's weights: pending if the user moved it, else the observed ones.
+    pub fn slider(&self) -> Option<Weights> {
+        self.traffic.pending.or(self.observed())
+    }
+
+    /// Whether anything on screen animates (a spinner), so ticks must redraw.
+    pub fn animating(&self) -> bool {
+        !self.busy.is_empty()
+            || self.services.is_loading() && self.services.data.is_none()
+            || self
+                .builds
+                .data
+                .as_ref()
+                .and_then(|b| b.first())
+                .is_some_and(|b| !b.status.is_done())
+    }
+
+    /// The age of the oldest data on screen, for the header.
+    pub fn oldest_age(&self) -> Option<i64> {
+        [
+            self.services.age(self.now),
+            self.builds.age(self.now),
+            self.images.age(self.now),
+            self.logs.age(self.now),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    }
+
+    pub fn notify(&mut self, level: NoticeLevel, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            level,
+            text: text.into(),
+            at: self.now,
+        });
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.info.kind, PlatformKind::Local { .. })
+    }
+}

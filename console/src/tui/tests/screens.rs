@@ -1,0 +1,182 @@
+use crossterm::event::KeyCode;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+use super::press;
+use crate::tui::fixtures;
+use crate::tui::state::{Focus, State};
+use crate::tui::view::{layout, render};
+
+fn draw(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    t.draw(|f| render(f, state)).expect("draws");
+    t
+}
+
+/// Snapshots the whole screen at 80×24 and 160×48.
+fn screens(name: &str, state: &State) {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let t = draw(state, w, h);
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+        });
+    }
+}
+
+#[test]
+fn healthy_blue_live() {
+    screens("healthy_blue_live", &fixtures::healthy_blue_live());
+}
+
+#[test]
+fn shift_in_progress_not_converged() {
+    screens("shift_not_converged", &fixtures::shift_not_converged());
+}
+
+#[test]
+fn green_unhealthy() {
+    screens("green_unhealthy", &fixtures::green_unhealthy());
+}
+
+#[test]
+fn failed_build() {
+    screens("failed_build", &fixtures::failed_build());
+}
+
+#[test]
+fn every_panel_in_error() {
+    screens("every_panel_in_error", &fixtures::every_panel_in_error());
+}
+
+#[test]
+fn help_overlay() {
+    let mut s = fixtures::healthy_blue_live();
+    press(&mut s, &[KeyCode::Char('?')]);
+    screens("help", &s);
+}
+
+#[test]
+fn confirm_shift_dialog() {
+    let mut s = fixtures::healthy_blue_live();
+    press(&mut s, &[KeyCode::Char('4'), KeyCode::Enter]);
+    screens("confirm_shift", &s);
+}
+
+#[test]
+fn confirm_shift_with_guard_refusal() {
+    let mut s = fixtures::green_unhealthy();
+    press(&mut s, &[KeyCode::Char('5'), KeyCode::Enter]);
+    screens("confirm_shift_refused", &s);
+}
+
+#[test]
+fn promote_dialog() {
+    let mut s = fixtures::shift_not_converged();
+    press(&mut s, &[KeyCode::Char('p')]);
+    screens("promote_refused", &s);
+}
+
+#[test]
+fn logs_filtered_and_paused() {
+    let mut s = fixtures::healthy_blue_live();
+    s.focus = Focus::Logs;
+    press(&mut s, &[KeyCode::Char('/')]);
+    press(&mut s, &super::chars("status=30[34]"));
+    press(&mut s, &[KeyCode::Enter, KeyCode::Char('f')]);
+    let more = fixtures::log_lines(7, fixtures::NOW);
+    crate::tui::update::handle_event(
+        &mut s,
+        crate::tui::event::Event::Polled(crate::tui::event::Polled::Logs(Ok(more)), fixtures::NOW),
+    );
+    screens("logs_filtered_paused", &s);
+}
+
+fn all_fixture_states() -> Vec<State> {
+    let mut states = vec![
+        fixtures::nothing_loaded(),
+        fixtures::healthy_blue_live(),
+        fixtures::shift_not_converged(),
+        fixtures::green_unhealthy(),
+        fixtures::failed_build(),
+        fixtures::every_panel_in_error(),
+    ];
+    let modal_keys: [&[KeyCode]; 6] = [
+        &[KeyCode::Char('?')],
+        &[KeyCode::Char('3'), KeyCode::Enter],
+        &[KeyCode::Char('p')],
+        &[KeyCode::Char('r')],
+        &[KeyCode::Char('d')],
+        &[KeyCode::Char(':'), KeyCode::Char('x')],
+    ];
+    for keys in modal_keys {
+        let mut s = fixtures::green_unhealthy();
+        press(&mut s, keys);
+        states.push(s);
+    }
+    let mut wrapped = fixtures::healthy_blue_live();
+    press(
+        &mut wrapped,
+        &[KeyCode::Char('w'), KeyCode::Char('/'), KeyCode::Char('o')],
+    );
+    states.push(wrapped);
+    states
+}
+
+#[test]
+fn every_size_from_40x10_to_100x30_renders() {
+    let states = all_fixture_states();
+    // Every size with a rotating fixture (every state meets every width and every height),
+    // and every state at the edges of the range.
+    for w in 40..=100u16 {
+        for h in 10..=30u16 {
+            draw(&states[(w as usize * 7 + h as usize) % states.len()], w, h);
+        }
+    }
+    for (w, h) in [(40, 10), (40, 30), (100, 10), (100, 30), (80, 24), (60, 15)] {
+        for s in &states {
+            draw(s, w, h);
+        }
+    }
+    // Below the supported minimum it must still not panic.
+    for (w, h) in [(1, 1), (10, 3), (39, 9), (0, 0)] {
+        for s in &states {
+            draw(s, w, h);
+        }
+    }
+}
+
+#[test]
+fn panels_never_overlap() {
+    for w in (40..=200).step_by(4) {
+        for h in 10..=60 {
+            let screen = Rect::new(0, 0, w, h);
+            let a = layout(screen);
+            let rects: Vec<Rect> = [
+                Some(a.header),
+                a.traffic,
+                a.blue,
+                a.green,
+                a.build,
+                a.images,
+                a.logs,
+                a.notice,
+                Some(a.footer),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .collect();
+            for (i, r) in rects.iter().enumerate() {
+                assert!(screen.contains(r.as_position()) && r.right() <= w && r.bottom() <= h);
+                for o in &rects[i + 1..] {
+                    assert!(!r.intersects(*o), "{w}x{h}: {r:?} overlaps {o:?}");
+                }
+            }
+            assert!(
+                a.traffic.is_some(),
+                "{w}x{h}: the traffic panel always shows"
+            );
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Applying what happened outside: clock ticks, pollers' results, finished writes.
+
+use super::super::command::Command;
+use super::super::event::{OpResult, Polled};
+use super::super::state::{NoticeLevel, Resource, State};
+use crate::ops::OpError;
+use crate::platform::WeightOutcome;
+use crate::rollout::UnixMillis;
+
+pub(super) fn tick(state: &mut State, now: UnixMillis) -> Vec<Command> {
+    state.now = now;
+    if state.animating() {
+        state.spinner = state.spinner.wrapping_add(1);
+    }
+    offer_bake_finish(state);
+    vec![]
+}
+
+/// On a platform that does not finish bakes by itself, say once per bake that it is due.
+fn offer_bake_finish(state: &mut State) {
+    if state.info.finishes_bake {
+        return;
+    }
+    let Some(bake) = state.snapshot().and_then(|s| s.bake_pending().cloned()) else {
+        return;
+    };
+    if bake.until > state.now || state.bake_offered == Some(bake.until) {
+        return;
+    }
+    state.bake_offered = Some(bake.until);
+    let what = if bake.keep_old {
+        "clear it (keep-old: the old color keeps running)".to_string()
+    } else {
+        format!("scale {} to 0", bake.old)
+    };
+    state.notify(
+        NoticeLevel::Warning,
+        format!("the promote's bake is over: press F to finish it ({what})"),
+    );
+}
+
+pub(super) fn loading(state: &mut State, resource: Resource, at: UnixMillis) {
+    match resource {
+        Resource::Services => state.services.loading(at),
+        Resource::Builds => state.builds.loading(at),
+        Resource::Images => state.images.loading(at),
+        Resource::Logs => state.logs.loading(at),
+        Resource::Metrics => state.metrics.loading(at),
+    }
+}
+
+pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<Command> {
+    match polled {
+        Polled::Services(Ok(snap)) => {
+            let observed = snap.listener.weights;
+            state.services.loaded(*snap, at);
+            if state.traffic.desired == Some(observed) {
+                state.traffic.desired = None;
+            }
+            if state.traffic.pending == Some(observed) {
+                state.traffic.pending = None;
+            }
+        }
+        Polled::Services(Err(e)) => state.services.failed(&e, at),
+        Polled::Builds(Ok(builds)) => {
+            state.build_index = state.build_index.min(builds.len().saturating_sub(1));
+            state.builds.loaded(builds, at);
+        }
+        Polled::Builds(Err(e)) => state.builds.failed(&e, at),
+        Polled::Images(Ok(images)) => {
+            state.image_index = state.image_index.min(images.len().saturating_sub(1));
+            state.images.loaded(images, at);
+        }
+        Polled::Images(Err(e)) => state.images.failed(&e, at),
+        Polled::Logs(Ok(lines)) => {
+            state.log_buffer.extend(lines);
+            state.logs.loaded((), at);
+        }
+        Polled::Logs(Err(e)) => state.logs.failed(&e, at),
+        Polled::Metrics(Ok(m)) => state.metrics.loaded(m, at),
+        Polled::Metrics(Err(e)) => state.metrics.failed(&e, at),
+    }
+    vec![]
+}
+
+pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
+    // Writes finish one at a time from the user's point of view; the oldest is the one done.
+    if !state.busy.is_empty() {
+        state.busy.remove(0);
+    }
+    let mut refresh = vec![Command::Refresh(Resource::Services)];
+    match result {
+        OpResult::Shifted(Ok(change)) => {
+            state.traffic.pending = None;
+            let weights = change.observed.unwrap_or(change.desired);
+            state.notify(NoticeLevel::Success, format!("applied: {weights}"));
+        }
+        OpResult::Shifted(Err(e)) => failed(state, "shift", &e),
+        OpResult::Promoted(Ok(report)) => {
+            state.traffic.pending = None;
+            state.traffic.desired = None;
+            let bake = report
+                .bake
+                .as_ref()
+                .map(|b| {
+                    let secs = ((b.until - state.now).max(0) + 999) / 1000;
+                    let end = if b.keep_old {
+                        "then keeps running (keep-old)".to_string()
+                    } else {
+                        "then scales to 0".to_string()
+                    };
+                    format!("; {} bakes for {secs} s, {end}", b.old)
+                })
+                .unwrap_or_default();
+            state.notify(
+                NoticeLevel::Success,
+                format!(
+                    "promoted {}: it has 100% and is stable{bake}",
+                    report.promoted
+                ),
+            );
+        }
+        OpResult::Promoted(Err(e)) => failed(state, "promote", &e),
+        OpResult::BakeFinished(Ok(Some(bake))) => {
+            let what = if bake.keep_old {
+                format!("{} keeps running", bake.old)
+            } else {
+                format!("{} scaled to 0", bake.old)
+            };
+            state.notify(NoticeLevel::Success, format!("bake finished: {what}"));
+        }
+        OpResult::BakeFinished(Ok(None)) => {
+            state.notify(NoticeLevel::Info, "no bake was pending");
+        }
+        OpResult::BakeFinished(Err(e)) => failed(state, "finish the bake", &e),
+        OpResult::RolledBack(Ok(report)) => {
+            state.traffic.pending = None;
+            state.traffic.desired = None;
+            let mut text = format!("rolled back: {} has 100%", report.target);
+            for w in &report.warnings {
+                text.push_str("; ");
+                text.push_str(w);
+            }
+            let level = if report.warnings.is_empty() {
+                NoticeLevel::Success
+            } else {
+                NoticeLevel::Warning
+            };
+            state.notify(level, text);
+        }
+        OpResult::RolledBack(Err(e)) => failed(state, "roll back", &e),
+        OpResult::Deployed(Ok(r)) => {
+            state.notify(
+                NoticeLevel::Success,
+                format!(
+                    "deployed {} to {} ({}, {} task(s)); wait for it to become healthy before shifting",
+                    r.tag, r.color, r.task_definition, r.desired
+                ),
+            );
+        }
+        OpResult::Deployed(Err(e)) => failed(state, "deploy", &e),
+        OpResult::BuildStarted(Ok(b)) => {
+            state.build_index = 0;
+            state.notify(NoticeLevel::Success, format!("build {} started", b.id));
+            refresh.push(Command::Refresh(Resource::Builds));
+        }
+        OpResult::BuildStarted(Err(e)) => failed(state, "start a build", &e),
+        OpResult::Scaled {
+            color,
+            desired,
+            result: Ok(()),
+        } => state.notify(NoticeLevel::Success, format!("{color} scaled to {desired}")),
+        OpResult::Scaled {
+            color,
+            result: Err(e),
+            ..
+        } => failed(state, &format!("scale {color}"), &e),
+    }
+    refresh
+}
+
+fn failed(state: &mut State, what: &str, e: &OpError) {
+    let text = match e {
+        OpError::Refused(r) => format!("{what} refused: {}", r.reason),
+        OpError::Weights(change) if change.outcome() == WeightOutcome::Unknown => {
+            format!("{what}: {e}")
+        }
+        _ => format!("{what} failed: {e}"),
+    };
+    if let OpError::Weights(change) = e
+        && change.outcome() == WeightOutcome::NotApplied
+    {
+        // The listener kept its weights: what was asked is no longer in flight.
+        state.traffic.desired = None;
+    }
+    state.notify(NoticeLevel::Error, text);
+}

@@ -1,0 +1,167 @@
+//! The build panel: one build's phases in order, with status glyphs and durations.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{dim, error_line, fmt, panel_block};
+use crate::rollout::{Build, BuildStatus};
+use crate::tui::state::{Focus, State};
+
+pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let builds = state.builds.data.as_deref().unwrap_or_default();
+    let shown = builds.get(state.build_index);
+    let mut extra = Vec::new();
+    if let Some(b) = shown {
+        let label = match b.number {
+            Some(n) => format!("#{n}"),
+            None => short_id(&b.id),
+        };
+        extra.push(Span::raw(label));
+        let (_, style, word) = status(b.status, state.spinner);
+        extra.push(Span::styled(word, style));
+        if state.build_index > 0 {
+            extra.push(Span::styled(
+                format!("{} of {} ([/] newer)", state.build_index + 1, builds.len()),
+                Style::new().fg(Tint::Yellow),
+            ));
+        }
+    }
+    let block = panel_block("Build", extra, &state.builds, state, Focus::Build, None);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(b) = shown else {
+        if let Some(e) = error_line(&state.builds) {
+            frame.render_widget(Paragraph::new(e).wrap(Wrap { trim: true }), inner);
+            return;
+        }
+        let text = if state.builds.data.is_some() {
+            "no builds yet · B starts one"
+        } else {
+            "no data yet"
+        };
+        frame.render_widget(Paragraph::new(dim(text)), inner);
+        return;
+    };
+    let mut lines: Vec<Line> = error_line(&state.builds).into_iter().collect();
+    lines.push(summary(b, state.now));
+    let rows = (inner.height as usize).saturating_sub(lines.len());
+    let packed = b.phases.len() > rows;
+    let phases: Vec<Span<'static>> = b
+        .phases
+        .iter()
+        .map(|p| {
+            let (glyph, style, _) = status(p.status, state.spinner);
+            let dur = p
+                .duration_ms
+                .map(|d| d as i64)
+                .or_else(|| match (p.started_at, p.ended_at) {
+                    (Some(s), Some(e)) => Some(e - s),
+                    (Some(s), None) if !p.status.is_done() => Some(state.now - s),
+                    _ => None,
+                })
+                .map(|d| format!(" {}", fmt::duration_ms(d)))
+                .unwrap_or_default();
+            let name = if packed {
+                short_phase(&p.name)
+            } else {
+                p.name.to_ascii_lowercase()
+            };
+            Span::styled(format!("{glyph} {name}{dur}"), style)
+        })
+        .collect();
+    if !packed {
+        lines.extend(phases.into_iter().map(Line::from));
+    } else {
+        // Not enough rows for one phase per line: pack them, in order.
+        let mut line: Vec<Span<'static>> = Vec::new();
+        let mut used = 0;
+        for p in phases {
+            let w = p.content.chars().count() + 1;
+            if used + w > inner.width as usize && !line.is_empty() {
+                lines.push(Line::from(std::mem::take(&mut line)));
+                used = 0;
+            }
+            used += w;
+            line.push(p);
+            line.push(Span::raw(" "));
+        }
+        if !line.is_empty() {
+            lines.push(Line::from(line));
+        }
+    }
+    if let Some(failed) = b.phases.iter().find(|p| {
+        matches!(
+            p.status,
+            BuildStatus::Failed | BuildStatus::Fault | BuildStatus::TimedOut
+        )
+    }) {
+        for c in &failed.context {
+            lines.push(Line::styled(c.clone(), Style::new().fg(Tint::LightRed)));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A phase's name in a few letters, for packed rows.
+fn short_phase(name: &str) -> String {
+    match name {
+        "SUBMITTED" => "submit".into(),
+        "PROVISIONING" => "prov".into(),
+        "DOWNLOAD_SOURCE" => "src".into(),
+        "PRE_BUILD" => "pre".into(),
+        "POST_BUILD" => "post".into(),
+        "UPLOAD_ARTIFACTS" => "upload".into(),
+        "FINALIZING" => "final".into(),
+        "COMPLETED" => "done".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+fn short_id(id: &str) -> String {
+    let tail = id.rsplit(':').next().unwrap_or(id);
+    tail.chars().take(8).collect()
+}
+
+fn summary(b: &Build, now: i64) -> Line<'static> {
+    let source = b.source_version.as_deref().unwrap_or("default source");
+    let commit = b
+        .resolved_source
+        .as_deref()
+        .map(|c| format!(" @ {}", &c[..c.len().min(8)]))
+        .unwrap_or_default();
+    let total = match (b.started_at, b.ended_at) {
+        (Some(s), Some(e)) => format!(" · total {}", fmt::duration_ms(e - s)),
+        (Some(s), None) => format!(" · running {}", fmt::duration_ms(now - s)),
+        _ => String::new(),
+    };
+    let digest = b
+        .exported
+        .iter()
+        .find(|(k, _)| k == "IMAGE_TAG")
+        .map(|(_, v)| format!(" · tag {v}"))
+        .unwrap_or_default();
+    Line::from(vec![
+        Span::raw(format!("{source}{commit}")),
+        Span::styled(format!("{total}{digest}"), Style::new().fg(Tint::DarkGray)),
+    ])
+}
+
+/// Glyph, style and word for a status.
+fn status(s: BuildStatus, spinner: usize) -> (&'static str, Style, &'static str) {
+    match s {
+        BuildStatus::Queued => ("·", Style::new().fg(Tint::DarkGray), "queued"),
+        BuildStatus::InProgress => (
+            fmt::spinner(spinner),
+            Style::new().fg(Tint::Yellow),
+            "running",
+        ),
+        BuildStatus::Succeeded => ("✓", Style::new().fg(Tint::Green), "succeeded"),
+        BuildStatus::Failed => ("✗", Style::new().fg(Tint::LightRed), "failed"),
+        BuildStatus::Fault => ("✗", Style::new().fg(Tint::LightRed), "fault"),
+        BuildStatus::TimedOut => ("✗", Style::new().fg(Tint::LightRed), "timed out"),
+        BuildStatus::Stopped => ("■", Style::new().fg(Tint::DarkGray), "stopped"),
+    }
+}

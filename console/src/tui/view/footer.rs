@@ -1,0 +1,103 @@
+//! The notice line (an operation's outcome, a refusal, a write in progress) and the key hints
+//! (or the open prompt).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::fmt;
+use crate::tui::state::{Mode, NoticeLevel, State};
+use crate::tui::update::keys;
+
+pub(super) fn render(frame: &mut Frame, notice: Option<Rect>, footer: Rect, state: &State) {
+    let status = status_line(state);
+    match notice {
+        Some(r) => {
+            if let Some(l) = status.clone() {
+                frame.render_widget(Paragraph::new(l), r);
+            }
+            frame.render_widget(Paragraph::new(bottom_line(state)), footer);
+        }
+        None => {
+            // No room for two lines: a prompt wins, then the notice, then the hints.
+            let line = match (&state.mode, status) {
+                (Mode::Command { .. } | Mode::Filter { .. }, _) | (_, None) => bottom_line(state),
+                (_, Some(l)) => l,
+            };
+            frame.render_widget(Paragraph::new(line), footer);
+        }
+    }
+}
+
+fn status_line(state: &State) -> Option<Line<'static>> {
+    if let Some(b) = state.busy.first() {
+        return Some(Line::from(vec![
+            Span::styled(
+                format!("{} {}", fmt::spinner(state.spinner), b.what),
+                Style::new().fg(Tint::Yellow),
+            ),
+            Span::styled(
+                format!(" ({})", fmt::duration_ms(state.now - b.since)),
+                Style::new().fg(Tint::DarkGray),
+            ),
+        ]));
+    }
+    if let Mode::Filter { error: Some(e), .. } = &state.mode {
+        return Some(Line::styled(e.clone(), Style::new().fg(Tint::LightRed)));
+    }
+    state.notice.as_ref().map(|n| {
+        let style = match n.level {
+            NoticeLevel::Info => Style::new(),
+            NoticeLevel::Success => Style::new().fg(Tint::Green),
+            NoticeLevel::Warning => Style::new().fg(Tint::Yellow),
+            NoticeLevel::Error => Style::new().fg(Tint::LightRed),
+        };
+        Line::from(vec![
+            Span::styled(
+                format!("{} ", fmt::clock(n.at)),
+                Style::new().fg(Tint::DarkGray),
+            ),
+            Span::styled(n.text.clone(), style),
+        ])
+    })
+}
+
+fn bottom_line(state: &State) -> Line<'static> {
+    let cursor = Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK));
+    match &state.mode {
+        Mode::Command { input } => Line::from(vec![
+            Span::styled(":", Style::new().fg(Tint::Cyan)),
+            Span::raw(input.clone()),
+            cursor,
+            Span::styled(
+                "   ⏎ run · esc cancel · :help lists the verbs",
+                Style::new().fg(Tint::DarkGray),
+            ),
+        ]),
+        Mode::Filter { input, .. } => Line::from(vec![
+            Span::styled("/", Style::new().fg(Tint::Magenta)),
+            Span::raw(input.clone()),
+            cursor,
+            Span::styled(
+                "   ⏎ keep · esc restore · ! inverts",
+                Style::new().fg(Tint::DarkGray),
+            ),
+        ]),
+        _ => {
+            let mut spans = Vec::new();
+            for (k, what) in keys::hints(state) {
+                spans.push(Span::styled(
+                    format!(" {k}"),
+                    Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD),
+                ));
+                spans.push(Span::styled(
+                    format!(" {what} "),
+                    Style::new().fg(Tint::Gray),
+                ));
+            }
+            Line::from(spans)
+        }
+    }
+}

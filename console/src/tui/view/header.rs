@@ -1,0 +1,98 @@
+//! The header line: where the console points and how fresh the screen is.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::fmt;
+use crate::platform::PlatformKind;
+use crate::tui::state::State;
+
+pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let mut line = header(state, true);
+    if line.width() > area.width as usize {
+        line = header(state, false);
+    }
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The header, with labels (`profile`, `cluster`) when there is room.
+fn header(state: &State, labels: bool) -> Line<'static> {
+    let label = |l: &str| {
+        if labels {
+            format!("{l} ")
+        } else {
+            String::new()
+        }
+    };
+    let sep = || Span::styled(" │ ", Style::new().fg(Tint::DarkGray));
+    let mut spans = vec![
+        Span::styled(
+            " bluegreen ",
+            Style::new()
+                .add_modifier(Modifier::BOLD)
+                .fg(Tint::Black)
+                .bg(Tint::Cyan),
+        ),
+        Span::raw(" "),
+        Span::raw(format!("{}{}", label("profile"), state.info.profile)),
+        sep(),
+    ];
+    match &state.info.kind {
+        PlatformKind::Local { .. } => spans.push(Span::raw("local")),
+        PlatformKind::Aws { account, region } => spans.push(Span::raw(format!(
+            "aws {} {region}",
+            account.as_deref().unwrap_or("account ?")
+        ))),
+    }
+    // Locally the cluster is the state directory: only worth its room when there is some.
+    if labels || !state.is_local() {
+        spans.extend([
+            sep(),
+            Span::raw(format!("{}{}", label("cluster"), state.info.cluster)),
+        ]);
+    }
+    spans.push(sep());
+    match state.snapshot() {
+        Some(s) => match s.live() {
+            Some(c) => spans.extend([
+                Span::raw("live "),
+                Span::styled(c.as_str(), fmt::bold(fmt::color_style(c))),
+            ]),
+            None => spans.push(Span::styled(
+                format!("shift {}", s.listener.weights),
+                Style::new().fg(Tint::Yellow),
+            )),
+        },
+        None => spans.push(Span::styled("live ?", Style::new().fg(Tint::DarkGray))),
+    }
+    spans.push(sep());
+    let access = &state.access;
+    spans.push(if access.read_only {
+        Span::styled("READ-ONLY", Style::new().fg(Tint::Black).bg(Tint::Yellow))
+    } else if access.profile_read_only && !access.armed {
+        Span::styled(
+            "read-only (:arm)",
+            Style::new().fg(Tint::Black).bg(Tint::Yellow),
+        )
+    } else if access.profile_read_only {
+        Span::styled(
+            "ARMED",
+            fmt::bold(Style::new().fg(Tint::White).bg(Tint::Red)),
+        )
+    } else {
+        Span::styled("writable", Style::new().fg(Tint::DarkGray))
+    });
+    if let Some(age) = state.oldest_age() {
+        spans.push(sep());
+        let style = if age > 30_000 {
+            Style::new().fg(Tint::Yellow)
+        } else {
+            Style::new().fg(Tint::DarkGray)
+        };
+        spans.push(Span::styled(format!("data {}", fmt::age(age)), style));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,130 @@
+//! The images panel: registry tags with digest, size and age; which colors run which image;
+//! a warning when a tag a color runs now points to another digest.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{dim, error_line, fmt, panel_block};
+use crate::rollout::{Color, Image};
+use crate::tui::state::{Focus, State};
+
+pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let block = panel_block("Images", vec![], &state.images, state, Focus::Images, None);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let error = error_line(&state.images);
+    let Some(images) = state.images.data.as_ref() else {
+        let line = error.unwrap_or_else(|| dim("no data yet"));
+        frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), inner);
+        return;
+    };
+    if images.is_empty() {
+        frame.render_widget(
+            Paragraph::new(dim("registry is empty · B builds an image")),
+            inner,
+        );
+        return;
+    }
+    let mut lines: Vec<Line> = error.into_iter().collect();
+    lines.extend(
+        moved_tags(state, images)
+            .into_iter()
+            .map(|w| Line::styled(w, Style::new().fg(Tint::Yellow))),
+    );
+    let rows = (inner.height as usize).saturating_sub(lines.len()).max(1);
+    // Keep the selection in view.
+    let start = state.image_index.saturating_sub(rows.saturating_sub(1));
+    for (i, img) in images.iter().enumerate().skip(start).take(rows) {
+        lines.push(image_line(
+            state,
+            img,
+            i == state.image_index && state.focus == Focus::Images,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+pub(crate) fn image_line(state: &State, img: &Image, selected: bool) -> Line<'static> {
+    let tags = if img.tags.is_empty() {
+        "<untagged>".to_string()
+    } else {
+        img.tags.join(",")
+    };
+    let mut spans = vec![Span::styled(
+        format!("{tags:<6} "),
+        if selected {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        },
+    )];
+    for c in runs(state, img) {
+        spans.push(Span::styled(
+            format!("● {c} "),
+            fmt::bold(fmt::color_style(c)),
+        ));
+    }
+    spans.push(Span::styled(
+        format!("{} ", fmt::short_digest(&img.digest)),
+        Style::new().fg(Tint::DarkGray),
+    ));
+    if let Some(s) = img.size_bytes {
+        spans.push(Span::raw(format!("{} ", fmt::size(s))));
+    }
+    if let Some(at) = img.pushed_at {
+        spans.push(Span::styled(
+            format!("{} ago ", fmt::age(state.now - at)),
+            Style::new().fg(Tint::DarkGray),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// Colors whose current image is this one (by digest, or by tag when no digest is known).
+fn runs(state: &State, img: &Image) -> Vec<Color> {
+    let Some(snap) = state.snapshot() else {
+        return vec![];
+    };
+    Color::ALL
+        .into_iter()
+        .filter(|c| {
+            let Some(r) = snap.colors.get(*c).service.image.as_ref() else {
+                return false;
+            };
+            match (&r.digest, &r.tag) {
+                (Some(d), _) => *d == img.digest,
+                (None, Some(t)) => img.tags.contains(t),
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// A mutable tag a color runs that now names another digest than the color runs.
+fn moved_tags(state: &State, images: &[Image]) -> Vec<String> {
+    let Some(snap) = state.snapshot() else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for c in Color::ALL {
+        let Some(r) = snap.colors.get(c).service.image.as_ref() else {
+            continue;
+        };
+        let (Some(tag), Some(digest)) = (&r.tag, &r.digest) else {
+            continue;
+        };
+        if let Some(now) = images.iter().find(|i| i.tags.contains(tag))
+            && now.digest != *digest
+        {
+            out.push(format!(
+                "⚠ tag {tag} now points to {}; {c} runs {}",
+                fmt::short_digest(&now.digest),
+                fmt::short_digest(digest)
+            ));
+        }
+    }
+    out
+}

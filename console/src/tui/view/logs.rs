@@ -1,0 +1,196 @@
+//! The logs panel: the newest lines that pass the filters, bottom-aligned, each tagged by color
+//! and task; regex matches highlighted. Only the lines that fit are formatted, so a full buffer
+//! costs no more to draw than a screenful.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{dim, error_line, fmt, panel_block};
+use crate::rollout::LogLine;
+use crate::tui::state::logs::is_error_line;
+use crate::tui::state::{Focus, State};
+
+pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let view = &state.log_view;
+    let buf = &state.log_buffer;
+    let mut extra = vec![if view.follow {
+        Span::styled("following", Style::new().fg(Tint::Green))
+    } else {
+        Span::styled(
+            format!("paused · {} new", view.new_since_pause(buf)),
+            Style::new().fg(Tint::Yellow),
+        )
+    }];
+    extra.push(Span::raw(format!("{}/{} lines", buf.len(), buf.capacity())));
+    if let Some(f) = &view.filter {
+        let bang = if view.invert { "!" } else { "" };
+        extra.push(Span::styled(
+            format!("{bang}/{}/", f.text),
+            Style::new().fg(Tint::Magenta),
+        ));
+    }
+    if let Some(c) = view.color {
+        extra.push(Span::styled(format!("{c} only"), fmt::color_style(c)));
+    }
+    if view.errors_only {
+        extra.push(Span::styled("errors", Style::new().fg(Tint::LightRed)));
+    }
+    if view.wrap {
+        extra.push(Span::raw("wrap"));
+    }
+    let block = panel_block("Logs", extra, &state.logs, state, Focus::Logs, None);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let mut inner = inner;
+    if let Some(e) = error_line(&state.logs) {
+        frame.render_widget(Paragraph::new(e), Rect { height: 1, ..inner });
+        inner.y += 1;
+        inner.height -= 1;
+        if inner.height == 0 {
+            return;
+        }
+    }
+    let rows = inner.height as usize;
+    let width = inner.width as usize;
+    let mut picked: Vec<Line> = Vec::with_capacity(rows);
+    if let Some(bottom) = view.bottom(buf) {
+        let mut used = 0;
+        for (_, line) in buf.iter_back_from(bottom) {
+            if used >= rows {
+                break;
+            }
+            if !view.shows(line) {
+                continue;
+            }
+            let formatted = format_line(state, line);
+            if view.wrap {
+                let mut wrapped = wrap(formatted, width);
+                let take = wrapped.len().min(rows - used);
+                // Keep the tail of a line taller than what is left: the bottom stays newest.
+                let rest = wrapped.split_off(wrapped.len() - take);
+                used += rest.len();
+                picked.extend(rest.into_iter().rev());
+            } else {
+                used += 1;
+                picked.push(formatted);
+            }
+        }
+    }
+    if picked.is_empty() {
+        let text = if buf.is_empty() {
+            "no log lines yet"
+        } else {
+            "no line matches the filters (a shows all colors, e toggles errors, / edits the filter)"
+        };
+        frame.render_widget(Paragraph::new(dim(text)), inner);
+        return;
+    }
+    picked.reverse();
+    // Bottom-align: the newest line sits on the last row.
+    let pad = rows.saturating_sub(picked.len());
+    let mut lines = vec![Line::raw(""); pad];
+    lines.extend(picked);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn format_line<'a>(state: &State, line: &'a LogLine) -> Line<'a> {
+    let view = &state.log_view;
+    let mut spans = Vec::with_capacity(6);
+    if view.timestamps {
+        spans.push(Span::styled(
+            fmt::clock_ms(line.at),
+            Style::new().fg(Tint::DarkGray),
+        ));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(
+        format!("{:<5} {} ", line.color.as_str(), line.task_id),
+        fmt::color_style(line.color),
+    ));
+    let base = if is_error_line(&line.message) {
+        Style::new().fg(Tint::LightRed)
+    } else {
+        Style::new()
+    };
+    match (&view.filter, view.invert) {
+        (Some(f), false) => {
+            let msg = line.message.as_str();
+            let mut at = 0;
+            for m in f.regex.find_iter(msg) {
+                if m.start() > at {
+                    spans.push(Span::styled(&msg[at..m.start()], base));
+                }
+                if m.end() > m.start() {
+                    spans.push(Span::styled(
+                        &msg[m.start()..m.end()],
+                        Style::new()
+                            .fg(Tint::Black)
+                            .bg(Tint::Yellow)
+                            .add_modifier(Modifier::BOLD),
+                    ));
+                }
+                at = m.end();
+            }
+            if at < msg.len() {
+                spans.push(Span::styled(&msg[at..], base));
+            }
+        }
+        _ => spans.push(Span::styled(line.message.as_str(), base)),
+    }
+    Line::from(spans)
+}
+
+/// Splits a line into rows of at most `width` characters, keeping each span's style.
+fn wrap(line: Line<'_>, width: usize) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let mut rows = vec![];
+    let mut row: Vec<Span<'static>> = vec![];
+    let mut used = 0;
+    for span in line.spans {
+        let style = span.style;
+        let content = span.content;
+        let mut rest: &str = &content;
+        while !rest.is_empty() {
+            let room = width - used;
+            let split = rest
+                .char_indices()
+                .nth(room)
+                .map(|(i, _)| i)
+                .unwrap_or(rest.len());
+            let (head, tail) = rest.split_at(split);
+            row.push(Span::styled(head.to_string(), style));
+            used += head.chars().count();
+            rest = tail;
+            if used >= width {
+                rows.push(Line::from(std::mem::take(&mut row)));
+                used = 0;
+            }
+        }
+    }
+    if !row.is_empty() || rows.is_empty() {
+        rows.push(Line::from(row));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_splits_by_width() {
+        let line = Line::from(vec![Span::raw("abc"), Span::raw("defgh")]);
+        let rows = wrap(line, 3);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text, vec!["abc", "def", "gh"]);
+    }
+}

@@ -1,0 +1,225 @@
+//! Rendering: a pure function of [`State`]. The clock is `state.now`, so the same state draws
+//! the same screen (the snapshots rely on it).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType};
+
+use super::state::{Focus, LoadStatus, Panel, State};
+
+mod build;
+mod colors;
+pub mod fmt;
+mod footer;
+mod header;
+mod images;
+mod logs;
+mod overlay;
+mod traffic;
+
+/// Where each panel goes at the current size; a panel without room is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Areas {
+    pub header: Rect,
+    pub traffic: Option<Rect>,
+    pub blue: Option<Rect>,
+    pub green: Option<Rect>,
+    pub build: Option<Rect>,
+    pub images: Option<Rect>,
+    pub logs: Option<Rect>,
+    pub notice: Option<Rect>,
+    pub footer: Rect,
+}
+
+/// Splits the screen. Wide screens put build, images and traffic side by side; small ones
+/// drop the build and images panels first, then the color panels, keeping traffic (and so
+/// the slider and rollback) and the logs.
+pub fn layout(area: Rect) -> Areas {
+    let notice_rows = u16::from(area.height >= 14);
+    let [header, body, notice, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(notice_rows),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let mut a = Areas {
+        header,
+        footer,
+        notice: (notice_rows > 0).then_some(notice),
+        ..Areas::default()
+    };
+    let halves = |r: Rect| -> [Rect; 2] {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(r)
+    };
+    if body.width >= 120 && body.height >= 30 {
+        let top_h = (body.height / 4).clamp(9, 13);
+        // 13 rows: a build's summary and its 9–11 phases one per line.
+        let colors_h = (body.height / 4).clamp(8, 14);
+        let [top, colors, logs] = Layout::vertical([
+            Constraint::Length(top_h),
+            Constraint::Length(colors_h),
+            Constraint::Fill(1),
+        ])
+        .areas(body);
+        let [build, images, traffic] = Layout::horizontal([
+            Constraint::Percentage(34),
+            Constraint::Percentage(33),
+            Constraint::Percentage(33),
+        ])
+        .areas(top);
+        let [blue, green] = halves(colors);
+        a.build = Some(build);
+        a.images = Some(images);
+        a.traffic = Some(traffic);
+        a.blue = Some(blue);
+        a.green = Some(green);
+        a.logs = Some(logs);
+    } else if body.height >= 18 {
+        let colors_h = (body.height * 3 / 10).max(6);
+        let [traffic, colors, lower, logs] = Layout::vertical([
+            Constraint::Length(4),
+            Constraint::Length(colors_h),
+            Constraint::Length(6),
+            Constraint::Fill(1),
+        ])
+        .areas(body);
+        let [blue, green] = halves(colors);
+        let [build, images] = halves(lower);
+        a.traffic = Some(traffic);
+        a.blue = Some(blue);
+        a.green = Some(green);
+        a.build = Some(build);
+        a.images = Some(images);
+        a.logs = Some(logs);
+    } else if body.height >= 10 {
+        let [traffic, colors, logs] = Layout::vertical([
+            Constraint::Length(4),
+            Constraint::Length(4),
+            Constraint::Fill(1),
+        ])
+        .areas(body);
+        let [blue, green] = halves(colors);
+        a.traffic = Some(traffic);
+        a.blue = Some(blue);
+        a.green = Some(green);
+        a.logs = Some(logs);
+    } else {
+        let traffic_h = body.height.min(4);
+        let [traffic, logs] =
+            Layout::vertical([Constraint::Length(traffic_h), Constraint::Fill(1)]).areas(body);
+        a.traffic = (traffic.height >= 3).then_some(traffic);
+        a.logs = (logs.height >= 3).then_some(logs);
+    }
+    a
+}
+
+/// Draws the whole screen.
+pub fn render(frame: &mut Frame, state: &State) {
+    let a = layout(frame.area());
+    header::render(frame, a.header, state);
+    if let Some(r) = a.traffic {
+        traffic::render(frame, r, state);
+    }
+    if let Some(r) = a.blue {
+        colors::render(frame, r, state, crate::rollout::Color::Blue);
+    }
+    if let Some(r) = a.green {
+        colors::render(frame, r, state, crate::rollout::Color::Green);
+    }
+    if let Some(r) = a.build {
+        build::render(frame, r, state);
+    }
+    if let Some(r) = a.images {
+        images::render(frame, r, state);
+    }
+    if let Some(r) = a.logs {
+        logs::render(frame, r, state);
+    }
+    footer::render(frame, a.notice, a.footer, state);
+    overlay::render(frame, frame.area(), state);
+}
+
+/// A panel's block: its name, extra title parts, and its load status with the data's age.
+pub(crate) fn panel_block<'a, T>(
+    name: &'a str,
+    extra: Vec<Span<'a>>,
+    panel: &Panel<T>,
+    state: &State,
+    focus: Focus,
+    accent: Option<Tint>,
+) -> Block<'a> {
+    let focused = state.focus == focus;
+    let mut spans = vec![Span::styled(
+        format!(" {name}"),
+        Style::new()
+            .add_modifier(Modifier::BOLD)
+            .fg(accent.unwrap_or(Tint::Reset)),
+    )];
+    for s in extra {
+        spans.push(Span::raw(" · "));
+        spans.push(s);
+    }
+    spans.push(Span::raw(" · "));
+    spans.extend(status_spans(panel, state));
+    spans.push(Span::raw(" "));
+    let border = match (focused, accent) {
+        (true, _) => Style::new().fg(Tint::Yellow),
+        (false, Some(t)) => Style::new().fg(t),
+        (false, None) => Style::new().fg(Tint::DarkGray),
+    };
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(border)
+        .title(Line::from(spans))
+}
+
+/// `loading ⠋`, `3s`, `error: … (data 2m old)`.
+pub(crate) fn status_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'a>> {
+    let age = panel.age(state.now).map(fmt::age);
+    match &panel.status {
+        LoadStatus::Idle => vec![Span::styled("waiting", Style::new().fg(Tint::DarkGray))],
+        LoadStatus::Loading { .. } => match age {
+            Some(a) => vec![Span::styled(a, Style::new().fg(Tint::DarkGray))],
+            None => vec![Span::styled(
+                format!("loading {}", fmt::spinner(state.spinner)),
+                Style::new().fg(Tint::Yellow),
+            )],
+        },
+        LoadStatus::Loaded { .. } => vec![Span::styled(
+            age.unwrap_or_default(),
+            Style::new().fg(Tint::DarkGray),
+        )],
+        LoadStatus::Error { short, .. } => {
+            let mut v = vec![Span::styled(
+                format!("✗ {short}"),
+                Style::new().fg(Tint::LightRed),
+            )];
+            if let Some(a) = age {
+                v.push(Span::styled(
+                    format!(" (data {a} old)"),
+                    Style::new().fg(Tint::Yellow),
+                ));
+            }
+            v
+        }
+    }
+}
+
+/// The panel's whole error message, in red, to put above its (stale) data.
+pub(crate) fn error_line<T>(panel: &Panel<T>) -> Option<Line<'static>> {
+    panel
+        .error()
+        .map(|m| Line::styled(format!("✗ {m}"), Style::new().fg(Tint::LightRed)))
+}
+
+/// A dim one-liner for an empty panel.
+pub(crate) fn dim(text: impl Into<String>) -> Line<'static> {
+    Line::styled(text.into(), Style::new().fg(Tint::DarkGray))
+}

@@ -1,0 +1,342 @@
+//! Modal overlays: the confirm dialogs, the image picker and the help screen.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+
+use super::traffic::change;
+use super::{dim, fmt, images};
+use crate::rollout::guard::Refusal;
+use crate::rollout::{Color, Weights};
+use crate::tui::state::{Mode, PendingOp, State};
+
+pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
+    match &state.mode {
+        Mode::Confirm(op) => confirm(frame, area, state, op),
+        Mode::Help => help(frame, area),
+        Mode::PickImage { selected } => pick_image(frame, area, state, *selected),
+        _ => {}
+    }
+}
+
+/// A box of `w`×`h` centered in `area`, shrunk to fit.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn modal<'a>(title: &'a str, danger: bool) -> Block<'a> {
+    let color = if danger { Tint::LightRed } else { Tint::Cyan };
+    Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(Style::new().fg(color))
+        .title(Span::styled(
+            format!(" {title} "),
+            Style::new().fg(color).add_modifier(Modifier::BOLD),
+        ))
+}
+
+fn draw_modal(frame: &mut Frame, area: Rect, title: &str, danger: bool, lines: Vec<Line>) {
+    let width = (area.width.saturating_sub(4)).min(76);
+    // Rough height: wrapped lines plus borders.
+    let inner_w = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1))
+        .sum();
+    let r = centered(area, width, rows as u16 + 2);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(modal(title, danger)),
+        r,
+    );
+}
+
+fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
+    let mut v = vec![Line::from(vec![
+        Span::styled(
+            "⚠ guard: ",
+            Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(r.reason.clone(), Style::new().fg(Tint::LightRed)),
+    ])];
+    if r.overridable {
+        v.push(if force {
+            Line::styled(
+                "FORCE: the guard is overridden (f to undo)",
+                Style::new().fg(Tint::White).bg(Tint::Red),
+            )
+        } else {
+            Line::styled(
+                "press f to force past this guard",
+                Style::new().fg(Tint::Yellow),
+            )
+        });
+    } else {
+        v.push(Line::styled(
+            "this cannot be forced: fix the cause first",
+            Style::new().fg(Tint::Yellow),
+        ));
+    }
+    v
+}
+
+fn keys_line(blocked: bool) -> Line<'static> {
+    if blocked {
+        dim("esc/n close")
+    } else {
+        Line::from(vec![
+            Span::styled(
+                "⏎/y confirm",
+                Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled("   esc/n cancel", Style::new().fg(Tint::Gray)),
+        ])
+    }
+}
+
+fn colored(c: Color) -> Span<'static> {
+    Span::styled(c.as_str(), fmt::bold(fmt::color_style(c)))
+}
+
+fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
+    let observed = state.observed();
+    let blocked = op.blocking_refusal().is_some();
+    let mut lines: Vec<Line> = Vec::new();
+    let title = match op {
+        PendingOp::Shift {
+            from,
+            to,
+            refusal,
+            force,
+        } => {
+            lines.push(Line::styled(
+                change(*from, *to),
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            if let Some(r) = refusal {
+                lines.extend(refusal_lines(r, *force));
+            }
+            "Shift traffic"
+        }
+        PendingOp::Promote {
+            target,
+            bake,
+            keep_old,
+            refusal,
+        } => {
+            match (target, observed) {
+                (Some(t), Some(o)) => {
+                    lines.push(Line::from(vec![
+                        Span::raw("promote "),
+                        colored(*t),
+                        Span::raw(format!(": {}; ", change(o, Weights::all(*t)))),
+                        colored(*t),
+                        Span::raw(" becomes stable"),
+                    ]));
+                    let old = t.other();
+                    lines.push(Line::from(vec![
+                        Span::raw(format!("bake {} s (+/-), then ", bake.as_secs())),
+                        colored(old),
+                        Span::raw(if *keep_old {
+                            " keeps running (keep-old, k)"
+                        } else {
+                            " scales to 0 (k keeps it)"
+                        }),
+                    ]));
+                }
+                _ => lines.push(Line::raw(format!(
+                    "promote the canary (bake {} s{})",
+                    bake.as_secs(),
+                    if *keep_old { ", keep old" } else { "" }
+                ))),
+            }
+            if let Some(r) = refusal {
+                lines.extend(refusal_lines(r, false));
+            }
+            "Promote"
+        }
+        PendingOp::Rollback { target, refusal } => {
+            match (target, observed) {
+                (Some(t), Some(o)) => lines.push(Line::from(vec![
+                    Span::raw("roll back to "),
+                    colored(*t),
+                    Span::raw(format!(": {}", change(o, Weights::all(*t)))),
+                ])),
+                _ => lines.push(Line::raw(
+                    "roll back: the stable color gets 100% (decided from the listener now)",
+                )),
+            }
+            lines.push(dim(
+                "one weight change; the test listener follows afterwards",
+            ));
+            if let Some(r) = refusal {
+                lines.extend(refusal_lines(r, false));
+            }
+            "Roll back"
+        }
+        PendingOp::Deploy {
+            tag,
+            color,
+            refusal,
+        } => {
+            match color {
+                Some(c) => lines.push(Line::from(vec![
+                    Span::raw(format!("deploy {tag} to ")),
+                    colored(*c),
+                    Span::raw(" (idle, 0% of traffic)"),
+                ])),
+                None => lines.push(Line::raw(format!("deploy {tag} to the idle color"))),
+            }
+            if let Some(r) = refusal {
+                lines.extend(refusal_lines(r, false));
+            }
+            "Deploy"
+        }
+        PendingOp::FinishBake { old, keep_old } => {
+            lines.push(match (old, keep_old) {
+                (Some(c), false) => Line::from(vec![
+                    Span::raw("finish the bake: scale "),
+                    colored(*c),
+                    Span::raw(" to 0"),
+                ]),
+                (Some(c), true) => Line::from(vec![
+                    Span::raw("finish the bake: "),
+                    colored(*c),
+                    Span::raw(" keeps running (keep-old)"),
+                ]),
+                (None, _) => Line::raw("finish the bake"),
+            });
+            "Finish bake"
+        }
+    };
+    lines.push(Line::raw(""));
+    lines.push(keys_line(blocked));
+    draw_modal(frame, area, title, true, lines);
+}
+
+fn pick_image(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
+    let images = state.images.data.as_deref().unwrap_or_default();
+    let target = state
+        .snapshot()
+        .and_then(|s| s.deploy_target())
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "the idle color".into());
+    let mut lines = vec![dim(format!("deploy which image to {target}?"))];
+    let rows = (area.height.saturating_sub(6) as usize).max(1);
+    let start = selected.saturating_sub(rows.saturating_sub(1));
+    for (i, img) in images.iter().enumerate().skip(start).take(rows) {
+        lines.push(images::image_line(state, img, i == selected));
+    }
+    lines.push(dim("↑/↓ choose · ⏎ deploy… · esc cancel"));
+    draw_modal(frame, area, "Deploy an image", false, lines);
+}
+
+/// The keys, grouped; the command-line verbs come from the parser's own list.
+const HELP: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Traffic",
+        &[
+            ("←/→ h/l", "slider ±5 points for the canary"),
+            ("H/L", "slider ±1"),
+            ("0-9, G or )", "slider to 0-90%, 100%"),
+            ("⏎", "apply the slider (confirm)"),
+            ("esc", "reset the slider"),
+        ],
+    ),
+    (
+        "Release",
+        &[
+            ("p", "promote (bake, keep old)"),
+            ("r", "roll back (⏎ or y)"),
+            ("F", "finish a pending bake"),
+            ("B", "start a build"),
+            ("d", "deploy an image to the idle color"),
+            ("[ ]", "older / newer build"),
+        ],
+    ),
+    (
+        "Logs",
+        &[
+            ("f", "follow / pause"),
+            ("/", "regex filter"),
+            ("!", "invert the filter"),
+            ("w  t", "wrap, timestamps"),
+            ("b g a", "blue, green, all"),
+            ("e", "errors only"),
+            ("PgUp/PgDn", "scroll"),
+        ],
+    ),
+    (
+        "Console",
+        &[
+            ("tab/shift-tab", "focus"),
+            (":", "command line"),
+            ("ctrl-r F5", "refresh now"),
+            ("?", "this help"),
+            ("q ctrl-c", "quit"),
+        ],
+    ),
+];
+
+fn help(frame: &mut Frame, area: Rect) {
+    let key_style = Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
+    for (group, keys) in HELP {
+        lines.push(Line::styled(
+            *group,
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+        for (k, what) in *keys {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {k:<14}"), key_style),
+                Span::raw(*what),
+            ]));
+        }
+    }
+    lines.push(Line::styled(
+        "Command line",
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    for (verb, what) in crate::tui::update::COMMAND_VERBS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  :{verb:<36}"), key_style),
+            Span::raw(*what),
+        ]));
+    }
+    let r = centered(
+        area,
+        area.width.saturating_sub(4).min(120),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, r);
+    let block = modal("Help · any key closes", false);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    // As many columns as the lines need; each column is cut to its width.
+    let rows = (inner.height as usize).max(1);
+    let columns = lines.len().div_ceil(rows).max(1);
+    let width = inner.width / columns as u16;
+    for (i, chunk) in lines.chunks(rows).enumerate() {
+        let col = Rect {
+            x: inner.x + width * i as u16,
+            width: if i + 1 == columns {
+                inner.width - width * i as u16
+            } else {
+                width.saturating_sub(1)
+            },
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(chunk.to_vec()), col);
+    }
+}

@@ -1,0 +1,125 @@
+//! The traffic panel: live weights as a two-color bar, the slider, desired vs observed.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{dim, error_line, fmt, panel_block};
+use crate::rollout::{Color, Weights};
+use crate::tui::state::{Focus, State};
+
+pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let mut extra = Vec::new();
+    if let Some(s) = state.snapshot() {
+        if let Some(stable) = s.stable() {
+            extra.push(Span::styled(
+                format!("stable {stable}"),
+                fmt::color_style(stable),
+            ));
+        }
+        if let Some(b) = s.bake_pending() {
+            let left = b.until - state.now;
+            extra.push(Span::styled(
+                if left > 0 {
+                    format!("bake {} left", fmt::duration_ms(left))
+                } else {
+                    "bake due".to_string()
+                },
+                Style::new().fg(Tint::Yellow),
+            ));
+        }
+    }
+    let block = panel_block(
+        "Traffic",
+        extra,
+        &state.services,
+        state,
+        Focus::Traffic,
+        None,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let error = error_line(&state.services);
+    let Some(observed) = state.observed() else {
+        let mut lines: Vec<Line> = error.into_iter().collect();
+        lines.push(dim("weights unknown: waiting for the listener"));
+        lines.push(dim("r rolls back even while this panel is in error"));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        return;
+    };
+    let width = inner.width as usize;
+    let mut lines = vec![bar(observed, width)];
+    lines.extend(error);
+    if let Some(desired) = state.traffic.desired {
+        lines.push(Line::from(vec![
+            Span::styled("desired ", Style::new().fg(Tint::Yellow)),
+            Span::raw(format!("{desired}")),
+            Span::styled(" · observed ", Style::new().fg(Tint::Yellow)),
+            Span::raw(format!("{observed} ")),
+            Span::styled(
+                format!("{} converging", fmt::spinner(state.spinner)),
+                Style::new().fg(Tint::Yellow),
+            ),
+        ]));
+    }
+    lines.push(slider_line(state, observed));
+    if inner.height as usize > lines.len() {
+        if let Some(s) = state.snapshot() {
+            let canary = state.slider_color();
+            let test = s
+                .listener
+                .test_color
+                .map(|c| format!("test listener → {c}"))
+                .unwrap_or_else(|| "test listener: none".into());
+            lines.push(dim(format!("slider moves {canary} · {test}")));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `blue 80 ████████████████░░░░ green 20`, the blue part first.
+fn bar(w: Weights, width: usize) -> Line<'static> {
+    let left = format!("blue {:>3} ", w.blue());
+    let right = format!(" {:<3} green", w.green());
+    let cells = width.saturating_sub(left.len() + right.len());
+    let blue_cells = (cells * w.blue() as usize + 50) / 100;
+    let green_cells = cells - blue_cells;
+    Line::from(vec![
+        Span::styled(left, fmt::color_style(Color::Blue)),
+        Span::styled("█".repeat(blue_cells), fmt::color_style(Color::Blue)),
+        Span::styled("█".repeat(green_cells), fmt::color_style(Color::Green)),
+        Span::styled(right, fmt::color_style(Color::Green)),
+    ])
+}
+
+fn slider_line(state: &State, observed: Weights) -> Line<'static> {
+    let canary = state.slider_color();
+    match state.traffic.pending {
+        Some(p) if p != observed => Line::from(vec![
+            Span::styled("slider ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{canary} {}%", p.get(canary)),
+                fmt::bold(fmt::color_style(canary)),
+            ),
+            Span::raw(format!(" → {}", change(observed, p))),
+            Span::styled("  ⏎ apply · esc reset", Style::new().fg(Tint::DarkGray)),
+        ]),
+        _ => dim(format!(
+            "slider {canary} {}% · ←/→ ±5 · H/L ±1 · 0-9 · G 100 · ⏎ apply",
+            observed.get(canary)
+        )),
+    }
+}
+
+/// `blue 80 → 60, green 20 → 40`: the exact change, stated the same way everywhere.
+pub(crate) fn change(from: Weights, to: Weights) -> String {
+    format!(
+        "blue {} → {}, green {} → {}",
+        from.blue(),
+        to.blue(),
+        from.green(),
+        to.green()
+    )
+}

@@ -1,0 +1,132 @@
+//! Workers: carry out [`Command`]s off the UI loop. Reads come from one poller per resource;
+//! writes run as tasks over [`Ops`] and report back as [`Event::Done`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use super::command::Command;
+use super::event::{Event, OpResult};
+use super::state::Resource;
+use crate::ops::Ops;
+
+mod poller;
+
+pub use poller::Intervals;
+
+/// The running pollers and the command executor. Dropping it stops every task it started.
+pub struct Workers {
+    ops: Ops,
+    tx: mpsc::UnboundedSender<Event>,
+    nudges: HashMap<Resource, Arc<Notify>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts one poller per resource; results arrive on `tx`.
+    pub fn start(ops: Ops, tx: mpsc::UnboundedSender<Event>, intervals: Intervals) -> Self {
+        let mut nudges = HashMap::new();
+        let mut tasks = Vec::new();
+        for resource in Resource::ALL {
+            let nudge = Arc::new(Notify::new());
+            nudges.insert(resource, nudge.clone());
+            tasks.push(tokio::spawn(poller::run(
+                resource,
+                ops.platform().clone(),
+                tx.clone(),
+                nudge,
+                intervals.of(resource),
+            )));
+        }
+        Workers {
+            ops,
+            tx,
+            nudges,
+            tasks,
+        }
+    }
+
+    /// Carries out a command without waiting for it.
+    pub fn execute(&mut self, cmd: Command) {
+        tracing::debug!(?cmd, "command");
+        match cmd {
+            Command::Refresh(r) => {
+                // A permit is stored if the poller is busy: at most one queued refresh.
+                if let Some(n) = self.nudges.get(&r) {
+                    n.notify_one();
+                }
+            }
+            Command::Arm => self.ops.arm(),
+            Command::Shift { weights, force } => {
+                self.spawn(
+                    move |ops| async move { OpResult::Shifted(ops.shift(weights, force).await) },
+                )
+            }
+            Command::Promote { opts, pending } => {
+                let tx = self.tx.clone();
+                self.spawn(move |ops| async move {
+                    let r = ops.promote(opts, pending).await;
+                    if let Ok(report) = &r
+                        && !report.platform_finishes_bake
+                        && let Some(bake) = &report.bake
+                    {
+                        // The console finishes the bake on platforms that do not; if it quits
+                        // first, the next session offers to (AGREEMENTS: promote).
+                        let wait = (bake.until - crate::ops::now_millis()).max(0) as u64;
+                        let ops = ops.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(wait)).await;
+                            let r = ops.finish_bake().await;
+                            let _ = tx.send(Event::Done(OpResult::BakeFinished(r)));
+                        });
+                    }
+                    OpResult::Promoted(r)
+                })
+            }
+            Command::FinishBake => {
+                self.spawn(|ops| async move { OpResult::BakeFinished(ops.finish_bake().await) })
+            }
+            Command::Rollback => {
+                self.spawn(|ops| async move { OpResult::RolledBack(ops.rollback().await) })
+            }
+            Command::Deploy { tag, color } => self
+                .spawn(move |ops| async move { OpResult::Deployed(ops.deploy(&tag, color).await) }),
+            Command::Build { source_version } => self.spawn(move |ops| async move {
+                OpResult::BuildStarted(ops.build(source_version).await)
+            }),
+            Command::Scale { color, desired } => self.spawn(move |ops| async move {
+                OpResult::Scaled {
+                    color,
+                    desired,
+                    result: ops.scale(color, desired).await,
+                }
+            }),
+        }
+    }
+
+    fn spawn<Fut>(&mut self, f: impl FnOnce(Ops) -> Fut)
+    where
+        Fut: std::future::Future<Output = OpResult> + Send + 'static,
+    {
+        let ops = self.ops.clone();
+        let tx = self.tx.clone();
+        self.tasks.retain(|t| !t.is_finished());
+        let fut = f(ops);
+        self.tasks.push(tokio::spawn(async move {
+            let result = fut.await;
+            tracing::info!(?result, "operation finished");
+            let _ = tx.send(Event::Done(result));
+        }));
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! One poller per resource: it asks, waits for the answer, sends it, then sleeps until its
+//! interval passes or a refresh is requested. So at most one request per resource is in flight,
+//! and refreshes asked for meanwhile collapse into one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+
+use crate::ops::now_millis;
+use crate::platform::{LogCursor, Platform};
+use crate::tui::event::{Event, Polled};
+use crate::tui::state::Resource;
+
+/// Lines asked for per log read; a full batch is followed by another read at once.
+pub const LOG_BATCH: usize = 5_000;
+/// How far back the tail starts.
+const LOG_BACKLOG_MS: i64 = 5 * 60 * 1000;
+/// Window of the traffic metrics.
+const METRICS_WINDOW_SECS: u64 = 300;
+/// Snapshots keep their data after an error, but the next try waits longer, up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How often each resource is polled.
+#[derive(Debug, Clone, Copy)]
+pub struct Intervals {
+    pub services: Duration,
+    pub builds: Duration,
+    pub images: Duration,
+    pub logs: Duration,
+    pub metrics: Duration,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Intervals {
+            services: Duration::from_secs(2),
+            builds: Duration::from_secs(3),
+            images: Duration::from_secs(15),
+            logs: Duration::from_secs(1),
+            metrics: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Intervals {
+    pub fn of(&self, r: Resource) -> Duration {
+        match r {
+            Resource::Services => self.services,
+            Resource::Builds => self.builds,
+            Resource::Images => self.images,
+            Resource::Logs => self.logs,
+            Resource::Metrics => self.metrics,
+        }
+    }
+}
+
+pub(super) async fn run(
+    resource: Resource,
+    platform: Arc<dyn Platform>,
+    tx: mpsc::UnboundedSender<Event>,
+    nudge: Arc<Notify>,
+    every: Duration,
+) {
+    let mut cursor = LogCursor {
+        since: Some(now_millis() - LOG_BACKLOG_MS),
+        ..LogCursor::default()
+    };
+    let mut show_loading = true;
+    let mut backoff = every;
+    loop {
+        if show_loading && tx.send(Event::Loading(resource, now_millis())).is_err() {
+            return;
+        }
+        let (polled, more) = fetch(resource, platform.as_ref(), &mut cursor).await;
+        let ok = !is_err(&polled);
+        // A spinner only for the first load and after an error: a routine refresh over shown
+        // data should not redraw the screen twice.
+        show_loading = !ok;
+        backoff = if ok {
+            every
+        } else {
+            (backoff * 2).min(MAX_BACKOFF).max(every)
+        };
+        if tx.send(Event::Polled(polled, now_millis())).is_err() {
+            return;
+        }
+        if more {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = nudge.notified() => {}
+        }
+    }
+}
+
+fn is_err(p: &Polled) -> bool {
+    match p {
+        Polled::Services(r) => r.is_err(),
+        Polled::Builds(r) => r.is_err(),
+        Polled::Images(r) => r.is_err(),
+        Polled::Logs(r) => r.is_err(),
+        Polled::Metrics(r) => r.is_err(),
+    }
+}
+
+/// One request. Returns the result and whether more is waiting right away (a full log batch).
+async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> (Polled, bool) {
+    match resource {
+        Resource::Services => (Polled::Services(p.snapshot().await.map(Box::new)), false),
+        Resource::Builds => (Polled::Builds(p.builds(10).await), false),
+        Resource::Images => (Polled::Images(p.images().await), false),
+        Resource::Metrics => (Polled::Metrics(p.metrics(METRICS_WINDOW_SECS).await), false),
+        Resource::Logs => match p.read_logs(cursor, LOG_BATCH).await {
+            Ok(batch) => {
+                *cursor = batch.cursor;
+                let more = batch.lines.len() >= LOG_BATCH;
+                (Polled::Logs(Ok(batch.lines)), more)
+            }
+            Err(e) => (Polled::Logs(Err(e)), false),
+        },
+    }
+}
