@@ -65,7 +65,15 @@ pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Resul
                     continue;
                 }
             }
-            read_stream(&path, &stream, color, task, offset, cursor.since, &mut candidates)?;
+            read_stream(
+                &path,
+                &stream,
+                color,
+                task,
+                offset,
+                cursor.since,
+                &mut candidates,
+            )?;
         }
     }
     // Oldest first across streams; each stream's lines stay in file order.

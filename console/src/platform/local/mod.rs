@@ -1,10 +1,19 @@
 //! The local platform: build runner, registry, supervisor, weighted proxy and logs, run by a
 //! background daemon and driven over a Unix control socket.
+//!
+//! - [`daemon`]: the background process and its control server; [`client`]: the
+//!   [`crate::platform::Platform`] implementation the CLI and the TUI use to reach it.
+//! - [`proxy`] (the load balancer), [`supervisor`] (the services), [`registry`] (images),
+//!   [`build`] (the build runner), [`logs`] (task log streams).
 
+pub mod build;
 pub mod cli;
+pub mod client;
+pub mod daemon;
+pub mod http;
+pub mod logs;
 pub mod paths;
 pub mod proxy;
-pub mod logs;
 pub mod registry;
 pub mod supervisor;
-pub mod build;
+pub mod wire;

@@ -156,7 +156,10 @@ mod tests {
         let p = Paths::new(Path::new(&long)).expect("abs");
         let sock = p.control_socket();
         assert!(sock.as_os_str().len() <= SUN_PATH_MAX, "{}", sock.display());
-        assert_eq!(sock, Paths::new(Path::new(&long)).expect("abs").control_socket());
+        assert_eq!(
+            sock,
+            Paths::new(Path::new(&long)).expect("abs").control_socket()
+        );
         let other = Paths::new(Path::new(&format!("{long}2"))).expect("abs");
         assert_ne!(sock, other.control_socket());
     }

@@ -173,7 +173,10 @@ pub async fn execute(
             b.ended_at = Some(now_millis());
             if let Some(p) = b.phases.last_mut() {
                 p.status = BuildStatus::Fault;
-                p.context = vec![format!("cannot open the build log {}: {e}", log_path.display())];
+                p.context = vec![format!(
+                    "cannot open the build log {}: {e}",
+                    log_path.display()
+                )];
             }
             let _ = store.save(&b);
             return b;
@@ -211,7 +214,10 @@ pub async fn execute(
     run.build.status = outcome.status;
     run.build.ended_at = Some(now);
     run.build.exported = outcome.exported;
-    run.note(&format!("Build {} finished: {:?}", run.build.id, outcome.status));
+    run.note(&format!(
+        "Build {} finished: {:?}",
+        run.build.id, outcome.status
+    ));
     run.save();
     run.build
 }
@@ -319,11 +325,10 @@ async fn execute_phases(run: &mut Run<'_>, req: &BuildRequest, work: &Path) -> O
             continue;
         }
         if outcome.status != BuildStatus::Succeeded
-            && run
-                .build
-                .phases
-                .iter()
-                .any(|p| matches!(p.name.as_str(), "INSTALL" | "PRE_BUILD") && p.status != BuildStatus::Succeeded)
+            && run.build.phases.iter().any(|p| {
+                matches!(p.name.as_str(), "INSTALL" | "PRE_BUILD")
+                    && p.status != BuildStatus::Succeeded
+            })
         {
             continue;
         }
@@ -349,7 +354,10 @@ async fn execute_phases(run: &mut Run<'_>, req: &BuildRequest, work: &Path) -> O
                     Ok(CommandResult::TimedOut) => {
                         failed = Some((
                             BuildStatus::TimedOut,
-                            format!("BUILD_TIMED_OUT: the build exceeded {} minutes", BUILD_TIMEOUT.as_secs() / 60),
+                            format!(
+                                "BUILD_TIMED_OUT: the build exceeded {} minutes",
+                                BUILD_TIMEOUT.as_secs() / 60
+                            ),
                         ));
                         break;
                     }
@@ -361,13 +369,16 @@ async fn execute_phases(run: &mut Run<'_>, req: &BuildRequest, work: &Path) -> O
             }
             for cmd in &phase.finally {
                 run.note(&format!("Running command {cmd}"));
-                if let Ok(CommandResult::Failed(code)) =
-                    ctx.run(cmd, succeeding && failed.is_none(), &run.log, deadline).await
+                if let Ok(CommandResult::Failed(code)) = ctx
+                    .run(cmd, succeeding && failed.is_none(), &run.log, deadline)
+                    .await
                     && failed.is_none()
                 {
                     failed = Some((
                         BuildStatus::Failed,
-                        format!("COMMAND_EXECUTION_ERROR: Error while executing command: {cmd}. Reason: exit status {code}"),
+                        format!(
+                            "COMMAND_EXECUTION_ERROR: Error while executing command: {cmd}. Reason: exit status {code}"
+                        ),
                     ));
                 }
             }
@@ -399,23 +410,32 @@ async fn prepare_source(
     work: &Path,
 ) -> Result<(PathBuf, Option<String>), String> {
     if !req.source_dir.is_dir() {
-        return Err(format!("source directory {} does not exist", req.source_dir.display()));
+        return Err(format!(
+            "source directory {} does not exist",
+            req.source_dir.display()
+        ));
     }
     let head = git(&req.source_dir, &["rev-parse", "HEAD"]).await.ok();
     let Some(version) = &req.source_version else {
         return Ok((req.source_dir.clone(), head));
     };
-    let commit = git(&req.source_dir, &["rev-parse", "--verify", &format!("{version}^{{commit}}")])
-        .await
-        .map_err(|e| format!("cannot resolve source version `{version}`: {e}"))?;
+    let commit = git(
+        &req.source_dir,
+        &["rev-parse", "--verify", &format!("{version}^{{commit}}")],
+    )
+    .await
+    .map_err(|e| format!("cannot resolve source version `{version}`: {e}"))?;
     if head.as_deref() == Some(commit.as_str()) {
         return Ok((req.source_dir.clone(), Some(commit)));
     }
     let tree = work.join("src");
     let tree_str = tree.display().to_string();
-    git(&req.source_dir, &["worktree", "add", "--detach", &tree_str, &commit])
-        .await
-        .map_err(|e| format!("cannot check out {version} ({commit}): {e}"))?;
+    git(
+        &req.source_dir,
+        &["worktree", "add", "--detach", &tree_str, &commit],
+    )
+    .await
+    .map_err(|e| format!("cannot check out {version} ({commit}): {e}"))?;
     Ok((tree, Some(commit)))
 }
 
@@ -557,8 +577,8 @@ mod tests {
         };
         let submitted = submit(&store, &req).expect("submit");
         let build = execute(&store, &req, submitted, &mut |_| {}).await;
-        let log = std::fs::read_to_string(store.log_path(build.number.expect("numbered")))
-            .expect("log");
+        let log =
+            std::fs::read_to_string(store.log_path(build.number.expect("numbered"))).expect("log");
         (build, log)
     }
 
@@ -577,7 +597,11 @@ mod tests {
         assert!(b.exported.contains(&("OUT".into(), "hello-v7".into())));
         let names: Vec<_> = b.phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, PHASES);
-        assert!(b.phases[..10].iter().all(|p| p.status == BuildStatus::Succeeded));
+        assert!(
+            b.phases[..10]
+                .iter()
+                .all(|p| p.status == BuildStatus::Succeeded)
+        );
     }
 
     #[tokio::test]
@@ -590,7 +614,10 @@ mod tests {
         let build = phase(&b, "BUILD").expect("build phase");
         assert_eq!(build.status, BuildStatus::Failed);
         assert!(build.context[0].contains("exit 3"), "{:?}", build.context);
-        assert_eq!(phase(&b, "POST_BUILD").expect("post").status, BuildStatus::Succeeded);
+        assert_eq!(
+            phase(&b, "POST_BUILD").expect("post").status,
+            BuildStatus::Succeeded
+        );
         assert!(log.contains("nothing published"), "{log}");
         assert!(!log.contains("never"));
         assert!(!log.contains("\npublishing"));
@@ -605,8 +632,14 @@ mod tests {
         assert_eq!(b.status, BuildStatus::Failed);
         assert!(phase(&b, "BUILD").is_none());
         assert!(phase(&b, "POST_BUILD").is_none());
-        assert_eq!(phase(&b, "FINALIZING").expect("final").status, BuildStatus::Succeeded);
-        assert_eq!(phase(&b, "COMPLETED").expect("completed").status, BuildStatus::Failed);
+        assert_eq!(
+            phase(&b, "FINALIZING").expect("final").status,
+            BuildStatus::Succeeded
+        );
+        assert_eq!(
+            phase(&b, "COMPLETED").expect("completed").status,
+            BuildStatus::Failed
+        );
     }
 
     #[tokio::test]

@@ -88,7 +88,9 @@ impl BuildSpec {
         }
         for name in spec.env.variables.keys() {
             if !is_shell_name(name) {
-                return Err(format!("env.variables: `{name}` is not a valid variable name"));
+                return Err(format!(
+                    "env.variables: `{name}` is not a valid variable name"
+                ));
             }
         }
         for name in &spec.env.exported_variables {
@@ -138,7 +140,10 @@ mod tests {
             "version: 0.2\nenv:\n  shell: bash\n  variables:\n    A: 1\n    B: x\n  exported-variables: [A]\nphases:\n  build:\n    on-failure: CONTINUE\n    commands:\n      - echo hi\n",
         )
         .expect("valid");
-        assert_eq!(spec.variables(), vec![("A".into(), "1".into()), ("B".into(), "x".into())]);
+        assert_eq!(
+            spec.variables(),
+            vec![("A".into(), "1".into()), ("B".into(), "x".into())]
+        );
         let build = spec.phases.build.expect("build phase");
         assert_eq!(build.commands, vec!["echo hi"]);
         assert_eq!(build.on_failure, OnFailure::Continue);

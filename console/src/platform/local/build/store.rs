@@ -81,7 +81,9 @@ impl BuildStore {
         for (_, path) in numbered.into_iter().take(limit) {
             match fs::read(&path).map(|b| serde_json::from_slice::<Build>(&b)) {
                 Ok(Ok(b)) => out.push(b),
-                Ok(Err(e)) => tracing::warn!("skipping unreadable build record {}: {e}", path.display()),
+                Ok(Err(e)) => {
+                    tracing::warn!("skipping unreadable build record {}: {e}", path.display())
+                }
                 Err(e) => tracing::warn!("skipping build record {}: {e}", path.display()),
             }
         }

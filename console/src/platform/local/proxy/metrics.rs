@@ -13,9 +13,8 @@ use crate::rollout::{Color, ColorMetrics, MetricPoint, PerColor, UnixMillis};
 
 /// Upper bounds of the latency buckets, in microseconds; the last bucket is open.
 const BOUNDS_US: [u64; 22] = [
-    250, 500, 1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 50_000,
-    75_000, 100_000, 150_000, 200_000, 300_000, 500_000, 750_000, 1_000_000, 2_000_000,
-    5_000_000,
+    250, 500, 1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 50_000, 75_000,
+    100_000, 150_000, 200_000, 300_000, 500_000, 750_000, 1_000_000, 2_000_000, 5_000_000,
 ];
 const BUCKETS: usize = BOUNDS_US.len() + 1;
 

@@ -111,7 +111,12 @@ impl Proxy {
             ListenerKind::Production => (self.routes.choose_color(), true),
             ListenerKind::Test => match self.routes.test_color() {
                 Some(c) => (c, false),
-                None => return error_response(StatusCode::SERVICE_UNAVAILABLE, "the test listener points at no color"),
+                None => {
+                    return error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the test listener points at no color",
+                    );
+                }
             },
         };
         let (mut parts, body) = req.into_parts();
@@ -155,7 +160,12 @@ impl Proxy {
                         req = unsent;
                         continue;
                     }
-                    tracing::debug!("request to {} ({}) failed: {}", up.addr, up.task_id, e.error());
+                    tracing::debug!(
+                        "request to {} ({}) failed: {}",
+                        up.addr,
+                        up.task_id,
+                        e.error()
+                    );
                     match &replay {
                         Some(r) if !replayed => {
                             replayed = true;
@@ -165,7 +175,10 @@ impl Proxy {
                         }
                         _ => {
                             self.metrics.color(served_by).record(start.elapsed(), true);
-                            return error_response(StatusCode::BAD_GATEWAY, "the target failed while handling the request");
+                            return error_response(
+                                StatusCode::BAD_GATEWAY,
+                                "the target failed while handling the request",
+                            );
                         }
                     }
                 }

@@ -166,7 +166,9 @@ mod tests {
         assert_eq!(c, Color::Blue);
         assert!(r.pick(Color::Green, false, &[], 0).is_none());
         b.mark_suspect(0);
-        let (c, _g) = r.pick(Color::Blue, true, &[], 0).expect("suspect as last resort");
+        let (c, _g) = r
+            .pick(Color::Blue, true, &[], 0)
+            .expect("suspect as last resort");
         assert_eq!(c, Color::Blue);
         assert!(r.pick(Color::Blue, true, &[b.addr], 0).is_none());
     }

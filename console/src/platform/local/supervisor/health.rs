@@ -39,7 +39,10 @@ pub async fn check(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(r) => r,
-        Err(_) => Err(format!("GET /health timed out after {} ms", timeout.as_millis())),
+        Err(_) => Err(format!(
+            "GET /health timed out after {} ms",
+            timeout.as_millis()
+        )),
     }
 }
 
@@ -102,7 +105,10 @@ mod tests {
         assert_eq!(p, TargetPhase::Healthy, "one failure is not enough");
         p = s.record(false, p, 2, 2);
         assert_eq!(p, TargetPhase::Unhealthy);
-        assert_eq!(s.record(true, TargetPhase::Draining, 2, 2), TargetPhase::Draining);
+        assert_eq!(
+            s.record(true, TargetPhase::Draining, 2, 2),
+            TargetPhase::Draining
+        );
     }
 
     #[tokio::test]
@@ -110,7 +116,9 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr");
         drop(l);
-        let err = check(addr, Duration::from_secs(1)).await.expect_err("closed");
+        let err = check(addr, Duration::from_secs(1))
+            .await
+            .expect_err("closed");
         assert!(err.contains("connect failed"), "{err}");
     }
 }

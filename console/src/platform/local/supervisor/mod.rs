@@ -209,7 +209,12 @@ impl Supervisor {
 
     /// Points `color` at `tag` with `desired` tasks: a new revision whose tasks start before
     /// the old ones drain.
-    pub fn deploy(&self, color: Color, tag: &str, desired: u32) -> Result<Release, SupervisorError> {
+    pub fn deploy(
+        &self,
+        color: Color,
+        tag: &str,
+        desired: u32,
+    ) -> Result<Release, SupervisorError> {
         let digest = self.registry.resolve(tag)?;
         let release = {
             let mut all = self.lock();
@@ -335,10 +340,9 @@ impl Supervisor {
                             format!("replaced by revision {}", rel.revision),
                         ));
                     }
-                    let old_left = svc
-                        .tasks
-                        .iter()
-                        .any(|t| t.status != TaskStatus::Stopped && t.release.revision != rel.revision);
+                    let old_left = svc.tasks.iter().any(|t| {
+                        t.status != TaskStatus::Stopped && t.release.revision != rel.revision
+                    });
                     if !old_left && svc.completed_revision != rel.revision && desired > 0 {
                         svc.completed_revision = rel.revision;
                         svc.event(format!(
@@ -417,7 +421,10 @@ impl Supervisor {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tracing::warn!("task {id} ignored SIGTERM for {:?}: SIGKILL", me.cfg.stop_timeout);
+            tracing::warn!(
+                "task {id} ignored SIGTERM for {:?}: SIGKILL",
+                me.cfg.stop_timeout
+            );
             task::signal(pid, nix::sys::signal::Signal::SIGKILL);
         });
     }
@@ -588,7 +595,9 @@ impl Supervisor {
                         TargetHealth::Unhealthy,
                         Some(format!(
                             "Target.FailedHealthChecks: {}",
-                            t.last_check_error.as_deref().unwrap_or("health checks failed")
+                            t.last_check_error
+                                .as_deref()
+                                .unwrap_or("health checks failed")
                         )),
                     ),
                     TargetPhase::Draining => (
@@ -716,14 +725,23 @@ mod tests {
     #[test]
     fn listen_address_is_found_in_several_shapes() {
         let want: SocketAddr = "127.0.0.1:40123".parse().expect("addr");
-        assert_eq!(parse_listen_addr("listening on http://127.0.0.1:40123"), Some(want));
-        assert_eq!(parse_listen_addr("listening on http://127.0.0.1:40123/ (blue)"), Some(want));
+        assert_eq!(
+            parse_listen_addr("listening on http://127.0.0.1:40123"),
+            Some(want)
+        );
+        assert_eq!(
+            parse_listen_addr("listening on http://127.0.0.1:40123/ (blue)"),
+            Some(want)
+        );
         assert_eq!(parse_listen_addr("bound 127.0.0.1:40123"), Some(want));
         assert_eq!(parse_listen_addr("starting up"), None);
     }
 
     #[test]
     fn digests_shorten() {
-        assert_eq!(short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
+        assert_eq!(
+            short_digest("sha256:0123456789abcdef"),
+            "sha256:0123456789ab"
+        );
     }
 }

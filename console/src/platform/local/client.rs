@@ -1,0 +1,259 @@
+//! The platform trait over the control socket: what the CLI and the TUI hold when they
+//! drive the local platform. One short connection per request, so a restarted daemon is
+//! picked up without reconnect logic.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use super::paths::Paths;
+use super::wire::{DaemonStatus, Envelope, MAX_LINE, Reply, Request, VERSION};
+use crate::platform::{
+    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    PlatformResult, WeightChange,
+};
+use crate::rollout::{
+    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState, Weights,
+};
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct LocalClient {
+    paths: Paths,
+    socket: PathBuf,
+    info: PlatformInfo,
+    calls: AtomicU64,
+}
+
+impl LocalClient {
+    /// Connects to the daemon of `state_dir`; fails with [`FaultKind::Unavailable`] and the
+    /// command to run when none answers.
+    pub async fn connect(state_dir: &Path) -> PlatformResult<Self> {
+        let paths = Paths::new(state_dir).map_err(|e| {
+            PlatformError::Config(format!("cannot resolve {}: {e}", state_dir.display()))
+        })?;
+        let socket = paths.control_socket();
+        let info: PlatformInfo = call(&paths, &socket, &Request::Info, CALL_TIMEOUT).await?;
+        Ok(LocalClient {
+            paths,
+            socket,
+            info,
+            calls: AtomicU64::new(1),
+        })
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    async fn request<T: DeserializeOwned>(&self, req: Request) -> PlatformResult<T> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        call(&self.paths, &self.socket, &req, CALL_TIMEOUT).await
+    }
+
+    pub async fn status(&self) -> PlatformResult<DaemonStatus> {
+        self.request(Request::Status).await
+    }
+
+    /// Asks the daemon to stop its tasks and exit.
+    pub async fn shutdown(&self) -> PlatformResult<()> {
+        self.request(Request::Shutdown).await
+    }
+
+    /// Starts a build whose `RELEASE_TAG` is `release_tag` (the local counterpart of a
+    /// start-build environment override).
+    pub async fn start_build_tagged(
+        &self,
+        source_version: Option<String>,
+        release_tag: Option<String>,
+    ) -> PlatformResult<Build> {
+        self.request(Request::StartBuild {
+            source_version,
+            release_tag,
+        })
+        .await
+    }
+}
+
+/// One request on a fresh connection.
+async fn call<T: DeserializeOwned>(
+    paths: &Paths,
+    socket: &Path,
+    req: &Request,
+    timeout: Duration,
+) -> PlatformResult<T> {
+    let name = req.call_name();
+    let resource = socket.display().to_string();
+    let fail = |fault: FaultKind, msg: String| PlatformError::call(&name, &resource, fault, msg);
+    let exchange = async {
+        let stream = UnixStream::connect(socket).await.map_err(|e| {
+            let not_running = matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            );
+            if not_running {
+                fail(
+                    FaultKind::Unavailable,
+                    format!(
+                        "the local platform is not running for {}: start it with `bluegreen local up`",
+                        paths.root().display()
+                    ),
+                )
+            } else {
+                fail(FaultKind::Unavailable, format!("cannot connect: {e}"))
+            }
+        })?;
+        let (read, mut write) = stream.into_split();
+        let mut line = serde_json::to_vec(&Envelope {
+            v: VERSION,
+            body: req,
+        })
+        .map_err(|e| fail(FaultKind::Other, e.to_string()))?;
+        line.push(b'\n');
+        write.write_all(&line).await.map_err(|e| {
+            fail(
+                FaultKind::Network,
+                format!("sending the request failed: {e}"),
+            )
+        })?;
+        let mut answer = Vec::new();
+        BufReader::new(read)
+            .take(MAX_LINE as u64 * 64)
+            .read_until(b'\n', &mut answer)
+            .await
+            .map_err(|e| {
+                fail(
+                    FaultKind::Network,
+                    format!("reading the answer failed: {e}"),
+                )
+            })?;
+        if answer.is_empty() {
+            return Err(fail(
+                FaultKind::Network,
+                "the daemon closed the connection without answering".into(),
+            ));
+        }
+        let reply: Reply = serde_json::from_slice(&answer)
+            .map_err(|e| fail(FaultKind::Other, format!("unreadable answer: {e}")))?;
+        if reply.v != VERSION {
+            return Err(fail(
+                FaultKind::Invalid,
+                format!(
+                    "the daemon speaks protocol {} and this bluegreen {VERSION}: restart it with `bluegreen local down && bluegreen local up`",
+                    reply.v
+                ),
+            ));
+        }
+        if let Some(e) = reply.error {
+            return Err(e);
+        }
+        serde_json::from_value(reply.ok.unwrap_or(serde_json::Value::Null))
+            .map_err(|e| fail(FaultKind::Other, format!("unexpected answer: {e}")))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(r) => r,
+        Err(_) => Err(fail(
+            FaultKind::Timeout,
+            format!("no answer within {} s", timeout.as_secs()),
+        )),
+    }
+}
+
+#[async_trait]
+impl Platform for LocalClient {
+    fn info(&self) -> PlatformInfo {
+        self.info.clone()
+    }
+
+    async fn snapshot(&self) -> PlatformResult<Snapshot> {
+        self.request(Request::Snapshot).await
+    }
+
+    async fn listener(&self) -> PlatformResult<Listener> {
+        self.request(Request::Listener).await
+    }
+
+    async fn target_health(&self, color: Color) -> PlatformResult<Vec<TargetState>> {
+        self.request(Request::TargetHealth { color }).await
+    }
+
+    async fn builds(&self, limit: usize) -> PlatformResult<Vec<Build>> {
+        self.request(Request::Builds { limit }).await
+    }
+
+    /// Honours `RELEASE_TAG` from this process's environment, as CodeBuild honours an
+    /// environment override at start-build: `RELEASE_TAG=v2 bluegreen build`.
+    async fn start_build(&self, source_version: Option<String>) -> PlatformResult<Build> {
+        let tag = std::env::var("RELEASE_TAG").ok().filter(|t| !t.is_empty());
+        self.start_build_tagged(source_version, tag).await
+    }
+
+    async fn images(&self) -> PlatformResult<Vec<Image>> {
+        self.request(Request::Images).await
+    }
+
+    async fn deploy(&self, color: Color, tag: &str, desired: u32) -> PlatformResult<DeployReceipt> {
+        self.request(Request::Deploy {
+            color,
+            tag: tag.to_string(),
+            desired,
+        })
+        .await
+    }
+
+    async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()> {
+        self.request(Request::Scale { color, desired }).await
+    }
+
+    async fn set_weights(&self, desired: Weights) -> WeightChange {
+        match self
+            .request::<WeightChange>(Request::SetWeights { weights: desired })
+            .await
+        {
+            Ok(change) => change,
+            Err(write_error) => {
+                // The write may or may not have happened: read back to find out.
+                let (observed, read_error) = match self.listener().await {
+                    Ok(l) => (Some(l.weights), None),
+                    Err(e) => (None, Some(e)),
+                };
+                WeightChange {
+                    previous: None,
+                    desired,
+                    observed,
+                    write_error: Some(write_error),
+                    read_error,
+                }
+            }
+        }
+    }
+
+    async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
+        self.request(Request::RecordStable { stable, bake }).await
+    }
+
+    async fn point_test_listener(&self, color: Color) -> PlatformResult<()> {
+        self.request(Request::PointTestListener { color }).await
+    }
+
+    async fn read_logs(&self, cursor: &LogCursor, limit: usize) -> PlatformResult<LogBatch> {
+        self.request(Request::ReadLogs {
+            cursor: cursor.clone(),
+            limit,
+        })
+        .await
+    }
+
+    async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
+        self.request(Request::Metrics { window_secs }).await
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,223 @@
+//! The control socket's server: checks who is connecting, reads one request per line, and
+//! answers each with the engine's result.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use super::engine::Engine;
+use crate::platform::local::wire::{DaemonStatus, Envelope, MAX_LINE, Reply, Request, VERSION};
+use crate::platform::{FaultKind, Platform, PlatformError};
+
+pub struct Control {
+    pub engine: Arc<Engine>,
+    pub status: DaemonStatus,
+    pub shutdown: CancellationToken,
+}
+
+impl Control {
+    pub async fn serve(self: Arc<Self>, listener: UnixListener) {
+        loop {
+            let stream = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!("control socket accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let me = self.clone();
+            tokio::spawn(async move { me.connection(stream).await });
+        }
+    }
+
+    async fn connection(&self, stream: UnixStream) {
+        let (read, mut write) = stream.into_split();
+        let own = nix::unistd::geteuid().as_raw();
+        let peer = read.as_ref().peer_cred().map(|c| c.uid());
+        if peer.as_ref().ok() != Some(&own) {
+            // Mode 0600 keeps others out unless they are root; the uid check keeps out
+            // everyone but this daemon's own user, root-owned sockets included.
+            let who = match peer {
+                Ok(uid) => format!("uid {uid}"),
+                Err(e) => format!("an unidentified peer ({e})"),
+            };
+            tracing::warn!("refused a control connection from {who}");
+            let reply = error_reply(PlatformError::call(
+                "local:connect",
+                self.status.socket.clone(),
+                FaultKind::AccessDenied,
+                format!("{who} may not control this platform; only uid {own} may"),
+            ));
+            let _ = write_reply(&mut write, &reply).await;
+            return;
+        }
+        let mut reader = BufReader::new(read);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = match (&mut reader)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .await
+            {
+                Ok(n) => n,
+                Err(_) => return,
+            };
+            if n == 0 {
+                return;
+            }
+            if line.len() > MAX_LINE {
+                let _ = write_reply(
+                    &mut write,
+                    &error_reply(invalid(format!("request longer than {MAX_LINE} bytes"))),
+                )
+                .await;
+                return;
+            }
+            let reply = match parse(&line) {
+                Ok(req) => {
+                    let shutdown = matches!(req, Request::Shutdown);
+                    let reply = self.dispatch(req).await;
+                    if shutdown {
+                        let _ = write_reply(&mut write, &reply).await;
+                        self.shutdown.cancel();
+                        return;
+                    }
+                    reply
+                }
+                Err(e) => error_reply(e),
+            };
+            if write_reply(&mut write, &reply).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn dispatch(&self, req: Request) -> Reply {
+        let e = &self.engine;
+        e.count_call();
+        let result: Result<serde_json::Value, PlatformError> = match req {
+            Request::Status => to_value(Ok(self.status.clone())),
+            Request::Info => to_value(Ok(e.info())),
+            Request::Snapshot => to_value(e.snapshot().await),
+            Request::Listener => to_value(e.listener().await),
+            Request::TargetHealth { color } => to_value(e.target_health(color).await),
+            Request::Builds { limit } => to_value(e.builds(limit).await),
+            Request::StartBuild {
+                source_version,
+                release_tag,
+            } => to_value(e.start_build_tagged(source_version, release_tag)),
+            Request::Images => to_value(e.images().await),
+            Request::Deploy {
+                color,
+                tag,
+                desired,
+            } => to_value(e.deploy(color, &tag, desired).await),
+            Request::Scale { color, desired } => to_value(e.scale(color, desired).await),
+            Request::SetWeights { weights } => to_value(Ok(e.set_weights(weights).await)),
+            Request::RecordStable { stable, bake } => to_value(e.record_stable(stable, bake).await),
+            Request::PointTestListener { color } => to_value(e.point_test_listener(color).await),
+            Request::ReadLogs { cursor, limit } => to_value(e.read_logs(&cursor, limit).await),
+            Request::Metrics { window_secs } => to_value(e.metrics(window_secs).await),
+            Request::Shutdown => to_value(Ok(())),
+        };
+        match result {
+            Ok(v) => Reply {
+                v: VERSION,
+                ok: Some(v),
+                error: None,
+            },
+            Err(err) => error_reply(err),
+        }
+    }
+}
+
+fn to_value<T: serde::Serialize>(
+    r: Result<T, PlatformError>,
+) -> Result<serde_json::Value, PlatformError> {
+    r.and_then(|v| {
+        serde_json::to_value(v).map_err(|e| {
+            PlatformError::call(
+                "local:reply",
+                "control socket",
+                FaultKind::Other,
+                e.to_string(),
+            )
+        })
+    })
+}
+
+fn invalid(message: String) -> PlatformError {
+    PlatformError::call(
+        "local:request",
+        "control socket",
+        FaultKind::Invalid,
+        message,
+    )
+}
+
+/// Checks the version first, so an old client gets "wrong version" rather than a
+/// confusing parse error.
+fn parse(line: &[u8]) -> Result<Request, PlatformError> {
+    let value: serde_json::Value = serde_json::from_slice(line)
+        .map_err(|e| invalid(format!("malformed request (not JSON): {e}")))?;
+    let v = value.get("v").and_then(|v| v.as_u64());
+    match v {
+        Some(v) if v == VERSION as u64 => {}
+        Some(v) => {
+            return Err(invalid(format!(
+                "protocol version {v} is not spoken here (this daemon speaks {VERSION}); restart the daemon with the same bluegreen: `bluegreen local down && bluegreen local up`"
+            )));
+        }
+        None => return Err(invalid("malformed request: no protocol version `v`".into())),
+    }
+    let env: Envelope<Request> =
+        serde_json::from_value(value).map_err(|e| invalid(format!("malformed request: {e}")))?;
+    Ok(env.body)
+}
+
+fn error_reply(error: PlatformError) -> Reply {
+    Reply {
+        v: VERSION,
+        ok: None,
+        error: Some(error),
+    }
+}
+
+async fn write_reply(
+    w: &mut tokio::net::unix::OwnedWriteHalf,
+    reply: &Reply,
+) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line).await?;
+    w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_checks_version_then_shape() {
+        assert_eq!(
+            parse(br#"{"v":1,"op":"listener"}"#).ok(),
+            Some(Request::Listener)
+        );
+        let e = parse(br#"{"v":9,"op":"listener"}"#).expect_err("version");
+        assert!(e.to_string().contains("version 9"), "{e}");
+        let e = parse(br#"{"op":"listener"}"#).expect_err("no version");
+        assert!(e.to_string().contains("no protocol version"), "{e}");
+        let e = parse(b"hello").expect_err("not json");
+        assert_eq!(e.fault(), Some(FaultKind::Invalid));
+        let e = parse(br#"{"v":1,"op":"set-weights","weights":{"blue":5,"green":5}}"#)
+            .expect_err("bad weights");
+        assert!(e.to_string().contains("malformed request"), "{e}");
+    }
+}

@@ -1,0 +1,383 @@
+//! The daemon's side of the platform trait: every operation acts on the supervisor, the
+//! proxy's routing table, the registry and the build runner in this process. The control
+//! server maps requests onto it; the client in other processes maps the trait onto requests.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::state::{self, DaemonConfig, Persisted, STATE_VERSION};
+use crate::ops::now_millis;
+use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
+use crate::platform::local::paths::Paths;
+use crate::platform::local::proxy::metrics::Metrics;
+use crate::platform::local::proxy::route::Routes;
+use crate::platform::local::registry::Registry;
+use crate::platform::local::supervisor::{Supervisor, short_digest};
+use crate::platform::{
+    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    PlatformKind, PlatformResult, WeightChange,
+};
+use crate::rollout::{
+    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState, Weights,
+};
+
+/// The rollout facts that are not in the routing table.
+#[derive(Debug, Clone, Default)]
+struct Rollout {
+    stable: Option<Color>,
+    bake: Option<Bake>,
+}
+
+pub struct Engine {
+    paths: Paths,
+    config: DaemonConfig,
+    registry: Registry,
+    builds: BuildStore,
+    build_queue: Arc<tokio::sync::Mutex<()>>,
+    pub supervisor: Arc<Supervisor>,
+    pub routes: Arc<Routes>,
+    pub metrics: Arc<Metrics>,
+    rollout: Mutex<Rollout>,
+    production: String,
+    test: String,
+    calls: AtomicU64,
+}
+
+fn err(
+    call: &str,
+    resource: impl Into<String>,
+    fault: FaultKind,
+    msg: impl ToString,
+) -> PlatformError {
+    PlatformError::call(format!("local:{call}"), resource, fault, msg.to_string())
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        paths: Paths,
+        config: DaemonConfig,
+        persisted: &Persisted,
+        supervisor: Arc<Supervisor>,
+        routes: Arc<Routes>,
+        metrics: Arc<Metrics>,
+        production: String,
+        test: String,
+    ) -> Self {
+        Engine {
+            registry: Registry::new(paths.registry_dir()),
+            builds: BuildStore::new(paths.builds_dir()),
+            build_queue: Arc::new(tokio::sync::Mutex::new(())),
+            paths,
+            config,
+            supervisor,
+            routes,
+            metrics,
+            rollout: Mutex::new(Rollout {
+                stable: persisted.stable,
+                bake: persisted.bake.clone(),
+            }),
+            production,
+            test,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    pub fn count_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn rollout(&self) -> Rollout {
+        self.rollout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_rollout(&self, f: impl FnOnce(&mut Rollout)) {
+        f(&mut self.rollout.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Everything worth keeping, as of now.
+    pub fn persisted(&self) -> Persisted {
+        let r = self.rollout();
+        Persisted {
+            v: STATE_VERSION,
+            weights: self.routes.weights(),
+            stable: r.stable,
+            bake: r.bake,
+            test_color: self.routes.test_color(),
+            services: self.supervisor.specs(),
+            config: self.config.clone(),
+        }
+    }
+
+    pub fn save(&self, call: &str) -> PlatformResult<()> {
+        let path = self.paths.state_file();
+        state::save(&path, &self.persisted()).map_err(|e| {
+            err(
+                call,
+                path.display().to_string(),
+                FaultKind::Other,
+                format!("the change is in force but could not be saved: {e}"),
+            )
+        })
+    }
+
+    fn listener_state(&self) -> Listener {
+        let r = self.rollout();
+        Listener {
+            id: self.production.clone(),
+            weights: self.routes.weights(),
+            stable: r.stable,
+            bake: r.bake,
+            test_color: self.routes.test_color(),
+            test_id: Some(self.test.clone()),
+        }
+    }
+
+    /// Starts a build; `release_tag` becomes the build's `RELEASE_TAG`.
+    pub fn start_build_tagged(
+        &self,
+        source_version: Option<String>,
+        release_tag: Option<String>,
+    ) -> PlatformResult<Build> {
+        let source_dir = self.config.source_dir.clone().ok_or_else(|| {
+            err(
+                "start-build",
+                self.paths.root().display().to_string(),
+                FaultKind::Invalid,
+                "the daemon has no source directory: restart it from the repository (`bluegreen local down && bluegreen local up --source-dir PATH`)",
+            )
+        })?;
+        if let Some(tag) = &release_tag {
+            crate::platform::local::registry::validate_tag(tag)
+                .map_err(|e| err("start-build", tag.clone(), FaultKind::Invalid, e))?;
+        }
+        let req = build_request(&self.paths, source_dir, source_version, release_tag);
+        let store = self.builds.clone();
+        let submitted = build::submit(&store, &req).map_err(|e| {
+            err(
+                "start-build",
+                store.dir().display().to_string(),
+                FaultKind::Other,
+                e,
+            )
+        })?;
+        let queue = self.build_queue.clone();
+        let first = submitted.clone();
+        tokio::spawn(async move {
+            // One build at a time, as a project with concurrency 1 runs them.
+            let _turn = queue.lock().await;
+            let done = build::execute(&store, &req, first, &mut |_| {}).await;
+            tracing::info!("build {} finished: {:?}", done.id, done.status);
+        });
+        Ok(submitted)
+    }
+
+    /// The daemon's periodic duties: finish a due bake, and make the first release stable.
+    pub fn tick(&self) {
+        let now = now_millis();
+        let r = self.rollout();
+        // When traffic moved since the promote, the bake stays pending and the old color
+        // keeps running.
+        if let (Some(stable), Some(bake)) = (r.stable, r.bake.clone())
+            && now >= bake.until
+            && self.routes.weights() == Weights::all(stable)
+        {
+            if !bake.keep_old
+                && let Err(e) = self.supervisor.scale(bake.old, 0)
+            {
+                tracing::warn!("bake finished but {} was not scaled in: {e}", bake.old);
+            }
+            self.set_rollout(|r| r.bake = None);
+            tracing::info!(
+                "bake finished: {stable} stays stable{}",
+                if bake.keep_old {
+                    "; keeping the old color"
+                } else {
+                    ""
+                }
+            );
+            let _ = self.save("finish-bake");
+        }
+        // The first deploy's color becomes stable with all traffic once healthy.
+        if r.stable.is_none()
+            && let Some(color) = Color::ALL.into_iter().find(|c| self.supervisor.settled(*c))
+        {
+            self.routes.set_weights(Weights::all(color));
+            self.routes.set_test_color(Some(color.other()));
+            self.set_rollout(|r| r.stable = Some(color));
+            tracing::info!("first release is healthy on {color}: stable with 100% of traffic");
+            let _ = self.save("first-release");
+        }
+    }
+}
+
+/// A build of `source_dir` that can publish into this state directory.
+pub fn build_request(
+    paths: &Paths,
+    source_dir: PathBuf,
+    source_version: Option<String>,
+    release_tag: Option<String>,
+) -> BuildRequest {
+    let mut env = vec![(
+        "BLUEGREEN_STATE_DIR".to_string(),
+        paths.root().display().to_string(),
+    )];
+    if let Ok(exe) = std::env::current_exe() {
+        env.push(("BLUEGREEN".into(), exe.display().to_string()));
+    }
+    BuildRequest {
+        source_dir,
+        source_version,
+        release_tag,
+        buildspec: DEFAULT_BUILDSPEC.into(),
+        env,
+    }
+}
+
+#[async_trait]
+impl Platform for Engine {
+    fn info(&self) -> PlatformInfo {
+        let state_dir = self.paths.root().display().to_string();
+        PlatformInfo {
+            profile: "local".into(),
+            kind: PlatformKind::Local {
+                state_dir: state_dir.clone(),
+                url: format!("http://{}/", self.production),
+            },
+            cluster: state_dir,
+            finishes_bake: true,
+        }
+    }
+
+    async fn snapshot(&self) -> PlatformResult<Snapshot> {
+        Ok(Snapshot {
+            taken_at: now_millis(),
+            listener: self.listener_state(),
+            colors: PerColor::from_fn(|c| self.supervisor.color_state(c)),
+            api_calls: 1,
+        })
+    }
+
+    async fn listener(&self) -> PlatformResult<Listener> {
+        Ok(self.listener_state())
+    }
+
+    async fn target_health(&self, color: Color) -> PlatformResult<Vec<TargetState>> {
+        Ok(self.supervisor.targets(color))
+    }
+
+    async fn builds(&self, limit: usize) -> PlatformResult<Vec<Build>> {
+        self.builds.list(limit).map_err(|e| {
+            err(
+                "builds",
+                self.builds.dir().display().to_string(),
+                FaultKind::Other,
+                e,
+            )
+        })
+    }
+
+    async fn start_build(&self, source_version: Option<String>) -> PlatformResult<Build> {
+        self.start_build_tagged(source_version, None)
+    }
+
+    async fn images(&self) -> PlatformResult<Vec<Image>> {
+        self.registry.images().map_err(|e| {
+            err(
+                "images",
+                self.paths.registry_dir().display().to_string(),
+                FaultKind::Other,
+                e,
+            )
+        })
+    }
+
+    async fn deploy(&self, color: Color, tag: &str, desired: u32) -> PlatformResult<DeployReceipt> {
+        if desired == 0 {
+            return Err(err(
+                "deploy",
+                format!("blog-{color}"),
+                FaultKind::Invalid,
+                "a deploy needs at least 1 task",
+            ));
+        }
+        let release = self.supervisor.deploy(color, tag, desired).map_err(|e| {
+            let fault = match e {
+                crate::platform::local::supervisor::SupervisorError::Registry(
+                    crate::platform::local::registry::RegistryError::UnknownTag { .. },
+                ) => FaultKind::NotFound,
+                _ => FaultKind::Other,
+            };
+            err("deploy", format!("blog:{tag}"), fault, e)
+        })?;
+        self.save("deploy")?;
+        Ok(DeployReceipt {
+            color,
+            tag: tag.to_string(),
+            task_definition: format!("blog-{color}:{}", release.revision),
+            revision: release.revision,
+            image: format!("blog:{tag}@{}", short_digest(&release.digest)),
+            desired,
+        })
+    }
+
+    async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()> {
+        self.supervisor
+            .scale(color, desired)
+            .map_err(|e| err("scale", format!("blog-{color}"), FaultKind::Invalid, e))?;
+        self.save("scale")
+    }
+
+    async fn set_weights(&self, desired: Weights) -> WeightChange {
+        let previous = self.routes.weights();
+        // One atomic store: the next request routes by the new weights.
+        self.routes.set_weights(desired);
+        let write_error = self.save("set-weights").err();
+        WeightChange {
+            previous: Some(previous),
+            desired,
+            observed: Some(self.routes.weights()),
+            write_error,
+            read_error: None,
+        }
+    }
+
+    async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
+        self.set_rollout(|r| {
+            r.stable = Some(stable);
+            r.bake = bake;
+        });
+        self.save("record-stable")
+    }
+
+    async fn point_test_listener(&self, color: Color) -> PlatformResult<()> {
+        self.routes.set_test_color(Some(color));
+        self.save("point-test-listener")
+    }
+
+    async fn read_logs(&self, cursor: &LogCursor, limit: usize) -> PlatformResult<LogBatch> {
+        let dir = self.paths.logs_dir();
+        let cursor = cursor.clone();
+        let resource = dir.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            crate::platform::local::logs::read(&dir, &cursor, limit)
+        })
+        .await
+        .map_err(|e| err("read-logs", resource.clone(), FaultKind::Other, e))?
+        .map_err(|e| err("read-logs", resource, FaultKind::Other, e))
+    }
+
+    async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
+        Ok(Some(self.metrics.points(window_secs, now_millis())))
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}

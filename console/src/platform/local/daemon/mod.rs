@@ -1,0 +1,181 @@
+//! The daemon: owns the state directory, runs the proxy's two listeners, the supervisor,
+//! the build runner and the control socket until `local down` (or SIGTERM).
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::{TcpListener, UnixListener};
+use tokio_util::sync::CancellationToken;
+
+pub mod control;
+pub mod engine;
+pub mod state;
+
+use super::paths::Paths;
+use super::proxy::metrics::Metrics;
+use super::proxy::route::Routes;
+use super::proxy::{ListenerKind, Proxy};
+use super::supervisor::Supervisor;
+use super::wire::{DaemonStatus, VERSION};
+use crate::ops::now_millis;
+use state::{DaemonConfig, Persisted};
+
+/// Runs the daemon in the foreground until it is told to stop.
+pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> anyhow::Result<()> {
+    // Everything the daemon creates (state, socket, logs, database) is private to its user.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    std::fs::create_dir_all(paths.root()).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            paths.root().display()
+        )
+    })?;
+    let lock_path = paths.daemon_lock();
+    let lock_file = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| {
+            anyhow::anyhow!(
+                "another daemon already runs for {} ({e}); use `bluegreen local status`",
+                paths.root().display()
+            )
+        })?;
+
+    let mut persisted = state::load(&paths.state_file())?.unwrap_or_default();
+    overrides(&mut persisted.config);
+    let config = persisted.config.clone();
+    let secret = csrf_secret(&paths)?;
+    Supervisor::kill_orphans(&paths);
+
+    let shutdown = CancellationToken::new();
+    let routes = Arc::new(Routes::new(persisted.weights, persisted.test_color));
+    let metrics = Arc::new(Metrics::default());
+    let prod = bind(config.port, "production", "--port").await?;
+    let test = bind(config.test_port, "test", "--test-port").await?;
+    let prod_addr = prod.local_addr()?.to_string();
+    let test_addr = test.local_addr()?.to_string();
+
+    let socket_path = paths.control_socket();
+    if let Some(dir) = socket_path.parent() {
+        std::fs::create_dir_all(dir)?;
+        if dir != paths.root() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    // We hold the lock, so a socket file left here belongs to a dead daemon.
+    let _ = std::fs::remove_file(&socket_path);
+    let control_listener = UnixListener::bind(&socket_path)
+        .with_context(|| format!("cannot create the control socket {}", socket_path.display()))?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
+
+    let supervisor = Supervisor::new(
+        config.supervisor(),
+        paths.clone(),
+        routes.clone(),
+        secret,
+        persisted.services.clone(),
+        shutdown.clone(),
+    );
+    let engine = Arc::new(engine::Engine::new(
+        paths.clone(),
+        config.clone(),
+        &persisted,
+        supervisor.clone(),
+        routes.clone(),
+        metrics.clone(),
+        prod_addr.clone(),
+        test_addr.clone(),
+    ));
+    engine.save("start").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let status = DaemonStatus {
+        pid: std::process::id(),
+        state_dir: paths.root().display().to_string(),
+        socket: socket_path.display().to_string(),
+        production: prod_addr.clone(),
+        test: test_addr.clone(),
+        started_at: now_millis(),
+        protocol: VERSION,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    std::fs::write(paths.daemon_file(), serde_json::to_vec_pretty(&status)?)?;
+
+    let proxy = Proxy::new(routes.clone(), metrics.clone());
+    tokio::spawn(
+        proxy
+            .clone()
+            .serve(prod, ListenerKind::Production, shutdown.clone()),
+    );
+    tokio::spawn(proxy.serve(test, ListenerKind::Test, shutdown.clone()));
+    let control = Arc::new(control::Control {
+        engine: engine.clone(),
+        status,
+        shutdown: shutdown.clone(),
+    });
+    tokio::spawn(control.serve(control_listener));
+    tokio::spawn(supervisor.clone().run());
+    {
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => {
+                        engine.metrics.sample(now_millis());
+                        engine.tick();
+                    }
+                }
+            }
+        });
+    }
+    tracing::info!(
+        "local platform up: production http://{prod_addr}/, test http://{test_addr}/, socket {}",
+        socket_path.display()
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
+    }
+    shutdown.cancel();
+    let persisted: Persisted = engine.persisted();
+    supervisor.stop_all().await;
+    // Save what was in force before the tasks stopped, so `up` brings the same release back.
+    let _ = state::save(&paths.state_file(), &persisted);
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(paths.daemon_file());
+    tracing::info!(
+        "local platform stopped; state kept in {}",
+        paths.root().display()
+    );
+    Ok(())
+}
+
+async fn bind(port: u16, which: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on 127.0.0.1:{port} for the {which} listener ({e}); choose another port with `bluegreen local up {flag} PORT`"
+        )
+    })
+}
+
+/// The secret every task shares (BLOG_CSRF_SECRET), created once per state directory.
+fn csrf_secret(paths: &Paths) -> anyhow::Result<String> {
+    let path = paths.csrf_secret();
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
+        Ok(_) => tracing::warn!("{} is too short; writing a new secret", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let bytes: [u8; 32] = rand::random();
+    let secret = hex::encode(bytes);
+    std::fs::write(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(secret)
+}

@@ -1,0 +1,158 @@
+//! What the daemon keeps across restarts: the rollout (weights, stable color, bake, test
+//! listener), both services (desired count, deployed release) and its own settings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
+use crate::rollout::{Bake, Color, PerColor, Weights};
+
+pub const STATE_VERSION: u32 = 1;
+
+/// The daemon's settings; flags given to `local up` win over the saved ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonConfig {
+    pub port: u16,
+    pub test_port: u16,
+    pub health_interval_ms: u64,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub deregistration_delay_ms: u64,
+    pub stop_timeout_ms: u64,
+    /// The repository the build runner builds.
+    pub source_dir: Option<PathBuf>,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        let s = SupervisorConfig::default();
+        DaemonConfig {
+            port: 8080,
+            test_port: 8081,
+            health_interval_ms: s.health_interval.as_millis() as u64,
+            healthy_threshold: s.healthy_threshold,
+            unhealthy_threshold: s.unhealthy_threshold,
+            deregistration_delay_ms: s.deregistration_delay.as_millis() as u64,
+            stop_timeout_ms: s.stop_timeout.as_millis() as u64,
+            source_dir: None,
+        }
+    }
+}
+
+impl DaemonConfig {
+    pub fn supervisor(&self) -> SupervisorConfig {
+        SupervisorConfig {
+            health_interval: Duration::from_millis(self.health_interval_ms.max(50)),
+            healthy_threshold: self.healthy_threshold.max(1),
+            unhealthy_threshold: self.unhealthy_threshold.max(1),
+            deregistration_delay: Duration::from_millis(self.deregistration_delay_ms),
+            stop_timeout: Duration::from_millis(self.stop_timeout_ms),
+            ..SupervisorConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Persisted {
+    pub v: u32,
+    pub weights: Weights,
+    pub stable: Option<Color>,
+    pub bake: Option<Bake>,
+    pub test_color: Option<Color>,
+    #[serde(default)]
+    pub services: PerColor<ServiceSpec>,
+    #[serde(default)]
+    pub config: DaemonConfig,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Persisted {
+            v: STATE_VERSION,
+            weights: Weights::all(Color::Blue),
+            stable: None,
+            bake: None,
+            test_color: Some(Color::Green),
+            services: PerColor::default(),
+            config: DaemonConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is damaged ({source}); it holds the release the platform runs, so it was left as is: fix it, or move it away to start with an empty platform"
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} was written by a newer bluegreen (state version {found}; this one reads {STATE_VERSION})"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+}
+
+/// The saved state, or `None` for a fresh state directory.
+pub fn load(path: &Path) -> Result<Option<Persisted>, StateError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StateError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let state: Persisted =
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if state.v > STATE_VERSION {
+        return Err(StateError::TooNew {
+            path: path.to_path_buf(),
+            found: state.v,
+        });
+    }
+    Ok(Some(state))
+}
+
+/// Writes the state atomically (a crash leaves the old file or the new one, never half).
+pub fn save(path: &Path, state: &Persisted) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_damage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        assert!(load(&path).expect("fresh").is_none());
+        let s = Persisted {
+            stable: Some(Color::Green),
+            weights: Weights::all(Color::Green),
+            ..Persisted::default()
+        };
+        save(&path, &s).expect("save");
+        assert_eq!(load(&path).expect("load"), Some(s));
+        std::fs::write(&path, "{not json").expect("write");
+        let err = load(&path).expect_err("damaged");
+        assert!(err.to_string().contains("left as is"), "{err}");
+    }
+}
