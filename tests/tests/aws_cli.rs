@@ -2,7 +2,10 @@
 
 use bluegreen::ops::exit;
 use bluegreen::rollout::{Color, PerColor};
-use bluegreen_tests::aws::{FaultProxy, Run, Topology, TopologyOptions, run_cli};
+use std::time::Duration;
+
+use bluegreen::platform::aws::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_STABLE};
+use bluegreen_tests::aws::{FaultProxy, Run, Topology, TopologyOptions, cli, run_cli};
 use bluegreen_tests::moto::MotoServer;
 
 struct Env {
@@ -29,6 +32,44 @@ impl Env {
             config,
             _dir: dir,
         }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.proxy.env(&self.moto.env())
+    }
+
+    /// ModifyListener calls that addressed the production listener since the last reset.
+    fn prod_modifies(&self) -> usize {
+        self.proxy
+            .bodies("ModifyListener")
+            .iter()
+            .filter(|b| b.contains(&format!("ListenerArn={}", self.topo.prod_listener)))
+            .count()
+    }
+
+    /// Runs `promote ARGS` in the background until the listener shows 0/100 and the bake is
+    /// tagged, then kills it: a console that quit mid-bake.
+    async fn interrupted_promote(&self, bake: &str) {
+        let mut child = cli::command(&self.config, &self.env(), &["promote", "--bake", bake])
+            .spawn()
+            .expect("spawn promote");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let flipped = self.topo.weights().await.expect("weights") == (0, 100);
+            let tagged = self.topo.tag(TAG_BAKE_OLD).await.expect("tags").is_some();
+            if flipped && tagged {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("promote exited early with {status}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "promote did not flip the listener"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        child.kill().await.expect("kill promote");
     }
 
     async fn cli(&self, args: &[&str]) -> Run {
@@ -98,6 +139,431 @@ async fn status_shows_what_the_harness_built() {
         human.stdout
     );
     assert!(human.stdout.contains("api calls: "), "{}", human.stdout);
-    println!("{}", human.stdout);
-    let _ = PerColor::new(0, 0);
+}
+
+#[tokio::test]
+async fn shift_then_rollback_with_one_modify_listener() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    let run = env.cli(&["shift", "--green", "20"]).await;
+    run.expect_code(exit::OK);
+    assert!(
+        run.stdout.contains("shifted: blue 80 / green 20 applied"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (80, 20));
+
+    let doc = env.cli(&["status", "--json"]).await.json();
+    assert_eq!(doc["derived"]["shift_in_progress"], true);
+    assert_eq!(doc["derived"]["canary"], "green");
+    assert_eq!(doc["derived"]["stable"], "blue");
+
+    env.proxy.reset_log();
+    let run = env.cli(&["rollback"]).await;
+    run.expect_code(exit::OK);
+    assert!(
+        run.stdout
+            .contains("rolled back to blue: blue 100 / green 0 applied"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+    assert_eq!(
+        env.prod_modifies(),
+        1,
+        "rollback is exactly one ModifyListener on the production listener: {:?}",
+        env.proxy.bodies("ModifyListener")
+    );
+    assert_eq!(
+        env.topo.tag(TAG_STABLE).await.expect("tags").as_deref(),
+        Some("blue")
+    );
+}
+
+#[tokio::test]
+async fn promote_bakes_then_scales_the_old_color_to_zero() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    env.cli(&["shift", "--green", "20"])
+        .await
+        .expect_code(exit::OK);
+    let run = env.cli(&["promote", "--bake", "1"]).await;
+    run.expect_code(exit::OK);
+    assert!(
+        run.stderr
+            .contains("promoted green: blue 0 / green 100 applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("green is live and stable; bake finished: blue scaled to 0"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (0, 100));
+    assert_eq!(
+        env.topo.tag(TAG_STABLE).await.expect("tags").as_deref(),
+        Some("green")
+    );
+    assert_eq!(env.topo.tag(TAG_BAKE_OLD).await.expect("tags"), None);
+    assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 0);
+    assert_eq!(env.topo.service(Color::Green).await.expect("green").0, 2);
+}
+
+#[tokio::test]
+async fn promote_keep_old_keeps_the_old_color_running() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    let run = env
+        .cli(&["--json", "promote", "--bake", "0", "--keep-old"])
+        .await;
+    run.expect_code(exit::OK);
+    let doc = run.json();
+    assert_eq!(doc["report"]["promoted"], "green");
+    assert_eq!(doc["finished_bake"]["keep_old"], true);
+    assert_eq!(env.topo.weights().await.expect("weights"), (0, 100));
+    assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
+    // The old color still runs and is healthy, so traffic can go back to it.
+    env.proxy.reset_log();
+    env.cli(&["shift", "--blue", "100"])
+        .await
+        .expect_code(exit::OK);
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+}
+
+#[tokio::test]
+async fn a_quit_mid_bake_leaves_state_that_rollback_undoes() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    env.interrupted_promote("600").await;
+    assert_eq!(
+        env.topo.tag(TAG_STABLE).await.expect("tags").as_deref(),
+        Some("green")
+    );
+    assert!(env.topo.tag(TAG_BAKE_UNTIL).await.expect("tags").is_some());
+
+    let status = env.cli(&["status"]).await;
+    status.expect_code(exit::OK);
+    assert!(
+        status.stdout.contains("promoted green, bake pending until")
+            && status.stdout.contains("old color blue still running"),
+        "{}",
+        status.stdout
+    );
+
+    env.proxy.reset_log();
+    let run = env.cli(&["rollback"]).await;
+    run.expect_code(exit::OK);
+    assert!(run.stdout.contains("rolled back to blue"), "{}", run.stdout);
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+    assert_eq!(env.prod_modifies(), 1);
+    assert_eq!(
+        env.topo.tag(TAG_STABLE).await.expect("tags").as_deref(),
+        Some("blue")
+    );
+    assert_eq!(env.topo.tag(TAG_BAKE_OLD).await.expect("tags"), None);
+    assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
+}
+
+#[tokio::test]
+async fn the_next_promote_finishes_a_pending_bake() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    env.interrupted_promote("2").await;
+    assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
+    let run = env.cli(&["promote"]).await;
+    run.expect_code(exit::OK);
+    assert!(
+        run.stderr.contains("its bake is pending; finishing it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("bake finished: blue scaled to 0"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (0, 100));
+    assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 0);
+    assert_eq!(env.topo.tag(TAG_BAKE_OLD).await.expect("tags"), None);
+}
+
+#[tokio::test]
+async fn deploy_registers_a_revision_with_only_the_image_changed() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    env.cli(&["scale", "--color", "blue", "--count", "3"])
+        .await
+        .expect_code(exit::OK);
+    let run = env.cli(&["--json", "deploy", "--tag", "v2"]).await;
+    run.expect_code(exit::OK);
+    let doc = run.json();
+    assert_eq!(doc["deploy"]["color"], "green");
+    assert_eq!(doc["deploy"]["task_definition"], "blog-green:2");
+    let (desired, td) = env.topo.service(Color::Green).await.expect("green");
+    assert!(td.ends_with("task-definition/blog-green:2"), "{td}");
+    assert_eq!(
+        desired, 3,
+        "the idle color gets the live color's desired count"
+    );
+
+    let ecs = env.topo.ecs();
+    let describe = |r: &'static str| {
+        let ecs = ecs.clone();
+        async move {
+            ecs.describe_task_definition()
+                .task_definition(r)
+                .send()
+                .await
+                .expect("describe task definition")
+                .task_definition
+                .expect("task definition")
+        }
+    };
+    let (old, new) = (
+        describe("blog-green:1").await,
+        describe("blog-green:2").await,
+    );
+    let (mut old_c, new_c) = (
+        old.container_definitions()[0].clone(),
+        new.container_definitions()[0].clone(),
+    );
+    assert_eq!(
+        new_c.image(),
+        Some(format!("{}:v2", env.topo.repository_uri).as_str())
+    );
+    old_c.image = new_c.image.clone();
+    assert_eq!(old_c, new_c, "only the image differs");
+    assert_eq!(old.cpu(), new.cpu());
+    assert_eq!(old.memory(), new.memory());
+    assert_eq!(old.network_mode(), new.network_mode());
+    assert_eq!(old.execution_role_arn(), new.execution_role_arn());
+    assert_eq!(
+        old.requires_compatibilities(),
+        new.requires_compatibilities()
+    );
+    // Blue is untouched.
+    assert!(
+        env.topo
+            .service(Color::Blue)
+            .await
+            .expect("blue")
+            .1
+            .ends_with("blog-blue:1")
+    );
+
+    let run = env.cli(&["deploy", "--tag", "v9"]).await;
+    run.expect_code(exit::PLATFORM);
+    assert!(
+        run.stderr
+            .contains("no image tagged `v9` in repository `blog`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn guard_refuses_traffic_to_a_color_without_healthy_targets() {
+    let options = TopologyOptions {
+        targets: PerColor::new(2, 0),
+        ..Default::default()
+    };
+    let env = Env::start(options, false).await;
+    let run = env.cli(&["shift", "--green", "20"]).await;
+    run.expect_code(exit::REFUSED);
+    assert!(
+        run.stderr
+            .contains("green has 0 healthy target(s) but desired count 2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+    let run = env.cli(&["--json", "promote"]).await;
+    run.expect_code(exit::REFUSED);
+    assert_eq!(run.json()["detail"]["refused"]["rule"], "promote-unhealthy");
+    env.cli(&["shift", "--green", "20", "--force"])
+        .await
+        .expect_code(exit::OK);
+    assert_eq!(env.topo.weights().await.expect("weights"), (80, 20));
+}
+
+#[tokio::test]
+async fn read_only_refuses_every_write() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    for args in [
+        &["--read-only", "shift", "--green", "20"][..],
+        &["--read-only", "rollback"],
+        &["--read-only", "promote", "--bake", "0"],
+        &["--read-only", "deploy", "--tag", "v2"],
+        &["--read-only", "scale", "--color", "green", "--count", "1"],
+        &["--read-only", "build"],
+    ] {
+        let run = env.cli(args).await;
+        run.expect_code(exit::REFUSED);
+        assert!(
+            run.stderr
+                .contains("the session is read-only (--read-only)"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+    env.cli(&["--read-only", "status"])
+        .await
+        .expect_code(exit::OK);
+}
+
+#[tokio::test]
+async fn a_read_only_profile_needs_arming() {
+    let env = Env::start(TopologyOptions::default(), true).await;
+    let run = env.cli(&["shift", "--green", "20"]).await;
+    run.expect_code(exit::REFUSED);
+    assert!(
+        run.stderr
+            .contains("this profile is read-only; arm it with --arm"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+    env.cli(&["--arm", "shift", "--green", "20"])
+        .await
+        .expect_code(exit::OK);
+    assert_eq!(env.topo.weights().await.expect("weights"), (80, 20));
+}
+
+#[tokio::test]
+async fn wait_and_scale_report_with_their_exit_codes() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    env.cli(&["wait", "--weights", "100:0", "--timeout", "5"])
+        .await
+        .expect_code(exit::OK);
+    // moto never starts a service's tasks by itself (running stays 0), so this times out.
+    let run = env
+        .cli(&["--json", "wait", "--healthy", "green", "--timeout", "1"])
+        .await;
+    run.expect_code(exit::TIMED_OUT);
+    assert_eq!(run.json()["exit_code"], exit::TIMED_OUT);
+    let run = env.cli(&["wait", "--weights", "50:60"]).await;
+    run.expect_code(exit::USAGE);
+
+    let run = env.cli(&["scale", "--color", "blue", "--count", "0"]).await;
+    run.expect_code(exit::REFUSED);
+    assert!(
+        run.stderr.contains("blue serves 100% of traffic"),
+        "{}",
+        run.stderr
+    );
+    env.cli(&["scale", "--color", "green", "--count", "0"])
+        .await
+        .expect_code(exit::OK);
+    assert_eq!(env.topo.service(Color::Green).await.expect("green").0, 0);
+}
+
+#[tokio::test]
+async fn build_waits_for_codebuild_and_status_shows_it() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    let run = env
+        .cli(&["build", "--source-version", "main", "--wait"])
+        .await;
+    run.expect_code(exit::OK);
+    assert!(run.stdout.contains("Succeeded main"), "{}", run.stdout);
+    let doc = env.cli(&["status", "--json"]).await.json();
+    let build = &doc["builds"][0];
+    assert_eq!(build["status"], "SUCCEEDED");
+    assert_eq!(build["source_version"], "main");
+    let phases: Vec<&str> = build["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert!(
+        phases.contains(&"BUILD") && phases.contains(&"POST_BUILD"),
+        "{phases:?}"
+    );
+    let refresh = doc["api_calls"]["refresh"].as_u64().expect("count");
+    assert!(
+        refresh <= 12,
+        "a full refresh with builds cost {refresh} calls"
+    );
+}
+
+#[tokio::test]
+async fn init_from_terraform_writes_a_working_profile() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    let t = &env.topo;
+    let out = |pairs: &[(&str, &str)]| {
+        let map: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    serde_json::json!({"value": v, "type": "string", "sensitive": false}),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path().join("base.json");
+    let services = dir.path().join("services.json");
+    std::fs::write(
+        &base,
+        out(&[
+            ("region", "us-east-1"),
+            ("cluster_name", &t.cluster),
+            ("table_name", "posts"),
+            ("log_group_name", &t.log_group),
+            ("load_balancer_arn", &t.load_balancer),
+            ("prod_listener_arn", &t.prod_listener),
+            ("test_listener_arn", &t.test_listener),
+            ("codebuild_project_name", &t.project),
+            ("ecr_repository_name", &t.repository),
+        ]),
+    )
+    .expect("write");
+    std::fs::write(
+        &services,
+        out(&[
+            ("blue_service_name", &t.services.blue),
+            ("green_service_name", &t.services.green),
+            ("blue_task_family", &t.families.blue),
+            ("green_task_family", &t.families.green),
+            ("blue_target_group_arn", &t.target_groups.blue),
+            ("green_target_group_arn", &t.target_groups.green),
+            ("blue_log_stream_prefix", "blue"),
+            ("green_log_stream_prefix", "green"),
+        ]),
+    )
+    .expect("write");
+    let config = dir.path().join("bluegreen.toml");
+    let args = ["--profile", "staging", "init", "--from-terraform"];
+    let mut all: Vec<&str> = args.to_vec();
+    let (b, s) = (
+        base.to_string_lossy().into_owned(),
+        services.to_string_lossy().into_owned(),
+    );
+    all.push(&b);
+    all.push(&s);
+    run_cli(&config, &env.env(), &all)
+        .await
+        .expect_code(exit::OK);
+    let run = run_cli(
+        &config,
+        &env.env(),
+        &["--profile", "staging", "status", "--json"],
+    )
+    .await;
+    run.expect_code(exit::OK);
+    assert_eq!(run.json()["snapshot"]["listener"]["stable"], "blue");
+    // Missing outputs are named.
+    let run = run_cli(
+        &dir.path().join("other.toml"),
+        &env.env(),
+        &["init", "--from-terraform", &b],
+    )
+    .await;
+    run.expect_code(exit::FAILURE);
+    assert!(
+        run.stderr
+            .contains("missing Terraform output(s) blue_service_name"),
+        "{}",
+        run.stderr
+    );
 }

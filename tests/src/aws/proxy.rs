@@ -4,8 +4,9 @@
 //!
 //! It also repairs one deviation of moto from the ECS API: moto returns a task's container
 //! `cpu` (always) and `memory` as JSON numbers where the API has strings, and aws-sdk-rust
-//! refuses such a DescribeTasks/RunTask answer. The proxy turns them into strings, so every
-//! AWS test talks to moto through it, with or without faults.
+//! refuses such a DescribeTasks/RunTask answer; and moto's CodeBuild answers carry ISO-8601
+//! timestamps where the JSON protocol has epoch seconds. The proxy repairs both, so every AWS
+//! test talks to moto through it, with or without faults.
 
 use std::io;
 use std::net::SocketAddr;
@@ -37,6 +38,8 @@ pub enum Fault {
 struct Rule {
     operation: String,
     fault: Fault,
+    /// Matching attempts let through before the fault starts.
+    skip: usize,
     /// `None`: every time.
     remaining: Option<usize>,
 }
@@ -46,6 +49,8 @@ struct State {
     rules: Vec<Rule>,
     /// Every attempt: the operation and the fault injected, if any.
     log: Vec<(String, Option<Fault>)>,
+    /// Every attempt's operation and form-decoded body (query protocol) or raw JSON body.
+    bodies: Vec<(String, String)>,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -107,13 +112,29 @@ impl FaultProxy {
 
     /// Injects `fault` into the next `times` attempts of `operation` (`None`: all of them).
     pub fn inject(&self, operation: &str, fault: Fault, times: Option<usize>) {
+        self.inject_after(operation, 0, fault, times);
+    }
+
+    /// Like [`FaultProxy::inject`], after letting `skip` attempts of `operation` through.
+    pub fn inject_after(&self, operation: &str, skip: usize, fault: Fault, times: Option<usize>) {
         if let Ok(mut s) = self.state.lock() {
             s.rules.push(Rule {
                 operation: operation.to_string(),
                 fault,
+                skip,
                 remaining: times,
             });
         }
+    }
+
+    /// The bodies of the attempts of `operation` (query-protocol bodies form-decoded).
+    pub fn bodies(&self, operation: &str) -> Vec<String> {
+        let s = self.state.lock().expect("proxy state");
+        s.bodies
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, b)| b.clone())
+            .collect()
     }
 
     /// Removes every rule (the log stays).
@@ -134,6 +155,7 @@ impl FaultProxy {
     pub fn reset_log(&self) {
         if let Ok(mut s) = self.state.lock() {
             s.log.clear();
+            s.bodies.clear();
         }
     }
 }
@@ -233,13 +255,23 @@ async fn handle(
             .rules
             .iter_mut()
             .find(|r| r.operation == op && r.remaining != Some(0))
-            .map(|r| {
+            .and_then(|r| {
+                if r.skip > 0 {
+                    r.skip -= 1;
+                    return None;
+                }
                 if let Some(n) = r.remaining.as_mut() {
                     *n -= 1;
                 }
-                r.fault
+                Some(r.fault)
             });
         s.log.push((op.clone(), fault));
+        let text = if target.is_some() {
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            form_decode(&body)
+        };
+        s.bodies.push((op.clone(), text));
         fault
     };
     match fault {
@@ -274,8 +306,13 @@ async fn handle(
         .await
         .map_err(|e| io::Error::other(e.to_string()))?
         .to_bytes();
-    if op == "DescribeTasks" || op == "RunTask" {
-        body = stringify_container_numbers(&body);
+    let repaired = match op.as_str() {
+        "DescribeTasks" | "RunTask" => Some(stringify_container_numbers(&body)),
+        "StartBuild" | "BatchGetBuilds" => Some(epoch_timestamps(&body)),
+        _ => None,
+    };
+    if let Some(b) = repaired {
+        body = b;
         parts.headers.remove(hyper::header::CONTENT_LENGTH);
     }
     Ok(Response::from_parts(parts, Full::new(body)))
@@ -302,4 +339,99 @@ fn stringify_container_numbers(body: &Bytes) -> Bytes {
     serde_json::to_vec(&doc)
         .map(Bytes::from)
         .unwrap_or_else(|_| body.clone())
+}
+
+/// `a=b%3Ac&d=e+f` → `a=b:c&d=e f` (good enough to search for ARNs and values).
+fn form_decode(body: &[u8]) -> String {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < body.len() => {
+                let hex = std::str::from_utf8(&body[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every string value under a key ending in `Time` that reads as `YYYY-MM-DDTHH:MM:SS[.fff]Z`,
+/// turned into epoch seconds, as CodeBuild's JSON protocol has timestamps.
+fn epoch_timestamps(body: &Bytes) -> Bytes {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if k.ends_with("Time")
+                        && let Some(secs) = v.as_str().and_then(iso_to_epoch)
+                        && let Some(n) = serde_json::Number::from_f64(secs)
+                    {
+                        *v = serde_json::Value::Number(n);
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    walk(&mut doc);
+    serde_json::to_vec(&doc)
+        .map(Bytes::from)
+        .unwrap_or_else(|_| body.clone())
+}
+
+/// `2026-11-28T06:33:08.245Z` → seconds since the epoch (UTC).
+fn iso_to_epoch(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, clock) = s.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut c = clock.split(':');
+    let (h, min) = (
+        c.next()?.parse::<i64>().ok()?,
+        c.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = c.next()?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60) as f64 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_timestamps_become_epoch_seconds() {
+        assert_eq!(iso_to_epoch("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            iso_to_epoch("2026-11-28T06:33:08.25Z"),
+            Some(1_795_847_588.25)
+        );
+        assert_eq!(iso_to_epoch("not a time"), None);
+        assert_eq!(
+            form_decode(b"Action=X&Arn=arn%3Aaws%2Fx+y"),
+            "Action=X&Arn=arn:aws/x y"
+        );
+    }
 }

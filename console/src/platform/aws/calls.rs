@@ -130,7 +130,7 @@ impl Op {
                     (false, false, _) => format!("{code}: {text}"),
                     (false, true, _) => code.to_string(),
                     (true, false, _) => text.to_string(),
-                    (true, true, Some(s)) => format!("HTTP {s} with no error details"),
+                    (true, true, Some(s)) => format!("HTTP {s}: {}", chain(&err)),
                     (true, true, None) => chain(&err),
                 };
                 (fault, message)

@@ -83,39 +83,45 @@ impl AwsPlatform {
         cfg: &AwsProfile,
         opts: &AwsOptions,
     ) -> PlatformResult<Self> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(MAX_ATTEMPTS)
-                    .with_initial_backoff(Duration::from_millis(200))
-                    .with_max_backoff(Duration::from_secs(5)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .operation_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = opts.aws_profile.as_ref().or(cfg.aws_profile.as_ref()) {
             loader = loader.profile_name(p);
         }
         if let Some(r) = opts.region.as_ref().or(cfg.region.as_ref()) {
             loader = loader.region(Region::new(r.clone()));
         }
-        let sdk = loader.load().await;
-        let region = sdk
-            .region()
-            .map(|r| r.to_string())
-            .ok_or_else(|| PlatformError::Config(format!(
+        Self::with_sdk_config(profile, cfg, &loader.load().await).await
+    }
+
+    /// Builds the clients from a loaded SDK configuration (credentials, region, endpoint),
+    /// with the adapter's retry and timeout settings and its call counter.
+    pub async fn with_sdk_config(
+        profile: &str,
+        cfg: &AwsProfile,
+        sdk: &aws_config::SdkConfig,
+    ) -> PlatformResult<Self> {
+        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+            PlatformError::Config(format!(
                 "profile `{profile}`: no AWS region; set `region` in the profile, pass --region, or set AWS_REGION"
-            )))?;
+            ))
+        })?;
+        let retry = RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(5));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(20))
+            .operation_timeout(Duration::from_secs(60))
+            .build();
         let counts = Arc::new(Counts::default());
         let counter = calls::Counter(counts.clone());
         macro_rules! client {
             ($krate:ident) => {
                 $krate::Client::from_conf(
-                    $krate::config::Builder::from(&sdk)
+                    $krate::config::Builder::from(sdk)
+                        .retry_config(retry.clone())
+                        .timeout_config(timeouts.clone())
                         .interceptor(counter.clone())
                         .build(),
                 )
