@@ -1,0 +1,351 @@
+//! Shared by the local-platform tests: a daemon on free ports in a temporary state directory,
+//! driven through the `bluegreen` binary (up, publish, down) and the library client (verbs),
+//! and a bounded load generator that classifies every response by `X-Blog-Color`.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bluegreen::ops::{Access, Ops};
+use bluegreen::platform::local::http::{HttpClient, form_token};
+use bluegreen::platform::{Platform, PlatformKind};
+use bluegreen::rollout::{Color, PerColor, Snapshot};
+use bluegreen_tests::bins::bin;
+
+/// A running local platform; `local down` on drop.
+pub struct LocalPlatform {
+    _dir: tempfile::TempDir,
+    pub state: PathBuf,
+    pub platform: Arc<dyn Platform>,
+    pub ops: Ops,
+    pub production: SocketAddr,
+    pub test: SocketAddr,
+}
+
+impl LocalPlatform {
+    /// Publishes the debug blog binary under `tags` (one digest) and starts the daemon with
+    /// fast health checks and short drains.
+    pub async fn start(tags: &[&str], extra: &[&str]) -> LocalPlatform {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let blog = bin("blog");
+        let mut publish = vec!["local", "publish"];
+        for t in tags {
+            publish.extend(["--tag", t]);
+        }
+        let blog_str = blog.display().to_string();
+        publish.push(&blog_str);
+        let out = bluegreen(&state, dir.path(), &publish);
+        assert!(out.status.success(), "publish failed: {}", text(&out));
+        let mut up = vec![
+            "local",
+            "up",
+            "--port",
+            "0",
+            "--test-port",
+            "0",
+            "--health-interval-ms",
+            "200",
+            "--deregistration-delay-ms",
+            "3000",
+            "--stop-timeout-ms",
+            "5000",
+        ];
+        up.extend_from_slice(extra);
+        let out = bluegreen(&state, dir.path(), &up);
+        assert!(out.status.success(), "local up failed: {}", text(&out));
+        let platform = bluegreen::platform::local::cli::connect(&state)
+            .await
+            .expect("the daemon answers");
+        let status = bluegreen::platform::local::client::LocalClient::connect(&state)
+            .await
+            .expect("client")
+            .status()
+            .await
+            .expect("status");
+        let ops = Ops::new(platform.clone(), Access::default());
+        LocalPlatform {
+            _dir: dir,
+            state,
+            ops,
+            production: status.production.parse().expect("production addr"),
+            test: status.test.parse().expect("test addr"),
+            platform,
+        }
+    }
+
+    /// Runs `bluegreen --state-dir STATE ARGS…`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        bluegreen(
+            &self.state,
+            self.state.parent().unwrap_or(Path::new("/")),
+            args,
+        )
+    }
+
+    /// Deploys the first release to blue and waits until the daemon made it stable.
+    pub async fn first_release(&self, tag: &str, tasks: u32) {
+        self.platform
+            .deploy(Color::Blue, tag, tasks)
+            .await
+            .expect("deploy");
+        self.wait_until(Duration::from_secs(60), "blue stable", |s| {
+            s.listener.stable == Some(Color::Blue)
+                && s.colors.blue.healthy_targets() >= tasks as usize
+        })
+        .await;
+    }
+
+    pub async fn wait_until(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let deadline = Instant::now() + limit;
+        loop {
+            let snap = self.platform.snapshot().await.expect("snapshot");
+            if done(&snap) {
+                return snap;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last snapshot: {:#?}",
+                snap.colors
+                    .map(|_, c| (c.service.events.clone(), c.targets.clone()))
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self.platform.info().kind {
+            PlatformKind::Local { url, .. } => url,
+            other => panic!("not local: {other:?}"),
+        }
+    }
+}
+
+impl Drop for LocalPlatform {
+    fn drop(&mut self) {
+        let _ = self.cli(&["local", "down"]);
+    }
+}
+
+pub fn bluegreen(state: &Path, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(bin("bluegreen"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BLUEGREEN_CONFIG")
+        .env_remove("BLUEGREEN_PROFILE")
+        .output()
+        .expect("run bluegreen")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The phase a request is counted in; `TRANSITION` while weights change (not counted).
+pub const TRANSITION: usize = usize::MAX;
+
+/// What one load run saw.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub requests: u64,
+    /// Responses per phase and color (requests that started and ended in one phase).
+    pub per_phase: Vec<PerColor<u64>>,
+    pub transport_errors: Vec<(Instant, String)>,
+    pub bad_status: Vec<(Instant, u16, String)>,
+    /// Paths of the posts the load created.
+    pub created: Vec<String>,
+    /// Responses without a color header.
+    pub uncolored: u64,
+}
+
+impl LoadReport {
+    pub fn failures_between(&self, from: Instant, to: Instant) -> usize {
+        self.transport_errors
+            .iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .count()
+            + self
+                .bad_status
+                .iter()
+                .filter(|(t, _, _)| *t >= from && *t <= to)
+                .count()
+    }
+
+    fn merge(&mut self, other: LoadReport) {
+        self.requests += other.requests;
+        if self.per_phase.len() < other.per_phase.len() {
+            self.per_phase
+                .resize(other.per_phase.len(), PerColor::default());
+        }
+        for (i, p) in other.per_phase.into_iter().enumerate() {
+            self.per_phase[i].blue += p.blue;
+            self.per_phase[i].green += p.green;
+        }
+        self.transport_errors.extend(other.transport_errors);
+        self.bad_status.extend(other.bad_status);
+        self.created.extend(other.created);
+        self.uncolored += other.uncolored;
+    }
+}
+
+/// `clients` concurrent clients, each on its own kept-alive connection, mixing GET `/`,
+/// GET of a post, and creating a post (GET the form, POST it) every fifth step. Stops when
+/// told, or after `max_per_client` requests each, whichever comes first.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    pub phase: Arc<AtomicUsize>,
+    handles: Vec<tokio::task::JoinHandle<LoadReport>>,
+}
+
+impl Load {
+    pub fn start(addr: SocketAddr, clients: usize, max_per_client: u64) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let phase = Arc::new(AtomicUsize::new(0));
+        let handles = (0..clients)
+            .map(|n| {
+                let stop = stop.clone();
+                let phase = phase.clone();
+                tokio::spawn(client_loop(addr, n, stop, phase, max_per_client))
+            })
+            .collect();
+        Load {
+            stop,
+            phase,
+            handles,
+        }
+    }
+
+    pub fn set_phase(&self, p: usize) {
+        self.phase.store(p, Ordering::SeqCst);
+    }
+
+    pub async fn stop(self) -> LoadReport {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut total = LoadReport::default();
+        for h in self.handles {
+            total.merge(h.await.expect("load client"));
+        }
+        total
+    }
+}
+
+async fn client_loop(
+    addr: SocketAddr,
+    n: usize,
+    stop: Arc<AtomicBool>,
+    phase: Arc<AtomicUsize>,
+    max: u64,
+) -> LoadReport {
+    let mut http = HttpClient::new(addr);
+    let mut report = LoadReport::default();
+    let mut step = 0u64;
+    while !stop.load(Ordering::SeqCst) && report.requests < max {
+        step += 1;
+        let start_phase = phase.load(Ordering::SeqCst);
+        let result = if step % 5 == 0 {
+            create_post(&mut http, n, step, &mut report, start_phase, &phase).await
+        } else if step % 2 == 0 && !report.created.is_empty() {
+            let path = report.created[(step as usize / 2) % report.created.len()].clone();
+            http.get(&path).await.map(|r| vec![r])
+        } else {
+            http.get("/").await.map(|r| vec![r])
+        };
+        let end_phase = phase.load(Ordering::SeqCst);
+        match result {
+            Ok(responses) => {
+                for r in responses {
+                    report.requests += 1;
+                    if !(200..400).contains(&r.status) {
+                        report.bad_status.push((
+                            Instant::now(),
+                            r.status,
+                            r.text().chars().take(200).collect(),
+                        ));
+                    }
+                    match r
+                        .header("x-blog-color")
+                        .and_then(|c| c.parse::<Color>().ok())
+                    {
+                        Some(c) if start_phase == end_phase && start_phase != TRANSITION => {
+                            if report.per_phase.len() <= start_phase {
+                                report
+                                    .per_phase
+                                    .resize(start_phase + 1, PerColor::default());
+                            }
+                            *report.per_phase[start_phase].get_mut(c) += 1;
+                        }
+                        Some(_) => {}
+                        None => report.uncolored += 1,
+                    }
+                }
+            }
+            Err(e) => {
+                report.requests += 1;
+                report.transport_errors.push((Instant::now(), e));
+            }
+        }
+    }
+    report
+}
+
+/// GET the form, POST it; returns both responses (the POST's failure is an error).
+async fn create_post(
+    http: &mut HttpClient,
+    client: usize,
+    step: u64,
+    report: &mut LoadReport,
+    _start_phase: usize,
+    _phase: &AtomicUsize,
+) -> Result<Vec<bluegreen::platform::local::http::HttpResponse>, String> {
+    let form = http.get("/posts/new").await?;
+    let Some((token, cookie)) = form_token(&form) else {
+        return Ok(vec![form]);
+    };
+    let mut headers = Vec::new();
+    if let Some(c) = &cookie {
+        headers.push(("cookie", c.as_str()));
+    }
+    let title = format!("load {client}-{step}");
+    let resp = http
+        .post_form(
+            "/posts/new",
+            &headers,
+            &[
+                ("csrf_token", token.as_str()),
+                ("title", title.as_str()),
+                ("author", "load"),
+                ("content", "written during a release"),
+            ],
+        )
+        .await;
+    match resp {
+        Ok(r) => {
+            if let Some(loc) = r.header("location") {
+                report.created.push(loc.to_string());
+            }
+            Ok(vec![form, r])
+        }
+        Err(e) => {
+            // The form's response counts; the POST is the transport error.
+            report.requests += 1;
+            Err(e)
+        }
+    }
+}
