@@ -167,8 +167,10 @@ pub struct LoadReport {
     pub requests: u64,
     /// Responses per phase and color (requests that started and ended in one phase).
     pub per_phase: Vec<PerColor<u64>>,
-    pub transport_errors: Vec<(Instant, String)>,
-    pub bad_status: Vec<(Instant, u16, String)>,
+    /// (when, the request as `METHOD path`, the error).
+    pub transport_errors: Vec<(Instant, String, String)>,
+    /// (when, the request, status, the start of the body).
+    pub bad_status: Vec<(Instant, String, u16, String)>,
     /// Paths of the posts the load created.
     pub created: Vec<String>,
     /// Responses without a color header.
@@ -179,13 +181,22 @@ impl LoadReport {
     pub fn failures_between(&self, from: Instant, to: Instant) -> usize {
         self.transport_errors
             .iter()
-            .filter(|(t, _)| *t >= from && *t <= to)
+            .filter(|(t, _, _)| *t >= from && *t <= to)
             .count()
             + self
                 .bad_status
                 .iter()
-                .filter(|(t, _, _)| *t >= from && *t <= to)
+                .filter(|(t, _, _, _)| *t >= from && *t <= to)
                 .count()
+    }
+
+    /// The requests that failed, as `METHOD path`.
+    pub fn failed_requests(&self) -> Vec<&str> {
+        self.transport_errors
+            .iter()
+            .map(|(_, r, _)| r.as_str())
+            .chain(self.bad_status.iter().map(|(_, r, _, _)| r.as_str()))
+            .collect()
     }
 
     fn merge(&mut self, other: LoadReport) {
@@ -260,21 +271,29 @@ async fn client_loop(
         step += 1;
         let start_phase = phase.load(Ordering::SeqCst);
         let result = if step % 5 == 0 {
-            create_post(&mut http, n, step, &mut report, start_phase, &phase).await
+            create_post(&mut http, n, step, &mut report).await
         } else if step % 2 == 0 && !report.created.is_empty() {
             let path = report.created[(step as usize / 2) % report.created.len()].clone();
-            http.get(&path).await.map(|r| vec![r])
+            let what = format!("GET {path}");
+            http.get(&path)
+                .await
+                .map(|r| vec![(what, r)])
+                .map_err(|e| (format!("GET {path}"), e))
         } else {
-            http.get("/").await.map(|r| vec![r])
+            http.get("/")
+                .await
+                .map(|r| vec![("GET /".to_string(), r)])
+                .map_err(|e| ("GET /".to_string(), e))
         };
         let end_phase = phase.load(Ordering::SeqCst);
         match result {
             Ok(responses) => {
-                for r in responses {
+                for (what, r) in responses {
                     report.requests += 1;
                     if !(200..400).contains(&r.status) {
                         report.bad_status.push((
                             Instant::now(),
+                            what,
                             r.status,
                             r.text().chars().take(200).collect(),
                         ));
@@ -296,14 +315,16 @@ async fn client_loop(
                     }
                 }
             }
-            Err(e) => {
+            Err((what, e)) => {
                 report.requests += 1;
-                report.transport_errors.push((Instant::now(), e));
+                report.transport_errors.push((Instant::now(), what, e));
             }
         }
     }
     report
 }
+
+type Exchange = (String, bluegreen::platform::local::http::HttpResponse);
 
 /// GET the form, POST it; returns both responses (the POST's failure is an error).
 async fn create_post(
@@ -311,12 +332,14 @@ async fn create_post(
     client: usize,
     step: u64,
     report: &mut LoadReport,
-    _start_phase: usize,
-    _phase: &AtomicUsize,
-) -> Result<Vec<bluegreen::platform::local::http::HttpResponse>, String> {
-    let form = http.get("/posts/new").await?;
+) -> Result<Vec<Exchange>, (String, String)> {
+    let form_req = "GET /posts/new".to_string();
+    let form = http
+        .get("/posts/new")
+        .await
+        .map_err(|e| (form_req.clone(), e))?;
     let Some((token, cookie)) = form_token(&form) else {
-        return Ok(vec![form]);
+        return Ok(vec![(form_req, form)]);
     };
     let mut headers = Vec::new();
     if let Some(c) = &cookie {
@@ -340,12 +363,43 @@ async fn create_post(
             if let Some(loc) = r.header("location") {
                 report.created.push(loc.to_string());
             }
-            Ok(vec![form, r])
+            Ok(vec![(form_req, form), ("POST /posts/new".to_string(), r)])
         }
         Err(e) => {
             // The form's response counts; the POST is the transport error.
             report.requests += 1;
-            Err(e)
+            Err(("POST /posts/new".to_string(), e))
         }
     }
+}
+
+/// Processes of this state directory's tasks of `color`: (pid, task id), read from /proc.
+pub fn task_processes(state: &Path, color: Color) -> Vec<(i32, String)> {
+    let db = state.join("blog.db").display().to_string();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains(&db) {
+            continue;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let vars: Vec<String> = environ
+            .split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        let is_color = vars.iter().any(|v| *v == format!("BLOG_COLOR={color}"));
+        let id = vars
+            .iter()
+            .find_map(|v| v.strip_prefix("BLUEGREEN_TASK_ID=").map(str::to_owned));
+        if let (true, Some(id)) = (is_color, id) {
+            out.push((pid, id));
+        }
+    }
+    out
 }

@@ -80,6 +80,8 @@ impl Supervisor {
             .env("BLOG_COLOR", color.as_str())
             .env("BLOG_VERSION", &release.tag)
             .env("BLOG_CSRF_SECRET", &self.csrf_secret)
+            // Names the task to its process, as ECS's metadata endpoint does.
+            .env("BLUEGREEN_TASK_ID", id)
             .env_remove("PORT")
             .env_remove("BLOG_STORE")
             .env_remove("BLOG_BIND")
@@ -161,7 +163,8 @@ impl Supervisor {
     /// Checks one task every interval until it stops or drains.
     async fn health_loop(self: Arc<Self>, color: Color, id: String, addr: std::net::SocketAddr) {
         let interval = self.cfg.health_interval;
-        let timeout = interval.min(Duration::from_secs(2));
+        // Independent of the interval, so a busy machine is not mistaken for a dead task.
+        let timeout = Duration::from_secs(2);
         let started = Instant::now();
         loop {
             let result = health::check(addr, timeout).await;
