@@ -6,7 +6,9 @@
 //! `cpu` (always) and `memory` as JSON numbers where the API has strings, and aws-sdk-rust
 //! refuses such a DescribeTasks/RunTask answer; and moto's CodeBuild answers carry ISO-8601
 //! timestamps where the JSON protocol has epoch seconds. The proxy repairs both, so every AWS
-//! test talks to moto through it, with or without faults.
+//! test talks to moto through it, with or without faults. moto also has no percentile
+//! statistics (it answers a `p99` query with HTTP 500), so the proxy asks it for `Maximum`
+//! instead: of one datapoint per period, the same value.
 
 use std::io;
 use std::net::SocketAddr;
@@ -284,12 +286,22 @@ async fn handle(
         Some(f) => return Ok(injected(f, target.is_some())),
         None => {}
     }
+    let body = if op == "GetMetricData" {
+        Bytes::from(
+            String::from_utf8_lossy(&body)
+                .replace("Stat=p99", "Stat=Maximum")
+                .into_bytes(),
+        )
+    } else {
+        body
+    };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut forward = Request::builder()
         .method(parts.method)
         .uri(format!("{upstream}{path}"));
     for (name, value) in &parts.headers {
-        if name != hyper::header::HOST {
+        // The body may have been rewritten: hyper sets the length of the new one.
+        if name != hyper::header::HOST && name != hyper::header::CONTENT_LENGTH {
             forward = forward.header(name, value);
         }
     }
