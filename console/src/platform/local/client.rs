@@ -115,28 +115,21 @@ async fn call<T: DeserializeOwned>(
         })
         .map_err(|e| fail(FaultKind::Other, e.to_string()))?;
         line.push(b'\n');
-        write.write_all(&line).await.map_err(|e| {
-            fail(
-                FaultKind::Network,
-                format!("sending the request failed: {e}"),
-            )
-        })?;
+        // A refused peer may be answered before its request is written: read the answer
+        // even when the write fails.
+        let sent = write.write_all(&line).await;
         let mut answer = Vec::new();
-        BufReader::new(read)
+        let read_result = BufReader::new(read)
             .take(MAX_LINE as u64 * 64)
             .read_until(b'\n', &mut answer)
-            .await
-            .map_err(|e| {
-                fail(
-                    FaultKind::Network,
-                    format!("reading the answer failed: {e}"),
-                )
-            })?;
+            .await;
         if answer.is_empty() {
-            return Err(fail(
-                FaultKind::Network,
-                "the daemon closed the connection without answering".into(),
-            ));
+            let why = match (sent, read_result) {
+                (Err(e), _) => format!("sending the request failed: {e}"),
+                (_, Err(e)) => format!("reading the answer failed: {e}"),
+                _ => "the daemon closed the connection without answering".into(),
+            };
+            return Err(fail(FaultKind::Network, why));
         }
         let reply: Reply = serde_json::from_slice(&answer)
             .map_err(|e| fail(FaultKind::Other, format!("unreadable answer: {e}")))?;

@@ -48,6 +48,16 @@ impl Control {
                 Err(e) => format!("an unidentified peer ({e})"),
             };
             tracing::warn!("refused a control connection from {who}");
+            // Take (and ignore) its first request, so the refusal is read as the answer
+            // rather than lost to a reset connection.
+            let mut discard = Vec::new();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                BufReader::new(read)
+                    .take(MAX_LINE as u64)
+                    .read_until(b'\n', &mut discard),
+            )
+            .await;
             let reply = error_reply(PlatformError::call(
                 "local:connect",
                 self.status.socket.clone(),
