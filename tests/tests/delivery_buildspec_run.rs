@@ -68,6 +68,17 @@ impl Run {
             .collect()
     }
 
+    /// The one `docker build` call.
+    fn docker_build(&self) -> &str {
+        let builds: Vec<&String> = self
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("docker build "))
+            .collect();
+        assert_eq!(builds.len(), 1, "one docker build: {:#?}", self.calls);
+        builds[0]
+    }
+
     fn exported(&self, name: &str) -> Option<&str> {
         self.exported
             .iter()
@@ -223,11 +234,7 @@ fn a_commit_build_pushes_its_short_sha_and_exports_the_digest() {
     assert_eq!(run.exported("IMAGE_DIGEST"), Some(DIGEST));
     assert_eq!(run.exported("IMAGE_TAG"), Some("4f9c2e1"));
     assert_eq!(run.exported("IMAGE_URI"), Some(tag("4f9c2e1").as_str()));
-    let build = run
-        .calls
-        .iter()
-        .find(|c| c.starts_with("docker build "))
-        .expect("docker build ran");
+    let build = run.docker_build();
     assert!(build.contains("BLOG_VERSION=4f9c2e1"), "{build}");
     assert!(
         run.calls
@@ -265,11 +272,7 @@ fn a_release_build_pushes_both_tags_and_names_the_release() {
         run.pushed(),
         [tag("4f9c2e1").as_str(), tag("v1.4.0").as_str()]
     );
-    let build = run
-        .calls
-        .iter()
-        .find(|c| c.starts_with("docker build "))
-        .expect("docker build ran");
+    let build = run.docker_build();
     assert!(build.contains("BLOG_VERSION=v1.4.0"), "{build}");
     assert!(
         run.calls
