@@ -462,7 +462,7 @@ async fn build_waits_for_codebuild_and_status_shows_it() {
         .cli(&["build", "--source-version", "main", "--wait"])
         .await;
     run.expect_code(exit::OK);
-    assert!(run.stdout.contains("Succeeded main"), "{}", run.stdout);
+    assert!(run.stdout.contains("SUCCEEDED main"), "{}", run.stdout);
     let doc = env.cli(&["status", "--json"]).await.json();
     let build = &doc["builds"][0];
     assert_eq!(build["status"], "SUCCEEDED");

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::ops::{PromoteReport, RollbackReport};
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
-use crate::rollout::{Bake, Build, ColorState, Image, Snapshot, UnixMillis};
+use crate::rollout::{Bake, Build, BuildStatus, ColorState, Image, Snapshot, UnixMillis};
 
 /// `2026-11-28T07:00:00Z`.
 pub fn time(at: UnixMillis) -> String {
@@ -218,8 +218,11 @@ fn color(out: &mut String, c: &ColorState, weight: u8, verbose: bool) {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "         task {} {} health {:?} rev {} image {image}{started}",
-                t.id, t.last_status, t.health, t.revision
+                "         task {} {} health {} rev {} image {image}{started}",
+                t.id,
+                t.last_status,
+                format!("{:?}", t.health).to_lowercase(),
+                t.revision
             );
         }
         for t in &c.targets {
@@ -233,7 +236,8 @@ fn color(out: &mut String, c: &ColorState, weight: u8, verbose: bool) {
                 .as_ref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "         target {} {:?}{task}{reason}", t.id, t.health);
+            let health = format!("{:?}", t.health).to_lowercase();
+            let _ = writeln!(out, "         target {} {health}{task}{reason}", t.id);
         }
         for e in s.events.iter().take(3) {
             let _ = writeln!(out, "         event {} {}", time(e.at), e.message);
@@ -266,6 +270,19 @@ pub fn build_line(b: &Build, now: UnixMillis) -> String {
         "{number}{:?} {source}{took}{phase}{digest} · {}",
         b.status, b.id
     )
+}
+
+/// CodeBuild's spelling.
+pub fn build_status(s: BuildStatus) -> &'static str {
+    match s {
+        BuildStatus::Queued => "QUEUED",
+        BuildStatus::InProgress => "IN_PROGRESS",
+        BuildStatus::Succeeded => "SUCCEEDED",
+        BuildStatus::Failed => "FAILED",
+        BuildStatus::Fault => "FAULT",
+        BuildStatus::TimedOut => "TIMED_OUT",
+        BuildStatus::Stopped => "STOPPED",
+    }
 }
 
 pub fn weight_change(verb: &str, c: &WeightChange) -> String {

@@ -427,7 +427,11 @@ async fn build(ops: &Ops, source: Option<String>, wait: bool, timeout: u64, out:
                     .unwrap_or_default();
                 return Err(Failure {
                     code: exit::PLATFORM,
-                    message: format!("build {} ended {:?}{failed}", b.id, b.status),
+                    message: format!(
+                        "build {} ended {}{failed}",
+                        b.id,
+                        render::build_status(b.status)
+                    ),
                     detail: json!({ "build": b }),
                 });
             }

@@ -1,1 +1,305 @@
+use clap::Parser;
 
+use super::render::{self, Calls, Status};
+use super::{Cli, Command};
+use crate::platform::{FaultKind, PlatformError, PlatformInfo, PlatformKind, WeightChange};
+use crate::rollout::{
+    Bake, Build, BuildPhase, BuildStatus, Color, ColorState, Image, ImageRef, Listener, PerColor,
+    ServiceEvent, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState,
+    Weights,
+};
+
+/// 2026-11-28T07:00:00Z
+const NOW: i64 = 1_795_849_200_000;
+
+fn w(green: u8) -> Weights {
+    Weights::with_green(green).expect("valid weights")
+}
+
+fn image(tag: &str, digest: Option<&str>) -> ImageRef {
+    ImageRef {
+        reference: format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/blog:{tag}"),
+        tag: Some(tag.into()),
+        digest: digest.map(str::to_string),
+    }
+}
+
+fn color(color: Color, tag: &str, digest: &str, healthy: usize, desired: u32) -> ColorState {
+    let tasks = (0..desired)
+        .map(|i| TaskState {
+            id: format!("{color}-task-{i}"),
+            last_status: "RUNNING".into(),
+            health: TaskHealth::Healthy,
+            started_at: Some(NOW - 600_000),
+            revision: 4,
+            image: Some(image(tag, Some(digest))),
+            stopped_reason: None,
+        })
+        .collect();
+    let targets = (0..desired as usize)
+        .map(|i| TargetState {
+            id: format!("10.0.{}.{i}:8080", color as u8),
+            task_id: Some(format!("{color}-task-{i}")),
+            health: if i < healthy {
+                TargetHealth::Healthy
+            } else {
+                TargetHealth::Initial
+            },
+            reason: (i >= healthy).then(|| "Elb.RegistrationInProgress".to_string()),
+        })
+        .collect();
+    ColorState {
+        color,
+        service: ServiceState {
+            name: format!("blog-{color}"),
+            desired,
+            running: desired,
+            pending: 0,
+            status: "ACTIVE".into(),
+            task_definition: format!("blog-{color}:4"),
+            revision: 4,
+            image: Some(image(tag, None)),
+            deployments: vec![],
+            events: vec![ServiceEvent {
+                at: NOW - 60_000,
+                message: format!("(service blog-{color}) has reached a steady state."),
+            }],
+        },
+        tasks,
+        targets,
+    }
+}
+
+fn snapshot(weights: Weights, stable: Color, bake: Option<Bake>) -> Snapshot {
+    Snapshot {
+        taken_at: NOW,
+        listener: Listener {
+            id: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/blog/1/2".into(),
+            weights,
+            stable: Some(stable),
+            bake,
+            test_color: Some(Color::Green),
+            test_id: Some("arn:test".into()),
+        },
+        colors: PerColor::new(
+            color(Color::Blue, "v1", "sha256:aaaa1111bbbb2222", 2, 2),
+            color(Color::Green, "v2", "sha256:cccc3333dddd4444", 1, 2),
+        ),
+        api_calls: 10,
+    }
+}
+
+fn info() -> PlatformInfo {
+    PlatformInfo {
+        profile: "prod".into(),
+        kind: PlatformKind::Aws {
+            account: None,
+            region: "us-east-1".into(),
+        },
+        cluster: "blog".into(),
+        finishes_bake: false,
+    }
+}
+
+fn builds() -> Vec<Build> {
+    let phase = |name: &str, status, secs: u64| BuildPhase {
+        name: name.into(),
+        status,
+        started_at: Some(NOW - 300_000),
+        ended_at: Some(NOW - 300_000 + secs as i64 * 1000),
+        duration_ms: Some(secs * 1000),
+        context: vec![],
+    };
+    vec![Build {
+        id: "blog-build:42".into(),
+        number: Some(42),
+        status: BuildStatus::Succeeded,
+        source_version: Some("main".into()),
+        resolved_source: Some("0123abcd".into()),
+        started_at: Some(NOW - 300_000),
+        ended_at: Some(NOW - 108_000),
+        phases: vec![
+            phase("BUILD", BuildStatus::Succeeded, 150),
+            phase("POST_BUILD", BuildStatus::Succeeded, 30),
+            phase("COMPLETED", BuildStatus::Succeeded, 0),
+        ],
+        log_location: Some("/aws/codebuild/blog/42".into()),
+        exported: vec![("IMAGE_DIGEST".into(), "sha256:cccc3333dddd4444".into())],
+    }]
+}
+
+fn images() -> Vec<Image> {
+    vec![
+        Image {
+            digest: "sha256:cccc3333dddd4444".into(),
+            tags: vec!["v2".into(), "0123abcd".into()],
+            size_bytes: Some(9_000_000),
+            pushed_at: Some(NOW - 100_000),
+        },
+        Image {
+            digest: "sha256:aaaa1111bbbb2222".into(),
+            tags: vec!["v1".into()],
+            size_bytes: Some(8_900_000),
+            pushed_at: Some(NOW - 86_400_000),
+        },
+    ]
+}
+
+#[test]
+fn status_at_rest_verbose() {
+    let snap = snapshot(w(0), Color::Blue, None);
+    let (b, i) = (builds(), images());
+    let text = render::status(&Status {
+        info: &info(),
+        snap: &snap,
+        builds: Ok(&b),
+        images: Ok(&i),
+        verbose: true,
+        calls: Some(Calls { refresh: 10 }),
+        now: NOW,
+    });
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn status_mid_bake_and_during_a_shift() {
+    let bake = Bake {
+        old: Color::Blue,
+        until: NOW + 150_000,
+        keep_old: false,
+    };
+    let snap = snapshot(w(100), Color::Green, Some(bake.clone()));
+    let text = render::status(&Status {
+        info: &info(),
+        snap: &snap,
+        builds: Ok(&[]),
+        images: Err("ecr:DescribeImages on blog failed (throttled): Rate exceeded"),
+        verbose: false,
+        calls: Some(Calls { refresh: 10 }),
+        now: NOW,
+    });
+    insta::assert_snapshot!("mid_bake", text);
+    // The bake time is over but the console that promoted quit: the next promote finishes it.
+    let over = render::status(&Status {
+        now: NOW + 200_000,
+        ..Status {
+            info: &info(),
+            snap: &snap,
+            builds: Ok(&[]),
+            images: Ok(&[]),
+            verbose: false,
+            calls: None,
+            now: 0,
+        }
+    });
+    assert!(over.contains("bake pending (over since 2026-11-28T07:02:30Z), old color blue still running: `bluegreen promote` finishes it"), "{over}");
+
+    let snap = snapshot(w(20), Color::Blue, None);
+    let text = render::status(&Status {
+        info: &info(),
+        snap: &snap,
+        builds: Err("codebuild:ListBuildsForProject on blog-build failed (access denied)"),
+        images: Ok(&[]),
+        verbose: false,
+        calls: None,
+        now: NOW,
+    });
+    insta::assert_snapshot!("during_shift", text);
+}
+
+#[test]
+fn weight_changes_say_what_the_listener_shows() {
+    let applied = WeightChange {
+        previous: Some(w(0)),
+        desired: w(20),
+        observed: Some(w(20)),
+        write_error: None,
+        read_error: None,
+    };
+    assert_eq!(
+        render::weight_change("shifted", &applied),
+        "shifted: blue 80 / green 20 applied (was blue 100 / green 0)"
+    );
+    let err = PlatformError::call(
+        "elbv2:ModifyListener",
+        "arn:l",
+        FaultKind::Throttled,
+        "Rate exceeded",
+    );
+    let not = WeightChange {
+        observed: Some(w(0)),
+        write_error: Some(err.clone()),
+        ..applied.clone()
+    };
+    assert_eq!(
+        render::weight_change("shifted", &not),
+        "shifted: NOT applied: wanted blue 80 / green 20, the listener shows blue 100 / green 0"
+    );
+    let unknown = WeightChange {
+        observed: None,
+        read_error: Some(err),
+        ..applied
+    };
+    assert_eq!(
+        render::weight_change("shifted", &unknown),
+        "shifted: UNKNOWN: wanted blue 80 / green 20; the read-back failed"
+    );
+}
+
+#[test]
+fn durations_and_times() {
+    assert_eq!(render::duration(12_000), "12s");
+    assert_eq!(render::duration(245_000), "4m 05s");
+    assert_eq!(render::duration(3_720_000), "1h 02m");
+    assert_eq!(render::duration(-5), "0s");
+    assert_eq!(render::time(NOW), "2026-11-28T07:00:00Z");
+}
+
+#[test]
+fn command_line_shapes() {
+    let cli = Cli::try_parse_from([
+        "bluegreen",
+        "shift",
+        "--blue",
+        "30",
+        "--json",
+        "--profile",
+        "prod",
+    ])
+    .expect("valid");
+    assert!(cli.global.json);
+    assert_eq!(cli.global.profile.as_deref(), Some("prod"));
+    let Some(Command::Shift(args)) = cli.command else {
+        panic!("shift")
+    };
+    assert_eq!(args.weights(), w(70));
+    assert!(Cli::try_parse_from(["bluegreen", "shift"]).is_err());
+    assert!(Cli::try_parse_from(["bluegreen", "shift", "--green", "101"]).is_err());
+    assert!(Cli::try_parse_from(["bluegreen", "shift", "--green", "1", "--blue", "99"]).is_err());
+    let cli = Cli::try_parse_from(["bluegreen", "wait", "--weights", "80:20", "--timeout", "9"])
+        .expect("valid");
+    let Some(Command::Wait(args)) = cli.command else {
+        panic!("wait")
+    };
+    assert_eq!(
+        (args.weights, args.timeout),
+        (Some(Weights::new(80, 20).expect("valid")), 9)
+    );
+    assert!(Cli::try_parse_from(["bluegreen", "wait", "--weights", "80:30"]).is_err());
+    assert!(Cli::try_parse_from(["bluegreen", "wait", "--healthy", "red"]).is_err());
+    assert!(Cli::try_parse_from(["bluegreen", "wait"]).is_err());
+    let cli = Cli::try_parse_from(["bluegreen", "promote"]).expect("valid");
+    assert!(matches!(
+        cli.command,
+        Some(Command::Promote {
+            bake: 300,
+            keep_old: false
+        })
+    ));
+    assert!(
+        Cli::try_parse_from(["bluegreen", "init"]).is_err(),
+        "init needs a file"
+    );
+    let cli = Cli::try_parse_from(["bluegreen"]).expect("the console");
+    assert!(cli.command.is_none());
+}
