@@ -12,7 +12,9 @@ ARG TARGET=x86_64-unknown-linux-musl
 ARG CARGO_CHEF_VERSION=0.1.76
 
 # ---- toolchain: Rust, the musl target and C compiler (rusqlite and the TLS stack compile C), cargo-chef
-FROM rust:${RUST_VERSION}-slim-bookworm AS chef
+# The official Rust image through ECR Public: CodeBuild's shared addresses often hit anonymous pull
+# limits on other registries.
+FROM public.ecr.aws/docker/library/rust:${RUST_VERSION}-slim-bookworm AS chef
 ARG TARGET
 ARG CARGO_CHEF_VERSION
 # The musl C toolchain comes from the base image's Debian release; pinning its package version
