@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::OpError;
-use crate::platform::{Platform, PlatformError};
+use crate::platform::{Platform, PlatformError, PlatformKind};
 use crate::rollout::{Color, Snapshot, Weights};
 
 /// A state `bluegreen wait` can wait for.
@@ -35,7 +35,14 @@ impl WaitFor {
     }
 }
 
-const POLL: Duration = Duration::from_millis(500);
+/// Between polls: each poll is a full refresh, which costs about ten API calls on AWS, so AWS
+/// is polled less often than the local daemon.
+fn poll_interval(platform: &dyn Platform) -> Duration {
+    match platform.info().kind {
+        PlatformKind::Aws { .. } => Duration::from_secs(3),
+        PlatformKind::Local { .. } => Duration::from_millis(500),
+    }
+}
 
 pub(super) async fn wait(
     platform: &dyn Platform,
@@ -43,17 +50,20 @@ pub(super) async fn wait(
     timeout: Duration,
 ) -> Result<Snapshot, OpError> {
     let deadline = tokio::time::Instant::now() + timeout;
+    let poll = poll_interval(platform);
     loop {
         let snap = platform.snapshot().await?;
         if what.holds(&snap) {
             return Ok(snap);
         }
-        if tokio::time::Instant::now() + POLL > deadline {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             return Err(OpError::Platform(PlatformError::TimedOut {
                 what: what.describe(),
                 after_secs: timeout.as_secs(),
             }));
         }
-        tokio::time::sleep(POLL).await;
+        // The last poll lands on the deadline, so a state reached just in time still counts.
+        tokio::time::sleep(poll.min(deadline - now)).await;
     }
 }
