@@ -21,7 +21,9 @@ pub struct Routes {
     test_color: AtomicU8,
     targets: PerColor<RwLock<Arc<[Arc<Upstream>]>>>,
     seq: AtomicU64,
-    rr: AtomicUsize,
+    /// Round-robin position per color (one shared counter would correlate with the color
+    /// sequence and could pin a color's traffic to one target).
+    rr: PerColor<AtomicUsize>,
 }
 
 impl Routes {
@@ -31,7 +33,7 @@ impl Routes {
             test_color: AtomicU8::new(0),
             targets: PerColor::from_fn(|_| RwLock::new(Arc::from(Vec::new()))),
             seq: AtomicU64::new(0),
-            rr: AtomicUsize::new(0),
+            rr: PerColor::default(),
         };
         r.set_test_color(test_color);
         r
@@ -102,20 +104,21 @@ impl Routes {
         excluded: &[SocketAddr],
         now_ms: i64,
     ) -> Option<(Color, InflightGuard)> {
-        let mut order = vec![(color, false)];
-        if allow_other {
-            order.push((color.other(), false));
-        }
-        order.push((color, true));
-        if allow_other {
-            order.push((color.other(), true));
-        }
-        for (c, accept_suspect) in order {
+        let order = [
+            (color, false, true),
+            (color.other(), false, allow_other),
+            (color, true, true),
+            (color.other(), true, allow_other),
+        ];
+        for (c, accept_suspect, allowed) in order {
+            if !allowed {
+                continue;
+            }
             let list = self.targets(c);
             if list.is_empty() {
                 continue;
             }
-            let start = self.rr.fetch_add(1, Ordering::Relaxed);
+            let start = self.rr.get(c).fetch_add(1, Ordering::Relaxed);
             for i in 0..list.len() {
                 let up = &list[(start + i) % list.len()];
                 if excluded.contains(&up.addr) || up.is_suspect(now_ms) != accept_suspect {
