@@ -1,0 +1,64 @@
+//! `local down` then `local up` brings back the same release: weights, stable color, the
+//! tag each color runs and its task count, and the posts.
+
+mod local_support;
+
+use std::time::Duration;
+
+use bluegreen::ops::WaitFor;
+use bluegreen::platform::local::http::HttpClient;
+use bluegreen::rollout::{Color, Weights};
+use local_support::{LocalPlatform, text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_then_up_restores_the_release() {
+    let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    p.first_release("v1", 1).await;
+    p.ops.deploy("v2", None).await.expect("deploy v2");
+    p.ops
+        .wait(&WaitFor::Healthy(Color::Green), Duration::from_secs(60))
+        .await
+        .expect("green healthy");
+    let split = Weights::with_green(30).expect("valid");
+    p.ops.shift(split, false).await.expect("shift");
+    let before = p.platform.listener().await.expect("listener");
+
+    let out = p.cli(&["local", "down"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = p.cli(&["local", "status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "status says it is down: {}",
+        text(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
+    let err = p.platform.listener().await.expect_err("the daemon is gone");
+    assert!(err.to_string().contains("bluegreen local up"), "{err}");
+
+    let out = p.cli(&["local", "up"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The same client object reconnects: one connection per request.
+    let after = p.platform.listener().await.expect("listener after up");
+    assert_eq!(after.weights, before.weights);
+    assert_eq!(after.stable, Some(Color::Blue));
+    assert_eq!(after.test_color, before.test_color);
+    let snap = p
+        .wait_until(Duration::from_secs(60), "both colors healthy again", |s| {
+            s.colors.blue.healthy_targets() == 1 && s.colors.green.healthy_targets() == 1
+        })
+        .await;
+    for (color, tag) in [(Color::Blue, "v1"), (Color::Green, "v2")] {
+        let image = snap.colors.get(color).service.image.clone().expect("image");
+        assert_eq!(image.tag.as_deref(), Some(tag), "{color} runs {tag} again");
+    }
+    let production: std::net::SocketAddr = after.id.parse().expect("listener address");
+    let mut http = HttpClient::new(production);
+    let r = http.get("/health").await.expect("served after restart");
+    assert_eq!(r.status, 200);
+    let version = r.header("x-blog-version").expect("version header");
+    assert!(
+        version == "v1" || version == "v2",
+        "BLOG_VERSION is the tag: {version}"
+    );
+}
