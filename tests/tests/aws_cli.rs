@@ -567,3 +567,48 @@ async fn init_from_terraform_writes_a_working_profile() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn logs_show_both_colors_tagged_with_task() {
+    let env = Env::start(TopologyOptions::default(), false).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&env.topo.sdk);
+    for (color, message) in [
+        (Color::Blue, "GET / 200 blue"),
+        (Color::Green, "GET / 200 green"),
+    ] {
+        let task = &env.topo.tasks.get(color)[0];
+        logs.put_log_events()
+            .log_group_name(&env.topo.log_group)
+            .log_stream_name(format!("{color}/blog/{task}"))
+            .log_events(
+                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                    .timestamp(bluegreen::ops::now_millis())
+                    .message(message)
+                    .build()
+                    .expect("event"),
+            )
+            .send()
+            .await
+            .expect("put log events");
+    }
+    let run = env.cli(&["logs", "--since", "300"]).await;
+    run.expect_code(exit::OK);
+    let blue_task: String = env.topo.tasks.blue[0].chars().take(8).collect();
+    assert!(
+        run.stdout
+            .contains(&format!("blue  {blue_task} GET / 200 blue")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("GET / 200 green"), "{}", run.stdout);
+    let run = env.cli(&["--json", "logs", "--color", "green"]).await;
+    run.expect_code(exit::OK);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert_eq!(lines[0]["color"], "green");
+    assert_eq!(lines[0]["task_id"], env.topo.tasks.green[0].as_str());
+}

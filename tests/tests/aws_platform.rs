@@ -206,3 +206,42 @@ async fn alb_metrics_per_color() {
 fn aws_smithy_types_now() -> aws_sdk_cloudwatch::primitives::DateTime {
     aws_sdk_cloudwatch::primitives::DateTime::from_millis(now_ms())
 }
+
+#[tokio::test]
+async fn listeners_given_as_name_and_port_are_resolved() {
+    let env = start().await;
+    let text = env
+        .topo
+        .profile_toml("moto", false)
+        .replace(&env.topo.prod_listener, "blog:80")
+        .replace(&env.topo.test_listener, "blog:8080");
+    let file = ConfigFile::parse(Path::new("bluegreen.toml"), &text).expect("profile parses");
+    let Target::Aws(cfg) = &file.profile(None).expect("profile").target else {
+        panic!("an AWS profile")
+    };
+    let platform = AwsPlatform::with_sdk_config("moto", cfg, &env.topo.sdk)
+        .await
+        .expect("adapter");
+    let listener = platform.listener().await.expect("listener");
+    assert_eq!(listener.id, env.topo.prod_listener);
+    assert_eq!(
+        listener.test_id.as_deref(),
+        Some(env.topo.test_listener.as_str())
+    );
+    assert_eq!(listener.test_color, Some(Color::Green));
+
+    let wrong = text.replace("blog:80\"", "blog:81\"");
+    let file = ConfigFile::parse(Path::new("bluegreen.toml"), &wrong).expect("profile parses");
+    let Target::Aws(cfg) = &file.profile(None).expect("profile").target else {
+        panic!("an AWS profile")
+    };
+    let err = AwsPlatform::with_sdk_config("moto", cfg, &env.topo.sdk)
+        .await
+        .err()
+        .expect("no listener on port 81");
+    assert!(
+        err.to_string()
+            .contains("the load balancer has no listener on port 81"),
+        "{err}"
+    );
+}

@@ -105,6 +105,18 @@ pub enum Command {
     },
     /// Waits until a color is healthy or the listener shows given weights.
     Wait(WaitArgs),
+    /// Both colors' log lines, tagged with color and task; `--follow` keeps tailing.
+    Logs {
+        /// Start this many seconds back.
+        #[arg(long, value_name = "S", default_value_t = 600)]
+        since: u64,
+        /// Only this color's lines.
+        #[arg(long)]
+        color: Option<Color>,
+        /// Keep reading new lines until interrupted (Ctrl-C).
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Sets a color's desired task count.
     Scale {
         #[arg(long)]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::ops::{PromoteReport, RollbackReport};
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
-use crate::rollout::{Bake, Build, BuildStatus, ColorState, Image, Snapshot, UnixMillis};
+use crate::rollout::{Bake, Build, BuildStatus, ColorState, Image, LogLine, Snapshot, UnixMillis};
 
 /// `2026-11-28T07:00:00Z`.
 pub fn time(at: UnixMillis) -> String {
@@ -343,5 +343,16 @@ pub fn deploy(d: &DeployReceipt) -> String {
     format!(
         "deployed {} to {}: task definition {} ({}), desired {}",
         d.tag, d.color, d.task_definition, d.image, d.desired
+    )
+}
+
+/// `2026-11-28T07:00:00Z green 1a2b3c4d GET / 200`.
+pub fn log_line(l: &LogLine) -> String {
+    let task: String = l.task_id.chars().take(8).collect();
+    format!(
+        "{} {:<5} {task} {}",
+        time(l.at),
+        l.color.as_str(),
+        l.message
     )
 }

@@ -233,6 +233,11 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             Ok(exit::OK)
         }
         Command::Wait(args) => wait(ops, &args, out).await,
+        Command::Logs {
+            since,
+            color,
+            follow,
+        } => logs(ops, since, color, follow, out).await,
         Command::Scale { color, count } => {
             ops.scale(color, count).await?;
             out.print(
@@ -467,4 +472,43 @@ async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
     };
     out.print(&human, json!({ "ok": true, "snapshot": snap }));
     Ok(exit::OK)
+}
+
+/// Lines per read.
+const LOG_BATCH: usize = 1000;
+
+async fn logs(
+    ops: &Ops,
+    since: u64,
+    color: Option<crate::rollout::Color>,
+    follow: bool,
+    out: &Out,
+) -> Outcome {
+    let since_ms = i64::try_from(since.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let mut cursor = crate::platform::LogCursor {
+        since: Some(ops::now_millis().saturating_sub(since_ms)),
+        ..Default::default()
+    };
+    loop {
+        let batch = ops.platform().read_logs(&cursor, LOG_BATCH).await?;
+        for line in batch
+            .lines
+            .iter()
+            .filter(|l| color.is_none_or(|c| c == l.color))
+        {
+            if out.json {
+                println!("{}", serde_json::to_string(line).unwrap_or_default());
+            } else {
+                println!("{}", render::log_line(line));
+            }
+        }
+        cursor = batch.cursor;
+        if !follow {
+            return Ok(exit::OK);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
+        }
+    }
 }
