@@ -267,8 +267,9 @@ pub fn build_line(b: &Build, now: UnixMillis) -> String {
         .map(|(_, v)| format!(" · image {}", short_digest(v)))
         .unwrap_or_default();
     format!(
-        "{number}{:?} {source}{took}{phase}{digest} · {}",
-        b.status, b.id
+        "{number}{} {source}{took}{phase}{digest} · {}",
+        build_status(b.status),
+        b.id
     )
 }
 
