@@ -5,81 +5,36 @@ use bluegreen::rollout::{Color, PerColor};
 use std::time::Duration;
 
 use bluegreen::platform::aws::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_STABLE};
-use bluegreen_tests::aws::{FaultProxy, Run, Topology, TopologyOptions, cli, run_cli};
-use bluegreen_tests::moto::MotoServer;
+use bluegreen_tests::aws::{Stack, TopologyOptions, cli, run_cli};
 
-struct Env {
-    moto: MotoServer,
-    proxy: FaultProxy,
-    topo: Topology,
-    config: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn start(options: TopologyOptions, read_only: bool) -> Env {
-        let moto = MotoServer::start().expect("moto_server starts");
-        let proxy = FaultProxy::start(&moto.endpoint()).await.expect("proxy");
-        let topo = Topology::build(&moto, &proxy.endpoint(), options)
-            .await
-            .expect("topology");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = topo.write_config(dir.path(), read_only).expect("config");
-        Env {
-            moto,
-            proxy,
-            topo,
-            config,
-            _dir: dir,
+/// Runs `promote --bake BAKE` in the background until the listener shows 0/100 and the bake
+/// is tagged, then kills it: a console that quit mid-bake.
+async fn interrupted_promote(env: &Stack, bake: &str) {
+    let mut child = cli::command(&env.config, &env.env(), &["promote", "--bake", bake])
+        .spawn()
+        .expect("spawn promote");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let flipped = env.topo.weights().await.expect("weights") == (0, 100);
+        let tagged = env.topo.tag(TAG_BAKE_OLD).await.expect("tags").is_some();
+        if flipped && tagged {
+            break;
         }
-    }
-
-    fn env(&self) -> Vec<(String, String)> {
-        self.proxy.env(&self.moto.env())
-    }
-
-    /// ModifyListener calls that addressed the production listener since the last reset.
-    fn prod_modifies(&self) -> usize {
-        self.proxy
-            .bodies("ModifyListener")
-            .iter()
-            .filter(|b| b.contains(&format!("ListenerArn={}", self.topo.prod_listener)))
-            .count()
-    }
-
-    /// Runs `promote ARGS` in the background until the listener shows 0/100 and the bake is
-    /// tagged, then kills it: a console that quit mid-bake.
-    async fn interrupted_promote(&self, bake: &str) {
-        let mut child = cli::command(&self.config, &self.env(), &["promote", "--bake", bake])
-            .spawn()
-            .expect("spawn promote");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let flipped = self.topo.weights().await.expect("weights") == (0, 100);
-            let tagged = self.topo.tag(TAG_BAKE_OLD).await.expect("tags").is_some();
-            if flipped && tagged {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("promote exited early with {status}");
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "promote did not flip the listener"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("promote exited early with {status}");
         }
-        child.kill().await.expect("kill promote");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "promote did not flip the listener"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-
-    async fn cli(&self, args: &[&str]) -> Run {
-        run_cli(&self.config, &self.proxy.env(&self.moto.env()), args).await
-    }
+    child.kill().await.expect("kill promote");
 }
 
 #[tokio::test]
 async fn status_shows_what_the_harness_built() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     let run = env.cli(&["status", "--json"]).await;
     run.expect_code(exit::OK);
     let doc = run.json();
@@ -143,7 +98,7 @@ async fn status_shows_what_the_harness_built() {
 
 #[tokio::test]
 async fn shift_then_rollback_with_one_modify_listener() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     let run = env.cli(&["shift", "--green", "20"]).await;
     run.expect_code(exit::OK);
     assert!(
@@ -182,7 +137,7 @@ async fn shift_then_rollback_with_one_modify_listener() {
 
 #[tokio::test]
 async fn promote_bakes_then_scales_the_old_color_to_zero() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     env.cli(&["shift", "--green", "20"])
         .await
         .expect_code(exit::OK);
@@ -212,7 +167,7 @@ async fn promote_bakes_then_scales_the_old_color_to_zero() {
 
 #[tokio::test]
 async fn promote_keep_old_keeps_the_old_color_running() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     let run = env
         .cli(&["--json", "promote", "--bake", "0", "--keep-old"])
         .await;
@@ -232,8 +187,8 @@ async fn promote_keep_old_keeps_the_old_color_running() {
 
 #[tokio::test]
 async fn a_quit_mid_bake_leaves_state_that_rollback_undoes() {
-    let env = Env::start(TopologyOptions::default(), false).await;
-    env.interrupted_promote("600").await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    interrupted_promote(&env, "600").await;
     assert_eq!(
         env.topo.tag(TAG_STABLE).await.expect("tags").as_deref(),
         Some("green")
@@ -265,8 +220,8 @@ async fn a_quit_mid_bake_leaves_state_that_rollback_undoes() {
 
 #[tokio::test]
 async fn the_next_promote_finishes_a_pending_bake() {
-    let env = Env::start(TopologyOptions::default(), false).await;
-    env.interrupted_promote("2").await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    interrupted_promote(&env, "2").await;
     assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
     let run = env.cli(&["promote"]).await;
     run.expect_code(exit::OK);
@@ -287,7 +242,7 @@ async fn the_next_promote_finishes_a_pending_bake() {
 
 #[tokio::test]
 async fn deploy_registers_a_revision_with_only_the_image_changed() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     env.cli(&["scale", "--color", "blue", "--count", "3"])
         .await
         .expect_code(exit::OK);
@@ -364,7 +319,7 @@ async fn guard_refuses_traffic_to_a_color_without_healthy_targets() {
         targets: PerColor::new(2, 0),
         ..Default::default()
     };
-    let env = Env::start(options, false).await;
+    let env = Stack::start(options, false).await;
     let run = env.cli(&["shift", "--green", "20"]).await;
     run.expect_code(exit::REFUSED);
     assert!(
@@ -385,7 +340,7 @@ async fn guard_refuses_traffic_to_a_color_without_healthy_targets() {
 
 #[tokio::test]
 async fn read_only_refuses_every_write() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     for args in [
         &["--read-only", "shift", "--green", "20"][..],
         &["--read-only", "rollback"],
@@ -411,7 +366,7 @@ async fn read_only_refuses_every_write() {
 
 #[tokio::test]
 async fn a_read_only_profile_needs_arming() {
-    let env = Env::start(TopologyOptions::default(), true).await;
+    let env = Stack::start(TopologyOptions::default(), true).await;
     let run = env.cli(&["shift", "--green", "20"]).await;
     run.expect_code(exit::REFUSED);
     assert!(
@@ -429,7 +384,7 @@ async fn a_read_only_profile_needs_arming() {
 
 #[tokio::test]
 async fn wait_and_scale_report_with_their_exit_codes() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     env.cli(&["wait", "--weights", "100:0", "--timeout", "5"])
         .await
         .expect_code(exit::OK);
@@ -457,7 +412,7 @@ async fn wait_and_scale_report_with_their_exit_codes() {
 
 #[tokio::test]
 async fn build_waits_for_codebuild_and_status_shows_it() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     let run = env
         .cli(&["build", "--source-version", "main", "--wait"])
         .await;
@@ -486,7 +441,7 @@ async fn build_waits_for_codebuild_and_status_shows_it() {
 
 #[tokio::test]
 async fn init_from_terraform_writes_a_working_profile() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     let t = &env.topo;
     let out = |pairs: &[(&str, &str)]| {
         let map: serde_json::Map<String, serde_json::Value> = pairs
@@ -570,7 +525,7 @@ async fn init_from_terraform_writes_a_working_profile() {
 
 #[tokio::test]
 async fn logs_show_both_colors_tagged_with_task() {
-    let env = Env::start(TopologyOptions::default(), false).await;
+    let env = Stack::start(TopologyOptions::default(), false).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&env.topo.sdk);
     for (color, message) in [
         (Color::Blue, "GET / 200 blue"),

@@ -4,47 +4,18 @@
 //! failed says "not applied" with the weights the listener shows.
 
 use bluegreen::ops::exit;
-use bluegreen_tests::aws::{Fault, FaultProxy, Run, Topology, TopologyOptions, run_cli};
-use bluegreen_tests::moto::MotoServer;
+use bluegreen_tests::aws::{Fault, Stack, TopologyOptions};
 
 /// Attempts per call the adapter allows (first included).
 const MAX_ATTEMPTS: usize = 4;
 
-struct Env {
-    moto: MotoServer,
-    proxy: FaultProxy,
-    topo: Topology,
-    config: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn start() -> Env {
-        let moto = MotoServer::start().expect("moto_server starts");
-        let proxy = FaultProxy::start(&moto.endpoint()).await.expect("proxy");
-        let topo = Topology::build(&moto, &proxy.endpoint(), TopologyOptions::default())
-            .await
-            .expect("topology");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = topo.write_config(dir.path(), false).expect("config");
-        proxy.reset_log();
-        Env {
-            moto,
-            proxy,
-            topo,
-            config,
-            _dir: dir,
-        }
-    }
-
-    async fn cli(&self, args: &[&str]) -> Run {
-        run_cli(&self.config, &self.proxy.env(&self.moto.env()), args).await
-    }
+async fn start() -> Stack {
+    Stack::start(TopologyOptions::default(), false).await
 }
 
 #[tokio::test]
 async fn short_bursts_are_retried_by_the_sdk() {
-    let env = Env::start().await;
+    let env = start().await;
     env.proxy
         .inject("DescribeServices", Fault::ServerError, Some(2));
     env.proxy
@@ -62,7 +33,7 @@ async fn short_bursts_are_retried_by_the_sdk() {
 
 #[tokio::test]
 async fn a_lasting_fault_names_the_call_and_the_resource() {
-    let env = Env::start().await;
+    let env = start().await;
     env.proxy
         .inject("DescribeServices", Fault::ServerError, None);
     let run = env.cli(&["status"]).await;
@@ -96,7 +67,7 @@ async fn a_lasting_fault_names_the_call_and_the_resource() {
 
 #[tokio::test]
 async fn a_throttled_shift_is_not_applied_and_shows_the_observed_weights() {
-    let env = Env::start().await;
+    let env = start().await;
     env.proxy.inject("ModifyListener", Fault::Throttle, None);
     let run = env.cli(&["shift", "--green", "20"]).await;
     run.expect_code(exit::PLATFORM);
@@ -136,7 +107,7 @@ async fn a_throttled_shift_is_not_applied_and_shows_the_observed_weights() {
 
 #[tokio::test]
 async fn a_dropped_rollback_is_not_applied() {
-    let env = Env::start().await;
+    let env = start().await;
     env.cli(&["shift", "--green", "20"])
         .await
         .expect_code(exit::OK);
@@ -159,7 +130,7 @@ async fn a_dropped_rollback_is_not_applied() {
 
 #[tokio::test]
 async fn a_failed_read_back_is_unknown_never_guessed() {
-    let env = Env::start().await;
+    let env = start().await;
     // The shift's snapshot reads the listener once; the read-back after the write fails.
     env.proxy
         .inject_after("DescribeListeners", 1, Fault::ServerError, None);
@@ -182,7 +153,7 @@ async fn a_failed_read_back_is_unknown_never_guessed() {
 
 #[tokio::test]
 async fn access_denied_names_the_missing_iam_action() {
-    let env = Env::start().await;
+    let env = start().await;
     env.proxy
         .inject("ModifyListener", Fault::AccessDenied, None);
     let run = env.cli(&["shift", "--green", "20"]).await;

@@ -1,47 +1,29 @@
 //! The AWS adapter used as a library (as the console's pollers use it), against moto: the
 //! refresh's API-call budget, the incremental log tail, and ALB metrics.
 
-use std::path::Path;
-
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use bluegreen::config::{ConfigFile, Target};
 use bluegreen::platform::aws::AwsPlatform;
 use bluegreen::platform::{LogCursor, Platform};
 use bluegreen::rollout::Color;
-use bluegreen_tests::aws::{FaultProxy, Topology, TopologyOptions};
-use bluegreen_tests::moto::MotoServer;
+use bluegreen_tests::aws::{Stack, TopologyOptions};
 
 struct Env {
-    _moto: MotoServer,
-    _proxy: FaultProxy,
-    topo: Topology,
+    stack: Stack,
     platform: AwsPlatform,
 }
 
-async fn start() -> Env {
-    let moto = MotoServer::start().expect("moto_server starts");
-    let proxy = FaultProxy::start(&moto.endpoint()).await.expect("proxy");
-    let topo = Topology::build(&moto, &proxy.endpoint(), TopologyOptions::default())
-        .await
-        .expect("topology");
-    let file = ConfigFile::parse(
-        Path::new("bluegreen.toml"),
-        &topo.profile_toml("moto", false),
-    )
-    .expect("profile parses");
-    let Target::Aws(cfg) = &file.profile(None).expect("profile").target else {
-        panic!("an AWS profile")
-    };
-    let platform = AwsPlatform::with_sdk_config("moto", cfg, &topo.sdk)
-        .await
-        .expect("adapter");
-    Env {
-        _moto: moto,
-        _proxy: proxy,
-        topo,
-        platform,
+impl std::ops::Deref for Env {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
     }
+}
+
+async fn start() -> Env {
+    let stack = Stack::start(TopologyOptions::default(), false).await;
+    let platform = stack.adapter().await;
+    Env { stack, platform }
 }
 
 fn now_ms() -> i64 {
@@ -215,13 +197,7 @@ async fn listeners_given_as_name_and_port_are_resolved() {
         .profile_toml("moto", false)
         .replace(&env.topo.prod_listener, "blog:80")
         .replace(&env.topo.test_listener, "blog:8080");
-    let file = ConfigFile::parse(Path::new("bluegreen.toml"), &text).expect("profile parses");
-    let Target::Aws(cfg) = &file.profile(None).expect("profile").target else {
-        panic!("an AWS profile")
-    };
-    let platform = AwsPlatform::with_sdk_config("moto", cfg, &env.topo.sdk)
-        .await
-        .expect("adapter");
+    let platform = env.adapter_for(&text).await.expect("adapter");
     let listener = platform.listener().await.expect("listener");
     assert_eq!(listener.id, env.topo.prod_listener);
     assert_eq!(
@@ -231,11 +207,8 @@ async fn listeners_given_as_name_and_port_are_resolved() {
     assert_eq!(listener.test_color, Some(Color::Green));
 
     let wrong = text.replace("blog:80\"", "blog:81\"");
-    let file = ConfigFile::parse(Path::new("bluegreen.toml"), &wrong).expect("profile parses");
-    let Target::Aws(cfg) = &file.profile(None).expect("profile").target else {
-        panic!("an AWS profile")
-    };
-    let err = AwsPlatform::with_sdk_config("moto", cfg, &env.topo.sdk)
+    let err = env
+        .adapter_for(&wrong)
         .await
         .err()
         .expect("no listener on port 81");

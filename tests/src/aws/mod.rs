@@ -5,8 +5,10 @@
 pub mod cli;
 pub mod ec2;
 pub mod proxy;
+pub mod stack;
 pub mod topology;
 
 pub use cli::{Run, run_cli};
 pub use proxy::{Fault, FaultProxy};
+pub use stack::Stack;
 pub use topology::{Topology, TopologyOptions};
