@@ -219,6 +219,36 @@ async fn a_quit_mid_bake_leaves_state_that_rollback_undoes() {
 }
 
 #[tokio::test]
+async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    let promote = cli::command(&env.config, &env.env(), &["promote", "--bake", "4"])
+        .spawn()
+        .expect("spawn promote");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.topo.tag(TAG_BAKE_OLD).await.expect("tags").is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "promote did not start its bake"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.cli(&["rollback"]).await.expect_code(exit::OK);
+    let out = promote.wait_with_output().await.expect("promote ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(exit::REFUSED), "{stderr}");
+    assert!(
+        stderr.contains("the bake was ended elsewhere during the wait: stable is blue"),
+        "{stderr}"
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (100, 0));
+    assert_eq!(
+        env.topo.service(Color::Blue).await.expect("blue").0,
+        2,
+        "blue still runs"
+    );
+}
+
+#[tokio::test]
 async fn the_next_promote_finishes_a_pending_bake() {
     let env = Stack::start(TopologyOptions::default(), false).await;
     interrupted_promote(&env, "2").await;

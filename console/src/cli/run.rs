@@ -344,6 +344,9 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
             return Ok(exit::OK);
         }
         finished = ops.finish_bake().await?;
+        if finished.is_none() {
+            return ended_elsewhere(ops, &report, out).await;
+        }
     }
     let human = match &finished {
         Some(b) => format!(
@@ -358,6 +361,29 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
         json!({ "ok": true, "report": report, "finished_bake": finished }),
     );
     Ok(exit::OK)
+}
+
+/// The bake was ended by someone else during the wait: another console finished it, or a
+/// rollback undid the promote. Says which; succeeds only if the promoted color is stable.
+async fn ended_elsewhere(ops: &Ops, report: &ops::PromoteReport, out: &Out) -> Outcome {
+    let l = ops.platform().listener().await?;
+    let stable = l.stable.map_or("none".to_string(), |c| c.to_string());
+    let message = format!(
+        "the bake was ended elsewhere during the wait: stable is {stable}, the listener shows {}; nothing was scaled down here",
+        l.weights
+    );
+    if l.stable == Some(report.promoted) {
+        out.print(
+            &message,
+            json!({ "ok": true, "report": report, "listener": l }),
+        );
+        return Ok(exit::OK);
+    }
+    Err(Failure {
+        code: exit::REFUSED,
+        message: format!("{message} (a rollback undid the promote)"),
+        detail: json!({ "report": report, "listener": l }),
+    })
 }
 
 /// Sleeps until `until`, printing progress; false when interrupted (Ctrl-C), in which case the
