@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use super::Global;
 use crate::config::{self, ConfigFile, Target};
 use crate::ops::{Access, Ops};
@@ -110,8 +108,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
         } => {
             let platform = crate::platform::local::cli::connect(&state_dir)
                 .await
-                .map_err(anyhow::Error::new)
-                .with_context(|| format!("local platform in {}", state_dir.display()))?;
+                .map_err(ConnectError)?;
             (profile, platform, read_only)
         }
         Selected::Aws {

@@ -183,6 +183,15 @@ fn aws(
     span: Range<usize>,
     raw: RawProfile,
 ) -> Result<AwsProfile, ConfigError> {
+    let absent = [
+        ("cluster", raw.cluster.is_none()),
+        ("prod_listener", raw.prod_listener.is_none()),
+        ("codebuild_project", raw.codebuild_project.is_none()),
+        ("ecr_repository", raw.ecr_repository.is_none()),
+    ];
+    if let Some(keys) = missing_keys(&absent) {
+        return Err(lines.error(span, format!("profile `{name}` is missing {keys}")));
+    }
     let missing = |key: &str| {
         lines.error(
             span.clone(),
@@ -237,6 +246,19 @@ fn color(
     };
     let span = raw.span();
     let raw = raw.into_inner();
+    let absent = [
+        ("service", raw.service.is_none()),
+        ("task_family", raw.task_family.is_none()),
+        ("target_group", raw.target_group.is_none()),
+        ("log_group", raw.log_group.is_none()),
+        ("log_stream_prefix", raw.log_stream_prefix.is_none()),
+    ];
+    if let Some(keys) = missing_keys(&absent) {
+        return Err(lines.error(
+            span,
+            format!("[profiles.{profile}.{color}] is missing {keys}"),
+        ));
+    }
     let missing = |key: &str| {
         lines.error(
             span.clone(),
@@ -252,4 +274,18 @@ fn color(
             .log_stream_prefix
             .ok_or_else(|| missing("log_stream_prefix"))?,
     })
+}
+
+/// "the key `a`" or "the keys `a`, `b`", for the keys marked absent; `None` when none is.
+fn missing_keys(keys: &[(&str, bool)]) -> Option<String> {
+    let names: Vec<String> = keys
+        .iter()
+        .filter(|(_, absent)| *absent)
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    match names.len() {
+        0 => None,
+        1 => Some(format!("the key {}", names[0])),
+        _ => Some(format!("the keys {}", names.join(", "))),
+    }
 }

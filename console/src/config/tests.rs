@@ -80,6 +80,14 @@ fn missing_key_names_the_profile_line_and_key() {
         err,
         "bluegreen.toml:4:1: profile `prod` is missing the key `codebuild_project`"
     );
+    let text = GOOD
+        .replace("codebuild_project = \"blog\"\n", "")
+        .replace("ecr_repository = \"blog\"\n", "");
+    let err = parse(&text).expect_err("missing keys").to_string();
+    assert!(
+        err.ends_with("profile `prod` is missing the keys `codebuild_project`, `ecr_repository`"),
+        "{err}"
+    );
     let text = GOOD.replace("log_stream_prefix = \"green\"\n", "");
     let err = parse(&text).expect_err("missing key").to_string();
     assert!(err.starts_with("bluegreen.toml:20:"), "{err}");
