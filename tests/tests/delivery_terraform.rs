@@ -841,6 +841,10 @@ fn task_definitions_run_the_blog_non_root_read_only_with_its_own_healthcheck() {
     assert_eq!(src(attr(td, "family")), "\"${var.name}-${each.key}\"");
     assert_eq!(src(attr(td, "requires_compatibilities")), "[\"FARGATE\"]");
     assert_eq!(lit_str(attr(td, "network_mode")), "awsvpc");
+    assert!(
+        boolean(attr(td, "skip_destroy")),
+        "revisions a color runs stay registered"
+    );
 
     let containers = array(&func(attr(td, "container_definitions"), "jsonencode").args[0]);
     assert_eq!(containers.len(), 1);

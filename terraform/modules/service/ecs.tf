@@ -32,6 +32,10 @@ resource "aws_ecs_task_definition" "color" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
 
+  # A changed definition adds a revision and leaves the old one registered: a color may still run
+  # it, and ECS's circuit breaker may roll back to it.
+  skip_destroy = true
+
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = var.cpu_architecture
