@@ -1,0 +1,198 @@
+//! The console end to end: the real `bluegreen` binary, with no subcommand, in a tmux pane
+//! against a real local platform. Keys move the slider, apply, promote and roll back; after
+//! each step the screen is read with capture-pane and the platform's weights are read through
+//! the CLI (`status --json`). Bounded: every wait has a deadline, and the tmux server runs on
+//! its own socket and is killed at the end.
+
+mod local_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bluegreen::ops::WaitFor;
+use bluegreen::rollout::Color;
+use bluegreen_tests::bins::bin;
+use local_support::{LocalPlatform, text};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A tmux server of our own (private socket), with one session running the console.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(socket: &Path, cwd: &Path, state: &Path, width: u16, height: u16) -> Tmux {
+        let console = format!(
+            "'{}' --state-dir '{}'; echo CONSOLE-EXIT=$?; sleep 60",
+            bin("bluegreen").display(),
+            state.display()
+        );
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(socket)
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", "console"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg("-c")
+            .arg(cwd)
+            .args(["env", "-u", "BLUEGREEN_CONFIG", "-u", "BLUEGREEN_PROFILE"])
+            .args(["TERM=xterm-256color", "sh", "-c", &console])
+            .output()
+            .expect("tmux runs (CI installs it: apt-get install tmux)");
+        assert!(out.status.success(), "tmux new-session: {}", text(&out));
+        Tmux {
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(out.status.success(), "tmux {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`) or literal characters.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "console"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "console"])
+    }
+
+    /// Waits until the screen shows every one of `needles`; returns it.
+    fn wait_for(&self, what: &str, needles: &[&str]) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what} ({needles:?}); the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// The listener's weights as the CLI reports them: `(blue, green)`.
+fn cli_weights(p: &LocalPlatform) -> (u64, u64) {
+    let out = p.cli(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json is JSON ({e}): {}", text(&out)));
+    let w = &doc["snapshot"]["listener"]["weights"];
+    match (w["blue"].as_u64(), w["green"].as_u64()) {
+        (Some(b), Some(g)) => (b, g),
+        _ => panic!("no weights in status --json: {doc}"),
+    }
+}
+
+fn wait_weights(p: &LocalPlatform, want: (u64, u64)) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = cli_weights(p);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the platform shows {got:?}, expected {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_moves_the_slider_applies_promotes_and_rolls_back() {
+    let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    p.first_release("v1", 1).await;
+    p.ops.deploy("v2", None).await.expect("deploy v2 to green");
+    p.ops
+        .wait(&WaitFor::Healthy(Color::Green), Duration::from_secs(60))
+        .await
+        .expect("green healthy");
+    assert_eq!(cli_weights(&p), (100, 0));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = p.state.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let tmux = Tmux::start(&dir.path().join("tmux.sock"), &cwd, &p.state, 120, 40);
+    tmux.wait_for(
+        "the console with both colors loaded",
+        &["live blue", "Green · 0%", "healthy", "slider green 0%"],
+    );
+
+    // 1. The slider moves a pending value only: 3 → 30%, l → +5, H → -1.
+    tmux.keys(&["3", "l", "H"]);
+    tmux.wait_for("the slider at 34%", &["slider green 34%"]);
+    assert_eq!(
+        cli_weights(&p),
+        (100, 0),
+        "moving the slider changes nothing"
+    );
+    tmux.keys(&["H", "H", "H", "H"]);
+    tmux.wait_for("the slider at 30%", &["slider green 30%"]);
+
+    // 2. Enter opens the confirm with the exact change; Enter applies it.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        "the shift confirm",
+        &["Shift traffic", "blue 100 → 70, green 0 → 30"],
+    );
+    tmux.keys(&["Enter"]);
+    wait_weights(&p, (70, 30));
+    tmux.wait_for("the applied shift", &["applied: blue 70 / green 30"]);
+
+    // 3. Promote: dialog with bake and keep-old; confirm.
+    tmux.keys(&["p"]);
+    tmux.wait_for(
+        "the promote dialog",
+        &["Promote", "blue 70 → 0, green 30 → 100", "bake 300 s"],
+    );
+    tmux.keys(&["Enter"]);
+    wait_weights(&p, (0, 100));
+    tmux.wait_for("the promote's outcome", &["promoted green"]);
+
+    // 4. Roll back within the bake: one confirm (y), one weight change, back to blue.
+    tmux.keys(&["r"]);
+    tmux.wait_for(
+        "the rollback confirm",
+        &[
+            "Roll back",
+            "roll back to blue",
+            "blue 0 → 100, green 100 → 0",
+        ],
+    );
+    tmux.keys(&["y"]);
+    wait_weights(&p, (100, 0));
+    tmux.wait_for("the rollback's outcome", &["rolled back: blue has 100%"]);
+    let listener = p.platform.listener().await.expect("listener");
+    assert_eq!(listener.stable, Some(Color::Blue));
+
+    // 5. q quits and restores the terminal: the shell's echo is visible on the normal screen.
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the console to exit", &["CONSOLE-EXIT=0"]);
+    assert!(
+        !screen.contains("Traffic"),
+        "the alternate screen is gone after quitting:\n{screen}"
+    );
+}
