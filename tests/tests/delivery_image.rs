@@ -436,3 +436,28 @@ fn the_build_context_leaves_out_build_output_and_state() {
         );
     }
 }
+
+/// hadolint runs clean in CI; a rule it is told to ignore must have its reason on the comment
+/// lines right above.
+#[test]
+fn every_hadolint_ignore_gives_its_reason() {
+    let text = fs::read_to_string(repo_file("Dockerfile")).expect("read Dockerfile");
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if !line.contains("hadolint ignore=") {
+            continue;
+        }
+        let reason: Vec<&str> = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with('#') && !l.contains("hadolint"))
+            .copied()
+            .collect();
+        let words: usize = reason.iter().map(|l| l.split_whitespace().count()).sum();
+        assert!(
+            words >= 8,
+            "Dockerfile line {}: `{line}` needs its reason in the comment above",
+            i + 1
+        );
+    }
+}

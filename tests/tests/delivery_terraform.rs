@@ -1296,3 +1296,47 @@ fn reference_scan_finds_references() {
         BTreeSet::from(["one".to_string(), "two".to_string()])
     );
 }
+
+/// Every checkov check skipped in the stack is skipped next to its resource with a reason, and
+/// none is skipped globally.
+#[test]
+fn every_checkov_skip_gives_its_reason() {
+    let config =
+        fs::read_to_string(terraform_dir().join("../.checkov.yaml")).expect(".checkov.yaml");
+    assert!(
+        !config.contains("skip-check") && !config.contains("soft-fail"),
+        "no global skips or soft failures in .checkov.yaml"
+    );
+    let mut skips = 0;
+    let mut stack = vec![terraform_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("read terraform dir") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|ext| ext != "tf") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).expect("read .tf");
+            for line in text.lines().filter(|l| l.contains("checkov:skip")) {
+                let rest = line
+                    .split("#checkov:skip=")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("{}: malformed skip: {line}", path.display()));
+                let (id, reason) = rest
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("{}: skip without a reason: {line}", path.display()));
+                assert!(id.starts_with("CKV"), "{}: {line}", path.display());
+                assert!(
+                    reason.split_whitespace().count() >= 5,
+                    "{}: the reason for {id} must explain itself: {line}",
+                    path.display()
+                );
+                skips += 1;
+            }
+        }
+    }
+    assert!(skips > 0, "the scan found the stack's skips");
+}
