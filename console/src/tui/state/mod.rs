@@ -387,6 +387,16 @@ impl State {
         });
     }
 
+    /// What the deploy picker offers: every tag of every image, newest image first.
+    pub fn deploy_choices(&self) -> Vec<(&str, &Image)> {
+        self.images
+            .data
+            .iter()
+            .flatten()
+            .flat_map(|i| i.tags.iter().map(move |t| (t.as_str(), i)))
+            .collect()
+    }
+
     pub fn is_local(&self) -> bool {
         matches!(self.info.kind, PlatformKind::Local { .. })
     }

@@ -713,3 +713,26 @@ fn actions_deserialize_from_a_keymap_file() {
     let a: Action = serde_json::from_str(r#""Rollback""#).expect("parses");
     assert_eq!(a, Action::Rollback);
 }
+
+#[test]
+fn deploy_of_an_unknown_tag_names_the_known_ones() {
+    let mut s = fixtures::healthy_blue_live();
+    let cmds = update(&mut s, Action::RunCommand("deploy v9".into()));
+    assert!(cmds.is_empty());
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(notice(&s).contains("no image is tagged `v9`"));
+    assert!(notice(&s).contains("v2, v1"));
+}
+
+#[test]
+fn deploy_picker_lists_every_tag() {
+    let mut s = fixtures::healthy_blue_live();
+    if let Some(images) = s.images.data.as_mut() {
+        images[0].tags.push("latest".into());
+    }
+    press(&mut s, &[KeyCode::Char('d'), KeyCode::Down, KeyCode::Enter]);
+    let Mode::Confirm(PendingOp::Deploy { tag, .. }) = &s.mode else {
+        panic!("expected the deploy confirm, got {:?}", s.mode);
+    };
+    assert_eq!(tag, "latest");
+}

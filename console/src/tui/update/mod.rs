@@ -398,11 +398,8 @@ fn open_deploy(state: &mut State, tag: Option<String>) {
         return;
     }
     let Some(tag) = tag else {
-        let has_images = state.images.data.as_ref().is_some_and(|i| !i.is_empty());
-        if has_images {
-            state.mode = Mode::PickImage {
-                selected: state.image_index,
-            };
+        if !state.deploy_choices().is_empty() {
+            state.mode = Mode::PickImage { selected: 0 };
         } else {
             state.notify(
                 NoticeLevel::Warning,
@@ -411,6 +408,19 @@ fn open_deploy(state: &mut State, tag: Option<String>) {
         }
         return;
     };
+    let known: Vec<&str> = state.deploy_choices().iter().map(|(t, _)| *t).collect();
+    if state.images.data.is_some() && !known.contains(&tag.as_str()) {
+        let listed = if known.is_empty() {
+            "the registry is empty".to_string()
+        } else {
+            format!("tags: {}", known.join(", "))
+        };
+        state.notify(
+            NoticeLevel::Error,
+            format!("no image is tagged `{tag}` in the registry ({listed}); build it first (B)"),
+        );
+        return;
+    }
     let (color, refusal) = match state.snapshot() {
         Some(snap) => match snap.deploy_target() {
             Some(c) => (Some(c), None),
@@ -439,11 +449,9 @@ fn confirm(state: &mut State) -> Vec<Command> {
     match &state.mode {
         Mode::PickImage { selected } => {
             let tag = state
-                .images
-                .data
-                .as_ref()
-                .and_then(|imgs| imgs.get(*selected))
-                .and_then(|i| i.tags.first().cloned());
+                .deploy_choices()
+                .get(*selected)
+                .map(|(t, _)| t.to_string());
             match tag {
                 Some(tag) => open_deploy(state, Some(tag)),
                 None => {
@@ -499,6 +507,7 @@ fn confirm(state: &mut State) -> Vec<Command> {
 
 fn select(state: &mut State, delta: i64) {
     let images = state.images.data.as_ref().map_or(0, Vec::len);
+    let choices = state.deploy_choices().len();
     let step = |i: usize, n: usize| -> usize {
         if n == 0 {
             0
@@ -507,7 +516,7 @@ fn select(state: &mut State, delta: i64) {
         }
     };
     match &mut state.mode {
-        Mode::PickImage { selected } => *selected = step(*selected, images),
+        Mode::PickImage { selected } => *selected = step(*selected, choices),
         _ => match state.focus {
             Focus::Images => state.image_index = step(state.image_index, images),
             Focus::Build => {

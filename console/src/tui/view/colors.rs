@@ -167,6 +167,7 @@ fn task_line(t: &TaskState, target: Option<&TargetState>, now: i64, wide: bool) 
     };
     let up = t
         .started_at
+        .filter(|_| t.last_status == "RUNNING")
         .map(|s| format!(" up {}", fmt::age(now - s)))
         .unwrap_or_default();
     let mut spans = vec![

@@ -40,6 +40,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     for (i, img) in images.iter().enumerate().skip(start).take(rows) {
         lines.push(image_line(
             state,
+            &img.tags.join(","),
             img,
             i == state.image_index && state.focus == Focus::Images,
         ));
@@ -47,12 +48,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub(crate) fn image_line(state: &State, img: &Image, selected: bool) -> Line<'static> {
-    let tags = if img.tags.is_empty() {
-        "<untagged>".to_string()
-    } else {
-        img.tags.join(",")
-    };
+/// One image: `tags` (all of its tags, or the one a picker row stands for), the colors that
+/// run it, digest, size and age.
+pub(crate) fn image_line(state: &State, tags: &str, img: &Image, selected: bool) -> Line<'static> {
+    let tags = if tags.is_empty() { "<untagged>" } else { tags };
     let mut spans = vec![Span::styled(
         format!("{tags:<6} "),
         if selected {

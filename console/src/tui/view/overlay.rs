@@ -91,8 +91,17 @@ fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
     v
 }
 
-fn keys_line(blocked: bool) -> Line<'static> {
-    if blocked {
+fn keys_line(op: &PendingOp, blocked: bool) -> Line<'static> {
+    let forcible = matches!(op, PendingOp::Shift { refusal: Some(r), .. } if r.overridable);
+    if blocked && forcible {
+        Line::from(vec![
+            Span::styled(
+                "f force",
+                Style::new().fg(Tint::Yellow).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled("   esc/n cancel", Style::new().fg(Tint::Gray)),
+        ])
+    } else if blocked {
         dim("esc/n close")
     } else {
         Line::from(vec![
@@ -221,12 +230,12 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
         }
     };
     lines.push(Line::raw(""));
-    lines.push(keys_line(blocked));
+    lines.push(keys_line(op, blocked));
     draw_modal(frame, area, title, true, lines);
 }
 
 fn pick_image(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
-    let images = state.images.data.as_deref().unwrap_or_default();
+    let choices = state.deploy_choices();
     let target = state
         .snapshot()
         .and_then(|s| s.deploy_target())
@@ -235,8 +244,8 @@ fn pick_image(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     let mut lines = vec![dim(format!("deploy which image to {target}?"))];
     let rows = (area.height.saturating_sub(6) as usize).max(1);
     let start = selected.saturating_sub(rows.saturating_sub(1));
-    for (i, img) in images.iter().enumerate().skip(start).take(rows) {
-        lines.push(images::image_line(state, img, i == selected));
+    for (i, (tag, img)) in choices.iter().enumerate().skip(start).take(rows) {
+        lines.push(images::image_line(state, tag, img, i == selected));
     }
     lines.push(dim("↑/↓ choose · ⏎ deploy… · esc cancel"));
     draw_modal(frame, area, "Deploy an image", false, lines);
