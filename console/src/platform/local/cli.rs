@@ -255,7 +255,7 @@ async fn start_daemon(paths: &Paths, flags: &DaemonFlags) -> anyhow::Result<Loca
         .open(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-    let exe = std::env::current_exe().context("cannot find the bluegreen executable")?;
+    let exe = super::paths::current_exe().context("cannot find the bluegreen executable")?;
     let mut child = std::process::Command::new(exe)
         .arg("local")
         .arg("daemon")
@@ -577,7 +577,7 @@ async fn run_build(
         daemon::engine::build_request(paths, source.to_path_buf(), None, Some(tag.to_string()));
     let submitted = build::submit(&store, &req).context("cannot record the build")?;
     detail(&format!(
-        "{} · log {}",
+        "{} · the first release build of a fresh clone takes several minutes; follow it with: tail -f {}",
         submitted.id,
         submitted.log_location.clone().unwrap_or_default()
     ));

@@ -104,6 +104,20 @@ impl Paths {
     }
 }
 
+/// This process's executable, for starting the daemon and for builds that publish. When the
+/// binary was rebuilt while running, Linux names the old one `PATH (deleted)`; the new one at
+/// PATH is the one to run.
+pub fn current_exe() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    if let Some(live) = exe.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
+        let live = PathBuf::from(live);
+        if live.is_file() {
+            return Ok(live);
+        }
+    }
+    Ok(exe)
+}
+
 /// A private directory for sockets with short paths: `$XDG_RUNTIME_DIR/bluegreen`, else
 /// `/tmp/bluegreen-<uid>`.
 pub fn runtime_dir() -> PathBuf {

@@ -228,7 +228,7 @@ pub fn build_request(
         "BLUEGREEN_STATE_DIR".to_string(),
         paths.root().display().to_string(),
     )];
-    if let Ok(exe) = std::env::current_exe() {
+    if let Ok(exe) = crate::platform::local::paths::current_exe() {
         env.push(("BLUEGREEN".into(), exe.display().to_string()));
     }
     BuildRequest {
