@@ -99,6 +99,10 @@ async fn status_shows_what_the_harness_built() {
 #[tokio::test]
 async fn shift_then_rollback_with_one_modify_listener() {
     let env = Stack::start(TopologyOptions::default(), false).await;
+    assert_eq!(
+        env.topo.stickiness().await.expect("stickiness"),
+        Some((true, 300))
+    );
     let run = env.cli(&["shift", "--green", "20"]).await;
     run.expect_code(exit::OK);
     assert!(
@@ -107,6 +111,11 @@ async fn shift_then_rollback_with_one_modify_listener() {
         run.stdout
     );
     assert_eq!(env.topo.weights().await.expect("weights"), (80, 20));
+    assert_eq!(
+        env.topo.stickiness().await.expect("stickiness"),
+        Some((true, 300)),
+        "the shift kept the listener's stickiness"
+    );
 
     let doc = env.cli(&["status", "--json"]).await.json();
     assert_eq!(doc["derived"]["shift_in_progress"], true);

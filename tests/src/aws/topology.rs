@@ -17,7 +17,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, Tag, TargetDescription,
-    TargetGroupTuple, TargetTypeEnum,
+    TargetGroupStickinessConfig, TargetGroupTuple, TargetTypeEnum,
 };
 use bluegreen::rollout::{Color, PerColor};
 
@@ -212,6 +212,13 @@ impl Topology {
                             TargetGroupTuple::builder()
                                 .target_group_arn(&target_groups.green)
                                 .weight(green)
+                                .build(),
+                        )
+                        // Sessions stick to a color: a weight change must keep this.
+                        .target_group_stickiness_config(
+                            TargetGroupStickinessConfig::builder()
+                                .enabled(true)
+                                .duration_seconds(300)
                                 .build(),
                         )
                         .build(),
@@ -489,6 +496,29 @@ impl Topology {
             }
         }
         Ok(w)
+    }
+
+    /// The production listener's forward stickiness: (enabled, duration in seconds).
+    pub async fn stickiness(&self) -> anyhow::Result<Option<(bool, i32)>> {
+        let out = self
+            .elb()
+            .describe_listeners()
+            .listener_arns(&self.prod_listener)
+            .send()
+            .await
+            .step("describe_listeners")?;
+        Ok(out
+            .listeners()
+            .first()
+            .and_then(|l| l.default_actions().first())
+            .and_then(|a| a.forward_config())
+            .and_then(|f| f.target_group_stickiness_config())
+            .map(|s| {
+                (
+                    s.enabled().unwrap_or(false),
+                    s.duration_seconds().unwrap_or(0),
+                )
+            }))
     }
 
     /// The production listener's tags.

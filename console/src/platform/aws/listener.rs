@@ -23,11 +23,11 @@ const ADD_TAGS: Op = Op::new("elbv2", "AddTags");
 const REMOVE_TAGS: Op = Op::new("elbv2", "RemoveTags");
 
 impl AwsPlatform {
-    /// The forward action's target groups of the given listeners, by ARN.
+    /// The default actions of the given listeners, by ARN; remembered for the next write.
     async fn describe_listeners(
         &self,
         arns: Vec<String>,
-    ) -> PlatformResult<Vec<(String, Option<ForwardActionConfig>, Option<String>)>> {
+    ) -> PlatformResult<Vec<(String, Vec<Action>)>> {
         let resource = arns.join(", ");
         let out = self
             .elb
@@ -36,21 +36,34 @@ impl AwsPlatform {
             .send()
             .await
             .map_err(|e| DESCRIBE_LISTENERS.error(&resource, e))?;
-        Ok(out
+        let listeners: Vec<(String, Vec<Action>)> = out
             .listeners()
             .iter()
             .map(|l| {
-                let forward = l
-                    .default_actions()
-                    .iter()
-                    .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
                 (
                     l.listener_arn().unwrap_or_default().to_string(),
-                    forward.and_then(|a| a.forward_config().cloned()),
-                    forward.and_then(|a| a.target_group_arn().map(str::to_string)),
+                    l.default_actions().to_vec(),
                 )
             })
-            .collect())
+            .collect();
+        if let Ok(mut seen) = self.last_actions.lock() {
+            for (arn, actions) in &listeners {
+                seen.insert(arn.clone(), actions.clone());
+            }
+        }
+        Ok(listeners)
+    }
+
+    /// The weights a listener's forward action gives the colors.
+    fn weights_in(&self, listener: &str, actions: &[Action]) -> PlatformResult<Weights> {
+        let forward = actions
+            .iter()
+            .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+        self.weights_of(
+            listener,
+            forward.and_then(|a| a.forward_config()),
+            forward.and_then(|a| a.target_group_arn()),
+        )
     }
 
     /// The colors' shares in a forward action, normalised to percent.
@@ -114,21 +127,13 @@ impl AwsPlatform {
     pub(super) async fn read_weights(&self) -> PlatformResult<Weights> {
         let arn = self.prod_listener.clone();
         let listeners = self.describe_listeners(vec![arn.clone()]).await?;
-        let (_, forward, single) = listeners
+        let (_, actions) = listeners
             .into_iter()
-            .find(|(a, _, _)| *a == arn)
+            .find(|(a, _)| *a == arn)
             .ok_or_else(|| {
                 DESCRIBE_LISTENERS.fail(&arn, FaultKind::NotFound, "listener not found")
             })?;
-        let weights = self.weights_of(&arn, forward.as_ref(), single.as_deref())?;
-        self.remember_forward(forward);
-        Ok(weights)
-    }
-
-    fn remember_forward(&self, forward: Option<ForwardActionConfig>) {
-        if let Ok(mut last) = self.last_forward.lock() {
-            *last = forward;
-        }
+        self.weights_in(&arn, &actions)
     }
 
     /// Listener, test listener and tags: two calls, made concurrently.
@@ -147,15 +152,11 @@ impl AwsPlatform {
         let (listeners, tags) = (listeners?, tags?);
         let mut weights = None;
         let mut test_color = None;
-        for (arn, forward, single) in &listeners {
+        for (arn, actions) in &listeners {
             if *arn == self.prod_listener {
-                weights = Some(self.weights_of(arn, forward.as_ref(), single.as_deref())?);
-                self.remember_forward(forward.clone());
+                weights = Some(self.weights_in(arn, actions)?);
             } else if Some(arn) == self.test_listener.as_ref() {
-                test_color = self
-                    .weights_of(arn, forward.as_ref(), single.as_deref())
-                    .ok()
-                    .and_then(Weights::live);
+                test_color = self.weights_in(arn, actions).ok().and_then(Weights::live);
             }
         }
         let weights = weights.ok_or_else(|| {
@@ -242,11 +243,29 @@ impl AwsPlatform {
             .collect())
     }
 
-    fn forward_action(&self, weights: &[(Color, u8)]) -> Action {
-        let stickiness = self.last_forward.lock().ok().and_then(|f| {
-            f.as_ref()
-                .and_then(|f| f.target_group_stickiness_config().cloned())
-        });
+    /// The listener's default actions with the forward action's weights replaced: other
+    /// actions (authentication, say), their order and the stickiness setting stay as last read.
+    fn actions_with(&self, listener: &str, weights: &[(Color, u8)]) -> Vec<Action> {
+        let mut actions = self
+            .last_actions
+            .lock()
+            .ok()
+            .and_then(|seen| seen.get(listener).cloned())
+            .unwrap_or_default();
+        let i = match actions
+            .iter()
+            .position(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+        {
+            Some(i) => i,
+            None => {
+                actions.push(Action::builder().r#type(ActionTypeEnum::Forward).build());
+                actions.len() - 1
+            }
+        };
+        let old = &actions[i];
+        let stickiness = old
+            .forward_config()
+            .and_then(|f| f.target_group_stickiness_config().cloned());
         let mut forward =
             ForwardActionConfig::builder().set_target_group_stickiness_config(stickiness);
         for (color, weight) in weights {
@@ -257,32 +276,34 @@ impl AwsPlatform {
                     .build(),
             );
         }
-        Action::builder()
+        actions[i] = Action::builder()
             .r#type(ActionTypeEnum::Forward)
+            .set_order(old.order())
             .forward_config(forward.build())
-            .build()
+            .build();
+        actions
     }
 
     /// One ModifyListener, then one read-back, whatever the write did.
     pub(super) async fn write_weights(&self, desired: Weights) -> WeightChange {
         let previous = self
-            .last_forward
+            .last_actions
             .lock()
             .ok()
-            .and_then(|f| {
-                f.as_ref()
-                    .map(|f| self.weights_of(&self.prod_listener, Some(f), None))
-            })
-            .and_then(Result::ok);
-        let action = self.forward_action(&[
-            (Color::Blue, desired.blue()),
-            (Color::Green, desired.green()),
-        ]);
+            .and_then(|seen| seen.get(&self.prod_listener).cloned())
+            .and_then(|actions| self.weights_in(&self.prod_listener, &actions).ok());
+        let actions = self.actions_with(
+            &self.prod_listener,
+            &[
+                (Color::Blue, desired.blue()),
+                (Color::Green, desired.green()),
+            ],
+        );
         let write_error = self
             .elb
             .modify_listener()
             .listener_arn(&self.prod_listener)
-            .default_actions(action)
+            .set_default_actions(Some(actions))
             .send()
             .await
             .err()
@@ -341,11 +362,11 @@ impl AwsPlatform {
             Color::Blue => (1, 0),
             Color::Green => (0, 1),
         };
-        let action = self.forward_action(&[(Color::Blue, blue), (Color::Green, green)]);
+        let actions = self.actions_with(test, &[(Color::Blue, blue), (Color::Green, green)]);
         self.elb
             .modify_listener()
             .listener_arn(test)
-            .default_actions(action)
+            .set_default_actions(Some(actions))
             .send()
             .await
             .map_err(|e| MODIFY_LISTENER.error(test, e))?;

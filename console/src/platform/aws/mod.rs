@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig;
+use aws_sdk_elasticloadbalancingv2::types::Action;
 
 use crate::config::{AwsProfile, ListenerRef};
 use crate::platform::{
@@ -70,9 +70,9 @@ pub struct AwsPlatform {
     counts: Arc<Counts>,
     /// Task definitions never change once registered, so they are cached by ARN.
     task_defs: Mutex<HashMap<String, ecs::TaskDefInfo>>,
-    /// The production listener's forward action as last read, to keep its stickiness setting
-    /// on a weight change and to report the weights before it.
-    last_forward: Mutex<Option<ForwardActionConfig>>,
+    /// Each listener's default actions as last read, so a weight change rewrites only the
+    /// forward action's weights, and can report the weights before it.
+    last_actions: Mutex<HashMap<String, Vec<Action>>>,
 }
 
 impl AwsPlatform {
@@ -160,7 +160,7 @@ impl AwsPlatform {
             elb,
             counts,
             task_defs: Mutex::new(HashMap::new()),
-            last_forward: Mutex::new(None),
+            last_actions: Mutex::new(HashMap::new()),
         })
     }
 
