@@ -65,6 +65,13 @@ struct Cli {
     /// into the listing index (the migration's backfill, repeated). Off when unset.
     #[arg(long, env = "BLOG_BACKFILL_EVERY", value_name = "SECS", global = true)]
     backfill_every: Option<u64>,
+    /// Keep rendered index and post pages until any process changes the posts (SQLite). Off
+    /// renders every page from the store.
+    #[arg(long, env = "BLOG_PAGE_CACHE", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", global = true)]
+    page_cache: bool,
+    /// Threads serving requests (default: one per CPU, at most 4).
+    #[arg(long, env = "BLOG_WORKERS", global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: Option<u16>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -91,9 +98,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4);
+    let workers = cli.workers.map_or_else(
+        || {
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 4)
+        },
+        usize::from,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .max_blocking_threads(16)
@@ -164,7 +176,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    let state = AppState::new(store, site, csrf);
+    let state = AppState::new(store, site, csrf).with_page_cache(cli.page_cache);
     server::serve(
         listener,
         blog::web::app(state),

@@ -540,6 +540,64 @@ async fn duplicate_ids_show_the_newest_and_address_each_copy() {
 }
 
 #[tokio::test]
+async fn cached_pages_follow_writes_from_any_process() {
+    let mut b = blog();
+    let first = b.seed(1, "Ann", "2026-01-01T10:00:00").await;
+    let index = b.get("/").await;
+    assert!(index.body.contains("Post number 1<"));
+    assert_eq!(
+        b.get("/").await.body,
+        index.body,
+        "served again from the cache"
+    );
+    let view = b.get(&format!("/posts/{}", first.id)).await;
+    assert!(view.body.contains("Body of post 1"));
+
+    // Another blog process (another connection to the same file) changes the posts.
+    let other = rusqlite::Connection::open(b.store.path()).expect("open");
+    other
+        .execute(
+            "UPDATE posts SET title = 'Retitled elsewhere', content = 'New body'",
+            [],
+        )
+        .expect("update");
+    other
+        .execute(
+            "INSERT INTO posts VALUES ('0b9d6f5e-2c1a-4c6e-9a3e-8f7d6c5b4a39', 'Bob', 'From green', '', '2026-01-02T00:00:00')",
+            [],
+        )
+        .expect("insert");
+    let index = b.get("/").await;
+    assert!(
+        index.body.contains("Retitled elsewhere") && index.body.contains("From green"),
+        "{}",
+        index.body
+    );
+    assert!(
+        b.get(&format!("/posts/{}", first.id))
+            .await
+            .body
+            .contains("New body")
+    );
+
+    // And through this app: a delete is visible at once.
+    let confirm = b.get(&format!("/posts/{}/delete", first.id)).await;
+    let token = confirm.csrf_field();
+    let gone = b
+        .post(
+            &format!("/posts/{}/delete", first.id),
+            form(&[("author", "Ann"), ("csrf_token", &token)]),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert!(!b.get("/").await.body.contains("Retitled elsewhere"));
+    assert_eq!(
+        b.get(&format!("/posts/{}", first.id)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn health_follows_the_store() {
     let mut b = blog();
     let ok = b.get("/health").await;

@@ -66,6 +66,13 @@ pub trait PostStore: Send + Sync + 'static {
 
     /// Answers only while the store does.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A number that changes whenever any process changes the posts, when the store can tell
+    /// cheaply; pages rendered from the store stay valid while it holds. `None`: no such
+    /// signal, render every time.
+    fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Orders the versions of one post newest first: no timestamp first, then by timestamp.

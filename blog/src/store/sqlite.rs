@@ -52,6 +52,15 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    watch: Mutex<Watch>,
+}
+
+/// A connection that never writes, so its `PRAGMA data_version` changes exactly when another
+/// connection (in this process or any other) commits; `epoch` counts those changes.
+struct Watch {
+    conn: Connection,
+    seen: i64,
+    epoch: u64,
 }
 
 impl SqliteStore {
@@ -85,10 +94,17 @@ impl SqliteStore {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(fail)?;
         tx.commit().map_err(fail)?;
+        let watch = connect(&path).map_err(fail)?;
+        let seen = data_version(&watch).map_err(fail)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(vec![conn]),
+                watch: Mutex::new(Watch {
+                    conn: watch,
+                    seen,
+                    epoch: 0,
+                }),
             }),
         })
     }
@@ -175,6 +191,10 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "data_version", |row| row.get(0))
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -340,6 +360,20 @@ impl PostStore for SqliteStore {
         .await
     }
 
+    fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        let mut watch = self
+            .inner
+            .watch
+            .lock()
+            .map_err(|_| StoreError::Backend("SQLite watch connection poisoned".into()))?;
+        let now = data_version(&watch.conn).map_err(backend)?;
+        if now != watch.seen {
+            watch.seen = now;
+            watch.epoch += 1;
+        }
+        Ok(Some(watch.epoch))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| {
             conn.prepare_cached("SELECT 1 FROM posts LIMIT 1")?
@@ -412,6 +446,29 @@ mod tests {
             !plan.contains("TEMP B-TREE"),
             "sorts instead of walking the index: {plan}"
         );
+    }
+
+    #[tokio::test]
+    async fn data_version_follows_every_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blog.db");
+        let store = SqliteStore::open(&path).expect("open");
+        let v0 = store.data_version().expect("version");
+        assert_eq!(
+            store.data_version().expect("version"),
+            v0,
+            "no change, same version"
+        );
+        store
+            .create(&post(1, "2026-11-28T05:32:51"))
+            .await
+            .expect("create");
+        let v1 = store.data_version().expect("version");
+        assert_ne!(v1, v0, "this process's write");
+        // Another process (here: another connection) writing directly.
+        let other = Connection::open(&path).expect("open");
+        other.execute("DELETE FROM posts", []).expect("delete");
+        assert_ne!(store.data_version().expect("version"), v1, "another writer");
     }
 
     #[tokio::test]

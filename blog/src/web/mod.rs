@@ -3,6 +3,7 @@
 //! cross-cutting response work (banner headers, security headers, error pages, the request
 //! log) in `layers`.
 
+pub mod cache;
 pub mod csrf;
 pub mod error;
 pub mod handlers;
@@ -17,6 +18,7 @@ use axum::routing::get;
 use http::HeaderValue;
 
 use crate::store::PostStore;
+pub use cache::PageCache;
 pub use csrf::Csrf;
 pub use error::AppError;
 
@@ -80,15 +82,32 @@ pub struct AppState {
     pub store: Arc<dyn PostStore>,
     pub site: Arc<Site>,
     pub csrf: Arc<Csrf>,
+    pub pages: Arc<PageCache>,
 }
 
 impl AppState {
+    /// State with the page cache on.
     pub fn new(store: Arc<dyn PostStore>, site: Site, csrf: Csrf) -> Self {
         Self {
             store,
             site: Arc::new(site),
             csrf: Arc::new(csrf),
+            pages: Arc::new(PageCache::new(true)),
         }
+    }
+
+    /// Turns the page cache off (every page rendered from the store), or on.
+    pub fn with_page_cache(mut self, enabled: bool) -> Self {
+        self.pages = Arc::new(PageCache::new(enabled));
+        self
+    }
+
+    /// The store's data version when pages may be cached, read before the store is queried.
+    pub(crate) fn cache_version(&self) -> Option<u64> {
+        if !self.pages.enabled() {
+            return None;
+        }
+        self.store.data_version().ok().flatten()
     }
 }
 

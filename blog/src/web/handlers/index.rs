@@ -3,10 +3,12 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use http::StatusCode;
 use serde::Deserialize;
 
-use super::page;
+use askama::Template;
+use http::Uri;
+
+use super::cached;
 use crate::store::paging::{self, PAGE_SIZE};
 use crate::store::{Cursor, PageRequest};
 use crate::web::pages::{Card, IndexView};
@@ -24,6 +26,7 @@ const DAMAGED: &str =
 
 pub async fn list(
     State(state): State<AppState>,
+    uri: Uri,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(params) = params.map_err(|_| AppError::BadRequest(DAMAGED.into()))?;
@@ -35,13 +38,17 @@ pub async fn list(
         (None, Some(newer)) => PageRequest::Newer(decode(newer)?),
         (Some(_), Some(_)) => return Err(AppError::BadRequest(DAMAGED.into())),
     };
-    let found = paging::page(state.store.as_ref(), &request, PAGE_SIZE).await?;
-    let view = IndexView {
-        site: &state.site,
-        posts: found.posts.iter().map(Card::of).collect(),
-        newer_href: found.newer.map(|c| format!("/?newer={}", c.encode())),
-        older_href: found.older.map(|c| format!("/?older={}", c.encode())),
-        is_first: found.is_first,
-    };
-    page(StatusCode::OK, None, &view)
+    let key = format!("/?{}", uri.query().unwrap_or_default());
+    cached(&state, key, async {
+        let found = paging::page(state.store.as_ref(), &request, PAGE_SIZE).await?;
+        let view = IndexView {
+            site: &state.site,
+            posts: found.posts.iter().map(Card::of).collect(),
+            newer_href: found.newer.map(|c| format!("/?newer={}", c.encode())),
+            older_href: found.older.map(|c| format!("/?older={}", c.encode())),
+            is_first: found.is_first,
+        };
+        Ok(view.render()?)
+    })
+    .await
 }

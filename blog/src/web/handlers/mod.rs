@@ -7,6 +7,7 @@ pub mod index;
 pub mod posts;
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
@@ -28,6 +29,28 @@ pub(crate) fn page(
     let html = view.render()?;
     let headers = token.map(FormToken::headers).unwrap_or_default();
     Ok((status, headers, Html(html)).into_response())
+}
+
+/// A cached page for `key`, or the one `render` makes (kept when the store has a version).
+pub(crate) async fn cached<F>(
+    state: &super::AppState,
+    key: String,
+    render: F,
+) -> Result<Response, AppError>
+where
+    F: Future<Output = Result<String, AppError>>,
+{
+    let version = state.cache_version();
+    if let Some(version) = version
+        && let Some(page) = state.pages.get(version, &key)
+    {
+        return Ok(Html(page).into_response());
+    }
+    let page = Bytes::from(render.await?);
+    if let Some(version) = version {
+        state.pages.put(version, key, page.clone());
+    }
+    Ok(Html(page).into_response())
 }
 
 pub(crate) fn form_rejected(rejection: FormRejection) -> AppError {

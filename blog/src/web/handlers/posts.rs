@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use super::{form_rejected, page};
+use askama::Template;
+use http::Uri;
+
+use super::{cached, form_rejected, page};
 use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
 use crate::store::{self, StoreError};
 use crate::web::pages::{self, DeleteView, FormMode, FormView, PostView, Version};
@@ -99,31 +102,37 @@ pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(which): Query<Which>,
+    uri: Uri,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
-    let versions = state.store.versions(&id).await?;
-    let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+    let key = uri.to_string();
+    cached(&state, key, async {
+        let versions = state.store.versions(&id).await?;
+        let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+        Ok(post_view(&state, post, &versions).render()?)
+    })
+    .await
+}
+
+fn post_view<'a>(state: &'a AppState, post: &'a Post, versions: &[Post]) -> PostView<'a> {
     let several = versions.len() > 1;
+    let date = |p: &Post| p.timestamp.as_ref().map(|t| t.human()).unwrap_or_default();
     let others = versions
         .iter()
         .filter(|v| v.author != post.author)
         .map(|v| Version {
             author: v.author.clone(),
             title: v.title.clone(),
-            date: v.timestamp.as_ref().map(|t| t.human()).unwrap_or_default(),
+            date: date(v),
             view_href: pages::post_href(v, "", true),
             edit_href: pages::post_href(v, "/edit", true),
             delete_href: pages::post_href(v, "/delete", true),
         })
         .collect();
-    let view = PostView {
+    PostView {
         site: &state.site,
         post,
-        date: post
-            .timestamp
-            .as_ref()
-            .map(|t| t.human())
-            .unwrap_or_default(),
+        date: date(post),
         datetime: post
             .timestamp
             .as_ref()
@@ -133,8 +142,7 @@ pub async fn show(
         edit_href: pages::post_href(post, "/edit", several),
         delete_href: pages::post_href(post, "/delete", several),
         others,
-    };
-    page(StatusCode::OK, None, &view)
+    }
 }
 
 /// The post form's contents and where it goes.
