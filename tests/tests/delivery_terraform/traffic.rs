@@ -1,0 +1,223 @@
+//! Traffic: the target groups, the production and test listeners, and the security groups.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use super::support::*;
+
+#[test]
+fn two_target_groups_one_per_color_checked_on_health() {
+    let m = service();
+    let groups = m.resources("aws_lb_target_group");
+    assert_eq!(
+        groups.len(),
+        1,
+        "one target group resource, instantiated per color"
+    );
+    let tg = m.resource("aws_lb_target_group", "color");
+    assert_for_each_colors(&m, tg);
+    assert_eq!(
+        lit_str(attr(tg, "target_type")),
+        "ip",
+        "Fargate awsvpc tasks"
+    );
+    assert_eq!(src(attr(tg, "port")), "var.container_port");
+
+    let hc = sub_block(tg, "health_check");
+    assert_eq!(lit_str(attr(hc, "path")), "/health");
+    assert_eq!(
+        lit_str(attr(hc, "matcher")),
+        "200",
+        "a redirect is not healthy"
+    );
+    assert!(attr_opt(hc.body(), "enabled").is_none_or(boolean));
+
+    // A short deregistration delay: the blog's requests are short, and drains gate every release.
+    assert_eq!(
+        src(attr(tg, "deregistration_delay")),
+        "var.deregistration_delay_seconds"
+    );
+    let delay = number(
+        m.variable_default("deregistration_delay_seconds")
+            .expect("default delay"),
+    );
+    assert!(
+        (1..=30).contains(&delay),
+        "deregistration delay {delay}s is not short"
+    );
+}
+
+#[test]
+fn production_listener_is_a_weighted_forward_the_console_owns() {
+    let m = service();
+    let prod = m.resource("aws_lb_listener", "prod");
+    assert_eq!(src(attr(prod, "load_balancer_arn")), "aws_lb.this.arn");
+    assert_eq!(src(attr(prod, "port")), "var.prod_listener_port");
+
+    let action = sub_block(prod, "default_action");
+    assert_eq!(lit_str(attr(action, "type")), "forward");
+    let forward = sub_block(action, "forward");
+    let weights: BTreeMap<String, i64> = sub_blocks(forward, "target_group")
+        .into_iter()
+        .map(|tg| (src(attr(tg, "arn")), number(attr(tg, "weight"))))
+        .collect();
+    assert_eq!(
+        weights,
+        BTreeMap::from([
+            ("aws_lb_target_group.color[\"blue\"].arn".to_string(), 100),
+            ("aws_lb_target_group.color[\"green\"].arn".to_string(), 0),
+        ]),
+        "initial weights: blue 100, green 0"
+    );
+
+    // The stored stable color starts as blue, and the console owns it and the weights afterwards.
+    let tags = src(attr(prod, "tags"));
+    assert!(
+        tags.contains("\"bluegreen:stable\" = local.initial_stable"),
+        "tags: {tags}"
+    );
+    assert_eq!(lit_str(m.local("initial_stable")), "blue");
+    let ignored = ignore_changes(prod);
+    assert!(
+        ignored.contains("default_action"),
+        "ignore_changes: {ignored:?}"
+    );
+    let console_tags = console_listener_tags();
+    assert!(
+        console_tags.contains("bluegreen:stable"),
+        "{console_tags:?}"
+    );
+    for tag in &console_tags {
+        assert!(
+            ignored.contains(&format!("tags[\"{tag}\"]")),
+            "the console writes the listener tag {tag}; terraform must not remove it: {ignored:?}"
+        );
+    }
+    let text = m.block_text("resource", &["aws_lb_listener", "prod"]);
+    let reason = text
+        .find("The console owns the weights")
+        .unwrap_or(usize::MAX);
+    let setting = text.find("ignore_changes").expect("ignore_changes in text");
+    assert!(
+        reason < setting,
+        "the reason for ignore_changes must be written next to it"
+    );
+}
+
+/// The listener tags the console's AWS adapter writes (stable color, bake): every
+/// `"bluegreen:..."` literal in its source.
+fn console_listener_tags() -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/src/platform/aws");
+    let mut tags = BTreeSet::new();
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("read adapter source");
+        for piece in text.split("\"bluegreen:").skip(1) {
+            if let Some(end) = piece.find('"') {
+                tags.insert(format!("bluegreen:{}", &piece[..end]));
+            }
+        }
+    }
+    tags
+}
+
+#[test]
+fn test_listener_serves_the_idle_color_on_its_own_port() {
+    let m = service();
+    let test = m.resource("aws_lb_listener", "test");
+    assert_eq!(src(attr(test, "load_balancer_arn")), "aws_lb.this.arn");
+    assert_eq!(src(attr(test, "port")), "var.test_listener_port");
+    let test_port = number(m.variable_default("test_listener_port").expect("default"));
+    let prod_port = number(m.variable_default("prod_listener_port").expect("default"));
+    assert_ne!(test_port, prod_port);
+    assert!(
+        m.block_text("variable", &["test_listener_port"])
+            .contains("var.test_listener_port != var.prod_listener_port"),
+        "the ports must be validated to differ"
+    );
+
+    let action = sub_block(test, "default_action");
+    assert_eq!(lit_str(attr(action, "type")), "forward");
+    assert_eq!(
+        src(attr(action, "target_group_arn")),
+        "aws_lb_target_group.color[\"green\"].arn",
+        "the test listener starts on the idle color"
+    );
+    assert!(ignore_changes(test).contains("default_action"));
+}
+
+#[test]
+fn security_groups_admit_only_listener_ports_and_the_container_port_from_the_alb() {
+    let m = service();
+    for sg in m.resources("aws_security_group") {
+        assert!(
+            sub_blocks(sg, "ingress").is_empty() && sub_blocks(sg, "egress").is_empty(),
+            "rules are separate resources, checked below: {:?}",
+            sg.labels()
+        );
+    }
+    let ingress = m.resources("aws_vpc_security_group_ingress_rule");
+    assert!(!ingress.is_empty());
+    let mut alb_ports = BTreeSet::new();
+    for rule in ingress {
+        assert_eq!(
+            lit_str(attr(rule, "ip_protocol")),
+            "tcp",
+            "{:?}",
+            rule.labels()
+        );
+        let from = src(attr(rule, "from_port"));
+        assert_eq!(
+            from,
+            src(attr(rule, "to_port")),
+            "single ports only: {:?}",
+            rule.labels()
+        );
+        match src(attr(rule, "security_group_id")).as_str() {
+            "aws_security_group.alb.id" => {
+                alb_ports.insert(from);
+            }
+            "aws_security_group.tasks.id" => {
+                assert_eq!(from, "var.container_port");
+                assert_eq!(
+                    src(attr(rule, "referenced_security_group_id")),
+                    "aws_security_group.alb.id",
+                    "tasks accept traffic only from the load balancer"
+                );
+                assert!(attr_opt(rule.body(), "cidr_ipv4").is_none());
+                assert!(attr_opt(rule.body(), "cidr_ipv6").is_none());
+            }
+            other => panic!("ingress rule on an unexpected group {other}"),
+        }
+    }
+    assert_eq!(
+        alb_ports,
+        BTreeSet::from([
+            "var.prod_listener_port".to_string(),
+            "var.test_listener_port".to_string()
+        ])
+    );
+    let alb_out = m.resource("aws_vpc_security_group_egress_rule", "alb_to_tasks");
+    assert_eq!(src(attr(alb_out, "from_port")), "var.container_port");
+    assert_eq!(
+        src(attr(alb_out, "referenced_security_group_id")),
+        "aws_security_group.tasks.id"
+    );
+    // The services use the tasks' group, the load balancer its own.
+    let svc = m.resource("aws_ecs_service", "color");
+    let net = sub_block(svc, "network_configuration");
+    assert_eq!(
+        src(attr(net, "security_groups")),
+        "[aws_security_group.tasks.id]"
+    );
+    let alb = m.resource("aws_lb", "this");
+    assert_eq!(
+        src(attr(alb, "security_groups")),
+        "[aws_security_group.alb.id]"
+    );
+    assert!(boolean(attr(alb, "drop_invalid_header_fields")));
+}
