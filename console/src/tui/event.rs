@@ -23,8 +23,10 @@ pub enum Event {
     Loading(Resource, UnixMillis),
     /// A poller's result.
     Polled(Polled, UnixMillis),
-    /// A write finished.
+    /// A write the user asked for finished.
     Done(OpResult),
+    /// A write the console made by itself finished (ending a bake it started).
+    Background(OpResult),
 }
 
 /// A poller's answer.

@@ -242,6 +242,14 @@ fn promote_dialog_with_bake_and_keep_old() {
         &mut s,
         &[KeyCode::Char('5'), KeyCode::Enter, KeyCode::Enter],
     );
+    let change = WeightChange {
+        previous: Some(w(100, 0)),
+        desired: w(50, 50),
+        observed: Some(w(50, 50)),
+        write_error: None,
+        read_error: None,
+    };
+    handle_event(&mut s, Event::Done(OpResult::Shifted(Ok(change))));
     let mut snap = s.services.data.clone().expect("loaded");
     snap.listener.weights = w(50, 50);
     handle_event(
@@ -735,4 +743,48 @@ fn deploy_picker_lists_every_tag() {
         panic!("expected the deploy confirm, got {:?}", s.mode);
     };
     assert_eq!(tag, "latest");
+}
+
+#[test]
+fn one_write_at_a_time_but_rollback_overtakes() {
+    let mut s = fixtures::healthy_blue_live();
+    press(
+        &mut s,
+        &[KeyCode::Char('3'), KeyCode::Enter, KeyCode::Enter],
+    );
+    assert_eq!(s.busy.len(), 1);
+    // A second write waits for the first.
+    let cmds = press(
+        &mut s,
+        &[KeyCode::Char('5'), KeyCode::Enter, KeyCode::Enter],
+    );
+    assert!(cmds.is_empty());
+    assert!(notice(&s).contains("still running"));
+    press(&mut s, &[KeyCode::Esc]);
+    // The rescue does not.
+    assert_eq!(
+        press(
+            &mut s,
+            &[KeyCode::Esc, KeyCode::Char('r'), KeyCode::Char('y')]
+        ),
+        vec![Command::Rollback]
+    );
+    assert_eq!(s.busy.len(), 2);
+    let report = RollbackReport {
+        target: Color::Blue,
+        change: WeightChange {
+            previous: Some(w(100, 0)),
+            desired: w(100, 0),
+            observed: Some(w(100, 0)),
+            write_error: None,
+            read_error: None,
+        },
+        warnings: vec![],
+    };
+    handle_event(&mut s, Event::Done(OpResult::RolledBack(Ok(report))));
+    assert_eq!(s.busy.len(), 1);
+    assert!(s.busy[0].what.starts_with("shifting"));
+    // A bake the console ended by itself touches no one's busy marker.
+    handle_event(&mut s, Event::Background(OpResult::BakeFinished(Ok(None))));
+    assert_eq!(s.busy.len(), 1);
 }

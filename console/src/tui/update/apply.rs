@@ -83,10 +83,15 @@ pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<C
     vec![]
 }
 
-pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
-    // Writes finish one at a time from the user's point of view; the oldest is the one done.
-    if !state.busy.is_empty() {
-        state.busy.remove(0);
+pub(super) fn done(state: &mut State, result: OpResult, asked: bool) -> Vec<Command> {
+    // Only a rollback runs beside another write, and it is the newest; the oldest write is
+    // the one done unless the result says it is the rollback.
+    if asked && !state.busy.is_empty() {
+        let i = match result {
+            OpResult::RolledBack(_) => state.busy.len() - 1,
+            _ => 0,
+        };
+        state.busy.remove(i);
     }
     let mut refresh = vec![Command::Refresh(Resource::Services)];
     match result {

@@ -36,7 +36,8 @@ pub fn handle_event(state: &mut State, event: Event) -> Vec<Command> {
             Vec::new()
         }
         Event::Polled(polled, at) => apply::polled(state, polled, at),
-        Event::Done(result) => apply::done(state, result),
+        Event::Done(result) => apply::done(state, result, true),
+        Event::Background(result) => apply::done(state, result, false),
     }
 }
 
@@ -475,6 +476,15 @@ fn confirm(state: &mut State) -> Vec<Command> {
         return vec![];
     }
     if write_refused(state, op.verb()) {
+        return vec![];
+    }
+    // One write at a time, except the rescue: a rollback may overtake a slow write.
+    if let (Some(b), false) = (state.busy.first(), matches!(op, PendingOp::Rollback { .. })) {
+        let text = format!(
+            "wait: {} is still running (r rolls back at any time)",
+            b.what
+        );
+        state.notify(NoticeLevel::Warning, text);
         return vec![];
     }
     match op {

@@ -80,7 +80,7 @@ impl Workers {
                         tokio::spawn(async move {
                             tokio::time::sleep(Duration::from_millis(wait)).await;
                             let r = ops.finish_bake().await;
-                            let _ = tx.send(Event::Done(OpResult::BakeFinished(r)));
+                            let _ = tx.send(Event::Background(OpResult::BakeFinished(r)));
                         });
                     }
                     OpResult::Promoted(r)
