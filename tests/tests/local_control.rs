@@ -77,28 +77,33 @@ async fn other_users_and_malformed_requests_are_refused_and_change_nothing() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "the socket is private to its owner");
 
-    // Another user, stopped by the file mode.
-    let out = as_nobody(&p, false, &["shift", "--green", "50", "--force"]);
-    assert!(
-        !out.status.success(),
-        "uid 65534 was not refused: {}",
-        text(&out)
-    );
-    // Another user past the file mode, stopped by the daemon's peer-uid check.
-    let out = as_nobody(&p, true, &["shift", "--green", "50", "--force"]);
-    assert!(
-        !out.status.success(),
-        "uid 65534 was not refused: {}",
-        text(&out)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("uid 65534 may not control this platform"),
-        "the refusal names the reason: {}",
-        text(&out)
-    );
-    let out = as_nobody(&p, true, &["rollback"]);
-    assert!(!out.status.success(), "{}", text(&out));
+    if nix::unistd::geteuid().is_root() {
+        // Another user, stopped by the file mode.
+        let out = as_nobody(&p, false, &["shift", "--green", "50", "--force"]);
+        assert!(
+            !out.status.success(),
+            "uid 65534 was not refused: {}",
+            text(&out)
+        );
+        // Another user past the file mode, stopped by the daemon's peer-uid check.
+        let out = as_nobody(&p, true, &["shift", "--green", "50", "--force"]);
+        assert!(
+            !out.status.success(),
+            "uid 65534 was not refused: {}",
+            text(&out)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("uid 65534 may not control this platform"),
+            "the refusal names the reason: {}",
+            text(&out)
+        );
+        let out = as_nobody(&p, true, &["rollback"]);
+        assert!(!out.status.success(), "{}", text(&out));
+    } else {
+        // Switching to another uid needs root (CI runs as root, see AGREEMENTS.md).
+        eprintln!("not root: the other-user checks were skipped");
+    }
 
     // Malformed requests from the owner: each refused with a reason, the connection stays
     // usable, and a valid request afterwards still works.
