@@ -3,6 +3,7 @@
 
 use std::io::{self, Stdout};
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::execute;
 use crossterm::terminal::{
@@ -13,6 +14,10 @@ use ratatui::backend::CrosstermBackend;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
+/// Whether the console owns the terminal now, so a panic elsewhere (after the console quit)
+/// leaves the terminal alone.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 /// Owns the terminal's raw mode and alternate screen; restores them when dropped.
 pub struct TerminalGuard {
     pub terminal: Term,
@@ -22,6 +27,7 @@ impl TerminalGuard {
     pub fn enter() -> io::Result<Self> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();
         if let Err(e) = execute!(stdout, EnterAlternateScreen, crossterm::cursor::Hide) {
             restore();
@@ -43,8 +49,11 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves raw mode and the alternate screen. Safe to call twice.
+/// Leaves raw mode and the alternate screen, once.
 pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
 }

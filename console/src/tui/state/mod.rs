@@ -356,8 +356,13 @@ impl State {
 
     /// Whether anything on screen animates (a spinner), so ticks must redraw.
     pub fn animating(&self) -> bool {
+        let first_load = |loading: bool, has_data: bool| loading && !has_data;
         !self.busy.is_empty()
-            || self.services.is_loading() && self.services.data.is_none()
+            || first_load(self.services.is_loading(), self.services.data.is_some())
+            || first_load(self.builds.is_loading(), self.builds.data.is_some())
+            || first_load(self.images.is_loading(), self.images.data.is_some())
+            || first_load(self.logs.is_loading(), self.logs.data.is_some())
+            || self.traffic.desired.is_some()
             || self
                 .builds
                 .data
