@@ -186,3 +186,31 @@ async fn access_denied_names_the_missing_iam_action() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_call_that_hangs_times_out_as_a_timeout() {
+    let env = start().await;
+    let text = std::fs::read_to_string(&env.config).expect("config");
+    let text = text.replacen(
+        "[profiles.moto]\n",
+        "[profiles.moto]\ncall_timeout = 1\n",
+        1,
+    );
+    std::fs::write(&env.config, text).expect("config");
+    env.proxy.inject(
+        "DescribeServices",
+        Fault::Delay(std::time::Duration::from_secs(3)),
+        None,
+    );
+    let started = std::time::Instant::now();
+    let run = env.cli(&["status"]).await;
+    run.expect_code(exit::PLATFORM);
+    assert!(
+        run.stderr
+            .contains("ecs:DescribeServices on blog failed (timeout)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.proxy.attempts("DescribeServices").0, MAX_ATTEMPTS);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -15,6 +15,7 @@
 //! test_listener = "arn:aws:elasticloadbalancing:…"                        # optional
 //! codebuild_project = "blog"
 //! ecr_repository = "blog"
+//! call_timeout = 20        # optional: seconds per API call attempt
 //!
 //! [profiles.prod.blue]
 //! service = "blog-blue"
@@ -105,6 +106,9 @@ pub struct AwsProfile {
     /// The container whose image a deploy replaces; by default the only container, or the
     /// one whose image is in `ecr_repository`.
     pub container: Option<String>,
+    /// How long one attempt of an API call may take before the SDK retries it (`call_timeout`,
+    /// seconds); 20 s when not set.
+    pub call_timeout: Option<std::time::Duration>,
     pub colors: PerColor<ColorResources>,
 }
 

@@ -37,6 +37,7 @@ struct RawProfile {
     codebuild_project: Option<String>,
     ecr_repository: Option<String>,
     container: Option<String>,
+    call_timeout: Option<Spanned<u64>>,
     blue: Option<Spanned<RawColor>>,
     green: Option<Spanned<RawColor>>,
 }
@@ -149,6 +150,7 @@ fn profile(
             ("codebuild_project", raw.codebuild_project.is_some()),
             ("ecr_repository", raw.ecr_repository.is_some()),
             ("container", raw.container.is_some()),
+            ("call_timeout", raw.call_timeout.is_some()),
             ("blue", raw.blue.is_some()),
             ("green", raw.green.is_some()),
         ];
@@ -211,6 +213,16 @@ fn aws(
         .test_listener
         .map(|t| listener(t, "test_listener"))
         .transpose()?;
+    let call_timeout = match raw.call_timeout {
+        Some(t) if *t.get_ref() == 0 || *t.get_ref() > 600 => {
+            return Err(lines.error(
+                t.span(),
+                format!("profile `{name}`: call_timeout must be 1..=600 seconds"),
+            ));
+        }
+        Some(t) => Some(std::time::Duration::from_secs(t.into_inner())),
+        None => None,
+    };
     let blue = color(lines, name, Color::Blue, span.clone(), raw.blue)?;
     let green = color(lines, name, Color::Green, span.clone(), raw.green)?;
     Ok(AwsProfile {
@@ -227,6 +239,7 @@ fn aws(
             .ecr_repository
             .ok_or_else(|| missing("ecr_repository"))?,
         container: raw.container,
+        call_timeout,
         colors: PerColor::new(blue, green),
     })
 }

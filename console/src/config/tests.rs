@@ -118,6 +118,30 @@ fn bad_values_are_named() {
 }
 
 #[test]
+fn call_timeout_is_checked() {
+    let f = parse(&GOOD.replace("cluster = \"blog\"", "cluster = \"blog\"\ncall_timeout = 5"))
+        .expect("valid");
+    let Target::Aws(aws) = &f.profile(None).expect("prod").target else {
+        panic!("aws")
+    };
+    assert_eq!(aws.call_timeout, Some(std::time::Duration::from_secs(5)));
+    let err = parse(&GOOD.replace("cluster = \"blog\"", "cluster = \"blog\"\ncall_timeout = 0"))
+        .expect_err("zero")
+        .to_string();
+    assert_eq!(
+        err,
+        "bluegreen.toml:8:16: profile `prod`: call_timeout must be 1..=600 seconds"
+    );
+    let err = parse(&GOOD.replace(
+        "cluster = \"blog\"",
+        "cluster = \"blog\"\ncall_timeout = \"5s\"",
+    ))
+    .expect_err("a string")
+    .to_string();
+    assert!(err.starts_with("bluegreen.toml:8:16:"), "{err}");
+}
+
+#[test]
 fn several_profiles_need_a_choice() {
     let text = GOOD.replace("default_profile = \"prod\"\n", "");
     let f = parse(&text).expect("valid");

@@ -34,6 +34,8 @@ pub enum Fault {
     AccessDenied,
     /// Close the connection without an answer.
     Drop,
+    /// Answer (from moto) only after this long.
+    Delay(std::time::Duration),
 }
 
 #[derive(Debug)]
@@ -202,7 +204,7 @@ fn injected(fault: Fault, json: bool) -> Response<Full<Bytes>> {
             },
             "User is not authorized to perform this action",
         ),
-        Fault::Drop => (500, "", ""),
+        Fault::Drop | Fault::Delay(_) => (500, "", ""),
     };
     let (content_type, body) = if json {
         (
@@ -276,7 +278,11 @@ async fn handle(
         s.bodies.push((op.clone(), text));
         fault
     };
+    if let Some(Fault::Delay(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     match fault {
+        Some(Fault::Delay(_)) | None => {}
         Some(Fault::Drop) => {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
@@ -284,7 +290,6 @@ async fn handle(
             ));
         }
         Some(f) => return Ok(injected(f, target.is_some())),
-        None => {}
     }
     let body = if op == "GetMetricData" {
         Bytes::from(

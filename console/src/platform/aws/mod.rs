@@ -54,6 +54,9 @@ pub struct AwsOptions {
 /// Attempts per call, first included (the SDK's standard mode, with its token bucket).
 const MAX_ATTEMPTS: u32 = 4;
 
+/// How long one attempt of a call may take, unless the profile says otherwise.
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The adapter. Cheap to share: `Arc<dyn Platform>`.
 pub struct AwsPlatform {
     profile: String,
@@ -109,10 +112,12 @@ impl AwsPlatform {
             .with_max_attempts(MAX_ATTEMPTS)
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(5));
+        let attempt = cfg.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT);
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(20))
-            .operation_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(5).min(attempt))
+            .operation_attempt_timeout(attempt)
+            // Every attempt, plus room for the backoff between them.
+            .operation_timeout(attempt * MAX_ATTEMPTS + Duration::from_secs(15))
             .build();
         let counts = Arc::new(Counts::default());
         let counter = calls::Counter(counts.clone());
