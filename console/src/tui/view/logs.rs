@@ -24,7 +24,17 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             Style::new().fg(Tint::Yellow),
         )
     }];
-    extra.push(Span::raw(format!("{}/{} lines", buf.len(), buf.capacity())));
+    extra.push(Span::raw(if buf.total() > buf.len() as u64 {
+        // The ring dropped the oldest: say how many were seen in all.
+        format!(
+            "{}/{} lines, {} seen",
+            buf.len(),
+            buf.capacity(),
+            buf.total()
+        )
+    } else {
+        format!("{}/{} lines", buf.len(), buf.capacity())
+    }));
     if let Some(f) = &view.filter {
         let bang = if view.invert { "!" } else { "" };
         extra.push(Span::styled(
