@@ -79,7 +79,8 @@ impl AwsPlatform {
 
     /// Every task of the cluster (one ListTasks, one DescribeTasks), sorted into colors by the
     /// `service:NAME` group ECS gives service tasks.
-    pub(super) async fn read_tasks(&self) -> PlatformResult<Vec<TaskSeen>> {
+    /// Also returns the calls made (1 or 2).
+    pub(super) async fn read_tasks(&self) -> PlatformResult<(Vec<TaskSeen>, u32)> {
         let cluster = &self.cfg.cluster;
         let listed = self
             .ecs
@@ -91,7 +92,7 @@ impl AwsPlatform {
             .map_err(|e| LIST_TASKS.error(cluster, e))?;
         let arns = listed.task_arns().to_vec();
         if arns.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 1));
         }
         let out = self
             .ecs
@@ -118,7 +119,7 @@ impl AwsPlatform {
                 .cmp(&b.state.started_at)
                 .then(a.state.id.cmp(&b.state.id))
         });
-        Ok(seen)
+        Ok((seen, 2))
     }
 
     fn task_seen(&self, color: Color, t: &Task) -> TaskSeen {
@@ -197,11 +198,12 @@ impl AwsPlatform {
         }
     }
 
-    /// Task definition summaries for the given ARNs, from the cache or one call each.
+    /// Task definition summaries for the given ARNs, from the cache or one call each; also
+    /// returns the calls made.
     pub(super) async fn task_defs(
         &self,
         arns: &[String],
-    ) -> PlatformResult<HashMap<String, TaskDefInfo>> {
+    ) -> PlatformResult<(HashMap<String, TaskDefInfo>, u32)> {
         let mut found = HashMap::new();
         let mut missing = Vec::new();
         if let Ok(cache) = self.task_defs.lock() {
@@ -215,6 +217,7 @@ impl AwsPlatform {
                 }
             }
         }
+        let calls = u32::try_from(missing.len()).unwrap_or(u32::MAX);
         let fetched =
             futures::future::join_all(missing.iter().map(|arn| self.describe_task_def(arn))).await;
         for (arn, def) in missing.into_iter().zip(fetched) {
@@ -225,7 +228,7 @@ impl AwsPlatform {
             }
             found.insert(arn, info);
         }
-        Ok(found)
+        Ok((found, calls))
     }
 
     async fn describe_task_def(&self, arn: &str) -> PlatformResult<TaskDefinition> {

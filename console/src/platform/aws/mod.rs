@@ -175,7 +175,6 @@ impl AwsPlatform {
     }
 
     async fn read_snapshot(&self) -> PlatformResult<Snapshot> {
-        let before = self.counts.calls();
         let (listener, services, tasks, blue, green) = tokio::join!(
             self.read_listener(),
             self.read_services(),
@@ -183,13 +182,13 @@ impl AwsPlatform {
             self.read_target_health(Color::Blue),
             self.read_target_health(Color::Green),
         );
-        let (listener, services, tasks) = (listener?, services?, tasks?);
+        let (listener, services, (tasks, task_calls)) = (listener?, services?, tasks?);
         let mut targets = PerColor::new(blue?, green?);
         let arns: Vec<String> = services
             .iter()
             .filter_map(|(_, s)| s.task_definition().map(str::to_string))
             .collect();
-        let defs = self.task_defs(&arns).await?;
+        let (defs, def_calls) = self.task_defs(&arns).await?;
         let colors = PerColor::from_fn(|color| {
             let service = services.get(color);
             let td = service.task_definition().and_then(|a| defs.get(a));
@@ -211,8 +210,9 @@ impl AwsPlatform {
             taken_at: crate::ops::now_millis(),
             listener,
             colors,
-            api_calls: u32::try_from(self.counts.calls().saturating_sub(before))
-                .unwrap_or(u32::MAX),
+            // Counted here rather than from the shared counter, which other pollers move too:
+            // DescribeListeners + DescribeTags, DescribeServices, DescribeTargetHealth ×2.
+            api_calls: 5 + task_calls + def_calls,
         })
     }
 }
