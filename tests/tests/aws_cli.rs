@@ -81,6 +81,19 @@ async fn status_shows_what_the_harness_built() {
     }
     let images = doc["images"].as_array().expect("images");
     assert_eq!(images.len(), 2);
+    let tags: Vec<&str> = images
+        .iter()
+        .filter_map(|i| i["image"]["tags"][0].as_str())
+        .collect();
+    assert!(tags.contains(&"v1") && tags.contains(&"v2"), "{tags:?}");
+    for (tag, digest) in &env.topo.digests {
+        assert!(
+            images
+                .iter()
+                .any(|i| i["image"]["digest"] == digest.as_str()),
+            "{tag} {digest}"
+        );
+    }
     let refresh = doc["api_calls"]["refresh"].as_u64().expect("count");
     assert!(refresh <= 12, "a full refresh cost {refresh} calls");
 
@@ -94,6 +107,11 @@ async fn status_shows_what_the_harness_built() {
         human.stdout
     );
     assert!(human.stdout.contains("api calls: "), "{}", human.stdout);
+
+    // --region is honoured: moto keeps regions apart, so nothing is found in another one.
+    let run = env.cli(&["--region", "eu-west-1", "status"]).await;
+    run.expect_code(exit::PLATFORM);
+    assert!(run.stderr.contains("failed (not found)"), "{}", run.stderr);
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use crate::ops::{PromoteReport, RollbackReport};
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
-use crate::rollout::{Bake, Build, BuildStatus, ColorState, Image, LogLine, Snapshot, UnixMillis};
+use crate::rollout::{
+    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Snapshot, UnixMillis,
+};
 
 /// `2026-11-28T07:00:00Z`.
 pub fn time(at: UnixMillis) -> String {
@@ -98,14 +100,9 @@ pub fn status(s: &Status) -> String {
     match s.images {
         Ok(images) => {
             let running = |digest: &str| {
-                snap.colors
+                running_on(snap, digest)
                     .iter()
-                    .filter(|(_, c)| {
-                        c.tasks.iter().any(|t| {
-                            t.image.as_ref().and_then(|i| i.digest.as_deref()) == Some(digest)
-                        })
-                    })
-                    .map(|(color, _)| color.as_str())
+                    .map(|c| c.as_str())
                     .collect::<Vec<_>>()
             };
             if images.is_empty() {
@@ -151,6 +148,19 @@ pub fn status(s: &Status) -> String {
         let _ = writeln!(out, "\napi calls: {} for this refresh", calls.refresh);
     }
     out
+}
+
+/// The colors with a task running the image `digest`.
+pub fn running_on(snap: &Snapshot, digest: &str) -> Vec<Color> {
+    snap.colors
+        .iter()
+        .filter(|(_, c)| {
+            c.tasks
+                .iter()
+                .any(|t| t.image.as_ref().and_then(|i| i.digest.as_deref()) == Some(digest))
+        })
+        .map(|(color, _)| color)
+        .collect()
 }
 
 fn bake_line(snap: &Snapshot, b: &Bake, now: UnixMillis, platform_finishes: bool) -> String {

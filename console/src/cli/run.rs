@@ -293,7 +293,10 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
             "rollback_target": snap.rollback_target().ok(),
         },
         "builds": builds.as_ref().ok(),
-        "images": images.as_ref().ok(),
+        "images": images.as_ref().ok().map(|list| list
+            .iter()
+            .map(|i| json!({ "image": i, "running_on": render::running_on(&snap, &i.digest) }))
+            .collect::<Vec<_>>()),
         "errors": errors,
         "api_calls": { "refresh": refresh, "total": p.api_calls() },
     });
