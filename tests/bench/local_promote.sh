@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/local_lib.sh"
 need wrk "apt-get install wrk"
 need python3 "Python 3"
-DURATION="${DURATION:-40}"
+DURATION="${DURATION:-25}"
 
 build_release
 start_platform 2
