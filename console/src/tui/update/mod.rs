@@ -3,18 +3,19 @@
 
 use std::time::Duration;
 
-use regex::RegexBuilder;
-
 use super::action::Action;
 use super::command::Command;
 use super::event::Event;
-use super::state::{Focus, LogFilter, Mode, NoticeLevel, PendingOp, Resource, State};
-use crate::ops::PromoteOptions;
-use crate::rollout::guard::{self, Refusal};
+use super::state::{Focus, Mode, NoticeLevel, PendingOp, Resource, State};
 use crate::rollout::{Color, Weights};
 
 mod apply;
 mod cmdline;
+mod dialogs;
+mod prompt;
+
+use dialogs::{apply_slider, confirm, open_deploy, open_promote, open_rollback};
+use prompt::{input, set_filter, submit};
 pub mod keys;
 
 pub use cmdline::{VERBS as COMMAND_VERBS, parse_command};
@@ -277,7 +278,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
 }
 
 /// Whether the session may not write; if so, says why.
-fn write_refused(state: &mut State, verb: &str) -> bool {
+pub(super) fn write_refused(state: &mut State, verb: &str) -> bool {
     match state.access.check(verb) {
         Ok(()) => false,
         Err(r) => {
@@ -287,7 +288,7 @@ fn write_refused(state: &mut State, verb: &str) -> bool {
     }
 }
 
-fn start_busy(state: &mut State, what: impl Into<String>) {
+pub(super) fn start_busy(state: &mut State, what: impl Into<String>) {
     state.busy.push(super::state::Busy {
         what: what.into(),
         since: state.now,
@@ -330,191 +331,6 @@ fn set_slider(state: &mut State, percent: u8) {
     }
 }
 
-fn apply_slider(state: &mut State) -> Vec<Command> {
-    if write_refused(state, "shift") {
-        return vec![];
-    }
-    let (Some(snap), Some(to)) = (state.snapshot(), state.slider()) else {
-        state.notify(
-            NoticeLevel::Warning,
-            "the listener's weights are not known yet: cannot compose a change",
-        );
-        return vec![];
-    };
-    let from = snap.listener.weights;
-    if from == to {
-        state.notify(
-            NoticeLevel::Info,
-            format!("the listener already shows {to}: move the slider first (←/→, 0–9)"),
-        );
-        return vec![];
-    }
-    let refusal = guard::check_shift(snap, to, false).err();
-    state.mode = Mode::Confirm(PendingOp::Shift {
-        from,
-        to,
-        refusal,
-        force: false,
-    });
-    vec![]
-}
-
-fn open_promote(state: &mut State, bake: Option<Duration>, keep_old: bool) {
-    if write_refused(state, "promote") {
-        return;
-    }
-    let (target, refusal) = match state.snapshot() {
-        Some(snap) => match guard::check_promote(snap, state.traffic.desired) {
-            Ok(t) => (Some(t), None),
-            Err(r) => (snap.stable().map(Color::other), Some(r)),
-        },
-        None => (None, None),
-    };
-    state.mode = Mode::Confirm(PendingOp::Promote {
-        target,
-        bake: bake.unwrap_or(PromoteOptions::default().bake).min(MAX_BAKE),
-        keep_old,
-        refusal,
-    });
-}
-
-fn open_rollback(state: &mut State) {
-    if write_refused(state, "rollback") {
-        return;
-    }
-    // Rollback must open even when every panel is in error: the target and the guard are
-    // decided again by the command layer from the listener and target health alone.
-    let (target, refusal) = match state.snapshot() {
-        Some(snap) if !state.services.is_error() => match snap.rollback_target() {
-            Ok(t) => (Some(t), None),
-            Err(r) => (None, Some(r)),
-        },
-        _ => (None, None),
-    };
-    state.mode = Mode::Confirm(PendingOp::Rollback { target, refusal });
-}
-
-fn open_deploy(state: &mut State, tag: Option<String>) {
-    if write_refused(state, "deploy") {
-        return;
-    }
-    let Some(tag) = tag else {
-        if !state.deploy_choices().is_empty() {
-            state.mode = Mode::PickImage { selected: 0 };
-        } else {
-            state.notify(
-                NoticeLevel::Warning,
-                "no images known yet: build one (B) or name a tag with `:deploy TAG`",
-            );
-        }
-        return;
-    };
-    let known: Vec<&str> = state.deploy_choices().iter().map(|(t, _)| *t).collect();
-    if state.images.data.is_some() && !known.contains(&tag.as_str()) {
-        let listed = if known.is_empty() {
-            "the registry is empty".to_string()
-        } else {
-            format!("tags: {}", known.join(", "))
-        };
-        state.notify(
-            NoticeLevel::Error,
-            format!("no image is tagged `{tag}` in the registry ({listed}); build it first (B)"),
-        );
-        return;
-    }
-    let (color, refusal) = match state.snapshot() {
-        Some(snap) => match snap.deploy_target() {
-            Some(c) => (Some(c), None),
-            None => (
-                None,
-                Some(Refusal {
-                    rule: guard::GuardRule::NotConverged,
-                    reason: format!(
-                        "a shift is in progress ({}): promote or roll back before deploying",
-                        snap.listener.weights
-                    ),
-                    overridable: false,
-                }),
-            ),
-        },
-        None => (None, None),
-    };
-    state.mode = Mode::Confirm(PendingOp::Deploy {
-        tag,
-        color,
-        refusal,
-    });
-}
-
-fn confirm(state: &mut State) -> Vec<Command> {
-    match &state.mode {
-        Mode::PickImage { selected } => {
-            let tag = state
-                .deploy_choices()
-                .get(*selected)
-                .map(|(t, _)| t.to_string());
-            match tag {
-                Some(tag) => open_deploy(state, Some(tag)),
-                None => {
-                    state.mode = Mode::Normal;
-                    state.notify(NoticeLevel::Warning, "that image has no tag to deploy");
-                }
-            }
-            return vec![];
-        }
-        Mode::Confirm(_) => {}
-        _ => return vec![],
-    }
-    let Mode::Confirm(op) = std::mem::replace(&mut state.mode, Mode::Normal) else {
-        return vec![];
-    };
-    if let Some(r) = op.blocking_refusal() {
-        // The dialog already shows it; confirming anyway is a no-op with the reason repeated.
-        let reason = r.reason.clone();
-        state.mode = Mode::Confirm(op);
-        state.notify(NoticeLevel::Error, reason);
-        return vec![];
-    }
-    if write_refused(state, op.verb()) {
-        return vec![];
-    }
-    // One write at a time, except the rescue: a rollback may overtake a slow write.
-    if let (Some(b), false) = (state.busy.first(), matches!(op, PendingOp::Rollback { .. })) {
-        let text = format!(
-            "wait: {} is still running (r rolls back at any time)",
-            b.what
-        );
-        state.notify(NoticeLevel::Warning, text);
-        return vec![];
-    }
-    match op {
-        PendingOp::Shift { to, force, .. } => {
-            start_busy(state, format!("shifting to {to}"));
-            state.traffic.desired = Some(to);
-            vec![Command::Shift { weights: to, force }]
-        }
-        PendingOp::Promote { bake, keep_old, .. } => {
-            start_busy(state, "promoting");
-            vec![Command::Promote {
-                opts: PromoteOptions { bake, keep_old },
-                pending: state.traffic.desired,
-            }]
-        }
-        PendingOp::Rollback { .. } => {
-            start_busy(state, "rolling back");
-            vec![Command::Rollback]
-        }
-        PendingOp::Deploy { tag, color, .. } => {
-            start_busy(state, format!("deploying {tag}"));
-            vec![Command::Deploy { tag, color }]
-        }
-        PendingOp::FinishBake { .. } => {
-            start_busy(state, "finishing the bake");
-            vec![Command::FinishBake]
-        }
-    }
-}
-
 fn select(state: &mut State, delta: i64) {
     let images = state.images.data.as_ref().map_or(0, Vec::len);
     let choices = state.deploy_choices().len();
@@ -546,95 +362,4 @@ fn select(state: &mut State, delta: i64) {
             _ => {}
         },
     }
-}
-
-fn input(state: &mut State, c: Option<char>) {
-    let live_filter = match &mut state.mode {
-        Mode::Command { input } => {
-            edit(input, c);
-            None
-        }
-        Mode::Filter { input, .. } => {
-            edit(input, c);
-            Some(input.clone())
-        }
-        _ => None,
-    };
-    if let Some(text) = live_filter {
-        // The filter applies as it is typed; an invalid regex keeps the last valid one.
-        let err = compile_filter(&text).err();
-        if err.is_none() {
-            set_filter(state, Some(&text));
-        }
-        if let Mode::Filter { error, .. } = &mut state.mode {
-            *error = err;
-        }
-    }
-}
-
-fn edit(input: &mut String, c: Option<char>) {
-    match c {
-        Some(c) => input.push(c),
-        None => {
-            input.pop();
-        }
-    }
-}
-
-fn submit(state: &mut State) -> Vec<Command> {
-    match std::mem::replace(&mut state.mode, Mode::Normal) {
-        Mode::Command { input } => {
-            if input.trim().is_empty() {
-                return vec![];
-            }
-            update(state, Action::RunCommand(input))
-        }
-        Mode::Filter {
-            input, previous, ..
-        } => {
-            match compile_filter(&input) {
-                Ok(_) => set_filter(state, Some(&input)),
-                Err(e) => {
-                    state.mode = Mode::Filter {
-                        input,
-                        previous,
-                        error: Some(e.clone()),
-                    };
-                    state.notify(NoticeLevel::Error, e);
-                }
-            }
-            vec![]
-        }
-        other => {
-            state.mode = other;
-            confirm(state)
-        }
-    }
-}
-
-/// Compiles a filter: case-insensitive unless the text has an upper-case letter.
-fn compile_filter(text: &str) -> Result<regex::Regex, String> {
-    RegexBuilder::new(text)
-        .case_insensitive(!text.chars().any(char::is_uppercase))
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| format!("invalid regex `{text}`: {}", first_line(&e.to_string())))
-}
-
-fn first_line(s: &str) -> String {
-    s.lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap_or(s)
-        .trim()
-        .to_string()
-}
-
-fn set_filter(state: &mut State, text: Option<&str>) {
-    state.log_view.filter = match text.filter(|t| !t.is_empty()) {
-        Some(t) => compile_filter(t).ok().map(|regex| LogFilter {
-            text: t.to_string(),
-            regex,
-        }),
-        None => None,
-    };
 }
