@@ -395,3 +395,6 @@ pub fn response_color(headers: &HeaderMap) -> Option<Color> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }
+
+#[cfg(test)]
+mod tests;

@@ -412,6 +412,7 @@ impl Supervisor {
                 }
             }
             me.set_status(color, &id, TaskStatus::Stopping);
+            // A task without a pid yet is stopped by its runner once it has one.
             let Some(pid) = pid else { return };
             task::signal(pid, nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + me.cfg.stop_timeout;

@@ -154,6 +154,10 @@ impl Supervisor {
             let me = self.clone();
             let task = id.to_string();
             tokio::spawn(async move { me.health_loop(color, task, addr).await });
+        } else if let Some(pid) = pid {
+            // Stopped while starting (scaled in, or a newer deploy): it never served, but it
+            // gets the same graceful stop as any task.
+            signal(pid, nix::sys::signal::Signal::SIGTERM);
         }
         let status = child.wait().await;
         let _ = writer.await;

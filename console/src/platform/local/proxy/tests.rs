@@ -1,0 +1,205 @@
+//! The proxy against real HTTP targets on loopback: header handling, streaming, weights,
+//! fallback, draining.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::Metrics;
+use super::route::Routes;
+use super::upstream::Upstream;
+use super::{ListenerKind, Proxy};
+use crate::platform::local::http::HttpClient;
+use crate::rollout::{Color, Weights};
+
+/// A target that answers with what it saw: its name, the Host, X-Forwarded-For and the
+/// body length; `/slow` waits 300 ms first.
+async fn target(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| async move {
+                    if req.uri().path() == "/slow" {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    let host = header(&req, "host");
+                    let xff = header(&req, "x-forwarded-for");
+                    let xfh = header(&req, "x-forwarded-host");
+                    let path = req.uri().to_string();
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes().len())
+                        .unwrap_or(0);
+                    let text = format!("{name}|{host}|{xff}|{xfh}|{path}|{body}");
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("x-blog-color", name)
+                            .header("connection", "keep-alive")
+                            .body(Full::new(Bytes::from(text)))
+                            .expect("response"),
+                    )
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn header(req: &Request<Incoming>, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+async fn proxy(routes: Arc<Routes>) -> (SocketAddr, CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = CancellationToken::new();
+    let p = Proxy::new(routes, Arc::new(Metrics::default()));
+    tokio::spawn(p.serve(listener, ListenerKind::Production, stop.clone()));
+    (addr, stop)
+}
+
+#[tokio::test]
+async fn forwards_headers_and_streams_bodies() {
+    let blue = target("blue").await;
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(Color::Blue, vec![Arc::new(Upstream::new(blue, "b1"))]);
+    let (addr, _stop) = proxy(routes).await;
+    let mut c = HttpClient::new(addr);
+    let big = vec![b'x'; 3 * 1024 * 1024];
+    let r = c
+        .send(
+            http::Method::POST,
+            "/upload?x=1",
+            &[
+                ("x-forwarded-for", "203.0.113.9"),
+                ("connection", "keep-alive, x-drop-me"),
+                ("x-drop-me", "1"),
+            ],
+            Some(("application/octet-stream", big)),
+        )
+        .await
+        .expect("proxied");
+    assert_eq!(r.status, 200);
+    let parts: Vec<String> = r.text().split('|').map(str::to_owned).collect();
+    assert_eq!(parts[0], "blue");
+    assert_eq!(
+        parts[1],
+        addr.to_string(),
+        "Host is the one the client sent"
+    );
+    assert_eq!(
+        parts[2], "203.0.113.9, 127.0.0.1",
+        "the client's address is appended"
+    );
+    assert_eq!(parts[3], addr.to_string(), "X-Forwarded-Host");
+    assert_eq!(parts[4], "/upload?x=1");
+    assert_eq!(
+        parts[5],
+        (3 * 1024 * 1024).to_string(),
+        "the whole body arrived"
+    );
+}
+
+#[tokio::test]
+async fn splits_by_weight_and_falls_back_then_refuses() {
+    let blue = target("blue").await;
+    let green = target("green").await;
+    let routes = Arc::new(Routes::new(Weights::with_green(25).expect("valid"), None));
+    routes.set_targets(Color::Blue, vec![Arc::new(Upstream::new(blue, "b1"))]);
+    routes.set_targets(Color::Green, vec![Arc::new(Upstream::new(green, "g1"))]);
+    let (addr, _stop) = proxy(routes.clone()).await;
+    let mut c = HttpClient::new(addr);
+    let mut green_count = 0;
+    for _ in 0..200 {
+        let r = c.get("/").await.expect("proxied");
+        if r.header("x-blog-color") == Some("green") {
+            green_count += 1;
+        }
+    }
+    assert_eq!(green_count, 50, "25% of 200, exactly");
+    // Green has no target: its share goes to blue rather than failing.
+    routes.set_targets(Color::Green, vec![]);
+    for _ in 0..20 {
+        let r = c.get("/").await.expect("proxied");
+        assert_eq!(r.header("x-blog-color"), Some("blue"));
+    }
+    routes.set_targets(Color::Blue, vec![]);
+    let r = c.get("/").await.expect("answered");
+    assert_eq!(r.status, 503);
+}
+
+#[tokio::test]
+async fn a_dead_target_is_skipped_without_failing_the_request() {
+    let blue = target("blue").await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(
+        Color::Blue,
+        vec![
+            Arc::new(Upstream::new(dead, "gone")),
+            Arc::new(Upstream::new(blue, "b1")),
+        ],
+    );
+    let (addr, _stop) = proxy(routes).await;
+    let mut c = HttpClient::new(addr);
+    for _ in 0..10 {
+        let r = c
+            .post_form("/posts/new", &[], &[("title", "t")])
+            .await
+            .expect("proxied");
+        assert_eq!(
+            r.status, 200,
+            "a refused connect sent nothing, so even a POST moves on"
+        );
+    }
+}
+
+#[tokio::test]
+async fn draining_lets_in_flight_requests_finish() {
+    let blue = target("blue").await;
+    let up = Arc::new(Upstream::new(blue, "b1"));
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(Color::Blue, vec![up.clone()]);
+    let (addr, _stop) = proxy(routes.clone()).await;
+    let slow = tokio::spawn(async move { HttpClient::new(addr).get("/slow").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(up.inflight(), 1);
+    // Deregister, as the supervisor does before SIGTERM.
+    up.start_draining();
+    routes.set_targets(Color::Blue, vec![]);
+    let r = slow
+        .await
+        .expect("join")
+        .expect("the in-flight request finished");
+    assert_eq!(r.status, 200);
+    assert_eq!(up.inflight(), 0);
+    let r = HttpClient::new(addr).get("/").await.expect("answered");
+    assert_eq!(r.status, 503, "no new request reaches a draining target");
+}
