@@ -310,6 +310,21 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     let listener = p.listener().await?;
     // A bake left by an earlier promote (the console quit mid-bake): finish it rather than
     // promote the old color back.
+    if let (Some(stable), Some(pending)) = (listener.stable, &listener.bake)
+        && listener.weights == Weights::all(stable)
+        && finishes
+    {
+        // Promoting again now would hand the traffic back to the old color.
+        return Err(Failure {
+            code: exit::REFUSED,
+            message: format!(
+                "{stable} is promoted and baking until {}; the platform scales {} down after it. To undo the promote, roll back",
+                render::time(pending.until),
+                pending.old
+            ),
+            detail: json!({ "listener": listener }),
+        });
+    }
     if let (Some(stable), Some(pending)) = (listener.stable, listener.bake.clone())
         && listener.weights == Weights::all(stable)
         && !finishes
