@@ -80,9 +80,11 @@ struct Cli {
 enum Command {
     /// Serve the blog (the default).
     Serve,
-    /// Bring the store up to date. DynamoDB: add the ByTimestamp index if missing and backfill
-    /// legacy items (idempotent, safe while both colors serve); with --to, copy the table into
-    /// a new one in the blog's shape. SQLite: apply the schema.
+    /// Bring the store up to date (idempotent, safe while both colors serve).
+    ///
+    /// DynamoDB: add the ByTimestamp index if missing and backfill legacy items the seed's app
+    /// wrote; with --to, copy the table into a new one in the blog's shape. SQLite: apply the
+    /// schema.
     Migrate {
         /// Copy every post into this new DynamoDB table (created if missing) instead.
         #[arg(long, value_name = "NEW_TABLE")]
