@@ -134,8 +134,13 @@ impl Outputs {
         self.values.get(name).map(|(v, _)| v.as_str())
     }
 
-    /// The profile's TOML text, or the list of missing outputs.
-    pub fn profile_toml(&self, profile: &str) -> Result<String, InitError> {
+    /// The profile's TOML text, or the list of missing outputs. `aws_profile` is the AWS
+    /// credentials profile to record with it (`--aws-profile` at init time).
+    pub fn profile_toml(
+        &self,
+        profile: &str,
+        aws_profile: Option<&str>,
+    ) -> Result<String, InitError> {
         let missing: Vec<String> = REQUIRED
             .iter()
             .filter(|n| self.get(n).is_none())
@@ -158,6 +163,9 @@ impl Outputs {
                 .join(", ")
         );
         out += &format!("region = {}\n", v("region"));
+        if let Some(p) = aws_profile {
+            out += &format!("aws_profile = {}\n", toml_string(p));
+        }
         out += &format!("cluster = {}\n", v("cluster_name"));
         if self.get("load_balancer_arn").is_some() {
             out += &format!("load_balancer = {}\n", v("load_balancer_arn"));
@@ -188,9 +196,14 @@ impl Outputs {
 
 /// Appends the profile to `config` (creating it), leaving everything already there as
 /// written. Refuses to replace an existing profile. Returns the profile's text.
-pub fn init(config: &Path, profile: &str, files: &[PathBuf]) -> Result<String, InitError> {
+pub fn init(
+    config: &Path,
+    profile: &str,
+    aws_profile: Option<&str>,
+    files: &[PathBuf],
+) -> Result<String, InitError> {
     let outputs = Outputs::read(files)?;
-    let text = outputs.profile_toml(profile)?;
+    let text = outputs.profile_toml(profile, aws_profile)?;
     let existing = match std::fs::read_to_string(config) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -189,7 +189,7 @@ const SERVICES: &[(&str, &str)] = &[
 fn terraform_outputs_merge_into_a_valid_profile() {
     let mut o = Outputs::default();
     o.merge(Path::new("base.json"), &tf(BASE)).expect("base");
-    let err = o.profile_toml("prod").expect_err("services missing");
+    let err = o.profile_toml("prod", None).expect_err("services missing");
     assert!(
         matches!(err, InitError::Missing { ref missing, .. } if missing.len() == 8),
         "{err}"
@@ -197,7 +197,7 @@ fn terraform_outputs_merge_into_a_valid_profile() {
     assert!(err.to_string().contains("blue_service_name"));
     o.merge(Path::new("services.json"), &tf(SERVICES))
         .expect("services");
-    let text = o.profile_toml("prod").expect("complete");
+    let text = o.profile_toml("prod", None).expect("complete");
     insta::assert_snapshot!(text);
     let f = parse(&text).expect("the written profile parses");
     let Target::Aws(aws) = &f.profile(None).expect("one profile").target else {
@@ -240,11 +240,22 @@ fn init_appends_and_keeps_what_was_there() {
         "# my comment\n[profiles.dev]\nplatform = \"local\"\n",
     )
     .expect("write");
-    terraform::init(&config, "prod", &[base.clone(), services.clone()]).expect("init");
+    terraform::init(
+        &config,
+        "prod",
+        Some("ops"),
+        &[base.clone(), services.clone()],
+    )
+    .expect("init");
     let text = std::fs::read_to_string(&config).expect("read");
     assert!(text.starts_with("# my comment\n"));
     let f = ConfigFile::load(&config).expect("valid");
     assert_eq!(f.profiles.len(), 2);
-    let err = terraform::init(&config, "prod", &[base, services]).expect_err("exists");
+    let f = ConfigFile::load(&config).expect("valid");
+    let Target::Aws(aws) = &f.profile(Some("prod")).expect("prod").target else {
+        panic!("aws")
+    };
+    assert_eq!(aws.aws_profile.as_deref(), Some("ops"));
+    let err = terraform::init(&config, "prod", None, &[base, services]).expect_err("exists");
     assert!(matches!(err, InitError::Exists { .. }));
 }

@@ -93,7 +93,10 @@ impl AwsPlatform {
         for (arn, weight) in tuples {
             match self.color_of_target_group(&arn) {
                 Some(c) => {
-                    raw[c as usize] += weight;
+                    raw[match c {
+                        Color::Blue => 0,
+                        Color::Green => 1,
+                    }] += weight;
                     seen = true;
                 }
                 None if weight > 0 => {
