@@ -180,3 +180,11 @@ fn panels_never_overlap() {
         }
     }
 }
+
+#[test]
+fn smallest_supported_screen() {
+    let t = draw(&fixtures::shift_not_converged(), 40, 10);
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("shift_not_converged_40x10", t.backend());
+    });
+}

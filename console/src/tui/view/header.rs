@@ -62,7 +62,12 @@ fn header(state: &State, labels: bool) -> Line<'static> {
                 Span::styled(c.as_str(), fmt::bold(fmt::color_style(c))),
             ]),
             None => spans.push(Span::styled(
-                format!("shift {}", s.listener.weights),
+                // B:G, the CLI's notation, to stay short on narrow screens.
+                format!(
+                    "shift {}:{}",
+                    s.listener.weights.blue(),
+                    s.listener.weights.green()
+                ),
                 Style::new().fg(Tint::Yellow),
             )),
         },
