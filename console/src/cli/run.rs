@@ -210,8 +210,8 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             timeout,
         } => {
             let receipt = ops.deploy(&tag, color).await?;
-            out.progress(&render::deploy(&receipt));
             if wait {
+                out.progress(&render::deploy(&receipt));
                 out.progress(&format!(
                     "waiting up to {timeout} s for {} to become healthy",
                     receipt.color
@@ -223,7 +223,7 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
                 .await?;
             }
             let human = if wait {
-                format!("{} is healthy", receipt.color)
+                format!("{} is healthy with {}", receipt.color, receipt.tag)
             } else {
                 render::deploy(&receipt)
             };
