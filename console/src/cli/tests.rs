@@ -256,6 +256,12 @@ fn durations_and_times() {
 }
 
 #[test]
+fn the_command_line_definition_is_consistent() {
+    // Catches clashing flags, e.g. a subcommand's own `--json` next to the global one.
+    <Cli as clap::CommandFactory>::command().debug_assert();
+}
+
+#[test]
 fn command_line_shapes() {
     let cli = Cli::try_parse_from([
         "bluegreen",
