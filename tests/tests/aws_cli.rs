@@ -248,7 +248,7 @@ async fn a_quit_mid_bake_leaves_state_that_rollback_undoes() {
 #[tokio::test]
 async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
     let env = Stack::start(TopologyOptions::default(), false).await;
-    let promote = cli::command(&env.config, &env.env(), &["promote", "--bake", "4"])
+    let promote = cli::command(&env.config, &env.env(), &["promote", "--bake", "6"])
         .spawn()
         .expect("spawn promote");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -278,7 +278,7 @@ async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
 #[tokio::test]
 async fn the_next_promote_finishes_a_pending_bake() {
     let env = Stack::start(TopologyOptions::default(), false).await;
-    interrupted_promote(&env, "2").await;
+    interrupted_promote(&env, "4").await;
     assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
     let run = env.cli(&["promote"]).await;
     run.expect_code(exit::OK);
