@@ -450,11 +450,19 @@ pub async fn run_demo(args: DemoArgs, state_dir: &Path) -> anyhow::Result<i32> {
         1,
         "building the blog in release mode (buildspec.local.yaml → local registry as v1)",
     );
-    let build = run_build(&paths, &source, "v1").await?;
-    if build.status != BuildStatus::Succeeded {
-        let log = build.log_location.clone().unwrap_or_default();
-        eprintln!("{}", log_tail(Path::new(&log), 0, 30));
-        anyhow::bail!("the build failed ({:?}); full log: {log}", build.status);
+    match Registry::new(paths.registry_dir()).resolve("v1") {
+        Ok(digest) => detail(&format!(
+            "v1 is already in the local registry ({}); not rebuilding (`bluegreen build` makes new releases)",
+            super::supervisor::short_digest(&digest)
+        )),
+        Err(_) => {
+            let build = run_build(&paths, &source, "v1").await?;
+            if build.status != BuildStatus::Succeeded {
+                let log = build.log_location.clone().unwrap_or_default();
+                eprintln!("{}", log_tail(Path::new(&log), 0, 30));
+                anyhow::bail!("the build failed ({:?}); full log: {log}", build.status);
+            }
+        }
     }
 
     step(2, "starting the local platform daemon");
