@@ -81,6 +81,7 @@ pub fn submit(store: &BuildStore, req: &BuildRequest) -> std::io::Result<Build> 
         exported: vec![],
     };
     store.save(&build)?;
+    store.claim(number)?;
     Ok(build)
 }
 

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::rollout::Build;
+use crate::rollout::{Build, BuildStatus};
 
 #[derive(Debug, Clone)]
 pub struct BuildStore {
@@ -56,6 +56,55 @@ impl BuildStore {
         fs::rename(tmp, path)
     }
 
+    /// Records that this process runs build `number`, so a build whose runner died (a
+    /// killed demo, a crashed daemon) is reported as such instead of running forever.
+    pub fn claim(&self, number: u64) -> std::io::Result<()> {
+        let pid = std::process::id();
+        fs::write(
+            self.owner_path(number),
+            format!("{pid} {}", start_time(pid).unwrap_or(0)),
+        )
+    }
+
+    fn owner_path(&self, number: u64) -> PathBuf {
+        self.dir.join(format!("{number}.owner"))
+    }
+
+    /// Whether the process that claimed build `number` still runs (the start time guards
+    /// against a reused pid). Unknown owners count as alive.
+    fn owner_alive(&self, number: u64) -> Option<(bool, u32)> {
+        let text = fs::read_to_string(self.owner_path(number)).ok()?;
+        let mut it = text.split_whitespace();
+        let pid: u32 = it.next()?.parse().ok()?;
+        let started: u64 = it.next()?.parse().ok()?;
+        Some((start_time(pid) == Some(started), pid))
+    }
+
+    /// Marks an in-progress build whose runner is gone as faulted.
+    fn settle_orphan(&self, build: &mut Build) {
+        let Some(number) = build.number else { return };
+        if build.status.is_done() {
+            return;
+        }
+        let Some((false, pid)) = self.owner_alive(number) else {
+            return;
+        };
+        let now = crate::ops::now_millis();
+        let why = format!(
+            "the bluegreen process running this build (pid {pid}) exited before it finished"
+        );
+        for p in build.phases.iter_mut().filter(|p| !p.status.is_done()) {
+            p.status = BuildStatus::Fault;
+            p.ended_at = Some(now);
+            p.context.push(why.clone());
+        }
+        build.status = BuildStatus::Fault;
+        build.ended_at = Some(now);
+        if let Err(e) = self.save(build) {
+            tracing::warn!("cannot save build record {}: {e}", build.id);
+        }
+    }
+
     /// The latest builds, newest first. Unreadable records are skipped with a warning.
     pub fn list(&self, limit: usize) -> std::io::Result<Vec<Build>> {
         let entries = match fs::read_dir(&self.dir) {
@@ -80,7 +129,10 @@ impl BuildStore {
         let mut out = Vec::new();
         for (_, path) in numbered.into_iter().take(limit) {
             match fs::read(&path).map(|b| serde_json::from_slice::<Build>(&b)) {
-                Ok(Ok(b)) => out.push(b),
+                Ok(Ok(mut b)) => {
+                    self.settle_orphan(&mut b);
+                    out.push(b)
+                }
                 Ok(Err(e)) => {
                     tracing::warn!("skipping unreadable build record {}: {e}", path.display())
                 }
@@ -93,5 +145,58 @@ impl BuildStore {
     pub fn get(&self, number: u64) -> Option<Build> {
         let bytes = fs::read(self.dir.join(format!("{number}.json"))).ok()?;
         serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; fields resume after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::BuildPhase;
+
+    #[test]
+    fn a_build_whose_runner_died_is_reported_as_faulted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BuildStore::new(dir.path());
+        let n = store.allocate().expect("number");
+        let build = Build {
+            id: format!("blog-local:{n}"),
+            number: Some(n),
+            status: BuildStatus::InProgress,
+            source_version: None,
+            resolved_source: None,
+            started_at: Some(1),
+            ended_at: None,
+            phases: vec![BuildPhase {
+                name: "BUILD".into(),
+                status: BuildStatus::InProgress,
+                started_at: Some(1),
+                ended_at: None,
+                duration_ms: None,
+                context: vec![],
+            }],
+            log_location: None,
+            exported: vec![],
+        };
+        store.save(&build).expect("save");
+        store.claim(n).expect("claim");
+        assert_eq!(
+            store.list(5).expect("list")[0].status,
+            BuildStatus::InProgress,
+            "we run it"
+        );
+        // A runner that is gone: no process has this pid.
+        fs::write(store.owner_path(n), "4294967295 1").expect("write");
+        let listed = &store.list(5).expect("list")[0];
+        assert_eq!(listed.status, BuildStatus::Fault);
+        assert!(listed.phases[0].context[0].contains("exited before it finished"));
+        assert_eq!(store.get(n).expect("saved").status, BuildStatus::Fault);
     }
 }
