@@ -451,6 +451,19 @@ async fn wait_and_scale_report_with_their_exit_codes() {
         .await;
     run.expect_code(exit::TIMED_OUT);
     assert_eq!(run.json()["exit_code"], exit::TIMED_OUT);
+    let run = env
+        .cli(&["wait", "--healthy", "green", "--timeout", "1"])
+        .await;
+    run.expect_code(exit::TIMED_OUT);
+    assert!(
+        run.stderr
+            .contains("timed out after 1 s waiting for green to become healthy")
+            && run
+                .stderr
+                .contains("green: desired 2, running 0, pending 2, healthy targets 2/2"),
+        "{}",
+        run.stderr
+    );
     let run = env.cli(&["wait", "--weights", "50:60"]).await;
     run.expect_code(exit::USAGE);
 

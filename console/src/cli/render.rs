@@ -367,3 +367,43 @@ pub fn log_line(l: &LogLine) -> String {
         l.message
     )
 }
+
+/// What keeps a color from being healthy, as lines to append to a timeout message.
+pub fn why_unhealthy(c: &ColorState) -> String {
+    let s = &c.service;
+    let mut out = format!(
+        "\n  {}: desired {}, running {}, pending {}, healthy targets {}/{}",
+        c.color,
+        s.desired,
+        s.running,
+        s.pending,
+        c.healthy_targets(),
+        c.targets.len()
+    );
+    for t in c.targets.iter().filter(|t| t.reason.is_some()) {
+        let _ = write!(
+            out,
+            "\n  target {} {}: {}",
+            t.id,
+            format!("{:?}", t.health).to_lowercase(),
+            t.reason.as_deref().unwrap_or_default()
+        );
+    }
+    for t in c
+        .tasks
+        .iter()
+        .filter(|t| t.stopped_reason.as_deref().is_some_and(|r| !r.is_empty()))
+    {
+        let _ = write!(
+            out,
+            "\n  task {} {}: {}",
+            t.id,
+            t.last_status,
+            t.stopped_reason.as_deref().unwrap_or_default()
+        );
+    }
+    for e in s.events.iter().take(3) {
+        let _ = write!(out, "\n  event {} {}", time(e.at), e.message);
+    }
+    out
+}

@@ -216,7 +216,8 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
                     "waiting up to {timeout} s for {} to become healthy",
                     receipt.color
                 ));
-                ops.wait(
+                wait_explained(
+                    ops,
                     &WaitFor::Healthy(receipt.color),
                     Duration::from_secs(timeout),
                 )
@@ -503,7 +504,7 @@ async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
         (None, Some(w)) => WaitFor::Weights(w),
         (None, None) => WaitFor::Weights(Weights::all(crate::rollout::Color::Blue)),
     };
-    let snap = ops.wait(&what, Duration::from_secs(args.timeout)).await?;
+    let snap = wait_explained(ops, &what, Duration::from_secs(args.timeout)).await?;
     let human = match &what {
         WaitFor::Healthy(c) => {
             let s = snap.colors.get(*c);
@@ -555,5 +556,27 @@ async fn logs(
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
         }
+    }
+}
+
+/// [`Ops::wait`]; when waiting for health times out, the failure also says what the color
+/// looks like: its targets, stopped tasks and latest service events.
+async fn wait_explained(
+    ops: &Ops,
+    what: &WaitFor,
+    timeout: Duration,
+) -> Result<crate::rollout::Snapshot, Failure> {
+    match ops.wait(what, timeout).await {
+        Ok(snap) => Ok(snap),
+        Err(e @ OpError::Platform(PlatformError::TimedOut { .. })) => {
+            let mut failure = Failure::from(e);
+            if let WaitFor::Healthy(color) = what
+                && let Ok(snap) = ops.platform().snapshot().await
+            {
+                failure.message += &render::why_unhealthy(snap.colors.get(*color));
+            }
+            Err(failure)
+        }
+        Err(e) => Err(e.into()),
     }
 }

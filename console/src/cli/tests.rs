@@ -309,3 +309,11 @@ fn command_line_shapes() {
     let cli = Cli::try_parse_from(["bluegreen"]).expect("the console");
     assert!(cli.command.is_none());
 }
+
+#[test]
+fn an_unhealthy_color_is_explained() {
+    let mut c = color(Color::Green, "v2", "sha256:cccc", 1, 2);
+    c.tasks[1].last_status = "STOPPED".into();
+    c.tasks[1].stopped_reason = Some("Essential container in task exited".into());
+    insta::assert_snapshot!(render::why_unhealthy(&c));
+}
