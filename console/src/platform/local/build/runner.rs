@@ -643,6 +643,74 @@ mod tests {
         );
     }
 
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[tokio::test]
+    async fn another_commit_builds_in_a_worktree_that_is_removed_afterwards() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("repo");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        git(&src, &["init", "-q"]);
+        std::fs::write(
+            src.join("spec.yaml"),
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"content=$(cat file) at $CODEBUILD_RESOLVED_SOURCE_VERSION\"\n",
+        )
+        .expect("write");
+        std::fs::write(src.join("file"), "one").expect("write");
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-q", "-m", "one"]);
+        let first = git(&src, &["rev-parse", "HEAD"]);
+        std::fs::write(src.join("file"), "two").expect("write");
+        git(&src, &["commit", "-q", "-am", "two"]);
+        let store = BuildStore::new(dir.path().join("builds"));
+        let req = BuildRequest {
+            source_dir: src.clone(),
+            source_version: Some(first[..7].to_string()),
+            release_tag: None,
+            buildspec: "spec.yaml".into(),
+            env: vec![],
+        };
+        let submitted = submit(&store, &req).expect("submit");
+        let b = execute(&store, &req, submitted, &mut |_| {}).await;
+        let log = std::fs::read_to_string(store.log_path(b.number.expect("n"))).expect("log");
+        assert_eq!(b.status, BuildStatus::Succeeded, "{log}");
+        assert_eq!(b.resolved_source.as_deref(), Some(first.as_str()));
+        assert!(log.contains(&format!("content=one at {first}")), "{log}");
+        assert_eq!(
+            std::fs::read_to_string(src.join("file")).expect("read"),
+            "two",
+            "the checkout is untouched"
+        );
+        assert!(
+            !git(&src, &["worktree", "list"]).contains("work"),
+            "the worktree is gone"
+        );
+
+        let bad = BuildRequest {
+            source_version: Some("no-such-branch".into()),
+            ..req
+        };
+        let submitted = submit(&store, &bad).expect("submit");
+        let b = execute(&store, &bad, submitted, &mut |_| {}).await;
+        let p = phase(&b, "DOWNLOAD_SOURCE").expect("download");
+        assert_eq!(p.status, BuildStatus::Failed);
+        assert!(p.context[0].contains("no-such-branch"), "{:?}", p.context);
+    }
+
     #[tokio::test]
     async fn a_bad_buildspec_fails_in_download_source() {
         let (b, _) = build_with("version: 0.1\n").await;
