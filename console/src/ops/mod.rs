@@ -203,6 +203,19 @@ impl Ops {
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
         let snap = self.platform.snapshot().await?;
+        if let (Some(stable), Some(bake)) = (snap.stable(), snap.bake_pending())
+            && snap.listener.weights == Weights::all(stable)
+        {
+            // Promoting now would hand all traffic back to the old color.
+            return Err(OpError::Refused(Refusal {
+                rule: guard::GuardRule::NotConverged,
+                reason: format!(
+                    "{stable} is already promoted and its bake is pending ({} still runs): finish the bake, or roll back to undo the promote",
+                    bake.old
+                ),
+                overridable: false,
+            }));
+        }
         let target = guard::check_promote(&snap, pending)?;
         let old = target.other();
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
