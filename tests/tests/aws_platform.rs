@@ -221,3 +221,32 @@ async fn listeners_given_as_name_and_port_are_resolved() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_second_promote_during_the_bake_is_refused() {
+    use bluegreen::ops::{Access, OpError, Ops, PromoteOptions};
+    let env = start().await;
+    let ops = Ops::new(
+        std::sync::Arc::new(env.stack.adapter().await),
+        Access::default(),
+    );
+    let opts = PromoteOptions {
+        bake: std::time::Duration::from_secs(600),
+        keep_old: false,
+    };
+    let first = ops.promote(opts, None).await.expect("promote");
+    assert_eq!(first.promoted, Color::Green);
+    let err = ops.promote(opts, None).await.expect_err("bake pending");
+    let OpError::Refused(refusal) = &err else {
+        panic!("refused, got {err}")
+    };
+    assert!(
+        refusal
+            .reason
+            .contains("green is already promoted and its bake is pending"),
+        "{refusal}"
+    );
+    assert_eq!(env.topo.weights().await.expect("weights"), (0, 100));
+    // Rollback still undoes it.
+    assert_eq!(ops.rollback().await.expect("rollback").target, Color::Blue);
+}
