@@ -33,6 +33,9 @@ async fn down_then_up_restores_the_release() {
         text(&out)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
+    let out = p.cli(&["local", "status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON status");
+    assert_eq!(doc["running"], false);
     let err = p.platform.listener().await.expect_err("the daemon is gone");
     assert!(err.to_string().contains("bluegreen local up"), "{err}");
 
@@ -52,6 +55,11 @@ async fn down_then_up_restores_the_release() {
         let image = snap.colors.get(color).service.image.clone().expect("image");
         assert_eq!(image.tag.as_deref(), Some(tag), "{color} runs {tag} again");
     }
+    let out = p.cli(&["--json", "local", "status"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON status");
+    assert_eq!(doc["running"], true);
+    assert_eq!(doc["colors"]["green"]["tag"], "v2");
+    assert_eq!(doc["listener"]["weights"]["green"], 30);
     let production: std::net::SocketAddr = after.id.parse().expect("listener address");
     let mut http = HttpClient::new(production);
     let r = http.get("/health").await.expect("served after restart");

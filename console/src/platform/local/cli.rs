@@ -25,7 +25,11 @@ pub enum LocalCommand {
     /// Stop the daemon and every task it runs. State stays in the state directory.
     Down,
     /// Whether the daemon runs, its ports and its state directory.
-    Status,
+    Status {
+        /// One JSON document (also set by the global `--json`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Store a blog binary in the local registry under one or more tags (what
     /// buildspec.local.yaml's post_build runs). Prints the digest.
     Publish {
@@ -154,7 +158,7 @@ pub async fn run_local(cmd: LocalCommand, state_dir: &Path) -> anyhow::Result<i3
     match cmd {
         LocalCommand::Up(flags) => up(&paths, flags).await,
         LocalCommand::Down => down(&paths).await,
-        LocalCommand::Status => status(&paths).await,
+        LocalCommand::Status { json } => status(&paths, json).await,
         LocalCommand::Publish { tags, file } => {
             let image = Registry::new(paths.registry_dir())
                 .publish(&file, &tags)
@@ -348,21 +352,48 @@ fn process_alive(pid: u32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
 }
 
-async fn status(paths: &Paths) -> anyhow::Result<i32> {
+async fn status(paths: &Paths, json: bool) -> anyhow::Result<i32> {
     let client = match LocalClient::connect(paths.root()).await {
         Ok(c) => c,
         Err(e) if e.fault() == Some(FaultKind::Unavailable) => {
-            println!(
-                "local platform: not running (state {}); start it with `bluegreen local up`",
-                paths.root().display()
-            );
+            if json {
+                let doc = serde_json::json!({
+                    "running": false,
+                    "state_dir": paths.root().display().to_string(),
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!(
+                    "local platform: not running (state {}); start it with `bluegreen local up`",
+                    paths.root().display()
+                );
+            }
             return Ok(exit::PLATFORM);
         }
         Err(e) => return Err(e.into()),
     };
     let s = client.status().await?;
     let snap = client.snapshot().await?;
-    print!("{}", render_status(&s, &snap));
+    if json {
+        let colors = snap.colors.map(|_, c| {
+            serde_json::json!({
+                "tag": c.service.image.as_ref().and_then(|i| i.tag.clone()),
+                "digest": c.service.image.as_ref().and_then(|i| i.digest.clone()),
+                "desired": c.service.desired,
+                "running": c.service.running,
+                "healthy": c.healthy_targets(),
+            })
+        });
+        let doc = serde_json::json!({
+            "running": true,
+            "daemon": s,
+            "listener": snap.listener,
+            "colors": colors,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", render_status(&s, &snap));
+    }
     Ok(exit::OK)
 }
 
