@@ -162,10 +162,12 @@ fn init(g: &Global, files: &[std::path::PathBuf], out: &Out) -> Outcome {
         .unwrap_or_else(|| std::path::PathBuf::from(crate::config::DEFAULT_FILE));
     let profile = g.profile.clone().unwrap_or_else(|| "default".into());
     let text =
-        terraform::init(&path, &profile, g.aws_profile.as_deref(), files).map_err(|e| Failure {
-            code: exit::FAILURE,
-            message: e.to_string(),
-            detail: Value::Null,
+        terraform::init_with(&path, &profile, g.aws_profile.as_deref(), files).map_err(|e| {
+            Failure {
+                code: exit::FAILURE,
+                message: e.to_string(),
+                detail: Value::Null,
+            }
         })?;
     out.print(
         &format!(

@@ -196,7 +196,12 @@ impl Outputs {
 
 /// Appends the profile to `config` (creating it), leaving everything already there as
 /// written. Refuses to replace an existing profile. Returns the profile's text.
-pub fn init(
+pub fn init(config: &Path, profile: &str, files: &[PathBuf]) -> Result<String, InitError> {
+    init_with(config, profile, None, files)
+}
+
+/// [`init`], also recording the AWS credentials profile (`--aws-profile` at init time).
+pub fn init_with(
     config: &Path,
     profile: &str,
     aws_profile: Option<&str>,

@@ -240,7 +240,7 @@ fn init_appends_and_keeps_what_was_there() {
         "# my comment\n[profiles.dev]\nplatform = \"local\"\n",
     )
     .expect("write");
-    terraform::init(
+    terraform::init_with(
         &config,
         "prod",
         Some("ops"),
@@ -256,6 +256,6 @@ fn init_appends_and_keeps_what_was_there() {
         panic!("aws")
     };
     assert_eq!(aws.aws_profile.as_deref(), Some("ops"));
-    let err = terraform::init(&config, "prod", None, &[base, services]).expect_err("exists");
+    let err = terraform::init(&config, "prod", &[base, services]).expect_err("exists");
     assert!(matches!(err, InitError::Exists { .. }));
 }
