@@ -47,6 +47,9 @@ pub enum ListenerKind {
 
 /// Attempts per request: connect failures and unsent requests move on to another target.
 const MAX_ATTEMPTS: usize = 4;
+/// How long a target may take to start answering (the load balancer's idle timeout) before
+/// the client gets 504.
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The body the proxy answers with: the target's, streamed, or the proxy's own error page.
 pub type ProxyBody = Either<Tracked, Full<Bytes>>;
@@ -146,7 +149,16 @@ impl Proxy {
                     continue;
                 }
             };
-            match sender.try_send_request(req).await {
+            let sent = tokio::time::timeout(RESPONSE_TIMEOUT, sender.try_send_request(req)).await;
+            let Ok(sent) = sent else {
+                // Dropping the request closed its connection; the target is not retried.
+                self.metrics.color(served_by).record(start.elapsed(), true);
+                return error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the target did not answer in time",
+                );
+            };
+            match sent {
                 Ok(resp) => {
                     let status = resp.status();
                     self.metrics
