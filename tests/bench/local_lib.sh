@@ -78,10 +78,12 @@ print(" ".join(t["id"] for t in snap["colors"][sys.argv[1]]["targets"] if t["hea
 ' "$1"
 }
 
-# wrk_run NAME URL DURATION — prints "NAME req/s p50_ms p99_ms non2xx errors" on one line.
+# wrk_run NAME URL DURATION [CONNECTIONS] — prints "NAME req/s p50_ms p99_ms non2xx errors
+# requests" on one line (wrk -t2 -c16 unless CONNECTIONS is given; one thread per connection
+# below 2).
 wrk_run() {
-  local name="$1" url="$2" duration="$3" out
-  out="$(wrk -t2 -c16 -d"$duration" --latency "$url")"
+  local name="$1" url="$2" duration="$3" conns="${4:-16}" out
+  out="$(wrk -t"$((conns < 2 ? 1 : 2))" -c"$conns" -d"$duration" --latency "$url")"
   printf '%s\n' "$out" | python3 -c '
 import re, sys
 name = sys.argv[1]

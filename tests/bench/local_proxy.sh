@@ -65,6 +65,23 @@ direct="$(wrk_run direct "http://${BLUE_T[0]}$URL_PATH" "${DURATION}s")"
 ours="$(wrk_run bluegreen "http://$PROD$URL_PATH" "${DURATION}s")"
 nginx="$(wrk_run nginx "http://127.0.0.1:$NGINX_PORT$URL_PATH" "${DURATION}s")"
 
+# The same with one connection: the latency each hop adds when the CPU is not saturated.
+echo "==> wrk -t1 -c1 -d5s $URL_PATH" >&2
+direct1="$(wrk_run direct "http://${BLUE_T[0]}$URL_PATH" 5s 1)"
+ours1="$(wrk_run bluegreen "http://$PROD$URL_PATH" 5s 1)"
+nginx1="$(wrk_run nginx "http://127.0.0.1:$NGINX_PORT$URL_PATH" 5s 1)"
+
+python3 - "$direct1" "$ours1" "$nginx1" <<'PY'
+import sys
+rows = [r.split() for r in sys.argv[1:]]
+d, o, n = ({"p50": float(r[2]), "p99": float(r[3])} for r in rows)
+print(f"one connection: p50 direct {d['p50']:.3f} ms, ours {o['p50']:.3f} ms, nginx {n['p50']:.3f} ms; "
+      f"p99 direct {d['p99']:.3f} ms, ours {o['p99']:.3f} ms, nginx {n['p99']:.3f} ms")
+print(f"  added by ours: p50 {o['p50'] - d['p50']:+.3f} ms, p99 {o['p99'] - d['p99']:+.3f} ms; "
+      f"by nginx: p50 {n['p50'] - d['p50']:+.3f} ms, p99 {n['p99'] - d['p99']:+.3f} ms")
+print()
+PY
+
 python3 - "$direct" "$ours" "$nginx" <<'PY'
 import sys
 rows = [r.split() for r in sys.argv[1:]]
