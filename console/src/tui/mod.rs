@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::ops::{Ops, now_millis};
@@ -60,6 +60,10 @@ impl Default for TuiOptions {
 
 /// The clock tick: spinners advance and ages are redrawn.
 const TICK: Duration = Duration::from_millis(200);
+/// The shortest time between two frames drawn for pollers' results. A key's answer is drawn
+/// at once; a log flood redraws at most this often, so writing frames to a slow terminal
+/// never delays the next key.
+const FRAME: Duration = Duration::from_millis(40);
 
 /// Runs the console until the user quits; the terminal is restored on every exit path.
 pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
@@ -76,35 +80,47 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
+    let mut urgent = true;
+    let mut last_frame = tokio::time::Instant::now();
     let mut shown_second = state.now / 1000;
     loop {
-        if dirty {
+        if state.quit {
+            break;
+        }
+        if dirty && (urgent || last_frame.elapsed() >= FRAME) {
             guard
                 .terminal
                 .draw(|f| view::render(f, &state))
                 .context("cannot draw the console")?;
             dirty = false;
+            urgent = false;
+            last_frame = tokio::time::Instant::now();
         }
-        if state.quit {
-            break;
-        }
-        // The only awaits: the next terminal event, the next worker event, the next tick.
+        // The only awaits: the next terminal event, the next worker event, the next tick, and
+        // the moment a deferred frame is due.
+        // Keys first: a flood of pollers' results must not delay them.
         let first = tokio::select! {
+            biased;
             key = keys.next() => match key {
                 Some(Ok(ev)) => terminal_event(ev),
                 Some(Err(e)) => return Err(e).context("cannot read the terminal"),
                 None => break,
             },
-            Some(ev) = rx.recv() => Some(ev),
             _ = tick.tick() => Some(Event::Tick(now_millis())),
+            Some(ev) = rx.recv() => Some(ev),
+            _ = tokio::time::sleep_until(last_frame + FRAME), if dirty => None,
         };
         let mut pending: Vec<Event> = first.into_iter().collect();
-        // Drain everything already waiting, then draw once.
+        // Drain everything already waiting (keys, then results), then draw once.
+        while let Some(Some(Ok(ev))) = keys.next().now_or_never() {
+            pending.extend(terminal_event(ev));
+        }
         while let Ok(ev) = rx.try_recv() {
             pending.push(ev);
         }
         for ev in pending {
             let is_tick = matches!(ev, Event::Tick(_));
+            urgent |= matches!(ev, Event::Key(_) | Event::Resize { .. });
             for cmd in update::handle_event(&mut state, ev) {
                 workers.execute(cmd);
             }
