@@ -331,6 +331,9 @@ pub fn promote(r: &PromoteReport, now: UnixMillis) -> String {
             b.old
         );
     }
+    for w in &r.warnings {
+        let _ = write!(out, "\nwarning: {w}");
+    }
     out
 }
 

@@ -148,6 +148,10 @@ pub struct PromoteReport {
     /// The platform finishes the bake by itself (local daemon); otherwise the caller should
     /// wait until `bake.until` and call [`Ops::finish_bake`].
     pub platform_finishes_bake: bool,
+    /// Follow-up calls that failed after the weights were in force (the test listener):
+    /// reported, never fatal.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// What a rollback did.
@@ -228,12 +232,16 @@ impl Ops {
             .record_stable(target, Some(bake.clone()))
             .await?;
         // The test listener follows the new idle color; not on any critical path.
-        let _ = self.platform.point_test_listener(old).await;
+        let mut warnings = Vec::new();
+        if let Err(e) = self.platform.point_test_listener(old).await {
+            warnings.push(format!("test listener not repointed to {old}: {e}"));
+        }
         Ok(PromoteReport {
             promoted: target,
             change,
             bake: Some(bake),
             platform_finishes_bake: self.platform.info().finishes_bake,
+            warnings,
         })
     }
 
@@ -305,8 +313,8 @@ impl Ops {
     }
 
     /// Deploys `tag` to the idle color (or `color`, if given), with the live color's desired
-    /// count. The first deploy, with no stable color yet, goes to blue and makes it stable
-    /// with 100% of traffic once healthy (see [`Ops::first_release`]).
+    /// count. A color that serves traffic is never deployed to: a release always goes to the
+    /// color that can be tested before it gets traffic.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
         let snap = self.platform.snapshot().await?;
