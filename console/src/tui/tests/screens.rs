@@ -188,3 +188,36 @@ fn smallest_supported_screen() {
         insta::assert_snapshot!("shift_not_converged_40x10", t.backend());
     });
 }
+
+#[test]
+fn filter_matches_are_highlighted() {
+    let mut s = fixtures::healthy_blue_live();
+    press(&mut s, &[KeyCode::Char('/')]);
+    press(&mut s, &super::chars("status=30[34]"));
+    press(&mut s, &[KeyCode::Enter]);
+    let t = draw(&s, 160, 48);
+    let buf = t.backend().buffer();
+    let mut highlighted = 0;
+    for y in 0..buf.area.height {
+        let row: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        // The title names the filter too; only log rows count.
+        let Some(col) = row.find("status=30").filter(|_| !row.contains("Logs ·")) else {
+            continue;
+        };
+        // The row is ASCII from the match on, so the byte offset is the cell's column
+        // once the box-drawing prefix is counted in characters.
+        let x = row[..col].chars().count() as u16;
+        let cell = &buf[(x, y)];
+        assert_eq!(
+            cell.bg,
+            ratatui::style::Color::Yellow,
+            "the match on row {y} is highlighted: {row}"
+        );
+        let after = &buf[(x + "status=304".len() as u16 + 1, y)];
+        assert_ne!(after.bg, ratatui::style::Color::Yellow, "only the match is");
+        highlighted += 1;
+    }
+    assert!(highlighted >= 5, "matches are on screen");
+}
