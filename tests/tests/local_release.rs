@@ -137,6 +137,27 @@ async fn a_whole_release_under_load_fails_no_request() {
         let r = http.get(path).await.expect("read back");
         assert_eq!(r.status, 200, "{path} is readable after the release");
     }
+    // The proxy's counters (the local CloudWatch) saw the same traffic, with no 5xx.
+    let metrics = p
+        .platform
+        .metrics(300)
+        .await
+        .expect("metrics")
+        .expect("the local platform has metrics");
+    for (color, m) in metrics.iter() {
+        let requests: u64 = m.points.iter().map(|pt| pt.requests).sum();
+        let errors: u64 = m.points.iter().map(|pt| pt.errors_5xx).sum();
+        assert!(
+            requests > 100,
+            "{color} served {requests} requests per the proxy"
+        );
+        assert_eq!(errors, 0, "{color} 5xx per the proxy");
+        assert!(
+            m.points.iter().any(|pt| pt.p99_ms.is_some()),
+            "{color} has a p99"
+        );
+    }
+
     let listener = p.platform.listener().await.expect("listener");
     assert_eq!(listener.weights, Weights::all(Color::Green));
     assert_eq!(listener.stable, Some(Color::Green));

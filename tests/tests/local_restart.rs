@@ -60,6 +60,32 @@ async fn down_then_up_restores_the_release() {
     assert_eq!(doc["running"], true);
     assert_eq!(doc["colors"]["green"]["tag"], "v2");
     assert_eq!(doc["listener"]["weights"]["green"], 30);
+    // Each task's output is its own stream, tagged with color and task, read incrementally.
+    let batch = p
+        .platform
+        .read_logs(&bluegreen::platform::LogCursor::default(), 10_000)
+        .await
+        .expect("logs");
+    assert!(!batch.lines.is_empty(), "the tasks logged");
+    for line in &batch.lines {
+        assert!(line.task_id.starts_with(line.color.as_str()), "{line:?}");
+    }
+    assert!(batch.lines.iter().any(|l| l.color == Color::Green));
+    assert!(
+        batch.lines.windows(2).all(|w| w[0].at <= w[1].at),
+        "oldest first"
+    );
+    let again = p
+        .platform
+        .read_logs(&batch.cursor, 10_000)
+        .await
+        .expect("logs");
+    let last = batch.lines.last().map(|l| l.at).unwrap_or(0);
+    assert!(
+        again.lines.iter().all(|l| l.at >= last),
+        "the cursor returns only newer lines"
+    );
+
     let production: std::net::SocketAddr = after.id.parse().expect("listener address");
     let mut http = HttpClient::new(production);
     let r = http.get("/health").await.expect("served after restart");
