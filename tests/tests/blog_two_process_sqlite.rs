@@ -260,6 +260,63 @@ fn json_logs_healthcheck_and_startup_errors() {
     }
 }
 
+#[test]
+fn sigterm_finishes_the_request_in_flight() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut blog = Blog::start(&dir.path().join("blog.db"), "blue", &[]);
+    let (cookie, token) = session(&blog.addr, "/posts/new");
+    let body = form(&[
+        ("title", "Sent across a shutdown"),
+        ("author", "Ann"),
+        ("content", "The second half arrives after SIGTERM."),
+        ("csrf_token", &token),
+    ]);
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+
+    // A request whose body is only half sent when the signal arrives.
+    let mut stream = std::net::TcpStream::connect(&blog.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let head = format!(
+        "POST /posts/new HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        blog.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(first_half.as_bytes()).expect("send half");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(blog.child.id()).expect("pid fits"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+
+    // New connections are refused at once; the one in flight is still served.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(&blog.addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        blog.child.try_wait().expect("wait").is_none(),
+        "exited with a request in flight"
+    );
+    stream
+        .write_all(second_half.as_bytes())
+        .expect("send the rest");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read the reply");
+    assert!(reply.starts_with("HTTP/1.1 303"), "{reply}");
+    assert_eq!(blog.terminate().code(), Some(0));
+
+    // The post was stored: a new process on the same file lists it.
+    let after = Blog::start(&dir.path().join("blog.db"), "green", &[]);
+    assert_eq!(all_titles(&after.addr), ["Sent across a shutdown"]);
+}
+
 fn healthcheck(port: &str) -> std::process::Output {
     Command::new(bin("blog"))
         .args(["healthcheck", "--port", port, "--timeout", "5"])
