@@ -6,11 +6,6 @@ use askama::Template;
 use super::Site;
 use crate::domain::{FieldErrors, Post, PostSummary};
 
-/// The stylesheet's cache-busting query, so a new version never shows old styles.
-pub fn asset_query(site: &Site) -> &str {
-    &site.version
-}
-
 #[derive(Template)]
 #[template(path = "index.html")]
 pub struct IndexView<'a> {
