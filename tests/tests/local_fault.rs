@@ -129,3 +129,88 @@ async fn killing_a_task_at_50_percent_fails_at_most_its_in_flight_posts() {
         "the service says what happened"
     );
 }
+
+/// A task that stops answering (SIGSTOP: its port still accepts connections) is found by
+/// the health checks alone: two failed checks make it unhealthy, the proxy stops routing to
+/// it, and the supervisor replaces it (SIGTERM, then SIGKILL after the stop timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_stops_answering_fails_its_health_checks_and_is_replaced() {
+    let p = LocalPlatform::start(&["v1"], &[]).await;
+    p.first_release("v1", 2).await;
+    let victims = task_processes(&p.state, Color::Blue);
+    assert_eq!(victims.len(), 2, "two blue task processes: {victims:?}");
+    let (pid, task) = victims[0].clone();
+    let frozen_at = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .expect("kill -STOP");
+
+    let snap = p
+        .wait_until(
+            Duration::from_secs(30),
+            "the frozen target to leave routing",
+            |s| {
+                s.colors.blue.targets.iter().all(|t| {
+                    t.task_id.as_deref() != Some(task.as_str()) || t.health != TargetHealth::Healthy
+                })
+            },
+        )
+        .await;
+    let unhealthy_after = frozen_at.elapsed();
+    let listed = snap
+        .colors
+        .blue
+        .tasks
+        .iter()
+        .find(|t| t.id == task)
+        .expect("still listed");
+    assert!(
+        listed
+            .stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("health checks")),
+        "{listed:?}"
+    );
+    // Only the healthy task serves now.
+    let mut http = bluegreen::platform::local::http::HttpClient::new(p.production);
+    for _ in 0..20 {
+        let r = tokio::time::timeout(Duration::from_secs(5), http.get("/health"))
+            .await
+            .expect("no request waits on the frozen task")
+            .expect("served");
+        assert_eq!(r.status, 200);
+    }
+    p.wait_until(Duration::from_secs(60), "a replacement", |s| {
+        let replaced = s
+            .colors
+            .blue
+            .targets
+            .iter()
+            .filter(|t| {
+                t.health == TargetHealth::Healthy && t.task_id.as_deref() != Some(task.as_str())
+            })
+            .count()
+            == 2;
+        let gone = s
+            .colors
+            .blue
+            .tasks
+            .iter()
+            .any(|t| t.id == task && t.last_status == "STOPPED");
+        replaced && gone
+    })
+    .await;
+    eprintln!(
+        "frozen task {task}: out of routing after {} ms; replaced and the frozen process killed after {} ms",
+        unhealthy_after.as_millis(),
+        frozen_at.elapsed().as_millis()
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z ")),
+        "the frozen process is gone"
+    );
+}
