@@ -137,3 +137,30 @@ async fn other_users_and_malformed_requests_are_refused_and_change_nothing() {
     let snap = p.platform.snapshot().await.expect("snapshot");
     assert_eq!(snap.colors.green.service.desired, 0, "nothing deployed");
 }
+
+/// A state directory deep enough that `<state>/control.sock` would pass the 108-byte socket
+/// path limit: the socket moves to a short runtime path and every client still finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_state_dir_uses_a_short_socket_path() {
+    let deep = format!("{}/state", "nested-directory-name".repeat(6));
+    let p = LocalPlatform::start_at(&deep, &["v1"], &[]).await;
+    let preferred = p.state.join("control.sock");
+    assert!(
+        preferred.as_os_str().len() > 107,
+        "the test path is long enough"
+    );
+    let socket = bluegreen::platform::local::paths::Paths::new(&p.state)
+        .expect("paths")
+        .control_socket();
+    assert_ne!(socket, preferred);
+    assert!(socket.as_os_str().len() <= 107, "{}", socket.display());
+    assert!(
+        socket.exists(),
+        "the daemon listens on {}",
+        socket.display()
+    );
+    let out = p.cli(&["local", "status"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&socket.display().to_string()));
+    p.first_release("v1", 1).await;
+}

@@ -31,8 +31,14 @@ impl LocalPlatform {
     /// Publishes the debug blog binary under `tags` (one digest) and starts the daemon with
     /// fast health checks and short drains.
     pub async fn start(tags: &[&str], extra: &[&str]) -> LocalPlatform {
+        Self::start_at("state", tags, extra).await
+    }
+
+    /// Like [`LocalPlatform::start`], with the state directory at `relative` inside the
+    /// temporary directory (a long one tests the socket path fallback).
+    pub async fn start_at(relative: &str, tags: &[&str], extra: &[&str]) -> LocalPlatform {
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = dir.path().join("state");
+        let state = dir.path().join(relative);
         let blog = bin("blog");
         let mut publish = vec!["local", "publish"];
         for t in tags {
