@@ -616,6 +616,16 @@ async fn health_follows_the_store() {
     let json: serde_json::Value = serde_json::from_str(&down.body).expect("json");
     assert_eq!(json["status"], "unavailable");
     assert_eq!(json["store"]["ok"], false);
+    // A form sent meanwhile keeps the text and says nothing was saved.
+    let token = b.get("/posts/new").await.csrf_field();
+    let kept = b
+        .submit("Unsaved", "Ann", "Words worth keeping", &token)
+        .await;
+    assert_eq!(kept.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        kept.body.contains("nothing was saved")
+            && kept.body.contains("Words worth keeping</textarea>")
+    );
     // Readers get a page, not the database's words.
     let page = b.get("/").await;
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);

@@ -50,14 +50,6 @@ fn parse_id(raw: &str) -> Result<PostId, AppError> {
     PostId::parse(raw).ok_or(AppError::NotFound)
 }
 
-/// The item the reader asked for: the exact author if given, else the newest.
-fn pick<'a>(versions: &'a [Post], author: Option<&str>) -> Option<&'a Post> {
-    match author {
-        Some(author) => versions.iter().find(|p| p.author == author),
-        None => versions.first(),
-    }
-}
-
 fn limit_notes(limits: FieldLimits) -> Vec<String> {
     let mut notes = Vec::new();
     if limits.content_indexed {
@@ -73,29 +65,36 @@ fn limit_notes(limits: FieldLimits) -> Vec<String> {
     notes
 }
 
-/// A form failure: what the store said, turned into words for the author.
-fn store_failure(e: StoreError) -> Result<FieldErrors, AppError> {
-    match e {
-        StoreError::Rejected(why) => Ok(FieldErrors {
-            form: Some(format!("The database refused the post: {why}.")),
-            ..FieldErrors::default()
-        }),
+/// A form failure: what the store said, turned into a status and words for the author.
+fn store_failure(e: StoreError) -> Result<(StatusCode, FieldErrors), AppError> {
+    let (status, message) = match e {
+        StoreError::Rejected(why) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("The database refused the post: {why}."),
+        ),
         StoreError::Backend(why) => {
             tracing::error!(error = %why, "store failed while saving a form");
-            Ok(FieldErrors {
-                form: Some(STORE_DOWN.into()),
-                ..FieldErrors::default()
-            })
+            (StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN.to_string())
         }
-        StoreError::NotFound => Err(AppError::NotFound),
-    }
+        StoreError::NotFound => return Err(AppError::NotFound),
+    };
+    Ok((status, form_error(&message)))
 }
 
-fn status_for(errors: &FieldErrors, fallback: StatusCode) -> StatusCode {
-    match errors.form.as_deref() {
-        Some(STORE_DOWN) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => fallback,
-    }
+/// The stored versions of the post at `raw_id`, and the position of the one asked for: the
+/// exact author if given, else the newest.
+async fn load(
+    state: &AppState,
+    raw_id: &str,
+    author: Option<&str>,
+) -> Result<(PostId, Vec<Post>, usize), AppError> {
+    let id = parse_id(raw_id)?;
+    let versions = state.store.versions(&id).await?;
+    let at = match author {
+        Some(author) => versions.iter().position(|p| p.author == author),
+        None => (!versions.is_empty()).then_some(0),
+    };
+    Ok((id, versions, at.ok_or(AppError::NotFound)?))
 }
 
 pub async fn show(
@@ -104,12 +103,9 @@ pub async fn show(
     Query(which): Query<Which>,
     uri: Uri,
 ) -> Result<Response, AppError> {
-    let id = parse_id(&id)?;
-    let key = uri.to_string();
-    cached(&state, key, async {
-        let versions = state.store.versions(&id).await?;
-        let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
-        Ok(post_view(&state, post, &versions).render()?)
+    cached(&state, uri.to_string(), async {
+        let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
+        Ok(post_view(&state, &versions[at], &versions).render()?)
     })
     .await
 }
@@ -242,11 +238,8 @@ pub async fn create(
     match state.store.create(&post).await {
         Ok(()) => Ok(Redirect::to(&format!("/posts/{}", post.id)).into_response()),
         Err(e) => {
-            let errors = store_failure(e)?;
-            again(
-                status_for(&errors, StatusCode::UNPROCESSABLE_ENTITY),
-                errors,
-            )
+            let (status, errors) = store_failure(e)?;
+            again(status, errors)
         }
     }
 }
@@ -257,9 +250,8 @@ pub async fn edit_form(
     Query(which): Query<Which>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let id = parse_id(&id)?;
-    let versions = state.store.versions(&id).await?;
-    let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+    let (id, versions, at) = load(&state, &id, which.author.as_deref()).await?;
+    let post = &versions[at];
     let draft = Draft {
         id: Some(&id),
         title: &post.title,
@@ -321,12 +313,8 @@ pub async fn update(
             Ok(Redirect::to(&pages::post_href(current, "", versions.len() > 1)).into_response())
         }
         Err(e) => {
-            let errors = store_failure(e)?;
-            again(
-                status_for(&errors, StatusCode::UNPROCESSABLE_ENTITY),
-                &current.author,
-                errors,
-            )
+            let (status, errors) = store_failure(e)?;
+            again(status, &current.author, errors)
         }
     }
 }
@@ -337,9 +325,8 @@ pub async fn confirm_delete(
     Query(which): Query<Which>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let id = parse_id(&id)?;
-    let versions = state.store.versions(&id).await?;
-    let post = pick(&versions, which.author.as_deref()).ok_or(AppError::NotFound)?;
+    let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
+    let post = &versions[at];
     let token = state.csrf.issue(&headers);
     confirm_page(
         &state,
@@ -381,16 +368,13 @@ pub async fn delete(
     headers: HeaderMap,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Result<Response, AppError> {
-    let id = parse_id(&id)?;
     let Form(form) = form.map_err(form_rejected)?;
-    let versions = state.store.versions(&id).await?;
-    let post = match form.author.as_deref() {
-        Some(author) => pick(&versions, Some(author)),
+    let (_, versions, at) = load(&state, &id, form.author.as_deref()).await?;
+    if form.author.is_none() && versions.len() > 1 {
         // Without an author only an unambiguous post can be meant.
-        None if versions.len() == 1 => versions.first(),
-        None => None,
+        return Err(AppError::NotFound);
     }
-    .ok_or(AppError::NotFound)?;
+    let post = &versions[at];
     if !state.csrf.verify(&headers, &form.csrf_token) {
         let token = state.csrf.issue(&headers);
         let error = "This confirmation had expired or did not come from this blog, so nothing was \
