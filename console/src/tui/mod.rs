@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::ops::{Ops, now_millis};
@@ -111,10 +111,9 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
             _ = tokio::time::sleep_until(last_frame + FRAME), if dirty => None,
         };
         let mut pending: Vec<Event> = first.into_iter().collect();
-        // Drain everything already waiting (keys, then results), then draw once.
-        while let Some(Some(Ok(ev))) = keys.next().now_or_never() {
-            pending.extend(terminal_event(ev));
-        }
+        // Drain the results already waiting, then draw once. (Keys are not drained this way:
+        // polling the terminal stream with a no-op waker would leave its reader thread
+        // waking that waker, and the next key would wait for the next tick.)
         while let Ok(ev) = rx.try_recv() {
             pending.push(ev);
         }
