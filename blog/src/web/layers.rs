@@ -46,14 +46,15 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 
-    tracing::info!(
-        target: "blog::request",
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    if path == "/health" && status == 200 {
+        // Load balancers and the local supervisor probe every few seconds; at info level the
+        // probes would drown the requests people read the logs for. Failing probes stay at info.
+        tracing::debug!(target: "blog::request", method = %method, path = %path, status, micros, "request");
+    } else {
+        tracing::info!(target: "blog::request", method = %method, path = %path, status, micros, "request");
+    }
     response
 }
 
