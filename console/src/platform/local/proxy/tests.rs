@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::Metrics;
@@ -23,8 +24,14 @@ use crate::platform::local::http::HttpClient;
 use crate::rollout::{Color, Weights};
 
 /// A target that answers with what it saw: its name, the Host, X-Forwarded-For and the
-/// body length; `/slow` waits 300 ms first.
+/// body length.
 async fn target(name: &'static str) -> SocketAddr {
+    gated_target(name, Arc::new(Notify::new())).await
+}
+
+/// Like [`target`], but `/slow` answers only once `gate` is notified, so a test decides
+/// when the request stops being in flight instead of racing a timer.
+async fn gated_target(name: &'static str, gate: Arc<Notify>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -32,29 +39,33 @@ async fn target(name: &'static str) -> SocketAddr {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            let gate = gate.clone();
             tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<Incoming>| async move {
-                    if req.uri().path() == "/slow" {
-                        tokio::time::sleep(Duration::from_millis(300)).await;
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let gate = gate.clone();
+                    async move {
+                        if req.uri().path() == "/slow" {
+                            gate.notified().await;
+                        }
+                        let host = header(&req, "host");
+                        let xff = header(&req, "x-forwarded-for");
+                        let xfh = header(&req, "x-forwarded-host");
+                        let path = req.uri().to_string();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes().len())
+                            .unwrap_or(0);
+                        let text = format!("{name}|{host}|{xff}|{xfh}|{path}|{body}");
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .header("x-blog-color", name)
+                                .header("connection", "keep-alive")
+                                .body(Full::new(Bytes::from(text)))
+                                .expect("response"),
+                        )
                     }
-                    let host = header(&req, "host");
-                    let xff = header(&req, "x-forwarded-for");
-                    let xfh = header(&req, "x-forwarded-host");
-                    let path = req.uri().to_string();
-                    let body = req
-                        .into_body()
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes().len())
-                        .unwrap_or(0);
-                    let text = format!("{name}|{host}|{xff}|{xfh}|{path}|{body}");
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("x-blog-color", name)
-                            .header("connection", "keep-alive")
-                            .body(Full::new(Bytes::from(text)))
-                            .expect("response"),
-                    )
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -183,17 +194,29 @@ async fn a_dead_target_is_skipped_without_failing_the_request() {
 
 #[tokio::test]
 async fn draining_lets_in_flight_requests_finish() {
-    let blue = target("blue").await;
+    let gate = Arc::new(Notify::new());
+    let blue = gated_target("blue", gate.clone()).await;
     let up = Arc::new(Upstream::new(blue, "b1"));
     let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
     routes.set_targets(Color::Blue, vec![up.clone()]);
     let (addr, _stop) = proxy(routes.clone()).await;
     let slow = tokio::spawn(async move { HttpClient::new(addr).get("/slow").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(up.inflight(), 1);
+    // The target holds `/slow` until the gate opens, so once seen in flight it stays so;
+    // the deadline only bounds a broken proxy, a loaded machine just takes longer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while up.inflight() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never became in flight (inflight = {})",
+            up.inflight()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // Deregister, as the supervisor does before SIGTERM.
     up.start_draining();
     routes.set_targets(Color::Blue, vec![]);
+    assert_eq!(up.inflight(), 1, "draining does not cut the request short");
+    gate.notify_one();
     let r = slow
         .await
         .expect("join")
