@@ -248,7 +248,10 @@ async fn a_quit_mid_bake_leaves_state_that_rollback_undoes() {
 #[tokio::test]
 async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
     let env = Stack::start(TopologyOptions::default(), false).await;
-    let promote = cli::command(&env.config, &env.env(), &["promote", "--bake", "6"])
+    // The bake must outlast this test's polling and a whole `rollback` run (two process
+    // starts and a round of API calls on a loaded machine), yet it must also end, since the
+    // promote only notices the rollback when its wait is over: 20 s covers both.
+    let promote = cli::command(&env.config, &env.env(), &["promote", "--bake", "20"])
         .spawn()
         .expect("spawn promote");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -259,8 +262,23 @@ async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let until: i64 = env
+        .topo
+        .tag(TAG_BAKE_UNTIL)
+        .await
+        .expect("tags")
+        .expect("the bake has an end")
+        .parse()
+        .expect("bake end in epoch milliseconds");
     env.cli(&["rollback"]).await.expect_code(exit::OK);
-    let out = promote.wait_with_output().await.expect("promote ends");
+    assert!(
+        bluegreen::ops::now_millis() < until,
+        "the rollback finished after the bake ended, so this run tests nothing: the machine is too slow for a 20 s bake"
+    );
+    let out = tokio::time::timeout(Duration::from_secs(120), promote.wait_with_output())
+        .await
+        .expect("promote ends after its bake")
+        .expect("promote ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(exit::REFUSED), "{stderr}");
     assert!(
@@ -278,8 +296,15 @@ async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
 #[tokio::test]
 async fn the_next_promote_finishes_a_pending_bake() {
     let env = Stack::start(TopologyOptions::default(), false).await;
-    interrupted_promote(&env, "4").await;
+    // A long bake so no timing can finish it before the kill; then the bake's end is moved
+    // close, as if the time had passed while the console was away.
+    interrupted_promote(&env, "600").await;
     assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
+    let soon = bluegreen::ops::now_millis() + 2_000;
+    env.topo
+        .set_tag(TAG_BAKE_UNTIL, &soon.to_string())
+        .await
+        .expect("shorten the bake");
     let run = env.cli(&["promote"]).await;
     run.expect_code(exit::OK);
     assert!(

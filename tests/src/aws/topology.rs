@@ -552,6 +552,23 @@ impl Topology {
             .map(|(_, v)| v))
     }
 
+    /// Sets one tag on the production listener, as another console would.
+    pub async fn set_tag(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        self.elb()
+            .add_tags()
+            .resource_arns(&self.prod_listener)
+            .tags(
+                aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .step("add_tags")?;
+        Ok(())
+    }
+
     /// A service's desired count and task definition ARN.
     pub async fn service(&self, color: Color) -> anyhow::Result<(i32, String)> {
         let out = self
