@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -21,7 +21,8 @@ use crate::platform::{
     PlatformKind, PlatformResult, WeightChange,
 };
 use crate::rollout::{
-    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState, Weights,
+    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState, UnixMillis,
+    Weights,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -90,34 +91,38 @@ impl Engine {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn rollout(&self) -> Rollout {
-        self.rollout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The rollout lock. Every change to the weights, the stable color or the bake holds it,
+    /// and so does the bake finisher, so a rollback and a scale-in never interleave. Lock
+    /// order: this lock, then the supervisor's.
+    fn lock_rollout(&self) -> MutexGuard<'_, Rollout> {
+        self.rollout.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set_rollout(&self, f: impl FnOnce(&mut Rollout)) {
-        f(&mut self.rollout.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
-    /// Everything worth keeping, as of now.
-    pub fn persisted(&self) -> Persisted {
-        let r = self.rollout();
+    fn persisted_with(&self, r: &Rollout) -> Persisted {
         Persisted {
             v: STATE_VERSION,
             weights: self.routes.weights(),
             stable: r.stable,
-            bake: r.bake,
+            bake: r.bake.clone(),
             test_color: self.routes.test_color(),
             services: self.supervisor.specs(),
             config: self.config.clone(),
         }
     }
 
+    /// Everything worth keeping, as of now.
+    pub fn persisted(&self) -> Persisted {
+        self.persisted_with(&self.lock_rollout())
+    }
+
+    /// Saves under the rollout lock, so saves land in the order their changes were made.
     pub fn save(&self, call: &str) -> PlatformResult<()> {
+        self.save_locked(&self.lock_rollout(), call)
+    }
+
+    fn save_locked(&self, r: &Rollout, call: &str) -> PlatformResult<()> {
         let path = self.paths.state_file();
-        state::save(&path, &self.persisted()).map_err(|e| {
+        state::save(&path, &self.persisted_with(r)).map_err(|e| {
             err(
                 call,
                 path.display().to_string(),
@@ -128,12 +133,13 @@ impl Engine {
     }
 
     fn listener_state(&self) -> Listener {
-        let r = self.rollout();
+        // Weights and bake from one moment: under the lock that changes them.
+        let r = self.lock_rollout();
         Listener {
             id: self.production.clone(),
             weights: self.routes.weights(),
             stable: r.stable,
-            bake: r.bake,
+            bake: r.bake.clone(),
             test_color: self.routes.test_color(),
             test_id: Some(self.test.clone()),
         }
@@ -180,40 +186,60 @@ impl Engine {
 
     /// The daemon's periodic duties: finish a due bake, and make the first release stable.
     pub fn tick(&self) {
-        let now = now_millis();
-        let r = self.rollout();
-        // When traffic moved since the promote, the bake stays pending and the old color
-        // keeps running.
-        if let (Some(stable), Some(bake)) = (r.stable, r.bake.clone())
-            && now >= bake.until
-            && self.routes.weights() == Weights::all(stable)
-        {
-            if !bake.keep_old
-                && let Err(e) = self.supervisor.scale(bake.old, 0)
-            {
-                tracing::warn!("bake finished but {} was not scaled in: {e}", bake.old);
-            }
-            self.set_rollout(|r| r.bake = None);
-            tracing::info!(
-                "bake finished: {stable} stays stable{}",
-                if bake.keep_old {
-                    "; keeping the old color"
-                } else {
-                    ""
-                }
-            );
-            let _ = self.save("finish-bake");
-        }
+        self.finish_due_bake(now_millis());
+        let mut r = self.lock_rollout();
         // The first deploy's color becomes stable with all traffic once healthy.
         if r.stable.is_none()
             && let Some(color) = Color::ALL.into_iter().find(|c| self.supervisor.settled(*c))
         {
             self.routes.set_weights(Weights::all(color));
             self.routes.set_test_color(Some(color.other()));
-            self.set_rollout(|r| r.stable = Some(color));
+            r.stable = Some(color);
             tracing::info!("first release is healthy on {color}: stable with 100% of traffic");
-            let _ = self.save("first-release");
+            let _ = self.save_locked(&r, "first-release");
         }
+    }
+
+    /// Ends the bake once it is due. All of it happens under the rollout lock, which
+    /// `set_weights` and `record_stable` also take: a rollback either moved traffic before
+    /// (and the old color keeps running) or finds no bake to undo.
+    fn finish_due_bake(&self, now: UnixMillis) {
+        let mut r = self.lock_rollout();
+        let (Some(stable), Some(bake)) = (r.stable, r.bake.clone()) else {
+            return;
+        };
+        if now < bake.until {
+            return;
+        }
+        // Stable with no bake first, so nothing can pick the old color as a rollback target.
+        r.bake = None;
+        if bake.old == stable {
+            tracing::warn!(
+                "the recorded bake names the stable color {stable} as the old one: cleared it without scaling anything"
+            );
+            let _ = self.save_locked(&r, "finish-bake");
+            return;
+        }
+        if self.routes.weights() != Weights::all(stable) {
+            // Traffic moved since the promote: the bake stays pending and the old color
+            // keeps running.
+            r.bake = Some(bake);
+            return;
+        }
+        if !bake.keep_old
+            && let Err(e) = self.supervisor.scale(bake.old, 0)
+        {
+            tracing::warn!("bake finished but {} was not scaled in: {e}", bake.old);
+        }
+        tracing::info!(
+            "bake finished: {stable} stays stable{}",
+            if bake.keep_old {
+                "; keeping the old color"
+            } else {
+                ""
+            }
+        );
+        let _ = self.save_locked(&r, "finish-bake");
     }
 }
 
@@ -335,10 +361,12 @@ impl Platform for Engine {
     }
 
     async fn set_weights(&self, desired: Weights) -> WeightChange {
+        let r = self.lock_rollout();
         let previous = self.routes.weights();
         // One atomic store: the next request routes by the new weights.
         self.routes.set_weights(desired);
-        let write_error = self.save("set-weights").err();
+        let write_error = self.save_locked(&r, "set-weights").err();
+        drop(r);
         WeightChange {
             previous: Some(previous),
             desired,
@@ -349,11 +377,10 @@ impl Platform for Engine {
     }
 
     async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
-        self.set_rollout(|r| {
-            r.stable = Some(stable);
-            r.bake = bake;
-        });
-        self.save("record-stable")
+        let mut r = self.lock_rollout();
+        r.stable = Some(stable);
+        r.bake = bake;
+        self.save_locked(&r, "record-stable")
     }
 
     async fn point_test_listener(&self, color: Color) -> PlatformResult<()> {
@@ -379,5 +406,142 @@ impl Platform for Engine {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::local::supervisor::{Release, ServiceSpec, SupervisorConfig};
+    use tokio_util::sync::CancellationToken;
+
+    /// An engine with both colors at desired count 2 (no processes: the supervisor loop is
+    /// not started) and blue recorded stable with `bake` pending.
+    fn engine(dir: &std::path::Path, weights: Weights, bake: Bake) -> Engine {
+        let paths = Paths::new(dir).expect("absolute");
+        let spec = ServiceSpec {
+            desired: 2,
+            release: Some(Release {
+                tag: "v1".into(),
+                digest: "sha256:00".into(),
+                revision: 1,
+            }),
+            revisions: 1,
+        };
+        let persisted = Persisted {
+            weights,
+            stable: Some(Color::Blue),
+            bake: Some(bake),
+            services: PerColor::new(spec.clone(), spec),
+            ..Persisted::default()
+        };
+        let routes = Arc::new(Routes::new(weights, Some(Color::Green)));
+        let supervisor = Supervisor::new(
+            SupervisorConfig::default(),
+            paths.clone(),
+            routes.clone(),
+            "secret".into(),
+            persisted.services.clone(),
+            CancellationToken::new(),
+        );
+        Engine::new(
+            paths,
+            DaemonConfig::default(),
+            &persisted,
+            supervisor,
+            routes,
+            Arc::new(Metrics::default()),
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+        )
+    }
+
+    fn due(old: Color, keep_old: bool) -> Bake {
+        Bake {
+            old,
+            until: now_millis() - 1,
+            keep_old,
+        }
+    }
+
+    /// The engine after one tick with blue stable, `weights` in force and `bake` recorded.
+    fn ticked(weights: Weights, bake: Bake) -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = engine(dir.path(), weights, bake);
+        e.tick();
+        (dir, e)
+    }
+
+    fn bake_of(e: &Engine) -> Option<Bake> {
+        e.lock_rollout().bake.clone()
+    }
+
+    fn desired(e: &Engine, color: Color) -> u32 {
+        e.supervisor.specs().get(color).desired
+    }
+
+    fn saved(dir: &std::path::Path) -> Persisted {
+        let paths = Paths::new(dir).expect("absolute");
+        state::load(&paths.state_file())
+            .expect("readable")
+            .expect("saved")
+    }
+
+    #[test]
+    fn a_due_bake_is_cleared_and_the_old_color_scaled_in() {
+        let (dir, e) = ticked(Weights::all(Color::Blue), due(Color::Green, false));
+        assert_eq!(bake_of(&e), None);
+        assert_eq!(e.lock_rollout().stable, Some(Color::Blue));
+        assert_eq!(desired(&e, Color::Green), 0);
+        assert_eq!(desired(&e, Color::Blue), 2);
+        let on_disk = saved(dir.path());
+        assert_eq!(on_disk.bake, None);
+        assert_eq!(on_disk.services.get(Color::Green).desired, 0);
+    }
+
+    #[test]
+    fn keep_old_clears_the_bake_but_leaves_the_old_color_running() {
+        let (_dir, e) = ticked(Weights::all(Color::Blue), due(Color::Green, true));
+        assert_eq!(bake_of(&e), None);
+        assert_eq!(desired(&e, Color::Green), 2);
+    }
+
+    #[test]
+    fn a_bake_whose_traffic_moved_stays_pending_and_nothing_is_scaled() {
+        // A rollback already sent everything back to the old color.
+        let bake = due(Color::Green, false);
+        let (_dir, e) = ticked(Weights::all(Color::Green), bake.clone());
+        assert_eq!(bake_of(&e), Some(bake));
+        assert_eq!(desired(&e, Color::Green), 2);
+    }
+
+    #[test]
+    fn a_bake_naming_the_stable_color_as_old_is_cleared_without_scaling() {
+        let (dir, e) = ticked(Weights::all(Color::Blue), due(Color::Blue, false));
+        assert_eq!(bake_of(&e), None);
+        assert_eq!(
+            desired(&e, Color::Blue),
+            2,
+            "the stable color keeps running"
+        );
+        assert_eq!(desired(&e, Color::Green), 2);
+        assert_eq!(saved(dir.path()).bake, None);
+    }
+
+    #[test]
+    fn a_bake_not_yet_due_is_left_alone() {
+        let mut bake = due(Color::Green, false);
+        bake.until = now_millis() + 60_000;
+        let (_dir, e) = ticked(Weights::all(Color::Blue), bake.clone());
+        assert_eq!(bake_of(&e), Some(bake));
+        assert_eq!(desired(&e, Color::Green), 2);
+    }
+
+    #[tokio::test]
+    async fn after_the_finisher_ran_a_rollback_finds_no_old_color_to_go_to() {
+        let (_dir, e) = ticked(Weights::all(Color::Blue), due(Color::Green, false));
+        let listener = e.listener().await.expect("listener");
+        let target = crate::rollout::guard::rollback_target(&listener, |_| 1).expect("target");
+        assert_eq!(target, Color::Blue, "the scaled-in color gets no traffic");
     }
 }
