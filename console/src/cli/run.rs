@@ -309,6 +309,8 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
 }
 
 async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
+    // Refuse up front: finishing a pending bake would otherwise wait it out before refusing.
+    ops.access().check("promote").map_err(ops::OpError::from)?;
     let p = ops.platform();
     let finishes = p.info().finishes_bake;
     let listener = p.listener().await?;

@@ -265,10 +265,29 @@ impl Ops {
                 overridable: false,
             }));
         }
+        if bake.old == stable {
+            // A stale bake (for example a half-written tag update) must never scale down the
+            // color that serves traffic: just clear it.
+            self.platform.record_stable(stable, None).await?;
+            return Ok(None);
+        }
+        // Clear the bake before scaling: from here on a rollback targets the stable color, not
+        // the old one that is about to go away.
+        self.platform.record_stable(stable, None).await?;
         if !bake.keep_old {
+            let now = self.platform.listener().await?;
+            if now.weights != Weights::all(stable) {
+                return Err(OpError::Refused(Refusal {
+                    rule: guard::GuardRule::NotConverged,
+                    reason: format!(
+                        "bake cleared, but the listener now shows {}: {} keeps running; scale it down yourself once traffic has left it",
+                        now.weights, bake.old
+                    ),
+                    overridable: false,
+                }));
+            }
             self.platform.scale(bake.old, 0).await?;
         }
-        self.platform.record_stable(stable, None).await?;
         Ok(Some(bake))
     }
 
@@ -318,6 +337,18 @@ impl Ops {
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
         let snap = self.platform.snapshot().await?;
+        if let Some(bake) = snap.bake_pending()
+            && Some(bake.old) != snap.stable()
+        {
+            return Err(OpError::Refused(Refusal {
+                rule: guard::GuardRule::NotConverged,
+                reason: format!(
+                    "a promote is baking: {} still runs the previous release so rollback can return to it; finish the bake (`bluegreen promote`) or roll back before deploying",
+                    bake.old
+                ),
+                overridable: false,
+            }));
+        }
         let target = match color {
             Some(c) => {
                 if snap.listener.weights.get(c) > 0 {

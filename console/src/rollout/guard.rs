@@ -115,7 +115,10 @@ pub fn rollback_target(
     healthy_targets: impl Fn(Color) -> usize,
 ) -> Result<Color, Refusal> {
     let target = match &listener.bake {
-        Some(bake) if healthy_targets(bake.old) > 0 => bake.old,
+        // A bake whose old color is the stable one is stale bookkeeping, not an undo target.
+        Some(bake) if Some(bake.old) != listener.stable && healthy_targets(bake.old) > 0 => {
+            bake.old
+        }
         _ => listener.stable.ok_or_else(|| {
             Refusal::new(
                 GuardRule::NoStable,

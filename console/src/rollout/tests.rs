@@ -204,3 +204,14 @@ fn read_only_refusals_name_the_way_out() {
             .contains("--read-only")
     );
 }
+
+#[test]
+fn rollback_ignores_a_stale_bake_whose_old_color_is_stable() {
+    let mut s = snap(w(100), Some(Color::Green), (2, 2), (2, 2));
+    s.listener.bake = Some(Bake {
+        old: Color::Green,
+        until: 1_000,
+        keep_old: false,
+    });
+    assert_eq!(s.rollback_target(), Ok(Color::Green));
+}

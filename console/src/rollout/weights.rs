@@ -106,13 +106,21 @@ impl Weights {
     }
 
     /// Normalises raw load-balancer weights (an ALB accepts 0..=999 per target group and
-    /// splits by ratio) to percentages, rounding green to the nearest point.
+    /// splits by ratio) to percentages, rounding green to the nearest point. A color with a
+    /// non-zero raw weight never reads as 0 (nor the other as 100): a sliver of traffic still
+    /// makes a color live, so it must not look idle.
     pub fn from_ratio(blue: u32, green: u32) -> Result<Self, WeightsError> {
         let total = blue as u64 + green as u64;
         if total == 0 {
             return Err(WeightsError::AllZero);
         }
-        let green_pct = (green as u64 * Self::TOTAL as u64 + total / 2) / total;
+        let mut green_pct = (green as u64 * Self::TOTAL as u64 + total / 2) / total;
+        if green > 0 {
+            green_pct = green_pct.max(1);
+        }
+        if blue > 0 {
+            green_pct = green_pct.min(Self::TOTAL as u64 - 1);
+        }
         // green_pct <= TOTAL by construction.
         Self::with_green(green_pct as u8)
     }
@@ -230,6 +238,9 @@ mod tests {
         assert_eq!(Weights::from_ratio(999, 0), Ok(Weights::all(Color::Blue)));
         assert_eq!(Weights::from_ratio(2, 1), Weights::new(67, 33));
         assert_eq!(Weights::from_ratio(0, 0), Err(WeightsError::AllZero));
+        // A sliver of traffic is never rounded away.
+        assert_eq!(Weights::from_ratio(1, 999), Weights::new(1, 99));
+        assert_eq!(Weights::from_ratio(999, 1), Weights::new(99, 1));
     }
 
     #[test]
