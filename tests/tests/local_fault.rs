@@ -33,7 +33,9 @@ async fn killing_a_task_at_50_percent_fails_at_most_its_in_flight_posts() {
         .await
         .expect("shift 50");
 
-    let load = Load::start(p.production, 8, 3_000);
+    // Runs until stopped below; the caps only bound a test that hangs (the replacement
+    // wait gives up after 60 s).
+    let load = Load::start(p.production, 8, 1_000_000, Duration::from_secs(180));
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let victims = task_processes(&p.state, Color::Green);
@@ -90,6 +92,14 @@ async fn killing_a_task_at_50_percent_fails_at_most_its_in_flight_posts() {
         report.requests,
         report.transport_errors,
         report.bad_status,
+    );
+    assert!(
+        !report.ran_out,
+        "the load hit its cap before the test stopped it"
+    );
+    assert!(
+        report.last_request.is_some_and(|t| t > replaced_at),
+        "the load was still running after the replacement, so the whole window was under load"
     );
     assert!(
         in_window <= 8,

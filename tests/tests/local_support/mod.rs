@@ -181,6 +181,11 @@ pub struct LoadReport {
     pub created: Vec<String>,
     /// Responses without a color header.
     pub uncolored: u64,
+    /// When the last request ended (answered or failed).
+    pub last_request: Option<Instant>,
+    /// A client stopped on its count or time cap before it was told to, so the load did not
+    /// cover everything the test did meanwhile.
+    pub ran_out: bool,
 }
 
 impl LoadReport {
@@ -219,12 +224,15 @@ impl LoadReport {
         self.bad_status.extend(other.bad_status);
         self.created.extend(other.created);
         self.uncolored += other.uncolored;
+        self.last_request = self.last_request.max(other.last_request);
+        self.ran_out |= other.ran_out;
     }
 }
 
 /// `clients` concurrent clients, each on its own kept-alive connection, mixing GET `/`,
-/// GET of a post, and creating a post (GET the form, POST it) every fifth step. Stops when
-/// told, or after `max_per_client` requests each, whichever comes first.
+/// GET of a post, and creating a post (GET the form, POST it) every fifth step. Runs until
+/// told to stop; the caps (`max_per_client` requests each, `max_duration`) only bound a
+/// test that never says so, and hitting one is reported as [`LoadReport::ran_out`].
 pub struct Load {
     stop: Arc<AtomicBool>,
     pub phase: Arc<AtomicUsize>,
@@ -232,14 +240,23 @@ pub struct Load {
 }
 
 impl Load {
-    pub fn start(addr: SocketAddr, clients: usize, max_per_client: u64) -> Load {
+    pub fn start(
+        addr: SocketAddr,
+        clients: usize,
+        max_per_client: u64,
+        max_duration: Duration,
+    ) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
+        let caps = Caps {
+            requests: max_per_client,
+            until: Instant::now() + max_duration,
+        };
         let phase = Arc::new(AtomicUsize::new(0));
         let handles = (0..clients)
             .map(|n| {
                 let stop = stop.clone();
                 let phase = phase.clone();
-                tokio::spawn(client_loop(addr, n, stop, phase, max_per_client))
+                tokio::spawn(client_loop(addr, n, stop, phase, caps))
             })
             .collect();
         Load {
@@ -263,17 +280,31 @@ impl Load {
     }
 }
 
+/// Where a load client stops by itself.
+#[derive(Clone, Copy)]
+struct Caps {
+    requests: u64,
+    until: Instant,
+}
+
 async fn client_loop(
     addr: SocketAddr,
     n: usize,
     stop: Arc<AtomicBool>,
     phase: Arc<AtomicUsize>,
-    max: u64,
+    caps: Caps,
 ) -> LoadReport {
     let mut http = HttpClient::new(addr);
     let mut report = LoadReport::default();
     let mut step = 0u64;
-    while !stop.load(Ordering::SeqCst) && report.requests < max {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if report.requests >= caps.requests || Instant::now() >= caps.until {
+            report.ran_out = true;
+            break;
+        }
         step += 1;
         let start_phase = phase.load(Ordering::SeqCst);
         let result = if step % 5 == 0 {
@@ -326,6 +357,7 @@ async fn client_loop(
                 report.transport_errors.push((Instant::now(), what, e));
             }
         }
+        report.last_request = Some(Instant::now());
     }
     report
 }
