@@ -290,7 +290,24 @@ fn sigterm_finishes_the_request_in_flight() {
     );
     stream.write_all(head.as_bytes()).expect("send head");
     stream.write_all(first_half.as_bytes()).expect("send half");
-    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM only once the blog has read what was sent (the head parses in the same step
+    // as the read), so the request is in flight and not still queued in the kernel, where
+    // shutdown would drop it with the unaccepted connection.
+    let client_port = stream.local_addr().expect("client addr").port();
+    let server_port: u16 = blog
+        .addr
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in the address");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while unread_bytes(server_port, client_port) != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "the blog did not read the request within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let pid = nix::unistd::Pid::from_raw(i32::try_from(blog.child.id()).expect("pid fits"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
 
@@ -318,6 +335,26 @@ fn sigterm_finishes_the_request_in_flight() {
     // The post was stored: a new process on the same file lists it.
     let after = Blog::start(&dir.path().join("blog.db"), "green", &[]);
     assert_eq!(all_titles(&after.addr), ["Sent across a shutdown"]);
+}
+
+/// Bytes queued on the server's end of the loopback connection from `client_port` that the
+/// server has not read yet, from the kernel's socket table; `None` before it lists the
+/// connection.
+fn unread_bytes(server_port: u16, client_port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| {
+            addr.rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+        };
+        if port(fields.get(1)?)? != server_port || port(fields.get(2)?)? != client_port {
+            return None;
+        }
+        let (_, rx) = fields.get(4)?.split_once(':')?;
+        u64::from_str_radix(rx, 16).ok()
+    })
 }
 
 fn healthcheck(port: &str) -> std::process::Output {
