@@ -117,6 +117,8 @@ struct Task {
     stopped_at: Option<Instant>,
     stop_requested: bool,
     ever_healthy: bool,
+    /// Signals for the process, delivered by the runner that owns and reaps it.
+    signals: tokio::sync::mpsc::UnboundedSender<nix::sys::signal::Signal>,
 }
 
 impl Task {
@@ -374,9 +376,11 @@ impl Supervisor {
     }
 
     /// Deregisters a task and stops it: with `drain`, in-flight requests finish first (up to
-    /// the deregistration delay); then SIGTERM, and SIGKILL after the stop timeout.
+    /// the deregistration delay); then SIGTERM, and SIGKILL after the stop timeout. Both go
+    /// through the task's runner, which owns the process: a pid it has reaped (and that
+    /// another process may have by now) is never signalled.
     pub fn stop_task(self: &Arc<Self>, color: Color, id: &str, reason: &str, drain: bool) {
-        let (pid, upstream) = {
+        let (pid, upstream, signals) = {
             let mut all = self.lock();
             let Some(t) = all
                 .get_mut(color)
@@ -392,7 +396,7 @@ impl Supervisor {
             if t.target.is_some() {
                 t.target = Some(TargetPhase::Draining);
             }
-            let out = (t.pid, t.upstream.clone());
+            let out = (t.pid, t.upstream.clone(), t.signals.clone());
             if let Some(up) = &out.1 {
                 // Stop routing to it and close its idle pooled connections at once.
                 up.start_draining();
@@ -413,8 +417,11 @@ impl Supervisor {
             }
             me.set_status(color, &id, TaskStatus::Stopping);
             // A task without a pid yet is stopped by its runner once it has one.
-            let Some(pid) = pid else { return };
-            task::signal(pid, nix::sys::signal::Signal::SIGTERM);
+            if pid.is_none() {
+                return;
+            }
+            // A send fails only once the runner is gone, i.e. the process was reaped.
+            let _ = signals.send(nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + me.cfg.stop_timeout;
             while Instant::now() < deadline {
                 if me.is_stopped(color, &id) {
@@ -426,7 +433,7 @@ impl Supervisor {
                 "task {id} ignored SIGTERM for {:?}: SIGKILL",
                 me.cfg.stop_timeout
             );
-            task::signal(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = signals.send(nix::sys::signal::Signal::SIGKILL);
         });
     }
 

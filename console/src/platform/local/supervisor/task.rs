@@ -1,11 +1,13 @@
 //! One task's life: start the blog process, capture its output, register it with the proxy
 //! once it listens, health-check it, and record how it ended.
 
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 
 use super::health::{self, Streaks, TargetPhase};
@@ -15,10 +17,40 @@ use crate::platform::local::logs::format_line;
 use crate::platform::local::proxy::upstream::Upstream;
 use crate::rollout::Color;
 
-/// Sends `sig` to `pid`, ignoring a process that is already gone.
-pub(super) fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+/// Sends `sig` to `pid`, ignoring a process that is already gone. Only for a process no
+/// `Child` of ours owns (a previous daemon's orphan); a task is signalled through its runner.
+pub(super) fn signal(pid: u32, sig: Signal) {
     let Ok(raw) = i32::try_from(pid) else { return };
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), sig);
+}
+
+/// Delivers `sig` to a task's process; false when the process was already reaped. Only the
+/// runner that owns the `Child` calls this: it is also the one that reaps it, so while it runs
+/// this (and not `wait`) the pid cannot have been reaped and handed to another process.
+fn deliver(child: &mut Child, sig: Signal) -> bool {
+    // `None` once the child was reaped.
+    let Some(pid) = child.id() else { return false };
+    if sig == Signal::SIGKILL {
+        // tokio's own kill, which also checks that the child was not reaped.
+        return child.start_kill().is_ok();
+    }
+    signal(pid, sig);
+    true
+}
+
+/// Waits for the child to exit, delivering the signals `stop_task` asks for meanwhile.
+async fn wait_signalled(
+    child: &mut Child,
+    signals: &mut mpsc::UnboundedReceiver<Signal>,
+) -> std::io::Result<ExitStatus> {
+    loop {
+        tokio::select! {
+            status = child.wait() => return status,
+            Some(sig) = signals.recv() => {
+                deliver(child, sig);
+            }
+        }
+    }
 }
 
 fn task_id(color: Color) -> String {
@@ -29,6 +61,7 @@ fn task_id(color: Color) -> String {
 impl Supervisor {
     pub(super) fn start_task(self: &Arc<Self>, color: Color, release: Release) {
         let id = task_id(color);
+        let (signals, mut signal_rx) = mpsc::unbounded_channel();
         {
             let mut all = self.lock();
             all.get_mut(color).tasks.push(Task {
@@ -46,17 +79,24 @@ impl Supervisor {
                 stopped_at: None,
                 stop_requested: false,
                 ever_healthy: false,
+                signals,
             });
         }
         let me = self.clone();
         tokio::spawn(async move {
-            let outcome = me.run_task(color, &id, &release).await;
+            let outcome = me.run_task(color, &id, &release, &mut signal_rx).await;
             me.task_ended(color, &id, outcome);
         });
     }
 
     /// Runs the process to its end; returns why it ended.
-    async fn run_task(self: &Arc<Self>, color: Color, id: &str, release: &Release) -> String {
+    async fn run_task(
+        self: &Arc<Self>,
+        color: Color,
+        id: &str,
+        release: &Release,
+        signals: &mut mpsc::UnboundedReceiver<Signal>,
+    ) -> String {
         let binary = self.registry.blob_path(&release.digest);
         let log_path = self.paths.task_log(color, id);
         if let Some(dir) = log_path.parent()
@@ -118,7 +158,7 @@ impl Supervisor {
         let grace = self.cfg.start_grace;
         let listening = tokio::select! {
             addr = addr_rx => addr.ok().flatten(),
-            status = child.wait() => {
+            status = wait_signalled(&mut child, signals) => {
                 let _ = writer.await;
                 return exit_reason(status);
             }
@@ -154,12 +194,12 @@ impl Supervisor {
             let me = self.clone();
             let task = id.to_string();
             tokio::spawn(async move { me.health_loop(color, task, addr).await });
-        } else if let Some(pid) = pid {
+        } else {
             // Stopped while starting (scaled in, or a newer deploy): it never served, but it
             // gets the same graceful stop as any task.
-            signal(pid, nix::sys::signal::Signal::SIGTERM);
+            deliver(&mut child, Signal::SIGTERM);
         }
-        let status = child.wait().await;
+        let status = wait_signalled(&mut child, signals).await;
         let _ = writer.await;
         exit_reason(status)
     }
@@ -325,4 +365,57 @@ async fn write_log(mut file: tokio::fs::File, mut lines: mpsc::UnboundedReceiver
         }
     }
     let _ = file.flush().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    /// Runs `script` and returns once it printed its first line.
+    async fn spawn(script: &str) -> Child {
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sh starts");
+        let out = child.stdout.take().expect("piped");
+        let mut ready = String::new();
+        BufReader::new(out)
+            .read_line(&mut ready)
+            .await
+            .expect("first line");
+        child
+    }
+
+    #[tokio::test]
+    async fn the_runner_delivers_term_then_kill_to_a_task_ignoring_term() {
+        let mut child = spawn("trap '' TERM; echo ready; exec sleep 30").await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tx.send(Signal::SIGTERM).expect("open");
+        let waited = tokio::time::timeout(
+            Duration::from_millis(300),
+            wait_signalled(&mut child, &mut rx),
+        )
+        .await;
+        assert!(waited.is_err(), "SIGTERM is ignored: still running");
+        tx.send(Signal::SIGKILL).expect("open");
+        let status =
+            tokio::time::timeout(Duration::from_secs(10), wait_signalled(&mut child, &mut rx))
+                .await
+                .expect("killed in time")
+                .expect("status");
+        assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+    }
+
+    #[tokio::test]
+    async fn a_reaped_task_is_never_signalled() {
+        let mut child = spawn("echo ready; exit 3").await;
+        let (_tx, mut rx) = mpsc::unbounded_channel();
+        let status = wait_signalled(&mut child, &mut rx).await.expect("status");
+        assert_eq!(status.code(), Some(3));
+        assert!(!deliver(&mut child, Signal::SIGKILL));
+        assert!(!deliver(&mut child, Signal::SIGTERM));
+    }
 }
