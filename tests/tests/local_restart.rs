@@ -75,19 +75,49 @@ async fn down_then_up_restores_the_release() {
         batch.lines.windows(2).all(|w| w[0].at <= w[1].at),
         "oldest first"
     );
-    let again = p
-        .platform
-        .read_logs(&batch.cursor, 10_000)
-        .await
-        .expect("logs");
-    let last = batch.lines.last().map(|l| l.at).unwrap_or(0);
-    assert!(
-        again.lines.iter().all(|l| l.at >= last),
-        "the cursor returns only newer lines"
-    );
-
+    // A request the blog logs at info (a passing /health probe logs at debug) makes a line
+    // after the first read, so the cursor has something newer to return.
     let production: std::net::SocketAddr = after.id.parse().expect("listener address");
     let mut http = HttpClient::new(production);
+    let probe = format!("/cursor-probe-{}", std::process::id());
+    let r = http.get(&probe).await.expect("served");
+    assert_eq!(r.status, 404, "{probe} is no page");
+    let mut newer = Vec::new();
+    let mut cursor = batch.cursor.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let next = p.platform.read_logs(&cursor, 10_000).await.expect("logs");
+        newer.extend(next.lines);
+        cursor = next.cursor;
+        // One more read after the line arrived, so a repeat would be caught too.
+        if newer.iter().any(|l| l.message.contains(&probe)) {
+            let tail = p.platform.read_logs(&cursor, 10_000).await.expect("logs");
+            newer.extend(tail.lines);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request's log line never arrived: {newer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        newer.iter().filter(|l| l.message.contains(&probe)).count(),
+        1,
+        "the new line comes exactly once: {newer:?}"
+    );
+    let last = batch.lines.last().map(|l| l.at).unwrap_or(0);
+    for line in &newer {
+        assert!(
+            line.at >= last,
+            "the cursor returns only newer lines: {line:?}"
+        );
+        assert!(
+            !batch.lines.contains(line),
+            "a line from the first read came again: {line:?}"
+        );
+    }
+
     let r = http.get("/health").await.expect("served after restart");
     assert_eq!(r.status, 200);
     let version = r.header("x-blog-version").expect("version header");
