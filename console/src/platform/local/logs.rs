@@ -10,7 +10,11 @@ use crate::platform::{LogBatch, LogCursor};
 use crate::rollout::{Color, LogLine, UnixMillis};
 
 /// At most this much of one stream is read per call, so a chatty task cannot stall a tail.
+/// A line longer than this is returned in pieces of this size.
 const READ_CHUNK: u64 = 256 * 1024;
+
+/// Ends a piece of a line longer than [`READ_CHUNK`]; the next piece follows as its own line.
+pub const TRUNCATED_MARK: &str = " [line truncated: continues in the next line]";
 
 /// One stored line: `<millis> <message>\n`.
 pub fn format_line(at: UnixMillis, message: &str) -> String {
@@ -24,7 +28,8 @@ fn parse_line(line: &str) -> Option<(UnixMillis, &str)> {
 }
 
 /// New lines of every task of both colors since `cursor`, oldest first, at most `limit`.
-/// Streams are named `<color>/<task>`; a partial last line waits for its newline.
+/// Streams are named `<color>/<task>`; a partial last line waits for its newline, unless it
+/// fills a whole read, in which case it comes as pieces marked with [`TRUNCATED_MARK`].
 pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Result<LogBatch> {
     let mut candidates: Vec<(String, LogLine, u64)> = Vec::new();
     let mut next = cursor.clone();
@@ -109,20 +114,45 @@ fn read_stream(
     f.seek(SeekFrom::Start(offset))?;
     let mut buf = Vec::new();
     f.take(READ_CHUNK).read_to_end(&mut buf)?;
+    // (text, end offset, truncated) of each line this read completes.
+    let mut pieces: Vec<(String, u64, bool)> = Vec::new();
     let mut pos = offset;
-    let mut last_at = 0;
     for raw in buf.split_inclusive(|&b| b == b'\n') {
         if raw.last() != Some(&b'\n') {
             break;
         }
         pos += raw.len() as u64;
-        let text = String::from_utf8_lossy(&raw[..raw.len() - 1]);
-        let (at, message) = match parse_line(&text) {
-            Some((at, m)) => (at, m.to_string()),
-            // A line without a timestamp keeps its neighbour's time.
-            None => (last_at, text.to_string()),
+        let text = String::from_utf8_lossy(&raw[..raw.len() - 1]).into_owned();
+        pieces.push((text, pos, false));
+    }
+    // A full read without any newline would otherwise wait for one forever: hand it out as
+    // a piece, cut where no character is split.
+    if pos == offset && buf.len() as u64 == READ_CHUNK {
+        let cut = match std::str::from_utf8(&buf) {
+            Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
+            _ => buf.len(),
         };
-        last_at = at;
+        let text = String::from_utf8_lossy(&buf[..cut]).into_owned();
+        pieces.push((text, offset + cut as u64, true));
+    }
+    // A line without a timestamp (such as the rest of a long line) keeps its neighbour's
+    // time: the one before it, else the first one after it, else the file's.
+    let mut last_at = pieces
+        .iter()
+        .find_map(|(text, _, _)| parse_line(text).map(|(at, _)| at));
+    for (text, end, truncated) in &pieces {
+        let (at, message) = match parse_line(text) {
+            Some((at, m)) => (at, m),
+            None => (
+                *last_at.get_or_insert_with(|| modified_millis(path)),
+                text.as_str(),
+            ),
+        };
+        last_at = Some(at);
+        let mut message = message.to_string();
+        if *truncated {
+            message.push_str(TRUNCATED_MARK);
+        }
         // Old lines still advance the cursor (with an empty marker), so they are not read again.
         let wanted = since.is_none_or(|s| at >= s);
         out.push((
@@ -133,10 +163,19 @@ fn read_stream(
                 at: if wanted { at } else { UnixMillis::MIN },
                 message,
             },
-            pos,
+            *end,
         ));
     }
     Ok(())
+}
+
+fn modified_millis(path: &Path) -> UnixMillis {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as UnixMillis)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -181,5 +220,51 @@ mod tests {
         assert_eq!(batch.lines[0].message, "new");
         let again = read(dir.path(), &batch.cursor, 10).expect("read");
         assert!(again.lines.is_empty());
+    }
+
+    #[test]
+    fn a_line_longer_than_a_read_comes_in_marked_pieces() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let long = "x".repeat(READ_CHUNK as usize + 100);
+        write(dir.path(), "blue", "blue-1", &format!("70 {long}"));
+        let first = read(dir.path(), &LogCursor::default(), 10).expect("read");
+        assert_eq!(first.lines.len(), 1, "the stream does not stall");
+        let piece = &first.lines[0];
+        assert_eq!(piece.at, 70);
+        assert!(piece.message.ends_with(TRUNCATED_MARK));
+        assert_eq!(
+            piece.message.len(),
+            READ_CHUNK as usize - "70 ".len() + TRUNCATED_MARK.len()
+        );
+        let second = read(dir.path(), &first.cursor, 10).expect("read");
+        assert!(
+            second.lines.is_empty(),
+            "the short rest waits for its newline"
+        );
+        write(
+            dir.path(),
+            "blue",
+            "blue-1",
+            &format!("70 {long}\n80 next\n"),
+        );
+        let third = read(dir.path(), &second.cursor, 10).expect("read");
+        let msgs: Vec<_> = third.lines.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(msgs, ["x".repeat(103).as_str(), "next"]);
+    }
+
+    #[test]
+    fn a_long_line_is_not_cut_inside_a_character() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // "10 " is 3 bytes; 'é' is 2, so the read boundary falls inside one.
+        let body = format!("10 {}", "é".repeat(READ_CHUNK as usize / 2 + 10));
+        write(dir.path(), "green", "green-1", &body);
+        let batch = read(dir.path(), &LogCursor::default(), 10).expect("read");
+        let msg = batch.lines[0].message.trim_end_matches(TRUNCATED_MARK);
+        assert!(!msg.contains('\u{fffd}'), "no replacement character");
+        assert_eq!(msg.chars().count(), (READ_CHUNK as usize - 4) / 2);
+        assert_eq!(
+            batch.cursor.streams["green/green-1"],
+            (READ_CHUNK - 1).to_string()
+        );
     }
 }
