@@ -1,7 +1,8 @@
 //! The daemon: owns the state directory, runs the proxy's two listeners, the supervisor,
 //! the build runner and the control socket until `local down` (or SIGTERM).
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,17 +59,23 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     let test_addr = test.local_addr()?.to_string();
 
     let socket_path = paths.control_socket();
-    if let Some(dir) = socket_path.parent() {
-        std::fs::create_dir_all(dir)?;
-        if dir != paths.root() {
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+    if let Some(dir) = socket_path.parent()
+        && dir != paths.root()
+    {
+        ensure_private_dir(dir, nix::unistd::geteuid().as_raw())?;
     }
     // We hold the lock, so a socket file left here belongs to a dead daemon.
     let _ = std::fs::remove_file(&socket_path);
     let control_listener = UnixListener::bind(&socket_path)
         .with_context(|| format!("cannot create the control socket {}", socket_path.display()))?;
-    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600)).with_context(
+        || {
+            format!(
+                "cannot make the control socket {} private (mode 0600)",
+                socket_path.display()
+            )
+        },
+    )?;
 
     let supervisor = Supervisor::new(
         config.supervisor(),
@@ -156,6 +163,80 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     Ok(())
 }
 
+/// Makes `dir` a directory only we can use, for a control socket outside the state
+/// directory (`$XDG_RUNTIME_DIR/bluegreen` or `/tmp/bluegreen-<uid>`). In a shared directory
+/// such as /tmp another user may have taken the name first: a symbolic link, or a directory
+/// that is not ours, is refused rather than reused.
+fn ensure_private_dir(dir: &Path, uid: u32) -> anyhow::Result<()> {
+    let fix = "remove it, or set XDG_RUNTIME_DIR to a private directory";
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("cannot create {} for the control socket", parent.display())
+                })?;
+            }
+            match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                // Made by someone else meanwhile: checked below like any existing one.
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "cannot create the control socket directory {}",
+                            dir.display()
+                        )
+                    });
+                }
+                _ => {}
+            }
+            std::fs::symlink_metadata(dir).with_context(|| {
+                format!(
+                    "cannot inspect the control socket directory {}",
+                    dir.display()
+                )
+            })?
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot inspect the control socket directory {}",
+                    dir.display()
+                )
+            });
+        }
+    };
+    if meta.file_type().is_symlink() {
+        anyhow::bail!(
+            "the control socket directory {} is a symbolic link, which whoever made it can point anywhere; refusing to use it: {fix}",
+            dir.display()
+        );
+    }
+    if !meta.is_dir() {
+        anyhow::bail!(
+            "the control socket directory {} exists but is not a directory: {fix}",
+            dir.display()
+        );
+    }
+    if meta.uid() != uid {
+        anyhow::bail!(
+            "the control socket directory {} is owned by uid {}, not by you (uid {uid}); refusing to use it: {fix}",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(
+            || {
+                format!(
+                    "cannot make the control socket directory {} private (mode 0700)",
+                    dir.display()
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
 async fn bind(port: u16, which: &str, flag: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
         anyhow::anyhow!(
@@ -178,4 +259,80 @@ fn csrf_secret(paths: &Paths) -> anyhow::Result<String> {
     std::fs::write(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).expect("exists").mode() & 0o777
+    }
+
+    fn refusal(dir: &Path, uid: u32) -> String {
+        format!("{:#}", ensure_private_dir(dir, uid).expect_err("refused"))
+    }
+
+    #[test]
+    fn a_missing_socket_dir_is_created_private() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("runtime").join("bluegreen");
+        ensure_private_dir(&dir, me()).expect("created");
+        assert_eq!(mode(&dir), 0o700);
+        ensure_private_dir(&dir, me()).expect("reused");
+    }
+
+    #[test]
+    fn our_own_open_socket_dir_is_made_private() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("bluegreen-1");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        ensure_private_dir(&dir, me()).expect("ours");
+        assert_eq!(mode(&dir), 0o700);
+    }
+
+    #[test]
+    fn a_symlinked_socket_dir_is_refused_and_its_target_untouched() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let target = tmp.path().join("elsewhere");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = tmp.path().join("bluegreen-1");
+        std::os::unix::fs::symlink(&target, &dir).expect("symlink");
+        let msg = refusal(&dir, me());
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(msg.contains("symbolic link"), "{msg}");
+        assert_eq!(mode(&target), 0o755);
+    }
+
+    #[test]
+    fn a_socket_dir_owned_by_someone_else_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("bluegreen-1");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        // As seen by another user: the directory is not theirs.
+        let other = me() + 1;
+        let msg = refusal(&dir, other);
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&format!("owned by uid {}, not by you (uid {other})", me())),
+            "{msg}"
+        );
+        assert_eq!(mode(&dir), 0o777, "left as found");
+    }
+
+    #[test]
+    fn a_file_in_place_of_the_socket_dir_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("bluegreen-1");
+        std::fs::write(&dir, "").expect("file");
+        let msg = refusal(&dir, me());
+        assert!(msg.contains("not a directory"), "{msg}");
+    }
 }
