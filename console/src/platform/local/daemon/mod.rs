@@ -273,6 +273,14 @@ mod tests {
         std::fs::symlink_metadata(p).expect("exists").mode() & 0o777
     }
 
+    /// `tmp/name`, a directory with `mode`.
+    fn dir_with_mode(tmp: &tempfile::TempDir, name: &str, mode: u32) -> std::path::PathBuf {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        dir
+    }
+
     fn refusal(dir: &Path, uid: u32) -> String {
         format!("{:#}", ensure_private_dir(dir, uid).expect_err("refused"))
     }
@@ -289,9 +297,7 @@ mod tests {
     #[test]
     fn our_own_open_socket_dir_is_made_private() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join("bluegreen-1");
-        std::fs::create_dir(&dir).expect("mkdir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = dir_with_mode(&tmp, "bluegreen-1", 0o755);
         ensure_private_dir(&dir, me()).expect("ours");
         assert_eq!(mode(&dir), 0o700);
     }
@@ -299,9 +305,7 @@ mod tests {
     #[test]
     fn a_symlinked_socket_dir_is_refused_and_its_target_untouched() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let target = tmp.path().join("elsewhere");
-        std::fs::create_dir(&target).expect("mkdir");
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let target = dir_with_mode(&tmp, "elsewhere", 0o755);
         let dir = tmp.path().join("bluegreen-1");
         std::os::unix::fs::symlink(&target, &dir).expect("symlink");
         let msg = refusal(&dir, me());
@@ -313,9 +317,7 @@ mod tests {
     #[test]
     fn a_socket_dir_owned_by_someone_else_is_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join("bluegreen-1");
-        std::fs::create_dir(&dir).expect("mkdir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let dir = dir_with_mode(&tmp, "bluegreen-1", 0o777);
         // As seen by another user: the directory is not theirs.
         let other = me() + 1;
         let msg = refusal(&dir, other);
