@@ -8,7 +8,9 @@
 //! timestamps where the JSON protocol has epoch seconds. The proxy repairs both, so every AWS
 //! test talks to moto through it, with or without faults. moto also has no percentile
 //! statistics (it answers a `p99` query with HTTP 500), so the proxy asks it for `Maximum`
-//! instead: of one datapoint per period, the same value.
+//! instead: of one datapoint per period, the same value. So that the rewrite cannot hide a
+//! console that stopped asking for the percentile, the proxy first checks the latency query:
+//! a `TargetResponseTime` query with any other statistic is answered with a 400 naming it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -206,6 +208,10 @@ fn injected(fault: Fault, json: bool) -> Response<Full<Bytes>> {
         ),
         Fault::Drop | Fault::Delay(_) => (500, "", ""),
     };
+    error_response(status, code, message, json)
+}
+
+fn error_response(status: u16, code: &str, message: &str, json: bool) -> Response<Full<Bytes>> {
     let (content_type, body) = if json {
         (
             "application/x-amz-json-1.1",
@@ -291,6 +297,20 @@ async fn handle(
         }
         Some(f) => return Ok(injected(f, target.is_some())),
     }
+    if op == "GetMetricData"
+        && let Some(stat) = latency_stats(&form_decode(&body))
+            .into_iter()
+            .find(|s| s != "p99")
+    {
+        return Ok(error_response(
+            400,
+            "InvalidParameterValue",
+            &format!(
+                "test proxy: TargetResponseTime was queried with Stat={stat}; the console must ask for p99"
+            ),
+            false,
+        ));
+    }
     let body = if op == "GetMetricData" {
         Bytes::from(
             String::from_utf8_lossy(&body)
@@ -359,6 +379,38 @@ fn stringify_container_numbers(body: &Bytes) -> Bytes {
 }
 
 /// `a=b%3Ac&d=e+f` → `a=b:c&d=e f` (good enough to search for ARNs and values).
+/// The statistic of every `TargetResponseTime` query in a form-decoded GetMetricData body.
+fn latency_stats(decoded: &str) -> Vec<String> {
+    // member index → (metric name, statistic)
+    let mut members: std::collections::BTreeMap<u32, (Option<&str>, Option<&str>)> =
+        std::collections::BTreeMap::new();
+    for pair in decoded.split('&') {
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let Some(rest) = key.strip_prefix("MetricDataQueries.member.") else {
+            continue;
+        };
+        let Some((n, field)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(n) = n.parse() else {
+            continue;
+        };
+        let entry = members.entry(n).or_default();
+        match field {
+            "MetricStat.Metric.MetricName" => entry.0 = Some(value),
+            "MetricStat.Stat" => entry.1 = Some(value),
+            _ => {}
+        }
+    }
+    members
+        .into_values()
+        .filter(|(name, _)| *name == Some("TargetResponseTime"))
+        .map(|(_, stat)| stat.unwrap_or("(none)").to_string())
+        .collect()
+}
+
 fn form_decode(body: &[u8]) -> String {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
@@ -450,5 +502,18 @@ mod tests {
             form_decode(b"Action=X&Arn=arn%3Aaws%2Fx+y"),
             "Action=X&Arn=arn:aws/x y"
         );
+    }
+
+    #[test]
+    fn latency_stats_are_read_per_query() {
+        let body = "Action=GetMetricData\
+            &MetricDataQueries.member.1.MetricStat.Metric.MetricName=RequestCount\
+            &MetricDataQueries.member.1.MetricStat.Stat=Sum\
+            &MetricDataQueries.member.2.MetricStat.Stat=p99\
+            &MetricDataQueries.member.2.MetricStat.Metric.MetricName=TargetResponseTime\
+            &MetricDataQueries.member.12.MetricStat.Metric.MetricName=TargetResponseTime\
+            &MetricDataQueries.member.12.MetricStat.Stat=Average";
+        assert_eq!(latency_stats(body), ["p99", "Average"]);
+        assert!(latency_stats("Action=GetMetricData").is_empty());
     }
 }
