@@ -380,7 +380,7 @@ impl Supervisor {
     /// through the task's runner, which owns the process: a pid it has reaped (and that
     /// another process may have by now) is never signalled.
     pub fn stop_task(self: &Arc<Self>, color: Color, id: &str, reason: &str, drain: bool) {
-        let (pid, upstream, signals) = {
+        let (upstream, signals) = {
             let mut all = self.lock();
             let Some(t) = all
                 .get_mut(color)
@@ -396,8 +396,8 @@ impl Supervisor {
             if t.target.is_some() {
                 t.target = Some(TargetPhase::Draining);
             }
-            let out = (t.pid, t.upstream.clone(), t.signals.clone());
-            if let Some(up) = &out.1 {
+            let out = (t.upstream.clone(), t.signals.clone());
+            if let Some(up) = &out.0 {
                 // Stop routing to it and close its idle pooled connections at once.
                 up.start_draining();
             }
@@ -416,11 +416,8 @@ impl Supervisor {
                 }
             }
             me.set_status(color, &id, TaskStatus::Stopping);
-            // A task without a pid yet is stopped by its runner once it has one.
-            if pid.is_none() {
-                return;
-            }
-            // A send fails only once the runner is gone, i.e. the process was reaped.
+            // Queued until the runner has a process to deliver it to; a send fails only once
+            // the runner is gone, i.e. the process was reaped (or never started).
             let _ = signals.send(nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + me.cfg.stop_timeout;
             while Instant::now() < deadline {

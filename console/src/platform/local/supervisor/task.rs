@@ -194,11 +194,9 @@ impl Supervisor {
             let me = self.clone();
             let task = id.to_string();
             tokio::spawn(async move { me.health_loop(color, task, addr).await });
-        } else {
-            // Stopped while starting (scaled in, or a newer deploy): it never served, but it
-            // gets the same graceful stop as any task.
-            deliver(&mut child, Signal::SIGTERM);
         }
+        // A task stopped while starting (scaled in, or a newer deploy) never served; the
+        // SIGTERM `stop_task` queued reaches it here, as for any task.
         let status = wait_signalled(&mut child, signals).await;
         let _ = writer.await;
         exit_reason(status)
