@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 
 use super::health::{self, Streaks, TargetPhase};
 use super::{Release, Supervisor, Task, TaskStatus, parse_listen_addr};
 use crate::ops::now_millis;
-use crate::platform::local::logs::format_line;
+use crate::platform::local::logs::{TRUNCATED_MARK, format_line};
 use crate::platform::local::proxy::upstream::Upstream;
 use crate::rollout::Color;
 
@@ -325,6 +325,11 @@ fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
     }
 }
 
+/// The longest line of a task's output kept whole; a longer one is stored in pieces marked
+/// with [`TRUNCATED_MARK`], so a task that never prints a newline cannot grow the daemon's
+/// memory without bound.
+const LINE_MAX: usize = 64 * 1024;
+
 /// Forwards a stream's lines to the log writer; the first stdout line also yields the
 /// listen address.
 async fn pump(
@@ -333,14 +338,24 @@ async fn pump(
     mut addr: Option<oneshot::Sender<Option<std::net::SocketAddr>>>,
 ) {
     let mut reader = BufReader::new(stream);
+    // May start with the bytes of a character a cut piece left incomplete.
     let mut buf = Vec::new();
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        let room = (LINE_MAX - buf.len()) as u64;
+        match (&mut reader).take(room).read_until(b'\n', &mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let line = String::from_utf8_lossy(&buf).into_owned();
+        let whole = buf.last() == Some(&b'\n') || buf.len() < LINE_MAX;
+        let cut = match std::str::from_utf8(&buf) {
+            Err(e) if !whole && e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
+            _ => buf.len(),
+        };
+        let mut line = String::from_utf8_lossy(&buf[..cut]).into_owned();
+        buf.drain(..cut);
+        if !whole {
+            line.push_str(TRUNCATED_MARK);
+        }
         if let Some(tx) = addr.take() {
             match parse_listen_addr(&line) {
                 Some(a) => {
@@ -350,6 +365,9 @@ async fn pump(
             }
         }
         let _ = lines.send(format_line(now_millis(), &line));
+    }
+    if !buf.is_empty() {
+        let _ = lines.send(format_line(now_millis(), &String::from_utf8_lossy(&buf)));
     }
     if let Some(tx) = addr {
         let _ = tx.send(None);
@@ -405,6 +423,51 @@ mod tests {
                 .expect("killed in time")
                 .expect("status");
         assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
+    }
+
+    /// The messages `pump` stores for `output`, without their timestamps.
+    async fn pumped(output: &[u8]) -> Vec<String> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        pump(output, tx, None).await;
+        let mut out = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            let (_, message) = line.split_once(' ').expect("timestamped");
+            out.push(message.trim_end_matches('\n').to_string());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_stored_in_bounded_marked_pieces() {
+        let mut output = "a".repeat(LINE_MAX + 10).into_bytes();
+        output.extend_from_slice(b"\nnext\ntail without newline");
+        let lines = pumped(&output).await;
+        assert_eq!(
+            lines.len(),
+            4,
+            "{:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            lines[0],
+            format!("{}{TRUNCATED_MARK}", "a".repeat(LINE_MAX))
+        );
+        assert_eq!(lines[1], "a".repeat(10));
+        assert_eq!(&lines[2..], ["next", "tail without newline"]);
+    }
+
+    #[tokio::test]
+    async fn a_piece_never_splits_a_character() {
+        // 'é' is 2 bytes; one byte of padding puts a piece boundary inside one.
+        let output = format!("x{}\n", "é".repeat(LINE_MAX / 2 + 5));
+        let lines = pumped(output.as_bytes()).await;
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines.iter().all(|l| !l.contains('\u{fffd}')),
+            "no replacement character"
+        );
+        let rejoined = lines[0].trim_end_matches(TRUNCATED_MARK).to_string() + &lines[1];
+        assert_eq!(rejoined, output.trim_end());
     }
 
     #[tokio::test]
