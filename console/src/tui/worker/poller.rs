@@ -12,8 +12,13 @@ use crate::platform::{LogCursor, Platform};
 use crate::tui::event::{Event, Polled};
 use crate::tui::state::Resource;
 
-/// Lines asked for per log read; a full batch is followed by another read at once.
+/// Lines asked for per log read.
 pub const LOG_BATCH: usize = 5_000;
+/// A read with at least this many lines is followed by another at once: the platform may
+/// cap a read below `LOG_BATCH` (the local daemon reads a bounded chunk per stream), so
+/// "a full batch" cannot be the sign of a backlog. Fewer lines wait for the interval, so a
+/// trickle never turns into a busy loop.
+const LOG_CATCH_UP: usize = 500;
 /// How far back the tail starts.
 const LOG_BACKLOG_MS: i64 = 5 * 60 * 1000;
 /// Window of the traffic metrics.
@@ -116,7 +121,7 @@ async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> 
         Resource::Logs => match p.read_logs(cursor, LOG_BATCH).await {
             Ok(batch) => {
                 *cursor = batch.cursor;
-                let more = batch.lines.len() >= LOG_BATCH;
+                let more = batch.lines.len() >= LOG_CATCH_UP;
                 (Polled::Logs(Ok(batch.lines)), more)
             }
             Err(e) => (Polled::Logs(Err(e)), false),
