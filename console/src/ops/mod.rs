@@ -302,10 +302,7 @@ impl Ops {
                 || listener.bake.as_ref().map(|b| b.old) == Some(color);
             if needed {
                 let targets = self.platform.target_health(color).await?;
-                *healthy.get_mut(color) = targets
-                    .iter()
-                    .filter(|t| t.health == crate::rollout::TargetHealth::Healthy)
-                    .count();
+                *healthy.get_mut(color) = crate::rollout::healthy_count(&targets);
             }
         }
         let target = guard::rollback_target(&listener, |c| *healthy.get(c))?;

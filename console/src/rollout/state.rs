@@ -143,6 +143,15 @@ pub struct TargetState {
     pub reason: Option<String>,
 }
 
+/// How many of `targets` receive traffic now: the one definition both the guards and the
+/// rollback path (which reads target health alone) count with.
+pub fn healthy_count(targets: &[TargetState]) -> usize {
+    targets
+        .iter()
+        .filter(|t| t.health == TargetHealth::Healthy)
+        .count()
+}
+
 /// The load balancer's view of one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -158,10 +167,7 @@ pub enum TargetHealth {
 impl ColorState {
     /// Targets that receive traffic now.
     pub fn healthy_targets(&self) -> usize {
-        self.targets
-            .iter()
-            .filter(|t| t.health == TargetHealth::Healthy)
-            .count()
+        healthy_count(&self.targets)
     }
 
     /// Whether the color could take traffic: at least one healthy target and no fewer than the
