@@ -6,6 +6,7 @@
 //! - [`ops`]: the verbs over the trait, with read-only/arming and guards enforced once.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod ops;
 pub mod platform;

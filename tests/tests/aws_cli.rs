@@ -272,7 +272,7 @@ async fn a_rollback_during_the_bake_stops_the_waiting_promote() {
         .expect("bake end in epoch milliseconds");
     env.cli(&["rollback"]).await.expect_code(exit::OK);
     assert!(
-        bluegreen::ops::now_millis() < until,
+        bluegreen::clock::now_millis() < until,
         "the rollback finished after the bake ended, so this run tests nothing: the machine is too slow for a 20 s bake"
     );
     let out = tokio::time::timeout(Duration::from_secs(120), promote.wait_with_output())
@@ -300,7 +300,7 @@ async fn the_next_promote_finishes_a_pending_bake() {
     // close, as if the time had passed while the console was away.
     interrupted_promote(&env, "600").await;
     assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
-    let soon = bluegreen::ops::now_millis() + 2_000;
+    let soon = bluegreen::clock::now_millis() + 2_000;
     env.topo
         .set_tag(TAG_BAKE_UNTIL, &soon.to_string())
         .await
@@ -632,7 +632,7 @@ async fn logs_show_both_colors_tagged_with_task() {
             .log_stream_name(format!("{color}/blog/{task}"))
             .log_events(
                 aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                    .timestamp(bluegreen::ops::now_millis())
+                    .timestamp(bluegreen::clock::now_millis())
                     .message(message)
                     .build()
                     .expect("event"),

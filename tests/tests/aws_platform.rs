@@ -27,7 +27,7 @@ async fn start() -> Env {
 }
 
 fn now_ms() -> i64 {
-    bluegreen::ops::now_millis()
+    bluegreen::clock::now_millis()
 }
 
 /// snapshot + builds + images, and the calls they cost.

@@ -106,7 +106,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
             state_dir,
             read_only,
         } => {
-            let platform = crate::platform::local::cli::connect(&state_dir)
+            let platform = crate::platform::local::lifecycle::connect(&state_dir)
                 .await
                 .map_err(ConnectError)?;
             (profile, platform, read_only)

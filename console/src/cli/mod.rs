@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::platform::local::cli::{DemoArgs, LocalCommand};
 use crate::rollout::{Color, Weights};
+use demo::DemoArgs;
+use local::LocalCommand;
 
 mod connect;
+mod demo;
+mod local;
 mod render;
 mod run;
 

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::ops::{PromoteReport, RollbackReport};
+use crate::platform::local::wire::DaemonStatus;
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
 use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Snapshot, UnixMillis,
@@ -52,14 +53,15 @@ pub struct Status<'a> {
     pub now: UnixMillis,
 }
 
-pub fn status(s: &Status) -> String {
+/// The platform, the listener and both colors: the part of `status` every status view shares
+/// (`bluegreen status`, `local status`, the demo's summary).
+pub fn rollout(info: &PlatformInfo, snap: &Snapshot, now: UnixMillis, verbose: bool) -> String {
     let mut out = String::new();
-    let snap = s.snap;
-    let where_ = match &s.info.kind {
-        PlatformKind::Aws { region, .. } => format!("aws {region} · cluster {}", s.info.cluster),
+    let where_ = match &info.kind {
+        PlatformKind::Aws { region, .. } => format!("aws {region} · cluster {}", info.cluster),
         PlatformKind::Local { state_dir, url } => format!("local {state_dir} · {url}"),
     };
-    let _ = writeln!(out, "profile {} · {where_}", s.info.profile);
+    let _ = writeln!(out, "profile {} · {where_}", info.profile);
     let l = &snap.listener;
     let _ = writeln!(out, "listener {}", l.id);
     let shape = match (snap.live(), snap.stable()) {
@@ -75,7 +77,7 @@ pub fn status(s: &Status) -> String {
         let _ = writeln!(
             out,
             "bake     {}",
-            bake_line(snap, b, s.now, s.info.finishes_bake)
+            bake_line(snap, b, now, info.finishes_bake)
         );
     }
     if let Some(t) = l.test_color {
@@ -83,8 +85,14 @@ pub fn status(s: &Status) -> String {
     }
     let _ = writeln!(out);
     for (_, c) in snap.colors.iter() {
-        color(&mut out, c, l.weights.get(c.color), s.verbose);
+        color(&mut out, c, l.weights.get(c.color), verbose);
     }
+    out
+}
+
+pub fn status(s: &Status) -> String {
+    let mut out = rollout(s.info, s.snap, s.now, s.verbose);
+    let snap = s.snap;
     let _ = writeln!(out);
     match s.builds {
         Ok([]) => {
@@ -408,5 +416,27 @@ pub fn why_unhealthy(c: &ColorState) -> String {
     for e in s.events.iter().take(3) {
         let _ = write!(out, "\n  event {} {}", time(e.at), e.message);
     }
+    out
+}
+
+/// `local status`: the daemon (process, socket, listeners), then the shared rollout view.
+pub fn local_status(
+    d: &DaemonStatus,
+    info: &PlatformInfo,
+    snap: &Snapshot,
+    now: UnixMillis,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "local platform: running (pid {}, bluegreen {})",
+        d.pid, d.version
+    );
+    let _ = writeln!(out, "  state dir   {}", d.state_dir);
+    let _ = writeln!(out, "  socket      {}", d.socket);
+    let _ = writeln!(out, "  production  http://{}/", d.production);
+    let _ = writeln!(out, "  test        http://{}/", d.test);
+    let _ = writeln!(out);
+    out.push_str(&rollout(info, snap, now, false));
     out
 }

@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 use super::connect::{self, ConnectError, Selected};
 use super::render;
 use super::{Cli, Command, Global, WaitArgs};
+use crate::clock::now_millis;
 use crate::config::{ConfigError, terraform};
 use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
 use crate::platform::PlatformError;
-use crate::rollout::{BuildStatus, Weights};
+use crate::rollout::{Bake, BuildStatus, Weights, guard};
 
 /// Why a command did not reach its requested state: the exit code and what to print.
 #[derive(Debug)]
@@ -70,7 +71,7 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-type Outcome = Result<i32, Failure>;
+pub(super) type Outcome = Result<i32, Failure>;
 
 /// Prints a result: human text on stdout, or one JSON document.
 struct Out {
@@ -129,12 +130,8 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
     };
     match command {
         Command::Init { from_terraform } => init(&g, &from_terraform, out),
-        Command::Local(cmd) => {
-            Ok(crate::platform::local::cli::run_local(cmd, &local_state_dir(&g)?).await?)
-        }
-        Command::Demo(args) => {
-            Ok(crate::platform::local::cli::run_demo(args, &local_state_dir(&g)?).await?)
-        }
+        Command::Local(cmd) => Ok(super::local::run(cmd, &local_state_dir(&g)?).await?),
+        Command::Demo(args) => super::demo::run(args, &local_state_dir(&g)?).await,
         command => {
             let conn = connect::connect(&g).await?;
             verb(command, &conn.ops, &conn.profile, out).await
@@ -263,7 +260,7 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
     let info = p.info();
     let builds = builds.map_err(|e| e.to_string());
     let images = images.map_err(|e| e.to_string());
-    let now = ops::now_millis();
+    let now = now_millis();
     let code = if builds.is_err() || images.is_err() {
         exit::PLATFORM
     } else {
@@ -312,34 +309,19 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     // Refuse up front: finishing a pending bake would otherwise wait it out before refusing.
     ops.access().check("promote").map_err(ops::OpError::from)?;
     let p = ops.platform();
-    let finishes = p.info().finishes_bake;
     let listener = p.listener().await?;
-    // A bake left by an earlier promote (the console quit mid-bake): finish it rather than
-    // promote the old color back.
-    if let (Some(stable), Some(pending)) = (listener.stable, &listener.bake)
-        && listener.weights == Weights::all(stable)
-        && finishes
+    // A bake left by an earlier promote (the console quit mid-bake) on a platform that does not
+    // finish bakes itself: finish it rather than promote the old color back. Everything else,
+    // including the refusal while the platform bakes, is the promote guard's call.
+    if !p.info().finishes_bake
+        && let Some(pending) = guard::already_promoted(&listener).cloned()
     {
-        // Promoting again now would hand the traffic back to the old color.
-        return Err(Failure {
-            code: exit::REFUSED,
-            message: format!(
-                "{stable} is promoted and baking until {}; the platform scales {} down after it. To undo the promote, roll back",
-                render::time(pending.until),
-                pending.old
-            ),
-            detail: json!({ "listener": listener }),
-        });
-    }
-    if let (Some(stable), Some(pending)) = (listener.stable, listener.bake.clone())
-        && listener.weights == Weights::all(stable)
-        && !finishes
-    {
+        let stable = pending.old.other();
         out.progress(&format!(
             "{stable} was promoted earlier and its bake is pending; finishing it (old color {})",
             pending.old
         ));
-        if !bake_wait(pending.until, pending.old, out).await {
+        if !bake_wait(&pending, out).await {
             return Ok(exit::OK);
         }
         let done = ops.finish_bake().await?;
@@ -357,10 +339,10 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
         keep_old,
     };
     let report = ops.promote(opts, None).await?;
-    out.progress(&render::promote(&report, ops::now_millis()));
+    out.progress(&render::promote(&report, now_millis()));
     let mut finished = None;
     if let (Some(b), false) = (&report.bake, report.platform_finishes_bake) {
-        if !bake_wait(b.until, b.old, out).await {
+        if !bake_wait(b, out).await {
             out.print(
                 "bake left pending",
                 json!({ "ok": true, "report": report, "finished_bake": null }),
@@ -387,49 +369,42 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     Ok(exit::OK)
 }
 
-/// The bake was ended by someone else during the wait: another console finished it, or a
-/// rollback undid the promote. Says which; succeeds only if the promoted color is stable.
+/// The bake was ended by someone else during the wait: another console finished it (fine), or
+/// a rollback undid the promote (refused, see [`guard::check_promote_kept`]).
 async fn ended_elsewhere(ops: &Ops, report: &ops::PromoteReport, out: &Out) -> Outcome {
     let l = ops.platform().listener().await?;
-    let stable = l.stable.map_or("none".to_string(), |c| c.to_string());
-    let message = format!(
-        "the bake was ended elsewhere during the wait: stable is {stable}, the listener shows {}; nothing was scaled down here",
-        l.weights
+    guard::check_promote_kept(&l, report.promoted).map_err(OpError::from)?;
+    out.print(
+        &format!(
+            "the bake was ended elsewhere during the wait: {} is stable, the listener shows {}; nothing was scaled down here",
+            report.promoted, l.weights
+        ),
+        json!({ "ok": true, "report": report, "listener": l }),
     );
-    if l.stable == Some(report.promoted) {
-        out.print(
-            &message,
-            json!({ "ok": true, "report": report, "listener": l }),
-        );
-        return Ok(exit::OK);
-    }
-    Err(Failure {
-        code: exit::REFUSED,
-        message: format!("{message} (a rollback undid the promote)"),
-        detail: json!({ "report": report, "listener": l }),
-    })
+    Ok(exit::OK)
 }
 
 /// Sleeps until `until`, printing progress; false when interrupted (Ctrl-C), in which case the
 /// bake stays recorded on the platform for a later `promote` to finish.
-async fn bake_wait(until: i64, old: crate::rollout::Color, out: &Out) -> bool {
-    const STEP: i64 = 30_000;
+async fn bake_wait(bake: &Bake, out: &Out) -> bool {
+    const STEP: u64 = 30_000;
+    let old = bake.old;
     loop {
-        let left = until - ops::now_millis();
-        if left <= 0 {
+        let left = bake.left(now_millis());
+        if left == 0 {
             return true;
         }
         out.progress(&format!(
             "baking: {} left, {old} still running (Ctrl-C leaves the bake pending; `bluegreen promote` finishes it)",
-            render::duration(left)
+            render::duration(i64::try_from(left).unwrap_or(i64::MAX))
         ));
-        let nap = Duration::from_millis(u64::try_from(left.min(STEP)).unwrap_or(0));
+        let nap = Duration::from_millis(left.min(STEP));
         tokio::select! {
             _ = tokio::time::sleep(nap) => {}
             _ = tokio::signal::ctrl_c() => {
                 out.progress(&format!(
                     "interrupted: the bake stays pending until {}; {old} keeps running; run `bluegreen promote` to finish it",
-                    render::time(until)
+                    render::time(bake.until)
                 ));
                 return false;
             }
@@ -459,7 +434,7 @@ async fn build(ops: &Ops, source: Option<String>, wait: bool, timeout: u64, out:
                 out.progress(&format!("phase {last_phase}"));
             }
             if b.status.is_done() {
-                let line = render::build_line(b, ops::now_millis());
+                let line = render::build_line(b, now_millis());
                 let ok = b.status == BuildStatus::Succeeded;
                 if ok {
                     out.print(&line, json!({ "ok": true, "build": b }));
@@ -519,6 +494,7 @@ async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
             )
         }
         WaitFor::Weights(w) => format!("the listener shows {w}"),
+        WaitFor::Stable(c) => format!("{c} is stable with all traffic"),
     };
     out.print(&human, json!({ "ok": true, "snapshot": snap }));
     Ok(exit::OK)
@@ -536,7 +512,7 @@ async fn logs(
 ) -> Outcome {
     let since_ms = i64::try_from(since.saturating_mul(1000)).unwrap_or(i64::MAX);
     let mut cursor = crate::platform::LogCursor {
-        since: Some(ops::now_millis().saturating_sub(since_ms)),
+        since: Some(now_millis().saturating_sub(since_ms)),
         ..Default::default()
     };
     loop {
@@ -565,7 +541,7 @@ async fn logs(
 
 /// [`Ops::wait`]; when waiting for health times out, the failure also says what the color
 /// looks like: its targets, stopped tasks and latest service events.
-async fn wait_explained(
+pub(super) async fn wait_explained(
     ops: &Ops,
     what: &WaitFor,
     timeout: Duration,
@@ -574,7 +550,7 @@ async fn wait_explained(
         Ok(snap) => Ok(snap),
         Err(e @ OpError::Platform(PlatformError::TimedOut { .. })) => {
             let mut failure = Failure::from(e);
-            if let WaitFor::Healthy(color) = what
+            if let WaitFor::Healthy(color) | WaitFor::Stable(color) = what
                 && let Ok(snap) = ops.platform().snapshot().await
             {
                 failure.message += &render::why_unhealthy(snap.colors.get(*color));

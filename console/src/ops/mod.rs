@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_millis;
 use crate::platform::{DeployReceipt, Platform, PlatformError, WeightChange, WeightOutcome};
 use crate::rollout::guard::{self, Refusal};
-use crate::rollout::{Bake, Build, Color, Snapshot, UnixMillis, Weights};
+use crate::rollout::{
+    Bake, BakeStep, Build, Color, PerColor, Snapshot, UnixMillis, Weights, bake, healthy_count,
+};
 
 mod wait;
 
@@ -52,10 +55,6 @@ impl Access {
             return Err(guard::read_only_refusal(verb, true));
         }
         Ok(())
-    }
-
-    pub fn can_write(&self) -> bool {
-        self.check("write").is_ok()
     }
 }
 
@@ -207,27 +206,11 @@ impl Ops {
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
         let snap = self.platform.snapshot().await?;
-        if let (Some(stable), Some(bake)) = (snap.stable(), snap.bake_pending())
-            && snap.listener.weights == Weights::all(stable)
-        {
-            // Promoting now would hand all traffic back to the old color.
-            return Err(OpError::Refused(Refusal {
-                rule: guard::GuardRule::NotConverged,
-                reason: format!(
-                    "{stable} is already promoted and its bake is pending ({} still runs): finish the bake, or roll back to undo the promote",
-                    bake.old
-                ),
-                overridable: false,
-            }));
-        }
-        let target = guard::check_promote(&snap, pending)?;
+        let finishes = self.platform.info().finishes_bake;
+        let target = guard::check_promote(&snap, pending, finishes)?;
         let old = target.other();
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
-        let bake = Bake {
-            old,
-            until: now_millis() + opts.bake.as_millis() as UnixMillis,
-            keep_old: opts.keep_old,
-        };
+        let bake = Bake::starting(old, now_millis(), opts.bake.as_millis(), opts.keep_old);
         self.platform
             .record_stable(target, Some(bake.clone()))
             .await?;
@@ -240,55 +223,35 @@ impl Ops {
             promoted: target,
             change,
             bake: Some(bake),
-            platform_finishes_bake: self.platform.info().finishes_bake,
+            platform_finishes_bake: finishes,
             warnings,
         })
     }
 
-    /// Ends a pending bake: scales the old color to zero (unless keep-old) and clears the bake.
-    /// Does nothing when no bake is pending.
+    /// Ends a pending bake now, early or not: clears it, then scales the old color to zero
+    /// (unless keep-old), as [`crate::rollout::bake`] decides. Does nothing when no bake is
+    /// pending; a stale bake is only cleared.
     pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
         self.access.check("promote")?;
         let listener = self.platform.listener().await?;
-        let (Some(stable), Some(bake)) = (listener.stable, listener.bake.clone()) else {
-            return Ok(None);
-        };
-        if listener.weights != Weights::all(stable) {
-            // Someone moved traffic since the promote: scaling the old color now could drop
-            // requests. Leave it running and keep the bake pending.
-            return Err(OpError::Refused(Refusal {
-                rule: guard::GuardRule::NotConverged,
-                reason: format!(
-                    "bake not finished: {stable} is stable but the listener shows {}; the old color keeps running",
-                    listener.weights
-                ),
-                overridable: false,
-            }));
-        }
-        if bake.old == stable {
-            // A stale bake (for example a half-written tag update) must never scale down the
-            // color that serves traffic: just clear it.
-            self.platform.record_stable(stable, None).await?;
-            return Ok(None);
-        }
-        // Clear the bake before scaling: from here on a rollback targets the stable color, not
-        // the old one that is about to go away.
-        self.platform.record_stable(stable, None).await?;
-        if !bake.keep_old {
-            let now = self.platform.listener().await?;
-            if now.weights != Weights::all(stable) {
-                return Err(OpError::Refused(Refusal {
-                    rule: guard::GuardRule::NotConverged,
-                    reason: format!(
-                        "bake cleared, but the listener now shows {}: {} keeps running; scale it down yourself once traffic has left it",
-                        now.weights, bake.old
-                    ),
-                    overridable: false,
-                }));
+        match listener.bake_step(UnixMillis::MAX) {
+            BakeStep::Nothing | BakeStep::Baking { .. } => Ok(None),
+            BakeStep::ClearStale { stable } => {
+                self.platform.record_stable(stable, None).await?;
+                Ok(None)
             }
-            self.platform.scale(bake.old, 0).await?;
+            BakeStep::Hold(refusal) => Err(refusal.into()),
+            BakeStep::Finish { stable, bake } => {
+                // Cleared first: from here on a rollback targets the stable color, not the old
+                // one that is about to go away.
+                self.platform.record_stable(stable, None).await?;
+                let now = self.platform.listener().await?;
+                if let Some(old) = bake::scale_in(now.weights, stable, &bake)? {
+                    self.platform.scale(old, 0).await?;
+                }
+                Ok(Some(bake))
+            }
         }
-        Ok(Some(bake))
     }
 
     /// Gives the rollback target 100% with one weight change. Needs only the listener and
@@ -296,24 +259,20 @@ impl Ops {
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
         let listener = self.platform.listener().await?;
-        let mut healthy = crate::rollout::PerColor::new(0usize, 0usize);
-        for color in Color::ALL {
-            let needed = listener.stable == Some(color)
-                || listener.bake.as_ref().map(|b| b.old) == Some(color);
-            if needed {
-                let targets = self.platform.target_health(color).await?;
-                *healthy.get_mut(color) = crate::rollout::healthy_count(&targets);
-            }
+        let mut healthy = PerColor::new(0usize, 0usize);
+        for color in guard::rollback_candidates(&listener) {
+            let targets = self.platform.target_health(color).await?;
+            *healthy.get_mut(color) = healthy_count(&targets);
         }
         let target = guard::rollback_target(&listener, |c| *healthy.get(c))?;
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
         let mut warnings = Vec::new();
-        if listener.stable != Some(target) || listener.bake.is_some() {
-            if let Err(e) = self.platform.record_stable(target, None).await {
-                warnings.push(format!(
-                    "weights are in force, but recording {target} as stable failed: {e}"
-                ));
-            }
+        if guard::rollback_rewrites_stable(&listener, target)
+            && let Err(e) = self.platform.record_stable(target, None).await
+        {
+            warnings.push(format!(
+                "weights are in force, but recording {target} as stable failed: {e}"
+            ));
         }
         if let Err(e) = self.platform.point_test_listener(target.other()).await {
             warnings.push(format!(
@@ -329,65 +288,21 @@ impl Ops {
     }
 
     /// Deploys `tag` to the idle color (or `color`, if given), with the live color's desired
-    /// count. A color that serves traffic is never deployed to: a release always goes to the
-    /// color that can be tested before it gets traffic.
+    /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
         let snap = self.platform.snapshot().await?;
-        if let Some(bake) = snap.bake_pending()
-            && Some(bake.old) != snap.stable()
-        {
-            return Err(OpError::Refused(Refusal {
-                rule: guard::GuardRule::NotConverged,
-                reason: format!(
-                    "a promote is baking: {} still runs the previous release so rollback can return to it; finish the bake (`bluegreen promote`) or roll back before deploying",
-                    bake.old
-                ),
-                overridable: false,
-            }));
-        }
-        let target = match color {
-            Some(c) => {
-                if snap.listener.weights.get(c) > 0 {
-                    return Err(OpError::Refused(Refusal {
-                        rule: guard::GuardRule::UnhealthyTarget,
-                        reason: format!(
-                            "{c} serves {}% of traffic: deploy only to the idle color",
-                            snap.listener.weights.get(c)
-                        ),
-                        overridable: false,
-                    }));
-                }
-                c
-            }
-            None => snap.deploy_target().ok_or_else(|| Refusal {
-                rule: guard::GuardRule::NotConverged,
-                reason: format!(
-                    "a shift is in progress ({}): promote or roll back before deploying",
-                    snap.listener.weights
-                ),
-                overridable: false,
-            })?,
-        };
-        let desired = desired_count(&snap, target);
+        let target = guard::check_deploy(&snap, color)?;
+        let desired = guard::deploy_count(&snap, target);
         Ok(self.platform.deploy(target, tag, desired).await?)
     }
 
-    /// Sets a color's desired count. Refuses to scale a color that serves traffic to zero.
+    /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
         if desired == 0 {
             let listener = self.platform.listener().await?;
-            if listener.weights.get(color) > 0 {
-                return Err(OpError::Refused(Refusal {
-                    rule: guard::GuardRule::UnhealthyTarget,
-                    reason: format!(
-                        "{color} serves {}% of traffic: shift it away before scaling to zero",
-                        listener.weights.get(color)
-                    ),
-                    overridable: false,
-                }));
-            }
+            guard::check_scale(&listener, color, desired)?;
         }
         Ok(self.platform.scale(color, desired).await?)
     }
@@ -404,11 +319,6 @@ impl Ops {
     }
 }
 
-/// The desired count for a deploy to `target`: the live color's desired count, at least 1.
-fn desired_count(snap: &Snapshot, target: Color) -> u32 {
-    snap.colors.get(target.other()).service.desired.max(1)
-}
-
 /// Turns a weight change that was not verified into an error.
 fn verified(change: WeightChange) -> Result<WeightChange, OpError> {
     match change.outcome() {
@@ -417,9 +327,5 @@ fn verified(change: WeightChange) -> Result<WeightChange, OpError> {
     }
 }
 
-pub fn now_millis() -> UnixMillis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as UnixMillis)
-        .unwrap_or(0)
-}
+#[cfg(test)]
+mod tests;

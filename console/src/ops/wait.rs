@@ -14,6 +14,9 @@ pub enum WaitFor {
     Healthy(Color),
     /// The listener shows these weights.
     Weights(Weights),
+    /// The color is the recorded stable color with all the traffic and enough healthy
+    /// targets (a first release, once the platform made it stable).
+    Stable(Color),
 }
 
 impl WaitFor {
@@ -24,6 +27,11 @@ impl WaitFor {
                 s.can_take_traffic() && s.service.running >= s.service.desired
             }
             WaitFor::Weights(w) => snap.converged(*w),
+            WaitFor::Stable(c) => {
+                snap.stable() == Some(*c)
+                    && snap.converged(Weights::all(*c))
+                    && snap.colors.get(*c).can_take_traffic()
+            }
         }
     }
 
@@ -31,6 +39,7 @@ impl WaitFor {
         match self {
             WaitFor::Healthy(c) => format!("{c} to become healthy"),
             WaitFor::Weights(w) => format!("weights {w}"),
+            WaitFor::Stable(c) => format!("{c} to become healthy and stable"),
         }
     }
 }

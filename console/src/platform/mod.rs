@@ -15,6 +15,8 @@ use crate::rollout::{
 
 pub mod aws;
 mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 pub mod local;
 
 pub use error::{FaultKind, PlatformError, PlatformResult};

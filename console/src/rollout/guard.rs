@@ -1,10 +1,13 @@
 //! Guard rules: what the console refuses to do, and why, in words the UI and CLI show as-is.
+//!
+//! Every refusal of a release verb is built here and nowhere else, so each rule has one home
+//! and one name. `docs/runbook.md` lists the names with their exit code.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Color, Listener, Snapshot, Weights};
 
-/// Which rule refused.
+/// Which rule refused. The kebab-case name is what `--json` reports as `rule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GuardRule {
@@ -12,8 +15,19 @@ pub enum GuardRule {
     UnhealthyTarget,
     /// Promote while the canary is unhealthy.
     PromoteUnhealthy,
-    /// Promote while the desired and observed weights disagree.
+    /// Promote while the listener does not show the weights the console last asked for.
     NotConverged,
+    /// A promote's bake is pending: a deploy would replace the release rollback returns to,
+    /// and a second promote would hand the traffic back to the old color.
+    BakePending,
+    /// Traffic is split: there is no idle color to deploy to.
+    ShiftInProgress,
+    /// The verb would replace or stop a color that serves traffic.
+    ServesTraffic,
+    /// A bake cannot finish because the listener no longer gives the stable color 100%.
+    TrafficMoved,
+    /// The promote this command made was undone (rolled back) elsewhere meanwhile.
+    PromoteUndone,
     /// Rollback's target color has no healthy target (scaled to zero, for example).
     RollbackNoTarget,
     /// No stable color is recorded, so there is nothing to roll back or promote from.
@@ -33,11 +47,11 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(rule: GuardRule, reason: String, overridable: bool) -> Self {
+    fn new(rule: GuardRule, reason: String) -> Self {
         Refusal {
             rule,
             reason,
-            overridable,
+            overridable: false,
         }
     }
 }
@@ -61,7 +75,10 @@ pub fn check_shift(snap: &Snapshot, desired: Weights, force: bool) -> Result<(),
                 state.service.desired,
                 desired.get(color)
             );
-            return Err(Refusal::new(GuardRule::UnhealthyTarget, reason, true));
+            return Err(Refusal {
+                overridable: true,
+                ..Refusal::new(GuardRule::UnhealthyTarget, reason)
+            });
         }
     }
     Ok(())
@@ -69,26 +86,43 @@ pub fn check_shift(snap: &Snapshot, desired: Weights, force: bool) -> Result<(),
 
 /// Checks a promote and returns the color to promote (the canary: the color that is not
 /// stable). `pending` is the last weights the console asked for, if any; they must match what
-/// the listener shows.
-pub fn check_promote(snap: &Snapshot, pending: Option<Weights>) -> Result<Color, Refusal> {
-    let stable = snap.stable().ok_or_else(|| {
+/// the listener shows. `platform_finishes_bake` only changes the advice in a refusal.
+pub fn check_promote(
+    snap: &Snapshot,
+    pending: Option<Weights>,
+    platform_finishes_bake: bool,
+) -> Result<Color, Refusal> {
+    let listener = &snap.listener;
+    let stable = listener.stable.ok_or_else(|| {
         Refusal::new(
             GuardRule::NoStable,
             "no stable color is recorded: deploy a first release (it becomes stable) before promoting".into(),
-            false,
         )
     })?;
+    if let Some(bake) = already_promoted(listener) {
+        let advice = if platform_finishes_bake {
+            format!("the platform scales {} down when it ends", bake.old)
+        } else {
+            "`bluegreen promote` (F in the console) finishes it".into()
+        };
+        return Err(Refusal::new(
+            GuardRule::BakePending,
+            format!(
+                "{stable} is already promoted and its bake is pending ({} still runs): {advice}; to undo the promote, roll back",
+                bake.old
+            ),
+        ));
+    }
     let target = stable.other();
     if let Some(want) = pending
-        && want != snap.listener.weights
+        && want != listener.weights
     {
         return Err(Refusal::new(
             GuardRule::NotConverged,
             format!(
                 "weights have not converged: asked for {want}, listener shows {}; wait or re-apply the shift",
-                snap.listener.weights
+                listener.weights
             ),
-            false,
         ));
     }
     let state = snap.colors.get(target);
@@ -100,10 +134,29 @@ pub fn check_promote(snap: &Snapshot, pending: Option<Weights>) -> Result<Color,
                 state.healthy_targets(),
                 state.service.desired
             ),
-            false,
         ));
     }
     Ok(target)
+}
+
+/// The bake of a promote that is done and in force (the stable color has 100%), if one is
+/// pending. Promoting again then would hand all traffic back to the old color; on a platform
+/// that does not finish bakes itself, the next `promote` finishes this one instead.
+pub fn already_promoted(listener: &Listener) -> Option<&super::Bake> {
+    let stable = listener.stable?;
+    let bake = listener.bake.as_ref()?;
+    (listener.weights == Weights::all(stable) && bake.old != stable).then_some(bake)
+}
+
+/// The colors whose target health a rollback needs: the stable color, and the old color of a
+/// pending bake (the undo target).
+pub fn rollback_candidates(listener: &Listener) -> Vec<Color> {
+    Color::ALL
+        .into_iter()
+        .filter(|c| {
+            listener.stable == Some(*c) || listener.bake.as_ref().map(|b| b.old) == Some(*c)
+        })
+        .collect()
 }
 
 /// The color a rollback sends all traffic to: during a bake with the old color still healthy,
@@ -123,7 +176,6 @@ pub fn rollback_target(
             Refusal::new(
                 GuardRule::NoStable,
                 "no stable color is recorded, so there is nothing to roll back to; use `shift` to set weights explicitly".into(),
-                false,
             )
         })?,
     };
@@ -133,10 +185,113 @@ pub fn rollback_target(
             format!(
                 "cannot roll back to {target}: it has no healthy target; scale {target} up or redeploy it first"
             ),
-            false,
         ));
     }
     Ok(target)
+}
+
+/// Whether a rollback to `target` must also rewrite the stable record: it moves the stable
+/// color (undo a promote) or clears a pending bake.
+pub fn rollback_rewrites_stable(listener: &Listener, target: Color) -> bool {
+    listener.stable != Some(target) || listener.bake.is_some()
+}
+
+/// Checks a deploy and returns the color it goes to: `requested`, or the idle color at rest.
+/// A color that serves traffic is never deployed to (a release always goes to the color that
+/// can be tested before it gets traffic), and nothing is deployed while a promote bakes.
+pub fn check_deploy(snap: &Snapshot, requested: Option<Color>) -> Result<Color, Refusal> {
+    if let Some(bake) = &snap.listener.bake
+        && Some(bake.old) != snap.stable()
+    {
+        return Err(Refusal::new(
+            GuardRule::BakePending,
+            format!(
+                "a promote is baking: {} still runs the previous release so rollback can return to it; finish the bake (`bluegreen promote`) or roll back before deploying",
+                bake.old
+            ),
+        ));
+    }
+    if first_release(snap) {
+        // Nothing runs, so nothing serves: the first release goes where the weight already is,
+        // so that it gets the traffic (and becomes stable) once healthy.
+        return Ok(requested.unwrap_or_else(|| weighted_color(snap.listener.weights)));
+    }
+    match requested {
+        Some(c) if snap.listener.weights.get(c) > 0 => Err(Refusal::new(
+            GuardRule::ServesTraffic,
+            format!(
+                "{c} serves {}% of traffic: deploy only to the idle color ({})",
+                snap.listener.weights.get(c),
+                c.other()
+            ),
+        )),
+        Some(c) => Ok(c),
+        None => snap.deploy_target().ok_or_else(|| {
+            Refusal::new(
+                GuardRule::ShiftInProgress,
+                format!(
+                    "a shift is in progress ({}): promote or roll back before deploying",
+                    snap.listener.weights
+                ),
+            )
+        }),
+    }
+}
+
+/// An environment with no live release: no stable color is recorded and neither color runs
+/// or wants a task. Its first deploy goes to the color that holds the weight.
+pub fn first_release(snap: &Snapshot) -> bool {
+    snap.stable().is_none()
+        && snap
+            .colors
+            .iter()
+            .all(|(_, c)| c.service.desired == 0 && c.healthy_targets() == 0)
+}
+
+/// The color with the larger share (blue on a tie).
+fn weighted_color(w: Weights) -> Color {
+    if w.green() > w.blue() {
+        Color::Green
+    } else {
+        Color::Blue
+    }
+}
+
+/// The desired count for a deploy to `target`: the other (live) color's desired count, at
+/// least 1, so the new release can carry all the traffic the old one does.
+pub fn deploy_count(snap: &Snapshot, target: Color) -> u32 {
+    snap.colors.get(target.other()).service.desired.max(1)
+}
+
+/// Checks setting `color`'s desired count to `desired`: a color that serves traffic is never
+/// scaled to zero.
+pub fn check_scale(listener: &Listener, color: Color, desired: u32) -> Result<(), Refusal> {
+    let share = listener.weights.get(color);
+    if desired == 0 && share > 0 {
+        return Err(Refusal::new(
+            GuardRule::ServesTraffic,
+            format!("{color} serves {share}% of traffic: shift it away before scaling to zero"),
+        ));
+    }
+    Ok(())
+}
+
+/// After a command's promote of `promoted`, its bake was found ended by someone else: fine if
+/// `promoted` is still stable (another console finished it), refused if a rollback undid it.
+pub fn check_promote_kept(listener: &Listener, promoted: Color) -> Result<(), Refusal> {
+    if listener.stable == Some(promoted) {
+        return Ok(());
+    }
+    let stable = listener
+        .stable
+        .map_or("none".to_string(), |c| c.to_string());
+    Err(Refusal::new(
+        GuardRule::PromoteUndone,
+        format!(
+            "the bake was ended elsewhere during the wait: stable is {stable}, the listener shows {}; nothing was scaled down here (a rollback undid the promote of {promoted})",
+            listener.weights
+        ),
+    ))
 }
 
 /// Refusal for a write in a read-only session or an unarmed read-only profile.
@@ -148,5 +303,5 @@ pub fn read_only_refusal(verb: &str, needs_arming: bool) -> Refusal {
     } else {
         format!("`{verb}` refused: the session is read-only (--read-only)")
     };
-    Refusal::new(GuardRule::ReadOnly, reason, false)
+    Refusal::new(GuardRule::ReadOnly, reason)
 }

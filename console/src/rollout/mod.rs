@@ -1,11 +1,14 @@
-//! The rollout domain: colors, weights, observed state, the derived facts and the guard rules.
-//! Pure: no I/O, no terminal, no AWS types.
+//! The rollout domain: colors, weights, observed state, the derived facts, and every release
+//! rule (the guards in [`guard`], the bake in [`bake`]). Pure: no I/O, no clock, no terminal,
+//! no AWS types. The command layer, the daemon and the console carry its decisions out.
 
+pub mod bake;
 mod color;
 pub mod guard;
 mod state;
 mod weights;
 
+pub use bake::BakeStep;
 pub use color::{Color, PerColor, UnknownColor};
 pub use guard::{GuardRule, Refusal};
 pub use state::*;
@@ -60,6 +63,13 @@ impl Snapshot {
     /// color, and deploying to either would touch a color that serves traffic.
     pub fn deploy_target(&self) -> Option<Color> {
         self.idle()
+    }
+}
+
+impl Listener {
+    /// The bake decision at `now` (see [`bake::bake_step`]).
+    pub fn bake_step(&self, now: UnixMillis) -> BakeStep {
+        bake::bake_step(self.weights, self.stable, self.bake.as_ref(), now)
     }
 }
 

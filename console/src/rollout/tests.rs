@@ -1,4 +1,8 @@
-use super::guard::{check_promote, check_shift, read_only_refusal};
+use super::bake::{BakeStep, scale_in};
+use super::guard::{
+    already_promoted, check_deploy, check_promote, check_promote_kept, check_scale, check_shift,
+    deploy_count, read_only_refusal, rollback_candidates, rollback_rewrites_stable,
+};
 use super::*;
 
 /// A snapshot with `healthy` healthy targets of `desired` per color and the given weights.
@@ -110,14 +114,14 @@ fn shift_away_from_unhealthy_color_is_allowed() {
 #[test]
 fn promote_targets_the_canary_when_healthy_and_converged() {
     let s = snap(w(90), Some(Color::Blue), (2, 2), (2, 2));
-    assert_eq!(check_promote(&s, Some(w(90))), Ok(Color::Green));
-    assert_eq!(check_promote(&s, None), Ok(Color::Green));
+    assert_eq!(check_promote(&s, Some(w(90)), false), Ok(Color::Green));
+    assert_eq!(check_promote(&s, None, false), Ok(Color::Green));
 }
 
 #[test]
 fn promote_refused_when_not_converged() {
     let s = snap(w(50), Some(Color::Blue), (2, 2), (2, 2));
-    let r = check_promote(&s, Some(w(90))).expect_err("asked 90, shows 50");
+    let r = check_promote(&s, Some(w(90)), false).expect_err("asked 90, shows 50");
     assert_eq!(r.rule, GuardRule::NotConverged);
     assert!(!r.overridable);
 }
@@ -125,7 +129,7 @@ fn promote_refused_when_not_converged() {
 #[test]
 fn promote_refused_when_canary_unhealthy() {
     let s = snap(w(10), Some(Color::Blue), (2, 2), (2, 1));
-    let r = check_promote(&s, None).expect_err("green unhealthy");
+    let r = check_promote(&s, None, false).expect_err("green unhealthy");
     assert_eq!(r.rule, GuardRule::PromoteUnhealthy);
 }
 
@@ -133,7 +137,7 @@ fn promote_refused_when_canary_unhealthy() {
 fn promote_refused_without_stable() {
     let s = snap(w(10), None, (2, 2), (2, 2));
     assert_eq!(
-        check_promote(&s, None).expect_err("no stable").rule,
+        check_promote(&s, None, false).expect_err("no stable").rule,
         GuardRule::NoStable
     );
 }
@@ -214,4 +218,263 @@ fn rollback_ignores_a_stale_bake_whose_old_color_is_stable() {
         keep_old: false,
     });
     assert_eq!(s.rollback_target(), Ok(Color::Green));
+}
+
+fn baking(mut s: Snapshot, old: Color, until: UnixMillis, keep_old: bool) -> Snapshot {
+    s.listener.bake = Some(Bake {
+        old,
+        until,
+        keep_old,
+    });
+    s
+}
+
+#[test]
+fn a_second_promote_during_the_bake_is_refused_as_bake_pending() {
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Blue,
+        1_000,
+        false,
+    );
+    let r = check_promote(&s, None, true).expect_err("already promoted");
+    assert_eq!(r.rule, GuardRule::BakePending);
+    assert!(
+        r.reason
+            .contains("green is already promoted and its bake is pending"),
+        "{r}"
+    );
+    assert!(r.reason.contains("the platform scales blue down"), "{r}");
+    let r = check_promote(&s, None, false).expect_err("already promoted");
+    assert!(r.reason.contains("`bluegreen promote`"), "{r}");
+    assert_eq!(
+        already_promoted(&s.listener).map(|b| b.old),
+        Some(Color::Blue)
+    );
+}
+
+#[test]
+fn a_stale_bake_or_a_moved_listener_is_not_an_earlier_promote() {
+    // The bake names the stable color: bookkeeping, the idle color may be promoted.
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Green,
+        1_000,
+        false,
+    );
+    assert_eq!(already_promoted(&s.listener), None);
+    assert_eq!(check_promote(&s, None, false), Ok(Color::Blue));
+    // Traffic moved off the promoted color: not "already promoted".
+    let s = baking(
+        snap(w(50), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Blue,
+        1_000,
+        false,
+    );
+    assert_eq!(already_promoted(&s.listener), None);
+}
+
+#[test]
+fn deploy_goes_to_the_idle_color_at_rest() {
+    let s = snap(w(0), Some(Color::Blue), (3, 3), (0, 0));
+    assert_eq!(check_deploy(&s, None), Ok(Color::Green));
+    assert_eq!(check_deploy(&s, Some(Color::Green)), Ok(Color::Green));
+    assert_eq!(deploy_count(&s, Color::Green), 3, "the live color's count");
+    let empty = snap(w(0), None, (0, 0), (0, 0));
+    assert_eq!(deploy_count(&empty, Color::Green), 1, "at least one task");
+}
+
+#[test]
+fn deploy_to_a_color_with_traffic_is_refused_as_serves_traffic() {
+    let s = snap(w(0), Some(Color::Blue), (2, 2), (0, 0));
+    let r = check_deploy(&s, Some(Color::Blue)).expect_err("blue is live");
+    assert_eq!(r.rule, GuardRule::ServesTraffic);
+    assert!(r.reason.contains("blue serves 100% of traffic"), "{r}");
+}
+
+#[test]
+fn deploy_during_a_shift_is_refused_as_shift_in_progress() {
+    let s = snap(w(30), Some(Color::Blue), (2, 2), (2, 2));
+    let r = check_deploy(&s, None).expect_err("no idle color");
+    assert_eq!(r.rule, GuardRule::ShiftInProgress);
+}
+
+#[test]
+fn deploy_during_a_bake_is_refused_as_bake_pending() {
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Blue,
+        1_000,
+        false,
+    );
+    let r = check_deploy(&s, None).expect_err("blue still runs the previous release");
+    assert_eq!(r.rule, GuardRule::BakePending);
+    // A stale bake does not block.
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Green,
+        1_000,
+        false,
+    );
+    assert_eq!(check_deploy(&s, None), Ok(Color::Blue));
+}
+
+#[test]
+fn scale_to_zero_of_a_color_with_traffic_is_refused() {
+    let s = snap(w(10), Some(Color::Blue), (2, 2), (2, 2));
+    let r = check_scale(&s.listener, Color::Green, 0).expect_err("green has 10%");
+    assert_eq!(r.rule, GuardRule::ServesTraffic);
+    assert!(
+        check_scale(&s.listener, Color::Green, 4).is_ok(),
+        "scaling up is fine"
+    );
+    let s = snap(w(0), Some(Color::Blue), (2, 2), (2, 2));
+    assert!(check_scale(&s.listener, Color::Green, 0).is_ok());
+}
+
+#[test]
+fn bake_step_waits_until_the_end_then_finishes() {
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Blue,
+        1_000,
+        false,
+    );
+    assert_eq!(s.listener.bake_step(999), BakeStep::Baking { until: 1_000 });
+    let bake = s.listener.bake.clone().expect("bake");
+    assert_eq!(
+        s.listener.bake_step(1_000),
+        BakeStep::Finish {
+            stable: Color::Green,
+            bake: bake.clone()
+        },
+        "due at its end, exactly"
+    );
+    assert_eq!(
+        s.listener.bake_step(UnixMillis::MAX),
+        BakeStep::Finish {
+            stable: Color::Green,
+            bake
+        },
+        "finishing early is the step at the end of time"
+    );
+}
+
+#[test]
+fn bake_step_holds_when_traffic_moved_and_clears_a_stale_bake() {
+    let s = baking(
+        snap(w(60), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Blue,
+        1_000,
+        false,
+    );
+    let BakeStep::Hold(r) = s.listener.bake_step(2_000) else {
+        panic!("traffic moved: hold");
+    };
+    assert_eq!(r.rule, GuardRule::TrafficMoved);
+    assert!(r.reason.contains("blue keeps running"), "{r}");
+    // Never scale the stable color, whatever the time.
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Green,
+        1_000,
+        false,
+    );
+    assert_eq!(
+        s.listener.bake_step(0),
+        BakeStep::ClearStale {
+            stable: Color::Green
+        }
+    );
+    let s = snap(w(100), Some(Color::Green), (2, 2), (2, 2));
+    assert_eq!(s.listener.bake_step(0), BakeStep::Nothing);
+    let s = baking(snap(w(100), None, (2, 2), (2, 2)), Color::Blue, 0, false);
+    assert_eq!(
+        s.listener.bake_step(5),
+        BakeStep::Nothing,
+        "no stable: nothing to finish"
+    );
+}
+
+#[test]
+fn scale_in_rechecks_the_weights_and_honours_keep_old() {
+    let bake = Bake {
+        old: Color::Blue,
+        until: 0,
+        keep_old: false,
+    };
+    assert_eq!(scale_in(w(100), Color::Green, &bake), Ok(Some(Color::Blue)));
+    let r = scale_in(w(90), Color::Green, &bake).expect_err("moved after the clear");
+    assert_eq!(r.rule, GuardRule::TrafficMoved);
+    let keep = Bake {
+        keep_old: true,
+        ..bake
+    };
+    assert_eq!(scale_in(w(90), Color::Green, &keep), Ok(None));
+}
+
+#[test]
+fn a_bake_too_long_to_represent_never_ends_by_itself() {
+    let b = Bake::starting(Color::Blue, 1_000, u128::MAX, false);
+    assert_eq!(b.until, UnixMillis::MAX);
+    assert!(!b.is_due(UnixMillis::MAX - 1));
+    let b = Bake::starting(Color::Blue, 1_000, 10_000_000_000_000_000, false);
+    assert!(!b.is_due(1_000 + 1_000_000), "no wrap into the past");
+    let b = Bake::starting(Color::Blue, 1_000, 500, true);
+    assert_eq!((b.until, b.left(1_200), b.left(2_000)), (1_500, 300, 0));
+}
+
+#[test]
+fn rollback_reads_only_the_colors_it_may_go_to() {
+    let s = snap(w(60), Some(Color::Blue), (2, 2), (2, 2));
+    assert_eq!(rollback_candidates(&s.listener), vec![Color::Blue]);
+    assert!(!rollback_rewrites_stable(&s.listener, Color::Blue));
+    let s = baking(
+        snap(w(100), Some(Color::Green), (2, 2), (2, 2)),
+        Color::Blue,
+        1_000,
+        false,
+    );
+    assert_eq!(
+        rollback_candidates(&s.listener),
+        vec![Color::Blue, Color::Green]
+    );
+    assert!(
+        rollback_rewrites_stable(&s.listener, Color::Blue),
+        "undo the promote"
+    );
+    assert!(
+        rollback_rewrites_stable(&s.listener, Color::Green),
+        "clear the bake"
+    );
+}
+
+#[test]
+fn a_promote_undone_meanwhile_is_refused_as_promote_undone() {
+    let s = snap(w(100), Some(Color::Blue), (2, 2), (2, 2));
+    let r = check_promote_kept(&s.listener, Color::Green).expect_err("rolled back");
+    assert_eq!(r.rule, GuardRule::PromoteUndone);
+    assert!(r.reason.contains("stable is blue"), "{r}");
+    let s = snap(w(100), Some(Color::Green), (2, 2), (2, 2));
+    assert!(check_promote_kept(&s.listener, Color::Green).is_ok());
+}
+
+#[test]
+fn the_first_deploy_goes_where_the_weight_is() {
+    let s = snap(w(0), None, (0, 0), (0, 0));
+    assert!(super::guard::first_release(&s));
+    assert_eq!(check_deploy(&s, None), Ok(Color::Blue));
+    assert_eq!(
+        check_deploy(&s, Some(Color::Blue)),
+        Ok(Color::Blue),
+        "no task serves"
+    );
+    let s = snap(w(100), None, (0, 0), (0, 0));
+    assert_eq!(check_deploy(&s, None), Ok(Color::Green));
+    // Once something runs, or a stable color is recorded, it is a normal deploy.
+    let s = snap(w(0), None, (1, 0), (0, 0));
+    assert!(!super::guard::first_release(&s));
+    assert_eq!(check_deploy(&s, None), Ok(Color::Green));
+    let s = snap(w(0), Some(Color::Blue), (0, 0), (0, 0));
+    assert_eq!(check_deploy(&s, None), Ok(Color::Green));
 }

@@ -23,10 +23,8 @@ pub enum Event {
     Loading(Resource, UnixMillis),
     /// A poller's result.
     Polled(Polled, UnixMillis),
-    /// A write the user asked for finished.
+    /// A write finished (asked for by the user, or decided by `update`, such as ending a bake).
     Done(OpResult),
-    /// A write the console made by itself finished (ending a bake it started).
-    Background(OpResult),
 }
 
 /// A poller's answer.

@@ -13,7 +13,8 @@ use anyhow::Context;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::ops::{Ops, now_millis};
+use crate::clock::now_millis;
+use crate::ops::Ops;
 use crate::platform::PlatformKind;
 
 pub mod action;

@@ -65,7 +65,7 @@ impl LocalPlatform {
         up.extend_from_slice(extra);
         let out = bluegreen(&state, dir.path(), &up);
         assert!(out.status.success(), "local up failed: {}", text(&out));
-        let platform = bluegreen::platform::local::cli::connect(&state)
+        let platform = bluegreen::platform::local::lifecycle::connect(&state)
             .await
             .expect("the daemon answers");
         let status = bluegreen::platform::local::client::LocalClient::connect(&state)

@@ -60,7 +60,7 @@ impl AwsPlatform {
                 .or_default()
                 .push((color, format!("{}/", res.log_stream_prefix)));
         }
-        let now = crate::ops::now_millis();
+        let now = crate::clock::now_millis();
         let mut next = cursor.clone();
         let mut lines = Vec::new();
         for (group, colors) in groups {

@@ -66,7 +66,7 @@ impl AwsPlatform {
         }
         // Whole periods, the current one included.
         let period = i64::from(PERIOD);
-        let end = (crate::ops::now_millis() / 1000 / period + 1) * period;
+        let end = (crate::clock::now_millis() / 1000 / period + 1) * period;
         let start = end - i64::try_from(window_secs.max(PERIOD as u64)).unwrap_or(3600);
         let out = self
             .cloudwatch

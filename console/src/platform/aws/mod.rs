@@ -207,7 +207,7 @@ impl AwsPlatform {
             state
         });
         Ok(Snapshot {
-            taken_at: crate::ops::now_millis(),
+            taken_at: crate::clock::now_millis(),
             listener,
             colors,
             // Counted here rather than from the shared counter, which other pollers move too:

@@ -7,10 +7,10 @@
 //!   [`build`] (the build runner), [`logs`] (task log streams).
 
 pub mod build;
-pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod http;
+pub mod lifecycle;
 pub mod logs;
 pub mod paths;
 pub mod proxy;

@@ -113,7 +113,7 @@ impl Registry {
             fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(io(&tmp))?;
             fs::rename(&tmp, &blob).map_err(io(&blob))?;
         }
-        let now = crate::ops::now_millis();
+        let now = crate::clock::now_millis();
         self.update(|index| {
             index.images.entry(digest.clone()).or_insert(ImageEntry {
                 size_bytes: size,

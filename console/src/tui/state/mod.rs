@@ -6,7 +6,9 @@ use std::time::Duration;
 use crate::ops::Access;
 use crate::platform::{PlatformError, PlatformInfo, PlatformKind};
 use crate::rollout::guard::Refusal;
-use crate::rollout::{Build, Color, ColorMetrics, Image, PerColor, Snapshot, UnixMillis, Weights};
+use crate::rollout::{
+    Bake, Build, Color, ColorMetrics, Image, PerColor, Snapshot, UnixMillis, Weights,
+};
 
 pub mod logs;
 
@@ -303,6 +305,9 @@ pub struct State {
     pub quit: bool,
     /// Bake ends this session already offered (or started) to finish, so it asks once.
     pub bake_offered: Option<UnixMillis>,
+    /// The bake this session's promote started, on a platform that does not end bakes by
+    /// itself: `update` ends it with a command once it is due.
+    pub owned_bake: Option<Bake>,
 }
 
 impl State {
@@ -328,6 +333,7 @@ impl State {
             spinner: 0,
             quit: false,
             bake_offered: None,
+            owned_bake: None,
         }
     }
 

@@ -335,18 +335,8 @@ fn rollback_is_one_confirm_and_one_command() {
         press(&mut s, &[KeyCode::Char('r'), KeyCode::Char('y')]),
         vec![Command::Rollback]
     );
-    let report = RollbackReport {
-        target: Color::Blue,
-        change: WeightChange {
-            previous: Some(w(90, 10)),
-            desired: w(100, 0),
-            observed: Some(w(100, 0)),
-            write_error: None,
-            read_error: None,
-        },
-        warnings: vec!["test listener not repointed to green: timeout".into()],
-    };
-    handle_event(&mut s, Event::Done(OpResult::RolledBack(Ok(report))));
+    let warning = "test listener not repointed to green: timeout".to_string();
+    handle_event(&mut s, rolled_back_to_blue(w(90, 10), vec![warning]));
     assert!(notice(&s).contains("rolled back: blue has 100%"));
     assert!(notice(&s).contains("test listener"));
     assert_eq!(
@@ -770,21 +760,81 @@ fn one_write_at_a_time_but_rollback_overtakes() {
         vec![Command::Rollback]
     );
     assert_eq!(s.busy.len(), 2);
-    let report = RollbackReport {
+    handle_event(&mut s, rolled_back_to_blue(w(100, 0), vec![]));
+    assert_eq!(s.busy.len(), 1);
+    assert!(s.busy[0].what.starts_with("shifting"));
+}
+
+/// A finished rollback that gave blue 100% from `previous`.
+fn rolled_back_to_blue(previous: Weights, warnings: Vec<String>) -> Event {
+    Event::Done(OpResult::RolledBack(Ok(RollbackReport {
         target: Color::Blue,
         change: WeightChange {
-            previous: Some(w(100, 0)),
+            previous: Some(previous),
             desired: w(100, 0),
             observed: Some(w(100, 0)),
             write_error: None,
             read_error: None,
         },
+        warnings,
+    })))
+}
+
+fn promoted_green(until: crate::rollout::UnixMillis, platform_finishes_bake: bool) -> OpResult {
+    OpResult::Promoted(Ok(crate::ops::PromoteReport {
+        promoted: Color::Green,
+        change: WeightChange {
+            previous: Some(w(100, 0)),
+            desired: w(0, 100),
+            observed: Some(w(0, 100)),
+            write_error: None,
+            read_error: None,
+        },
+        bake: Some(crate::rollout::Bake {
+            old: Color::Blue,
+            until,
+            keep_old: false,
+        }),
+        platform_finishes_bake,
         warnings: vec![],
-    };
-    handle_event(&mut s, Event::Done(OpResult::RolledBack(Ok(report))));
-    assert_eq!(s.busy.len(), 1);
-    assert!(s.busy[0].what.starts_with("shifting"));
-    // A bake the console ended by itself touches no one's busy marker.
-    handle_event(&mut s, Event::Background(OpResult::BakeFinished(Ok(None))));
-    assert_eq!(s.busy.len(), 1);
+    }))
+}
+
+#[test]
+fn a_bake_this_session_started_ends_by_a_command_once_due() {
+    let mut s = fixtures::healthy_blue_live();
+    s.info.finishes_bake = false;
+    handle_event(&mut s, Event::Done(promoted_green(NOW + 1_000, false)));
+    assert!(handle_event(&mut s, Event::Tick(NOW + 999)).is_empty());
+    // Due, but another write runs: one write at a time, so it waits.
+    s.busy.push(crate::tui::state::Busy {
+        what: "shifting".into(),
+        since: NOW,
+    });
+    assert!(handle_event(&mut s, Event::Tick(NOW + 1_000)).is_empty());
+    s.busy.clear();
+    assert_eq!(
+        handle_event(&mut s, Event::Tick(NOW + 1_100)),
+        vec![Command::FinishBake]
+    );
+    assert_eq!(s.busy.len(), 1, "the finish is a write like any other");
+    assert!(
+        handle_event(&mut s, Event::Tick(NOW + 1_200)).is_empty(),
+        "asked once"
+    );
+    handle_event(&mut s, Event::Done(OpResult::BakeFinished(Ok(None))));
+    assert!(s.busy.is_empty());
+}
+
+#[test]
+fn a_rollback_or_a_platform_that_bakes_leaves_nothing_to_end() {
+    let mut s = fixtures::healthy_blue_live();
+    s.info.finishes_bake = false;
+    handle_event(&mut s, Event::Done(promoted_green(NOW + 1_000, false)));
+    handle_event(&mut s, rolled_back_to_blue(w(0, 100), vec![]));
+    assert!(handle_event(&mut s, Event::Tick(NOW + 5_000)).is_empty());
+
+    let mut s = fixtures::healthy_blue_live();
+    handle_event(&mut s, Event::Done(promoted_green(NOW + 1_000, true)));
+    assert!(handle_event(&mut s, Event::Tick(NOW + 5_000)).is_empty());
 }

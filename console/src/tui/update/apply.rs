@@ -12,11 +12,28 @@ pub(super) fn tick(state: &mut State, now: UnixMillis) -> Vec<Command> {
     if state.animating() {
         state.spinner = state.spinner.wrapping_add(1);
     }
+    if let Some(cmd) = finish_owned_bake(state) {
+        return vec![cmd];
+    }
     offer_bake_finish(state);
     vec![]
 }
 
-/// On a platform that does not finish bakes by itself, say once per bake that it is due.
+/// The bake this session's promote started ends once due, as a write of its own. One write at
+/// a time: it waits while another write runs.
+fn finish_owned_bake(state: &mut State) -> Option<Command> {
+    let bake = state.owned_bake.as_ref()?;
+    if !bake.is_due(state.now) || !state.busy.is_empty() {
+        return None;
+    }
+    state.bake_offered = Some(bake.until);
+    state.owned_bake = None;
+    super::start_busy(state, "finishing the bake");
+    Some(Command::FinishBake)
+}
+
+/// On a platform that does not finish bakes by itself, say once per bake (one this session did
+/// not start) that it is due.
 fn offer_bake_finish(state: &mut State) {
     if state.info.finishes_bake {
         return;
@@ -24,7 +41,7 @@ fn offer_bake_finish(state: &mut State) {
     let Some(bake) = state.snapshot().and_then(|s| s.bake_pending().cloned()) else {
         return;
     };
-    if bake.until > state.now || state.bake_offered == Some(bake.until) {
+    if !bake.is_due(state.now) || state.bake_offered == Some(bake.until) {
         return;
     }
     state.bake_offered = Some(bake.until);
@@ -83,10 +100,10 @@ pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<C
     vec![]
 }
 
-pub(super) fn done(state: &mut State, result: OpResult, asked: bool) -> Vec<Command> {
+pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
     // Only a rollback runs beside another write, and it is the newest; the oldest write is
     // the one done unless the result says it is the rollback.
-    if asked && !state.busy.is_empty() {
+    if !state.busy.is_empty() {
         let i = match result {
             OpResult::RolledBack(_) => state.busy.len() - 1,
             _ => 0,
@@ -104,6 +121,9 @@ pub(super) fn done(state: &mut State, result: OpResult, asked: bool) -> Vec<Comm
         OpResult::Promoted(Ok(report)) => {
             state.traffic.pending = None;
             state.traffic.desired = None;
+            if !report.platform_finishes_bake {
+                state.owned_bake = report.bake.clone();
+            }
             let bake = report
                 .bake
                 .as_ref()
@@ -141,6 +161,8 @@ pub(super) fn done(state: &mut State, result: OpResult, asked: bool) -> Vec<Comm
         OpResult::RolledBack(Ok(report)) => {
             state.traffic.pending = None;
             state.traffic.desired = None;
+            // The promote is undone (or never baked): no bake of this session's to end.
+            state.owned_bake = None;
             let mut text = format!("rolled back: {} has 100%", report.target);
             for w in &report.warnings {
                 text.push_str("; ");

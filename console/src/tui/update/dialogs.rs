@@ -8,7 +8,7 @@ use super::super::state::{Mode, NoticeLevel, PendingOp, State};
 use super::{MAX_BAKE, start_busy, write_refused};
 use crate::ops::PromoteOptions;
 use crate::rollout::Color;
-use crate::rollout::guard::{self, Refusal};
+use crate::rollout::guard;
 
 pub(super) fn apply_slider(state: &mut State) -> Vec<Command> {
     if write_refused(state, "shift") {
@@ -44,10 +44,12 @@ pub(super) fn open_promote(state: &mut State, bake: Option<Duration>, keep_old: 
         return;
     }
     let (target, refusal) = match state.snapshot() {
-        Some(snap) => match guard::check_promote(snap, state.traffic.desired) {
-            Ok(t) => (Some(t), None),
-            Err(r) => (snap.stable().map(Color::other), Some(r)),
-        },
+        Some(snap) => {
+            match guard::check_promote(snap, state.traffic.desired, state.info.finishes_bake) {
+                Ok(t) => (Some(t), None),
+                Err(r) => (snap.stable().map(Color::other), Some(r)),
+            }
+        }
         None => (None, None),
     };
     state.mode = Mode::Confirm(PendingOp::Promote {
@@ -103,19 +105,9 @@ pub(super) fn open_deploy(state: &mut State, tag: Option<String>) {
         return;
     }
     let (color, refusal) = match state.snapshot() {
-        Some(snap) => match snap.deploy_target() {
-            Some(c) => (Some(c), None),
-            None => (
-                None,
-                Some(Refusal {
-                    rule: guard::GuardRule::NotConverged,
-                    reason: format!(
-                        "a shift is in progress ({}): promote or roll back before deploying",
-                        snap.listener.weights
-                    ),
-                    overridable: false,
-                }),
-            ),
+        Some(snap) => match guard::check_deploy(snap, None) {
+            Ok(c) => (Some(c), None),
+            Err(r) => (None, Some(r)),
         },
         None => (None, None),
     };

@@ -37,8 +37,7 @@ pub fn handle_event(state: &mut State, event: Event) -> Vec<Command> {
             Vec::new()
         }
         Event::Polled(polled, at) => apply::polled(state, polled, at),
-        Event::Done(result) => apply::done(state, result, true),
-        Event::Background(result) => apply::done(state, result, false),
+        Event::Done(result) => apply::done(state, result),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -65,27 +64,9 @@ impl Workers {
                     move |ops| async move { OpResult::Shifted(ops.shift(weights, force).await) },
                 )
             }
-            Command::Promote { opts, pending } => {
-                let tx = self.tx.clone();
-                self.spawn(move |ops| async move {
-                    let r = ops.promote(opts, pending).await;
-                    if let Ok(report) = &r
-                        && !report.platform_finishes_bake
-                        && let Some(bake) = &report.bake
-                    {
-                        // The console finishes the bake on platforms that do not; if it quits
-                        // first, the next session offers to (AGREEMENTS: promote).
-                        let wait = (bake.until - crate::ops::now_millis()).max(0) as u64;
-                        let ops = ops.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_millis(wait)).await;
-                            let r = ops.finish_bake().await;
-                            let _ = tx.send(Event::Background(OpResult::BakeFinished(r)));
-                        });
-                    }
-                    OpResult::Promoted(r)
-                })
-            }
+            Command::Promote { opts, pending } => self.spawn(move |ops| async move {
+                OpResult::Promoted(ops.promote(opts, pending).await)
+            }),
             Command::FinishBake => {
                 self.spawn(|ops| async move { OpResult::BakeFinished(ops.finish_bake().await) })
             }

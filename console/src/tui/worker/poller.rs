@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
 
-use crate::ops::now_millis;
+use crate::clock::now_millis;
 use crate::platform::{LogCursor, Platform};
 use crate::tui::event::{Event, Polled};
 use crate::tui::state::Resource;

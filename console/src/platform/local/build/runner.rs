@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::spec::{BuildSpec, OnFailure, Phase};
 use super::store::BuildStore;
-use crate::ops::now_millis;
+use crate::clock::now_millis;
 use crate::rollout::{Build, BuildPhase, BuildStatus};
 
 /// The buildspec the local platform runs unless told otherwise.

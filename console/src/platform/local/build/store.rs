@@ -89,7 +89,7 @@ impl BuildStore {
         let Some((false, pid)) = self.owner_alive(number) else {
             return;
         };
-        let now = crate::ops::now_millis();
+        let now = crate::clock::now_millis();
         let why = format!(
             "the bluegreen process running this build (pid {pid}) exited before it finished"
         );

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::state::{self, DaemonConfig, Persisted, STATE_VERSION};
-use crate::ops::now_millis;
+use crate::clock::now_millis;
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::metrics::Metrics;
@@ -21,8 +21,8 @@ use crate::platform::{
     PlatformKind, PlatformResult, WeightChange,
 };
 use crate::rollout::{
-    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState, UnixMillis,
-    Weights,
+    Bake, BakeStep, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState,
+    UnixMillis, Weights, bake,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -200,46 +200,40 @@ impl Engine {
         }
     }
 
-    /// Ends the bake once it is due. All of it happens under the rollout lock, which
-    /// `set_weights` and `record_stable` also take: a rollback either moved traffic before
-    /// (and the old color keeps running) or finds no bake to undo.
+    /// Ends the bake once it is due, as [`crate::rollout::bake`] decides. All of it happens
+    /// under the rollout lock, which `set_weights` and `record_stable` also take: a rollback
+    /// either moved traffic before (and the old color keeps running) or finds no bake to undo.
     fn finish_due_bake(&self, now: UnixMillis) {
         let mut r = self.lock_rollout();
-        let (Some(stable), Some(bake)) = (r.stable, r.bake.clone()) else {
-            return;
-        };
-        if now < bake.until {
-            return;
-        }
-        // Stable with no bake first, so nothing can pick the old color as a rollback target.
-        r.bake = None;
-        if bake.old == stable {
-            tracing::warn!(
-                "the recorded bake names the stable color {stable} as the old one: cleared it without scaling anything"
-            );
-            let _ = self.save_locked(&r, "finish-bake");
-            return;
-        }
-        if self.routes.weights() != Weights::all(stable) {
-            // Traffic moved since the promote: the bake stays pending and the old color
-            // keeps running.
-            r.bake = Some(bake);
-            return;
-        }
-        if !bake.keep_old
-            && let Err(e) = self.supervisor.scale(bake.old, 0)
-        {
-            tracing::warn!("bake finished but {} was not scaled in: {e}", bake.old);
-        }
-        tracing::info!(
-            "bake finished: {stable} stays stable{}",
-            if bake.keep_old {
-                "; keeping the old color"
-            } else {
-                ""
+        let weights = self.routes.weights();
+        match bake::bake_step(weights, r.stable, r.bake.as_ref(), now) {
+            BakeStep::Nothing | BakeStep::Baking { .. } | BakeStep::Hold(_) => {}
+            BakeStep::ClearStale { stable } => {
+                tracing::warn!(
+                    "the recorded bake names the stable color {stable} as the old one: cleared it without scaling anything"
+                );
+                r.bake = None;
+                let _ = self.save_locked(&r, "finish-bake");
             }
-        );
-        let _ = self.save_locked(&r, "finish-bake");
+            BakeStep::Finish { stable, bake } => {
+                r.bake = None;
+                // Under the lock the weights cannot have moved since the step: the re-check is
+                // the same read.
+                match bake::scale_in(self.routes.weights(), stable, &bake) {
+                    Ok(Some(old)) => {
+                        if let Err(e) = self.supervisor.scale(old, 0) {
+                            tracing::warn!("bake finished but {old} was not scaled in: {e}");
+                        }
+                        tracing::info!("bake finished: {stable} stays stable, {old} scaled in");
+                    }
+                    Ok(None) => tracing::info!(
+                        "bake finished: {stable} stays stable; keeping the old color"
+                    ),
+                    Err(refusal) => tracing::warn!("{refusal}"),
+                }
+                let _ = self.save_locked(&r, "finish-bake");
+            }
+        }
     }
 }
 

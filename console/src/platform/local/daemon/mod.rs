@@ -20,7 +20,7 @@ use super::proxy::route::Routes;
 use super::proxy::{ListenerKind, Proxy};
 use super::supervisor::Supervisor;
 use super::wire::{DaemonStatus, VERSION};
-use crate::ops::now_millis;
+use crate::clock::now_millis;
 use state::{DaemonConfig, Persisted};
 
 /// Runs the daemon in the foreground until it is told to stop.

@@ -131,7 +131,7 @@ impl Proxy {
         let mut excluded: Vec<SocketAddr> = Vec::new();
         let mut replayed = false;
         for _ in 0..MAX_ATTEMPTS {
-            let now = crate::ops::now_millis();
+            let now = crate::clock::now_millis();
             let Some((served_by, guard)) = self.routes.pick(chosen, allow_other, &excluded, now)
             else {
                 break;

@@ -16,7 +16,7 @@ use super::paths::Paths;
 use super::proxy::route::Routes;
 use super::proxy::upstream::Upstream;
 use super::registry::Registry;
-use crate::ops::now_millis;
+use crate::clock::now_millis;
 use crate::rollout::{
     Color, ColorState, Deployment, ImageRef, PerColor, ServiceEvent, ServiceState, TargetHealth,
     TargetState, TaskHealth, TaskState, UnixMillis,

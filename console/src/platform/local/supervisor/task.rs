@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::health::{self, Streaks, TargetPhase};
 use super::{Release, Supervisor, Task, TaskStatus, parse_listen_addr};
-use crate::ops::now_millis;
+use crate::clock::now_millis;
 use crate::platform::local::logs::{TRUNCATED_MARK, format_line};
 use crate::platform::local::proxy::upstream::Upstream;
 use crate::rollout::Color;

@@ -1,0 +1,279 @@
+//! `bluegreen demo`: build v1, start the local platform, make v1 the first release on blue,
+//! seed a few posts, and open the console. Every step goes through the same verbs and waits as
+//! the CLI's (`Ops`, `ops::wait`), so the demo shows what a real release does.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::local::{DaemonFlags, default_source_dir};
+use super::render;
+use super::run::{Outcome, wait_explained};
+use crate::clock::now_millis;
+use crate::ops::{Access, Ops, WaitFor, exit};
+use crate::platform::Platform;
+use crate::platform::local::build::{self, BuildStore};
+use crate::platform::local::paths::Paths;
+use crate::platform::local::registry::Registry;
+use crate::platform::local::{daemon, http, lifecycle};
+use crate::rollout::{Build, BuildStatus, Color, guard};
+
+/// How long the first release has to become healthy and stable.
+const FIRST_RELEASE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `bluegreen demo`
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Print the status and the URL instead of opening the console.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Tasks per color.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub tasks: u32,
+}
+
+/// The posts the demo starts with.
+const SEED_POSTS: [(&str, &str, &str); 3] = [
+    (
+        "Hello from the blue/green demo",
+        "bluegreen",
+        "This post was written through the local load balancer. Every page shows which color served it.",
+    ),
+    (
+        "How a release moves",
+        "bluegreen",
+        "Build v2, deploy it to the idle color, shift 10%, 50%, 90%, promote. Roll back with one key at any point.",
+    ),
+    (
+        "Zero downtime",
+        "bluegreen",
+        "Old tasks leave the load balancer and finish their requests before they get SIGTERM.",
+    ),
+];
+
+/// Runs the demo; returns the process exit code. Opens the TUI unless `--no-tui`.
+pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
+    let paths = Paths::new(state_dir)
+        .with_context(|| format!("cannot resolve the state directory {}", state_dir.display()))?;
+    let source = default_source_dir().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no {} found around {} or in the repository bluegreen was built from; run the demo inside the bluegreen repository",
+            build::DEFAULT_BUILDSPEC,
+            std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
+        )
+    })?;
+    std::fs::create_dir_all(paths.root())
+        .with_context(|| format!("cannot create {}", paths.root().display()))?;
+
+    step(
+        1,
+        "building the blog in release mode (buildspec.local.yaml → local registry as v1)",
+    );
+    match Registry::new(paths.registry_dir()).resolve("v1") {
+        Ok(digest) => detail(&format!(
+            "v1 is already in the local registry ({}); not rebuilding (`bluegreen build` makes new releases)",
+            crate::platform::local::supervisor::short_digest(&digest)
+        )),
+        Err(_) => {
+            let build = run_build(&paths, &source, "v1").await?;
+            if build.status != BuildStatus::Succeeded {
+                let log = build.log_location.clone().unwrap_or_default();
+                eprintln!("{}", lifecycle::log_tail(Path::new(&log), 0, 30));
+                return Err(anyhow::anyhow!(
+                    "the build failed ({:?}); full log: {log}",
+                    build.status
+                )
+                .into());
+            }
+        }
+    }
+
+    step(2, "starting the local platform daemon");
+    let client = match lifecycle::probe(&paths).await? {
+        Some(c) => {
+            detail("already running");
+            c
+        }
+        None => {
+            let flags = DaemonFlags {
+                source_dir: Some(source.clone()),
+                ..DaemonFlags::default()
+            };
+            lifecycle::start(&paths, flags.to_args()).await?
+        }
+    };
+    let status = client.status().await?;
+    detail(&format!(
+        "production http://{}/ · test http://{}/",
+        status.production, status.test
+    ));
+    let platform: Arc<dyn Platform> = Arc::new(client);
+    let ops = Ops::new(platform.clone(), Access::default());
+
+    step(
+        3,
+        "deploying v1 as the first release (blue, with 100% of traffic)",
+    );
+    let snap = platform.snapshot().await?;
+    if guard::first_release(&snap) {
+        let receipt = ops.deploy("v1", Some(Color::Blue)).await?;
+        if receipt.desired != args.tasks {
+            ops.scale(receipt.color, args.tasks).await?;
+        }
+        wait_explained(&ops, &WaitFor::Stable(receipt.color), FIRST_RELEASE_TIMEOUT).await?;
+        detail(&format!(
+            "{} {} task(s) healthy; {} is stable",
+            args.tasks, receipt.color, receipt.color
+        ));
+    } else {
+        let live = snap
+            .stable()
+            .map(|c| {
+                let tag = snap
+                    .colors
+                    .get(c)
+                    .service
+                    .image
+                    .as_ref()
+                    .and_then(|i| i.tag.clone());
+                format!("{c} runs {}", tag.as_deref().unwrap_or("?"))
+            })
+            .unwrap_or_else(|| "tasks are running".into());
+        detail(&format!(
+            "a release is already live ({live}); leaving it as it is"
+        ));
+    }
+
+    step(4, "seeding posts through the load balancer");
+    let marker = paths.root().join("seeded");
+    if marker.exists() {
+        detail("already seeded");
+    } else {
+        let addr = status
+            .production
+            .parse()
+            .with_context(|| format!("bad listener address {}", status.production))?;
+        let made = seed(addr).await?;
+        std::fs::write(&marker, format!("{made}\n"))
+            .with_context(|| format!("cannot write {}", marker.display()))?;
+        detail(&format!("{made} posts created"));
+    }
+
+    step(
+        5,
+        if args.no_tui {
+            "done"
+        } else {
+            "opening the console (q quits; the platform keeps running)"
+        },
+    );
+    let url = format!("http://{}/", status.production);
+    if args.no_tui {
+        let snap = platform.snapshot().await?;
+        print!(
+            "{}",
+            render::rollout(&platform.info(), &snap, now_millis(), false)
+        );
+        println!("\nOpen {url} in a browser. Next release:");
+        println!(
+            "  RELEASE_TAG=v2 bluegreen build --wait      # builds v2 into the local registry"
+        );
+        println!("  bluegreen deploy --tag v2 --wait           # to the idle color (green)");
+        println!(
+            "  bluegreen shift --green 10                 # then 50, 90 … and `bluegreen promote`"
+        );
+        println!("  bluegreen rollback                         # at any point");
+        println!(
+            "  bluegreen local down                       # stops it; state stays in {}",
+            paths.root().display()
+        );
+        return Ok(exit::OK);
+    }
+    crate::tui::run(ops, crate::tui::TuiOptions::default()).await?;
+    println!("The local platform keeps running at {url} (`bluegreen local down` stops it).");
+    Ok(exit::OK)
+}
+
+fn step(n: u32, text: &str) {
+    println!("[{n}/5] {text}");
+}
+
+fn detail(text: &str) {
+    println!("      {text}");
+}
+
+/// Builds in this process (the daemon may not run yet), printing each phase as it ends.
+async fn run_build(paths: &Paths, source: &Path, tag: &str) -> anyhow::Result<Build> {
+    let store = BuildStore::new(paths.builds_dir());
+    let req =
+        daemon::engine::build_request(paths, source.to_path_buf(), None, Some(tag.to_string()));
+    let submitted = build::submit(&store, &req).context("cannot record the build")?;
+    detail(&format!(
+        "{} · the first release build of a fresh clone takes several minutes; follow it with: tail -f {}",
+        submitted.id,
+        submitted.log_location.clone().unwrap_or_default()
+    ));
+    let mut printed = 0usize;
+    let done = build::execute(&store, &req, submitted, &mut |b| {
+        for p in b.phases.iter().filter(|p| p.status.is_done()).skip(printed) {
+            printed += 1;
+            if p.duration_ms.unwrap_or(0) >= 100 || p.status != BuildStatus::Succeeded {
+                detail(&format!(
+                    "{:<16} {:?} ({:.1} s){}",
+                    p.name,
+                    p.status,
+                    p.duration_ms.unwrap_or(0) as f64 / 1000.0,
+                    p.context
+                        .first()
+                        .map(|c| format!(" — {c}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+    })
+    .await;
+    Ok(done)
+}
+
+/// Creates the seed posts through the proxy, with the blog's CSRF form token.
+async fn seed(addr: std::net::SocketAddr) -> anyhow::Result<usize> {
+    let mut http = http::HttpClient::new(addr);
+    let mut made = 0;
+    for (title, author, content) in SEED_POSTS {
+        let form = http.get("/posts/new").await.map_err(anyhow::Error::msg)?;
+        let (token, cookie) = http::form_token(&form).ok_or_else(|| {
+            anyhow::anyhow!(
+                "GET /posts/new answered {} without a form token",
+                form.status
+            )
+        })?;
+        let mut headers = Vec::new();
+        if let Some(c) = &cookie {
+            headers.push(("cookie", c.as_str()));
+        }
+        let resp = http
+            .post_form(
+                "/posts/new",
+                &headers,
+                &[
+                    ("csrf_token", &token),
+                    ("title", title),
+                    ("author", author),
+                    ("content", content),
+                ],
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if !(200..400).contains(&resp.status) {
+            anyhow::bail!(
+                "creating a seed post answered {}: {}",
+                resp.status,
+                resp.text()
+            );
+        }
+        made += 1;
+    }
+    Ok(made)
+}

@@ -1,0 +1,524 @@
+//! An in-memory [`Platform`] with scripted faults, for the command layer's tests: every verb
+//! and guard in [`crate::ops`] runs against it in microseconds, and a test can make the
+//! platform misbehave the way AWS and the daemon do (a weight write that is not applied, a
+//! read-back that fails, a listener that moves under the console, target health that errors).
+//!
+//! Built only for tests and with the `fake` feature, never into the release binary. It keeps
+//! the same contract as the real adapters: one write call per `set_weights`, always read back.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    PlatformKind, PlatformResult, WeightChange,
+};
+use crate::rollout::{
+    Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, PerColor,
+    ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState, Weights,
+};
+
+/// A misbehaviour to script. Each one happens once, at the first call it applies to, unless
+/// it is injected with [`FakePlatform::always`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The next weight write is accepted but not applied: the read-back shows the old weights.
+    WeightNotApplied,
+    /// The next weight write fails with an error and changes nothing.
+    WeightWriteFails,
+    /// The next weight write applies, but its read-back fails: the outcome is unknown.
+    ReadBackFails,
+    /// Right after the next read of the listener, it moves to these weights (another console,
+    /// or a person in the AWS console).
+    ListenerMoves(Weights),
+    /// Reading the target health of this color fails.
+    TargetHealthFails(Color),
+    /// The next call named `call` (see [`Call::name`]) fails with a platform error.
+    CallFails(&'static str),
+}
+
+/// One call the platform received, in order, for assertions such as "exactly one weight
+/// write".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Snapshot,
+    Listener,
+    TargetHealth(Color),
+    Builds,
+    StartBuild,
+    Images,
+    Deploy {
+        color: Color,
+        tag: String,
+        desired: u32,
+    },
+    Scale {
+        color: Color,
+        desired: u32,
+    },
+    SetWeights(Weights),
+    RecordStable {
+        stable: Color,
+        bake: Option<Bake>,
+    },
+    PointTestListener(Color),
+    ReadLogs,
+    Metrics,
+}
+
+impl Call {
+    /// The name [`Fault::CallFails`] matches: `snapshot`, `listener`, `target-health`,
+    /// `builds`, `start-build`, `images`, `deploy`, `scale`, `set-weights`, `record-stable`,
+    /// `point-test-listener`, `read-logs`, `metrics`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Snapshot => "snapshot",
+            Call::Listener => "listener",
+            Call::TargetHealth(_) => "target-health",
+            Call::Builds => "builds",
+            Call::StartBuild => "start-build",
+            Call::Images => "images",
+            Call::Deploy { .. } => "deploy",
+            Call::Scale { .. } => "scale",
+            Call::SetWeights(_) => "set-weights",
+            Call::RecordStable { .. } => "record-stable",
+            Call::PointTestListener(_) => "point-test-listener",
+            Call::ReadLogs => "read-logs",
+            Call::Metrics => "metrics",
+        }
+    }
+}
+
+/// One color's service as the fake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeService {
+    pub desired: u32,
+    /// Healthy targets now. A deploy or a scale sets it to the desired count when
+    /// [`FakeState::auto_healthy`] is on, else to 0 (tasks still starting).
+    pub healthy: u32,
+    pub tag: Option<String>,
+    pub revision: u32,
+}
+
+/// Everything the fake platform holds; tests read and change it through
+/// [`FakePlatform::state`].
+#[derive(Debug, Clone)]
+pub struct FakeState {
+    pub listener: Listener,
+    pub services: PerColor<FakeService>,
+    pub images: Vec<Image>,
+    pub builds: Vec<Build>,
+    pub metrics: Option<PerColor<ColorMetrics>>,
+    /// The platform ends bakes by itself (the local daemon does; AWS does not).
+    pub finishes_bake: bool,
+    /// New tasks become healthy at once.
+    pub auto_healthy: bool,
+    pub calls: Vec<Call>,
+    once: VecDeque<Fault>,
+    always: Vec<Fault>,
+}
+
+/// The in-memory platform.
+#[derive(Debug)]
+pub struct FakePlatform {
+    state: Mutex<FakeState>,
+    api_calls: AtomicU64,
+}
+
+impl FakePlatform {
+    /// Blue live and stable with `blue_tasks` healthy tasks of `v1`, green empty; images `v1`
+    /// and `v2` in the registry; new tasks healthy at once; bakes ended by the caller.
+    pub fn blue_live(blue_tasks: u32) -> Self {
+        let service = |desired: u32, tag: Option<&str>| FakeService {
+            desired,
+            healthy: desired,
+            tag: tag.map(str::to_string),
+            revision: u32::from(tag.is_some()),
+        };
+        let image = |n: u8, tag: &str| Image {
+            digest: format!("sha256:{}", format!("{n:x}").repeat(64)),
+            tags: vec![tag.to_string()],
+            size_bytes: Some(17_000_000),
+            pushed_at: Some(1_000 * i64::from(n)),
+        };
+        FakePlatform::new(FakeState {
+            listener: Listener {
+                id: "fake-listener".into(),
+                weights: Weights::all(Color::Blue),
+                stable: Some(Color::Blue),
+                bake: None,
+                test_color: Some(Color::Green),
+                test_id: Some("fake-test-listener".into()),
+            },
+            services: PerColor::new(service(blue_tasks, Some("v1")), service(0, None)),
+            images: vec![image(2, "v2"), image(1, "v1")],
+            builds: Vec::new(),
+            metrics: None,
+            finishes_bake: false,
+            auto_healthy: true,
+            calls: Vec::new(),
+            once: VecDeque::new(),
+            always: Vec::new(),
+        })
+    }
+
+    pub fn new(state: FakeState) -> Self {
+        FakePlatform {
+            state: Mutex::new(state),
+            api_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// The state, to read or change between verbs.
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        // A test that panicked while holding the lock already failed; keep its state readable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Scripts `fault` to happen once.
+    pub fn inject(&self, fault: Fault) {
+        self.state().once.push_back(fault);
+    }
+
+    /// Scripts `fault` to happen at every call it applies to, until [`FakePlatform::heal`].
+    pub fn always(&self, fault: Fault) {
+        self.state().always.push(fault);
+    }
+
+    /// Removes every scripted fault.
+    pub fn heal(&self) {
+        let mut s = self.state();
+        s.once.clear();
+        s.always.clear();
+    }
+
+    /// The calls received so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// How many weight writes were made.
+    pub fn weight_writes(&self) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| matches!(c, Call::SetWeights(_)))
+            .count()
+    }
+
+    /// Records `call` and answers whether a scripted fault makes it fail.
+    fn enter(&self, s: &mut FakeState, call: Call) -> PlatformResult<()> {
+        self.api_calls.fetch_add(1, Ordering::Relaxed);
+        let name = call.name();
+        let failing = |f: &Fault| match (f, &call) {
+            (Fault::CallFails(n), _) => *n == name,
+            (Fault::TargetHealthFails(c), Call::TargetHealth(asked)) => c == asked,
+            _ => false,
+        };
+        s.calls.push(call.clone());
+        let fails = s.always.iter().any(failing) || take(&mut s.once, failing);
+        if fails {
+            return Err(PlatformError::call(
+                format!("fake:{name}"),
+                "fake-platform",
+                FaultKind::ServerError,
+                "scripted fault",
+            ));
+        }
+        Ok(())
+    }
+
+    fn scripted(&self, s: &mut FakeState, fault: &Fault) -> bool {
+        s.always.contains(fault) || take(&mut s.once, |f| f == fault)
+    }
+
+    fn read_listener(&self, s: &mut FakeState) -> Listener {
+        let read = s.listener.clone();
+        let moves = s.always.iter().chain(s.once.iter()).find_map(|f| match f {
+            Fault::ListenerMoves(w) => Some(*w),
+            _ => None,
+        });
+        if let Some(w) = moves {
+            take(&mut s.once, |f| *f == Fault::ListenerMoves(w));
+            s.listener.weights = w;
+        }
+        read
+    }
+
+    fn color_state(s: &FakeState, color: Color) -> ColorState {
+        let svc = s.services.get(color);
+        let image = svc.tag.as_ref().map(|tag| ImageRef {
+            reference: format!("blog:{tag}"),
+            tag: Some(tag.clone()),
+            digest: s
+                .images
+                .iter()
+                .find(|i| i.tags.contains(tag))
+                .map(|i| i.digest.clone()),
+        });
+        let tasks = (0..svc.desired)
+            .map(|i| TaskState {
+                id: format!("{color}-{}-{i}", svc.revision),
+                last_status: "RUNNING".into(),
+                health: if i < svc.healthy {
+                    TaskHealth::Healthy
+                } else {
+                    TaskHealth::Unknown
+                },
+                started_at: Some(0),
+                revision: svc.revision,
+                image: image.clone(),
+                stopped_reason: None,
+            })
+            .collect();
+        ColorState {
+            color,
+            service: ServiceState {
+                name: format!("blog-{color}"),
+                desired: svc.desired,
+                running: svc.desired,
+                pending: 0,
+                status: "ACTIVE".into(),
+                task_definition: format!("blog-{color}:{}", svc.revision),
+                revision: svc.revision,
+                image,
+                deployments: Vec::new(),
+                events: Vec::new(),
+            },
+            tasks,
+            targets: targets(color, svc),
+        }
+    }
+}
+
+fn targets(color: Color, svc: &FakeService) -> Vec<TargetState> {
+    (0..svc.desired.max(svc.healthy))
+        .map(|i| TargetState {
+            id: format!("10.0.{}.{i}:5000", color as u8),
+            task_id: Some(format!("{color}-{}-{i}", svc.revision)),
+            health: if i < svc.healthy {
+                TargetHealth::Healthy
+            } else {
+                TargetHealth::Initial
+            },
+            reason: None,
+        })
+        .collect()
+}
+
+/// Removes the first item matching `pred`; whether there was one.
+fn take(queue: &mut VecDeque<Fault>, pred: impl Fn(&Fault) -> bool) -> bool {
+    match queue.iter().position(pred) {
+        Some(i) => {
+            queue.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+#[async_trait]
+impl Platform for FakePlatform {
+    fn info(&self) -> PlatformInfo {
+        PlatformInfo {
+            profile: "fake".into(),
+            kind: PlatformKind::Local {
+                state_dir: "(in memory)".into(),
+                url: "http://fake.invalid/".into(),
+            },
+            cluster: "fake".into(),
+            finishes_bake: self.state().finishes_bake,
+        }
+    }
+
+    async fn snapshot(&self) -> PlatformResult<Snapshot> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Snapshot)?;
+        let listener = self.read_listener(&mut s);
+        Ok(Snapshot {
+            taken_at: 0,
+            listener,
+            colors: PerColor::from_fn(|c| Self::color_state(&s, c)),
+            api_calls: 1,
+        })
+    }
+
+    async fn listener(&self) -> PlatformResult<Listener> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Listener)?;
+        Ok(self.read_listener(&mut s))
+    }
+
+    async fn target_health(&self, color: Color) -> PlatformResult<Vec<TargetState>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::TargetHealth(color))?;
+        Ok(targets(color, s.services.get(color)))
+    }
+
+    async fn builds(&self, limit: usize) -> PlatformResult<Vec<Build>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Builds)?;
+        Ok(s.builds.iter().take(limit).cloned().collect())
+    }
+
+    async fn start_build(&self, source_version: Option<String>) -> PlatformResult<Build> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::StartBuild)?;
+        let build = Build {
+            id: format!("fake-build-{}", s.builds.len() + 1),
+            number: Some(s.builds.len() as u64 + 1),
+            status: BuildStatus::InProgress,
+            source_version,
+            resolved_source: None,
+            started_at: Some(0),
+            ended_at: None,
+            phases: Vec::new(),
+            log_location: None,
+            exported: Vec::new(),
+        };
+        s.builds.insert(0, build.clone());
+        Ok(build)
+    }
+
+    async fn images(&self) -> PlatformResult<Vec<Image>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Images)?;
+        Ok(s.images.clone())
+    }
+
+    async fn deploy(&self, color: Color, tag: &str, desired: u32) -> PlatformResult<DeployReceipt> {
+        let mut s = self.state();
+        self.enter(
+            &mut s,
+            Call::Deploy {
+                color,
+                tag: tag.into(),
+                desired,
+            },
+        )?;
+        if !s.images.iter().any(|i| i.tags.iter().any(|t| t == tag)) {
+            return Err(PlatformError::call(
+                "fake:deploy",
+                format!("blog:{tag}"),
+                FaultKind::NotFound,
+                format!("no image is tagged `{tag}`"),
+            ));
+        }
+        let auto = s.auto_healthy;
+        let svc = s.services.get_mut(color);
+        svc.revision += 1;
+        svc.tag = Some(tag.into());
+        svc.desired = desired;
+        svc.healthy = if auto { desired } else { 0 };
+        Ok(DeployReceipt {
+            color,
+            tag: tag.into(),
+            task_definition: format!("blog-{color}:{}", svc.revision),
+            revision: svc.revision,
+            image: format!("blog:{tag}"),
+            desired,
+        })
+    }
+
+    async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Scale { color, desired })?;
+        let auto = s.auto_healthy;
+        let svc = s.services.get_mut(color);
+        svc.desired = desired;
+        svc.healthy = if auto {
+            desired
+        } else {
+            svc.healthy.min(desired)
+        };
+        Ok(())
+    }
+
+    async fn set_weights(&self, desired: Weights) -> WeightChange {
+        let mut s = self.state();
+        let previous = Some(s.listener.weights);
+        if let Err(e) = self.enter(&mut s, Call::SetWeights(desired)) {
+            return WeightChange {
+                previous,
+                desired,
+                observed: previous,
+                write_error: Some(e),
+                read_error: None,
+            };
+        }
+        let mut write_error = None;
+        if self.scripted(&mut s, &Fault::WeightWriteFails) {
+            write_error = Some(PlatformError::call(
+                "fake:set-weights",
+                "fake-listener",
+                FaultKind::Throttled,
+                "scripted write failure",
+            ));
+        } else if !self.scripted(&mut s, &Fault::WeightNotApplied) {
+            s.listener.weights = desired;
+        }
+        if self.scripted(&mut s, &Fault::ReadBackFails) {
+            return WeightChange {
+                previous,
+                desired,
+                observed: None,
+                write_error,
+                read_error: Some(PlatformError::call(
+                    "fake:listener",
+                    "fake-listener",
+                    FaultKind::Timeout,
+                    "scripted read-back failure",
+                )),
+            };
+        }
+        WeightChange {
+            previous,
+            desired,
+            observed: Some(s.listener.weights),
+            write_error,
+            read_error: None,
+        }
+    }
+
+    async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
+        let mut s = self.state();
+        self.enter(
+            &mut s,
+            Call::RecordStable {
+                stable,
+                bake: bake.clone(),
+            },
+        )?;
+        s.listener.stable = Some(stable);
+        s.listener.bake = bake;
+        Ok(())
+    }
+
+    async fn point_test_listener(&self, color: Color) -> PlatformResult<()> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::PointTestListener(color))?;
+        s.listener.test_color = Some(color);
+        Ok(())
+    }
+
+    async fn read_logs(&self, cursor: &LogCursor, _limit: usize) -> PlatformResult<LogBatch> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::ReadLogs)?;
+        Ok(LogBatch {
+            lines: Vec::new(),
+            cursor: cursor.clone(),
+        })
+    }
+
+    async fn metrics(&self, _window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Metrics)?;
+        Ok(s.metrics.clone())
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.api_calls.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,142 @@
+//! The daemon's lifecycle, as typed functions for the CLI: probe it, start it detached, stop
+//! it. The `local` verbs and the demo (in `crate::cli`) decide what to print.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::build;
+use super::client::LocalClient;
+use super::paths::Paths;
+use crate::platform::{FaultKind, Platform, PlatformResult};
+
+/// How long a starting daemon has to answer on its control socket.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopping daemon has to drain its tasks and exit.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connects to the daemon that owns `state_dir`.
+pub async fn connect(state_dir: &Path) -> PlatformResult<Arc<dyn Platform>> {
+    Ok(Arc::new(LocalClient::connect(state_dir).await?))
+}
+
+/// The running daemon, or `None` when none answers for this state directory.
+pub async fn probe(paths: &Paths) -> PlatformResult<Option<LocalClient>> {
+    match LocalClient::connect(paths.root()).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.fault() == Some(FaultKind::Unavailable) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The repository around `start`: the nearest ancestor with `buildspec.local.yaml`.
+pub fn find_source_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join(build::DEFAULT_BUILDSPEC).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Starts `bluegreen local daemon ARGS` detached (its own process group, output appended to
+/// `daemon.log`) and returns once its control socket answers. A daemon that exits or stays
+/// silent is reported with the end of its log.
+pub async fn start(paths: &Paths, daemon_args: Vec<OsString>) -> anyhow::Result<LocalClient> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(paths.root())
+        .with_context(|| format!("cannot create {}", paths.root().display()))?;
+    let log_path = paths.daemon_log();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let exe = super::paths::current_exe().context("cannot find the bluegreen executable")?;
+    let mut child = std::process::Command::new(exe)
+        .arg("local")
+        .arg("daemon")
+        .args(daemon_args)
+        // Run from the state directory with it named explicitly, so no bluegreen.toml in the
+        // caller's directory (an AWS profile, say) changes what the daemon is.
+        .current_dir(paths.root())
+        .env("BLUEGREEN_STATE_DIR", paths.root())
+        .env_remove("BLUEGREEN_CONFIG")
+        .env_remove("BLUEGREEN_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the daemon")?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(client) = LocalClient::connect(paths.root()).await {
+            // Reap the child in the background; it runs on detached.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+            return Ok(client);
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!(
+                "the daemon exited ({status}) before it answered:\n{}",
+                log_tail(&log_path, log_start, 20)
+            );
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the daemon did not answer on {} within {} s; its log ({}):\n{}",
+                paths.control_socket().display(),
+                START_TIMEOUT.as_secs(),
+                log_path.display(),
+                log_tail(&log_path, log_start, 20)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops the daemon and every task it runs, and waits for its process to exit. Returns its
+/// pid, or `None` when no daemon was running.
+pub async fn stop(paths: &Paths) -> anyhow::Result<Option<u32>> {
+    let Some(client) = probe(paths).await? else {
+        return Ok(None);
+    };
+    let pid = client.status().await?.pid;
+    client.shutdown().await?;
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while process_alive(pid) {
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the daemon (pid {pid}) is still stopping after {} s; see {}",
+                STOP_TIMEOUT.as_secs(),
+                paths.daemon_log().display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(Some(pid))
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
+}
+
+/// The last `lines` lines of `path` after byte `from`, indented, for error messages.
+pub fn log_tail(path: &Path, from: u64, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let start = usize::try_from(from).unwrap_or(usize::MAX).min(text.len());
+    let text = String::from_utf8_lossy(&text[start..]).into_owned();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
