@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod format;
 pub mod ops;
 pub mod platform;
 pub mod rollout;

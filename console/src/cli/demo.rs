@@ -74,7 +74,7 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
     match Registry::new(paths.registry_dir()).resolve("v1") {
         Ok(digest) => detail(&format!(
             "v1 is already in the local registry ({}); not rebuilding (`bluegreen build` makes new releases)",
-            crate::platform::local::supervisor::short_digest(&digest)
+            crate::format::short_digest(&digest)
         )),
         Err(_) => {
             let build = run_build(&paths, &source, "v1").await?;

@@ -10,31 +10,7 @@ use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Snapshot, UnixMillis,
 };
 
-/// `2026-11-28T07:00:00Z`.
-pub fn time(at: UnixMillis) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at.div_euclid(1000))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| at.to_string())
-}
-
-/// `4m 05s`, `12s`, `1h 02m`.
-pub fn duration(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-fn short_digest(d: &str) -> &str {
-    let hex = d.strip_prefix("sha256:").unwrap_or(d);
-    &hex[..hex.len().min(12)]
-}
+pub use crate::format::{duration, short_digest, time};
 
 /// The API-call cost of the refresh `status` made.
 #[derive(Debug, Clone, Copy)]

@@ -247,15 +247,6 @@ fn weight_changes_say_what_the_listener_shows() {
 }
 
 #[test]
-fn durations_and_times() {
-    assert_eq!(render::duration(12_000), "12s");
-    assert_eq!(render::duration(245_000), "4m 05s");
-    assert_eq!(render::duration(3_720_000), "1h 02m");
-    assert_eq!(render::duration(-5), "0s");
-    assert_eq!(render::time(NOW), "2026-11-28T07:00:00Z");
-}
-
-#[test]
 fn the_command_line_definition_is_consistent() {
     // Catches clashing flags, e.g. a subcommand's own `--json` next to the global one.
     <Cli as clap::CommandFactory>::command().debug_assert();

@@ -62,7 +62,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
                     (Some(s), None) if !p.status.is_done() => Some(state.now - s),
                     _ => None,
                 })
-                .map(|d| format!(" {}", fmt::duration_ms(d)))
+                .map(|d| format!(" {}", fmt::duration(d)))
                 .unwrap_or_default();
             let name = if packed {
                 short_phase(&p.name)
@@ -133,8 +133,8 @@ fn summary(b: &Build, now: i64) -> Line<'static> {
         .map(|c| format!(" @ {}", &c[..c.len().min(8)]))
         .unwrap_or_default();
     let total = match (b.started_at, b.ended_at) {
-        (Some(s), Some(e)) => format!(" · total {}", fmt::duration_ms(e - s)),
-        (Some(s), None) => format!(" · running {}", fmt::duration_ms(now - s)),
+        (Some(s), Some(e)) => format!(" · total {}", fmt::duration(e - s)),
+        (Some(s), None) => format!(" · running {}", fmt::duration(now - s)),
         _ => String::new(),
     };
     let digest = b

@@ -1,68 +1,11 @@
-//! Short human formats for ages, durations, sizes, digests and clock times.
+//! Terminal styling of the console's text: colors, spinner, sparklines. The text formats
+//! themselves (durations, ages, digests) are [`crate::format`]'s, shared with the CLI.
+
+pub use crate::format::{age, clock, clock_ms, duration, short_digest, size};
 
 use ratatui::style::{Color as Tint, Modifier, Style};
 
-use crate::rollout::{Color, UnixMillis};
-
-/// `950ms`, `12s`, `4m05s`, `3h12m`, `2d04h`.
-pub fn duration_ms(ms: i64) -> String {
-    let ms = ms.max(0);
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1_000;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3_599 => format!("{}m{:02}s", s / 60, s % 60),
-        3_600..=86_399 => format!("{}h{:02}m", s / 3_600, (s % 3_600) / 60),
-        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3_600),
-    }
-}
-
-/// An age for titles: `now`, `5s`, `3m`, `2h`, `4d`.
-pub fn age(ms: i64) -> String {
-    let s = ms.max(0) / 1_000;
-    match s {
-        0 => "now".into(),
-        1..=59 => format!("{s}s"),
-        60..=3_599 => format!("{}m", s / 60),
-        3_600..=86_399 => format!("{}h", s / 3_600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
-/// `12.3 MB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-/// The first 8 hex digits of a `sha256:…` digest.
-pub fn short_digest(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    hex.get(..8).unwrap_or(hex)
-}
-
-/// `HH:MM:SS` in UTC.
-pub fn clock(at: UnixMillis) -> String {
-    let s = at.div_euclid(1_000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3_600, (s % 3_600) / 60, s % 60)
-}
-
-/// `HH:MM:SS.mmm` in UTC.
-pub fn clock_ms(at: UnixMillis) -> String {
-    format!("{}.{:03}", clock(at), at.rem_euclid(1_000))
-}
+use crate::rollout::Color;
 
 /// The terminal color of a rollout color.
 pub fn tint(color: Color) -> Tint {
@@ -108,14 +51,6 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(duration_ms(950), "950ms");
-        assert_eq!(duration_ms(245_000), "4m05s");
-        assert_eq!(age(0), "now");
-        assert_eq!(age(3_700_000), "1h");
-        assert_eq!(size(12_345_678), "12.3 MB");
-        assert_eq!(size(12), "12 B");
-        assert_eq!(short_digest("sha256:0123456789abcdef"), "01234567");
-        assert_eq!(clock(3_723_000), "01:02:03");
         assert_eq!(spark(&[0.0, 1.0, 2.0]), "▁▅█");
         assert_eq!(spark(&[0.0, 0.0]), "▁▁");
     }

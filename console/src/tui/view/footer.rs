@@ -39,7 +39,7 @@ fn status_line(state: &State) -> Option<Line<'static>> {
                 Style::new().fg(Tint::Yellow),
             ),
             Span::styled(
-                format!(" ({})", fmt::duration_ms(state.now - b.since)),
+                format!(" ({})", fmt::duration(state.now - b.since)),
                 Style::new().fg(Tint::DarkGray),
             ),
         ]));

@@ -23,7 +23,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             let left = b.until - state.now;
             extra.push(Span::styled(
                 if left > 0 {
-                    format!("bake {} left", fmt::duration_ms(left))
+                    format!("bake {} left", fmt::duration(left))
                 } else {
                     "bake due".to_string()
                 },

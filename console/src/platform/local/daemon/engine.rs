@@ -10,12 +10,13 @@ use async_trait::async_trait;
 
 use super::state::{self, DaemonConfig, Persisted, STATE_VERSION};
 use crate::clock::now_millis;
+use crate::format::short_digest;
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::metrics::Metrics;
 use crate::platform::local::proxy::route::Routes;
 use crate::platform::local::registry::Registry;
-use crate::platform::local::supervisor::{Supervisor, short_digest};
+use crate::platform::local::supervisor::Supervisor;
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformKind, PlatformResult, WeightChange,

@@ -17,6 +17,7 @@ use super::proxy::route::Routes;
 use super::proxy::upstream::Upstream;
 use super::registry::Registry;
 use crate::clock::now_millis;
+use crate::format::short_digest;
 use crate::rollout::{
     Color, ColorState, Deployment, ImageRef, PerColor, ServiceEvent, ServiceState, TargetHealth,
     TargetState, TaskHealth, TaskState, UnixMillis,
@@ -702,11 +703,6 @@ fn prune_stopped(svc: &mut Service) {
     }
 }
 
-pub fn short_digest(digest: &str) -> String {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    format!("sha256:{}", &hex[..hex.len().min(12)])
-}
-
 /// The listen address a blog prints on its first stdout line (`listening on
 /// http://127.0.0.1:PORT`); any `host:port` token is accepted.
 pub fn parse_listen_addr(line: &str) -> Option<SocketAddr> {
@@ -740,13 +736,5 @@ mod tests {
         );
         assert_eq!(parse_listen_addr("bound 127.0.0.1:40123"), Some(want));
         assert_eq!(parse_listen_addr("starting up"), None);
-    }
-
-    #[test]
-    fn digests_shorten() {
-        assert_eq!(
-            short_digest("sha256:0123456789abcdef"),
-            "sha256:0123456789ab"
-        );
     }
 }

@@ -1,0 +1,116 @@
+//! How the console writes the facts an operator reads, in one place for the CLI, the TUI and
+//! the daemon's messages: durations, ages, clock times, sizes and image digests. A digest or a
+//! duration looks the same wherever it appears, so an operator can match them by eye.
+//! Weights format themselves (`blue 90 / green 10`, [`crate::rollout::Weights`]'s `Display`).
+
+use crate::rollout::UnixMillis;
+
+/// Hex digits of a digest that identify an image in every view.
+pub const DIGEST_CHARS: usize = 8;
+
+/// `950ms`, `12s`, `4m05s`, `3h12m`, `2d04h`; negative durations read as `0ms`.
+pub fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 1_000 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1_000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3_599 => format!("{}m{:02}s", s / 60, s % 60),
+        3_600..=86_399 => format!("{}h{:02}m", s / 3_600, (s % 3_600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3_600),
+    }
+}
+
+/// An age for titles and lists: `now`, `5s`, `3m`, `2h`, `4d`.
+pub fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1_000;
+    match s {
+        0 => "now".into(),
+        1..=59 => format!("{s}s"),
+        60..=3_599 => format!("{}m", s / 60),
+        3_600..=86_399 => format!("{}h", s / 3_600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// `12.3 MB` (decimal units, as registries report image sizes).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The first [`DIGEST_CHARS`] hex digits of a `sha256:…` digest.
+pub fn short_digest(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    hex.get(..DIGEST_CHARS).unwrap_or(hex)
+}
+
+/// `HH:MM:SS` in UTC.
+pub fn clock(at: UnixMillis) -> String {
+    let s = at.div_euclid(1_000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3_600, (s % 3_600) / 60, s % 60)
+}
+
+/// `HH:MM:SS.mmm` in UTC.
+pub fn clock_ms(at: UnixMillis) -> String {
+    format!("{}.{:03}", clock(at), at.rem_euclid(1_000))
+}
+
+/// `2026-11-28T07:00:00Z`: a full timestamp, for output that may be read on another day.
+pub fn time(at: UnixMillis) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(-5), "0ms");
+        assert_eq!(duration(950), "950ms");
+        assert_eq!(duration(12_000), "12s");
+        assert_eq!(duration(245_000), "4m05s");
+        assert_eq!(duration(3_720_000), "1h02m");
+        assert_eq!(duration(2 * 86_400_000 + 4 * 3_600_000), "2d04h");
+        assert_eq!(
+            duration(i64::MAX),
+            format!(
+                "{}d{:02}h",
+                i64::MAX / 86_400_000,
+                (i64::MAX / 1000 % 86_400) / 3_600
+            )
+        );
+    }
+
+    #[test]
+    fn ages_sizes_digests_and_times() {
+        assert_eq!(age(0), "now");
+        assert_eq!(age(3_700_000), "1h");
+        assert_eq!(size(12_345_678), "12.3 MB");
+        assert_eq!(size(12), "12 B");
+        assert_eq!(short_digest("sha256:0123456789abcdef"), "01234567");
+        assert_eq!(short_digest("abc"), "abc");
+        assert_eq!(clock(3_723_000), "01:02:03");
+        assert_eq!(clock_ms(3_723_042), "01:02:03.042");
+        assert_eq!(time(1_795_849_200_000), "2026-11-28T07:00:00Z");
+    }
+}
