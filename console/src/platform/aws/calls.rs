@@ -6,34 +6,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::iam;
 use crate::platform::{FaultKind, PlatformError};
 
-/// Operations and attempts (retries included) made through the clients it is installed in.
+/// Operations made through the clients it is installed in.
 #[derive(Debug, Default)]
 pub struct Counts {
     calls: AtomicU64,
-    attempts: AtomicU64,
 }
 
 impl Counts {
     /// Operations started: what the refresh budget counts.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
-    }
-
-    /// HTTP attempts: calls plus the SDK's retries.
-    pub fn attempts(&self) -> u64 {
-        self.attempts.load(Ordering::Relaxed)
     }
 }
 
@@ -52,16 +43,6 @@ impl Intercept for Counter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.calls.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn read_before_attempt(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.attempts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -169,11 +169,6 @@ impl AwsPlatform {
         })
     }
 
-    /// Calls and attempts so far (attempts include the SDK's retries).
-    pub fn counts(&self) -> &Counts {
-        &self.counts
-    }
-
     async fn read_snapshot(&self) -> PlatformResult<Snapshot> {
         let (listener, services, tasks, blue, green) = tokio::join!(
             self.read_listener(),

@@ -6,14 +6,14 @@
 //! - [`proxy`] (the load balancer), [`supervisor`] (the services), [`registry`] (images),
 //!   [`build`] (the build runner), [`logs`] (task log streams).
 
-pub mod build;
+pub(crate) mod build;
 pub mod client;
-pub mod daemon;
+pub(crate) mod daemon;
 pub mod http;
 pub mod lifecycle;
-pub mod logs;
+pub(crate) mod logs;
 pub mod paths;
-pub mod proxy;
-pub mod registry;
-pub mod supervisor;
-pub mod wire;
+pub(crate) mod proxy;
+pub(crate) mod registry;
+pub(crate) mod supervisor;
+pub(crate) mod wire;

@@ -142,6 +142,7 @@ impl BuildStore {
         Ok(out)
     }
 
+    #[cfg(test)]
     pub fn get(&self, number: u64) -> Option<Build> {
         let bytes = fs::read(self.dir.join(format!("{number}.json"))).ok()?;
         serde_json::from_slice(&bytes).ok()

@@ -34,8 +34,6 @@ use metrics::Metrics;
 use route::Routes;
 use upstream::{InflightGuard, Upstream, UpstreamBody};
 
-use crate::rollout::Color;
-
 /// Which listener a connection arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
@@ -398,14 +396,6 @@ impl Drop for Tracked {
         let clean = self.inner.is_end_stream();
         self.finish(clean);
     }
-}
-
-/// The color a response came from, per the blog's `X-Blog-Color` header.
-pub fn response_color(headers: &HeaderMap) -> Option<Color> {
-    headers
-        .get("x-blog-color")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]

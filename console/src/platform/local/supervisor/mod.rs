@@ -197,10 +197,6 @@ impl Supervisor {
         })
     }
 
-    pub fn config(&self) -> SupervisorConfig {
-        self.cfg
-    }
-
     fn lock(&self) -> MutexGuard<'_, PerColor<Service>> {
         self.services.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -260,12 +256,6 @@ impl Supervisor {
         }
         self.wake.notify_one();
         Ok(())
-    }
-
-    /// Healthy (routable) task count per color.
-    pub fn healthy_counts(&self) -> PerColor<usize> {
-        self.lock()
-            .map(|_, s| s.tasks.iter().filter(|t| t.healthy()).count())
     }
 
     /// Whether `color` runs its current release with every desired task healthy.
