@@ -1,5 +1,5 @@
 //! `bluegreen init --from-terraform FILE…`: a profile from `terraform output -json`. Several
-//! files (base state, service state) are merged; the output names are fixed in AGREEMENTS.md.
+//! files (base state, service state) are merged; the output names are fixed (docs/architecture.md, "Rules the code relies on").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

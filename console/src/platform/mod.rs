@@ -30,7 +30,7 @@ pub struct PlatformInfo {
     /// The ECS cluster name, or the local state directory.
     pub cluster: String,
     /// The platform finishes a promote's bake by itself (the local daemon does; on AWS the
-    /// console process has to, see AGREEMENTS.md).
+    /// console process has to, see docs/architecture.md).
     pub finishes_bake: bool,
 }
 
@@ -50,7 +50,7 @@ pub enum PlatformKind {
 }
 
 /// The result of a weight change: what was asked and what the listener shows afterwards.
-/// Per AGREEMENTS.md a weight change is always read back.
+/// A weight change is always read back (docs/architecture.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightChange {
     /// The weights before the change, if they were read.

@@ -27,7 +27,7 @@ pub struct Listener {
     pub id: String,
     /// The weights in force, normalised to percent.
     pub weights: Weights,
-    /// The stored stable color (AGREEMENTS: a listener tag on AWS, daemon state locally).
+    /// The stored stable color (a listener tag on AWS, daemon state locally).
     /// `None` when nothing was ever recorded.
     pub stable: Option<Color>,
     /// A promote whose bake has not finished yet.
@@ -171,7 +171,7 @@ impl ColorState {
     }
 
     /// Whether the color could take traffic: at least one healthy target and no fewer than the
-    /// service's desired count (AGREEMENTS: guard for giving traffic to a color).
+    /// X
     pub fn can_take_traffic(&self) -> bool {
         let healthy = self.healthy_targets();
         healthy >= 1 && healthy >= self.service.desired as usize
