@@ -2,6 +2,7 @@
 //! seed a few posts, and open the console. Every step goes through the same verbs and waits as
 //! the CLI's (`Ops`, `ops::wait`), so the demo shows what a real release does.
 
+use super::output::{self, say, say_raw};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,7 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
             let build = run_build(&paths, &source, "v1").await?;
             if build.status != BuildStatus::Succeeded {
                 let log = build.log_location.clone().unwrap_or_default();
-                eprintln!("{}", lifecycle::log_tail(Path::new(&log), 0, 30));
+                output::err(&lifecycle::log_tail(Path::new(&log), 0, 30));
                 return Err(anyhow::anyhow!(
                     "the build failed ({:?}); full log: {log}",
                     build.status
@@ -172,36 +173,34 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
     let url = format!("http://{}/", status.production);
     if args.no_tui {
         let snap = platform.snapshot().await?;
-        print!(
+        say_raw!(
             "{}",
             render::rollout(&platform.info(), &snap, now_millis(), false)
         );
-        println!("\nOpen {url} in a browser. Next release:");
-        println!(
-            "  RELEASE_TAG=v2 bluegreen build --wait      # builds v2 into the local registry"
-        );
-        println!("  bluegreen deploy --tag v2 --wait           # to the idle color (green)");
-        println!(
+        say!("\nOpen {url} in a browser. Next release:");
+        say!("  RELEASE_TAG=v2 bluegreen build --wait      # builds v2 into the local registry");
+        say!("  bluegreen deploy --tag v2 --wait           # to the idle color (green)");
+        say!(
             "  bluegreen shift --green 10                 # then 50, 90 … and `bluegreen promote`"
         );
-        println!("  bluegreen rollback                         # at any point");
-        println!(
+        say!("  bluegreen rollback                         # at any point");
+        say!(
             "  bluegreen local down                       # stops it; state stays in {}",
             paths.root().display()
         );
         return Ok(exit::OK);
     }
     crate::tui::run(ops, crate::tui::TuiOptions::default()).await?;
-    println!("The local platform keeps running at {url} (`bluegreen local down` stops it).");
+    say!("The local platform keeps running at {url} (`bluegreen local down` stops it).");
     Ok(exit::OK)
 }
 
 fn step(n: u32, text: &str) {
-    println!("[{n}/5] {text}");
+    say!("[{n}/5] {text}");
 }
 
 fn detail(text: &str) {
-    println!("      {text}");
+    say!("      {text}");
 }
 
 /// Builds in this process (the daemon may not run yet), printing each phase as it ends.

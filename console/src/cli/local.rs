@@ -2,6 +2,7 @@
 //! daemon's lifecycle is the adapter's ([`lifecycle`]); this module parses, decides defaults
 //! and prints.
 
+use super::output::{self, note, say};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -150,7 +151,7 @@ pub async fn run(cmd: LocalCommand, state_dir: &Path) -> anyhow::Result<i32> {
             let image = Registry::new(paths.registry_dir())
                 .publish(&file, &tags)
                 .with_context(|| format!("cannot publish {}", file.display()))?;
-            eprintln!(
+            note!(
                 "published {} as {} ({}, {:.1} MB) to {}",
                 file.display(),
                 tags.join(", "),
@@ -158,7 +159,7 @@ pub async fn run(cmd: LocalCommand, state_dir: &Path) -> anyhow::Result<i32> {
                 image.size_bytes.unwrap_or(0) as f64 / 1e6,
                 paths.registry_dir().display()
             );
-            println!("{}", image.digest);
+            output::out(&image.digest);
             Ok(exit::OK)
         }
         LocalCommand::Daemon(flags) => {
@@ -191,14 +192,14 @@ pub(super) fn default_source_dir() -> Option<PathBuf> {
 async fn up(paths: &Paths, mut flags: DaemonFlags) -> anyhow::Result<i32> {
     if let Some(client) = lifecycle::probe(paths).await? {
         let s = client.status().await?;
-        println!(
+        say!(
             "the local platform already runs (pid {}): http://{}/ — state in {}",
-            s.pid, s.production, s.state_dir
+            s.pid,
+            s.production,
+            s.state_dir
         );
         if !flags.to_args().is_empty() {
-            println!(
-                "  (settings given here apply at the next start: `bluegreen local down` first)"
-            );
+            say!("  (settings given here apply at the next start: `bluegreen local down` first)");
         }
         return Ok(exit::OK);
     }
@@ -213,20 +214,23 @@ async fn up(paths: &Paths, mut flags: DaemonFlags) -> anyhow::Result<i32> {
     }
     let client = lifecycle::start(paths, flags.to_args()).await?;
     let s = client.status().await?;
-    println!(
+    say!(
         "local platform up (pid {}): production http://{}/ · test http://{}/ · state {}",
-        s.pid, s.production, s.test, s.state_dir
+        s.pid,
+        s.production,
+        s.test,
+        s.state_dir
     );
     Ok(exit::OK)
 }
 
 async fn down(paths: &Paths) -> anyhow::Result<i32> {
     match lifecycle::stop(paths).await? {
-        None => println!(
+        None => say!(
             "the local platform is not running ({})",
             paths.root().display()
         ),
-        Some(_) => println!(
+        Some(_) => say!(
             "local platform stopped; the release is kept in {} (`bluegreen local up` brings it back)",
             paths.root().display()
         ),
@@ -241,9 +245,9 @@ async fn status(paths: &Paths, json: bool) -> anyhow::Result<i32> {
                 "running": false,
                 "state_dir": paths.root().display().to_string(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            output::out(&serde_json::to_string_pretty(&doc)?);
         } else {
-            println!(
+            say!(
                 "local platform: not running (state {}); start it with `bluegreen local up`",
                 paths.root().display()
             );
@@ -268,10 +272,10 @@ async fn status(paths: &Paths, json: bool) -> anyhow::Result<i32> {
             "listener": snap.listener,
             "colors": colors,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        output::out(&serde_json::to_string_pretty(&doc)?);
     } else {
         let now = crate::clock::now_millis();
-        print!("{}", render::local_status(&s, &client.info(), &snap, now));
+        output::out_raw(&render::local_status(&s, &client.info(), &snap, now));
     }
     Ok(exit::OK)
 }

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::rollout::{Color, Weights};
+use crate::rollout::{Color, Weights, limits};
 use demo::DemoArgs;
 use local::LocalCommand;
 
 mod connect;
 mod demo;
 mod local;
+mod output;
 mod render;
 mod run;
 
@@ -72,7 +73,7 @@ pub enum Command {
     /// Finishes a pending bake when one is left from an earlier promote.
     Promote {
         /// Seconds the old color keeps running, so a rollback can undo the promote.
-        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = secs(limits::MAX_BAKE_SECS))]
         bake: u64,
         /// Keep the old color running after the bake.
         #[arg(long)]
@@ -89,7 +90,7 @@ pub enum Command {
         #[arg(long)]
         wait: bool,
         /// Seconds to wait with --wait.
-        #[arg(long, value_name = "S", default_value_t = 3600)]
+        #[arg(long, value_name = "S", default_value_t = 3600, value_parser = secs(limits::MAX_WAIT_SECS))]
         timeout: u64,
     },
     /// Deploys an image tag to the idle color with the live color's task count.
@@ -103,7 +104,7 @@ pub enum Command {
         #[arg(long)]
         wait: bool,
         /// Seconds to wait with --wait.
-        #[arg(long, value_name = "S", default_value_t = 600)]
+        #[arg(long, value_name = "S", default_value_t = 600, value_parser = secs(limits::MAX_WAIT_SECS))]
         timeout: u64,
     },
     /// Waits until a color is healthy or the listener shows given weights.
@@ -111,7 +112,7 @@ pub enum Command {
     /// Both colors' log lines, tagged with color and task; `--follow` keeps tailing.
     Logs {
         /// Start this many seconds back.
-        #[arg(long, value_name = "S", default_value_t = 600)]
+        #[arg(long, value_name = "S", default_value_t = 600, value_parser = secs(limits::MAX_LOG_SINCE_SECS))]
         since: u64,
         /// Only this color's lines.
         #[arg(long)]
@@ -178,8 +179,13 @@ pub struct WaitArgs {
     #[arg(long, value_name = "B:G")]
     pub weights: Option<Weights>,
     /// Seconds before giving up.
-    #[arg(long, value_name = "S", default_value_t = 300)]
+    #[arg(long, value_name = "S", default_value_t = 300, value_parser = secs(limits::MAX_WAIT_SECS))]
     pub timeout: u64,
+}
+
+/// A number of seconds from 0 to `max`; clap's message names the range.
+fn secs(max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(0..=max)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Carrying out a parsed command line.
 
+use super::output::{self, say};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -81,19 +82,19 @@ struct Out {
 impl Out {
     fn print(&self, human: &str, value: Value) {
         if self.json {
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             );
         } else {
-            println!("{human}");
+            output::out(human);
         }
     }
 
     /// Progress while waiting: stderr, and only for humans.
     fn progress(&self, line: &str) {
         if !self.json {
-            eprintln!("{line}");
+            output::err(line);
         }
     }
 }
@@ -108,9 +109,9 @@ pub async fn run(cli: Cli) -> i32 {
         Err(f) => {
             if out.json {
                 let doc = json!({ "ok": false, "exit_code": f.code, "error": f.message, "detail": f.detail });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                output::out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                eprintln!("error: {}", f.message);
+                output::err(&format!("error: {}", f.message));
             }
             f.code
         }
@@ -523,9 +524,9 @@ async fn logs(
             .filter(|l| color.is_none_or(|c| c == l.color))
         {
             if out.json {
-                println!("{}", serde_json::to_string(line).unwrap_or_default());
+                output::out(&serde_json::to_string(line).unwrap_or_default());
             } else {
-                println!("{}", render::log_line(line));
+                output::out(&render::log_line(line));
             }
         }
         cursor = batch.cursor;

@@ -247,6 +247,37 @@ fn weight_changes_say_what_the_listener_shows() {
 }
 
 #[test]
+fn durations_from_the_command_line_are_bounded() {
+    for args in [
+        &["bluegreen", "promote", "--bake", "10000000000000000"][..],
+        &[
+            "bluegreen",
+            "wait",
+            "--healthy",
+            "green",
+            "--timeout",
+            "18446744073709551615",
+        ],
+        &["bluegreen", "build", "--wait", "--timeout", "86401"],
+        &[
+            "bluegreen",
+            "deploy",
+            "--tag",
+            "v2",
+            "--timeout",
+            "99999999",
+        ],
+        &["bluegreen", "logs", "--since", "99999999999"],
+    ] {
+        let err = Cli::try_parse_from(args).expect_err("out of range");
+        let text = err.to_string();
+        assert!(text.contains("is not in 0.."), "{args:?}: {text}");
+        assert_eq!(err.exit_code(), crate::ops::exit::USAGE);
+    }
+    assert!(Cli::try_parse_from(["bluegreen", "promote", "--bake", "86400"]).is_ok());
+}
+
+#[test]
 fn the_command_line_definition_is_consistent() {
     // Catches clashing flags, e.g. a subcommand's own `--json` next to the global one.
     <Cli as clap::CommandFactory>::command().debug_assert();

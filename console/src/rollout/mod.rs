@@ -5,6 +5,7 @@
 pub mod bake;
 mod color;
 pub mod guard;
+pub mod limits;
 mod state;
 mod weights;
 

@@ -162,15 +162,27 @@ fn parse_promote(args: &[&str]) -> Result<Action, String> {
 }
 
 fn parse_secs(v: &str) -> Result<u64, String> {
+    let max = crate::rollout::limits::MAX_BAKE_SECS;
     let digits = v.trim_end_matches('s');
-    digits
-        .parse()
-        .map_err(|_| format!("promote: `{v}` is not a number of seconds"))
+    match digits.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        Ok(_) => Err(format!(
+            "promote: a bake of `{v}` is longer than the limit of {max} s (a day)"
+        )),
+        Err(_) => Err(format!("promote: `{v}` is not a number of seconds")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bake_past_the_limit_is_refused_with_the_limit() {
+        let err = parse_command("promote --bake 10000000000000000").expect_err("too long");
+        assert!(err.contains("86400"), "{err}");
+        assert!(parse_command("promote --bake 86400").is_ok());
+    }
 
     #[test]
     fn parses_the_verbs() {

@@ -21,7 +21,7 @@ pub mod keys;
 pub use cmdline::{VERBS as COMMAND_VERBS, parse_command};
 
 /// Bake time choices in the promote dialog are clamped to this range.
-const MAX_BAKE: Duration = Duration::from_secs(24 * 3600);
+const MAX_BAKE: Duration = Duration::from_secs(crate::rollout::limits::MAX_BAKE_SECS);
 
 /// Feeds one event into the state; returns the commands it causes.
 pub fn handle_event(state: &mut State, event: Event) -> Vec<Command> {

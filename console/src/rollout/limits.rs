@@ -1,0 +1,11 @@
+//! Bounds on the numbers an operator gives (flags, the console's dialogs and command line), so
+//! no typo can overflow a deadline or end a bake at once. Parsers refuse values outside them and
+//! name the bound.
+
+/// The longest bake a promote may ask for: a day.
+pub const MAX_BAKE_SECS: u64 = 24 * 3600;
+/// The longest any wait (`--timeout`) may last: a day.
+pub const MAX_WAIT_SECS: u64 = 24 * 3600;
+/// How far back `logs --since` may start: 30 days (CloudWatch's default retention is longer,
+/// but a tail that far back is a query, not a tail).
+pub const MAX_LOG_SINCE_SECS: u64 = 30 * 24 * 3600;
