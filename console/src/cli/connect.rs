@@ -25,11 +25,13 @@ pub enum Selected {
         profile: String,
         state_dir: PathBuf,
         read_only: bool,
+        max_tasks: u32,
     },
     Aws {
         profile: String,
         cfg: Box<config::AwsProfile>,
         read_only: bool,
+        max_tasks: u32,
     },
 }
 
@@ -70,6 +72,7 @@ pub fn select(global: &Global) -> anyhow::Result<Selected> {
             profile: "local".into(),
             state_dir: state_dir(global, None),
             read_only: false,
+            max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
         });
     };
     let profile = file.profile(global.profile.as_deref())?;
@@ -87,12 +90,14 @@ pub fn select(global: &Global) -> anyhow::Result<Selected> {
                 profile: profile.name.clone(),
                 state_dir: state_dir(global, from_file),
                 read_only: profile.read_only,
+                max_tasks: profile.max_tasks,
             }
         }
         Target::Aws(aws) => Selected::Aws {
             profile: profile.name.clone(),
             cfg: aws.clone(),
             read_only: profile.read_only,
+            max_tasks: profile.max_tasks,
         },
     })
 }
@@ -100,32 +105,35 @@ pub fn select(global: &Global) -> anyhow::Result<Selected> {
 /// Connects to the selected platform.
 pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     let selected = select(global)?;
-    let (profile, platform, profile_read_only): (String, Arc<dyn Platform>, bool) = match selected {
-        Selected::Local {
-            profile,
-            state_dir,
-            read_only,
-        } => {
-            let platform = crate::platform::local::lifecycle::connect(&state_dir)
-                .await
-                .map_err(ConnectError)?;
-            (profile, platform, read_only)
-        }
-        Selected::Aws {
-            profile,
-            cfg,
-            read_only,
-        } => {
-            let opts = AwsOptions {
-                aws_profile: global.aws_profile.clone(),
-                region: global.region.clone(),
-            };
-            let platform = AwsPlatform::connect(&profile, &cfg, &opts)
-                .await
-                .map_err(ConnectError)?;
-            (profile, Arc::new(platform), read_only)
-        }
-    };
+    let (profile, platform, profile_read_only, max_tasks): (String, Arc<dyn Platform>, bool, u32) =
+        match selected {
+            Selected::Local {
+                profile,
+                state_dir,
+                read_only,
+                max_tasks,
+            } => {
+                let platform = crate::platform::local::lifecycle::connect(&state_dir)
+                    .await
+                    .map_err(ConnectError)?;
+                (profile, platform, read_only, max_tasks)
+            }
+            Selected::Aws {
+                profile,
+                cfg,
+                read_only,
+                max_tasks,
+            } => {
+                let opts = AwsOptions {
+                    aws_profile: global.aws_profile.clone(),
+                    region: global.region.clone(),
+                };
+                let platform = AwsPlatform::connect(&profile, &cfg, &opts)
+                    .await
+                    .map_err(ConnectError)?;
+                (profile, Arc::new(platform), read_only, max_tasks)
+            }
+        };
     let access = Access {
         read_only: global.read_only,
         profile_read_only,
@@ -133,7 +141,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     };
     Ok(Connection {
         profile,
-        ops: Ops::new(platform, access),
+        ops: Ops::new(platform, access).with_max_tasks(max_tasks),
     })
 }
 

@@ -16,6 +16,7 @@
 //! codebuild_project = "blog"
 //! ecr_repository = "blog"
 //! call_timeout = 20        # optional: seconds per API call attempt
+//! max_tasks = 40           # optional: tasks per color a scale may ask for (default 20)
 //!
 //! [profiles.prod.blue]
 //! service = "blog-blue"
@@ -75,6 +76,8 @@ pub struct Profile {
     pub name: String,
     /// Writes need `--arm` (or `:arm` in the console).
     pub read_only: bool,
+    /// Tasks per color a scale or deploy may ask for (`max_tasks`, default 20, at most 1,000).
+    pub max_tasks: u32,
     pub target: Target,
 }
 

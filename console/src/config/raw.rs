@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{
     AwsProfile, ColorResources, ConfigError, ConfigFile, ListenerRef, LocalProfile, Profile, Target,
 };
-use crate::rollout::{Color, PerColor};
+use crate::rollout::{Color, PerColor, limits};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +27,7 @@ struct RawFile {
 struct RawProfile {
     platform: Option<Spanned<String>>,
     read_only: Option<bool>,
+    max_tasks: Option<Spanned<u32>>,
     state_dir: Option<String>,
     region: Option<String>,
     aws_profile: Option<String>,
@@ -139,6 +140,20 @@ fn profile(
         }
     };
     let read_only = raw.read_only.unwrap_or(false);
+    let max_tasks = match &raw.max_tasks {
+        None => limits::DEFAULT_MAX_TASKS,
+        Some(m) if (1..=limits::MAX_TASKS_CEILING).contains(m.get_ref()) => *m.get_ref(),
+        Some(m) => {
+            return Err(lines.error(
+                m.span(),
+                format!(
+                    "profile `{name}`: max_tasks = {} is out of range; use 1 to {} (tasks per color)",
+                    m.get_ref(),
+                    limits::MAX_TASKS_CEILING
+                ),
+            ));
+        }
+    };
     let target = if platform == "local" {
         let aws_keys = [
             ("region", raw.region.is_some()),
@@ -175,6 +190,7 @@ fn profile(
     Ok(Profile {
         name,
         read_only,
+        max_tasks,
         target,
     })
 }

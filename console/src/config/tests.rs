@@ -142,6 +142,29 @@ fn call_timeout_is_checked() {
 }
 
 #[test]
+fn max_tasks_is_bounded() {
+    let f = parse(GOOD).expect("valid");
+    assert_eq!(f.profile(None).expect("prod").max_tasks, 20, "the default");
+    let f = parse(&GOOD.replace("cluster = \"blog\"", "cluster = \"blog\"\nmax_tasks = 40"))
+        .expect("valid");
+    assert_eq!(f.profile(None).expect("prod").max_tasks, 40);
+    for bad in ["0", "1001"] {
+        let err = parse(&GOOD.replace(
+            "cluster = \"blog\"",
+            &format!("cluster = \"blog\"\nmax_tasks = {bad}"),
+        ))
+        .expect_err("out of range")
+        .to_string();
+        assert!(err.starts_with("bluegreen.toml:8:13:"), "{err}");
+        assert!(err.contains("use 1 to 1000"), "{err}");
+    }
+    let err = parse(&GOOD.replace("cluster = \"blog\"", "cluster = \"blog\"\nmax_tasks = -1"))
+        .expect_err("negative")
+        .to_string();
+    assert!(err.starts_with("bluegreen.toml:8:"), "{err}");
+}
+
+#[test]
 fn several_profiles_need_a_choice() {
     let text = GOOD.replace("default_profile = \"prod\"\n", "");
     let f = parse(&text).expect("valid");

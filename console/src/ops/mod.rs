@@ -168,11 +168,23 @@ pub struct RollbackReport {
 pub struct Ops {
     platform: Arc<dyn Platform>,
     access: Access,
+    /// Tasks per color the profile allows (`max_tasks`).
+    max_tasks: u32,
 }
 
 impl Ops {
     pub fn new(platform: Arc<dyn Platform>, access: Access) -> Self {
-        Ops { platform, access }
+        Ops {
+            platform,
+            access,
+            max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
+        }
+    }
+
+    /// The same verbs with another task ceiling per color.
+    pub fn with_max_tasks(mut self, max_tasks: u32) -> Self {
+        self.max_tasks = max_tasks;
+        self
     }
 
     pub fn platform(&self) -> &Arc<dyn Platform> {
@@ -294,15 +306,17 @@ impl Ops {
         let snap = self.platform.snapshot().await?;
         let target = guard::check_deploy(&snap, color)?;
         let desired = guard::deploy_count(&snap, target);
+        guard::check_count(target, desired, self.max_tasks)?;
         Ok(self.platform.deploy(target, tag, desired).await?)
     }
 
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
+        guard::check_count(color, desired, self.max_tasks)?;
         if desired == 0 {
             let listener = self.platform.listener().await?;
-            guard::check_scale(&listener, color, desired)?;
+            guard::check_scale(&listener, color, desired, self.max_tasks)?;
         }
         Ok(self.platform.scale(color, desired).await?)
     }

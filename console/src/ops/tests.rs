@@ -505,3 +505,18 @@ async fn wait_times_out_with_its_own_exit_code() {
     assert_eq!(e.exit_code(), exit::TIMED_OUT);
     assert!(e.to_string().contains("green to become healthy"), "{e}");
 }
+
+#[tokio::test]
+async fn counts_above_the_ceiling_are_refused_before_any_call() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let r = refused(ops(&p).scale(Color::Blue, 10_000).await);
+    assert_eq!(r.rule, GuardRule::OverCeiling);
+    assert!(p.calls().is_empty());
+    let roomy = ops(&p).with_max_tasks(50);
+    roomy
+        .scale(Color::Blue, 50)
+        .await
+        .expect("under a raised ceiling");
+    let r = refused(ops(&p).deploy("v2", None).await);
+    assert_eq!(r.rule, GuardRule::OverCeiling, "deploy would copy 50 tasks");
+}

@@ -34,6 +34,8 @@ pub enum GuardRule {
     NoStable,
     /// The session or profile is read-only, or the profile needs arming.
     ReadOnly,
+    /// A task count above the profile's ceiling (`max_tasks`).
+    OverCeiling,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.
@@ -263,9 +265,30 @@ pub fn deploy_count(snap: &Snapshot, target: Color) -> u32 {
     snap.colors.get(target.other()).service.desired.max(1)
 }
 
-/// Checks setting `color`'s desired count to `desired`: a color that serves traffic is never
-/// scaled to zero.
-pub fn check_scale(listener: &Listener, color: Color, desired: u32) -> Result<(), Refusal> {
+/// Checks a task count against the profile's ceiling, so a typo cannot start thousands of
+/// tasks (locally, processes; on AWS, a bill).
+pub fn check_count(color: Color, desired: u32, max_tasks: u32) -> Result<(), Refusal> {
+    if desired > max_tasks {
+        return Err(Refusal::new(
+            GuardRule::OverCeiling,
+            format!(
+                "{desired} tasks for {color} is over this profile's ceiling of {max_tasks} per color; raise `max_tasks` in the profile in bluegreen.toml (up to {}) if you mean it",
+                super::limits::MAX_TASKS_CEILING
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks setting `color`'s desired count to `desired`: never above the ceiling, and a color
+/// that serves traffic is never scaled to zero.
+pub fn check_scale(
+    listener: &Listener,
+    color: Color,
+    desired: u32,
+    max_tasks: u32,
+) -> Result<(), Refusal> {
+    check_count(color, desired, max_tasks)?;
     let share = listener.weights.get(color);
     if desired == 0 && share > 0 {
         return Err(Refusal::new(

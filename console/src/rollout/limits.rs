@@ -9,3 +9,12 @@ pub const MAX_WAIT_SECS: u64 = 24 * 3600;
 /// How far back `logs --since` may start: 30 days (CloudWatch's default retention is longer,
 /// but a tail that far back is a query, not a tail).
 pub const MAX_LOG_SINCE_SECS: u64 = 30 * 24 * 3600;
+
+/// Tasks per color a profile allows unless it sets `max_tasks`: enough for a real service, and
+/// a typo (`--count 10000`) is refused instead of starting thousands of tasks.
+pub const DEFAULT_MAX_TASKS: u32 = 20;
+/// The largest `max_tasks` a profile may set.
+pub const MAX_TASKS_CEILING: u32 = 1_000;
+/// Tasks per color the local daemon runs at most, whoever asks: each is a process on this
+/// machine.
+pub const LOCAL_MAX_TASKS: u32 = 64;

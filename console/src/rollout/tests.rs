@@ -322,14 +322,14 @@ fn deploy_during_a_bake_is_refused_as_bake_pending() {
 #[test]
 fn scale_to_zero_of_a_color_with_traffic_is_refused() {
     let s = snap(w(10), Some(Color::Blue), (2, 2), (2, 2));
-    let r = check_scale(&s.listener, Color::Green, 0).expect_err("green has 10%");
+    let r = check_scale(&s.listener, Color::Green, 0, 20).expect_err("green has 10%");
     assert_eq!(r.rule, GuardRule::ServesTraffic);
     assert!(
-        check_scale(&s.listener, Color::Green, 4).is_ok(),
+        check_scale(&s.listener, Color::Green, 4, 20).is_ok(),
         "scaling up is fine"
     );
     let s = snap(w(0), Some(Color::Blue), (2, 2), (2, 2));
-    assert!(check_scale(&s.listener, Color::Green, 0).is_ok());
+    assert!(check_scale(&s.listener, Color::Green, 0, 20).is_ok());
 }
 
 #[test]
@@ -477,4 +477,17 @@ fn the_first_deploy_goes_where_the_weight_is() {
     assert_eq!(check_deploy(&s, None), Ok(Color::Green));
     let s = snap(w(0), Some(Color::Blue), (0, 0), (0, 0));
     assert_eq!(check_deploy(&s, None), Ok(Color::Green));
+}
+
+#[test]
+fn counts_above_the_ceiling_are_refused_with_the_way_to_raise_it() {
+    let s = snap(w(0), Some(Color::Blue), (2, 2), (0, 0));
+    let r = check_scale(&s.listener, Color::Green, 10_000, 20).expect_err("typo");
+    assert_eq!(r.rule, GuardRule::OverCeiling);
+    assert!(r.reason.contains("ceiling of 20"), "{r}");
+    assert!(r.reason.contains("max_tasks"), "{r}");
+    assert!(
+        check_scale(&s.listener, Color::Green, 20, 20).is_ok(),
+        "at the ceiling"
+    );
 }

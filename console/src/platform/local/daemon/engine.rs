@@ -333,6 +333,9 @@ impl Platform for Engine {
                 crate::platform::local::supervisor::SupervisorError::Registry(
                     crate::platform::local::registry::RegistryError::UnknownTag { .. },
                 ) => FaultKind::NotFound,
+                crate::platform::local::supervisor::SupervisorError::TooMany { .. } => {
+                    FaultKind::Invalid
+                }
                 _ => FaultKind::Other,
             };
             err("deploy", format!("blog:{tag}"), fault, e)

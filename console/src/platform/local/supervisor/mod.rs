@@ -78,6 +78,27 @@ pub enum SupervisorError {
     Registry(#[from] super::registry::RegistryError),
     #[error("nothing is deployed to {0}: deploy a tag to it before scaling it up")]
     NothingDeployed(Color),
+    #[error(
+        "{desired} tasks for {color} is more than the local platform runs ({max} per color): each task is a process on this machine"
+    )]
+    TooMany {
+        color: Color,
+        desired: u32,
+        max: u32,
+    },
+}
+
+/// Refuses a task count the local platform will not run.
+fn bounded(color: Color, desired: u32) -> Result<(), SupervisorError> {
+    let max = crate::rollout::limits::LOCAL_MAX_TASKS;
+    if desired > max {
+        return Err(SupervisorError::TooMany {
+            color,
+            desired,
+            max,
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +235,7 @@ impl Supervisor {
         tag: &str,
         desired: u32,
     ) -> Result<Release, SupervisorError> {
+        bounded(color, desired)?;
         let digest = self.registry.resolve(tag)?;
         let release = {
             let mut all = self.lock();
@@ -240,6 +262,7 @@ impl Supervisor {
     }
 
     pub fn scale(&self, color: Color, desired: u32) -> Result<(), SupervisorError> {
+        bounded(color, desired)?;
         {
             let mut all = self.lock();
             let svc = all.get_mut(color);
@@ -726,5 +749,16 @@ mod tests {
         );
         assert_eq!(parse_listen_addr("bound 127.0.0.1:40123"), Some(want));
         assert_eq!(parse_listen_addr("starting up"), None);
+    }
+
+    #[test]
+    fn the_daemon_refuses_more_tasks_than_it_runs_whoever_asks() {
+        assert!(bounded(Color::Green, crate::rollout::limits::LOCAL_MAX_TASKS).is_ok());
+        let e = bounded(Color::Green, 10_000).expect_err("a fork bomb from a typo");
+        assert!(
+            e.to_string()
+                .contains("more than the local platform runs (64 per color)"),
+            "{e}"
+        );
     }
 }
