@@ -110,7 +110,7 @@ async fn status_shows_what_the_harness_built() {
 
     // --region is honoured: moto keeps regions apart, so nothing is found in another one.
     let run = env.cli(&["--region", "eu-west-1", "status"]).await;
-    run.expect_code(exit::PLATFORM);
+    run.expect_code(exit::FAILURE);
     assert!(run.stderr.contains("failed (not found)"), "{}", run.stderr);
 }
 
@@ -386,7 +386,7 @@ async fn deploy_registers_a_revision_with_only_the_image_changed() {
     );
 
     let run = env.cli(&["deploy", "--tag", "v9"]).await;
-    run.expect_code(exit::PLATFORM);
+    run.expect_code(exit::FAILURE);
     assert!(
         run.stderr
             .contains("no image tagged `v9` in repository `blog`"),

@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_millis;
-use crate::platform::{DeployReceipt, Platform, PlatformError, WeightChange, WeightOutcome};
+use crate::platform::{
+    DeployReceipt, FaultKind, Platform, PlatformError, WeightChange, WeightOutcome,
+};
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, PerColor, Snapshot, UnixMillis, Weights, bake, healthy_count,
@@ -21,7 +23,7 @@ pub use wait::WaitFor;
 /// Process exit codes of the headless CLI. 0 only when the requested state holds.
 pub mod exit {
     pub const OK: i32 = 0;
-    /// Bad input: flags, configuration files.
+    /// Bad input: flags, configuration files, a tag or a resource that does not exist.
     pub const FAILURE: i32 = 1;
     /// Command-line usage error (clap's code).
     pub const USAGE: i32 = 2;
@@ -75,6 +77,12 @@ impl OpError {
         match self {
             OpError::Refused(_) => exit::REFUSED,
             OpError::Platform(PlatformError::TimedOut { .. }) => exit::TIMED_OUT,
+            // The request named something that does not exist or cannot be: the input is
+            // wrong (a tag, a resource in the profile), not the platform.
+            OpError::Platform(PlatformError::Call {
+                fault: FaultKind::NotFound | FaultKind::Invalid,
+                ..
+            }) => exit::FAILURE,
             OpError::Platform(_) | OpError::Weights(_) => exit::PLATFORM,
         }
     }

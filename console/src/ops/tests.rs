@@ -446,6 +446,11 @@ async fn deploy_of_an_unknown_tag_is_the_platforms_error() {
     let p = Arc::new(FakePlatform::blue_live(2));
     let e = ops(&p).deploy("nope", None).await.expect_err("unknown tag");
     assert!(e.to_string().contains("no image is tagged `nope`"), "{e}");
+    assert_eq!(
+        e.exit_code(),
+        exit::FAILURE,
+        "bad input, not a platform failure"
+    );
 }
 
 #[tokio::test]
