@@ -3,7 +3,10 @@
 use clap::Parser;
 
 fn main() {
-    let cli = bluegreen::cli::Cli::parse();
+    let cli = match bluegreen::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(bluegreen::cli::usage_failure(&e, std::env::args_os())),
+    };
     // Diagnostics only on request, and never while the console owns the terminal.
     if cli.command.is_some()
         && let Ok(filter) = std::env::var("BLUEGREEN_LOG")

@@ -17,7 +17,7 @@ mod render;
 mod run;
 
 pub use connect::{Connection, connect};
-pub use run::run;
+pub use run::{run, usage_failure};
 
 /// Blue/green releases of the blog on ECS behind an ALB, or on the embedded local platform.
 /// Without a command, opens the console.

@@ -99,6 +99,32 @@ impl Out {
     }
 }
 
+/// Reports a command line clap could not parse (or `--help`), and returns the exit code. With
+/// `--json` among the arguments, a usage error is one JSON document on stdout like every other
+/// failure, so a pipeline reading JSON never gets clap's text instead.
+pub fn usage_failure(e: &clap::Error, args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let json = args.into_iter().any(|a| a == "--json");
+    if json && e.use_stderr() {
+        output::out(&usage_json(e).to_string());
+    } else {
+        // Help and version go to stdout, errors to stderr, as clap formats them.
+        let _ = e.print();
+    }
+    e.exit_code()
+}
+
+/// The `--json` document of a usage error.
+pub(super) fn usage_json(e: &clap::Error) -> Value {
+    let message = e.render().to_string();
+    let first = message.lines().next().unwrap_or_default();
+    json!({
+        "ok": false,
+        "exit_code": e.exit_code(),
+        "error": first.strip_prefix("error: ").unwrap_or(first),
+        "detail": { "usage": message },
+    })
+}
+
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     let out = Out {

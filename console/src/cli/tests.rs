@@ -278,6 +278,21 @@ fn durations_from_the_command_line_are_bounded() {
 }
 
 #[test]
+fn usage_errors_have_a_json_form() {
+    let err = Cli::try_parse_from(["bluegreen", "--json", "shift", "--green", "abc"])
+        .expect_err("not a number");
+    let doc = super::run::usage_json(&err);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], crate::ops::exit::USAGE);
+    let error = doc["error"].as_str().expect("a message");
+    assert!(
+        error.contains("abc") && error.contains("--green"),
+        "{error}"
+    );
+    assert!(!error.starts_with("error:"), "{error}");
+}
+
+#[test]
 fn the_command_line_definition_is_consistent() {
     // Catches clashing flags, e.g. a subcommand's own `--json` next to the global one.
     <Cli as clap::CommandFactory>::command().debug_assert();
