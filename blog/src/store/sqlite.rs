@@ -1,7 +1,7 @@
 //! The SQLite store: one file shared by every blog process on the machine (blue and green at
 //! once). WAL lets readers run beside a writer; writes take the write lock up front
 //! (`BEGIN IMMEDIATE`) and wait for it (busy timeout), so two processes never fail on a lock
-//! upgrade.
+//! upgrade (docs/blog.md, "SQLite shared by several processes").
 //!
 //! Reads are a few indexed row lookups and run inline on the request's thread with a pooled
 //! connection; writes may wait for the lock, so they run on the blocking pool.
