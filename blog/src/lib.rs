@@ -7,12 +7,14 @@
 //!   the DynamoDB migration.
 //! - [`web`]: `app(state) -> Router`, handlers, templates' view models, CSRF, error pages.
 //! - [`server`]: serving with graceful shutdown; [`config`]: the `--store` setting;
+//!   [`startup`]: opening that store, the periodic backfill and `blog migrate`;
 //!   [`telemetry`]: logs; [`healthcheck`]: the `blog healthcheck` probe.
 
 pub mod config;
 pub mod domain;
 pub mod healthcheck;
 pub mod server;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod web;

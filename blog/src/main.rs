@@ -6,7 +6,8 @@
 //! blog healthcheck [--timeout SECS]                                        probe /health
 //! ```
 //!
-//! Process contract (AGREEMENTS.md), relied on by the local platform and ECS:
+//! Process contract (docs/blog.md, "Process contract"), relied on by the local platform and
+//! ECS:
 //! - The **first line on stdout** is exactly `listening on http://ADDR:PORT` (for example
 //!   `listening on http://127.0.0.1:43123`, or `http://[::1]:43123` for IPv6), printed once
 //!   the socket is bound and before any log line, in text and JSON log modes alike. With
@@ -18,19 +19,15 @@
 use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use blog::config::{StoreSpec, valid_table};
-use blog::store::PostStore;
-use blog::store::dynamodb::{DynamoStore, migrate};
-use blog::store::sqlite::SqliteStore;
+use blog::config::StoreSpec;
 use blog::telemetry::LogFormat;
 use blog::web::{AppState, Csrf, Site};
-use blog::{healthcheck, server, telemetry};
+use blog::{healthcheck, server, startup, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -148,7 +145,9 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     let csrf = Csrf::new(std::env::var("BLOG_CSRF_SECRET").ok().as_deref())?;
     let version = blog::effective_version(std::env::var("BLOG_VERSION").ok().as_deref());
     let site = Site::new(&cli.title, &cli.color, &version)?;
-    let (store, dynamo) = open_store(&cli.store).await?;
+    let opened = startup::open_store(&cli.store)
+        .await
+        .with_context(|| format!("cannot serve from {}", cli.store))?;
     let listener = server::bind(cli.bind, cli.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", cli.bind, cli.port))?;
@@ -168,16 +167,8 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
         csrf = if csrf.is_signed() { "signed (BLOG_CSRF_SECRET)" } else { "double-submit cookie" },
         "serving on http://{addr}"
     );
-    match (cli.backfill_every, dynamo) {
-        (Some(secs), Some(dynamo)) if secs > 0 => {
-            tokio::spawn(backfill_loop(dynamo, Duration::from_secs(secs)));
-        }
-        (Some(_), None) => {
-            tracing::warn!("--backfill-every applies to the DynamoDB store only; ignored")
-        }
-        _ => {}
-    }
-    let state = AppState::new(store, site, csrf).with_page_cache(cli.page_cache);
+    startup::start_backfill(cli.backfill_every, &opened);
+    let state = AppState::new(opened.store, site, csrf).with_page_cache(cli.page_cache);
     server::serve(
         listener,
         blog::web::app(state),
@@ -189,97 +180,8 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store, and the DynamoDB store again when it is one (for the backfill loop).
-async fn open_store(spec: &StoreSpec) -> anyhow::Result<(Arc<dyn PostStore>, Option<DynamoStore>)> {
-    Ok(match spec {
-        StoreSpec::Sqlite(path) => (Arc::new(SqliteStore::open(path)?), None),
-        StoreSpec::Dynamo(table) => {
-            let store = DynamoStore::open(dynamo_client().await?, table).await?;
-            (Arc::new(store.clone()), Some(store))
-        }
-    })
-}
-
-/// Repeats the migration's backfill, so posts the seed's app writes during a blue/green shift
-/// show up in this blog's listing within one interval.
-async fn backfill_loop(store: DynamoStore, every: Duration) {
-    loop {
-        tokio::time::sleep(every).await;
-        let mut quiet = |_: &str| {};
-        match migrate::backfill(store.client(), store.table(), &mut quiet).await {
-            Ok((0, _)) => {}
-            Ok((filed, _)) => {
-                tracing::info!(items = filed, "filed legacy posts into the listing index")
-            }
-            Err(e) => tracing::warn!(error = %e, "periodic backfill failed; will retry"),
-        }
-    }
-}
-
-async fn dynamo_client() -> anyhow::Result<aws_sdk_dynamodb::Client> {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(30))
-        .build();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await;
-    if config.region().is_none() {
-        anyhow::bail!(
-            "no AWS region for the DynamoDB store: set AWS_REGION (or a profile's region)"
-        );
-    }
-    Ok(aws_sdk_dynamodb::Client::new(&config))
-}
-
 async fn run_migrate(spec: &StoreSpec, to: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut progress = |line: &str| println!("{line}");
-    match (spec, to) {
-        (StoreSpec::Sqlite(path), None) => {
-            SqliteStore::open(path)?;
-            println!("SQLite database {} is up to date", path.display());
-        }
-        (StoreSpec::Sqlite(_), Some(_)) => {
-            anyhow::bail!("--to copies DynamoDB tables; the store is {spec}")
-        }
-        (StoreSpec::Dynamo(table), None) => {
-            let report = migrate::migrate(&dynamo_client().await?, table, &mut progress)
-                .await
-                .with_context(|| format!("migrating {table}"))?;
-            println!(
-                "{table}: index {} ({}), {} legacy items backfilled, {} deleted meanwhile",
-                blog::store::dynamodb::schema::INDEX,
-                if report.index_created {
-                    "created"
-                } else {
-                    "already present"
-                },
-                report.backfilled,
-                report.vanished
-            );
-        }
-        (StoreSpec::Dynamo(table), Some(new_table)) => {
-            let new_table = valid_table(new_table)?;
-            if new_table == table {
-                anyhow::bail!("--to names the table being copied ({table}); pick a new name");
-            }
-            let report =
-                migrate::copy_table(&dynamo_client().await?, table, new_table, &mut progress)
-                    .await
-                    .with_context(|| format!("copying {table} to {new_table}"))?;
-            println!(
-                "{table} -> {new_table}: {} copied, {} already there{}; point BLOG_STORE at dynamodb:{new_table}",
-                report.copied,
-                report.skipped,
-                if report.table_created {
-                    ", table created"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
+    println!("{}", startup::migrate_store(spec, to, &mut progress).await?);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! Post timestamps in the seed's exact format: UTC without an offset, as Python's
 //! `datetime.isoformat()` writes it (`2026-11-28T05:32:51.617374`, or no fraction when the
 //! microseconds are 0). Stored as the string so sort order and paging cursors match what is in
-//! the table byte for byte.
+//! the table byte for byte (docs/blog.md, "Timestamps").
 
 use time::format_description::FormatItem;
 use time::macros::format_description;

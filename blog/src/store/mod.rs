@@ -29,9 +29,28 @@ pub enum StoreError {
     /// The backend refused the data itself (for example an index key limit).
     #[error("the store refused the post: {0}")]
     Rejected(String),
-    /// The backend could not be reached or failed; the message is for logs, not readers.
-    #[error("{0}")]
-    Backend(String),
+    /// The backend could not be reached or failed. `context` names the operation, `source`
+    /// keeps the backend's own error so logs show the whole chain (see
+    /// [`crate::telemetry::Chain`]); readers only ever see a generic page.
+    #[error("{context}")]
+    Backend {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// A backend's error, kept whole behind [`StoreError::Backend`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl StoreError {
+    /// A [`StoreError::Backend`] for `source`, which failed while doing `context`.
+    pub fn backend(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 #[async_trait]
@@ -93,5 +112,21 @@ pub fn new_post(input: &crate::domain::input::NewPost) -> Post {
         title: input.title.as_str().to_string(),
         content: input.content.as_str().to_string(),
         timestamp: Some(Timestamp::now()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn backend_errors_keep_their_source() {
+        let cause = std::io::Error::other("disk on fire");
+        let e = StoreError::backend("SQLite", cause);
+        assert_eq!(e.to_string(), "SQLite");
+        let source = e.source().map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
     }
 }

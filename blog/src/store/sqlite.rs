@@ -1,7 +1,7 @@
 //! The SQLite store: one file shared by every blog process on the machine (blue and green at
 //! once). WAL lets readers run beside a writer; writes take the write lock up front
 //! (`BEGIN IMMEDIATE`) and wait for it (busy timeout), so two processes never fail on a lock
-//! upgrade.
+//! upgrade (docs/blog.md, "SQLite shared by several processes").
 //!
 //! Reads are a few indexed row lookups and run inline on the request's thread with a pooled
 //! connection; writes may wait for the lock, so they run on the blocking pool.
@@ -135,7 +135,7 @@ impl SqliteStore {
             })
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("SQLite write task failed: {e}")))?
+        .map_err(|e| StoreError::backend("SQLite write task failed", e))?
     }
 }
 
@@ -198,7 +198,7 @@ fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("SQLite: {e}"))
+    StoreError::backend("SQLite", e)
 }
 
 fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<PostSummary> {
@@ -361,11 +361,12 @@ impl PostStore for SqliteStore {
     }
 
     fn data_version(&self) -> Result<Option<u64>, StoreError> {
-        let mut watch = self
-            .inner
-            .watch
-            .lock()
-            .map_err(|_| StoreError::Backend("SQLite watch connection poisoned".into()))?;
+        let mut watch = self.inner.watch.lock().map_err(|_| {
+            StoreError::backend(
+                "SQLite watch connection unusable",
+                "a request panicked while reading data_version",
+            )
+        })?;
         let now = data_version(&watch.conn).map_err(backend)?;
         if now != watch.seen {
             watch.seen = now;

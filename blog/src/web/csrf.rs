@@ -4,7 +4,8 @@
 //! Double submit: a random token lives in a cookie, and each form carries a value derived from
 //! it. With `BLOG_CSRF_SECRET` (shared by every process) the form value is an HMAC of the
 //! cookie, so a planted cookie is useless without the secret; without it the form value is the
-//! cookie itself, the plain double-submit pattern. No server-side state either way.
+//! cookie itself, the plain double-submit pattern. No server-side state either way
+//! (docs/blog.md, "CSRF across processes").
 
 use hmac::{Hmac, Mac};
 use http::header::{COOKIE, SET_COOKIE};

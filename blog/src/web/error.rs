@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use crate::store::StoreError;
+use crate::telemetry::Chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -14,9 +15,10 @@ pub enum AppError {
     BadRequest(String),
     #[error("request body too large")]
     TooLarge,
-    #[error("store: {0}")]
-    Store(StoreError),
-    #[error("template: {0}")]
+    // Sources are not repeated in these messages: the log line walks the chain (`Chain`).
+    #[error("store")]
+    Store(#[source] StoreError),
+    #[error("template")]
     Template(#[from] askama::Error),
 }
 
@@ -87,10 +89,40 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %Chain(&self), "request failed");
         }
         let mut response = self.status().into_response();
         response.extensions_mut().insert(self.page());
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_store_failure_reaches_the_log_but_not_the_reader() {
+        let secret = "connect to 10.0.3.7:8000 refused";
+        let e = AppError::from(StoreError::backend(
+            "DynamoDB Query",
+            std::io::Error::other(secret),
+        ));
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            Chain(&e).to_string(),
+            format!("store: DynamoDB Query: {secret}"),
+            "the log line keeps the whole chain"
+        );
+        assert!(e.source().is_some());
+        let response = e.into_response();
+        let page = response
+            .extensions()
+            .get::<ErrorPage>()
+            .expect("an error page for the finish layer");
+        assert_eq!(page.heading, "The blog cannot reach its database");
+        assert!(!page.message.contains("10.0.3.7"), "{}", page.message);
     }
 }

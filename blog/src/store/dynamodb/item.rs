@@ -22,12 +22,26 @@ fn get<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// An item someone else wrote without an attribute the blog cannot do without.
+#[derive(Debug, thiserror::Error)]
+#[error("the item has no string `{name}` (its attributes: {attributes})")]
+pub struct MalformedItem {
+    pub name: String,
+    pub attributes: String,
+}
+
 fn required<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     get(item, name).ok_or_else(|| {
-        StoreError::Backend(format!(
-            "DynamoDB item without a string `{name}`: {:?}",
-            item.keys()
-        ))
+        let mut attributes: Vec<&str> = item.keys().map(String::as_str).collect();
+        // HashMap order changes from run to run; sorted, two log lines about one item match.
+        attributes.sort_unstable();
+        StoreError::backend(
+            "DynamoDB returned an item the blog cannot read",
+            MalformedItem {
+                name: name.to_string(),
+                attributes: attributes.join(", "),
+            },
+        )
     })
 }
 

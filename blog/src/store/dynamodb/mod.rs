@@ -8,7 +8,7 @@ pub mod schema;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use self::schema::{FEED_ATTR, FEED_VALUE, INDEX, IndexState, SchemaError, TIMESTAMP_ATTR};
@@ -60,7 +60,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Backend(format!("DynamoDB {operation}: {}", DisplayErrorContext(&e)))
+    StoreError::backend(format!("DynamoDB {operation}"), e)
 }
 
 /// An index key DynamoDB refused (the seed table's title/content indexes).

@@ -11,7 +11,8 @@ use crate::domain::FieldLimits;
 
 /// The seed's table name, the default.
 pub const DEFAULT_TABLE: &str = "BlogPosts";
-/// The global secondary index that orders posts by time (AGREEMENTS.md).
+/// The global secondary index that orders posts by time; its name and key are fixed
+/// (docs/blog.md, "DynamoDB: the listing index").
 pub const INDEX: &str = "ByTimestamp";
 /// Its partition key attribute, and the one value every post carries in it.
 pub const FEED_ATTR: &str = "feed";

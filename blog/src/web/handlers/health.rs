@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
+use crate::telemetry::Chain;
 use crate::web::AppState;
 
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -18,7 +19,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let ok = match outcome {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: the store failed");
+            tracing::warn!(error = %Chain(&e), "health check: the store failed");
             false
         }
         Err(_) => {

@@ -15,6 +15,7 @@ use http::Uri;
 use super::{cached, form_rejected, page};
 use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
 use crate::store::{self, StoreError};
+use crate::telemetry::Chain;
 use crate::web::pages::{self, DeleteView, FormMode, FormView, PostView, Version};
 use crate::web::{AppError, AppState};
 
@@ -72,8 +73,8 @@ fn store_failure(e: StoreError) -> Result<(StatusCode, FieldErrors), AppError> {
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("The database refused the post: {why}."),
         ),
-        StoreError::Backend(why) => {
-            tracing::error!(error = %why, "store failed while saving a form");
+        e @ StoreError::Backend { .. } => {
+            tracing::error!(error = %Chain(&e), "store failed while saving a form");
             (StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN.to_string())
         }
         StoreError::NotFound => return Err(AppError::NotFound),
