@@ -9,8 +9,8 @@ use crate::rollout::{Color, Snapshot, Weights};
 /// A state `bluegreen wait` can wait for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WaitFor {
-    /// The color's healthy targets reach its desired count (at least one), and its running
-    /// count reaches desired.
+    /// The color's deployed revision is healthy (see
+    /// [`crate::rollout::ColorState::release_healthy`]).
     Healthy(Color),
     /// The listener shows these weights.
     Weights(Weights),
@@ -22,15 +22,12 @@ pub enum WaitFor {
 impl WaitFor {
     pub fn holds(&self, snap: &Snapshot) -> bool {
         match self {
-            WaitFor::Healthy(c) => {
-                let s = snap.colors.get(*c);
-                s.can_take_traffic() && s.service.running >= s.service.desired
-            }
+            WaitFor::Healthy(c) => snap.colors.get(*c).release_healthy(),
             WaitFor::Weights(w) => snap.converged(*w),
             WaitFor::Stable(c) => {
                 snap.stable() == Some(*c)
                     && snap.converged(Weights::all(*c))
-                    && snap.colors.get(*c).can_take_traffic()
+                    && snap.colors.get(*c).release_healthy()
             }
         }
     }

@@ -170,8 +170,46 @@ impl ColorState {
         healthy_count(&self.targets)
     }
 
+    /// Whether the deployed revision carries the color: what `deploy --wait`, `wait --healthy`
+    /// and every plan step wait for. The desired count of healthy targets run tasks *of the
+    /// service's current revision*, no task of another revision is still a healthy target, and
+    /// the primary deployment, where the platform reports its rollout, has completed. A
+    /// platform that cannot join targets to tasks is judged by its deployment alone.
+    pub fn release_healthy(&self) -> bool {
+        let revision_of = |target: &TargetState| {
+            let id = target.task_id.as_ref()?;
+            self.tasks.iter().find(|t| &t.id == id).map(|t| t.revision)
+        };
+        let healthy: Vec<Option<u32>> = self
+            .targets
+            .iter()
+            .filter(|t| t.health == TargetHealth::Healthy)
+            .map(revision_of)
+            .collect();
+        let current = self.service.revision;
+        let known = healthy.iter().flatten().count();
+        let of_current = if known == 0 {
+            healthy.len()
+        } else {
+            healthy.iter().filter(|r| **r == Some(current)).count()
+        };
+        let older = healthy.iter().flatten().filter(|r| **r != current).count();
+        let rollout_done = self
+            .service
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY")
+            .and_then(|d| d.rollout_state.as_deref())
+            .is_none_or(|state| state == "COMPLETED");
+        of_current >= 1
+            && of_current >= self.service.desired as usize
+            && older == 0
+            && rollout_done
+            && self.service.running >= self.service.desired
+    }
+
     /// Whether the color could take traffic: at least one healthy target and no fewer than the
-    /// X
+    /// service's desired count (the guard for giving traffic to a color).
     pub fn can_take_traffic(&self) -> bool {
         let healthy = self.healthy_targets();
         healthy >= 1 && healthy >= self.service.desired as usize

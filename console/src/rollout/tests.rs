@@ -491,3 +491,75 @@ fn counts_above_the_ceiling_are_refused_with_the_way_to_raise_it() {
         "at the ceiling"
     );
 }
+
+/// Green with `current` healthy tasks of revision 4 and `old` healthy tasks of revision 3,
+/// desired 2, its primary deployment in `rollout`.
+fn green_revisions(current: u32, old: u32, rollout: Option<&str>) -> ColorState {
+    let mut s = snap(w(0), Some(Color::Blue), (2, 2), (2, 0)).colors.green;
+    s.service.revision = 4;
+    s.service.running = current + old;
+    s.service.deployments = vec![Deployment {
+        id: "d".into(),
+        status: "PRIMARY".into(),
+        task_definition: "blog-green:4".into(),
+        desired: 2,
+        running: current,
+        pending: 0,
+        rollout_state: rollout.map(str::to_string),
+        updated_at: None,
+    }];
+    let revisions = (0..current).map(|_| 4).chain((0..old).map(|_| 3));
+    for (i, revision) in revisions.enumerate() {
+        let id = format!("green-{i}");
+        s.tasks.push(TaskState {
+            id: id.clone(),
+            last_status: "RUNNING".into(),
+            health: TaskHealth::Healthy,
+            started_at: None,
+            revision,
+            image: None,
+            stopped_reason: None,
+        });
+        s.targets.push(TargetState {
+            id: format!("127.0.0.1:{}", 4000 + i),
+            task_id: Some(id),
+            health: TargetHealth::Healthy,
+            reason: None,
+        });
+    }
+    s
+}
+
+#[test]
+fn healthy_means_the_deployed_revision_not_the_old_tasks() {
+    // The old release's two tasks are healthy; the new ones are still starting.
+    let s = green_revisions(0, 2, Some("IN_PROGRESS"));
+    assert!(s.can_take_traffic(), "the old count would have said yes");
+    assert!(!s.release_healthy());
+    // New ones healthy, but an old one still takes traffic.
+    assert!(!green_revisions(2, 1, Some("IN_PROGRESS")).release_healthy());
+    assert!(
+        !green_revisions(2, 1, None).release_healthy(),
+        "by the targets alone"
+    );
+    // Only the new revision, deployment completed.
+    assert!(green_revisions(2, 0, Some("COMPLETED")).release_healthy());
+    assert!(
+        !green_revisions(1, 0, Some("COMPLETED")).release_healthy(),
+        "desired 2"
+    );
+}
+
+#[test]
+fn without_task_joins_the_deployment_decides() {
+    let mut s = green_revisions(2, 0, Some("IN_PROGRESS"));
+    for t in &mut s.targets {
+        t.task_id = None;
+    }
+    assert!(
+        !s.release_healthy(),
+        "the primary deployment has not completed"
+    );
+    s.service.deployments[0].rollout_state = Some("COMPLETED".into());
+    assert!(s.release_healthy());
+}
