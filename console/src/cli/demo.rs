@@ -58,13 +58,8 @@ const SEED_POSTS: [(&str, &str, &str); 3] = [
 pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
     let paths = Paths::new(state_dir)
         .with_context(|| format!("cannot resolve the state directory {}", state_dir.display()))?;
-    let source = default_source_dir().ok_or_else(|| {
-        anyhow::anyhow!(
-            "no {} found around {} or in the repository bluegreen was built from; run the demo inside the bluegreen repository",
-            build::DEFAULT_BUILDSPEC,
-            std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
-        )
-    })?;
+    let source =
+        default_source_dir().map_err(|why| anyhow::anyhow!("the demo builds the blog: {why}"))?;
     std::fs::create_dir_all(paths.root())
         .with_context(|| format!("cannot create {}", paths.root().display()))?;
 

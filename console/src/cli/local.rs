@@ -180,13 +180,12 @@ fn init_daemon_logging() {
         .try_init();
 }
 
-/// The repository to build: around the current directory, else the one this binary was
-/// built from (so `cargo run -p bluegreen -- demo` works from anywhere in a clone).
-pub(super) fn default_source_dir() -> Option<PathBuf> {
-    std::env::current_dir()
-        .ok()
-        .and_then(|d| lifecycle::find_source_dir(&d))
-        .or_else(|| lifecycle::find_source_dir(Path::new(env!("CARGO_MANIFEST_DIR"))))
+/// The repository to build: the one around the current directory (never the one this binary
+/// happened to be compiled in).
+pub(super) fn default_source_dir() -> Result<PathBuf, String> {
+    let here =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    lifecycle::find_source_dir(&here)
 }
 
 async fn up(paths: &Paths, mut flags: DaemonFlags) -> anyhow::Result<i32> {
@@ -204,7 +203,11 @@ async fn up(paths: &Paths, mut flags: DaemonFlags) -> anyhow::Result<i32> {
         return Ok(exit::OK);
     }
     if flags.source_dir.is_none() {
-        flags.source_dir = default_source_dir();
+        match default_source_dir() {
+            Ok(dir) => flags.source_dir = Some(dir),
+            // The platform runs without one; `bluegreen build` then says how to give one.
+            Err(why) => note!("note: builds are off: {why}"),
+        }
     }
     if let Some(dir) = &flags.source_dir {
         flags.source_dir = Some(

@@ -32,12 +32,23 @@ pub async fn probe(paths: &Paths) -> PlatformResult<Option<LocalClient>> {
     }
 }
 
-/// The repository around `start`: the nearest ancestor with `buildspec.local.yaml`.
-pub fn find_source_dir(start: &Path) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .find(|d| d.join(build::DEFAULT_BUILDSPEC).is_file())
-        .map(Path::to_path_buf)
+/// The repository around `start`, found the way git finds it (the nearest ancestor with a
+/// `.git` directory or file), if it has a `buildspec.local.yaml` to build with.
+pub fn find_source_dir(start: &Path) -> Result<PathBuf, String> {
+    let Some(repo) = start.ancestors().find(|d| d.join(".git").exists()) else {
+        return Err(format!(
+            "{} is not inside a git repository, so there is nothing to build: run this in the repository to build, or give --source-dir PATH",
+            start.display()
+        ));
+    };
+    if !repo.join(build::DEFAULT_BUILDSPEC).is_file() {
+        return Err(format!(
+            "the repository {} has no {}: run this in the bluegreen repository, or give --source-dir PATH",
+            repo.display(),
+            build::DEFAULT_BUILDSPEC
+        ));
+    }
+    Ok(repo.to_path_buf())
 }
 
 /// Starts `bluegreen local daemon ARGS` detached (its own process group, output appended to
@@ -126,6 +137,29 @@ fn process_alive(pid: u32) -> bool {
         return false;
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_is_the_repository_around_the_directory_not_the_compiled_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("checkout");
+        let deep = repo.join("blog").join("src");
+        std::fs::create_dir_all(&deep).expect("dirs");
+        let err = find_source_dir(&deep).expect_err("no repository yet");
+        assert!(err.contains("not inside a git repository"), "{err}");
+        std::fs::create_dir(repo.join(".git")).expect(".git");
+        let err = find_source_dir(&deep).expect_err("no buildspec");
+        assert!(err.contains("has no buildspec.local.yaml"), "{err}");
+        std::fs::write(repo.join(build::DEFAULT_BUILDSPEC), "version: 0.2\n").expect("spec");
+        assert_eq!(find_source_dir(&deep), Ok(repo.clone()));
+        // A buildspec in a subdirectory of the repository is not the repository's.
+        std::fs::write(deep.join(build::DEFAULT_BUILDSPEC), "version: 0.2\n").expect("spec");
+        assert_eq!(find_source_dir(&deep), Ok(repo));
+    }
 }
 
 /// The last `lines` lines of `path` after byte `from`, indented, for error messages.
