@@ -120,6 +120,9 @@ pub enum Command {
         /// Keep reading new lines until interrupted (Ctrl-C).
         #[arg(long, short)]
         follow: bool,
+        /// Show at most the latest N lines of the window (after the color filter).
+        #[arg(long, short = 'n', value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=limits::MAX_LOG_LINES as i64))]
+        lines: u32,
     },
     /// Sets a color's desired task count.
     Scale {

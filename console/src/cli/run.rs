@@ -12,7 +12,7 @@ use crate::clock::now_millis;
 use crate::config::{ConfigError, terraform};
 use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
 use crate::platform::PlatformError;
-use crate::rollout::{Bake, BuildStatus, Weights, guard};
+use crate::rollout::{Bake, BuildStatus, Weights, guard, limits};
 
 /// Why a command did not reach its requested state: the exit code and what to print.
 #[derive(Debug)]
@@ -265,7 +265,16 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             since,
             color,
             follow,
-        } => logs(ops, since, color, follow, out).await,
+            lines,
+        } => {
+            let args = LogsArgs {
+                since,
+                color,
+                follow,
+                lines,
+            };
+            logs(ops, args, out).await
+        }
         Command::Scale { color, count } => {
             ops.scale(color, count).await?;
             out.print(
@@ -530,39 +539,61 @@ async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
 /// Lines per read.
 const LOG_BATCH: usize = 1000;
 
-async fn logs(
-    ops: &Ops,
+/// What `logs` was asked for.
+struct LogsArgs {
     since: u64,
     color: Option<crate::rollout::Color>,
     follow: bool,
-    out: &Out,
-) -> Outcome {
-    let since_ms = i64::try_from(since.saturating_mul(1000)).unwrap_or(i64::MAX);
+    lines: u32,
+}
+
+async fn logs(ops: &Ops, args: LogsArgs, out: &Out) -> Outcome {
+    let since_ms = i64::try_from(args.since.saturating_mul(1000)).unwrap_or(i64::MAX);
     let mut cursor = crate::platform::LogCursor {
         since: Some(now_millis().saturating_sub(since_ms)),
         ..Default::default()
     };
+    let wanted = |l: &crate::rollout::LogLine| args.color.is_none_or(|c| c == l.color);
+    let keep = usize::try_from(args.lines).unwrap_or(usize::MAX);
+    let tail = ops.log_tail(cursor, args.color, keep).await?;
+    cursor = tail.cursor;
+    if tail.cut > 0 {
+        out.progress(&format!(
+            "… {} earlier line(s) of the window not shown (the latest {} follow; --lines N shows more, --since S a shorter window)",
+            tail.cut,
+            tail.lines.len()
+        ));
+    }
+    if tail.unread {
+        out.progress(&format!(
+            "… the window holds more than {} lines: only the first of them were read; use a shorter --since",
+            limits::MAX_LOG_SCAN
+        ));
+    }
+    for line in &tail.lines {
+        print_log_line(line, out);
+    }
+    if !args.follow {
+        return Ok(exit::OK);
+    }
     loop {
-        let batch = ops.platform().read_logs(&cursor, LOG_BATCH).await?;
-        for line in batch
-            .lines
-            .iter()
-            .filter(|l| color.is_none_or(|c| c == l.color))
-        {
-            if out.json {
-                output::out(&serde_json::to_string(line).unwrap_or_default());
-            } else {
-                output::out(&render::log_line(line));
-            }
-        }
-        cursor = batch.cursor;
-        if !follow {
-            return Ok(exit::OK);
-        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
         }
+        let batch = ops.platform().read_logs(&cursor, LOG_BATCH).await?;
+        for line in batch.lines.iter().filter(|l| wanted(l)) {
+            print_log_line(line, out);
+        }
+        cursor = batch.cursor;
+    }
+}
+
+fn print_log_line(line: &crate::rollout::LogLine, out: &Out) {
+    if out.json {
+        output::out(&serde_json::to_string(line).unwrap_or_default());
+    } else {
+        output::out(&render::log_line(line));
     }
 }
 

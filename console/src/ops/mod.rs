@@ -2,6 +2,7 @@
 //! `Arc<dyn Platform>`. Read-only/arming and the guard rules are enforced here, once, so the
 //! CLI, the TUI and both adapters share them.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,11 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_millis;
 use crate::platform::{
-    DeployReceipt, FaultKind, Platform, PlatformError, WeightChange, WeightOutcome,
+    DeployReceipt, FaultKind, LogCursor, Platform, PlatformError, WeightChange, WeightOutcome,
 };
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
-    Bake, BakeStep, Build, Color, PerColor, Snapshot, UnixMillis, Weights, bake, healthy_count,
+    Bake, BakeStep, Build, Color, LogLine, PerColor, Snapshot, UnixMillis, Weights, bake,
+    healthy_count, limits,
 };
 
 mod wait;
@@ -159,6 +161,19 @@ pub struct PromoteReport {
     /// reported, never fatal.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// The end of a log window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogTail {
+    /// Oldest first.
+    pub lines: Vec<LogLine>,
+    /// Matching lines of the window left out before these.
+    pub cut: usize,
+    /// The window held more lines than one call reads; the rest was not read.
+    pub unread: bool,
+    /// Where to continue (`--follow`).
+    pub cursor: LogCursor,
 }
 
 /// What a rollback did.
@@ -333,6 +348,48 @@ impl Ops {
     pub async fn build(&self, source_version: Option<String>) -> Result<Build, OpError> {
         self.access.check("build")?;
         Ok(self.platform.start_build(source_version).await?)
+    }
+
+    /// The latest `keep` log lines from `cursor` on (of `color` only, if given), filtered
+    /// before the limit: the window is read through, at most [`limits::MAX_LOG_SCAN`] lines.
+    pub async fn log_tail(
+        &self,
+        mut cursor: LogCursor,
+        color: Option<Color>,
+        keep: usize,
+    ) -> Result<LogTail, OpError> {
+        const BATCH: usize = 1000;
+        let mut lines = VecDeque::with_capacity(keep.min(BATCH));
+        let (mut matched, mut scanned) = (0usize, 0usize);
+        loop {
+            let batch = self.platform.read_logs(&cursor, BATCH).await?;
+            let read = batch.lines.len();
+            scanned += read;
+            for line in batch
+                .lines
+                .into_iter()
+                .filter(|l| color.is_none_or(|c| c == l.color))
+            {
+                matched += 1;
+                if lines.len() == keep {
+                    lines.pop_front();
+                }
+                lines.push_back(line);
+            }
+            // A platform may answer a short batch before the end: only an empty one, or a
+            // cursor that did not move, is the end.
+            let moved = batch.cursor != cursor;
+            cursor = batch.cursor;
+            if read == 0 || !moved || scanned >= limits::MAX_LOG_SCAN {
+                break;
+            }
+        }
+        Ok(LogTail {
+            cut: matched - lines.len(),
+            lines: lines.into(),
+            unread: scanned >= limits::MAX_LOG_SCAN,
+            cursor,
+        })
     }
 
     /// Polls until `what` holds or `timeout` passes.

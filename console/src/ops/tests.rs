@@ -525,3 +525,44 @@ async fn counts_above_the_ceiling_are_refused_before_any_call() {
     let r = refused(ops(&p).deploy("v2", None).await);
     assert_eq!(r.rule, GuardRule::OverCeiling, "deploy would copy 50 tasks");
 }
+
+#[tokio::test]
+async fn a_log_tail_is_the_latest_lines_filtered_before_the_limit() {
+    let p = Arc::new(FakePlatform::blue_live(1));
+    p.state().logs = (0..2_500)
+        .map(|i| crate::rollout::LogLine {
+            color: if i % 5 == 0 {
+                Color::Green
+            } else {
+                Color::Blue
+            },
+            task_id: "t".into(),
+            at: 1_000 + i,
+            message: format!("line {i}"),
+        })
+        .collect();
+    let since = LogCursor {
+        since: Some(1_000),
+        ..LogCursor::default()
+    };
+    let tail = ops(&p)
+        .log_tail(since.clone(), Some(Color::Green), 100)
+        .await
+        .expect("tail");
+    assert_eq!(tail.lines.len(), 100);
+    assert_eq!(tail.cut, 400, "500 green lines in the window");
+    assert!(tail.lines.iter().all(|l| l.color == Color::Green));
+    assert_eq!(
+        tail.lines.last().map(|l| l.message.as_str()),
+        Some("line 2495")
+    );
+    assert_eq!(tail.lines[0].message, "line 2000", "oldest first");
+    assert!(!tail.unread);
+
+    let all = ops(&p).log_tail(since, None, 10_000).await.expect("tail");
+    assert_eq!(
+        (all.lines.len(), all.cut),
+        (2_500, 0),
+        "short batches are not the end"
+    );
+}

@@ -17,9 +17,13 @@ use super::{
     PlatformKind, PlatformResult, WeightChange,
 };
 use crate::rollout::{
-    Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, PerColor,
-    ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState, Weights,
+    Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, LogLine,
+    PerColor, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState, UnixMillis,
+    Weights,
 };
+
+/// The most log lines one read returns.
+pub const FAKE_LOG_BATCH: usize = 300;
 
 /// A misbehaviour to script. Each one happens once, at the first call it applies to, unless
 /// it is injected with [`FakePlatform::always`].
@@ -112,6 +116,9 @@ pub struct FakeState {
     pub images: Vec<Image>,
     pub builds: Vec<Build>,
     pub metrics: Option<PerColor<ColorMetrics>>,
+    /// Log lines of both colors, oldest first. Reads return at most [`FAKE_LOG_BATCH`] at a
+    /// time, short of the caller's limit, as the daemon does.
+    pub logs: Vec<LogLine>,
     /// The platform ends bakes by itself (the local daemon does; AWS does not).
     pub finishes_bake: bool,
     /// New tasks become healthy at once.
@@ -157,6 +164,7 @@ impl FakePlatform {
             images: vec![image(2, "v2"), image(1, "v1")],
             builds: Vec::new(),
             metrics: None,
+            logs: Vec::new(),
             finishes_bake: false,
             auto_healthy: true,
             calls: Vec::new(),
@@ -503,12 +511,33 @@ impl Platform for FakePlatform {
         Ok(())
     }
 
-    async fn read_logs(&self, cursor: &LogCursor, _limit: usize) -> PlatformResult<LogBatch> {
+    async fn read_logs(&self, cursor: &LogCursor, limit: usize) -> PlatformResult<LogBatch> {
         let mut s = self.state();
         self.enter(&mut s, Call::ReadLogs)?;
+        let from = cursor
+            .streams
+            .get("fake")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or_else(|| {
+                let since = cursor.since.unwrap_or(UnixMillis::MIN);
+                s.logs
+                    .iter()
+                    .position(|l| l.at >= since)
+                    .unwrap_or(s.logs.len())
+            });
+        let lines: Vec<LogLine> = s
+            .logs
+            .iter()
+            .skip(from)
+            .take(limit.min(FAKE_LOG_BATCH))
+            .cloned()
+            .collect();
+        let mut next = cursor.clone();
+        next.streams
+            .insert("fake".into(), (from + lines.len()).to_string());
         Ok(LogBatch {
-            lines: Vec::new(),
-            cursor: cursor.clone(),
+            lines,
+            cursor: next,
         })
     }
 

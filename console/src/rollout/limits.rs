@@ -18,3 +18,8 @@ pub const MAX_TASKS_CEILING: u32 = 1_000;
 /// Tasks per color the local daemon runs at most, whoever asks: each is a process on this
 /// machine.
 pub const LOCAL_MAX_TASKS: u32 = 64;
+/// The most lines one `logs` call shows.
+pub const MAX_LOG_LINES: u32 = 100_000;
+/// The most lines one `logs` call reads through to find the latest ones (a window that holds
+/// more is cut, and says so).
+pub const MAX_LOG_SCAN: usize = 2_000_000;

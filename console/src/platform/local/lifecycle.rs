@@ -139,6 +139,19 @@ fn process_alive(pid: u32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
 }
 
+/// The last `lines` lines of `path` after byte `from`, indented, for error messages.
+pub fn log_tail(path: &Path, from: u64, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let start = usize::try_from(from).unwrap_or(usize::MAX).min(text.len());
+    let text = String::from_utf8_lossy(&text[start..]).into_owned();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,17 +173,4 @@ mod tests {
         std::fs::write(deep.join(build::DEFAULT_BUILDSPEC), "version: 0.2\n").expect("spec");
         assert_eq!(find_source_dir(&deep), Ok(repo));
     }
-}
-
-/// The last `lines` lines of `path` after byte `from`, indented, for error messages.
-pub fn log_tail(path: &Path, from: u64, lines: usize) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
-    let start = usize::try_from(from).unwrap_or(usize::MAX).min(text.len());
-    let text = String::from_utf8_lossy(&text[start..]).into_owned();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
