@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use super::paths::Paths;
-use super::wire::{DaemonStatus, Envelope, MAX_LINE, Reply, Request, VERSION};
+use super::wire::{DaemonStatus, Envelope, MAX_REPLY, Reply, Request, VERSION};
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformResult, WeightChange,
@@ -120,7 +120,7 @@ async fn call<T: DeserializeOwned>(
         let sent = write.write_all(&line).await;
         let mut answer = Vec::new();
         let read_result = BufReader::new(read)
-            .take(MAX_LINE as u64 * 64)
+            .take(MAX_REPLY as u64)
             .read_until(b'\n', &mut answer)
             .await;
         if answer.is_empty() {

@@ -11,8 +11,12 @@ use crate::rollout::{Bake, Color, UnixMillis, Weights};
 /// naming both, so a stale daemon after an upgrade is obvious.
 pub const VERSION: u32 = 1;
 
-/// The longest request line the daemon reads.
-pub const MAX_LINE: usize = 1 << 20;
+/// The longest request line the daemon reads. Requests are small; the largest, a log cursor,
+/// names one stream per task at about 100 bytes each, so this leaves room for thousands.
+pub const MAX_LINE: usize = 256 << 10;
+
+/// The longest reply line a client reads (a snapshot, or a batch of log lines).
+pub const MAX_REPLY: usize = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]

@@ -11,6 +11,39 @@ use super::engine::Engine;
 use crate::platform::local::wire::{DaemonStatus, Envelope, MAX_LINE, Reply, Request, VERSION};
 use crate::platform::{FaultKind, Platform, PlatformError};
 
+/// How long a connection may stay silent, between requests or in the middle of one, before the
+/// daemon closes it: clients send one request at once, so only a stuck or hostile peer waits.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a request could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("request longer than {MAX_LINE} bytes")]
+    TooLong,
+    #[error("no complete request within {} s", IDLE_TIMEOUT.as_secs())]
+    Idle,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads one request line into `line` (cleared first), at most [`MAX_LINE`] bytes and within
+/// `idle`. `Ok(false)`: the peer closed the connection.
+async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    idle: std::time::Duration,
+) -> Result<bool, ReadError> {
+    line.clear();
+    let mut limited = reader.take(MAX_LINE as u64 + 1);
+    let n = tokio::time::timeout(idle, limited.read_until(b'\n', line))
+        .await
+        .map_err(|_| ReadError::Idle)??;
+    if line.len() > MAX_LINE {
+        return Err(ReadError::TooLong);
+    }
+    Ok(n > 0)
+}
+
 pub struct Control {
     pub engine: Arc<Engine>,
     pub status: DaemonStatus,
@@ -70,25 +103,16 @@ impl Control {
         let mut reader = BufReader::new(read);
         let mut line = Vec::new();
         loop {
-            line.clear();
-            let n = match (&mut reader)
-                .take(MAX_LINE as u64 + 1)
-                .read_until(b'\n', &mut line)
-                .await
-            {
-                Ok(n) => n,
-                Err(_) => return,
-            };
-            if n == 0 {
-                return;
-            }
-            if line.len() > MAX_LINE {
-                let _ = write_reply(
-                    &mut write,
-                    &error_reply(invalid(format!("request longer than {MAX_LINE} bytes"))),
-                )
-                .await;
-                return;
+            match read_request(&mut reader, &mut line, IDLE_TIMEOUT).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::debug!("control connection closed: {e}");
+                    if let ReadError::TooLong = e {
+                        let _ = write_reply(&mut write, &error_reply(invalid(e.to_string()))).await;
+                    }
+                    return;
+                }
             }
             let reply = match parse(&line) {
                 Ok(req) => {
@@ -213,6 +237,59 @@ async fn write_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_or_endless_peer_is_cut_off() {
+        // Silent: nothing arrives, the read gives up after the idle time.
+        let (_client, server) = tokio::io::duplex(64);
+        let mut reader = BufReader::new(server);
+        let mut line = Vec::new();
+        let started = tokio::time::Instant::now();
+        let e = read_request(&mut reader, &mut line, IDLE_TIMEOUT)
+            .await
+            .expect_err("idle");
+        assert!(matches!(e, ReadError::Idle), "{e}");
+        assert_eq!(started.elapsed(), IDLE_TIMEOUT);
+
+        // Half a request, then nothing: the same.
+        let (mut client, server) = tokio::io::duplex(64);
+        client.write_all(br#"{"v":1,"op""#).await.expect("write");
+        let mut reader = BufReader::new(server);
+        let e = read_request(&mut reader, &mut line, IDLE_TIMEOUT)
+            .await
+            .expect_err("partial");
+        assert!(matches!(e, ReadError::Idle), "{e}");
+
+        // A line past the limit is refused without reading all of it.
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            let chunk = vec![b'x'; 1 << 16];
+            while client.write_all(&chunk).await.is_ok() {}
+        });
+        let mut reader = BufReader::new(server);
+        let e = read_request(&mut reader, &mut line, IDLE_TIMEOUT)
+            .await
+            .expect_err("too long");
+        assert!(matches!(e, ReadError::TooLong), "{e}");
+        assert!(line.len() <= MAX_LINE + 1);
+
+        // A request, then the peer closes.
+        let (mut client, server) = tokio::io::duplex(64);
+        client.write_all(b"{\"v\":1}\n").await.expect("write");
+        drop(client);
+        let mut reader = BufReader::new(server);
+        assert!(
+            read_request(&mut reader, &mut line, IDLE_TIMEOUT)
+                .await
+                .expect("line")
+        );
+        assert_eq!(line, b"{\"v\":1}\n");
+        assert!(
+            !read_request(&mut reader, &mut line, IDLE_TIMEOUT)
+                .await
+                .expect("closed")
+        );
+    }
 
     #[test]
     fn parse_checks_version_then_shape() {
