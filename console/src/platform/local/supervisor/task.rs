@@ -147,31 +147,43 @@ impl Supervisor {
         let (line_tx, line_rx) = mpsc::unbounded_channel::<String>();
         let writer = tokio::spawn(write_log(log, line_rx));
         let (addr_tx, addr_rx) = oneshot::channel();
+        let last_err = Arc::new(std::sync::Mutex::new(None::<String>));
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, line_tx.clone(), Some(addr_tx)));
+            tokio::spawn(pump(out, line_tx.clone(), Some(addr_tx), None));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, line_tx.clone(), None));
+            tokio::spawn(pump(err, line_tx.clone(), None, Some(last_err.clone())));
         }
         drop(line_tx);
 
         let grace = self.cfg.start_grace;
+        let started = tokio::time::Instant::now();
         let listening = tokio::select! {
-            addr = addr_rx => addr.ok().flatten(),
-            status = wait_signalled(&mut child, signals) => {
-                let _ = writer.await;
-                return exit_reason(status);
-            }
-            _ = tokio::time::sleep(grace) => None,
+            addr = addr_rx => addr.ok().flatten().ok_or(StartFailure::Closed),
+            status = wait_signalled(&mut child, signals) => Err(StartFailure::Exited(status)),
+            _ = tokio::time::sleep(grace) => Err(StartFailure::Silent),
         };
-        let Some(addr) = listening else {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            let _ = writer.await;
-            return format!(
-                "the blog printed no listen address within {} s",
-                grace.as_secs()
-            );
+        let addr = match listening {
+            Ok(addr) => addr,
+            Err(failure) => {
+                let status = match failure {
+                    StartFailure::Exited(status) => Some(status),
+                    // Its output closed: it is exiting; give it a moment to say how.
+                    StartFailure::Closed => {
+                        tokio::time::timeout(EXIT_WAIT, wait_signalled(&mut child, signals))
+                            .await
+                            .ok()
+                    }
+                    StartFailure::Silent => None,
+                };
+                if status.is_none() {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+                let _ = writer.await;
+                let last = last_err.lock().ok().and_then(|l| l.clone());
+                return start_failure(status, started.elapsed(), grace, last.as_deref());
+            }
         };
         let upstream = Arc::new(Upstream::new(addr, id));
         let registered = {
@@ -308,6 +320,44 @@ impl Supervisor {
     }
 }
 
+/// How long a task whose output closed before it was listening has to exit, so its exit status
+/// can be reported.
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Why a task never started listening.
+enum StartFailure {
+    /// It exited.
+    Exited(std::io::Result<ExitStatus>),
+    /// Its stdout closed without a listen address.
+    Closed,
+    /// It printed no listen address within the start grace.
+    Silent,
+}
+
+/// What a task that never listened did, in words: how it ended, after how long, and the last
+/// thing it said on stderr.
+fn start_failure(
+    status: Option<std::io::Result<ExitStatus>>,
+    after: std::time::Duration,
+    grace: std::time::Duration,
+    last_err: Option<&str>,
+) -> String {
+    let said = last_err
+        .map(|l| format!("; its last error line: {}", l.trim_end()))
+        .unwrap_or_default();
+    match status {
+        Some(status) => format!(
+            "the blog ended ({}) {:.1} s after it started, before it was listening{said}",
+            exit_reason(status),
+            after.as_secs_f64()
+        ),
+        None => format!(
+            "the blog printed no listen address within {} s and was stopped{said}",
+            grace.as_secs()
+        ),
+    }
+}
+
 fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status {
@@ -336,6 +386,7 @@ async fn pump(
     stream: impl AsyncRead + Unpin,
     lines: mpsc::UnboundedSender<String>,
     mut addr: Option<oneshot::Sender<Option<std::net::SocketAddr>>>,
+    last: Option<Arc<std::sync::Mutex<Option<String>>>>,
 ) {
     let mut reader = BufReader::new(stream);
     // May start with the bytes of a character a cut piece left incomplete.
@@ -363,6 +414,12 @@ async fn pump(
                 }
                 None => addr = Some(tx),
             }
+        }
+        if let Some(slot) = &last
+            && !line.trim().is_empty()
+            && let Ok(mut l) = slot.lock()
+        {
+            *l = Some(line.clone());
         }
         let _ = lines.send(format_line(now_millis(), &line));
     }
@@ -428,13 +485,41 @@ mod tests {
     /// The messages `pump` stores for `output`, without their timestamps.
     async fn pumped(output: &[u8]) -> Vec<String> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        pump(output, tx, None).await;
+        pump(output, tx, None, None).await;
         let mut out = Vec::new();
         while let Ok(line) = rx.try_recv() {
             let (_, message) = line.split_once(' ').expect("timestamped");
             out.push(message.trim_end_matches('\n').to_string());
         }
         out
+    }
+
+    #[tokio::test]
+    async fn a_blog_that_exits_at_start_is_reported_with_its_status_and_last_error() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let last = Arc::new(std::sync::Mutex::new(None));
+        let stderr: &[u8] = b"starting\nerror: cannot open the SQLite database /x: denied\n\n";
+        pump(stderr, tx, None, Some(last.clone())).await;
+        let said = last.lock().expect("slot").clone();
+        assert_eq!(
+            said.as_deref(),
+            Some("error: cannot open the SQLite database /x: denied\n")
+        );
+        let text = start_failure(
+            Some(Ok(ExitStatus::from_raw(1 << 8))),
+            Duration::from_millis(4_200),
+            Duration::from_secs(30),
+            said.as_deref(),
+        );
+        assert_eq!(
+            text,
+            "the blog ended (exit code 1) 4.2 s after it started, before it was listening; its last error line: error: cannot open the SQLite database /x: denied"
+        );
+        let silent = start_failure(None, Duration::from_secs(30), Duration::from_secs(30), None);
+        assert_eq!(
+            silent,
+            "the blog printed no listen address within 30 s and was stopped"
+        );
     }
 
     #[tokio::test]
