@@ -4,8 +4,8 @@
 //! the task role's scope, ...). They also stand in for `terraform validate`, which needs the
 //! providers: every `var.`/`local.` reference must be declared, every module argument must exist.
 //!
-//! The checks are grouped by concern: [`traffic`], [`iam`], [`resources`] and [`wiring`]; the
-//! HCL loader and expression helpers are in [`support`].
+//! The checks are grouped by concern: [`traffic`], [`iam`], [`kms`], [`resources`] and
+//! [`wiring`]; the HCL loader and expression helpers are in [`support`].
 
 #[path = "delivery_terraform/support.rs"]
 mod support;
@@ -21,3 +21,6 @@ mod resources;
 
 #[path = "delivery_terraform/wiring.rs"]
 mod wiring;
+
+#[path = "delivery_terraform/kms.rs"]
+mod kms;

@@ -101,8 +101,8 @@ async fn other_users_and_malformed_requests_are_refused_and_change_nothing() {
         let out = as_nobody(&p, true, &["rollback"]);
         assert!(!out.status.success(), "{}", text(&out));
     } else {
-        // Switching to another uid needs root. CI runs as root (see AGREEMENTS.md), so there
-        // a skip would hide the checks this test exists for: fail instead.
+        // Switching to another uid needs root. CI runs `.ci/run` as root, so there a skip
+        // would hide the checks this test exists for: fail instead.
         assert!(
             std::env::var_os("CI").is_none_or(|v| v.is_empty()),
             "CI is set but the tests do not run as root: the other-user checks cannot run"

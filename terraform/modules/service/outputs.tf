@@ -1,4 +1,7 @@
-# Names follow the console's `bluegreen init --from-terraform` (see AGREEMENTS.md).
+# These names are an interface: `bluegreen init --from-terraform` reads them, with the base state's,
+# to write a console profile (the names it needs are REQUIRED and OPTIONAL in
+# console/src/config/terraform.rs; docs/architecture.md describes the two states). Renaming or
+# dropping one breaks that import, and the delivery_terraform tests fail.
 output "region" {
   description = "AWS region of the stack."
   value       = var.region
