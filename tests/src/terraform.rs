@@ -1,4 +1,6 @@
-//! Loading the stack's HCL and reading expressions out of it.
+//! Loading the stack's HCL (`terraform/`) and reading expressions out of it, for the
+//! `delivery_terraform` tests. Lookups panic with the module and the name that is missing: a
+//! missing block is a failed check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -6,7 +6,7 @@ use std::fs;
 
 use bluegreen::config::terraform::{OPTIONAL, REQUIRED, init};
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 /// The outputs `bluegreen init --from-terraform` reads, and the table the blog's tasks use: the
 /// base state outputs `table_name` so the service state's `table_name` variable can be set from it.

@@ -1,15 +1,13 @@
 //! The control socket refuses whoever is not the daemon's user, and refuses malformed
 //! requests; neither changes anything.
 
-mod local_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::bins::bin;
-use local_support::{LocalPlatform, text};
+use bluegreen_tests::local::{LocalPlatform, text};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::Block;
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 /// The kms module's key: rotated, and its policy is the module's own document.
 #[test]

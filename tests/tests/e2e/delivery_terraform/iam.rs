@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hcl::expr::{Expression, ObjectKey};
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 /// DynamoDB SDK calls in the blog's store and the IAM action each needs.
 const DYNAMODB_CALLS: &[(&str, &str)] = &[

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 #[test]
 fn table_keeps_the_seed_keys_and_adds_the_listing_index() {
