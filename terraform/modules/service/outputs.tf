@@ -1,6 +1,6 @@
 # These names are an interface: `bluegreen init --from-terraform` reads them, with the base state's,
-# to write a console profile (the names it needs are REQUIRED and OPTIONAL in
-# console/src/config/terraform.rs; docs/architecture.md describes the two states). Renaming or
+# to write a console profile (docs/architecture.md lists them under "Terraform output names"; the
+# console keeps them as REQUIRED and OPTIONAL in console/src/config/terraform.rs). Renaming or
 # dropping one breaks that import, and the delivery_terraform tests fail.
 output "region" {
   description = "AWS region of the stack."
