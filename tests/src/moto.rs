@@ -1,7 +1,8 @@
 //! A moto server (PyPI `moto[server]`) on a free loopback port, killed when dropped.
 //!
-//! Per AGREEMENTS.md, never reset a server other tests use: start one per test (about 1 s),
-//! or share one per test binary and give every test its own resource names.
+//! Never reset a server other tests use (moto's reset drops every test's resources), and share
+//! none through a static: all the tests run in one process. Start one per test (about 1 s); see
+//! "Tests and moto" in docs/architecture.md.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,7 @@
 resource "aws_cloudwatch_log_group" "codebuild" {
   name              = local.codebuild_log_group
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.base.arn
+  kms_key_id        = module.kms.key_arn
   tags              = local.tags
 }
 
@@ -61,7 +61,7 @@ data "aws_iam_policy_document" "codebuild" {
   statement {
     sid       = "UseTheModuleKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
-    resources = [aws_kms_key.base.arn]
+    resources = [module.kms.key_arn]
   }
 }
 
@@ -76,7 +76,7 @@ resource "aws_codebuild_project" "blog" {
   description    = "Builds the ${var.name} blog image (Dockerfile) and pushes it to ECR (buildspec.yaml)"
   service_role   = aws_iam_role.codebuild.arn
   build_timeout  = var.codebuild_timeout_minutes
-  encryption_key = aws_kms_key.base.arn
+  encryption_key = module.kms.key_arn
   source_version = var.source_branch
 
   artifacts {

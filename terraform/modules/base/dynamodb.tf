@@ -47,7 +47,7 @@ resource "aws_dynamodb_table" "posts" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = aws_kms_key.base.arn
+    kms_key_arn = module.kms.key_arn
   }
 
   tags = local.tags

@@ -11,7 +11,7 @@ resource "aws_ecr_repository" "blog" {
 
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = aws_kms_key.base.arn
+    kms_key         = module.kms.key_arn
   }
 
   tags = local.tags

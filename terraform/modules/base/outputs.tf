@@ -25,5 +25,5 @@ output "codebuild_project_name" {
 
 output "kms_key_arn" {
   description = "Key encrypting the table, the images and the build logs."
-  value       = aws_kms_key.base.arn
+  value       = module.kms.key_arn
 }

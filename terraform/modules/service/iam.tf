@@ -53,7 +53,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "DecryptTheCsrfSecret"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.service.arn]
+    resources = [module.kms.key_arn]
   }
 }
 

@@ -34,58 +34,33 @@ locals {
   tags = merge(var.tags, { "bluegreen:stack" = var.name })
 }
 
-# Encrypts the task logs and the CSRF secret.
-resource "aws_kms_key" "service" {
-  description             = "${var.name}: task logs and the blog's CSRF secret"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.service_key.json
-  tags                    = local.tags
+# Encrypts the task logs and the CSRF secret. CloudWatch Logs may use it for the task log group only.
+module "kms" {
+  source = "../kms"
+
+  alias           = "${var.name}-service"
+  purpose         = "${var.name}: task logs and the blog's CSRF secret"
+  region          = var.region
+  log_group_names = [local.log_group_name]
+  tags            = local.tags
 }
 
-resource "aws_kms_alias" "service" {
-  name          = "alias/${var.name}-service"
-  target_key_id = aws_kms_key.service.key_id
+# The key and its alias were resources of this module before the kms module held them.
+moved {
+  from = aws_kms_key.service
+  to   = module.kms.aws_kms_key.this
 }
 
-data "aws_iam_policy_document" "service_key" {
-  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only; administration stays with the account's IAM.
-  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; writes are limited by IAM policies.
-  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
-  statement {
-    sid       = "AccountAdministersTheKey"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid       = "LogsEncryptTheTaskLogGroup"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${var.region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}"]
-    }
-  }
+moved {
+  from = aws_kms_alias.service
+  to   = module.kms.aws_kms_alias.this
 }
 
 # One group for both colors; the awslogs stream prefix (blue/..., green/...) tells them apart.
 resource "aws_cloudwatch_log_group" "tasks" {
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.service.arn
+  kms_key_id        = module.kms.key_arn
   tags              = local.tags
 }
 
@@ -101,7 +76,7 @@ resource "aws_ssm_parameter" "csrf_secret" {
   name             = "/${var.name}/blog/csrf-secret"
   description      = "CSRF signing secret shared by the ${var.name} blue and green tasks"
   type             = "SecureString"
-  key_id           = aws_kms_key.service.arn
+  key_id           = module.kms.key_arn
   value_wo         = ephemeral.random_password.csrf_secret.result
   value_wo_version = var.csrf_secret_version
   tags             = local.tags

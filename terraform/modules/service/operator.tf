@@ -1,12 +1,12 @@
-# The release engineers' policy: exactly the calls the console makes (terraform/operator-policy.json,
-# tested against the AWS adapter's list of operations), scoped to this stack's resources wherever
-# the action supports resource-level permissions. Attach it to the role or group that runs
-# `bluegreen`.
+# The release engineers' policy: exactly the calls the console makes (the template
+# operator-policy.json in this module, tested against the AWS adapter's list of operations), scoped
+# to this stack's resources wherever the action supports resource-level permissions. Attach it to
+# the role or group that runs `bluegreen`.
 resource "aws_iam_policy" "operator" {
   name        = "${var.name}-bluegreen-operator"
   description = "Run blue/green releases of ${var.name} with the bluegreen console"
 
-  policy = templatefile("${path.module}/../../operator-policy.json", {
+  policy = templatefile("${path.module}/operator-policy.json", {
     partition              = local.partition
     region                 = var.region
     account_id             = local.account_id

@@ -1,4 +1,7 @@
-# Names follow the console's `bluegreen init --from-terraform` (see AGREEMENTS.md).
+# These names are an interface: `bluegreen init --from-terraform` reads them, with the base state's,
+# to write a console profile (docs/architecture.md lists them under "Terraform output names"; the
+# console keeps them as REQUIRED and OPTIONAL in console/src/config/terraform.rs). Renaming or
+# dropping one breaks that import, and the delivery_terraform tests fail.
 output "region" {
   description = "AWS region of the stack."
   value       = var.region

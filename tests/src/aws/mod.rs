@@ -1,6 +1,6 @@
-//! Helpers for the AWS tests (`tests/tests/aws_*.rs`): the seed's topology built in moto with
-//! the real SDK clients, the `bluegreen` binary driven against it, and a fault-injecting
-//! loopback proxy.
+//! Helpers for the AWS tests (the `aws_*` modules of the `e2e` test binary): the seed's topology
+//! built in moto with the real SDK clients, the `bluegreen` binary driven against it, and a
+//! fault-injecting loopback proxy.
 
 pub mod cli;
 pub mod ec2;

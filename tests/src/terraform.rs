@@ -1,4 +1,6 @@
-//! Loading the stack's HCL and reading expressions out of it.
+//! Loading the stack's HCL (`terraform/`) and reading expressions out of it, for the
+//! `delivery_terraform` tests. Lookups panic with the module and the name that is missing: a
+//! missing block is a failed check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -10,6 +12,15 @@ use hcl::{Block, Body};
 pub fn terraform_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform")
 }
+
+/// Every Terraform directory of the stack: the shared modules and the environment's two states.
+pub const MODULE_DIRS: &[&str] = &[
+    "modules/kms",
+    "modules/base",
+    "modules/service",
+    "envs/dev/base",
+    "envs/dev/service",
+];
 
 /// One Terraform module (a directory): its `.tf` files parsed and concatenated.
 pub struct Module {
@@ -106,6 +117,34 @@ impl Module {
             .iter()
             .filter(|b| b.identifier() == kind)
             .filter_map(|b| b.labels().first().map(|l| l.as_str().to_string()))
+            .collect()
+    }
+
+    /// The source without `moved` blocks: their `from` names an address that no longer exists on
+    /// purpose, so reference checks must not see it.
+    pub fn source_without_moves(&self) -> String {
+        let mut out = String::new();
+        let mut rest = self.source.as_str();
+        while let Some(start) = rest
+            .find("\nmoved {")
+            .map(|i| i + 1)
+            .or_else(|| rest.starts_with("moved {").then_some(0))
+        {
+            out.push_str(&rest[..start]);
+            let block = &rest[start..];
+            let end = block.find("\n}\n").map_or(block.len(), |i| i + 3);
+            rest = &block[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The `from` and `to` addresses of the module's `moved` blocks.
+    pub fn moves(&self) -> BTreeMap<String, String> {
+        self.blocks
+            .iter()
+            .filter(|b| b.identifier() == "moved")
+            .map(|b| (src(attr(b, "from")), src(attr(b, "to"))))
             .collect()
     }
 
@@ -284,6 +323,10 @@ pub fn service() -> Module {
 
 pub fn base() -> Module {
     Module::load("modules/base")
+}
+
+pub fn kms() -> Module {
+    Module::load("modules/kms")
 }
 
 /// The statements of an `aws_iam_policy_document` data source, dynamic ones included.

@@ -6,10 +6,10 @@ use std::fs;
 
 use bluegreen::config::terraform::{OPTIONAL, REQUIRED, init};
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
-/// The outputs `bluegreen init --from-terraform` reads, and the table the blog's tasks use
-/// (AGREEMENTS.md names it among the outputs too).
+/// The outputs `bluegreen init --from-terraform` reads, and the table the blog's tasks use: the
+/// base state outputs `table_name` so the service state's `table_name` variable can be set from it.
 fn agreed_outputs() -> BTreeSet<&'static str> {
     REQUIRED
         .iter()
@@ -122,21 +122,18 @@ fn init_from_terraform_accepts_both_states_outputs() {
 /// exists, and every module call passes only declared variables and all required ones.
 #[test]
 fn references_and_module_calls_resolve() {
-    let modules: BTreeMap<&str, Module> = [
-        "modules/base",
-        "modules/service",
-        "envs/dev/base",
-        "envs/dev/service",
-    ]
-    .into_iter()
-    .map(|rel| (rel, Module::load(rel)))
-    .collect();
+    let modules: BTreeMap<&str, Module> = MODULE_DIRS
+        .iter()
+        .copied()
+        .map(|rel| (rel, Module::load(rel)))
+        .collect();
 
     for (rel, m) in &modules {
+        let code = m.source_without_moves();
         let vars = m.names("variable");
         let locals: BTreeSet<String> = m.locals().keys().cloned().collect();
         for (prefix, known, what) in [("var.", &vars, "variable"), ("local.", &locals, "local")] {
-            for name in references(&m.source, prefix) {
+            for name in references(&code, prefix) {
                 assert!(
                     known.contains(&name),
                     "{rel}: {prefix}{name} is not a declared {what}"
@@ -160,8 +157,8 @@ fn references_and_module_calls_resolve() {
             ("data", "data.", &data),
             ("ephemeral", "ephemeral.", &ephemeral),
         ] {
-            for ty in references(&m.source, prefix) {
-                for name in references(&m.source, &format!("{prefix}{ty}.")) {
+            for ty in references(&code, prefix) {
+                for name in references(&code, &format!("{prefix}{ty}.")) {
                     let full = format!("{ty}.{name}");
                     assert!(
                         known.contains(&full),
@@ -170,9 +167,9 @@ fn references_and_module_calls_resolve() {
                 }
             }
         }
-        for ty in references(&m.source, "aws_") {
+        for ty in references(&code, "aws_") {
             let ty = format!("aws_{ty}");
-            for name in references(&m.source, &format!("{ty}.")) {
+            for name in references(&code, &format!("{ty}.")) {
                 let full = format!("{ty}.{name}");
                 assert!(resources.contains(&full), "{rel}: {full} is not declared");
             }
@@ -204,7 +201,7 @@ fn references_and_module_calls_resolve() {
                 }
             }
             let outputs = target.names("output");
-            for name in references(&m.source, &format!("module.{label}.")) {
+            for name in references(&code, &format!("module.{label}.")) {
                 assert!(
                     outputs.contains(&name),
                     "{rel}: module.{label}.{name} is not an output"
@@ -300,4 +297,90 @@ fn every_checkov_skip_gives_its_reason() {
         }
     }
     assert!(skips > 0, "the scan found the stack's skips");
+}
+
+/// A module reads files only from its own directory: `templatefile()`, `file()` and the like
+/// never climb out of `path.module`, so a module can be copied or published alone.
+#[test]
+fn modules_read_files_only_from_their_own_directory() {
+    let mut file_reads = 0;
+    for rel in MODULE_DIRS {
+        let m = Module::load(rel);
+        let code = without_comments(&m.source);
+        for marker in ["${path.module}", "${path.root}", "${path.cwd}"] {
+            for (i, _) in code.match_indices(marker) {
+                let path = &code[i + marker.len()..];
+                let path: String = path.chars().take_while(|c| *c != '"').collect();
+                assert!(
+                    marker == "${path.module}" && !path.contains(".."),
+                    "{rel}: reads {marker}{path}, outside the module"
+                );
+                let file = m.dir.join(path.trim_start_matches('/'));
+                assert!(file.is_file(), "{rel}: {} is missing", file.display());
+                file_reads += 1;
+            }
+        }
+    }
+    assert!(
+        file_reads > 0,
+        "the scan found the operator policy template"
+    );
+}
+
+/// The names in a README table section (`## Inputs` or `## Outputs`): the first cell of each row,
+/// written as code (`` `name` ``).
+fn readme_table_names(readme: &str, section: &str) -> BTreeSet<String> {
+    let heading = format!("## {section}\n");
+    let Some(start) = readme.find(&heading) else {
+        return BTreeSet::new();
+    };
+    readme[start + heading.len()..]
+        .lines()
+        .take_while(|line| !line.starts_with("## "))
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+/// Every module has a README saying what it creates, with one table row per variable and per
+/// output: a variable or output added, renamed or removed without its README row fails here.
+#[test]
+fn every_module_readme_lists_exactly_its_variables_and_outputs() {
+    for rel in MODULE_DIRS {
+        let m = Module::load(rel);
+        let path = m.dir.join("README.md");
+        let readme = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{rel} has no README ({}): {e}", path.display()));
+        assert!(
+            readme.contains("## What it creates"),
+            "{rel}/README.md says what the module creates"
+        );
+        for (section, kind) in [("Inputs", "variable"), ("Outputs", "output")] {
+            let declared = m.names(kind);
+            assert!(!declared.is_empty(), "{rel} declares no {kind}");
+            let listed = readme_table_names(&readme, section);
+            let missing: Vec<_> = declared.difference(&listed).collect();
+            let stale: Vec<_> = listed.difference(&declared).collect();
+            assert!(
+                missing.is_empty() && stale.is_empty(),
+                "{rel}/README.md, {section}: missing {missing:?}, no such {kind} {stale:?}"
+            );
+        }
+    }
+}
+
+/// Guards the README parser: a table it could not read would make the check above fail on every
+/// module, but a parser that read the wrong section would let stale rows through.
+#[test]
+fn readme_table_names_reads_one_section() {
+    let readme = "# M\n\n## Inputs\n\n| Name | Type |\n| --- | --- |\n| `a` | `string` |\n| `b_c` | `number` |\n\n## Outputs\n\n| Name |\n| --- |\n| `out` | x |\n";
+    assert_eq!(
+        readme_table_names(readme, "Inputs"),
+        BTreeSet::from(["a".to_string(), "b_c".to_string()])
+    );
+    assert_eq!(
+        readme_table_names(readme, "Outputs"),
+        BTreeSet::from(["out".to_string()])
+    );
+    assert!(readme_table_names(readme, "Resources").is_empty());
 }

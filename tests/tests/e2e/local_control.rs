@@ -1,15 +1,13 @@
 //! The control socket refuses whoever is not the daemon's user, and refuses malformed
 //! requests; neither changes anything.
 
-mod local_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::bins::bin;
-use local_support::{LocalPlatform, text};
+use bluegreen_tests::local::{LocalPlatform, text};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
@@ -101,8 +99,8 @@ async fn other_users_and_malformed_requests_are_refused_and_change_nothing() {
         let out = as_nobody(&p, true, &["rollback"]);
         assert!(!out.status.success(), "{}", text(&out));
     } else {
-        // Switching to another uid needs root. CI runs as root (see AGREEMENTS.md), so there
-        // a skip would hide the checks this test exists for: fail instead.
+        // Switching to another uid needs root. CI runs `.ci/run` as root, so there a skip
+        // would hide the checks this test exists for: fail instead.
         assert!(
             std::env::var_os("CI").is_none_or(|v| v.is_empty()),
             "CI is set but the tests do not run as root: the other-user checks cannot run"

@@ -1,8 +1,6 @@
 //! A small blocking HTTP/1.1 client for the blog tests, plus the steps a reader's browser
 //! takes (get a CSRF cookie and token, post a form, follow the index pages).
 
-#![allow(dead_code)]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -18,12 +18,10 @@ use blog::store::dynamodb::{DynamoStore, migrate};
 use blog::store::paging::{self, PageRequest};
 use blog::store::{PostStore, StoreError};
 use blog::web::{AppState, Csrf, Site};
-use blog_http::{Reply, all_titles, form, get, http, session};
 use bluegreen_tests::bins::bin;
+use bluegreen_tests::blog_http::{Reply, all_titles, form, get, http, session};
 use bluegreen_tests::moto::MotoServer;
 use tokio::runtime::Runtime;
-
-mod blog_http;
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hcl::expr::{Expression, ObjectKey};
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 /// DynamoDB SDK calls in the blog's store and the IAM action each needs.
 const DYNAMODB_CALLS: &[(&str, &str)] = &[
@@ -143,12 +143,7 @@ fn task_role_is_scoped_to_the_table_and_its_index() {
 
 #[test]
 fn no_full_access_or_wildcard_policies_anywhere() {
-    for rel in [
-        "modules/base",
-        "modules/service",
-        "envs/dev/base",
-        "envs/dev/service",
-    ] {
+    for rel in MODULE_DIRS {
         let m = Module::load(rel);
         // Comments may name what the seed did wrong; the code may not.
         let code = without_comments(&m.source);
@@ -258,7 +253,8 @@ fn operator_policy_template_gets_every_placeholder_it_uses() {
     let call = func(attr(policy, "policy"), "templatefile");
     assert_eq!(
         src(&call.args[0]),
-        "\"${path.module}/../../operator-policy.json\""
+        "\"${path.module}/operator-policy.json\"",
+        "the template lives in the service module, beside operator.tf"
     );
     let Expression::Object(vars) = &call.args[1] else {
         panic!("templatefile variables must be an object literal")
@@ -270,8 +266,7 @@ fn operator_policy_template_gets_every_placeholder_it_uses() {
             other => panic!("unexpected key {other:?}"),
         })
         .collect();
-    let template =
-        fs::read_to_string(terraform_dir().join("operator-policy.json")).expect("operator policy");
+    let template = fs::read_to_string(m.dir.join("operator-policy.json")).expect("operator policy");
     let used: BTreeSet<String> = template
         .split("${")
         .skip(1)

@@ -11,13 +11,11 @@
 //! (8), every failure must be a POST, and nothing may fail outside the window. Runs here see
 //! 0 to 2 failures: POSTs wait on SQLite's write lock, so they are most of what is in flight.
 
-mod local_support;
-
 use std::time::{Duration, Instant};
 
 use bluegreen::ops::WaitFor;
 use bluegreen::rollout::{Color, TargetHealth, Weights};
-use local_support::{Load, LocalPlatform, task_processes};
+use bluegreen_tests::local::{Load, LocalPlatform, task_processes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_task_at_50_percent_fails_at_most_its_in_flight_posts() {

@@ -4,8 +4,6 @@
 //! the CLI (`status --json`). Bounded: every wait has a deadline, and the tmux server runs on
 //! its own socket and is killed at the end.
 
-mod local_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use bluegreen::ops::WaitFor;
 use bluegreen::rollout::Color;
 use bluegreen_tests::bins::bin;
-use local_support::{LocalPlatform, text};
+use bluegreen_tests::local::{LocalPlatform, text};
 
 const WAIT: Duration = Duration::from_secs(30);
 

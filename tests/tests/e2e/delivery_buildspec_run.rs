@@ -2,10 +2,11 @@
 //! cannot run for real (`docker` without a daemon, `aws` without an account), to check the
 //! buildspec's own logic: which tags it builds and pushes, what it exports, and what it refuses.
 //!
-//! CodeBuild semantics reproduced here (and by the local build runner, AGREEMENTS.md): commands
-//! run one after another in bash, sharing variables across commands and phases; a failing command
-//! ends its phase; a failed `pre_build` with `on-failure: ABORT` ends the build; a failed `build`
-//! still runs `post_build`, with `CODEBUILD_BUILD_SUCCEEDING=0`.
+//! CodeBuild semantics reproduced here (the local build runner follows them too, as
+//! docs/architecture.md says under "Local builds follow CodeBuild"): commands run one after
+//! another in bash, sharing variables across commands and phases; a failing command ends its
+//! phase; a failed `pre_build` with `on-failure: ABORT` ends the build; a failed `build` still
+//! runs `post_build`, with `CODEBUILD_BUILD_SUCCEEDING=0`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -4,14 +4,12 @@
 //! sequence ends and stops it; as a bound it also stops by itself after 5 minutes or
 //! 1,000,000 requests per client, which fails the test (the later phases went unloaded).
 
-mod local_support;
-
 use std::time::Duration;
 
 use bluegreen::ops::{PromoteOptions, WaitFor};
 use bluegreen::platform::local::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
-use local_support::{Load, LocalPlatform, TRANSITION};
+use bluegreen_tests::local::{Load, LocalPlatform, TRANSITION};
 
 const CLIENTS: usize = 8;
 const PHASE: Duration = Duration::from_millis(1500);

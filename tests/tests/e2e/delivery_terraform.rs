@@ -4,20 +4,12 @@
 //! the task role's scope, ...). They also stand in for `terraform validate`, which needs the
 //! providers: every `var.`/`local.` reference must be declared, every module argument must exist.
 //!
-//! The checks are grouped by concern: [`traffic`], [`iam`], [`resources`] and [`wiring`]; the
-//! HCL loader and expression helpers are in [`support`].
+//! The checks are grouped by concern: [`traffic`], [`iam`], [`kms`], [`resources`] and
+//! [`wiring`]; the HCL loader and expression helpers are in the library,
+//! [`bluegreen_tests::terraform`].
 
-#[path = "delivery_terraform/support.rs"]
-mod support;
-
-#[path = "delivery_terraform/traffic.rs"]
-mod traffic;
-
-#[path = "delivery_terraform/iam.rs"]
 mod iam;
-
-#[path = "delivery_terraform/resources.rs"]
+mod kms;
 mod resources;
-
-#[path = "delivery_terraform/wiring.rs"]
+mod traffic;
 mod wiring;

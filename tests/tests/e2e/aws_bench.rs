@@ -1,5 +1,5 @@
 //! Figures for the AWS adapter against moto on loopback, printed, never asserted (run with
-//! `cargo test -p bluegreen-tests --test aws_bench -- --ignored --nocapture`): API calls and
+//! `cargo test -p bluegreen-tests --test e2e aws_bench:: -- --ignored --nocapture`): API calls and
 //! time per full refresh (cold and warm), the CLI's `status` end to end, and a shift plus
 //! rollback, each also as a ratio to one bare ModifyListener round trip.
 

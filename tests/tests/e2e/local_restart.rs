@@ -1,14 +1,12 @@
 //! `local down` then `local up` brings back the same release: weights, stable color, the
 //! tag each color runs and its task count, and the posts.
 
-mod local_support;
-
 use std::time::Duration;
 
 use bluegreen::ops::WaitFor;
 use bluegreen::platform::local::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
-use local_support::{LocalPlatform, text};
+use bluegreen_tests::local::{LocalPlatform, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn down_then_up_restores_the_release() {

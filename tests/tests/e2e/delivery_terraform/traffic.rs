@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 #[test]
 fn two_target_groups_one_per_color_checked_on_health() {

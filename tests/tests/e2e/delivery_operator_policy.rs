@@ -1,7 +1,7 @@
-//! The release engineers' IAM policy (`terraform/operator-policy.json`, rendered per stack by the
-//! service module) must grant exactly the AWS calls the console's AWS adapter makes: the list the
-//! adapter keeps in code, `bluegreen::platform::aws::iam::OPERATIONS`. A call added to the adapter
-//! without a grant fails here, and so does a grant no call needs.
+//! The release engineers' IAM policy (`terraform/modules/service/operator-policy.json`, rendered
+//! per stack by the service module) must grant exactly the AWS calls the console's AWS adapter
+//! makes: the list the adapter keeps in code, `bluegreen::platform::aws::iam::OPERATIONS`. A call
+//! added to the adapter without a grant fails here, and so does a grant no call needs.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -28,7 +28,8 @@ const RESOURCE_WILDCARD_ONLY: &[&str] = &[
 ];
 
 fn policy() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/operator-policy.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../terraform/modules/service/operator-policy.json");
     let text = fs::read_to_string(&path).expect("read operator-policy.json");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::support::*;
+use bluegreen_tests::terraform::*;
 
 #[test]
 fn table_keeps_the_seed_keys_and_adds_the_listing_index() {
@@ -51,7 +51,7 @@ fn table_keeps_the_seed_keys_and_adds_the_listing_index() {
     )));
     let sse = sub_block(table, "server_side_encryption");
     assert!(boolean(attr(sse, "enabled")));
-    assert_eq!(src(attr(sse, "kms_key_arn")), "aws_kms_key.base.arn");
+    assert_eq!(src(attr(sse, "kms_key_arn")), "module.kms.key_arn");
 }
 
 #[test]

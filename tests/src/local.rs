@@ -2,8 +2,6 @@
 //! driven through the `bluegreen` binary (up, publish, down) and the library client (verbs),
 //! and a bounded load generator that classifies every response by `X-Blog-Color`.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,11 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::bins::bin;
 use bluegreen::ops::{Access, Ops};
 use bluegreen::platform::local::http::{HttpClient, form_token};
 use bluegreen::platform::{Platform, PlatformKind};
 use bluegreen::rollout::{Color, PerColor, Snapshot};
-use bluegreen_tests::bins::bin;
 
 /// A running local platform; `local down` on drop.
 pub struct LocalPlatform {

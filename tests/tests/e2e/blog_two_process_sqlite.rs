@@ -8,10 +8,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use blog_http::{Reply, all_titles, form, http, session};
 use bluegreen_tests::bins::bin;
-
-mod blog_http;
+use bluegreen_tests::blog_http::{Reply, all_titles, form, http, session};
 
 const SECRET: &str = "shared-by-blue-and-green-0123456789";
 

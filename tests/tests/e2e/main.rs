@@ -1,0 +1,24 @@
+//! The cross-crate end-to-end tests, in one test binary (linking both crates and the AWS SDK once
+//! instead of once per area). One module per area; run one area with a filter, for example
+//! `cargo test -p bluegreen-tests --test e2e local_release::`. The support code they share is
+//! in the `bluegreen_tests` library: `aws`, `moto`, `local`, `blog_http`, `terraform`, `bins`.
+//!
+//! Every test runs in this one process, alongside the others: a test keeps what it starts to
+//! itself (its own moto server, temporary directory, daemon, ports and tmux socket) and changes
+//! nothing process-wide (no environment variables, no current directory, no signal handlers).
+
+mod aws_bench;
+mod aws_cli;
+mod aws_faults;
+mod aws_platform;
+mod blog_dynamodb;
+mod blog_two_process_sqlite;
+mod delivery_buildspec_run;
+mod delivery_image;
+mod delivery_operator_policy;
+mod delivery_terraform;
+mod local_control;
+mod local_fault;
+mod local_release;
+mod local_restart;
+mod tui_tmux;
