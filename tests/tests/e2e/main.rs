@@ -21,4 +21,5 @@ mod local_control;
 mod local_fault;
 mod local_release;
 mod local_restart;
+mod local_wait;
 mod tui_tmux;
