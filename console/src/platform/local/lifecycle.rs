@@ -56,14 +56,8 @@ pub fn find_source_dir(start: &Path) -> Result<PathBuf, String> {
 /// silent is reported with the end of its log.
 pub async fn start(paths: &Paths, daemon_args: Vec<OsString>) -> anyhow::Result<LocalClient> {
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(paths.root())
-        .with_context(|| format!("cannot create {}", paths.root().display()))?;
     let log_path = paths.daemon_log();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let log = open_daemon_log(paths)?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let exe = super::paths::current_exe().context("cannot find the bluegreen executable")?;
     let mut child = std::process::Command::new(exe)
@@ -108,6 +102,18 @@ pub async fn start(paths: &Paths, daemon_args: Vec<OsString>) -> anyhow::Result<
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Creates the state directory if need be and opens `daemon.log` for appending. This runs
+/// with the user's umask, before the daemon sets its own, so the modes are explicit.
+fn open_daemon_log(paths: &Paths) -> anyhow::Result<std::fs::File> {
+    super::files::create_private_dir(paths.root())
+        .with_context(|| format!("cannot create {}", paths.root().display()))?;
+    let log_path = paths.daemon_log();
+    super::files::private_file()
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))
 }
 
 /// Stops the daemon and every task it runs, and waits for its process to exit. Returns its
@@ -155,6 +161,16 @@ pub fn log_tail(path: &Path, from: u64, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_creates_the_state_directory_and_the_daemon_log_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(&dir.path().join("state").join("deep")).expect("absolute");
+        open_daemon_log(&paths).expect("opened");
+        open_daemon_log(&paths).expect("reopened");
+        assert!(paths.daemon_log().is_file());
+        crate::platform::local::files::tests::assert_private(&dir.path().join("state"));
+    }
 
     #[test]
     fn the_source_is_the_repository_around_the_directory_not_the_compiled_one() {

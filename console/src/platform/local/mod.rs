@@ -5,10 +5,12 @@
 //!   [`crate::platform::Platform`] implementation the CLI and the TUI use to reach it.
 //! - [`proxy`] (the load balancer), [`supervisor`] (the services), [`registry`] (images),
 //!   [`build`] (the build runner), [`logs`] (task log streams).
+//! - [`files`]: how every state file is written (atomically, privately) and read.
 
 pub(crate) mod build;
 pub mod client;
 pub(crate) mod daemon;
+pub(crate) mod files;
 pub mod http;
 pub mod lifecycle;
 pub(crate) mod logs;

@@ -2,15 +2,84 @@
 //! pushed-at times, the local stand-in for ECR.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
+use super::files::{self, StateFileError};
 use crate::rollout::{Image, UnixMillis};
+
+/// An image digest: `sha256:` and 64 lowercase hex digits. Digests name blob files, so one
+/// read from a file, the socket or a flag is parsed into this before it comes near a path;
+/// anything else (`../../bin/sh`) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an image digest (`sha256:` and 64 lowercase hex digits)")]
+pub struct BadDigest(String);
+
+impl Digest {
+    const PREFIX: &str = "sha256:";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The blob's file name: `sha256-<hex>`, a single path component.
+    fn file_name(&self) -> String {
+        self.0.replacen(':', "-", 1)
+    }
+}
+
+impl FromStr for Digest {
+    type Err = BadDigest;
+
+    fn from_str(s: &str) -> Result<Self, BadDigest> {
+        let ok = s.strip_prefix(Self::PREFIX).is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if ok {
+            Ok(Digest(s.to_string()))
+        } else {
+            Err(BadDigest(s.to_string()))
+        }
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = BadDigest;
+
+    fn try_from(s: String) -> Result<Self, BadDigest> {
+        s.parse()
+    }
+}
+
+impl From<Digest> for String {
+    fn from(d: Digest) -> String {
+        d.0
+    }
+}
+
+/// Reads as the string it is, for formatting and comparing; it is only made by parsing.
+impl std::ops::Deref for Digest {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -19,11 +88,10 @@ pub enum RegistryError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a readable registry index: {source}")]
-    Index {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Index(#[from] StateFileError),
+    #[error("{0}")]
+    BadDigest(#[from] BadDigest),
     #[error(
         "`{0}` is not a valid tag: use 1 to 128 letters, digits, `_`, `.` or `-`, starting with a letter, digit or `_`"
     )]
@@ -53,7 +121,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Index {
     #[serde(default)]
-    images: BTreeMap<String, ImageEntry>,
+    images: BTreeMap<Digest, ImageEntry>,
     #[serde(default)]
     tags: BTreeMap<String, TagEntry>,
 }
@@ -66,7 +134,7 @@ struct ImageEntry {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct TagEntry {
-    digest: String,
+    digest: Digest,
     pushed_at: UnixMillis,
 }
 
@@ -88,9 +156,9 @@ impl Registry {
         self.dir.join("blobs")
     }
 
-    /// The executable for `digest` (`sha256:<hex>`).
-    pub fn blob_path(&self, digest: &str) -> PathBuf {
-        self.blobs().join(digest.replace(':', "-"))
+    /// The executable for `digest`.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blobs().join(digest.file_name())
     }
 
     /// Stores `file` under its digest and points each tag at it (moving tags that named
@@ -104,14 +172,16 @@ impl Registry {
             return Err(RegistryError::NotAFile(file.to_path_buf()));
         }
         let blobs = self.blobs();
-        fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+        // `local publish` runs in the CLI, with the user's umask: the modes are explicit.
+        files::create_private_dir(&blobs).map_err(io(&blobs))?;
         let (digest, size) = hash_file(file)?;
         let blob = self.blob_path(&digest);
         if !blob.is_file() {
-            let tmp = blobs.join(format!(".incoming-{}", std::process::id()));
-            fs::copy(file, &tmp).map_err(io(&tmp))?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(io(&tmp))?;
-            fs::rename(&tmp, &blob).map_err(io(&blob))?;
+            let mut src = File::open(file).map_err(io(file))?;
+            files::write_atomic_with(&blob, files::EXEC_MODE, |out| {
+                std::io::copy(&mut src, out).map(|_| ())
+            })
+            .map_err(io(&blob))?;
         }
         let now = crate::clock::now_millis();
         self.update(|index| {
@@ -132,9 +202,9 @@ impl Registry {
         let images = self.images()?;
         Ok(images
             .into_iter()
-            .find(|i| i.digest == digest)
+            .find(|i| i.digest == digest.as_str())
             .unwrap_or(Image {
-                digest,
+                digest: digest.into(),
                 tags: tags.to_vec(),
                 size_bytes: Some(size),
                 pushed_at: Some(now),
@@ -142,10 +212,13 @@ impl Registry {
     }
 
     /// The digest a tag (or a `sha256:` digest) names.
-    pub fn resolve(&self, reference: &str) -> Result<String, RegistryError> {
+    pub fn resolve(&self, reference: &str) -> Result<Digest, RegistryError> {
         let index = self.read()?;
-        if reference.starts_with("sha256:") && index.images.contains_key(reference) {
-            return Ok(reference.to_string());
+        if reference.starts_with(Digest::PREFIX) {
+            let digest: Digest = reference.parse()?;
+            if index.images.contains_key(&digest) {
+                return Ok(digest);
+            }
         }
         match index.tags.get(reference) {
             Some(t) if self.blob_path(&t.digest).is_file() => Ok(t.digest.clone()),
@@ -163,7 +236,7 @@ impl Registry {
             .images
             .iter()
             .map(|(digest, e)| Image {
-                digest: digest.clone(),
+                digest: digest.to_string(),
                 tags: index
                     .tags
                     .iter()
@@ -179,7 +252,7 @@ impl Registry {
             index
                 .tags
                 .values()
-                .filter(|t| t.digest == i.digest)
+                .filter(|t| t.digest.as_str() == i.digest)
                 .map(|t| t.pushed_at)
                 .chain(i.pushed_at)
                 .max()
@@ -189,36 +262,38 @@ impl Registry {
         Ok(out)
     }
 
+    /// Reads the index, for the daemon to refuse to start on a damaged one rather than fail
+    /// every deploy later.
+    pub fn check(&self) -> Result<(), RegistryError> {
+        self.read().map(|_| ())
+    }
+
     fn read(&self) -> Result<Index, RegistryError> {
         let path = self.index_path();
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| RegistryError::Index {
-                path: path.clone(),
-                source,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
-            Err(e) => Err(io(&path)(e)),
-        }
+        let blobs = self.blobs();
+        let index = files::read_json(&path, || {
+            format!(
+                "it names the image each tag points at; to start over, {} and publish again (`bluegreen build`, or `bluegreen local publish --tag TAG FILE`): the binaries in {} stay, but no tag names them until then",
+                files::move_aside(&path),
+                blobs.display()
+            )
+        })?;
+        Ok(index.unwrap_or_default())
     }
 
     fn update(&self, f: impl FnOnce(&mut Index)) -> Result<(), RegistryError> {
         let lock_path = self.dir.join("index.lock");
-        let lock_file = File::create(&lock_path).map_err(io(&lock_path))?;
+        let lock_file = files::private_file()
+            .write(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
         let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| io(&lock_path)(e.into()))?;
         let mut index = self.read()?;
         f(&mut index);
         let path = self.index_path();
-        let tmp = self.dir.join(format!(".tags.json.{}", std::process::id()));
-        let json = serde_json::to_vec_pretty(&index).map_err(|source| RegistryError::Index {
-            path: path.clone(),
-            source,
-        })?;
-        let mut out = File::create(&tmp).map_err(io(&tmp))?;
-        out.write_all(&json).map_err(io(&tmp))?;
-        out.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        Ok(())
+        files::write_json(&path, &index).map_err(io(&path))
     }
 }
 
@@ -240,7 +315,7 @@ pub fn validate_tag(tag: &str) -> Result<(), RegistryError> {
     }
 }
 
-fn hash_file(path: &Path) -> Result<(String, u64), RegistryError> {
+fn hash_file(path: &Path) -> Result<(Digest, u64), RegistryError> {
     let mut f = File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -253,12 +328,23 @@ fn hash_file(path: &Path) -> Result<(String, u64), RegistryError> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
+    let digest = Digest(format!(
+        "{}{}",
+        Digest::PREFIX,
+        hex::encode(hasher.finalize())
+    ));
+    Ok((digest, size))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::platform::local::files::tests::{assert_damaged, assert_private};
+
+    const GOOD: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
     fn tags_move_and_digests_are_shared() {
@@ -273,23 +359,115 @@ mod tests {
             .expect("publish");
         assert!(img.digest.starts_with("sha256:"));
         assert_eq!(img.tags, vec!["v1", "v2"]);
-        assert_eq!(reg.resolve("v2").expect("v2"), img.digest);
+        assert_eq!(reg.resolve("v2").expect("v2").as_str(), img.digest);
         let img_b = reg.publish(&b, &["v2".into()]).expect("publish b");
-        assert_eq!(reg.resolve("v2").expect("moved"), img_b.digest);
-        assert_eq!(reg.resolve("v1").expect("kept"), img.digest);
+        assert_eq!(reg.resolve("v2").expect("moved").as_str(), img_b.digest);
+        assert_eq!(reg.resolve("v1").expect("kept").as_str(), img.digest);
+        assert_eq!(
+            reg.resolve(&img.digest).expect("by digest").as_str(),
+            img.digest
+        );
         let images = reg.images().expect("list");
         assert_eq!(images.len(), 2);
         assert_eq!(images[0].digest, img_b.digest, "newest first");
-        let mode = fs::metadata(reg.blob_path(&img.digest))
+        let digest: Digest = img.digest.parse().expect("a digest");
+        let mode = fs::metadata(reg.blob_path(&digest))
             .expect("blob")
             .permissions()
             .mode();
-        assert_eq!(mode & 0o111, 0o111, "blobs are executable");
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "blobs are executable, by their owner only"
+        );
         let err = reg.resolve("v9").expect_err("unknown");
         assert!(err.to_string().contains("tags: v1, v2"), "{err}");
         assert!(matches!(
             reg.publish(&a, &["-bad".into()]),
             Err(RegistryError::BadTag(_))
         ));
+    }
+
+    #[test]
+    fn only_sha256_and_64_lowercase_hex_digits_is_a_digest() {
+        let d: Digest = GOOD.parse().expect("valid");
+        assert_eq!(d.file_name(), GOOD.replace(':', "-"));
+        let upper = GOOD.replace("abcdef", "ABCDEF");
+        let unprefixed = GOOD.trim_start_matches("sha256:").to_string();
+        for bad in [
+            "../../bin/sh",
+            "sha256:../../../../bin/sh",
+            "sha256:0123abcd",
+            upper.as_str(),
+            unprefixed.as_str(),
+            "sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            &format!("{GOOD}0"),
+            &format!("{GOOD}/"),
+        ] {
+            let err = bad.parse::<Digest>().expect_err(bad).to_string();
+            assert!(
+                err.contains(&format!("{bad:?} is not an image digest")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_digest_from_the_socket_or_a_flag_is_parsed_before_it_is_looked_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(dir.path().join("registry"));
+        let err = reg.resolve("sha256:../../bin/sh").expect_err("refused");
+        assert!(matches!(err, RegistryError::BadDigest(_)), "{err}");
+        assert!(err.to_string().contains("\"sha256:../../bin/sh\""), "{err}");
+    }
+
+    /// `tags.json` with `body`, and the error reading it gives.
+    fn damaged_index(body: &str) -> (tempfile::TempDir, PathBuf, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(dir.path().join("registry"));
+        fs::create_dir_all(dir.path().join("registry")).expect("mkdir");
+        let path = reg.index_path();
+        fs::write(&path, body).expect("write");
+        let err = reg.check().expect_err("damaged").to_string();
+        assert!(reg.resolve("v1").is_err() && reg.images().is_err());
+        (dir, path, err)
+    }
+
+    #[test]
+    fn a_damaged_index_is_an_error_naming_it_and_the_way_out() {
+        let (_dir, path, err) = damaged_index("{\"tags\": {\"v1\": ");
+        assert_damaged(&err, &path, "(EOF while parsing");
+        assert!(
+            err.contains("bluegreen local publish --tag TAG FILE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_index_naming_a_path_instead_of_a_digest_is_refused() {
+        for digest in ["../../../../bin/sh", "sha256:abc", &GOOD.to_uppercase()] {
+            let body =
+                format!("{{\"tags\": {{\"v1\": {{\"digest\": \"{digest}\", \"pushed_at\": 1}}}}}}");
+            let why = format!("{digest:?} is not an image digest");
+            let (_dir, path, err) = damaged_index(&body);
+            assert_damaged(&err, &path, &why);
+            let key = format!(
+                "{{\"images\": {{\"{digest}\": {{\"size_bytes\": 1, \"pushed_at\": 1}}}}}}"
+            );
+            let (_dir, path, err) = damaged_index(&key);
+            assert_damaged(&err, &path, &why);
+        }
+    }
+
+    #[test]
+    fn a_publish_from_the_cli_leaves_only_private_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(dir.path().join("state").join("registry"));
+        let bin = dir.path().join("blog");
+        fs::write(&bin, b"#!/bin/sh\n").expect("write");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        reg.publish(&bin, &["v1".into()]).expect("publish");
+        reg.publish(&bin, &["v2".into()]).expect("again");
+        assert_private(&dir.path().join("state"));
     }
 }

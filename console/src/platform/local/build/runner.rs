@@ -162,8 +162,7 @@ pub async fn execute(
 ) -> Build {
     let number = build.number.unwrap_or(0);
     let log_path = store.log_path(number);
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
+    let log = match crate::platform::local::files::private_file()
         .append(true)
         .open(&log_path)
     {
@@ -236,7 +235,8 @@ async fn execute_phases(run: &mut Run<'_>, req: &BuildRequest, work: &Path) -> O
         worktree: None,
     };
     run.begin("PROVISIONING");
-    if let Err(e) = tokio::fs::create_dir_all(work).await {
+    // Private, with everything the build checks out inside it, whatever the umask.
+    if let Err(e) = crate::platform::local::files::create_private_dir(work) {
         run.finish_current(
             BuildStatus::Fault,
             vec![format!("cannot create {}: {e}", work.display())],

@@ -421,7 +421,9 @@ mod tests {
             desired: 2,
             release: Some(Release {
                 tag: "v1".into(),
-                digest: "sha256:00".into(),
+                digest: format!("sha256:{}", "0".repeat(64))
+                    .parse()
+                    .expect("digest"),
                 revision: 1,
             }),
             revisions: 1,

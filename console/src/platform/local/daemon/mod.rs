@@ -14,10 +14,12 @@ pub mod control;
 pub mod engine;
 pub mod state;
 
+use super::files;
 use super::paths::Paths;
 use super::proxy::metrics::Metrics;
 use super::proxy::route::Routes;
 use super::proxy::{ListenerKind, Proxy};
+use super::registry::Registry;
 use super::supervisor::Supervisor;
 use super::wire::{DaemonStatus, VERSION};
 use crate::clock::now_millis;
@@ -25,16 +27,15 @@ use state::{DaemonConfig, Persisted};
 
 /// Runs the daemon in the foreground until it is told to stop.
 pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> anyhow::Result<()> {
-    // Everything the daemon creates (state, socket, logs, database) is private to its user.
+    // Everything the daemon creates (state, socket, logs, database) is private to its user,
+    // also what the tasks and builds create without naming a mode.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    std::fs::create_dir_all(paths.root()).with_context(|| {
-        format!(
-            "cannot create the state directory {}",
-            paths.root().display()
-        )
-    })?;
+    private_state_dir(paths.root())?;
     let lock_path = paths.daemon_lock();
-    let lock_file = std::fs::File::create(&lock_path)
+    let lock_file = files::private_file()
+        .write(true)
+        .truncate(false)
+        .open(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| {
@@ -44,11 +45,14 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
             )
         })?;
 
+    // A damaged state file stops the start here, before any task is started or killed: the
+    // message (in daemon.log, which `local up` shows) names the file and the way out.
     let mut persisted = state::load(&paths.state_file())?.unwrap_or_default();
+    Supervisor::kill_orphans(&paths)?;
+    Registry::new(paths.registry_dir()).check()?;
     overrides(&mut persisted.config);
     let config = persisted.config.clone();
     let secret = csrf_secret(&paths)?;
-    Supervisor::kill_orphans(&paths);
 
     let shutdown = CancellationToken::new();
     let routes = Arc::new(Routes::new(persisted.weights, persisted.test_color));
@@ -106,7 +110,8 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         protocol: VERSION,
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    std::fs::write(paths.daemon_file(), serde_json::to_vec_pretty(&status)?)?;
+    files::write_json(&paths.daemon_file(), &status)
+        .with_context(|| format!("cannot write {}", paths.daemon_file().display()))?;
 
     let proxy = Proxy::new(routes.clone(), metrics.clone());
     tokio::spawn(
@@ -256,9 +261,30 @@ fn csrf_secret(paths: &Paths) -> anyhow::Result<String> {
     }
     let bytes: [u8; 32] = rand::random();
     let secret = hex::encode(bytes);
-    std::fs::write(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    files::write_atomic(&path, secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(secret)
+}
+
+/// Creates the state directory 0700, or makes an existing one 0700 (an older bluegreen, or a
+/// `mkdir` by hand, may have left it open): with the root private, nothing below it is
+/// reachable by others whatever its own mode.
+fn private_state_dir(root: &Path) -> anyhow::Result<()> {
+    files::create_private_dir(root)
+        .with_context(|| format!("cannot create the state directory {}", root.display()))?;
+    let mode = std::fs::metadata(root)
+        .with_context(|| format!("cannot inspect the state directory {}", root.display()))?
+        .mode();
+    if mode & 0o777 != files::DIR_MODE {
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(files::DIR_MODE))
+            .with_context(|| {
+                format!(
+                    "cannot make the state directory {} private (mode 0700)",
+                    root.display()
+                )
+            })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -283,6 +309,18 @@ mod tests {
 
     fn refusal(dir: &Path, uid: u32) -> String {
         format!("{:#}", ensure_private_dir(dir, uid).expect_err("refused"))
+    }
+
+    #[test]
+    fn the_state_directory_is_made_private_whoever_created_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let fresh = tmp.path().join("a").join("state");
+        private_state_dir(&fresh).expect("created");
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&tmp.path().join("a")), 0o700);
+        let open = dir_with_mode(&tmp, "old-state", 0o755);
+        private_state_dir(&open).expect("tightened");
+        assert_eq!(mode(&open), 0o700);
     }
 
     #[test]

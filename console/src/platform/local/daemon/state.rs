@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::platform::local::files::{self, StateFileError};
 use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::{Bake, Color, PerColor, Weights};
 
@@ -83,18 +84,8 @@ impl Default for Persisted {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "{path} is damaged ({source}); it holds the release the platform runs, so it was left as is: fix it, or move it away to start with an empty platform"
-    )]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    File(#[from] StateFileError),
     #[error(
         "{path} was written by a newer bluegreen (state version {found}; this one reads {STATE_VERSION})"
     )]
@@ -103,21 +94,9 @@ pub enum StateError {
 
 /// The saved state, or `None` for a fresh state directory.
 pub fn load(path: &Path) -> Result<Option<Persisted>, StateError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(StateError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+    let Some(state) = files::read_json::<Persisted>(path, || way_out(path))? else {
+        return Ok(None);
     };
-    let state: Persisted =
-        serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
-            path: path.to_path_buf(),
-            source,
-        })?;
     if state.v > STATE_VERSION {
         return Err(StateError::TooNew {
             path: path.to_path_buf(),
@@ -127,17 +106,23 @@ pub fn load(path: &Path) -> Result<Option<Persisted>, StateError> {
     Ok(Some(state))
 }
 
+/// What it takes to start without a damaged state file, and what is lost.
+fn way_out(path: &Path) -> String {
+    format!(
+        "it holds the traffic weights, the stable color, what each color runs and the daemon's settings; to start over, {} and run `bluegreen local up` again: the daemon then starts with nothing deployed and its default settings (the images in the registry are kept; deploy them again)",
+        files::move_aside(path)
+    )
+}
+
 /// Writes the state atomically (a crash leaves the old file or the new one, never half).
 pub fn save(path: &Path, state: &Persisted) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, json)?;
-    std::fs::rename(&tmp, path)
+    files::write_json(path, state)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::local::files::tests::assert_damaged;
 
     #[test]
     fn round_trips_and_refuses_damage() {
@@ -152,7 +137,35 @@ mod tests {
         save(&path, &s).expect("save");
         assert_eq!(load(&path).expect("load"), Some(s));
         std::fs::write(&path, "{not json").expect("write");
-        let err = load(&path).expect_err("damaged");
-        assert!(err.to_string().contains("left as is"), "{err}");
+        let err = load(&path).expect_err("damaged").to_string();
+        assert_damaged(&err, &path, "(key must be a string at line 1 column 2)");
+        assert!(err.contains("starts with nothing deployed"), "{err}");
+    }
+
+    #[test]
+    fn a_release_whose_digest_is_a_path_is_refused_naming_the_value_and_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let good = format!("sha256:{}", "ab".repeat(32));
+        let mut s = Persisted::default();
+        s.services.get_mut(Color::Blue).release =
+            Some(crate::platform::local::supervisor::Release {
+                tag: "v1".into(),
+                digest: good.parse().expect("digest"),
+                revision: 1,
+            });
+        save(&path, &s).expect("save");
+        assert_eq!(load(&path).expect("load"), Some(s));
+        let saved = std::fs::read_to_string(&path).expect("read");
+        for bad in [
+            "../../../../bin/sh",
+            "sha256:abab",
+            &good.to_uppercase(),
+            &good[7..],
+        ] {
+            std::fs::write(&path, saved.replace(&good, bad)).expect("write");
+            let err = load(&path).expect_err(bad).to_string();
+            assert_damaged(&err, &path, &format!("{bad:?} is not an image digest"));
+        }
     }
 }

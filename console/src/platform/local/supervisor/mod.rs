@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::files;
 use super::paths::Paths;
 use super::proxy::route::Routes;
 use super::proxy::upstream::Upstream;
-use super::registry::Registry;
+use super::registry::{Digest, Registry};
 use crate::clock::now_millis;
 use crate::format::short_digest;
 use crate::rollout::{
@@ -59,7 +60,7 @@ impl Default for SupervisorConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
     pub tag: String,
-    pub digest: String,
+    pub digest: Digest,
     pub revision: u32,
 }
 
@@ -187,6 +188,9 @@ pub struct Supervisor {
     routes: Arc<Routes>,
     csrf_secret: String,
     services: Mutex<PerColor<Service>>,
+    /// Held from reading the live pids to renaming `tasks.json`, so a slower writer never
+    /// replaces a newer list with its older one.
+    tasks_file: Mutex<()>,
     wake: Notify,
     shutdown: CancellationToken,
 }
@@ -213,6 +217,7 @@ impl Supervisor {
             routes,
             csrf_secret,
             services: Mutex::new(services),
+            tasks_file: Mutex::new(()),
             wake: Notify::new(),
             shutdown,
         })
@@ -253,7 +258,7 @@ impl Supervisor {
             svc.event(format!(
                 "blog-{color}: deployment of revision {} started ({tag}, {}, desired {desired})",
                 release.revision,
-                short_digest(&digest)
+                short_digest(digest.as_str())
             ));
             release
         };
@@ -497,7 +502,7 @@ impl Supervisor {
         let image_ref = |r: &Release| ImageRef {
             reference: format!("blog:{}", r.tag),
             tag: Some(r.tag.clone()),
-            digest: Some(r.digest.clone()),
+            digest: Some(r.digest.to_string()),
         };
         let live = |t: &&Task| t.status != TaskStatus::Stopped;
         let running = svc
@@ -670,21 +675,34 @@ impl Supervisor {
     }
 
     fn write_pids(&self) {
+        let _turn = self.tasks_file.lock().unwrap_or_else(|e| e.into_inner());
         let pids = self.live_pids();
         let path = self.paths.tasks_file();
-        if let Ok(json) = serde_json::to_vec(&pids) {
-            let _ = std::fs::write(path, json);
+        if let Err(e) = files::write_json(&path, &pids) {
+            tracing::warn!(
+                "cannot write {}: {e}; if this daemon dies hard, the next one cannot stop its tasks",
+                path.display()
+            );
         }
     }
 
     /// Kills blog processes a previous daemon started and could not stop (it was killed).
-    /// Only processes running a binary from this state directory's registry are touched.
-    pub fn kill_orphans(paths: &Paths) {
-        let Ok(bytes) = std::fs::read(paths.tasks_file()) else {
-            return;
-        };
-        let pids: Vec<u32> = serde_json::from_slice(&bytes).unwrap_or_default();
+    /// Only processes running a binary from this state directory's registry are touched. A
+    /// damaged pid list is an error: read as empty, it would leave the old tasks serving
+    /// beside the ones this daemon starts.
+    pub fn kill_orphans(paths: &Paths) -> Result<(), files::StateFileError> {
+        let path = paths.tasks_file();
         let blobs = paths.registry_dir().join("blobs");
+        let pids: Vec<u32> = match files::read_json(&path, || {
+            format!(
+                "it lists the blog processes an earlier daemon started, for this one to stop; stop any still running (`pgrep -af {}/` lists them), then {} and run `bluegreen local up` again: the daemon writes a new list as it starts tasks",
+                blobs.display(),
+                files::move_aside(&path)
+            )
+        })? {
+            Some(pids) => pids,
+            None => return Ok(()),
+        };
         for pid in pids {
             let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
             if exe.is_ok_and(|e| e.starts_with(&blobs)) {
@@ -692,7 +710,8 @@ impl Supervisor {
                 task::signal(pid, nix::sys::signal::Signal::SIGKILL);
             }
         }
-        let _ = std::fs::remove_file(paths.tasks_file());
+        let _ = std::fs::remove_file(&path);
+        Ok(())
     }
 }
 
@@ -749,6 +768,30 @@ mod tests {
         );
         assert_eq!(parse_listen_addr("bound 127.0.0.1:40123"), Some(want));
         assert_eq!(parse_listen_addr("starting up"), None);
+    }
+
+    use crate::platform::local::files::tests::assert_damaged;
+
+    #[test]
+    fn a_damaged_task_list_stops_the_start_instead_of_forgetting_the_old_tasks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path()).expect("absolute");
+        // A daemon killed while writing the list, as `fs::write` in place could leave it.
+        std::fs::write(paths.tasks_file(), "[4121, 41").expect("write");
+        let err = Supervisor::kill_orphans(&paths)
+            .expect_err("damaged")
+            .to_string();
+        let p = paths.tasks_file();
+        assert_damaged(&err, &p, "line 1 column");
+        let blobs = paths.registry_dir().join("blobs");
+        assert_damaged(&err, &p, &format!("`pgrep -af {}/`", blobs.display()));
+        assert!(p.exists(), "left for the user to look at");
+        // Once moved aside, the start goes on; a readable list is consumed.
+        std::fs::rename(&p, dir.path().join("tasks.json.bad")).expect("mv");
+        Supervisor::kill_orphans(&paths).expect("no list");
+        crate::platform::local::files::write_json(&p, &[u32::MAX]).expect("write");
+        Supervisor::kill_orphans(&paths).expect("readable");
+        assert!(!p.exists());
     }
 
     #[test]

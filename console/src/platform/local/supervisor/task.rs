@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::health::{self, Streaks, TargetPhase};
 use super::{Release, Supervisor, Task, TaskStatus, parse_listen_addr};
 use crate::clock::now_millis;
+use crate::platform::local::files;
 use crate::platform::local::logs::{TRUNCATED_MARK, format_line};
 use crate::platform::local::proxy::upstream::Upstream;
 use crate::rollout::Color;
@@ -100,13 +101,13 @@ impl Supervisor {
         let binary = self.registry.blob_path(&release.digest);
         let log_path = self.paths.task_log(color, id);
         if let Some(dir) = log_path.parent()
-            && let Err(e) = tokio::fs::create_dir_all(dir).await
+            && let Err(e) = files::create_private_dir(dir)
         {
             return format!("cannot create the log directory {}: {e}", dir.display());
         }
-        let log = match tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut log_options = files::private_file();
+        log_options.append(true);
+        let log = match tokio::fs::OpenOptions::from(log_options)
             .open(&log_path)
             .await
         {
