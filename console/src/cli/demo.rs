@@ -60,7 +60,7 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
         .with_context(|| format!("cannot resolve the state directory {}", state_dir.display()))?;
     let source =
         default_source_dir().map_err(|why| anyhow::anyhow!("the demo builds the blog: {why}"))?;
-    std::fs::create_dir_all(paths.root())
+    crate::platform::local::files::create_private_dir(paths.root())
         .with_context(|| format!("cannot create {}", paths.root().display()))?;
 
     step(
