@@ -1,6 +1,9 @@
 //! Memory after ingesting 1,000,000 log lines: bounded by the ring buffer (default 10,000
 //! lines). Target (issue 5): RSS ≤ 60 MB. Prints the figures; fails if the buffer grows past
 //! its capacity.
+//!
+//! `cargo bench -p bluegreen --features fixtures --bench tui_memory` (the fixture states are
+//! behind that feature).
 
 use std::time::Instant;
 

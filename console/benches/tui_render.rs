@@ -1,6 +1,9 @@
 //! The console's hot paths: drawing a full frame with a full log buffer and a regex filter,
 //! and ingesting log lines. Targets (issue 5): a 160×48 frame ≤ 2 ms; ingest ≥ 50,000 lines/s
 //! with keys still answered within 50 ms.
+//!
+//! `cargo bench -p bluegreen --features fixtures --bench tui_render` (the fixture states are
+//! behind that feature).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -20,6 +20,9 @@ use crate::platform::PlatformKind;
 pub mod action;
 pub mod command;
 pub mod event;
+/// Fixture states for the tests and the benches; not in the release binary (the benches need
+/// `--features fixtures`).
+#[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]
 pub mod fixtures;
 pub mod state;
