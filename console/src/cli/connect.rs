@@ -16,6 +16,8 @@ pub const DEFAULT_STATE_DIR: &str = ".bluegreen";
 pub struct Connection {
     pub profile: String,
     pub ops: Ops,
+    /// The configuration file in use, if any (the console's keymap file may be beside it).
+    pub config_file: Option<PathBuf>,
 }
 
 /// What the flags and the configuration file select, before connecting.
@@ -35,19 +37,18 @@ pub enum Selected {
     },
 }
 
-/// The configuration file to read: `--config`, else `./bluegreen.toml` if it exists.
-/// `Ok(None)`: no file, use the local platform.
+/// The configuration file in use: `--config`, else `./bluegreen.toml` if it exists.
+/// `None`: no file, use the local platform.
+pub fn config_path(global: &Global) -> Option<PathBuf> {
+    config::in_use(global.config.as_deref())
+}
+
+/// The configuration file to read ([`config_path`]), parsed. `Ok(None)`: no file, use the
+/// local platform.
 pub fn config_file(global: &Global) -> anyhow::Result<Option<ConfigFile>> {
-    match &global.config {
-        Some(path) => Ok(Some(ConfigFile::load(path)?)),
-        None => {
-            let path = Path::new(config::DEFAULT_FILE);
-            if path.exists() {
-                Ok(Some(ConfigFile::load(path)?))
-            } else {
-                Ok(None)
-            }
-        }
+    match config_path(global) {
+        Some(path) => Ok(Some(ConfigFile::load(&path)?)),
+        None => Ok(None),
     }
 }
 
@@ -142,6 +143,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     Ok(Connection {
         profile,
         ops: Ops::new(platform, access).with_max_tasks(max_tasks),
+        config_file: config_path(global),
     })
 }
 

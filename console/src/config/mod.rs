@@ -37,10 +37,31 @@ use std::path::{Path, PathBuf};
 use crate::rollout::PerColor;
 
 mod raw;
+pub(crate) use raw::Lines;
 pub mod terraform;
 
 /// The file name looked for when `--config` is not given.
 pub const DEFAULT_FILE: &str = "bluegreen.toml";
+
+/// The configuration file in use: `explicit` (`--config`), else `./bluegreen.toml` if it
+/// exists. `None`: no file.
+pub fn in_use(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let path = Path::new(DEFAULT_FILE);
+            path.exists().then(|| path.to_path_buf())
+        }
+    }
+}
+
+/// A configuration file's text (the keymap file's too).
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// A problem with a configuration file, naming the file and, where it can, the line and key.
 #[derive(Debug, thiserror::Error)]
@@ -169,11 +190,7 @@ pub struct ColorResources {
 impl ConfigFile {
     /// Reads and validates a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read(path)?)
     }
 
     /// Validates `text` as the contents of `path`.

@@ -53,10 +53,10 @@ struct RawColor {
     log_stream_prefix: Option<String>,
 }
 
-/// Byte offsets to `line:column` (both 1-based).
-struct Lines<'a> {
-    path: &'a Path,
-    text: &'a str,
+/// Byte offsets to `line:column` (both 1-based). The keymap file's errors use it too.
+pub(crate) struct Lines<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) text: &'a str,
 }
 
 impl Lines<'_> {
@@ -70,7 +70,7 @@ impl Lines<'_> {
         (line, column)
     }
 
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         let (line, column) = self.at(span.start);
         ConfigError::Invalid {
             path: self.path.to_path_buf(),

@@ -1,11 +1,10 @@
-//! Actions: the verbs of the console. Keys map to actions (see [`crate::tui::update::keys`]);
-//! `Deserialize` lets a keymap file name them, e.g. `{ "NudgeSlider": { "delta": 5 } }`.
-
-use serde::{Deserialize, Serialize};
+//! Actions: the verbs of the console. Keys map to actions through [`crate::tui::keymap`]; a
+//! keymap file names only the [`crate::tui::keymap::Bindable`] ones, so an action carrying a
+//! confirmed operation or typed input is not deserializable at all.
 
 use crate::rollout::Color;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Leave the console (the platform keeps running).
     Quit,
@@ -42,9 +41,7 @@ pub enum Action {
 
     /// Open the promote dialog, with its bake time (default 300 s) and keep-old preset.
     Promote {
-        #[serde(default)]
         bake_secs: Option<u64>,
-        #[serde(default)]
         keep_old: bool,
     },
     /// In the promote dialog: change the bake time by `secs`.

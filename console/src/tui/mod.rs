@@ -25,6 +25,7 @@ pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]
 pub mod fixtures;
+pub mod keymap;
 pub mod state;
 mod terminal;
 pub mod update;
@@ -49,6 +50,10 @@ pub struct TuiOptions {
     pub trace_file: Option<PathBuf>,
     /// How often each resource is polled.
     pub intervals: worker::Intervals,
+    /// The `bluegreen.toml` in use: a `keymap.toml` beside it wins over the one in the
+    /// configuration directory. `None`: `./bluegreen.toml`, when it exists (what the CLI reads
+    /// without `--config`).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for TuiOptions {
@@ -58,6 +63,7 @@ impl Default for TuiOptions {
             log_capacity: 10_000,
             trace_file: None,
             intervals: worker::Intervals::default(),
+            config_file: None,
         }
     }
 }
@@ -75,8 +81,15 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
     if !opts.profile.is_empty() {
         info.profile = opts.profile.clone();
     }
+    // Before the terminal is taken: a bad keymap file is reported like a bad configuration.
+    let config_file = crate::config::in_use(opts.config_file.as_deref());
+    let (keymap, keymap_file) = keymap::load(config_file.as_deref())?;
     init_tracing(&opts, &info.kind);
+    if let Some(f) = &keymap_file {
+        tracing::info!(file = %f.display(), "keymap file applied");
+    }
     let mut state = State::new(info, ops.access(), opts.log_capacity, now_millis());
+    state.keymap = std::sync::Arc::new(keymap);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut workers = worker::Workers::start(ops, tx, opts.intervals);
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;

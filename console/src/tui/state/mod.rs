@@ -308,6 +308,8 @@ pub struct State {
     /// The bake this session's promote started, on a platform that does not end bakes by
     /// itself: `update` ends it with a command once it is due.
     pub owned_bake: Option<Bake>,
+    /// Which key means what: the defaults, or as a keymap file changed them.
+    pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
 }
 
 impl State {
@@ -334,6 +336,7 @@ impl State {
             quit: false,
             bake_offered: None,
             owned_bake: None,
+            keymap: Default::default(),
         }
     }
 

@@ -221,3 +221,58 @@ fn filter_matches_are_highlighted() {
     }
     assert!(highlighted >= 5, "matches are on screen");
 }
+
+/// The rows of a drawn screen, as text.
+fn rows(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn help_and_footer_show_a_rebinding() {
+    let keymap = crate::tui::keymap::file::parse(
+        std::path::Path::new("keymap.toml"),
+        "[keys]\n\"x\" = \"rollback\"\n\"r\" = \"refresh\"\n\"ctrl-p\" = \"promote\"\n\"p\" = \"deploy\"\n",
+    )
+    .expect("parses");
+    let mut s = fixtures::healthy_blue_live();
+    s.keymap = std::sync::Arc::new(keymap);
+    let footer = rows(&draw(&s, 160, 48)).pop().expect("a footer");
+    // A second key for an action the footer names already is in the help only.
+    for hint in [" ctrl-p promote ", " x rollback ", " d deploy "] {
+        assert!(footer.contains(hint), "footer has {hint:?}: {footer}");
+    }
+    assert!(!footer.contains(" r rollback "), "{footer}");
+    // `x` rolls back, `r` refreshes.
+    let cmds = press(&mut s, &[KeyCode::Char('r')]);
+    assert_eq!(
+        cmds.len(),
+        crate::tui::state::Resource::ALL.len(),
+        "r refreshes"
+    );
+    press(&mut s, &[KeyCode::Char('x')]);
+    assert!(
+        matches!(
+            s.mode,
+            crate::tui::state::Mode::Confirm(crate::tui::state::PendingOp::Rollback { .. })
+        ),
+        "x opens the rollback confirm"
+    );
+    press(&mut s, &[KeyCode::Esc, KeyCode::Char('?')]);
+    let help = rows(&draw(&s, 160, 48)).join("\n");
+    for (keys, what) in [
+        ("x ", "roll back (⏎ or y)"),
+        ("ctrl-p ", "promote (bake, keep old)"),
+        ("d p ", "deploy an image to the idle color"),
+        ("ctrl-r F5 r ", "refresh now"),
+    ] {
+        let line = format!("  {keys:<14}{what}");
+        assert!(help.contains(&line), "help has {line:?}:\n{help}");
+    }
+}

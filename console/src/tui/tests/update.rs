@@ -697,22 +697,6 @@ fn log_capacity_bounds_the_buffer() {
 }
 
 #[test]
-fn actions_deserialize_from_a_keymap_file() {
-    let a: Action = serde_json::from_str(r#"{"NudgeSlider":{"delta":5}}"#).expect("parses");
-    assert_eq!(a, Action::NudgeSlider { delta: 5 });
-    let a: Action = serde_json::from_str(r#"{"Promote":{}}"#).expect("parses");
-    assert_eq!(
-        a,
-        Action::Promote {
-            bake_secs: None,
-            keep_old: false
-        }
-    );
-    let a: Action = serde_json::from_str(r#""Rollback""#).expect("parses");
-    assert_eq!(a, Action::Rollback);
-}
-
-#[test]
 fn deploy_of_an_unknown_tag_names_the_known_ones() {
     let mut s = fixtures::healthy_blue_live();
     let cmds = update(&mut s, Action::RunCommand("deploy v9".into()));

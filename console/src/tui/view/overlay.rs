@@ -15,7 +15,7 @@ use crate::tui::state::{Mode, PendingOp, State};
 pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     match &state.mode {
         Mode::Confirm(op) => confirm(frame, area, state, op),
-        Mode::Help => help(frame, area),
+        Mode::Help => help(frame, area, state),
         Mode::PickImage { selected } => pick_image(frame, area, state, *selected),
         _ => {}
     }
@@ -251,65 +251,20 @@ fn pick_image(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     draw_modal(frame, area, "Deploy an image", false, lines);
 }
 
-/// The keys, grouped; the command-line verbs come from the parser's own list.
-const HELP: &[(&str, &[(&str, &str)])] = &[
-    (
-        "Traffic",
-        &[
-            ("←/→ h/l", "slider ±5 points for the canary"),
-            ("H/L", "slider ±1"),
-            ("0-9, G or )", "slider to 0-90%, 100%"),
-            ("⏎", "apply the slider (confirm)"),
-            ("esc", "reset the slider"),
-        ],
-    ),
-    (
-        "Release",
-        &[
-            ("p", "promote (bake, keep old)"),
-            ("r", "roll back (⏎ or y)"),
-            ("F", "finish a pending bake"),
-            ("B", "start a build"),
-            ("d", "deploy an image to the idle color"),
-            ("[ ]", "older / newer build"),
-        ],
-    ),
-    (
-        "Logs",
-        &[
-            ("f", "follow / pause"),
-            ("/", "regex filter"),
-            ("!", "invert the filter"),
-            ("w  t", "wrap, timestamps"),
-            ("b g a", "blue, green, all"),
-            ("e", "errors only"),
-            ("PgUp/PgDn", "scroll"),
-        ],
-    ),
-    (
-        "Console",
-        &[
-            ("tab/shift-tab", "focus"),
-            (":", "command line"),
-            ("ctrl-r F5", "refresh now"),
-            ("?", "this help"),
-            ("q ctrl-c", "quit"),
-        ],
-    ),
-];
-
-fn help(frame: &mut Frame, area: Rect) {
+/// The main screen's keys from the session's keymap, grouped; the command-line verbs come
+/// from the parser's own list.
+fn help(frame: &mut Frame, area: Rect, state: &State) {
     let key_style = Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD);
     let mut lines = Vec::new();
-    for (group, keys) in HELP {
+    for (group, keys) in state.keymap.help() {
         lines.push(Line::styled(
-            *group,
+            group,
             Style::new().add_modifier(Modifier::BOLD),
         ));
-        for (k, what) in *keys {
+        for (k, what) in keys {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {k:<14}"), key_style),
-                Span::raw(*what),
+                Span::raw(what),
             ]));
         }
     }
