@@ -150,6 +150,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         let conn = connect::connect(&g).await?;
         let opts = crate::tui::TuiOptions {
             profile: conn.profile,
+            config_file: conn.config_file,
             ..Default::default()
         };
         crate::tui::run(conn.ops, opts).await?;

@@ -35,6 +35,11 @@ impl Tmux {
             .arg("-c")
             .arg(cwd)
             .args(["env", "-u", "BLUEGREEN_CONFIG", "-u", "BLUEGREEN_PROFILE"])
+            // A keymap.toml of whoever runs the tests must not change the keys pressed here.
+            .arg(format!(
+                "XDG_CONFIG_HOME={}",
+                cwd.join("no-config").display()
+            ))
             .args(["TERM=xterm-256color", "sh", "-c", &console])
             .output()
             .expect("tmux runs (CI installs it: apt-get install tmux)");
