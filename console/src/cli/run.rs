@@ -537,9 +537,6 @@ async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
     Ok(exit::OK)
 }
 
-/// Lines per read.
-const LOG_BATCH: usize = 1000;
-
 /// What `logs` was asked for.
 struct LogsArgs {
     since: u64,
@@ -582,7 +579,7 @@ async fn logs(ops: &Ops, args: LogsArgs, out: &Out) -> Outcome {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = tokio::signal::ctrl_c() => return Ok(exit::OK),
         }
-        let batch = ops.platform().read_logs(&cursor, LOG_BATCH).await?;
+        let batch = ops.platform().read_logs(&cursor, ops::LOG_BATCH).await?;
         for line in batch.lines.iter().filter(|l| wanted(l)) {
             print_log_line(line, out);
         }

@@ -163,6 +163,9 @@ pub struct PromoteReport {
     pub warnings: Vec<String>,
 }
 
+/// Log lines asked for per read, by `log_tail` and by `logs --follow`.
+pub const LOG_BATCH: usize = 1000;
+
 /// The end of a log window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogTail {
@@ -358,11 +361,10 @@ impl Ops {
         color: Option<Color>,
         keep: usize,
     ) -> Result<LogTail, OpError> {
-        const BATCH: usize = 1000;
-        let mut lines = VecDeque::with_capacity(keep.min(BATCH));
+        let mut lines = VecDeque::with_capacity(keep.min(LOG_BATCH));
         let (mut matched, mut scanned) = (0usize, 0usize);
         loop {
-            let batch = self.platform.read_logs(&cursor, BATCH).await?;
+            let batch = self.platform.read_logs(&cursor, LOG_BATCH).await?;
             let read = batch.lines.len();
             scanned += read;
             for line in batch
