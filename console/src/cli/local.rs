@@ -1,4 +1,4 @@
-//! The local platform's own verbs: `bluegreen local up|down|status|publish|daemon`. The
+//! The local platform's own verbs: `bluegreen local up|down|restart|status|publish|daemon`. The
 //! daemon's lifecycle is the adapter's ([`lifecycle`]); this module parses, decides defaults
 //! and prints.
 
@@ -23,6 +23,9 @@ pub enum LocalCommand {
     Up(DaemonFlags),
     /// Stop the daemon and every task it runs. State stays in the state directory.
     Down,
+    /// Hand the running platform to a new daemon run from this bluegreen binary (after an
+    /// upgrade, say): the listening sockets and the tasks carry over, so no request fails.
+    Restart,
     /// Whether the daemon runs, its ports and its state directory.
     Status {
         /// One JSON document (also set by the global `--json`).
@@ -146,6 +149,7 @@ pub async fn run(cmd: LocalCommand, state_dir: &Path) -> anyhow::Result<i32> {
     match cmd {
         LocalCommand::Up(flags) => up(&paths, flags).await,
         LocalCommand::Down => down(&paths).await,
+        LocalCommand::Restart => restart(&paths).await,
         LocalCommand::Status { json } => status(&paths, json).await,
         LocalCommand::Publish { tags, file } => {
             let image = Registry::new(paths.registry_dir())
@@ -238,6 +242,27 @@ async fn down(paths: &Paths) -> anyhow::Result<i32> {
             paths.root().display()
         ),
     }
+    Ok(exit::OK)
+}
+
+async fn restart(paths: &Paths) -> anyhow::Result<i32> {
+    let Some(client) = lifecycle::probe(paths).await? else {
+        say!(
+            "the local platform is not running ({}); start it with `bluegreen local up`",
+            paths.root().display()
+        );
+        return Ok(exit::PLATFORM);
+    };
+    let exe = crate::platform::local::paths::current_exe()
+        .context("cannot find the bluegreen executable")?;
+    let done = client.restart(exe.clone()).await?;
+    say!(
+        "local platform restarted: daemon {} handed its listeners and {} task(s) to daemon {} ({})",
+        done.old_pid,
+        done.tasks,
+        done.new_pid,
+        exe.display()
+    );
     Ok(exit::OK)
 }
 

@@ -18,6 +18,13 @@ pub const MAX_TASKS_CEILING: u32 = 1_000;
 /// Tasks per color the local daemon runs at most, whoever asks: each is a process on this
 /// machine.
 pub const LOCAL_MAX_TASKS: u32 = 64;
+/// Tasks of one color the local daemon starts at once; more wait until these listen or end,
+/// so a large scale-out cannot fork hundreds of processes in a burst.
+pub const LOCAL_MAX_STARTING: usize = 8;
+/// A task's log is rotated (to `<task>.log.1`, replacing an older one) once it reaches this.
+pub const LOCAL_TASK_LOG_BYTES: u64 = 16 << 20;
+/// The ended tasks per color whose logs are kept; older ones are deleted.
+pub const LOCAL_OLD_TASK_LOGS: usize = 20;
 /// The most lines one `logs` call shows.
 pub const MAX_LOG_LINES: u32 = 100_000;
 /// The most lines one `logs` call reads through to find the latest ones (a window that holds

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use super::paths::Paths;
-use super::wire::{DaemonStatus, Envelope, MAX_REPLY, Reply, Request, VERSION};
+use super::wire::{DaemonStatus, Envelope, MAX_REPLY, Reply, Request, Restarted, VERSION};
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformResult, WeightChange,
@@ -63,6 +63,14 @@ impl LocalClient {
     /// Asks the daemon to stop its tasks and exit.
     pub async fn shutdown(&self) -> PlatformResult<()> {
         self.request(Request::Shutdown).await
+    }
+
+    /// Hands the platform to a new daemon run from `exe`; answers once that one serves.
+    pub async fn restart(&self, exe: PathBuf) -> PlatformResult<Restarted> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        // The new daemon has its own start timeout; this leaves room for it and the check.
+        let within = super::daemon::handover::READY_TIMEOUT + CALL_TIMEOUT;
+        call(&self.paths, &self.socket, &Request::Restart { exe }, within).await
     }
 
     /// Starts a build whose `RELEASE_TAG` is `release_tag` (the local counterpart of a

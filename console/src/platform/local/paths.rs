@@ -54,8 +54,8 @@ impl Paths {
         self.root.join("daemon.lock")
     }
 
-    /// The pids of the tasks a daemon started, so a daemon that died hard leaves no orphans
-    /// behind after the next `up`.
+    /// The tasks a daemon runs (pid, start time, release, address, health), so the next daemon
+    /// adopts those still alive after a crash or a planned restart.
     pub fn tasks_file(&self) -> PathBuf {
         self.root.join("tasks.json")
     }
@@ -72,6 +72,11 @@ impl Paths {
 
     pub fn registry_dir(&self) -> PathBuf {
         self.root.join("registry")
+    }
+
+    /// The named pipes that carry each live task's stdout and stderr to the daemon.
+    pub fn pipes_dir(&self) -> PathBuf {
+        self.root.join("pipes")
     }
 
     pub fn builds_dir(&self) -> PathBuf {

@@ -66,6 +66,20 @@ pub enum Request {
     },
     /// Stops every task and the daemon; the state directory keeps the release.
     Shutdown,
+    /// Hands the listeners, the lock and the tasks to a new daemon run from `exe` (a planned
+    /// restart: no request fails), then exits.
+    Restart {
+        exe: std::path::PathBuf,
+    },
+}
+
+/// The answer to a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restarted {
+    pub old_pid: u32,
+    pub new_pid: u32,
+    /// The tasks handed over.
+    pub tasks: usize,
 }
 
 impl Request {

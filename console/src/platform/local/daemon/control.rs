@@ -7,8 +7,17 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use super::engine::Engine;
-use crate::platform::local::wire::{DaemonStatus, Envelope, MAX_LINE, Reply, Request, VERSION};
+use super::handover;
+use crate::platform::local::paths::Paths;
+use crate::platform::local::proxy::Proxy;
+use crate::platform::local::wire::{
+    DaemonStatus, Envelope, MAX_LINE, Reply, Request, Restarted, VERSION,
+};
 use crate::platform::{FaultKind, Platform, PlatformError};
 
 /// How long a connection may stay silent, between requests or in the middle of one, before the
@@ -48,9 +57,133 @@ pub struct Control {
     pub engine: Arc<Engine>,
     pub status: DaemonStatus,
     pub shutdown: CancellationToken,
+    pub handover: HandoverParts,
+    pub restarting: Restarting,
+}
+
+/// What a planned restart hands to the successor, and the switches it turns.
+pub struct HandoverParts {
+    pub paths: Paths,
+    /// Duplicates of the listening sockets the proxy accepts on.
+    pub production: std::net::TcpListener,
+    pub test: std::net::TcpListener,
+    /// A duplicate of the locked state-directory lock file.
+    pub lock: std::fs::File,
+    pub proxy: Arc<Proxy>,
+    /// Cancelled once the successor serves: the proxy stops accepting.
+    pub accepting: CancellationToken,
+    /// Cancelled once the answer is sent: the daemon exits, leaving the tasks running.
+    pub done: CancellationToken,
+}
+
+/// Whether a restart is under way.
+#[derive(Default)]
+pub struct Restarting {
+    started: AtomicBool,
+    /// Cancelled when it starts: nothing changes the rollout from then on.
+    quiet: CancellationToken,
 }
 
 impl Control {
+    /// Cancelled when a restart starts; the bake timer stops then.
+    pub fn quiet(&self) -> CancellationToken {
+        self.restarting.quiet.clone()
+    }
+
+    /// Hands this daemon's listeners, lock and tasks to a new daemon run from `exe`.
+    async fn restart(&self, exe: PathBuf) -> Result<Restarted, PlatformError> {
+        let call = |fault, msg: String| {
+            PlatformError::call("local:restart", exe.display().to_string(), fault, msg)
+        };
+        if self.engine.building() {
+            return Err(call(
+                FaultKind::Invalid,
+                "a build is running; wait for it (`bluegreen build --wait` or `bluegreen builds`), then restart".into(),
+            ));
+        }
+        // Before anything changes: the new binary must run at all.
+        let version = tokio::process::Command::new(&exe)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await;
+        match version {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => {
+                return Err(call(
+                    FaultKind::Invalid,
+                    format!(
+                        "`{} --version` failed ({}); nothing was restarted",
+                        exe.display(),
+                        out.status
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(call(
+                    FaultKind::Invalid,
+                    format!("cannot run {} ({e}); nothing was restarted", exe.display()),
+                ));
+            }
+        }
+        if self.restarting.started.swap(true, Ordering::SeqCst) {
+            return Err(call(
+                FaultKind::Invalid,
+                "a restart is already under way".into(),
+            ));
+        }
+        self.restarting.quiet.cancel();
+        let h = &self.handover;
+        let saved = self.engine.save("restart");
+        self.engine.supervisor.detach(Duration::from_secs(2)).await;
+        let tasks = self.engine.supervisor.live_tasks();
+        // From here on the tasks belong to no daemon until the successor adopts them; if it
+        // cannot, this daemon exits as if it had crashed, and `local up` adopts them.
+        let fail = |why: String| {
+            h.done.cancel();
+            call(
+                FaultKind::Other,
+                format!(
+                    "{why}; this daemon stops, and the {tasks} task(s) keep running: `bluegreen local up` adopts them (see {})",
+                    h.paths.daemon_log().display()
+                ),
+            )
+        };
+        if let Err(e) = saved {
+            return Err(fail(format!(
+                "cannot save the state for the new daemon: {e}"
+            )));
+        }
+        let _ = std::fs::remove_file(&self.status.socket);
+        let successor =
+            match handover::Successor::start(&exe, &h.paths, &h.production, &h.test, &h.lock) {
+                Ok(s) => s,
+                Err(e) => return Err(fail(format!("{e:#}"))),
+            };
+        let new_pid = successor.pid();
+        match successor.ready().await {
+            Ok(pid) => {
+                h.accepting.cancel();
+                h.proxy.start_draining();
+                tracing::info!("daemon {pid} serves; handing over and exiting");
+                Ok(Restarted {
+                    old_pid: self.status.pid,
+                    new_pid: pid,
+                    tasks,
+                })
+            }
+            Err(e) => {
+                // Not ready: it must not keep the lock (nor half the tasks) either. It is our
+                // child and not reaped before it exits, so the pid is still its own.
+                crate::platform::local::supervisor::signal_pid(
+                    new_pid,
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                Err(fail(format!("{e:#}")))
+            }
+        }
+    }
+
     pub async fn serve(self: Arc<Self>, listener: UnixListener) {
         loop {
             let stream = tokio::select! {
@@ -115,6 +248,23 @@ impl Control {
                 }
             }
             let reply = match parse(&line) {
+                Ok(Request::Restart { exe }) => {
+                    let reply = reply_of(to_value(self.restart(exe).await));
+                    let _ = write_reply(&mut write, &reply).await;
+                    if self.restarting.started.load(Ordering::SeqCst) {
+                        // Handed over (or failed past the point of no return): exit.
+                        self.handover.done.cancel();
+                    }
+                    return;
+                }
+                Ok(req) if self.restarting.started.load(Ordering::SeqCst) => {
+                    error_reply(PlatformError::call(
+                        req.call_name(),
+                        self.status.socket.clone(),
+                        FaultKind::Unavailable,
+                        "the daemon is handing over to a new one (`bluegreen local restart`); try again in a moment",
+                    ))
+                }
                 Ok(req) => {
                     let shutdown = matches!(req, Request::Shutdown);
                     let reply = self.dispatch(req).await;
@@ -160,15 +310,21 @@ impl Control {
             Request::ReadLogs { cursor, limit } => to_value(e.read_logs(&cursor, limit).await),
             Request::Metrics { window_secs } => to_value(e.metrics(window_secs).await),
             Request::Shutdown => to_value(Ok(())),
+            // Answered in `connection`, which ends the connection after it.
+            Request::Restart { .. } => Err(invalid("restart is answered elsewhere".into())),
         };
-        match result {
-            Ok(v) => Reply {
-                v: VERSION,
-                ok: Some(v),
-                error: None,
-            },
-            Err(err) => error_reply(err),
-        }
+        reply_of(result)
+    }
+}
+
+fn reply_of(result: Result<serde_json::Value, PlatformError>) -> Reply {
+    match result {
+        Ok(v) => Reply {
+            v: VERSION,
+            ok: Some(v),
+            error: None,
+        },
+        Err(err) => error_reply(err),
     }
 }
 

@@ -88,6 +88,11 @@ impl Engine {
         }
     }
 
+    /// Whether a build is running (or queued).
+    pub fn building(&self) -> bool {
+        self.build_queue.try_lock().is_err()
+    }
+
     pub fn count_call(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod control;
 pub mod engine;
+pub mod handover;
 pub mod state;
 
 use super::files;
@@ -31,12 +32,20 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     // also what the tasks and builds create without naming a mode.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     private_state_dir(paths.root())?;
+    // Started by `local restart`: the old daemon's listeners and lock come on stdin.
+    let inherited = handover::Inherited::receive()?;
     let lock_path = paths.daemon_lock();
-    let lock_file = files::private_file()
-        .write(true)
-        .truncate(false)
-        .open(&lock_path)
-        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    let lock_file = match &inherited {
+        // Already locked by the open file both daemons share; locking it again succeeds.
+        Some(i) => i.lock.try_clone()?,
+        None => files::private_file()
+            .write(true)
+            .truncate(false)
+            .open(&lock_path)
+            .with_context(|| format!("cannot create {}", lock_path.display()))?,
+    };
+    // Shares the lock, for a successor.
+    let lock_for_successor = lock_file.try_clone()?;
     let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| {
             anyhow::anyhow!(
@@ -48,7 +57,7 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     // A damaged state file stops the start here, before any task is started or killed: the
     // message (in daemon.log, which `local up` shows) names the file and the way out.
     let mut persisted = state::load(&paths.state_file())?.unwrap_or_default();
-    Supervisor::kill_orphans(&paths)?;
+    let orphans = Supervisor::orphans(&paths)?;
     Registry::new(paths.registry_dir()).check()?;
     overrides(&mut persisted.config);
     let config = persisted.config.clone();
@@ -57,8 +66,19 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     let shutdown = CancellationToken::new();
     let routes = Arc::new(Routes::new(persisted.weights, persisted.test_color));
     let metrics = Arc::new(Metrics::default());
-    let prod = bind(config.port, "production", "--port").await?;
-    let test = bind(config.test_port, "test", "--test-port").await?;
+    let (prod, test) = match inherited.as_ref() {
+        Some(i) => (i.production.try_clone()?, i.test.try_clone()?),
+        None => (
+            bind(config.port, "production", "--port")?,
+            bind(config.test_port, "test", "--test-port")?,
+        ),
+    };
+    // Kept (as duplicates of the same sockets) for a successor.
+    let listeners_for_successor = (prod.try_clone()?, test.try_clone()?);
+    prod.set_nonblocking(true)?;
+    test.set_nonblocking(true)?;
+    let prod = TcpListener::from_std(prod)?;
+    let test = TcpListener::from_std(test)?;
     let prod_addr = prod.local_addr()?.to_string();
     let test_addr = test.local_addr()?.to_string();
 
@@ -99,6 +119,8 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         prod_addr.clone(),
         test_addr.clone(),
     ));
+    // Before the proxy serves, so tasks that were healthy take traffic at once.
+    supervisor.adopt(orphans).await;
     engine.save("start").map_err(|e| anyhow::anyhow!("{e}"))?;
     let status = DaemonStatus {
         pid: std::process::id(),
@@ -114,27 +136,46 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         .with_context(|| format!("cannot write {}", paths.daemon_file().display()))?;
 
     let proxy = Proxy::new(routes.clone(), metrics.clone());
+    // Cancelled by a handover as well as by a shutdown: this daemon stops accepting.
+    let accepting = shutdown.child_token();
     tokio::spawn(
         proxy
             .clone()
-            .serve(prod, ListenerKind::Production, shutdown.clone()),
+            .serve(prod, ListenerKind::Production, accepting.clone()),
     );
-    tokio::spawn(proxy.serve(test, ListenerKind::Test, shutdown.clone()));
+    tokio::spawn(
+        proxy
+            .clone()
+            .serve(test, ListenerKind::Test, accepting.clone()),
+    );
+    let handed_over = CancellationToken::new();
     let control = Arc::new(control::Control {
         engine: engine.clone(),
         status,
         shutdown: shutdown.clone(),
+        handover: control::HandoverParts {
+            paths: paths.clone(),
+            production: listeners_for_successor.0,
+            test: listeners_for_successor.1,
+            lock: lock_for_successor,
+            proxy: proxy.clone(),
+            accepting: accepting.clone(),
+            done: handed_over.clone(),
+        },
+        restarting: Default::default(),
     });
-    tokio::spawn(control.serve(control_listener));
+    tokio::spawn(control.clone().serve(control_listener));
     tokio::spawn(supervisor.clone().run());
     {
         let engine = engine.clone();
         let shutdown = shutdown.clone();
+        let quiet = control.quiet();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
+                    _ = quiet.cancelled() => return,
                     _ = tick.tick() => {
                         engine.metrics.sample(now_millis());
                         engine.tick();
@@ -148,9 +189,30 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         socket_path.display()
     );
 
+    if let Some(inherited) = inherited {
+        // The old daemon stops accepting once it reads this.
+        inherited
+            .ready()
+            .context("cannot tell the old daemon that this one serves")?;
+        tracing::info!("took over from the previous daemon");
+    }
+
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = shutdown.cancelled() => {}
+        _ = handed_over.cancelled() => {
+            // The successor serves, adopted the tasks and owns the files: let the open
+            // connections finish their last requests, and leave everything else as it is.
+            let deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
+            while proxy.open_connections() > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tracing::info!(
+                "handed over; {} client connection(s) still open closed",
+                proxy.open_connections()
+            );
+            return Ok(());
+        }
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
     }
@@ -242,8 +304,11 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn bind(port: u16, which: &str, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+/// How long the old daemon lets its open client connections finish after a handover.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn bind(port: u16, which: &str, flag: &str) -> anyhow::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on 127.0.0.1:{port} for the {which} listener ({e}); choose another port with `bluegreen local up {flag} PORT`"
         )

@@ -11,6 +11,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -57,11 +58,40 @@ pub type ProxyBody = Either<Tracked, Full<Bytes>>;
 pub struct Proxy {
     pub routes: Arc<Routes>,
     pub metrics: Arc<Metrics>,
+    /// Set once a new daemon serves on the same sockets: every response then says
+    /// `Connection: close`, so each client's next request opens a connection the new daemon
+    /// accepts, and none is cut between two requests.
+    draining: AtomicBool,
+    /// Client connections open now.
+    connections: AtomicUsize,
+}
+
+/// Counts a client connection while it is open.
+struct ConnectionGuard(Arc<Proxy>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Proxy {
     pub fn new(routes: Arc<Routes>, metrics: Arc<Metrics>) -> Arc<Self> {
-        Arc::new(Proxy { routes, metrics })
+        Arc::new(Proxy {
+            routes,
+            metrics,
+            draining: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+        })
+    }
+
+    /// Closes each client connection after its next response (see `draining`).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Accepts connections on `listener` until `shutdown` fires.
@@ -87,10 +117,20 @@ impl Proxy {
             };
             let _ = stream.set_nodelay(true);
             let proxy = self.clone();
+            self.connections.fetch_add(1, Ordering::Relaxed);
+            let guard = ConnectionGuard(self.clone());
             tokio::spawn(async move {
+                let _guard = guard;
                 let svc = service_fn(move |req| {
                     let proxy = proxy.clone();
-                    async move { Ok::<_, Infallible>(proxy.handle(kind, req, peer, local_port).await) }
+                    async move {
+                        let mut resp = proxy.handle(kind, req, peer, local_port).await;
+                        if proxy.draining.load(Ordering::Relaxed) {
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        Ok::<_, Infallible>(resp)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::files;
 use super::paths::Paths;
@@ -25,6 +26,8 @@ use crate::rollout::{
 };
 
 pub mod health;
+mod pipes;
+mod process;
 mod task;
 
 use health::{Streaks, TargetPhase};
@@ -41,6 +44,26 @@ pub struct SupervisorConfig {
     pub stop_timeout: Duration,
     /// How long a new task may take to listen and pass its first health checks.
     pub start_grace: Duration,
+    pub logs: LogLimits,
+}
+
+/// How much of its tasks' output the daemon keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLimits {
+    /// A task's log is rotated to `<task>.log.1` (replacing an older one) at this size, so a
+    /// live task keeps at most twice this.
+    pub max_bytes: u64,
+    /// Ended tasks per color whose logs are kept.
+    pub old_tasks: usize,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        LogLimits {
+            max_bytes: crate::rollout::limits::LOCAL_TASK_LOG_BYTES,
+            old_tasks: crate::rollout::limits::LOCAL_OLD_TASK_LOGS,
+        }
+    }
 }
 
 impl Default for SupervisorConfig {
@@ -52,6 +75,7 @@ impl Default for SupervisorConfig {
             deregistration_delay: Duration::from_secs(5),
             stop_timeout: Duration::from_secs(10),
             start_grace: Duration::from_secs(30),
+            logs: LogLimits::default(),
         }
     }
 }
@@ -128,6 +152,8 @@ struct Task {
     id: String,
     release: Release,
     pid: Option<u32>,
+    /// The kernel's start time of `pid`, which tells it from a later process with its pid.
+    start_time: Option<u64>,
     upstream: Option<Arc<Upstream>>,
     status: TaskStatus,
     /// `None` until the task listens and is registered with the proxy.
@@ -193,6 +219,43 @@ pub struct Supervisor {
     tasks_file: Mutex<()>,
     wake: Notify,
     shutdown: CancellationToken,
+    /// Cancelled when this daemon hands its tasks over to a new one: it stops watching,
+    /// checking and logging them, and leaves them running.
+    detach: CancellationToken,
+    /// The tasks that write task logs, waited for before a handover.
+    log_writers: TaskTracker,
+}
+
+/// What `tasks.json` keeps of one live task, for the next daemon to adopt it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub id: String,
+    pub color: Color,
+    pub pid: u32,
+    pub start_time: u64,
+    pub release: Release,
+    /// Where it listens; `None` while it starts.
+    pub addr: Option<SocketAddr>,
+    pub started_at: UnixMillis,
+    pub healthy: bool,
+    /// Being stopped: the next daemon finishes the stop.
+    pub stopping: bool,
+}
+
+/// `tasks.json`: the records, or (as written before adoption existed) a bare pid list.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum TasksFile {
+    Records { tasks: Vec<TaskRecord> },
+    Pids(Vec<u32>),
+}
+
+/// A live task an earlier daemon left, ready to be adopted.
+#[derive(Debug)]
+pub struct Orphan {
+    record: TaskRecord,
+    addr: SocketAddr,
+    pidfd: process::PidFd,
 }
 
 impl Supervisor {
@@ -220,6 +283,8 @@ impl Supervisor {
             tasks_file: Mutex::new(()),
             wake: Notify::new(),
             shutdown,
+            detach: CancellationToken::new(),
+            log_writers: TaskTracker::new(),
         })
     }
 
@@ -307,6 +372,7 @@ impl Supervisor {
             self.reconcile();
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
+                _ = self.detach.cancelled() => return,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
@@ -664,55 +730,185 @@ impl Supervisor {
         self.color_state(color).targets
     }
 
-    /// The pids of every live task, for the orphan check after a hard daemon crash.
-    fn live_pids(&self) -> Vec<u32> {
+    /// Every live task as `tasks.json` keeps it.
+    fn records(&self) -> Vec<TaskRecord> {
         self.lock()
             .iter()
-            .flat_map(|(_, s)| s.tasks.iter())
-            .filter(|t| t.status != TaskStatus::Stopped)
-            .filter_map(|t| t.pid)
+            .flat_map(|(color, s)| s.tasks.iter().map(move |t| (color, t)))
+            .filter(|(_, t)| t.status != TaskStatus::Stopped)
+            .filter_map(|(color, t)| {
+                Some(TaskRecord {
+                    id: t.id.clone(),
+                    color,
+                    pid: t.pid?,
+                    start_time: t.start_time?,
+                    release: t.release.clone(),
+                    addr: t.upstream.as_ref().map(|u| u.addr),
+                    started_at: t.started_at,
+                    healthy: t.healthy(),
+                    stopping: t.stop_requested,
+                })
+            })
             .collect()
     }
 
-    fn write_pids(&self) {
+    fn write_records(&self) {
         let _turn = self.tasks_file.lock().unwrap_or_else(|e| e.into_inner());
-        let pids = self.live_pids();
+        let tasks = self.records();
         let path = self.paths.tasks_file();
-        if let Err(e) = files::write_json(&path, &pids) {
+        if let Err(e) = files::write_json(&path, &TasksFile::Records { tasks }) {
             tracing::warn!(
-                "cannot write {}: {e}; if this daemon dies hard, the next one cannot stop its tasks",
+                "cannot write {}: {e}; if this daemon dies hard, the next one cannot adopt or stop its tasks",
                 path.display()
             );
         }
     }
 
-    /// Kills blog processes a previous daemon started and could not stop (it was killed).
-    /// Only processes running a binary from this state directory's registry are touched. A
-    /// damaged pid list is an error: read as empty, it would leave the old tasks serving
-    /// beside the ones this daemon starts.
-    pub fn kill_orphans(paths: &Paths) -> Result<(), files::StateFileError> {
+    /// The tasks an earlier daemon left running (it crashed, or handed over to this one):
+    /// those still alive, running a binary of this registry, listening and not being stopped
+    /// are returned for [`Supervisor::adopt`]; the rest are killed. A damaged list is an
+    /// error: read as empty, it would leave the old tasks serving beside new ones.
+    pub fn orphans(paths: &Paths) -> Result<Vec<Orphan>, files::StateFileError> {
         let path = paths.tasks_file();
         let blobs = paths.registry_dir().join("blobs");
-        let pids: Vec<u32> = match files::read_json(&path, || {
+        let file: Option<TasksFile> = files::read_json(&path, || {
             format!(
-                "it lists the blog processes an earlier daemon started, for this one to stop; stop any still running (`pgrep -af {}/` lists them), then {} and run `bluegreen local up` again: the daemon writes a new list as it starts tasks",
+                "it lists the blog processes an earlier daemon started, for this one to adopt or stop; stop any still running (`pgrep -af {}/` lists them), then {} and run `bluegreen local up` again: the daemon writes a new list as it starts tasks",
                 blobs.display(),
                 files::move_aside(&path)
             )
-        })? {
-            Some(pids) => pids,
-            None => return Ok(()),
+        })?;
+        let ours = |pid: u32| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e.starts_with(&blobs))
         };
-        for pid in pids {
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
-            if exe.is_ok_and(|e| e.starts_with(&blobs)) {
-                tracing::warn!("killing task process {pid} left behind by a previous daemon");
-                task::signal(pid, nix::sys::signal::Signal::SIGKILL);
+        let mut adoptable = Vec::new();
+        match file {
+            None => {}
+            Some(TasksFile::Pids(pids)) => {
+                for pid in pids.into_iter().filter(|&p| ours(p)) {
+                    tracing::warn!("killing task process {pid} left behind by a previous daemon");
+                    task::signal(pid, nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+            Some(TasksFile::Records { tasks }) => {
+                for record in tasks {
+                    let pidfd = match process::PidFd::open(record.pid, record.start_time) {
+                        Ok(p) if ours(record.pid) => p,
+                        // Gone, or its pid now names something else: nothing to do.
+                        _ => continue,
+                    };
+                    match record.addr {
+                        Some(addr) if !record.stopping => adoptable.push(Orphan {
+                            record,
+                            addr,
+                            pidfd,
+                        }),
+                        _ => {
+                            tracing::warn!(
+                                "killing task {} (pid {}), which a previous daemon was {}",
+                                record.id,
+                                record.pid,
+                                if record.stopping {
+                                    "stopping"
+                                } else {
+                                    "starting"
+                                }
+                            );
+                            pidfd.signal(nix::sys::signal::Signal::SIGKILL);
+                        }
+                    }
+                }
             }
         }
-        let _ = std::fs::remove_file(&path);
-        Ok(())
+        let keep: Vec<String> = adoptable.iter().map(|o| o.record.id.clone()).collect();
+        pipes::remove_others(paths, &keep);
+        Ok(adoptable)
     }
+
+    /// Takes over tasks an earlier daemon left running. Each is checked once at once: one
+    /// that was healthy and answers is a healthy target straight away, so the proxy serves
+    /// the moment it listens; any other starts its health checks from the beginning.
+    pub async fn adopt(self: &Arc<Self>, orphans: Vec<Orphan>) {
+        let checks = orphans.into_iter().map(|o| async move {
+            let answers = health::check(o.addr, Duration::from_millis(500))
+                .await
+                .is_ok();
+            (o, answers)
+        });
+        let checked = futures::future::join_all(checks).await;
+        for (orphan, answers) in checked {
+            let Orphan {
+                record,
+                addr,
+                pidfd,
+            } = orphan;
+            let color = record.color;
+            let healthy = record.healthy && answers;
+            let (signals, signal_rx) = tokio::sync::mpsc::unbounded_channel();
+            {
+                let mut all = self.lock();
+                let svc = all.get_mut(color);
+                svc.tasks.push(Task {
+                    id: record.id.clone(),
+                    release: record.release.clone(),
+                    pid: Some(record.pid),
+                    start_time: Some(record.start_time),
+                    upstream: Some(Arc::new(Upstream::new(addr, record.id.as_str()))),
+                    status: TaskStatus::Running,
+                    target: Some(if healthy {
+                        TargetPhase::Healthy
+                    } else {
+                        TargetPhase::Initial
+                    }),
+                    streaks: Streaks::default(),
+                    last_check_error: None,
+                    started_at: record.started_at,
+                    created: Instant::now(),
+                    stopped_reason: None,
+                    stopped_at: None,
+                    stop_requested: false,
+                    ever_healthy: healthy,
+                    signals,
+                });
+                svc.event(format!(
+                    "blog-{color}: adopted task {} (pid {}, revision {}, {addr}) from the previous daemon{}",
+                    record.id,
+                    record.pid,
+                    record.release.revision,
+                    if healthy { ", healthy" } else { "" }
+                ));
+                self.update_routes(&all, color);
+            }
+            self.run_adopted(
+                color,
+                record.id,
+                addr,
+                process::Proc::Adopted(pidfd),
+                signal_rx,
+            );
+        }
+        self.write_records();
+        self.wake.notify_one();
+    }
+
+    /// Tasks not stopped.
+    pub fn live_tasks(&self) -> usize {
+        self.records().len()
+    }
+
+    /// Stops watching, checking and logging every task and leaves them running, for the
+    /// daemon that takes over; returns once their logs are flushed (at most `within`).
+    pub async fn detach(&self, within: Duration) {
+        self.write_records();
+        self.detach.cancel();
+        self.log_writers.close();
+        let _ = tokio::time::timeout(within, self.log_writers.wait()).await;
+    }
+}
+
+/// Sends `sig` to a process of ours that no task runner owns.
+pub fn signal_pid(pid: u32, sig: nix::sys::signal::Signal) {
+    task::signal(pid, sig);
 }
 
 fn prune_stopped(svc: &mut Service) {
@@ -778,7 +974,7 @@ mod tests {
         let paths = Paths::new(dir.path()).expect("absolute");
         // A daemon killed while writing the list, as `fs::write` in place could leave it.
         std::fs::write(paths.tasks_file(), "[4121, 41").expect("write");
-        let err = Supervisor::kill_orphans(&paths)
+        let err = Supervisor::orphans(&paths)
             .expect_err("damaged")
             .to_string();
         let p = paths.tasks_file();
@@ -786,12 +982,116 @@ mod tests {
         let blobs = paths.registry_dir().join("blobs");
         assert_damaged(&err, &p, &format!("`pgrep -af {}/`", blobs.display()));
         assert!(p.exists(), "left for the user to look at");
-        // Once moved aside, the start goes on; a readable list is consumed.
+        // Once moved aside, the start goes on; a list in the older pid-only shape is read.
         std::fs::rename(&p, dir.path().join("tasks.json.bad")).expect("mv");
-        Supervisor::kill_orphans(&paths).expect("no list");
+        assert!(Supervisor::orphans(&paths).expect("no list").is_empty());
         crate::platform::local::files::write_json(&p, &[u32::MAX]).expect("write");
-        Supervisor::kill_orphans(&paths).expect("readable");
-        assert!(!p.exists());
+        assert!(Supervisor::orphans(&paths).expect("readable").is_empty());
+    }
+
+    /// Starts a copy of `sleep` from the registry's blobs, as a task runs its image.
+    fn task_process(paths: &Paths, name: &str) -> (std::process::Child, u64) {
+        let blobs = paths.registry_dir().join("blobs");
+        std::fs::create_dir_all(&blobs).expect("blobs");
+        let exe = blobs.join(name);
+        std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+        let child = std::process::Command::new(&exe)
+            .arg("60")
+            .spawn()
+            .expect("starts");
+        // Its exe link names the blob once exec has happened.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_link(format!("/proc/{}/exe", child.id())).map_or(true, |e| e != exe)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let started = process::start_time(child.id()).expect("alive");
+        (child, started)
+    }
+
+    fn record(
+        id: &str,
+        pid: u32,
+        start_time: u64,
+        addr: Option<&str>,
+        stopping: bool,
+    ) -> TaskRecord {
+        TaskRecord {
+            id: id.into(),
+            color: Color::Blue,
+            pid,
+            start_time,
+            release: Release {
+                tag: "v1".into(),
+                digest: format!("sha256:{}", "a".repeat(64))
+                    .parse()
+                    .expect("digest"),
+                revision: 1,
+            },
+            addr: addr.map(|a| a.parse().expect("addr")),
+            started_at: 0,
+            healthy: true,
+            stopping,
+        }
+    }
+
+    #[tokio::test]
+    async fn live_listening_tasks_are_adopted_and_the_rest_killed_or_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::new(dir.path()).expect("absolute");
+        let (mut serving, serving_start) = task_process(&paths, "serving");
+        let (mut stopping, stopping_start) = task_process(&paths, "stopping");
+        let (mut starting, starting_start) = task_process(&paths, "starting");
+        let tasks = vec![
+            record(
+                "blue-1",
+                serving.id(),
+                serving_start,
+                Some("127.0.0.1:1"),
+                false,
+            ),
+            record(
+                "blue-2",
+                stopping.id(),
+                stopping_start,
+                Some("127.0.0.1:2"),
+                true,
+            ),
+            record("blue-3", starting.id(), starting_start, None, false),
+            // Its pid now names another process (a later start time): left alone.
+            record(
+                "blue-4",
+                serving.id(),
+                serving_start + 1,
+                Some("127.0.0.1:4"),
+                false,
+            ),
+        ];
+        files::write_json(&paths.tasks_file(), &TasksFile::Records { tasks }).expect("write");
+        std::fs::create_dir_all(paths.pipes_dir()).expect("pipes");
+        std::fs::write(paths.pipes_dir().join("blue-9.stdout"), "").expect("stale pipe");
+        let orphans = Supervisor::orphans(&paths).expect("readable");
+        let ids: Vec<&str> = orphans.iter().map(|o| o.record.id.as_str()).collect();
+        assert_eq!(ids, ["blue-1"]);
+        use std::os::unix::process::ExitStatusExt;
+        for child in [&mut stopping, &mut starting] {
+            let status = child.wait().expect("killed");
+            assert_eq!(
+                status.signal(),
+                Some(nix::sys::signal::Signal::SIGKILL as i32)
+            );
+        }
+        assert!(
+            serving.try_wait().expect("alive").is_none(),
+            "adoptable, left running"
+        );
+        assert!(
+            !paths.pipes_dir().join("blue-9.stdout").exists(),
+            "a dead task's pipe goes"
+        );
+        let _ = serving.kill();
+        let _ = serving.wait();
     }
 
     #[test]

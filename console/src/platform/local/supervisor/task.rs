@@ -1,17 +1,20 @@
 //! One task's life: start the blog process, capture its output, register it with the proxy
 //! once it listens, health-check it, and record how it ended.
 
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Streaks, TargetPhase};
-use super::{Release, Supervisor, Task, TaskStatus, parse_listen_addr};
+use super::pipes;
+use super::process::{self, Ended, Proc};
+use super::{LogLimits, Release, Supervisor, Task, TaskStatus, parse_listen_addr};
 use crate::clock::now_millis;
 use crate::platform::local::files;
 use crate::platform::local::logs::{TRUNCATED_MARK, format_line};
@@ -23,35 +26,6 @@ use crate::rollout::Color;
 pub(super) fn signal(pid: u32, sig: Signal) {
     let Ok(raw) = i32::try_from(pid) else { return };
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), sig);
-}
-
-/// Delivers `sig` to a task's process; false when the process was already reaped. Only the
-/// runner that owns the `Child` calls this: it is also the one that reaps it, so while it runs
-/// this (and not `wait`) the pid cannot have been reaped and handed to another process.
-fn deliver(child: &mut Child, sig: Signal) -> bool {
-    // `None` once the child was reaped.
-    let Some(pid) = child.id() else { return false };
-    if sig == Signal::SIGKILL {
-        // tokio's own kill, which also checks that the child was not reaped.
-        return child.start_kill().is_ok();
-    }
-    signal(pid, sig);
-    true
-}
-
-/// Waits for the child to exit, delivering the signals `stop_task` asks for meanwhile.
-async fn wait_signalled(
-    child: &mut Child,
-    signals: &mut mpsc::UnboundedReceiver<Signal>,
-) -> std::io::Result<ExitStatus> {
-    loop {
-        tokio::select! {
-            status = child.wait() => return status,
-            Some(sig) = signals.recv() => {
-                deliver(child, sig);
-            }
-        }
-    }
 }
 
 fn task_id(color: Color) -> String {
@@ -69,6 +43,7 @@ impl Supervisor {
                 id: id.clone(),
                 release: release.clone(),
                 pid: None,
+                start_time: None,
                 upstream: None,
                 status: TaskStatus::Pending,
                 target: None,
@@ -99,22 +74,24 @@ impl Supervisor {
         signals: &mut mpsc::UnboundedReceiver<Signal>,
     ) -> String {
         let binary = self.registry.blob_path(&release.digest);
-        let log_path = self.paths.task_log(color, id);
-        if let Some(dir) = log_path.parent()
-            && let Err(e) = files::create_private_dir(dir)
-        {
-            return format!("cannot create the log directory {}: {e}", dir.display());
-        }
-        let mut log_options = files::private_file();
-        log_options.append(true);
-        let log = match tokio::fs::OpenOptions::from(log_options)
-            .open(&log_path)
-            .await
-        {
-            Ok(f) => f,
-            Err(e) => return format!("cannot open {}: {e}", log_path.display()),
+        let log = match self.open_log(color, id).await {
+            Ok(log) => log,
+            Err(why) => return why,
         };
-        let mut child = match tokio::process::Command::new(&binary)
+        let ([out_end, err_end], [out, err]) =
+            match pipes::create(&self.paths, id).and_then(|ends| {
+                let readers = pipes::open(&self.paths, id)?;
+                Ok((ends, readers))
+            }) {
+                Ok(p) => p,
+                Err(e) => {
+                    return format!(
+                        "cannot create its output pipes in {}: {e}",
+                        self.paths.pipes_dir().display()
+                    );
+                }
+            };
+        let child = tokio::process::Command::new(&binary)
             .arg("--store")
             .arg(format!("sqlite:{}", self.paths.database().display()))
             .args(["--bind", "127.0.0.1", "--port", "0"])
@@ -127,59 +104,56 @@ impl Supervisor {
             .env_remove("BLOG_STORE")
             .env_remove("BLOG_BIND")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-        {
+            .stdout(out_end)
+            .stderr(err_end)
+            // Its own process group, so a signal to the daemon's group (a Ctrl-C in the
+            // terminal that started it) does not reach it; the daemon stops its tasks itself,
+            // and one that took over from this daemon must find them running.
+            .process_group(0)
+            .spawn();
+        let child = match child {
             Ok(c) => c,
             Err(e) => return format!("cannot start {}: {e}", binary.display()),
         };
         let pid = child.id();
+        let mut proc = Proc::Own(child);
         {
             let mut all = self.lock();
             if let Some(t) = all.get_mut(color).tasks.iter_mut().find(|t| t.id == id) {
                 t.pid = pid;
+                t.start_time = pid.and_then(process::start_time);
             }
         }
-        self.write_pids();
+        self.write_records();
 
-        // One writer per task, so stdout and stderr lines never interleave mid-line.
-        let (line_tx, line_rx) = mpsc::unbounded_channel::<String>();
-        let writer = tokio::spawn(write_log(log, line_rx));
         let (addr_tx, addr_rx) = oneshot::channel();
         let last_err = Arc::new(std::sync::Mutex::new(None::<String>));
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, line_tx.clone(), Some(addr_tx), None));
-        }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, line_tx.clone(), None, Some(last_err.clone())));
-        }
-        drop(line_tx);
+        let writer = self.log_output(log, [out, err], Some(addr_tx), Some(last_err.clone()));
 
         let grace = self.cfg.start_grace;
         let started = tokio::time::Instant::now();
         let listening = tokio::select! {
             addr = addr_rx => addr.ok().flatten().ok_or(StartFailure::Closed),
-            status = wait_signalled(&mut child, signals) => Err(StartFailure::Exited(status)),
+            ended = proc.wait_signalled(signals) => Err(StartFailure::Exited(ended)),
             _ = tokio::time::sleep(grace) => Err(StartFailure::Silent),
+            _ = self.detach.cancelled() => return DETACHED.into(),
         };
         let addr = match listening {
             Ok(addr) => addr,
             Err(failure) => {
                 let status = match failure {
-                    StartFailure::Exited(status) => Some(status),
+                    StartFailure::Exited(ended) => Some(ended),
                     // Its output closed: it is exiting; give it a moment to say how.
                     StartFailure::Closed => {
-                        tokio::time::timeout(EXIT_WAIT, wait_signalled(&mut child, signals))
+                        tokio::time::timeout(EXIT_WAIT, proc.wait_signalled(signals))
                             .await
                             .ok()
                     }
                     StartFailure::Silent => None,
                 };
                 if status.is_none() {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
+                    proc.deliver(Signal::SIGKILL);
+                    let _ = proc.wait_signalled(signals).await;
                 }
                 let _ = writer.await;
                 let last = last_err.lock().ok().and_then(|l| l.clone());
@@ -203,6 +177,7 @@ impl Supervisor {
                 None => false,
             }
         };
+        self.write_records();
         if registered {
             let me = self.clone();
             let task = id.to_string();
@@ -210,9 +185,89 @@ impl Supervisor {
         }
         // A task stopped while starting (scaled in, or a newer deploy) never served; the
         // SIGTERM `stop_task` queued reaches it here, as for any task.
-        let status = wait_signalled(&mut child, signals).await;
+        self.run_to_end(proc, signals, writer).await
+    }
+
+    /// Watches an adopted task as [`Supervisor::run_task`] watches one it started, from the
+    /// point where it listens.
+    pub(super) fn run_adopted(
+        self: &Arc<Self>,
+        color: Color,
+        id: String,
+        addr: std::net::SocketAddr,
+        proc: Proc,
+        mut signals: mpsc::UnboundedReceiver<Signal>,
+    ) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let writer = match (me.open_log(color, &id).await, pipes::open(&me.paths, &id)) {
+                (Ok(log), Ok(streams)) => me.log_output(log, streams, None, None),
+                (Err(why), _) => {
+                    tracing::warn!("task {id}: {why}; its output is not logged");
+                    tokio::spawn(async {})
+                }
+                (_, Err(e)) => {
+                    tracing::warn!(
+                        "task {id}: cannot open its output pipes: {e}; its output is not logged"
+                    );
+                    tokio::spawn(async {})
+                }
+            };
+            {
+                let me = me.clone();
+                let id = id.clone();
+                tokio::spawn(async move { me.health_loop(color, id, addr).await });
+            }
+            let reason = me.run_to_end(proc, &mut signals, writer).await;
+            me.task_ended(color, &id, reason);
+        });
+    }
+
+    /// Waits for a listening task's end (or this daemon's handover) and its last output.
+    async fn run_to_end(
+        &self,
+        mut proc: Proc,
+        signals: &mut mpsc::UnboundedReceiver<Signal>,
+        writer: tokio::task::JoinHandle<()>,
+    ) -> String {
+        let ended = tokio::select! {
+            ended = proc.wait_signalled(signals) => ended,
+            _ = self.detach.cancelled() => return DETACHED.into(),
+        };
         let _ = writer.await;
-        exit_reason(status)
+        ended_reason(ended)
+    }
+
+    /// Opens (creating it 0600) the task's log for appending.
+    async fn open_log(&self, color: Color, id: &str) -> Result<TaskLog, String> {
+        let log_path = self.paths.task_log(color, id);
+        if let Some(dir) = log_path.parent()
+            && let Err(e) = files::create_private_dir(dir)
+        {
+            return Err(format!(
+                "cannot create the log directory {}: {e}",
+                dir.display()
+            ));
+        }
+        TaskLog::open(log_path, self.cfg.logs)
+            .await
+            .map_err(|(path, e)| format!("cannot open {}: {e}", path.display()))
+    }
+
+    /// Pumps a task's stdout and stderr into its log, one writer so lines never interleave
+    /// mid-line; the first stdout line also yields the listen address.
+    fn log_output(
+        &self,
+        log: TaskLog,
+        [out, err]: [tokio::net::unix::pipe::Receiver; 2],
+        addr: Option<oneshot::Sender<Option<std::net::SocketAddr>>>,
+        last_err: Option<Arc<std::sync::Mutex<Option<String>>>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (line_tx, line_rx) = mpsc::unbounded_channel::<String>();
+        let detach = self.detach.clone();
+        tokio::spawn(pump(out, line_tx.clone(), addr, None, detach.clone()));
+        tokio::spawn(pump(err, line_tx, None, last_err, detach));
+        self.log_writers.spawn(write_log(log, line_rx))
     }
 
     /// Checks one task every interval until it stops or drains.
@@ -224,6 +279,7 @@ impl Supervisor {
         loop {
             let result = health::check(addr, timeout).await;
             let mut replace: Option<String> = None;
+            let changed;
             {
                 let mut all = self.lock();
                 let svc = all.get_mut(color);
@@ -264,10 +320,15 @@ impl Supervisor {
                     svc.next_start = None;
                     svc.event(format!("blog-{color}: task {id} is healthy at {addr}"));
                 }
-                if before != after {
+                changed = before != after;
+                if changed {
                     self.update_routes(&all, color);
                     self.wake.notify_one();
                 }
+            }
+            if changed {
+                // The next daemon adopts a healthy task as healthy.
+                self.write_records();
             }
             if let Some(reason) = replace {
                 self.stop_task(color, &id, &reason, false);
@@ -276,13 +337,19 @@ impl Supervisor {
             }
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
+                _ = self.detach.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
             }
         }
     }
 
     /// Records a task's end; a task that ended on its own is replaced by the next reconcile.
-    fn task_ended(&self, color: Color, id: &str, reason: String) {
+    /// After a handover the task lives on under the new daemon: nothing is recorded.
+    pub(super) fn task_ended(&self, color: Color, id: &str, reason: String) {
+        if self.detach.is_cancelled() {
+            return;
+        }
+        pipes::remove(&self.paths, id);
         {
             let mut all = self.lock();
             let svc = all.get_mut(color);
@@ -316,10 +383,32 @@ impl Supervisor {
             }
             self.update_routes(&all, color);
         }
-        self.write_pids();
+        self.write_records();
+        self.prune_logs(color);
         self.wake.notify_one();
     }
+
+    /// Deletes the logs of all but the newest [`super::LogLimits::old_tasks`] ended tasks of `color`.
+    fn prune_logs(&self, color: Color) {
+        let live: Vec<String> = self
+            .lock()
+            .get(color)
+            .tasks
+            .iter()
+            .filter(|t| t.status != TaskStatus::Stopped)
+            .map(|t| t.id.clone())
+            .collect();
+        let dir = self.paths.color_logs_dir(color);
+        match prune_old_logs(&dir, &live, self.cfg.logs.old_tasks) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed the logs of {n} old {color} task(s)"),
+            Err(e) => tracing::warn!("cannot prune old task logs in {}: {e}", dir.display()),
+        }
+    }
 }
+
+/// Marks a run that ended because this daemon handed the task over.
+const DETACHED: &str = "handed over to a new daemon";
 
 /// How long a task whose output closed before it was listening has to exit, so its exit status
 /// can be reported.
@@ -328,7 +417,7 @@ const EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Why a task never started listening.
 enum StartFailure {
     /// It exited.
-    Exited(std::io::Result<ExitStatus>),
+    Exited(Ended),
     /// Its stdout closed without a listen address.
     Closed,
     /// It printed no listen address within the start grace.
@@ -338,7 +427,7 @@ enum StartFailure {
 /// What a task that never listened did, in words: how it ended, after how long, and the last
 /// thing it said on stderr.
 fn start_failure(
-    status: Option<std::io::Result<ExitStatus>>,
+    status: Option<Ended>,
     after: std::time::Duration,
     grace: std::time::Duration,
     last_err: Option<&str>,
@@ -349,7 +438,7 @@ fn start_failure(
     match status {
         Some(status) => format!(
             "the blog ended ({}) {:.1} s after it started, before it was listening{said}",
-            exit_reason(status),
+            ended_reason(status),
             after.as_secs_f64()
         ),
         None => format!(
@@ -359,7 +448,16 @@ fn start_failure(
     }
 }
 
-fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
+fn ended_reason(ended: Ended) -> String {
+    match ended {
+        Ended::Status(status) => exit_reason(status),
+        Ended::Unknown => {
+            "exited (adopted from an earlier daemon, so its exit status is unknown)".into()
+        }
+    }
+}
+
+fn exit_reason(status: std::io::Result<ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status {
         Ok(s) => match (s.code(), s.signal()) {
@@ -382,19 +480,30 @@ fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {
 const LINE_MAX: usize = 64 * 1024;
 
 /// Forwards a stream's lines to the log writer; the first stdout line also yields the
-/// listen address.
+/// listen address. Ends with the stream, or at a handover, after passing on what it had read.
 async fn pump(
     stream: impl AsyncRead + Unpin,
     lines: mpsc::UnboundedSender<String>,
     mut addr: Option<oneshot::Sender<Option<std::net::SocketAddr>>>,
     last: Option<Arc<std::sync::Mutex<Option<String>>>>,
+    detach: CancellationToken,
 ) {
     let mut reader = BufReader::new(stream);
     // May start with the bytes of a character a cut piece left incomplete.
     let mut buf = Vec::new();
     loop {
         let room = (LINE_MAX - buf.len()) as u64;
-        match (&mut reader).take(room).read_until(b'\n', &mut buf).await {
+        // Cancel-safe: bytes read before a handover are in `buf` or still in `reader`.
+        let mut limited = (&mut reader).take(room);
+        let read = tokio::select! {
+            read = limited.read_until(b'\n', &mut buf) => read,
+            _ = detach.cancelled() => {
+                drop(limited);
+                buf.extend_from_slice(reader.buffer());
+                break;
+            }
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
@@ -424,21 +533,103 @@ async fn pump(
         }
         let _ = lines.send(format_line(now_millis(), &line));
     }
-    if !buf.is_empty() {
-        let _ = lines.send(format_line(now_millis(), &String::from_utf8_lossy(&buf)));
+    for rest in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let _ = lines.send(format_line(now_millis(), &String::from_utf8_lossy(rest)));
     }
     if let Some(tx) = addr {
         let _ = tx.send(None);
     }
 }
 
-async fn write_log(mut file: tokio::fs::File, mut lines: mpsc::UnboundedReceiver<String>) {
+/// A task's log file, rotated at a size cap.
+pub(super) struct TaskLog {
+    path: PathBuf,
+    file: tokio::fs::File,
+    size: u64,
+    limits: LogLimits,
+}
+
+impl TaskLog {
+    async fn open(path: PathBuf, limits: LogLimits) -> Result<TaskLog, (PathBuf, std::io::Error)> {
+        let file = Self::open_file(&path)
+            .await
+            .map_err(|e| (path.clone(), e))?;
+        let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        Ok(TaskLog {
+            path,
+            file,
+            size,
+            limits,
+        })
+    }
+
+    async fn open_file(path: &Path) -> std::io::Result<tokio::fs::File> {
+        let mut options = files::private_file();
+        options.append(true);
+        tokio::fs::OpenOptions::from(options).open(path).await
+    }
+
+    /// The older file a rotation keeps: `<task>.log.1`.
+    pub fn rotated(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    async fn write(&mut self, line: &str) -> std::io::Result<()> {
+        let len = line.len() as u64;
+        if self.size > 0 && self.size.saturating_add(len) > self.limits.max_bytes {
+            self.file.flush().await?;
+            tokio::fs::rename(&self.path, Self::rotated(&self.path)).await?;
+            self.file = Self::open_file(&self.path).await?;
+            self.size = 0;
+        }
+        self.file.write_all(line.as_bytes()).await?;
+        self.size = self.size.saturating_add(len);
+        Ok(())
+    }
+}
+
+async fn write_log(mut log: TaskLog, mut lines: mpsc::UnboundedReceiver<String>) {
     while let Some(line) = lines.recv().await {
-        if file.write_all(line.as_bytes()).await.is_err() {
+        if let Err(e) = log.write(&line).await {
+            tracing::warn!(
+                "cannot write {}: {e}; the task's further output is lost",
+                log.path.display()
+            );
             break;
         }
     }
-    let _ = file.flush().await;
+    let _ = log.file.flush().await;
+}
+
+/// Deletes the logs (and rotated logs) in `dir` of all but the `keep` most recently written
+/// ended tasks; the tasks in `live` are never touched. Returns how many tasks' logs went.
+fn prune_old_logs(dir: &Path, live: &[String], keep: usize) -> std::io::Result<usize> {
+    let mut ended: Vec<(std::time::SystemTime, String)> = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let Some(task) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
+            continue;
+        };
+        if live.iter().any(|l| l == task) {
+            continue;
+        }
+        let modified = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        ended.push((modified, task.to_string()));
+    }
+    ended.sort_by(|a, b| b.cmp(a));
+    let mut removed = 0;
+    for (_, task) in ended.iter().skip(keep) {
+        let log = dir.join(format!("{task}.log"));
+        let _ = std::fs::remove_file(TaskLog::rotated(&log));
+        std::fs::remove_file(&log)?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -447,7 +638,7 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
 
     /// Runs `script` and returns once it printed its first line.
-    async fn spawn(script: &str) -> Child {
+    async fn spawn(script: &str) -> Proc {
         let mut child = tokio::process::Command::new("sh")
             .args(["-c", script])
             .stdout(Stdio::piped())
@@ -460,7 +651,7 @@ mod tests {
             .read_line(&mut ready)
             .await
             .expect("first line");
-        child
+        Proc::Own(child)
     }
 
     #[tokio::test]
@@ -468,25 +659,23 @@ mod tests {
         let mut child = spawn("trap '' TERM; echo ready; exec sleep 30").await;
         let (tx, mut rx) = mpsc::unbounded_channel();
         tx.send(Signal::SIGTERM).expect("open");
-        let waited = tokio::time::timeout(
-            Duration::from_millis(300),
-            wait_signalled(&mut child, &mut rx),
-        )
-        .await;
+        let waited =
+            tokio::time::timeout(Duration::from_millis(300), child.wait_signalled(&mut rx)).await;
         assert!(waited.is_err(), "SIGTERM is ignored: still running");
         tx.send(Signal::SIGKILL).expect("open");
-        let status =
-            tokio::time::timeout(Duration::from_secs(10), wait_signalled(&mut child, &mut rx))
-                .await
-                .expect("killed in time")
-                .expect("status");
+        let status = tokio::time::timeout(Duration::from_secs(10), child.wait_signalled(&mut rx))
+            .await
+            .expect("killed in time");
+        let Ended::Status(Ok(status)) = status else {
+            panic!("our own child's status is known")
+        };
         assert_eq!(status.signal(), Some(Signal::SIGKILL as i32));
     }
 
     /// The messages `pump` stores for `output`, without their timestamps.
     async fn pumped(output: &[u8]) -> Vec<String> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        pump(output, tx, None, None).await;
+        pump(output, tx, None, None, CancellationToken::new()).await;
         let mut out = Vec::new();
         while let Ok(line) = rx.try_recv() {
             let (_, message) = line.split_once(' ').expect("timestamped");
@@ -500,14 +689,21 @@ mod tests {
         let (tx, _rx) = mpsc::unbounded_channel();
         let last = Arc::new(std::sync::Mutex::new(None));
         let stderr: &[u8] = b"starting\nerror: cannot open the SQLite database /x: denied\n\n";
-        pump(stderr, tx, None, Some(last.clone())).await;
+        pump(
+            stderr,
+            tx,
+            None,
+            Some(last.clone()),
+            CancellationToken::new(),
+        )
+        .await;
         let said = last.lock().expect("slot").clone();
         assert_eq!(
             said.as_deref(),
             Some("error: cannot open the SQLite database /x: denied\n")
         );
         let text = start_failure(
-            Some(Ok(ExitStatus::from_raw(1 << 8))),
+            Some(Ended::Status(Ok(ExitStatus::from_raw(1 << 8)))),
             Duration::from_millis(4_200),
             Duration::from_secs(30),
             said.as_deref(),
@@ -560,9 +756,11 @@ mod tests {
     async fn a_reaped_task_is_never_signalled() {
         let mut child = spawn("echo ready; exit 3").await;
         let (_tx, mut rx) = mpsc::unbounded_channel();
-        let status = wait_signalled(&mut child, &mut rx).await.expect("status");
+        let Ended::Status(Ok(status)) = child.wait_signalled(&mut rx).await else {
+            panic!("our own child's status is known")
+        };
         assert_eq!(status.code(), Some(3));
-        assert!(!deliver(&mut child, Signal::SIGKILL));
-        assert!(!deliver(&mut child, Signal::SIGTERM));
+        assert!(!child.deliver(Signal::SIGKILL));
+        assert!(!child.deliver(Signal::SIGTERM));
     }
 }
