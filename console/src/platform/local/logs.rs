@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::platform::{LogBatch, LogCursor};
@@ -31,7 +32,7 @@ fn parse_line(line: &str) -> Option<(UnixMillis, &str)> {
 /// Streams are named `<color>/<task>`; a partial last line waits for its newline, unless it
 /// fills a whole read, in which case it comes as pieces marked with [`TRUNCATED_MARK`].
 pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Result<LogBatch> {
-    let mut candidates: Vec<(String, LogLine, u64)> = Vec::new();
+    let mut candidates: Vec<(String, LogLine, u64, u64)> = Vec::new();
     let mut next = cursor.clone();
     for color in Color::ALL {
         let dir = logs_dir.join(color.as_str());
@@ -50,12 +51,23 @@ pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Resul
                 continue;
             };
             let stream = format!("{color}/{task}");
-            let offset: u64 = cursor
-                .streams
-                .get(&stream)
-                .and_then(|o| o.parse().ok())
-                .unwrap_or(0);
-            let meta = entry.metadata()?;
+            let (offset, file) = parse_position(cursor.streams.get(&stream));
+            let mut meta = entry.metadata()?;
+            let mut path = path.clone();
+            let mut offset = offset;
+            if file.is_some_and(|f| f != meta.ino()) || meta.len() < offset {
+                // Not the file we were reading: it was rotated. Finish the older one, then
+                // start on the new one.
+                let rotated = rotated(&path);
+                match fs::metadata(&rotated) {
+                    Ok(m) if file.is_none_or(|f| f == m.ino()) && m.len() > offset => {
+                        path = rotated;
+                        meta = m;
+                    }
+                    _ => offset = 0,
+                }
+            }
+            let ino = meta.ino();
             if meta.len() <= offset {
                 continue;
             }
@@ -66,30 +78,24 @@ pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Resul
                     .unwrap_or(0);
                 if modified_ms < since {
                     // Nothing in the file is recent enough; skip it for good.
-                    next.streams.insert(stream, meta.len().to_string());
+                    next.streams.insert(stream, position(meta.len(), ino));
                     continue;
                 }
             }
-            read_stream(
-                &path,
-                &stream,
-                color,
-                task,
-                offset,
-                cursor.since,
-                &mut candidates,
-            )?;
+            let mut read = Vec::new();
+            read_stream(&path, &stream, color, task, offset, cursor.since, &mut read)?;
+            candidates.extend(read.into_iter().map(|(s, l, end)| (s, l, end, ino)));
         }
     }
     // Oldest first across streams; each stream's lines stay in file order.
-    candidates.sort_by_key(|(_, line, _)| line.at);
+    candidates.sort_by_key(|(_, line, _, _)| line.at);
     candidates.truncate(limit);
     let mut lines = Vec::with_capacity(candidates.len());
-    for (stream, line, end) in candidates {
+    for (stream, line, end, ino) in candidates {
         let entry = next.streams.entry(stream).or_default();
-        let current: u64 = entry.parse().unwrap_or(0);
-        if end > current {
-            *entry = end.to_string();
+        let (current, file) = parse_position(Some(&*entry));
+        if end > current || file != Some(ino) {
+            *entry = position(end, ino);
         }
         lines.push(line);
     }
@@ -99,6 +105,29 @@ pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Resul
         lines,
         cursor: next,
     })
+}
+
+/// A stream's position in a cursor: `<offset>@<inode>`, the inode telling a rotated file from
+/// its successor. A bare `<offset>` (an older cursor) or anything unreadable is taken as it
+/// comes: no file named, or offset 0.
+fn parse_position(value: Option<&String>) -> (u64, Option<u64>) {
+    let Some(value) = value else { return (0, None) };
+    let (offset, file) = match value.split_once('@') {
+        Some((o, f)) => (o, f.parse().ok()),
+        None => (value.as_str(), None),
+    };
+    (offset.parse().unwrap_or(0), file)
+}
+
+fn position(offset: u64, ino: u64) -> String {
+    format!("{offset}@{ino}")
+}
+
+/// Where a task's log goes when it is rotated: `<task>.log.1`.
+pub fn rotated(log: &Path) -> std::path::PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(".1");
+    name.into()
 }
 
 fn read_stream(
@@ -208,6 +237,27 @@ mod tests {
     }
 
     #[test]
+    fn a_rotated_log_is_finished_before_the_new_one_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "blue", "blue-1", "10 a\n20 b\n");
+        let first = read(dir.path(), &LogCursor::default(), 1).expect("read");
+        assert_eq!(first.lines[0].message, "a");
+        // Rotated: `b` is in the older file now, then more lines there and in the new one.
+        let log = dir.path().join("blue").join("blue-1.log");
+        fs::rename(&log, rotated(&log)).expect("rotated");
+        fs::write(rotated(&log), "10 a\n20 b\n30 c\n").expect("written to before the rename");
+        fs::write(&log, "40 d\n").expect("new");
+        let mut cursor = first.cursor;
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let batch = read(dir.path(), &cursor, 10).expect("read");
+            got.extend(batch.lines.into_iter().map(|l| l.message));
+            cursor = batch.cursor;
+        }
+        assert_eq!(got, ["b", "c", "d"], "every line once, in order");
+    }
+
+    #[test]
     fn since_skips_old_lines_for_good() {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "blue", "blue-1", "10 old\n50 new\n");
@@ -263,8 +313,8 @@ mod tests {
         assert!(!msg.contains('\u{fffd}'), "no replacement character");
         assert_eq!(msg.chars().count(), (READ_CHUNK as usize - 4) / 2);
         assert_eq!(
-            batch.cursor.streams["green/green-1"],
-            (READ_CHUNK - 1).to_string()
+            parse_position(batch.cursor.streams.get("green/green-1")).0,
+            READ_CHUNK - 1
         );
     }
 }

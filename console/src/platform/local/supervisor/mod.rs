@@ -398,8 +398,13 @@ impl Supervisor {
                     .collect();
                 if current.len() < desired {
                     let may_start = svc.next_start.is_none_or(|at| Instant::now() >= at);
+                    let starting = svc
+                        .tasks
+                        .iter()
+                        .filter(|t| t.active() && t.status == TaskStatus::Pending)
+                        .count();
                     if may_start {
-                        for _ in current.len()..desired {
+                        for _ in 0..starts_now(desired - current.len(), starting) {
                             to_start.push((color, rel.clone()));
                         }
                     }
@@ -906,6 +911,13 @@ impl Supervisor {
     }
 }
 
+/// How many of `missing` tasks to start now, with `starting` still starting: at most
+/// [`LOCAL_MAX_STARTING`](crate::rollout::limits::LOCAL_MAX_STARTING) at once, so a large
+/// scale-out starts in waves as tasks come up rather than as one burst of processes.
+fn starts_now(missing: usize, starting: usize) -> usize {
+    missing.min(crate::rollout::limits::LOCAL_MAX_STARTING.saturating_sub(starting))
+}
+
 /// Sends `sig` to a process of ours that no task runner owns.
 pub fn signal_pid(pid: u32, sig: nix::sys::signal::Signal) {
     task::signal(pid, sig);
@@ -1092,6 +1104,17 @@ mod tests {
         );
         let _ = serving.kill();
         let _ = serving.wait();
+    }
+
+    #[test]
+    fn tasks_start_in_bounded_waves() {
+        let max = crate::rollout::limits::LOCAL_MAX_STARTING;
+        assert_eq!(starts_now(64, 0), max);
+        assert_eq!(starts_now(64, max - 1), 1);
+        assert_eq!(starts_now(64, max), 0);
+        assert_eq!(starts_now(64, max + 3), 0, "more starting than the bound");
+        assert_eq!(starts_now(2, 0), 2);
+        assert_eq!(starts_now(0, 0), 0);
     }
 
     #[test]

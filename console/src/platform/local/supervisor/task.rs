@@ -569,18 +569,15 @@ impl TaskLog {
         tokio::fs::OpenOptions::from(options).open(path).await
     }
 
-    /// The older file a rotation keeps: `<task>.log.1`.
-    pub fn rotated(path: &Path) -> PathBuf {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".1");
-        PathBuf::from(name)
-    }
-
     async fn write(&mut self, line: &str) -> std::io::Result<()> {
         let len = line.len() as u64;
         if self.size > 0 && self.size.saturating_add(len) > self.limits.max_bytes {
             self.file.flush().await?;
-            tokio::fs::rename(&self.path, Self::rotated(&self.path)).await?;
+            tokio::fs::rename(
+                &self.path,
+                crate::platform::local::logs::rotated(&self.path),
+            )
+            .await?;
             self.file = Self::open_file(&self.path).await?;
             self.size = 0;
         }
@@ -625,7 +622,7 @@ fn prune_old_logs(dir: &Path, live: &[String], keep: usize) -> std::io::Result<u
     let mut removed = 0;
     for (_, task) in ended.iter().skip(keep) {
         let log = dir.join(format!("{task}.log"));
-        let _ = std::fs::remove_file(TaskLog::rotated(&log));
+        let _ = std::fs::remove_file(crate::platform::local::logs::rotated(&log));
         std::fs::remove_file(&log)?;
         removed += 1;
     }
@@ -750,6 +747,111 @@ mod tests {
         );
         let rejoined = lines[0].trim_end_matches(TRUNCATED_MARK).to_string() + &lines[1];
         assert_eq!(rejoined, output.trim_end());
+    }
+
+    #[tokio::test]
+    async fn a_task_log_rotates_at_its_cap_and_keeps_one_older_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blue-1.log");
+        let limits = LogLimits {
+            max_bytes: 100,
+            old_tasks: 20,
+        };
+        let mut log = TaskLog::open(path.clone(), limits).await.expect("open");
+        let line = format!("{}\n", "x".repeat(29)); // 30 bytes
+        for _ in 0..10 {
+            log.write(&line).await.expect("write");
+        }
+        log.file.flush().await.expect("flush");
+        let rotated = crate::platform::local::logs::rotated(&path);
+        let size = |p: &Path| std::fs::metadata(p).expect("exists").len();
+        assert_eq!(
+            size(&path),
+            30,
+            "10 lines of 30 at a cap of 100: 3+3+3 rotated, 1 left"
+        );
+        assert_eq!(size(&rotated), 90);
+        assert!(
+            !dir.path().join("blue-1.log.2").exists(),
+            "one older file only"
+        );
+        crate::platform::local::files::tests::assert_private(&path);
+        crate::platform::local::files::tests::assert_private(&rotated);
+        // Reopened (a new daemon): the size carries on from the file.
+        let mut again = TaskLog::open(path.clone(), limits).await.expect("reopen");
+        assert_eq!(again.size, 30);
+        again.write(&"y".repeat(80)).await.expect("write");
+        again.file.flush().await.expect("flush");
+        assert_eq!(size(&path), 80);
+        assert_eq!(size(&rotated), 30);
+    }
+
+    #[test]
+    fn only_the_newest_ended_tasks_keep_their_logs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for i in 0..30 {
+            let log = dir.path().join(format!("blue-{i:02}.log"));
+            std::fs::write(&log, "1 x\n").expect("write");
+            std::fs::write(crate::platform::local::logs::rotated(&log), "1 x\n").expect("write");
+            // blue-00 is the oldest.
+            let at = old + Duration::from_secs(i);
+            std::fs::File::options()
+                .write(true)
+                .open(&log)
+                .and_then(|f| f.set_modified(at))
+                .expect("mtime");
+        }
+        let live = vec!["blue-00".to_string()];
+        let removed = prune_old_logs(dir.path(), &live, 20).expect("pruned");
+        assert_eq!(removed, 9, "29 ended, 20 kept");
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".log")
+                    .map(String::from)
+            })
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 21);
+        assert_eq!(left[0], "blue-00", "a live task's log is never pruned");
+        assert_eq!(left[1], "blue-10", "the oldest ended ones went");
+        assert!(
+            !dir.path().join("blue-05.log.1").exists(),
+            "with their rotated file"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_handover_passes_on_what_was_read_and_stops_reading() {
+        let (mut writer, reader) = tokio::io::duplex(1024);
+        writer
+            .write_all(b"first\nsecond\npart")
+            .await
+            .expect("write");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let detach = CancellationToken::new();
+        let pumping = tokio::spawn(pump(reader, tx, None, None, detach.clone()));
+        let first = rx.recv().await.expect("a line");
+        assert!(first.ends_with(" first\n"), "{first}");
+        detach.cancel();
+        tokio::time::timeout(Duration::from_secs(5), pumping)
+            .await
+            .expect("stops at the handover")
+            .expect("joined");
+        let rest: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|l| {
+                l.split_once(' ')
+                    .expect("timestamped")
+                    .1
+                    .trim_end()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(rest, ["second", "part"]);
     }
 
     #[tokio::test]
