@@ -296,18 +296,9 @@ mod tests {
 
     mod proptests {
         use super::*;
+        use crate::prop::number;
         use crate::rollout::limits::{MAX_BAKE_SECS, MAX_TASKS_CEILING};
         use proptest::prelude::*;
-
-        /// Numbers of every size: small, near the limits, past u64.
-        fn number() -> impl Strategy<Value = String> {
-            prop_oneof![
-                (0u64..2_000).prop_map(|n| n.to_string()),
-                (0u64..200_000).prop_map(|n| n.to_string()),
-                any::<u64>().prop_map(|n| n.to_string()),
-                "[1-9][0-9]{19,30}",
-            ]
-        }
 
         fn fits(n: &str, max: u64) -> bool {
             n.parse::<u64>().is_ok_and(|v| v <= max)
