@@ -113,4 +113,56 @@ mod tests {
         assert_eq!(clock_ms(3_723_042), "01:02:03.042");
         assert_eq!(time(1_795_849_200_000), "2026-11-28T07:00:00Z");
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn every_number_formats(ms in any::<i64>(), bytes in any::<u64>()) {
+                let d = duration(ms);
+                prop_assert!(!d.is_empty() && d.len() <= 24, "{}", d);
+                if ms < 1_000 {
+                    prop_assert_eq!(d, format!("{}ms", ms.max(0)));
+                }
+                prop_assert!(!age(ms).is_empty());
+                prop_assert!(!size(bytes).is_empty());
+                prop_assert_eq!(clock_ms(ms).len(), 12);
+                prop_assert!(!time(ms).is_empty());
+            }
+
+            #[test]
+            fn whole_seconds_under_a_minute_read_back(s in 1i64..60) {
+                prop_assert_eq!(duration(s * 1_000), format!("{s}s"));
+            }
+
+            #[test]
+            fn clock_and_time_parse_back(at in prop_oneof![0i64..253_402_300_800_000, any::<i64>()]) {
+                let secs = at.div_euclid(1_000);
+                let c = clock(at);
+                let parts: Vec<i64> = c.split(':').map(|p| p.parse().expect("digits")).collect();
+                prop_assert_eq!(parts[0] * 3_600 + parts[1] * 60 + parts[2], secs.rem_euclid(86_400));
+                // Years 0 to 9999 are RFC 3339; other times are written as their millis.
+                let written = super::time(at);
+                match time::OffsetDateTime::parse(&written, &time::format_description::well_known::Rfc3339) {
+                    Ok(t) => prop_assert_eq!(t.unix_timestamp(), secs),
+                    Err(_) => {
+                        prop_assert!(!(0..253_402_300_800_000).contains(&at));
+                        prop_assert_eq!(written, at.to_string());
+                    }
+                }
+            }
+
+            #[test]
+            fn a_short_digest_is_a_prefix_of_its_hex(s in "(sha256:)?\\PC{0,70}") {
+                let hex = s.strip_prefix("sha256:").unwrap_or(&s);
+                let short = short_digest(&s);
+                prop_assert!(hex.starts_with(short));
+                prop_assert!(short.len() <= DIGEST_CHARS || short == hex);
+            }
+        }
+    }
 }

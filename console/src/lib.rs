@@ -11,5 +11,7 @@ pub mod config;
 pub mod format;
 pub mod ops;
 pub mod platform;
+#[cfg(test)]
+mod prop;
 pub mod rollout;
 pub mod tui;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::builder::TypedValueParser as _;
 
 use super::local::{DaemonFlags, default_source_dir};
 use super::render;
@@ -31,7 +32,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_tui: bool,
     /// Tasks per color.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
+    #[arg(long, default_value_t = 2, value_parser = super::Bounded { min: 1, max: 8 }.map(|n| n as u32))]
     pub tasks: u32,
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::Bounded;
 use super::render;
 use crate::ops::exit;
 use crate::platform::Platform;
@@ -15,6 +16,8 @@ use crate::platform::local::daemon::{self, state::DaemonConfig};
 use crate::platform::local::lifecycle;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::registry::Registry;
+use crate::rollout::limits;
+use clap::builder::TypedValueParser as _;
 
 /// `bluegreen local …`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -57,23 +60,32 @@ pub struct DaemonFlags {
     #[arg(long)]
     pub test_port: Option<u16>,
     /// Milliseconds between health checks of each task [default: 1000].
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = Bounded { min: limits::LOCAL_MIN_HEALTH_INTERVAL_MS, max: limits::LOCAL_MAX_DELAY_MS })]
     pub health_interval_ms: Option<u64>,
     /// Passed checks in a row that make a target healthy [default: 2].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = threshold())]
     pub healthy_threshold: Option<u32>,
     /// Failed checks in a row that make a target unhealthy [default: 2].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = threshold())]
     pub unhealthy_threshold: Option<u32>,
     /// Longest wait for a deregistered target's in-flight requests before SIGTERM [default: 5000].
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = Bounded { min: 0, max: limits::LOCAL_MAX_DELAY_MS })]
     pub deregistration_delay_ms: Option<u64>,
     /// SIGTERM to SIGKILL [default: 10000].
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = Bounded { min: 0, max: limits::LOCAL_MAX_DELAY_MS })]
     pub stop_timeout_ms: Option<u64>,
     /// The repository `bluegreen build` builds [default: the repository around the current directory].
     #[arg(long, value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
+}
+
+/// Checks in a row, 1 to [`limits::MAX_HEALTH_THRESHOLD`].
+fn threshold() -> impl clap::builder::TypedValueParser<Value = u32> {
+    Bounded {
+        min: 1,
+        max: limits::MAX_HEALTH_THRESHOLD as u64,
+    }
+    .map(|n| n as u32)
 }
 
 impl DaemonFlags {

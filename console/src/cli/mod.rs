@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::rollout::{Color, Weights, limits};
@@ -121,14 +122,15 @@ pub enum Command {
         #[arg(long, short)]
         follow: bool,
         /// Show at most the latest N lines of the window (after the color filter).
-        #[arg(long, short = 'n', value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=limits::MAX_LOG_LINES as i64))]
+        #[arg(long, short = 'n', value_name = "N", default_value_t = 1000, value_parser = Bounded { min: 1, max: limits::MAX_LOG_LINES as u64 }.map(|n| n as u32))]
         lines: u32,
     },
     /// Sets a color's desired task count.
     Scale {
         #[arg(long)]
         color: Color,
-        #[arg(long)]
+        /// At most 1,000 (any profile's ceiling; the profile's `max_tasks` is checked after).
+        #[arg(long, value_parser = Bounded { min: 0, max: limits::MAX_TASKS_CEILING as u64 }.map(|n| n as u32))]
         count: u32,
     },
     /// Writes a profile into bluegreen.toml from `terraform output -json` files (merged).
@@ -147,10 +149,10 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ShiftArgs {
     /// Green's share in percent; blue gets the rest.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100), required_unless_present = "blue", conflicts_with = "blue")]
+    #[arg(long, value_parser = percent(), required_unless_present = "blue", conflicts_with = "blue")]
     pub green: Option<u8>,
     /// Blue's share in percent; green gets the rest.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, value_parser = percent())]
     pub blue: Option<u8>,
     /// Override the health guard.
     #[arg(long)]
@@ -186,9 +188,54 @@ pub struct WaitArgs {
     pub timeout: u64,
 }
 
-/// A number of seconds from 0 to `max`; clap's message names the range.
-fn secs(max: u64) -> clap::builder::RangedU64ValueParser<u64> {
-    clap::value_parser!(u64).range(0..=max)
+/// A number of seconds from 0 to `max`.
+fn secs(max: u64) -> Bounded {
+    Bounded { min: 0, max }
+}
+
+/// A share in percent, 0 to 100.
+fn percent() -> impl clap::builder::TypedValueParser<Value = u8> {
+    Bounded {
+        min: 0,
+        max: Weights::TOTAL as u64,
+    }
+    .map(|n| n as u8)
+}
+
+/// A whole number from `min` to `max`, as clap's ranged parsers read it, except that a number
+/// too long for any integer is refused naming the range too (clap's says only "too large").
+/// Narrower fields take it with `.map(...)`: the range keeps the cast lossless.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounded {
+    pub(crate) min: u64,
+    pub(crate) max: u64,
+}
+
+impl clap::builder::TypedValueParser for Bounded {
+    type Value = u64;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<u64, clap::Error> {
+        let text = value.to_string_lossy();
+        let (min, max) = (self.min, self.max);
+        let why = match text.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => return Ok(n),
+            Ok(_) => format!("{text} is not in {min}..={max}"),
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+                format!("{text} is not in {min}..={max}")
+            }
+            Err(e) => format!("{e} (a whole number in {min}..={max})"),
+        };
+        let arg = arg.map_or_else(|| "...".to_string(), |a| a.to_string());
+        Err(cmd.clone().error(
+            clap::error::ErrorKind::ValueValidation,
+            format!("invalid value '{text}' for '{arg}': {why}"),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -354,3 +354,103 @@ fn an_unhealthy_color_is_explained() {
     c.tasks[1].stopped_reason = Some("Essential container in task exited".into());
     insta::assert_snapshot!(render::why_unhealthy(&c));
 }
+
+mod proptests {
+    use super::*;
+    use crate::rollout::limits::*;
+    use proptest::prelude::*;
+
+    /// Every numeric flag: the words before it, the flag, and its range.
+    const NUMBER_FLAGS: &[(&[&str], &str, u64, u64)] = &[
+        (&["promote"], "--bake", 0, MAX_BAKE_SECS),
+        (&["build"], "--timeout", 0, MAX_WAIT_SECS),
+        (&["deploy", "--tag", "v2"], "--timeout", 0, MAX_WAIT_SECS),
+        (
+            &["wait", "--healthy", "green"],
+            "--timeout",
+            0,
+            MAX_WAIT_SECS,
+        ),
+        (&["logs"], "--since", 0, MAX_LOG_SINCE_SECS),
+        (&["logs"], "--lines", 1, MAX_LOG_LINES as u64),
+        (
+            &["scale", "--color", "blue"],
+            "--count",
+            0,
+            MAX_TASKS_CEILING as u64,
+        ),
+        (&["shift"], "--green", 0, 100),
+        (&["shift"], "--blue", 0, 100),
+        (
+            &["local", "up"],
+            "--health-interval-ms",
+            LOCAL_MIN_HEALTH_INTERVAL_MS,
+            LOCAL_MAX_DELAY_MS,
+        ),
+        (
+            &["local", "up"],
+            "--healthy-threshold",
+            1,
+            MAX_HEALTH_THRESHOLD as u64,
+        ),
+        (
+            &["local", "daemon"],
+            "--unhealthy-threshold",
+            1,
+            MAX_HEALTH_THRESHOLD as u64,
+        ),
+        (
+            &["local", "up"],
+            "--deregistration-delay-ms",
+            0,
+            LOCAL_MAX_DELAY_MS,
+        ),
+        (&["local", "up"], "--stop-timeout-ms", 0, LOCAL_MAX_DELAY_MS),
+        (&["demo"], "--tasks", 1, 8),
+    ];
+
+    proptest! {
+        #![proptest_config(crate::prop::config())]
+
+        #[test]
+        fn every_number_flag_is_bounded_and_refusals_name_the_range(
+            flag in prop::sample::select(NUMBER_FLAGS),
+            n in crate::prop::number(),
+        ) {
+            let (words, name, min, max) = flag;
+            let args = std::iter::once("bluegreen")
+                .chain(words.iter().copied())
+                .chain([name, n.as_str()]);
+            let fits = n.parse::<u64>().is_ok_and(|v| (min..=max).contains(&v));
+            match Cli::try_parse_from(args) {
+                Ok(cli) => {
+                    prop_assert!(fits, "{name} {n} was accepted");
+                    if let Some(Command::Promote { bake, .. }) = cli.command {
+                        prop_assert_eq!(Some(bake), n.parse().ok());
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(!fits, "{name} {n}: {e}");
+                    let text = e.to_string();
+                    prop_assert!(text.contains(&format!("{min}..={max}")), "{}", text);
+                    prop_assert_eq!(e.exit_code(), crate::ops::exit::USAGE);
+                }
+            }
+        }
+
+        #[test]
+        fn any_arguments_are_parsed_or_refused(words in prop::collection::vec("(--?[a-z-]{1,12}|\\PC{0,10})", 0..6)) {
+            let _ = Cli::try_parse_from(std::iter::once("bluegreen".to_string()).chain(words));
+        }
+
+        #[test]
+        fn wait_for_weights_takes_only_a_pair_summing_to_100(w in "\\PC{0,8}|[0-9]{1,4}:[0-9]{1,4}") {
+            if let Ok(Cli { command: Some(Command::Wait(args)), .. }) =
+                Cli::try_parse_from(["bluegreen", "wait", "--weights", &w])
+            {
+                let got = args.weights.expect("given");
+                prop_assert_eq!(got.blue() as u32 + got.green() as u32, 100);
+            }
+        }
+    }
+}

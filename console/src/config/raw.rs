@@ -27,7 +27,8 @@ struct RawFile {
 struct RawProfile {
     platform: Option<Spanned<String>>,
     read_only: Option<bool>,
-    max_tasks: Option<Spanned<u32>>,
+    /// Read as any TOML integer, so a negative or huge value is refused naming the range.
+    max_tasks: Option<Spanned<i64>>,
     state_dir: Option<String>,
     region: Option<String>,
     aws_profile: Option<String>,
@@ -38,7 +39,7 @@ struct RawProfile {
     codebuild_project: Option<String>,
     ecr_repository: Option<String>,
     container: Option<String>,
-    call_timeout: Option<Spanned<u64>>,
+    call_timeout: Option<Spanned<i64>>,
     blue: Option<Spanned<RawColor>>,
     green: Option<Spanned<RawColor>>,
 }
@@ -142,7 +143,9 @@ fn profile(
     let read_only = raw.read_only.unwrap_or(false);
     let max_tasks = match &raw.max_tasks {
         None => limits::DEFAULT_MAX_TASKS,
-        Some(m) if (1..=limits::MAX_TASKS_CEILING).contains(m.get_ref()) => *m.get_ref(),
+        Some(m) if (1..=limits::MAX_TASKS_CEILING as i64).contains(m.get_ref()) => {
+            *m.get_ref() as u32
+        }
         Some(m) => {
             return Err(lines.error(
                 m.span(),
@@ -230,13 +233,15 @@ fn aws(
         .map(|t| listener(t, "test_listener"))
         .transpose()?;
     let call_timeout = match raw.call_timeout {
-        Some(t) if *t.get_ref() == 0 || *t.get_ref() > 600 => {
+        Some(t) if !(1..=600).contains(t.get_ref()) => {
             return Err(lines.error(
                 t.span(),
                 format!("profile `{name}`: call_timeout must be 1..=600 seconds"),
             ));
         }
-        Some(t) => Some(std::time::Duration::from_secs(t.into_inner())),
+        Some(t) => Some(std::time::Duration::from_secs(
+            t.into_inner().unsigned_abs(),
+        )),
         None => None,
     };
     let blue = color(lines, name, Color::Blue, span.clone(), raw.blue)?;

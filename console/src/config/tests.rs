@@ -282,3 +282,84 @@ fn init_appends_and_keeps_what_was_there() {
     let err = terraform::init(&config, "prod", &[base, services]).expect_err("exists");
     assert!(matches!(err, InitError::Exists { .. }));
 }
+
+mod proptests {
+    use super::*;
+    use crate::rollout::limits;
+    use proptest::prelude::*;
+
+    const LOCAL: &str = "[profiles.dev]\nplatform = \"local\"\n";
+    const AWS: &str = r#"[profiles.prod]
+cluster = "c"
+prod_listener = "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/lb/1/2"
+codebuild_project = "p"
+ecr_repository = "r"
+blue = { service = "b", task_family = "b", target_group = "arn:tg/b", log_group = "g", log_stream_prefix = "blog" }
+green = { service = "g", task_family = "g", target_group = "arn:tg/g", log_group = "g", log_stream_prefix = "blog" }
+"#;
+
+    /// A line of TOML as a person might write one, right or wrong.
+    fn toml_line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,30}",
+            "(max_tasks|call_timeout|read_only|platform|default_profile|state_dir) = (-?[0-9]{1,22}|\"\\PC{0,8}\"|true|\\[\\]|\\{\\})",
+            "\\[profiles\\.[a-z]{1,4}\\]",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::prop::config())]
+
+        #[test]
+        fn any_file_is_a_config_or_an_error_with_a_line(lines in prop::collection::vec(toml_line(), 0..8)) {
+            let text = lines.join("\n");
+            if let Err(ConfigError::Invalid { line, column, .. }) = parse(&text) {
+                prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
+                prop_assert!(column >= 1);
+            }
+        }
+
+        #[test]
+        fn max_tasks_is_accepted_in_range_and_refused_naming_it(n in any::<i64>()) {
+            let got = parse(&format!("{LOCAL}max_tasks = {n}\n"));
+            let fits = (1..=limits::MAX_TASKS_CEILING as i64).contains(&n);
+            match got {
+                Ok(f) => {
+                    prop_assert!(fits);
+                    prop_assert_eq!(f.profiles[0].max_tasks as i64, n);
+                }
+                Err(e) => {
+                    prop_assert!(!fits);
+                    let text = e.to_string();
+                    prop_assert!(text.contains(&format!("1 to {}", limits::MAX_TASKS_CEILING)), "{}", text);
+                    prop_assert!(text.contains("bluegreen.toml:3:"), "{}", text);
+                }
+            }
+        }
+
+        #[test]
+        fn call_timeout_is_accepted_in_range_and_refused_naming_it(n in prop_oneof![any::<i64>(), -5i64..700]) {
+            let got = parse(&format!("{AWS}call_timeout = {n}\n"));
+            let fits = (1..=600).contains(&n);
+            match got {
+                Ok(f) => {
+                    prop_assert!(fits);
+                    let Target::Aws(aws) = &f.profiles[0].target else { panic!("an AWS profile") };
+                    prop_assert_eq!(aws.call_timeout, Some(std::time::Duration::from_secs(n as u64)));
+                }
+                Err(e) => {
+                    prop_assert!(!fits);
+                    prop_assert!(e.to_string().contains("1..=600"), "{}", e);
+                }
+            }
+        }
+
+        #[test]
+        fn a_listener_reference_parses_or_explains(s in "\\PC{0,20}|[a-z:-]{1,10}:[0-9]{1,7}") {
+            match ListenerRef::parse(&s) {
+                Ok(r) => prop_assert_eq!(ListenerRef::parse(&r.to_string()), Ok(r)),
+                Err(e) => prop_assert!(e.contains(&format!("`{s}`")) || e.contains("port"), "{}", e),
+            }
+        }
+    }
+}

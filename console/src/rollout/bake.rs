@@ -110,3 +110,31 @@ fn traffic_moved(what: String, old: Color) -> Refusal {
         overridable: false,
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::prop::config())]
+
+        /// However long the bake and whenever it starts, it ends no earlier than it starts and
+        /// its time left never wraps.
+        #[test]
+        fn a_bake_never_ends_before_it_starts(
+            now in any::<UnixMillis>(),
+            ms in prop_oneof![any::<u128>(), (0u128..100_000_000), Just(u64::MAX as u128 + 1)],
+            later in any::<UnixMillis>(),
+            keep_old in any::<bool>(),
+        ) {
+            let bake = Bake::starting(Color::Blue, now, ms, keep_old);
+            prop_assert!(bake.until >= now);
+            prop_assert_eq!(bake.until as i128, (now as i128 + ms.min(i64::MAX as u128) as i128).min(i64::MAX as i128));
+            prop_assert_eq!(bake.is_due(now), bake.until == now);
+            prop_assert!(bake.is_due(bake.until));
+            prop_assert_eq!(bake.left(later) == 0, bake.is_due(later));
+            prop_assert!(bake.left(now) as u128 <= ms);
+        }
+    }
+}

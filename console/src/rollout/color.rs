@@ -127,4 +127,24 @@ mod tests {
         let names: Vec<_> = p.iter().map(|(c, _)| c).collect();
         assert_eq!(names, Color::ALL);
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn only_blue_and_green_are_colors(s in "\\PC{0,8}|[ ]?(?i:blue|green)[ ]?") {
+                match s.parse::<Color>() {
+                    Ok(c) => {
+                        prop_assert_eq!(s.trim().to_ascii_lowercase(), c.as_str());
+                        prop_assert_eq!(c.to_string().parse::<Color>(), Ok(c));
+                    }
+                    Err(e) => prop_assert!(e.to_string().contains("expected `blue` or `green`")),
+                }
+            }
+        }
+    }
 }

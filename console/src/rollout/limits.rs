@@ -30,3 +30,11 @@ pub const MAX_LOG_LINES: u32 = 100_000;
 /// The most lines one `logs` call reads through to find the latest ones (a window that holds
 /// more is cut, and says so).
 pub const MAX_LOG_SCAN: usize = 2_000_000;
+/// The longest of the local daemon's timings (`local up --health-interval-ms`,
+/// `--deregistration-delay-ms`, `--stop-timeout-ms`): ten minutes, so a typo cannot leave a
+/// `local down` waiting for days.
+pub const LOCAL_MAX_DELAY_MS: u64 = 10 * 60 * 1000;
+/// The shortest health-check interval the local daemon keeps.
+pub const LOCAL_MIN_HEALTH_INTERVAL_MS: u64 = 50;
+/// The most checks in a row a health threshold may ask for.
+pub const MAX_HEALTH_THRESHOLD: u32 = 100;

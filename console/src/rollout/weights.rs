@@ -158,7 +158,9 @@ impl Weights {
 
     /// Moves `delta` points towards green (negative: towards blue), clamped to 0..=100.
     pub fn nudge_green(self, delta: i16) -> Self {
-        let g = (self.green as i16 + delta).clamp(0, Self::TOTAL as i16) as u8;
+        let g = (self.green as i16)
+            .saturating_add(delta)
+            .clamp(0, Self::TOTAL as i16) as u8;
         Weights {
             blue: Self::TOTAL - g,
             green: g,
@@ -266,6 +268,9 @@ mod tests {
         assert_eq!(w.nudge_green(5).green(), 100);
         assert_eq!(w.nudge_green(-100).green(), 0);
         assert_eq!(w.nudge_green(-3), Weights::new(5, 95).expect("valid"));
+        // Found by the property test: 98 + 32767 overflowed an i16.
+        assert_eq!(w.nudge_green(i16::MAX).green(), 100);
+        assert_eq!(w.nudge_green(i16::MIN).green(), 0);
     }
 
     #[test]
@@ -277,5 +282,91 @@ mod tests {
             serde_json::to_string(&w).expect("serializes"),
             r#"{"blue":70,"green":30}"#
         );
+    }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn color() -> impl Strategy<Value = Color> {
+            prop_oneof![Just(Color::Blue), Just(Color::Green)]
+        }
+
+        fn sums_to_total(w: Weights) -> bool {
+            w.blue() as u32 + w.green() as u32 == Weights::TOTAL as u32
+        }
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn any_text_parses_to_a_pair_summing_to_100_or_is_refused(s in "\\PC{0,16}") {
+                if let Ok(w) = s.parse::<Weights>() {
+                    prop_assert!(sums_to_total(w));
+                }
+            }
+
+            #[test]
+            fn numbers_either_side_of_the_colon(b in any::<u32>(), g in any::<u32>()) {
+                let parsed = format!("{b}:{g}").parse::<Weights>();
+                prop_assert_eq!(parsed.is_ok(), b <= 100 && g <= 100 && b + g == 100);
+                match parsed {
+                    Ok(w) => prop_assert_eq!((w.blue() as u32, w.green() as u32), (b, g)),
+                    Err(WeightsError::OutOfRange(v)) => {
+                        prop_assert!(v > 100 && (v == b || v == g));
+                        let msg = WeightsError::OutOfRange(v).to_string();
+                        prop_assert!(msg.contains("0..=100"), "{}", msg);
+                    }
+                    Err(WeightsError::BadSum { blue, green }) => {
+                        prop_assert_eq!((blue, green), (b, g));
+                        prop_assert_ne!(b + g, 100);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected {e:?}"),
+                }
+            }
+
+            #[test]
+            fn display_parse_round_trip(green in 0u8..=100, spaces in "[ ]{0,2}") {
+                let w = Weights::with_green(green).expect("in range");
+                let text = format!("{}{spaces}:{spaces}{}", w.blue(), w.green());
+                prop_assert_eq!(text.parse::<Weights>(), Ok(w));
+                let json = serde_json::to_string(&w).expect("serializes");
+                prop_assert_eq!(serde_json::from_str::<Weights>(&json).expect("parses"), w);
+            }
+
+            #[test]
+            fn serde_accepts_exactly_the_pairs_summing_to_100(b in any::<u16>(), g in any::<u16>()) {
+                let json = format!(r#"{{"blue":{b},"green":{g}}}"#);
+                let ok = b <= 100 && g <= 100 && b + g == 100;
+                prop_assert_eq!(serde_json::from_str::<Weights>(&json).is_ok(), ok);
+            }
+
+            #[test]
+            fn shares_ratios_and_nudges_sum_to_100(
+                c in color(),
+                share in any::<u8>(),
+                blue in any::<u32>(),
+                green in any::<u32>(),
+                delta in any::<i16>(),
+            ) {
+                match Weights::with_share(c, share) {
+                    Ok(w) => prop_assert!(sums_to_total(w) && w.get(c) == share),
+                    Err(e) => prop_assert!(share > 100 && e == WeightsError::OutOfRange(share as u32)),
+                }
+                match Weights::from_ratio(blue, green) {
+                    Ok(w) => {
+                        prop_assert!(sums_to_total(w));
+                        prop_assert_eq!(w.blue() == 0, blue == 0);
+                        prop_assert_eq!(w.green() == 0, green == 0);
+                    }
+                    Err(e) => prop_assert!(blue == 0 && green == 0 && e == WeightsError::AllZero),
+                }
+                let w = Weights::with_share(c, share.min(100)).expect("in range");
+                let moved = w.nudge_green(delta);
+                prop_assert!(sums_to_total(moved));
+                let want = (w.green() as i32 + delta as i32).clamp(0, 100);
+                prop_assert_eq!(moved.green() as i32, want);
+            }
+        }
     }
 }

@@ -156,4 +156,30 @@ mod tests {
         assert!(GroupCursor::parse("garbage").is_none());
         assert_eq!(GroupCursor::parse("5|").map(|c| c.ids.len()), Some(0));
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn any_text_is_a_cursor_or_none(s in "\\PC{0,40}|-?[0-9]{1,20}\\|[a-z,]{0,12}") {
+                if let Some(c) = GroupCursor::parse(&s) {
+                    prop_assert!(c.ids.iter().all(|i| !i.is_empty() && !i.contains(',')));
+                }
+            }
+
+            #[test]
+            fn a_rendered_cursor_parses_back(
+                at in any::<UnixMillis>(),
+                ids in prop::collection::btree_set("[A-Za-z0-9]{1,20}", 0..5),
+            ) {
+                let back = GroupCursor::parse(&GroupCursor { at, ids: ids.clone() }.render())
+                    .expect("parses");
+                prop_assert_eq!((back.at, back.ids), (at, ids));
+            }
+        }
+    }
 }

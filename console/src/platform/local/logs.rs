@@ -317,4 +317,134 @@ mod tests {
             READ_CHUNK - 1
         );
     }
+
+    mod proptests {
+        use super::*;
+        use crate::platform::local::wire::tests::strategies::cursor;
+        use proptest::prelude::*;
+
+        /// A log file as the daemon writes it (timestamps in order), maybe with a partial last
+        /// line or stray bytes.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            (
+                prop::collection::vec((0i64..50, "\\PC{0,20}"), 0..12),
+                prop::collection::vec(any::<u8>(), 0..8),
+            )
+                .prop_map(|(lines, tail)| {
+                    let mut at = 1_000;
+                    let mut out = String::new();
+                    for (step, message) in lines {
+                        at += step;
+                        out.push_str(&format_line(at, &message));
+                    }
+                    let mut out = out.into_bytes();
+                    out.extend(tail);
+                    out
+                })
+        }
+
+        fn streams() -> impl Strategy<Value = Vec<(Color, String, Vec<u8>)>> {
+            prop::collection::vec(
+                (
+                    prop_oneof![Just(Color::Blue), Just(Color::Green)],
+                    "[a-z0-9]{1,3}",
+                    body(),
+                ),
+                1..4,
+            )
+        }
+
+        fn lay_out(dir: &Path, streams: &[(Color, String, Vec<u8>)]) -> BTreeMap<String, u64> {
+            let mut lens = BTreeMap::new();
+            for (color, task, body) in streams {
+                let d = dir.join(color.as_str());
+                fs::create_dir_all(&d).expect("mkdir");
+                fs::write(d.join(format!("{task}.log")), body).expect("write");
+                lens.insert(format!("{color}/{task}"), body.len() as u64);
+            }
+            lens
+        }
+
+        use std::collections::BTreeMap;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn any_line_parses_or_not_without_panic(line in "\\PC{0,30}") {
+                let _ = parse_line(&line);
+            }
+
+            #[test]
+            fn a_formatted_line_parses_back(at in any::<UnixMillis>(), message in "\\PC{0,40}") {
+                let line = format_line(at, &message);
+                prop_assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+                prop_assert_eq!(parse_line(&line[..line.len() - 1]), Some((at, message.as_str())));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(crate::prop::io_config())]
+
+            /// A cursor from outside (any offsets, any text) never moves a stream backwards or
+            /// past the end of its file, and never panics the reader.
+            #[test]
+            fn a_cursor_from_outside_stays_within_the_files(
+                streams in streams(),
+                mut given in cursor(),
+                near in prop::collection::vec((0usize..4, 0u64..300), 0..4),
+                limit in 0usize..20,
+            ) {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let lens = lay_out(dir.path(), &streams);
+                // Offsets near the real ones too, not only random streams.
+                let names: Vec<&String> = lens.keys().collect();
+                for (i, off) in near {
+                    if let Some(name) = names.get(i % names.len()) {
+                        given.streams.insert((*name).clone(), off.to_string());
+                    }
+                }
+                given.since = None;
+                let batch = read(dir.path(), &given, limit).expect("read");
+                prop_assert!(batch.lines.len() <= limit);
+                for (name, len) in &lens {
+                    let before: u64 = given.streams.get(name).and_then(|o| o.parse().ok()).unwrap_or(0);
+                    let after: u64 = batch.cursor.streams.get(name).and_then(|o| o.parse().ok()).unwrap_or(0);
+                    if before <= *len {
+                        prop_assert!(before <= after && after <= *len, "{name}: {before} -> {after} of {len}");
+                    } else {
+                        prop_assert_eq!(after, before);
+                    }
+                }
+            }
+
+            /// Reading in batches of any size gives every complete line once, in file order.
+            #[test]
+            fn batches_of_any_size_give_every_line_once(streams in streams(), limit in 1usize..6) {
+                let dir = tempfile::tempdir().expect("tempdir");
+                lay_out(dir.path(), &streams);
+                let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for (color, task, body) in &streams {
+                    let lines = want.entry(format!("{color}/{task}")).or_default();
+                    lines.clear();
+                    for raw in body.split_inclusive(|b| *b == b'\n').filter(|r| r.ends_with(b"\n")) {
+                        let text = String::from_utf8_lossy(&raw[..raw.len() - 1]).into_owned();
+                        lines.push(parse_line(&text).map_or(text.clone(), |(_, m)| m.to_string()));
+                    }
+                }
+                let total: usize = want.values().map(Vec::len).sum();
+                let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                let mut cursor = LogCursor::default();
+                for _ in 0..=total {
+                    let batch = read(dir.path(), &cursor, limit).expect("read");
+                    for l in batch.lines {
+                        got.entry(format!("{}/{}", l.color, l.task_id)).or_default().push(l.message);
+                    }
+                    cursor = batch.cursor;
+                }
+                want.retain(|_, v| !v.is_empty());
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
 }

@@ -470,4 +470,63 @@ mod tests {
         reg.publish(&bin, &["v2".into()]).expect("again");
         assert_private(&dir.path().join("state"));
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn is_digest(s: &str) -> bool {
+            s.strip_prefix("sha256:").is_some_and(|h| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+        }
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn a_digest_is_exactly_sha256_and_64_lowercase_hex(
+                s in prop_oneof!["\\PC{0,80}", "sha256:[0-9a-fA-F./]{62,66}", "sha256:[0-9a-f]{64}"],
+            ) {
+                match s.parse::<Digest>() {
+                    Ok(d) => {
+                        prop_assert!(is_digest(&s));
+                        let name = d.file_name();
+                        prop_assert!(!name.contains('/') && !name.contains("..") && name.starts_with("sha256-"));
+                        prop_assert_eq!(d.to_string().parse::<Digest>().ok(), Some(d.clone()));
+                        let json = serde_json::to_string(&d).expect("serializes");
+                        prop_assert_eq!(serde_json::from_str::<Digest>(&json).ok(), Some(d));
+                    }
+                    Err(e) => {
+                        prop_assert!(!is_digest(&s));
+                        prop_assert!(e.to_string().contains("64 lowercase hex"));
+                        let json = serde_json::to_string(&s).expect("serializes");
+                        prop_assert!(serde_json::from_str::<Digest>(&json).is_err());
+                    }
+                }
+            }
+
+            #[test]
+            fn a_tag_follows_ecr_rules(
+                tag in prop_oneof!["\\PC{0,20}", "[A-Za-z0-9_][A-Za-z0-9_.-]{0,140}", "[./-][a-z]{0,4}"],
+            ) {
+                let valid = !tag.is_empty()
+                    && tag.len() <= 128
+                    && !tag.starts_with(['.', '-'])
+                    && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                match validate_tag(&tag) {
+                    Ok(()) => {
+                        prop_assert!(valid);
+                        prop_assert!(!tag.contains('/') && tag != "." && tag != "..");
+                    }
+                    Err(e) => {
+                        prop_assert!(!valid);
+                        prop_assert!(e.to_string().contains("1 to 128"));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -129,7 +129,7 @@ pub struct DaemonStatus {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -154,5 +154,118 @@ mod tests {
     fn invalid_weights_do_not_parse() {
         let bad = r#"{"v":1,"op":"set-weights","weights":{"blue":90,"green":90}}"#;
         assert!(serde_json::from_str::<Envelope<Request>>(bad).is_err());
+    }
+
+    /// Strategies for the protocol's values, for the property tests here and in the daemon.
+    pub(crate) mod strategies {
+        use super::*;
+        use proptest::prelude::*;
+
+        pub(crate) fn color() -> impl Strategy<Value = Color> {
+            prop_oneof![Just(Color::Blue), Just(Color::Green)]
+        }
+
+        pub(crate) fn cursor() -> impl Strategy<Value = LogCursor> {
+            let offset = prop_oneof![
+                any::<u64>().prop_map(|n| n.to_string()),
+                (0u64..4096).prop_map(|n| n.to_string()),
+                "\\PC{0,12}",
+            ];
+            (
+                prop::collection::btree_map("(blue|green)/[a-z0-9-]{1,10}", offset, 0..4),
+                prop::option::of(any::<UnixMillis>()),
+            )
+                .prop_map(|(streams, since)| LogCursor { streams, since })
+        }
+
+        pub(crate) fn request() -> impl Strategy<Value = Request> {
+            let text = "\\PC{0,16}";
+            prop_oneof![
+                Just(Request::Status),
+                Just(Request::Info),
+                Just(Request::Snapshot),
+                Just(Request::Listener),
+                Just(Request::Images),
+                Just(Request::Shutdown),
+                color().prop_map(|color| Request::TargetHealth { color }),
+                any::<usize>().prop_map(|limit| Request::Builds { limit }),
+                (prop::option::of(text), prop::option::of(text)).prop_map(
+                    |(source_version, release_tag)| Request::StartBuild {
+                        source_version,
+                        release_tag
+                    }
+                ),
+                (color(), text, any::<u32>()).prop_map(|(color, tag, desired)| Request::Deploy {
+                    color,
+                    tag,
+                    desired
+                }),
+                (color(), any::<u32>())
+                    .prop_map(|(color, desired)| Request::Scale { color, desired }),
+                (0u8..=100).prop_map(|g| Request::SetWeights {
+                    weights: Weights::with_green(g).expect("in range")
+                }),
+                (
+                    color(),
+                    prop::option::of((color(), any::<UnixMillis>(), any::<bool>()))
+                )
+                    .prop_map(|(stable, bake)| Request::RecordStable {
+                        stable,
+                        bake: bake.map(|(old, until, keep_old)| Bake {
+                            old,
+                            until,
+                            keep_old
+                        }),
+                    }),
+                color().prop_map(|color| Request::PointTestListener { color }),
+                (cursor(), any::<usize>())
+                    .prop_map(|(cursor, limit)| Request::ReadLogs { cursor, limit }),
+                any::<u64>().prop_map(|window_secs| Request::Metrics { window_secs }),
+            ]
+        }
+    }
+
+    mod proptests {
+        use super::strategies::request;
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn every_request_round_trips_on_one_line(req in request()) {
+                let line = serde_json::to_string(&Envelope { v: VERSION, body: req.clone() })
+                    .expect("serializes");
+                prop_assert!(!line.contains('\n'));
+                prop_assert!(line.len() < MAX_LINE);
+                let back: Envelope<Request> = serde_json::from_str(&line).expect("parses");
+                prop_assert_eq!(back.v, VERSION);
+                prop_assert!(req.call_name().starts_with("local:"));
+                prop_assert_eq!(back.body, req);
+            }
+
+            #[test]
+            fn replies_round_trip_on_one_line(ok in prop::option::of("\\PC{0,40}"), message in "\\PC{0,40}") {
+                let reply = Reply {
+                    v: VERSION,
+                    ok: ok.map(serde_json::Value::from),
+                    error: Some(PlatformError::call(
+                        "local:request",
+                        "control socket",
+                        crate::platform::FaultKind::Invalid,
+                        message,
+                    )),
+                };
+                let line = serde_json::to_string(&reply).expect("serializes");
+                prop_assert!(!line.contains('\n'));
+                let back: Reply = serde_json::from_str(&line).expect("parses");
+                prop_assert_eq!(back.ok, reply.ok);
+                prop_assert_eq!(
+                    back.error.map(|e| e.to_string()),
+                    reply.error.map(|e| e.to_string())
+                );
+            }
+        }
     }
 }

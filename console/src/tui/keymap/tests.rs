@@ -318,3 +318,84 @@ fn every_bindable_action_is_in_the_runbook() {
         assert_eq!(parsed, *b);
     }
 }
+
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Key names as a keymap file may spell them, and nonsense.
+    fn key_name() -> impl Strategy<Value = String> {
+        let base = prop_oneof![
+            "\\PC",
+            prop::sample::select(vec![
+                "enter",
+                "Return",
+                "esc",
+                "tab",
+                "backtab",
+                "space",
+                "backspace",
+                "del",
+                "ins",
+                "home",
+                "end",
+                "PgUp",
+                "pagedown",
+                "up",
+                "down",
+                "left",
+                "right",
+                "f0",
+                "f1",
+                "F12",
+                "f24",
+                "f25",
+                "f999999999999",
+                "⏎",
+                "←",
+                "-",
+                "+",
+            ])
+            .prop_map(str::to_string),
+            "\\PC{2,6}",
+        ];
+        (
+            "((ctrl|Control|alt|meta|option|shift|SHIFT|hyper)[-+]){0,3}",
+            base,
+        )
+            .prop_map(|(mods, base)| format!("{mods}{base}"))
+    }
+
+    proptest! {
+        #![proptest_config(crate::prop::config())]
+
+        #[test]
+        fn a_key_name_parses_and_reads_back_or_explains(name in key_name()) {
+            match name.parse::<Key>() {
+                Ok(k) => prop_assert_eq!(k.to_string().parse::<Key>(), Ok(k), "{} shows as {}", name, k),
+                Err(e) => prop_assert!(e.0.contains(&format!("`{name}`")), "{}", e.0),
+            }
+        }
+
+        #[test]
+        fn any_keymap_file_is_a_keymap_or_an_error_naming_the_file(
+            lines in prop::collection::vec(
+                prop_oneof![
+                    "\\PC{0,20}",
+                    (key_name(), prop::sample::select(Bindable::ALL)).prop_map(|(k, b)| {
+                        let action = serde_json::to_string(&b).expect("a name");
+                        format!("{} = {action}", serde_json::to_string(&k).expect("a string"))
+                    }),
+                    "[a-z]{1,3} = \"[a-z-]{1,12}\"",
+                ],
+                0..6,
+            ),
+        ) {
+            let text = format!("[keys]\n{}", lines.join("\n"));
+            match parse(Path::new("/cfg/keymap.toml"), &text) {
+                Ok(keymap) => prop_assert!(!keymap.normal.rows.is_empty()),
+                Err(e) => prop_assert!(e.to_string().contains("/cfg/keymap.toml"), "{}", e),
+            }
+        }
+    }
+}

@@ -62,9 +62,7 @@ pub fn parse_command(line: &str) -> Result<Action, String> {
         "scale" => match args {
             [color, n] => Ok(Action::Scale {
                 color: color.parse::<Color>().map_err(|e| e.to_string())?,
-                desired: n
-                    .parse()
-                    .map_err(|_| format!("scale: `{n}` is not a task count"))?,
+                desired: task_count(n)?,
             }),
             _ => Err("usage: scale blue|green N".into()),
         },
@@ -89,15 +87,42 @@ fn no_args(verb: &str, args: &[&str], action: Action) -> Result<Action, String> 
     }
 }
 
+/// Why a number from the command line is refused.
+enum Refused {
+    NotANumber,
+    OverLimit,
+}
+
+/// `digits` as a number from 0 to `max`; a number too long for any integer is over the limit
+/// too, so its message names the limit.
+fn at_most(digits: &str, max: u64) -> Result<u64, Refused> {
+    match digits.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        Ok(_) => Err(Refused::OverLimit),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(Refused::OverLimit),
+        Err(_) => Err(Refused::NotANumber),
+    }
+}
+
 fn percent(s: &str) -> Result<u8, String> {
-    let v: u32 = s
-        .trim_end_matches('%')
-        .parse()
-        .map_err(|_| format!("shift: `{s}` is not a percentage (0–100)"))?;
-    u8::try_from(v)
-        .ok()
-        .filter(|v| *v <= Weights::TOTAL)
-        .ok_or_else(|| format!("shift: {v}% is out of range (0–100)"))
+    match at_most(s.trim_end_matches('%'), Weights::TOTAL as u64) {
+        Ok(v) => Ok(v as u8),
+        Err(Refused::OverLimit) => Err(format!("shift: {s}% is out of range (0–100)")),
+        Err(Refused::NotANumber) => Err(format!("shift: `{s}` is not a percentage (0–100)")),
+    }
+}
+
+/// A task count up to the ceiling any profile may set; the profile's own `max_tasks` is the
+/// guard's to check.
+fn task_count(n: &str) -> Result<u32, String> {
+    let max = crate::rollout::limits::MAX_TASKS_CEILING;
+    match at_most(n, max as u64) {
+        Ok(v) => Ok(v as u32),
+        Err(Refused::OverLimit) => Err(format!(
+            "scale: {n} tasks is over the limit of {max} per color any profile may allow"
+        )),
+        Err(Refused::NotANumber) => Err(format!("scale: `{n}` is not a task count")),
+    }
 }
 
 fn parse_shift(args: &[&str]) -> Result<Action, String> {
@@ -163,13 +188,12 @@ fn parse_promote(args: &[&str]) -> Result<Action, String> {
 
 fn parse_secs(v: &str) -> Result<u64, String> {
     let max = crate::rollout::limits::MAX_BAKE_SECS;
-    let digits = v.trim_end_matches('s');
-    match digits.parse::<u64>() {
-        Ok(n) if n <= max => Ok(n),
-        Ok(_) => Err(format!(
+    match at_most(v.trim_end_matches('s'), max) {
+        Ok(n) => Ok(n),
+        Err(Refused::OverLimit) => Err(format!(
             "promote: a bake of `{v}` is longer than the limit of {max} s (a day)"
         )),
-        Err(_) => Err(format!("promote: `{v}` is not a number of seconds")),
+        Err(Refused::NotANumber) => Err(format!("promote: `{v}` is not a number of seconds")),
     }
 }
 
@@ -182,6 +206,11 @@ mod tests {
         let err = parse_command("promote --bake 10000000000000000").expect_err("too long");
         assert!(err.contains("86400"), "{err}");
         assert!(parse_command("promote --bake 86400").is_ok());
+        // A number past u64 is over the limit too, and the message says which.
+        let err = parse_command("promote --bake 99999999999999999999").expect_err("too long");
+        assert!(err.contains("86400"), "{err}");
+        let err = parse_command("scale blue 99999999999").expect_err("too many");
+        assert!(err.contains("1000"), "{err}");
     }
 
     #[test]
@@ -263,5 +292,88 @@ mod tests {
                 .expect_err("bad input is refused")
                 .contains("seconds")
         );
+    }
+
+    mod proptests {
+        use super::*;
+        use crate::prop::number;
+        use crate::rollout::limits::{MAX_BAKE_SECS, MAX_TASKS_CEILING};
+        use proptest::prelude::*;
+
+        fn fits(n: &str, max: u64) -> bool {
+            n.parse::<u64>().is_ok_and(|v| v <= max)
+        }
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn any_line_is_refused_or_bounded(line in "\\PC{0,40}") {
+                match parse_command(&line) {
+                    Ok(Action::Shift { percent, .. }) => prop_assert!(percent <= 100),
+                    Ok(Action::Promote { bake_secs, .. }) => {
+                        prop_assert!(bake_secs.is_none_or(|s| s <= MAX_BAKE_SECS));
+                    }
+                    Ok(Action::Scale { desired, .. }) => prop_assert!(desired <= MAX_TASKS_CEILING),
+                    Ok(_) => {}
+                    Err(e) => prop_assert!(!e.is_empty()),
+                }
+            }
+
+            #[test]
+            fn verbs_with_random_words_never_panic(
+                verb in prop::sample::select(vec!["shift", "promote", "scale", "deploy", "build", "rollback"]),
+                words in prop::collection::vec("(--bake(=)?|--green|--blue|-g|--keep-old|blue|green|[0-9]{1,25}s?%?|[0-9]{1,3}:[0-9]{1,3}|\\PC{1,6})", 0..4),
+            ) {
+                let _ = parse_command(&format!("{verb} {}", words.join(" ")));
+            }
+
+            #[test]
+            fn a_bake_is_accepted_up_to_the_limit_and_refused_naming_it(n in number(), s in "s?", eq in any::<bool>()) {
+                let line = if eq { format!("promote --bake={n}{s}") } else { format!("promote --bake {n}{s}") };
+                match parse_command(&line) {
+                    Ok(a) => {
+                        prop_assert!(fits(&n, MAX_BAKE_SECS));
+                        prop_assert_eq!(a, Action::Promote { bake_secs: n.parse().ok(), keep_old: false });
+                    }
+                    Err(e) => {
+                        prop_assert!(!fits(&n, MAX_BAKE_SECS));
+                        prop_assert!(e.contains(&MAX_BAKE_SECS.to_string()), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn a_share_is_accepted_up_to_100_and_refused_naming_the_range(n in number(), flag in "(--green |--blue |-g |-b )?", pct in "%?") {
+                match parse_command(&format!("shift {flag}{n}{pct}")) {
+                    Ok(Action::Shift { percent, .. }) => prop_assert_eq!(Some(percent as u64), n.parse().ok().filter(|v| *v <= 100)),
+                    Ok(other) => prop_assert!(false, "{other:?}"),
+                    Err(e) => {
+                        prop_assert!(!fits(&n, 100));
+                        prop_assert!(e.contains("0–100"), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn a_task_count_is_accepted_up_to_the_ceiling_and_refused_naming_it(n in number(), c in "blue|green") {
+                match parse_command(&format!("scale {c} {n}")) {
+                    Ok(Action::Scale { desired, .. }) => prop_assert_eq!(Some(desired as u64), n.parse().ok().filter(|v| *v <= MAX_TASKS_CEILING as u64)),
+                    Ok(other) => prop_assert!(false, "{other:?}"),
+                    Err(e) => {
+                        prop_assert!(!fits(&n, MAX_TASKS_CEILING as u64));
+                        prop_assert!(e.contains(&MAX_TASKS_CEILING.to_string()), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn a_split_gives_green_its_share(green in 0u8..=100) {
+                prop_assert_eq!(
+                    parse_command(&format!("shift {}:{green}", 100 - green)),
+                    Ok(Action::Shift { color: Some(Color::Green), percent: green })
+                );
+            }
+        }
     }
 }

@@ -158,4 +158,22 @@ mod tests {
             .expect_err("bad name");
         assert!(err.contains("1A"), "{err}");
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn any_text_is_a_buildspec_or_an_error(
+                text in "\\PC{0,80}|version: 0\\.2\\nphases:\\n  (build|install):\\n    commands:\\n      - \\PC{0,10}",
+            ) {
+                if let Err(e) = BuildSpec::parse(&text) {
+                    prop_assert!(!e.is_empty());
+                }
+            }
+        }
+    }
 }

@@ -463,4 +463,144 @@ mod tests {
             .expect_err("bad weights");
         assert!(e.to_string().contains("malformed request"), "{e}");
     }
+
+    mod proptests {
+        use super::*;
+        use crate::platform::local::wire::tests::strategies::request;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        /// JSON of any shape, with the protocol's own words among the keys and strings.
+        fn json() -> impl Strategy<Value = Value> {
+            let word = prop_oneof![
+                prop::sample::select(vec![
+                    "v",
+                    "op",
+                    "listener",
+                    "set-weights",
+                    "weights",
+                    "blue",
+                    "green",
+                    "color",
+                    "limit",
+                    "cursor",
+                    "streams",
+                    "since",
+                    "scale",
+                    "desired",
+                    "read-logs",
+                ])
+                .prop_map(str::to_string),
+                "\\PC{0,6}",
+            ];
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                word.clone().prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(word.clone(), inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn arbitrary_bytes_get_an_invalid_request_error(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+                if let Err(e) = parse(&bytes) {
+                    prop_assert_eq!(e.fault(), Some(FaultKind::Invalid));
+                }
+            }
+
+            #[test]
+            fn arbitrary_json_is_a_request_or_an_invalid_request_error(
+                body in json(),
+                v in prop_oneof![Just(None), Just(Some(Value::from(VERSION))), any::<u64>().prop_map(|n| Some(Value::from(n)))],
+                op in prop::option::of(prop::sample::select(vec!["listener", "scale", "set-weights", "read-logs", "metrics", "deploy", "builds"])),
+            ) {
+                let mut body = body;
+                if let Value::Object(m) = &mut body {
+                    if let Some(v) = v.clone() {
+                        m.insert("v".into(), v);
+                    }
+                    if let Some(op) = op {
+                        m.insert("op".into(), op.into());
+                    }
+                }
+                let line = serde_json::to_vec(&body).expect("serializes");
+                match parse(&line) {
+                    Ok(req) => prop_assert!(req.call_name().starts_with("local:")),
+                    Err(e) => {
+                        prop_assert_eq!(e.fault(), Some(FaultKind::Invalid));
+                        let reply = serde_json::to_string(&error_reply(e)).expect("a reply");
+                        prop_assert!(!reply.contains('\n'));
+                    }
+                }
+            }
+
+            #[test]
+            fn every_request_is_parsed_back(req in request()) {
+                let line = serde_json::to_vec(&Envelope { v: VERSION, body: req.clone() })
+                    .expect("serializes");
+                prop_assert_eq!(parse(&line).ok(), Some(req));
+            }
+
+            #[test]
+            fn another_version_is_refused_naming_both(v in any::<u64>().prop_filter("not ours", |v| *v != VERSION as u64)) {
+                let e = parse(format!(r#"{{"v":{v},"op":"listener"}}"#).as_bytes())
+                    .expect_err("another version");
+                let text = e.to_string();
+                prop_assert!(text.contains(&format!("version {v}")) && text.contains(&format!("speaks {VERSION}")), "{}", text);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(crate::prop::io_config())]
+
+            /// A first line of any length, around the limit too: it is read whole when it fits,
+            /// refused as too long otherwise, and never more than the limit is buffered.
+            #[test]
+            fn a_request_line_is_read_whole_or_refused_at_the_limit(
+                len in prop_oneof![0usize..64, MAX_LINE - 3..MAX_LINE + 3],
+                fill in any::<u8>().prop_filter("not a newline", |b| *b != b'\n'),
+                newline in any::<bool>(),
+                rest in prop::collection::vec(any::<u8>(), 0..32),
+            ) {
+                let mut input = vec![fill; len];
+                if newline {
+                    input.push(b'\n');
+                }
+                let first = input.len();
+                input.extend(&rest);
+                if !newline {
+                    input.truncate(first);
+                }
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .expect("runtime");
+                let mut reader = input.as_slice();
+                let mut line = Vec::new();
+                let got = rt.block_on(read_request(&mut reader, &mut line, IDLE_TIMEOUT));
+                prop_assert!(line.len() <= MAX_LINE + 1);
+                match got {
+                    Ok(more) => {
+                        prop_assert!(first <= MAX_LINE);
+                        prop_assert_eq!(more, first > 0);
+                        prop_assert_eq!(&line[..], &input[..first]);
+                    }
+                    Err(ReadError::TooLong) => prop_assert!(first > MAX_LINE),
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+            }
+        }
+    }
 }

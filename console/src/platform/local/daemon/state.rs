@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::local::files::{self, StateFileError};
 use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
+use crate::rollout::limits::{
+    LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
+};
 use crate::rollout::{Bake, Color, PerColor, Weights};
 
 pub const STATE_VERSION: u32 = 1;
@@ -44,12 +47,15 @@ impl Default for DaemonConfig {
 
 impl DaemonConfig {
     pub fn supervisor(&self) -> SupervisorConfig {
+        // The flags are bounded when parsed; a state.json edited by hand is held to the same.
+        let ms = |v: u64, min: u64| Duration::from_millis(v.clamp(min, LOCAL_MAX_DELAY_MS));
+        let checks = |v: u32| v.clamp(1, MAX_HEALTH_THRESHOLD);
         SupervisorConfig {
-            health_interval: Duration::from_millis(self.health_interval_ms.max(50)),
-            healthy_threshold: self.healthy_threshold.max(1),
-            unhealthy_threshold: self.unhealthy_threshold.max(1),
-            deregistration_delay: Duration::from_millis(self.deregistration_delay_ms),
-            stop_timeout: Duration::from_millis(self.stop_timeout_ms),
+            health_interval: ms(self.health_interval_ms, LOCAL_MIN_HEALTH_INTERVAL_MS),
+            healthy_threshold: checks(self.healthy_threshold),
+            unhealthy_threshold: checks(self.unhealthy_threshold),
+            deregistration_delay: ms(self.deregistration_delay_ms, 0),
+            stop_timeout: ms(self.stop_timeout_ms, 0),
             ..SupervisorConfig::default()
         }
     }

@@ -1127,4 +1127,30 @@ mod tests {
             "{e}"
         );
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::prop::config())]
+
+            #[test]
+            fn any_line_gives_an_address_or_none(line in "\\PC{0,60}") {
+                let _ = parse_listen_addr(&line);
+            }
+
+            #[test]
+            fn a_printed_address_is_found(ip in any::<std::net::IpAddr>(), port in any::<u16>(), words in "[a-z ]{0,12}") {
+                let addr = SocketAddr::new(ip, port);
+                for line in [
+                    format!("{words} listening on http://{addr}/ {words}"),
+                    format!("{words} {addr}"),
+                    format!(r#"{{"msg":"{words}","addr":"{addr}"}}"#),
+                ] {
+                    prop_assert_eq!(parse_listen_addr(&line), Some(addr), "{}", line);
+                }
+            }
+        }
+    }
 }
