@@ -127,6 +127,18 @@ impl LocalPlatform {
         }
     }
 
+    /// Waits (at most 10 s) until no daemon answers on the control socket.
+    pub async fn wait_until_down(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while bluegreen::platform::local::client::LocalClient::connect(&self.state)
+            .await
+            .is_ok()
+        {
+            assert!(Instant::now() < deadline, "the daemon still answers");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn url(&self) -> String {
         match self.platform.info().kind {
             PlatformKind::Local { url, .. } => url,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bluegreen::ops::WaitFor;
 use bluegreen::platform::local::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
-use bluegreen_tests::local::{LocalPlatform, text};
+use bluegreen_tests::local::{Load, LocalPlatform, task_processes, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn down_then_up_restores_the_release() {
@@ -123,4 +123,111 @@ async fn down_then_up_restores_the_release() {
         version == "v1" || version == "v2",
         "BLOG_VERSION is the tag: {version}"
     );
+}
+
+/// The daemon's pid, from `local status --json`.
+fn daemon_pid(p: &LocalPlatform) -> u64 {
+    let out = p.cli(&["--json", "local", "status"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON status");
+    doc["daemon"]["pid"]
+        .as_u64()
+        .expect("a running daemon has a pid")
+}
+
+fn pids(p: &LocalPlatform) -> Vec<i32> {
+    let mut pids: Vec<i32> = task_processes(&p.state, Color::Blue)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect();
+    pids.sort();
+    pids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_restart_fails_no_request_and_keeps_every_task() {
+    let p = LocalPlatform::start(&["v1"], &[]).await;
+    p.first_release("v1", 2).await;
+    let tasks = pids(&p);
+    assert_eq!(tasks.len(), 2);
+    let old_daemon = daemon_pid(&p);
+
+    let load = Load::start(p.production, 8, 200_000, Duration::from_secs(120));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = p.cli(&["local", "restart"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("handed its listeners and 2 task(s)"),
+        "{}",
+        text(&out)
+    );
+    // Load on the new daemon too, over the connections clients reopened.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let report = load.stop().await;
+
+    assert!(!report.ran_out, "the load covered the whole restart");
+    assert!(report.requests > 100, "{} requests", report.requests);
+    assert!(
+        report.failed_requests().is_empty(),
+        "{} of {} requests failed across the restart: {:?} {:?}",
+        report.failed_requests().len(),
+        report.requests,
+        report.transport_errors.iter().take(5).collect::<Vec<_>>(),
+        report.bad_status.iter().take(5).collect::<Vec<_>>()
+    );
+    assert_ne!(daemon_pid(&p), old_daemon, "a new daemon answers");
+    assert_eq!(pids(&p), tasks, "the same task processes serve");
+    // The new daemon runs the platform: a change goes through, and logs carry on.
+    let out = p.cli(&["scale", "--color", "blue", "--count", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    p.wait_until(Duration::from_secs(60), "one blue task", |s| {
+        s.colors.blue.service.running == 1
+    })
+    .await;
+    let out = p.cli(&["logs", "--since", "60", "--lines", "100000"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("path=/"),
+        "request logs from both daemons: {}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_daemon_crash_local_up_adopts_the_live_tasks_and_serves_at_once() {
+    let p = LocalPlatform::start(&["v1"], &[]).await;
+    p.first_release("v1", 2).await;
+    let tasks = pids(&p);
+    let daemon = daemon_pid(&p);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the daemon");
+    // Dead: its socket no longer answers.
+    p.wait_until_down().await;
+    assert_eq!(pids(&p), tasks, "its tasks outlive it");
+
+    let port = p.production.port().to_string();
+    let out = p.cli(&["local", "up", "--port", &port]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Served as soon as `up` returns: the adopted tasks were healthy and still answer.
+    let mut http = HttpClient::new(p.production);
+    let resp = http.get("/").await.expect("served right after up");
+    assert_eq!(resp.status, 200);
+    assert_eq!(pids(&p), tasks, "adopted, not replaced");
+    let snap = p.platform.snapshot().await.expect("snapshot");
+    assert_eq!(snap.colors.blue.healthy_targets(), 2);
+    assert!(
+        snap.colors
+            .blue
+            .service
+            .events
+            .iter()
+            .any(|e| e.message.contains("adopted task")),
+        "{:?}",
+        snap.colors.blue.service.events
+    );
+    // Nothing extra starts later either.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(pids(&p), tasks);
 }
