@@ -250,14 +250,19 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
                 )
                 .await?;
             }
-            let human = if wait {
-                format!("{} is healthy with {}", receipt.color, receipt.tag)
-            } else {
-                render::deploy(&receipt)
+            // An environment's first release is stable once healthy, with all the traffic.
+            let stable = wait && ops.settle_first_release(receipt.color).await?;
+            let human = match (wait, stable) {
+                (true, true) => format!(
+                    "{} is healthy with {}: the first release, stable with all traffic",
+                    receipt.color, receipt.tag
+                ),
+                (true, false) => format!("{} is healthy with {}", receipt.color, receipt.tag),
+                _ => render::deploy(&receipt),
             };
             out.print(
                 &human,
-                json!({ "ok": true, "deploy": receipt, "healthy": wait }),
+                json!({ "ok": true, "deploy": receipt, "healthy": wait, "first_release": stable }),
             );
             Ok(exit::OK)
         }

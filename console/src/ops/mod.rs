@@ -336,6 +336,24 @@ impl Ops {
         Ok(self.platform.deploy(target, tag, desired).await?)
     }
 
+    /// Makes `color` stable with all the traffic if its healthy release is the environment's
+    /// first ([`guard::settles_first_release`]); returns whether it did. Idempotent, so it
+    /// does no harm where the platform settles the first release itself.
+    pub async fn settle_first_release(&self, color: Color) -> Result<bool, OpError> {
+        let snap = self.platform.snapshot().await?;
+        if !guard::settles_first_release(&snap, color) {
+            return Ok(false);
+        }
+        self.access.check("deploy")?;
+        if snap.listener.weights != Weights::all(color) {
+            verified(self.platform.set_weights(Weights::all(color)).await)?;
+        }
+        self.platform.record_stable(color, None).await?;
+        // The test listener shows the idle color; not on any critical path.
+        let _ = self.platform.point_test_listener(color.other()).await;
+        Ok(true)
+    }
+
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;

@@ -566,3 +566,66 @@ async fn a_log_tail_is_the_latest_lines_filtered_before_the_limit() {
         "short batches are not the end"
     );
 }
+
+/// A new environment: nothing deployed, no stable color, the weight on `weighted`.
+fn empty(weighted: Color) -> Arc<FakePlatform> {
+    let p = FakePlatform::blue_live(0);
+    {
+        let mut s = p.state();
+        s.services.blue.tag = None;
+        s.services.blue.revision = 0;
+        s.listener.stable = None;
+        s.listener.weights = Weights::all(weighted);
+    }
+    Arc::new(p)
+}
+
+#[tokio::test]
+async fn the_first_release_settles_as_stable_on_the_weighted_color() {
+    for weighted in Color::ALL {
+        let p = empty(weighted);
+        let receipt = ops(&p).deploy("v1", None).await.expect("deploy");
+        assert_eq!(
+            receipt.color, weighted,
+            "the first release goes where the weight is"
+        );
+        assert!(
+            ops(&p)
+                .settle_first_release(weighted)
+                .await
+                .expect("settled")
+        );
+        let s = p.state();
+        assert_eq!(s.listener.stable, Some(weighted));
+        assert_eq!(s.listener.weights, Weights::all(weighted));
+        assert_eq!(s.listener.test_color, Some(weighted.other()));
+    }
+}
+
+#[tokio::test]
+async fn only_a_healthy_first_release_settles() {
+    let p = empty(Color::Blue);
+    p.state().auto_healthy = false;
+    ops(&p).deploy("v1", None).await.expect("deploy");
+    assert!(
+        !ops(&p)
+            .settle_first_release(Color::Blue)
+            .await
+            .expect("checked")
+    );
+    assert_eq!(
+        p.state().listener.stable,
+        None,
+        "still starting: not stable yet"
+    );
+    // A live environment is never settled again: its stable color stays.
+    let live = Arc::new(FakePlatform::blue_live(2));
+    ops(&live).deploy("v2", None).await.expect("deploy v2");
+    assert!(
+        !ops(&live)
+            .settle_first_release(Color::Green)
+            .await
+            .expect("checked")
+    );
+    assert_eq!(live.state().listener.stable, Some(Color::Blue));
+}

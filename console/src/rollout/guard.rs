@@ -250,6 +250,18 @@ pub fn first_release(snap: &Snapshot) -> bool {
             .all(|(_, c)| c.service.desired == 0 && c.healthy_targets() == 0)
 }
 
+/// Whether `color`'s release settles an environment's first release: no stable color is
+/// recorded yet, `color`'s deployed revision is healthy, and the other color neither runs nor
+/// wants a task. It then becomes stable with all the traffic (the local daemon does this on
+/// its own; on AWS the deploy's wait does it).
+pub fn settles_first_release(snap: &Snapshot, color: Color) -> bool {
+    let other = snap.colors.get(color.other());
+    snap.stable().is_none()
+        && snap.colors.get(color).release_healthy()
+        && other.service.desired == 0
+        && other.healthy_targets() == 0
+}
+
 /// The color with the larger share (blue on a tie).
 fn weighted_color(w: Weights) -> Color {
     if w.green() > w.blue() {
