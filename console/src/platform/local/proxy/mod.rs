@@ -32,7 +32,7 @@ pub mod upstream;
 
 use metrics::Metrics;
 use route::Routes;
-use upstream::{InflightGuard, Upstream, UpstreamBody};
+use upstream::{InflightGuard, UpstreamBody};
 
 /// Which listener a connection arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,7 +357,7 @@ impl Tracked {
         if let (Some(sender), Some(guard)) = (self.sender.take(), self.guard.as_ref())
             && reusable
         {
-            Upstream::recycle(guard.upstream().clone(), sender);
+            guard.upstream().recycle(sender);
         }
         self.guard = None;
     }
