@@ -265,3 +265,38 @@ async fn draining_lets_in_flight_requests_finish() {
     assert_eq!(r.status, 503, "no new request reaches a draining target");
 }
 
+#[test]
+fn absolute_form_becomes_origin_form() {
+    let abs: http::Uri = "http://example.com:8080/a/b?q=1".parse().expect("uri");
+    assert_eq!(super::origin_form(abs), "/a/b?q=1");
+    let origin: http::Uri = "/x?y".parse().expect("uri");
+    assert_eq!(super::origin_form(origin), "/x?y");
+    let authority: http::Uri = "example.com:443".parse().expect("uri");
+    assert_eq!(super::origin_form(authority), "/");
+}
+
+#[test]
+fn forwarded_headers_name_the_listener_when_host_is_missing() {
+    use http::header::{HeaderMap, HeaderValue};
+    let listener = super::ListenerHeaders::new(8080);
+    let fwd = listener.for_peer(SocketAddr::from(([192, 0, 2, 7], 5555)));
+    let mut h = HeaderMap::new();
+    h.insert("connection", HeaderValue::from_static("close, x-secret"));
+    h.insert("x-secret", HeaderValue::from_static("1"));
+    h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+    h.append("x-forwarded-for", HeaderValue::from_static("203.0.113.1"));
+    h.append("x-forwarded-for", HeaderValue::from_static("198.51.100.2"));
+    super::forward_headers(&mut h, &fwd);
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(get("host"), Some("127.0.0.1:8080"));
+    assert_eq!(get("x-forwarded-host"), Some("127.0.0.1:8080"));
+    assert_eq!(
+        get("x-forwarded-for"),
+        Some("203.0.113.1, 198.51.100.2, 192.0.2.7")
+    );
+    assert_eq!(get("x-forwarded-proto"), Some("http"));
+    assert_eq!(get("x-forwarded-port"), Some("8080"));
+    for gone in ["connection", "x-secret", "keep-alive"] {
+        assert!(h.get(gone).is_none(), "{gone} is not forwarded");
+    }
+}
