@@ -54,8 +54,17 @@ start_platform() {
   wait_healthy "$live" "$tasks"
 }
 
+# stable_color — the listener's stable color. Right after the first deploy returns, the
+# status can still show none for a moment: asked again until it names one.
 stable_color() {
-  bg --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot"]["listener"]["stable"])'
+  local i c
+  for i in $(seq 1 50); do
+    c="$(bg --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot"]["listener"]["stable"])')"
+    case "$c" in blue | green) echo "$c"; return 0 ;; esac
+    sleep 0.2
+  done
+  echo "no stable color after the first deploy" >&2
+  exit 1
 }
 
 # wait_healthy COLOR N

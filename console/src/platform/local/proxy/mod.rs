@@ -33,7 +33,7 @@ pub mod upstream;
 
 use metrics::Metrics;
 use route::Routes;
-use upstream::{InflightGuard, Upstream, UpstreamBody};
+use upstream::{InflightGuard, UpstreamBody};
 
 /// Which listener a connection arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,7 @@ impl Proxy {
         shutdown: CancellationToken,
     ) {
         let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let listener_headers = ListenerHeaders::new(local_port);
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -116,16 +117,22 @@ impl Proxy {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let proxy = self.clone();
+            // Everything a request needs besides itself, shared by the connection's requests
+            // (one reference count per request rather than a copy).
+            let client = Arc::new(Client {
+                proxy: self.clone(),
+                kind,
+                headers: listener_headers.for_peer(peer),
+            });
             self.connections.fetch_add(1, Ordering::Relaxed);
             let guard = ConnectionGuard(self.clone());
             tokio::spawn(async move {
                 let _guard = guard;
                 let svc = service_fn(move |req| {
-                    let proxy = proxy.clone();
+                    let client = client.clone();
                     async move {
-                        let mut resp = proxy.handle(kind, req, peer, local_port).await;
-                        if proxy.draining.load(Ordering::Relaxed) {
+                        let mut resp = client.proxy.handle(&client, req).await;
+                        if client.proxy.draining.load(Ordering::Relaxed) {
                             resp.headers_mut()
                                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
                         }
@@ -140,15 +147,9 @@ impl Proxy {
         }
     }
 
-    async fn handle(
-        &self,
-        kind: ListenerKind,
-        req: Request<Incoming>,
-        peer: SocketAddr,
-        local_port: u16,
-    ) -> Response<ProxyBody> {
+    async fn handle(&self, client: &Client, req: Request<Incoming>) -> Response<ProxyBody> {
         let start = Instant::now();
-        let (chosen, allow_other) = match kind {
+        let (chosen, allow_other) = match client.kind {
             ListenerKind::Production => (self.routes.choose_color(), true),
             ListenerKind::Test => match self.routes.test_color() {
                 Some(c) => (c, false),
@@ -161,8 +162,8 @@ impl Proxy {
             },
         };
         let (mut parts, body) = req.into_parts();
-        forward_headers(&mut parts.headers, peer, local_port);
-        parts.uri = origin_form(&parts.uri);
+        forward_headers(&mut parts.headers, &client.headers);
+        parts.uri = origin_form(parts.uri);
         parts.version = Version::HTTP_11;
         let replay = Replay::of(&parts);
         let mut req = Request::from_parts(parts, Either::Left(body));
@@ -177,7 +178,7 @@ impl Proxy {
             if served_by != chosen {
                 self.metrics.color(chosen).record_fallback();
             }
-            let up = guard.upstream().clone();
+            let up = guard.upstream();
             let mut sender = match up.connection().await {
                 Ok(s) => s,
                 Err(e) => {
@@ -275,78 +276,123 @@ impl Replay {
 }
 
 /// The connection-level headers a proxy must not forward (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
 ];
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in listed {
+            headers.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     // hyper frames the forwarded body itself (length or chunked).
     headers.remove(header::TRANSFER_ENCODING);
 }
 
+/// The header values one listener adds, built when it starts.
+#[derive(Debug, Clone)]
+struct ListenerHeaders {
+    /// `X-Forwarded-Port`.
+    port: HeaderValue,
+    /// The `Host` of a request that came without one (HTTP/1.0).
+    host: HeaderValue,
+}
+
+impl ListenerHeaders {
+    fn new(local_port: u16) -> Self {
+        ListenerHeaders {
+            port: HeaderValue::from(local_port),
+            host: HeaderValue::from_str(&format!("127.0.0.1:{local_port}"))
+                .unwrap_or(HeaderValue::from_static("localhost")),
+        }
+    }
+
+    fn for_peer(&self, peer: SocketAddr) -> ForwardedHeaders {
+        ForwardedHeaders {
+            client_ip: HeaderValue::from_str(&peer.ip().to_string())
+                .unwrap_or(HeaderValue::from_static("unknown")),
+            listener: self.clone(),
+        }
+    }
+}
+
+/// The header values added to every request of one client connection, built once when it
+/// is accepted.
+#[derive(Debug)]
+struct ForwardedHeaders {
+    client_ip: HeaderValue,
+    listener: ListenerHeaders,
+}
+
+/// One client connection: the proxy, the listener it arrived on and what to tell targets
+/// about it.
+struct Client {
+    proxy: Arc<Proxy>,
+    kind: ListenerKind,
+    headers: ForwardedHeaders,
+}
+
 /// Keeps `Host` as the client sent it and adds the `X-Forwarded-*` headers a load balancer
 /// adds, appending the client's address to any `X-Forwarded-For` chain.
-fn forward_headers(headers: &mut HeaderMap, peer: SocketAddr, local_port: u16) {
+fn forward_headers(headers: &mut HeaderMap, fwd: &ForwardedHeaders) {
     strip_hop_by_hop(headers);
-    let xff = HeaderName::from_static("x-forwarded-for");
-    let chain: Vec<String> = headers
-        .get_all(&xff)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect();
-    let mut value = chain.join(", ");
-    if !value.is_empty() {
-        value.push_str(", ");
-    }
-    value.push_str(&peer.ip().to_string());
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(xff, v);
-    }
-    let host = headers.get(header::HOST).cloned();
-    let host = match host {
-        Some(h) => h,
+    let xff = if headers.contains_key(&X_FORWARDED_FOR) {
+        let mut chain = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        chain.push_str(", ");
+        chain.push_str(fwd.client_ip.to_str().unwrap_or_default());
+        HeaderValue::from_str(&chain).unwrap_or_else(|_| fwd.client_ip.clone())
+    } else {
+        fwd.client_ip.clone()
+    };
+    headers.insert(X_FORWARDED_FOR, xff);
+    let host = match headers.get(header::HOST) {
+        Some(h) => h.clone(),
         None => {
             // HTTP/1.0 clients may omit Host; name the listener instead.
-            let h = HeaderValue::from_str(&format!("127.0.0.1:{local_port}"))
-                .unwrap_or(HeaderValue::from_static("localhost"));
+            let h = fwd.listener.host.clone();
             headers.insert(header::HOST, h.clone());
             h
         }
     };
-    headers.insert(HeaderName::from_static("x-forwarded-host"), host);
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
-    headers.insert(
-        HeaderName::from_static("x-forwarded-port"),
-        HeaderValue::from(local_port),
-    );
+    headers.insert(X_FORWARDED_HOST, host);
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PORT, fwd.listener.port.clone());
 }
 
-/// `/path?query` from whatever form the client used.
-fn origin_form(uri: &Uri) -> Uri {
+/// `/path?query` from whatever form the client used; an origin-form URI (what clients
+/// send to a server) is kept as it is.
+fn origin_form(uri: Uri) -> Uri {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        return uri;
+    }
     match uri.path_and_query() {
         Some(pq) => Uri::from_maybe_shared(Bytes::copy_from_slice(pq.as_str().as_bytes()))
             .unwrap_or_else(|_| Uri::from_static("/")),
@@ -397,7 +443,7 @@ impl Tracked {
         if let (Some(sender), Some(guard)) = (self.sender.take(), self.guard.as_ref())
             && reusable
         {
-            Upstream::recycle(guard.upstream().clone(), sender);
+            guard.upstream().recycle(sender);
         }
         self.guard = None;
     }

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,6 +33,15 @@ async fn target(name: &'static str) -> SocketAddr {
 /// Like [`target`], but `/slow` answers only once `gate` is notified, so a test decides
 /// when the request stops being in flight instead of racing a timer.
 async fn gated_target(name: &'static str, gate: Arc<Notify>) -> SocketAddr {
+    counted_target(name, gate, Arc::new(AtomicUsize::new(0))).await
+}
+
+/// Like [`gated_target`], counting the connections it accepts in `accepted`.
+async fn counted_target(
+    name: &'static str,
+    gate: Arc<Notify>,
+    accepted: Arc<AtomicUsize>,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -39,6 +49,7 @@ async fn gated_target(name: &'static str, gate: Arc<Notify>) -> SocketAddr {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            accepted.fetch_add(1, Ordering::SeqCst);
             let gate = gate.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
@@ -136,6 +147,33 @@ async fn forwards_headers_and_streams_bodies() {
 }
 
 #[tokio::test]
+async fn sequential_requests_reuse_one_pooled_connection() {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let blue = counted_target("blue", Arc::new(Notify::new()), accepted.clone()).await;
+    let up = Arc::new(Upstream::new(blue, "b1"));
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(Color::Blue, vec![up.clone()]);
+    let (addr, _stop) = proxy(routes).await;
+    let mut c = HttpClient::new(addr);
+    for i in 0..20 {
+        let r = c.get(&format!("/?n={i}")).await.expect("proxied");
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.text().split('|').nth(4),
+            Some(format!("/?n={i}").as_str())
+        );
+        // The connection is back in the pool before the response reached the client.
+        assert_eq!(up.idle(), 1, "after request {i}");
+        assert_eq!(up.inflight(), 0);
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one upstream connection"
+    );
+}
+
+#[tokio::test]
 async fn splits_by_weight_and_falls_back_then_refuses() {
     let blue = target("blue").await;
     let green = target("green").await;
@@ -225,4 +263,40 @@ async fn draining_lets_in_flight_requests_finish() {
     assert_eq!(up.inflight(), 0);
     let r = HttpClient::new(addr).get("/").await.expect("answered");
     assert_eq!(r.status, 503, "no new request reaches a draining target");
+}
+
+#[test]
+fn absolute_form_becomes_origin_form() {
+    let abs: http::Uri = "http://example.com:8080/a/b?q=1".parse().expect("uri");
+    assert_eq!(super::origin_form(abs), "/a/b?q=1");
+    let origin: http::Uri = "/x?y".parse().expect("uri");
+    assert_eq!(super::origin_form(origin), "/x?y");
+    let authority: http::Uri = "example.com:443".parse().expect("uri");
+    assert_eq!(super::origin_form(authority), "/");
+}
+
+#[test]
+fn forwarded_headers_name_the_listener_when_host_is_missing() {
+    use http::header::{HeaderMap, HeaderValue};
+    let listener = super::ListenerHeaders::new(8080);
+    let fwd = listener.for_peer(SocketAddr::from(([192, 0, 2, 7], 5555)));
+    let mut h = HeaderMap::new();
+    h.insert("connection", HeaderValue::from_static("close, x-secret"));
+    h.insert("x-secret", HeaderValue::from_static("1"));
+    h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+    h.append("x-forwarded-for", HeaderValue::from_static("203.0.113.1"));
+    h.append("x-forwarded-for", HeaderValue::from_static("198.51.100.2"));
+    super::forward_headers(&mut h, &fwd);
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(get("host"), Some("127.0.0.1:8080"));
+    assert_eq!(get("x-forwarded-host"), Some("127.0.0.1:8080"));
+    assert_eq!(
+        get("x-forwarded-for"),
+        Some("203.0.113.1, 198.51.100.2, 192.0.2.7")
+    );
+    assert_eq!(get("x-forwarded-proto"), Some("http"));
+    assert_eq!(get("x-forwarded-port"), Some("8080"));
+    for gone in ["connection", "x-secret", "keep-alive"] {
+        assert!(h.get(gone).is_none(), "{gone} is not forwarded");
+    }
 }

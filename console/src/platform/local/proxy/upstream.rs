@@ -6,8 +6,8 @@
 //! nothing: the request can then go to another target, whatever its method.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,7 +44,7 @@ pub struct Upstream {
 /// Holds one unit of a target's in-flight count; released on drop.
 #[derive(Debug)]
 pub struct InflightGuard {
-    upstream: std::sync::Arc<Upstream>,
+    upstream: Arc<Upstream>,
 }
 
 impl Drop for InflightGuard {
@@ -54,7 +54,7 @@ impl Drop for InflightGuard {
 }
 
 impl InflightGuard {
-    pub fn upstream(&self) -> &std::sync::Arc<Upstream> {
+    pub fn upstream(&self) -> &Arc<Upstream> {
         &self.upstream
     }
 }
@@ -74,7 +74,7 @@ impl Upstream {
     /// Claims a slot for one request, unless the target is draining. The increment happens
     /// before the draining check and the drainer sets the flag before reading the count
     /// (both sequentially consistent), so a request either sees the flag or is waited for.
-    pub fn acquire(self: &std::sync::Arc<Self>) -> Option<InflightGuard> {
+    pub fn acquire(self: &Arc<Self>) -> Option<InflightGuard> {
         self.inflight.fetch_add(1, Ordering::SeqCst);
         let guard = InflightGuard {
             upstream: self.clone(),
@@ -140,19 +140,38 @@ impl Upstream {
     }
 
     /// Returns a connection to the pool once it can take the next request (after the
-    /// previous response's body was read to the end).
-    pub fn recycle(self: std::sync::Arc<Self>, mut sender: SendRequest<UpstreamBody>) {
+    /// previous response's body was read to the end). The connection's task has normally
+    /// taken note of the end by the time the body is done, so the connection goes straight
+    /// back; otherwise a task waits for it.
+    pub fn recycle(self: &Arc<Self>, mut sender: SendRequest<UpstreamBody>) {
         if self.is_draining() {
             return;
         }
+        if sender.is_ready() {
+            self.park(sender);
+            return;
+        }
+        let up = self.clone();
         tokio::spawn(async move {
-            if sender.ready().await.is_err() || self.is_draining() {
-                return;
-            }
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < POOL_MAX {
-                idle.push((Instant::now(), sender));
+            if sender.ready().await.is_ok() {
+                up.park(sender);
             }
         });
+    }
+
+    fn park(&self, sender: SendRequest<UpstreamBody>) {
+        if self.is_draining() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_MAX {
+            idle.push((Instant::now(), sender));
+        }
+    }
+
+    /// Idle connections in the pool now.
+    #[cfg(test)]
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
