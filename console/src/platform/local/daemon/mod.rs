@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 
 pub mod control;
@@ -75,10 +75,6 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     };
     // Kept (as duplicates of the same sockets) for a successor.
     let listeners_for_successor = (prod.try_clone()?, test.try_clone()?);
-    prod.set_nonblocking(true)?;
-    test.set_nonblocking(true)?;
-    let prod = TcpListener::from_std(prod)?;
-    let test = TcpListener::from_std(test)?;
     let prod_addr = prod.local_addr()?.to_string();
     let test_addr = test.local_addr()?.to_string();
 
@@ -138,16 +134,12 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     let proxy = Proxy::new(routes.clone(), metrics.clone());
     // Cancelled by a handover as well as by a shutdown: this daemon stops accepting.
     let accepting = shutdown.child_token();
-    tokio::spawn(
-        proxy
-            .clone()
-            .serve(prod, ListenerKind::Production, accepting.clone()),
-    );
-    tokio::spawn(
-        proxy
-            .clone()
-            .serve(test, ListenerKind::Test, accepting.clone()),
-    );
+    proxy
+        .spawn_workers(
+            &[(prod, ListenerKind::Production), (test, ListenerKind::Test)],
+            &accepting,
+        )
+        .context("cannot start the proxy's worker threads")?;
     let handed_over = CancellationToken::new();
     let control = Arc::new(control::Control {
         engine: engine.clone(),

@@ -44,6 +44,22 @@ pub enum ListenerKind {
     Test,
 }
 
+/// The proxy's worker threads. Each runs its own single-threaded runtime and accepts on the
+/// same listening sockets, as nginx runs one event loop per worker process: a request, its
+/// client connection and the upstream connection it uses stay on one thread, so serving it
+/// needs no wake-up across threads.
+pub const WORKERS: usize = 2;
+
+thread_local! {
+    /// 1..=WORKERS on a proxy worker thread, 0 elsewhere.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Which proxy worker this thread is (0: none).
+pub fn worker_index() -> usize {
+    WORKER.with(|w| w.get())
+}
+
 /// Attempts per request: connect failures and unsent requests move on to another target.
 const MAX_ATTEMPTS: usize = 4;
 /// How long a target may take to start answering (the load balancer's idle timeout) before
@@ -83,6 +99,48 @@ impl Proxy {
             draining: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
         })
+    }
+
+    /// Serves `listeners` on [`WORKERS`] threads until `accepting` is cancelled; their open
+    /// connections are served on until the process exits.
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        listeners: &[(std::net::TcpListener, ListenerKind)],
+        accepting: &CancellationToken,
+    ) -> std::io::Result<()> {
+        for worker in 1..=WORKERS {
+            let mine = listeners
+                .iter()
+                .map(|(l, kind)| {
+                    let l = l.try_clone()?;
+                    l.set_nonblocking(true)?;
+                    Ok((l, *kind))
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let proxy = self.clone();
+            let accepting = accepting.clone();
+            std::thread::Builder::new()
+                .name(format!("proxy-{worker}"))
+                .spawn(move || {
+                    WORKER.with(|w| w.set(worker));
+                    runtime.block_on(async move {
+                        for (listener, kind) in mine {
+                            match TcpListener::from_std(listener) {
+                                Ok(l) => {
+                                    tokio::spawn(proxy.clone().serve(l, kind, accepting.clone()));
+                                }
+                                Err(e) => tracing::error!("proxy worker {worker}: {e}"),
+                            }
+                        }
+                        // Open connections finish (a handover drains them) until the exit.
+                        std::future::pending::<()>().await
+                    })
+                })?;
+        }
+        Ok(())
     }
 
     /// Closes each client connection after its next response (see `draining`).

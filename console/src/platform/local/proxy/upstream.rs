@@ -31,11 +31,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// the active health check decides after that.
 const SUSPECT_FOR_MS: i64 = 2_000;
 
+/// Idle connections with the time each was parked.
+type Pool = Vec<(Instant, SendRequest<UpstreamBody>)>;
+
 #[derive(Debug)]
 pub struct Upstream {
     pub addr: SocketAddr,
     pub task_id: String,
-    idle: Mutex<Vec<(Instant, SendRequest<UpstreamBody>)>>,
+    /// One pool per proxy worker thread (slot 0 for any other thread): a connection's task
+    /// runs on the thread that opened it, so a request never takes another thread's.
+    idle: Vec<Mutex<Pool>>,
     inflight: AtomicUsize,
     draining: AtomicBool,
     suspect_until: AtomicI64,
@@ -64,7 +69,9 @@ impl Upstream {
         Upstream {
             addr,
             task_id: task_id.into(),
-            idle: Mutex::new(Vec::new()),
+            idle: (0..=super::WORKERS)
+                .map(|_| Mutex::new(Vec::new()))
+                .collect(),
             inflight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
             suspect_until: AtomicI64::new(0),
@@ -100,8 +107,16 @@ impl Upstream {
     }
 
     pub fn drop_pool(&self) {
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
-        drop(idle);
+        for slot in &self.idle {
+            let idle = std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner()));
+            drop(idle);
+        }
+    }
+
+    /// This thread's pool.
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        let slot = super::worker_index().min(self.idle.len() - 1);
+        self.idle[slot].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn is_suspect(&self, now_ms: i64) -> bool {
@@ -116,7 +131,7 @@ impl Upstream {
     /// An idle connection that is ready, or a new one.
     pub async fn connection(&self) -> std::io::Result<SendRequest<UpstreamBody>> {
         {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut idle = self.pool();
             while let Some((since, sender)) = idle.pop() {
                 if sender.is_ready() && since.elapsed() < IDLE_MAX {
                     return Ok(sender);
@@ -163,7 +178,7 @@ impl Upstream {
         if self.is_draining() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.pool();
         if idle.len() < POOL_MAX {
             idle.push((Instant::now(), sender));
         }
@@ -172,6 +187,9 @@ impl Upstream {
     /// Idle connections in the pool now.
     #[cfg(test)]
     pub fn idle(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.idle
+            .iter()
+            .map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum::<usize>()
     }
 }
