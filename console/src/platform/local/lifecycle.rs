@@ -55,25 +55,12 @@ pub fn find_source_dir(start: &Path) -> Result<PathBuf, String> {
 /// `daemon.log`) and returns once its control socket answers. A daemon that exits or stays
 /// silent is reported with the end of its log.
 pub async fn start(paths: &Paths, daemon_args: Vec<OsString>) -> anyhow::Result<LocalClient> {
-    use std::os::unix::process::CommandExt;
     let log_path = paths.daemon_log();
-    let log = open_daemon_log(paths)?;
-    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let log_start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
     let exe = super::paths::current_exe().context("cannot find the bluegreen executable")?;
-    let mut child = std::process::Command::new(exe)
-        .arg("local")
-        .arg("daemon")
+    let mut child = daemon_command(&exe, paths)?
         .args(daemon_args)
-        // Run from the state directory with it named explicitly, so no bluegreen.toml in the
-        // caller's directory (an AWS profile, say) changes what the daemon is.
-        .current_dir(paths.root())
-        .env("BLUEGREEN_STATE_DIR", paths.root())
-        .env_remove("BLUEGREEN_CONFIG")
-        .env_remove("BLUEGREEN_PROFILE")
         .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
         .spawn()
         .context("cannot start the daemon")?;
     let deadline = Instant::now() + START_TIMEOUT;
@@ -102,6 +89,26 @@ pub async fn start(paths: &Paths, daemon_args: Vec<OsString>) -> anyhow::Result<
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `exe local daemon` for `paths`, detached (its own process group, output appended to
+/// `daemon.log`); the caller adds arguments and stdin. It runs from the state directory with it
+/// named explicitly, so no bluegreen.toml in the caller's directory (an AWS profile, say)
+/// changes what the daemon is.
+pub fn daemon_command(exe: &Path, paths: &Paths) -> anyhow::Result<std::process::Command> {
+    use std::os::unix::process::CommandExt;
+    let log = open_daemon_log(paths)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("local")
+        .arg("daemon")
+        .current_dir(paths.root())
+        .env("BLUEGREEN_STATE_DIR", paths.root())
+        .env_remove("BLUEGREEN_CONFIG")
+        .env_remove("BLUEGREEN_PROFILE")
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    Ok(cmd)
 }
 
 /// Creates the state directory if need be and opens `daemon.log` for appending. This runs

@@ -138,9 +138,9 @@ impl Control {
         self.engine.supervisor.detach(Duration::from_secs(2)).await;
         let tasks = self.engine.supervisor.live_tasks();
         // From here on the tasks belong to no daemon until the successor adopts them; if it
-        // cannot, this daemon exits as if it had crashed, and `local up` adopts them.
+        // cannot, this daemon exits (once the answer is sent) as if it had crashed, and
+        // `local up` adopts them.
         let fail = |why: String| {
-            h.done.cancel();
             call(
                 FaultKind::Other,
                 format!(
@@ -175,7 +175,7 @@ impl Control {
             Err(e) => {
                 // Not ready: it must not keep the lock (nor half the tasks) either. It is our
                 // child and not reaped before it exits, so the pid is still its own.
-                crate::platform::local::supervisor::signal_pid(
+                crate::platform::local::supervisor::signal(
                     new_pid,
                     nix::sys::signal::Signal::SIGKILL,
                 );

@@ -105,23 +105,10 @@ impl Successor {
         test: &impl AsFd,
         lock: &impl AsFd,
     ) -> anyhow::Result<Successor> {
-        use std::os::unix::process::CommandExt;
         let (mine, theirs) = UnixStream::pair().context("cannot create the handover channel")?;
-        let log = crate::platform::local::files::private_file()
-            .append(true)
-            .open(paths.daemon_log())
-            .with_context(|| format!("cannot open {}", paths.daemon_log().display()))?;
-        let child = std::process::Command::new(exe)
-            .args(["local", "daemon"])
-            .current_dir(paths.root())
-            .env("BLUEGREEN_STATE_DIR", paths.root())
+        let child = crate::platform::local::lifecycle::daemon_command(exe, paths)?
             .env(ENV, "1")
-            .env_remove("BLUEGREEN_CONFIG")
-            .env_remove("BLUEGREEN_PROFILE")
             .stdin(OwnedFd::from(theirs))
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {}", exe.display()))?;
         let fds = [production.as_fd(), test.as_fd(), lock.as_fd()];

@@ -30,6 +30,8 @@ mod pipes;
 mod process;
 mod task;
 
+pub(crate) use task::signal;
+
 use health::{Streaks, TargetPhase};
 
 /// Timing of health checks, draining and stopping.
@@ -916,11 +918,6 @@ impl Supervisor {
 /// scale-out starts in waves as tasks come up rather than as one burst of processes.
 fn starts_now(missing: usize, starting: usize) -> usize {
     missing.min(crate::rollout::limits::LOCAL_MAX_STARTING.saturating_sub(starting))
-}
-
-/// Sends `sig` to a process of ours that no task runner owns.
-pub fn signal_pid(pid: u32, sig: nix::sys::signal::Signal) {
-    task::signal(pid, sig);
 }
 
 fn prune_stopped(svc: &mut Service) {

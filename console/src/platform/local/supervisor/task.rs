@@ -22,8 +22,9 @@ use crate::platform::local::proxy::upstream::Upstream;
 use crate::rollout::Color;
 
 /// Sends `sig` to `pid`, ignoring a process that is already gone. Only for a process no
-/// `Child` of ours owns (a previous daemon's orphan); a task is signalled through its runner.
-pub(super) fn signal(pid: u32, sig: Signal) {
+/// runner of ours owns (a previous daemon's orphan, a successor daemon that never got ready);
+/// a task is signalled through its runner.
+pub(crate) fn signal(pid: u32, sig: Signal) {
     let Ok(raw) = i32::try_from(pid) else { return };
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), sig);
 }
