@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::rollout::{Color, Weights, limits};
+use crate::rollout::{Color, Share, Weights, limits};
 use demo::DemoArgs;
 use local::LocalCommand;
 
@@ -148,12 +148,17 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ShiftArgs {
-    /// Green's share in percent; blue gets the rest.
-    #[arg(long, value_parser = percent(), required_unless_present = "blue", conflicts_with = "blue")]
-    pub green: Option<u8>,
-    /// Blue's share in percent; green gets the rest.
-    #[arg(long, value_parser = percent())]
-    pub blue: Option<u8>,
+    /// Green's share in percent, to 0.1 (e.g. 0.5); blue gets the rest.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        required_unless_present = "blue",
+        conflicts_with = "blue"
+    )]
+    pub green: Option<Share>,
+    /// Blue's share in percent, to 0.1; green gets the rest.
+    #[arg(long, value_name = "PERCENT")]
+    pub blue: Option<Share>,
     /// Override the health guard.
     #[arg(long)]
     pub force: bool,
@@ -164,9 +169,9 @@ impl ShiftArgs {
         let (color, share) = match (self.green, self.blue) {
             (Some(g), _) => (Color::Green, g),
             (None, Some(b)) => (Color::Blue, b),
-            (None, None) => (Color::Green, 0),
+            (None, None) => (Color::Green, Share::ZERO),
         };
-        Weights::with_share(color, share).unwrap_or(Weights::all(color.other()))
+        Weights::with_share(color, share)
     }
 }
 
@@ -191,15 +196,6 @@ pub struct WaitArgs {
 /// A number of seconds from 0 to `max`.
 fn secs(max: u64) -> Bounded {
     Bounded { min: 0, max }
-}
-
-/// A share in percent, 0 to 100.
-fn percent() -> impl clap::builder::TypedValueParser<Value = u8> {
-    Bounded {
-        min: 0,
-        max: Weights::TOTAL as u64,
-    }
-    .map(|n| n as u8)
 }
 
 /// A whole number from `min` to `max`, as clap's ranged parsers read it, except that a number

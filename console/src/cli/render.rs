@@ -7,7 +7,7 @@ use crate::ops::{PromoteReport, RollbackReport};
 use crate::platform::local::wire::DaemonStatus;
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
 use crate::rollout::{
-    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Snapshot, UnixMillis,
+    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Share, Snapshot, UnixMillis,
 };
 
 pub use crate::format::{duration, short_digest, time};
@@ -61,7 +61,7 @@ pub fn rollout(info: &PlatformInfo, snap: &Snapshot, now: UnixMillis, verbose: b
     }
     let _ = writeln!(out);
     for (_, c) in snap.colors.iter() {
-        color(&mut out, c, l.weights.get(c.color), verbose);
+        color(&mut out, c, l.weights.share(c.color), verbose);
     }
     out
 }
@@ -175,7 +175,7 @@ fn bake_line(snap: &Snapshot, b: &Bake, now: UnixMillis, platform_finishes: bool
     }
 }
 
-fn color(out: &mut String, c: &ColorState, weight: u8, verbose: bool) {
+fn color(out: &mut String, c: &ColorState, weight: Share, verbose: bool) {
     let s = &c.service;
     let image = s.image.as_ref().map_or("-".to_string(), |i| {
         i.tag.clone().unwrap_or_else(|| i.reference.clone())
@@ -190,7 +190,7 @@ fn color(out: &mut String, c: &ColorState, weight: u8, verbose: bool) {
         out,
         "{:<6} {:>3}%  desired {} running {} pending {}  healthy {}/{}  {}  image {image}{digest}  {}",
         c.color.as_str(),
-        weight,
+        weight.to_string(),
         s.desired,
         s.running,
         s.pending,

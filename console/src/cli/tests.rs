@@ -13,7 +13,7 @@ use crate::rollout::{
 const NOW: i64 = 1_795_849_200_000;
 
 fn w(green: u8) -> Weights {
-    Weights::with_green(green).expect("valid weights")
+    Weights::with_green_percent(green).expect("valid weights")
 }
 
 fn image(tag: &str, digest: Option<&str>) -> ImageRef {
@@ -326,7 +326,7 @@ fn command_line_shapes() {
     };
     assert_eq!(
         (args.weights, args.timeout),
-        (Some(Weights::new(80, 20).expect("valid")), 9)
+        (Some(Weights::percent(80, 20).expect("valid")), 9)
     );
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--weights", "80:30"]).is_err());
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--healthy", "red"]).is_err());
@@ -449,7 +449,7 @@ mod proptests {
                 Cli::try_parse_from(["bluegreen", "wait", "--weights", &w])
             {
                 let got = args.weights.expect("given");
-                prop_assert_eq!(got.blue() as u32 + got.green() as u32, 100);
+                prop_assert_eq!(got.get(Color::Blue) + got.get(Color::Green), Weights::TOTAL);
             }
         }
     }

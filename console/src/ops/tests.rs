@@ -9,7 +9,7 @@ use crate::platform::fake::{Call, FakePlatform, Fault};
 use crate::rollout::GuardRule;
 
 fn w(blue: u8, green: u8) -> Weights {
-    Weights::new(blue, green).expect("valid weights")
+    Weights::percent(blue, green).expect("valid weights")
 }
 
 fn ops(p: &Arc<FakePlatform>) -> Ops {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Color, Listener, Snapshot, Weights};
+use super::{Color, Listener, Share, Snapshot, Weights};
 
 /// Which rule refused. The kebab-case name is what `--json` reports as `rule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub fn check_shift(snap: &Snapshot, desired: Weights, force: bool) -> Result<(),
             let reason = format!(
                 "{color} has {healthy} healthy target(s) but desired count {}: giving it {}% of traffic could fail requests; wait for it to become healthy, or use --force",
                 state.service.desired,
-                desired.get(color)
+                desired.share(color)
             );
             return Err(Refusal {
                 overridable: true,
@@ -223,7 +223,7 @@ pub fn check_deploy(snap: &Snapshot, requested: Option<Color>) -> Result<Color, 
             GuardRule::ServesTraffic,
             format!(
                 "{c} serves {}% of traffic: deploy only to the idle color ({})",
-                snap.listener.weights.get(c),
+                snap.listener.weights.share(c),
                 c.other()
             ),
         )),
@@ -264,7 +264,7 @@ pub fn settles_first_release(snap: &Snapshot, color: Color) -> bool {
 
 /// The color with the larger share (blue on a tie).
 fn weighted_color(w: Weights) -> Color {
-    if w.green() > w.blue() {
+    if w.get(Color::Green) > w.get(Color::Blue) {
         Color::Green
     } else {
         Color::Blue
@@ -301,8 +301,8 @@ pub fn check_scale(
     max_tasks: u32,
 ) -> Result<(), Refusal> {
     check_count(color, desired, max_tasks)?;
-    let share = listener.weights.get(color);
-    if desired == 0 && share > 0 {
+    let share = listener.weights.share(color);
+    if desired == 0 && share > Share::ZERO {
         return Err(Refusal::new(
             GuardRule::ServesTraffic,
             format!("{color} serves {share}% of traffic: shift it away before scaling to zero"),

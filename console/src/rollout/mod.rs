@@ -13,7 +13,7 @@ pub use bake::BakeStep;
 pub use color::{Color, PerColor, UnknownColor};
 pub use guard::{GuardRule, Refusal};
 pub use state::*;
-pub use weights::{Weights, WeightsError};
+pub use weights::{Share, ShareError, Weights, WeightsError};
 
 impl Snapshot {
     /// The color with 100% of traffic, if one has it.

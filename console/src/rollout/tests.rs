@@ -55,7 +55,7 @@ pub(crate) fn snap(
 }
 
 fn w(green: u8) -> Weights {
-    Weights::with_green(green).expect("valid weights")
+    Weights::with_green_percent(green).expect("valid weights")
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! keymap file names only the [`crate::tui::keymap::Bindable`] ones, so an action carrying a
 //! confirmed operation or typed input is not deserializable at all.
 
-use crate::rollout::Color;
+use crate::rollout::{Color, Share};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -22,21 +22,21 @@ pub enum Action {
     /// Ask every poller to refresh now.
     Refresh,
 
-    /// Move the slider by `delta` percentage points towards the canary (negative: away).
+    /// Move the slider by `delta` per mille (0.1% steps) towards the canary (negative: away).
     NudgeSlider {
-        delta: i16,
+        delta: i32,
     },
-    /// Put the slider at `percent` for the canary.
+    /// Put the slider at `share` for the canary.
     SetSlider {
-        percent: u8,
+        share: Share,
     },
     /// Open the confirm dialog for the slider's weights.
     ApplySlider,
-    /// Open the confirm dialog for giving `percent` to the canary (`:shift N`), or to a named
+    /// Open the confirm dialog for giving `share` to the canary (`:shift N`), or to a named
     /// color (`:shift --green N`).
     Shift {
         color: Option<Color>,
-        percent: u8,
+        share: Share,
     },
 
     /// Open the promote dialog, with its bake time (default 300 s) and keep-old preset.

@@ -250,7 +250,7 @@ fn feed(state: &mut State, polled: Polled, at: UnixMillis) {
 }
 
 fn w(blue: u8, green: u8) -> Weights {
-    Weights::new(blue, green).expect("fixture weights sum to 100")
+    Weights::percent(blue, green).expect("fixture weights sum to 100")
 }
 
 /// Blue live with 100%, green idle with v2 deployed and healthy; everything loaded.

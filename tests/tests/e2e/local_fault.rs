@@ -27,7 +27,7 @@ async fn killing_a_task_at_50_percent_fails_at_most_its_in_flight_posts() {
         .await
         .expect("green healthy");
     p.ops
-        .shift(Weights::with_green(50).expect("valid"), false)
+        .shift(Weights::with_green_percent(50).expect("valid"), false)
         .await
         .expect("shift 50");
 

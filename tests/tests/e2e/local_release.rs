@@ -15,7 +15,7 @@ const CLIENTS: usize = 8;
 const PHASE: Duration = Duration::from_millis(1500);
 
 fn w(green: u8) -> Weights {
-    Weights::with_green(green).expect("valid weights")
+    Weights::with_green_percent(green).expect("valid weights")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +124,7 @@ async fn a_whole_release_under_load_fails_no_request() {
         let counts = report.per_phase.get(i).cloned().unwrap_or_default();
         let n = counts.blue + counts.green;
         assert!(n >= 50, "phase {i} ({weights}) saw only {n} requests");
-        let expected_green = n as f64 * weights.green() as f64 / 100.0;
+        let expected_green = n as f64 * weights.share(Color::Green).as_percent() / 100.0;
         let deviation = (counts.green as f64 - expected_green).abs();
         assert!(
             deviation <= 20.0,

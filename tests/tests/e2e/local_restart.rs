@@ -17,7 +17,7 @@ async fn down_then_up_restores_the_release() {
         .wait(&WaitFor::Healthy(Color::Green), Duration::from_secs(60))
         .await
         .expect("green healthy");
-    let split = Weights::with_green(30).expect("valid");
+    let split = Weights::with_green_percent(30).expect("valid");
     p.ops.shift(split, false).await.expect("shift");
     let before = p.platform.listener().await.expect("listener");
 

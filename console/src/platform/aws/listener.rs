@@ -248,7 +248,7 @@ impl AwsPlatform {
 
     /// The listener's default actions with the forward action's weights replaced: other
     /// actions (authentication, say), their order and the stickiness setting stay as last read.
-    fn actions_with(&self, listener: &str, weights: &[(Color, u8)]) -> Vec<Action> {
+    fn actions_with(&self, listener: &str, weights: &[(Color, u16)]) -> Vec<Action> {
         let mut actions = self
             .last_actions
             .lock()
@@ -295,12 +295,11 @@ impl AwsPlatform {
             .ok()
             .and_then(|seen| seen.get(&self.prod_listener).cloned())
             .and_then(|actions| self.weights_in(&self.prod_listener, &actions).ok());
+        // An ALB takes 0..=999 per target group: per mille fits, except 1000 for all.
+        let alb = desired.to_ratio(999);
         let actions = self.actions_with(
             &self.prod_listener,
-            &[
-                (Color::Blue, desired.blue()),
-                (Color::Green, desired.green()),
-            ],
+            &[(Color::Blue, alb.0), (Color::Green, alb.1)],
         );
         let write_error = self
             .elb

@@ -137,7 +137,7 @@ pub(crate) mod tests {
         let req = Envelope {
             v: VERSION,
             body: Request::SetWeights {
-                weights: Weights::with_green(10).expect("valid"),
+                weights: Weights::with_green_percent(10).expect("valid"),
             },
         };
         let line = serde_json::to_string(&req).expect("json");
@@ -202,8 +202,8 @@ pub(crate) mod tests {
                 }),
                 (color(), any::<u32>())
                     .prop_map(|(color, desired)| Request::Scale { color, desired }),
-                (0u8..=100).prop_map(|g| Request::SetWeights {
-                    weights: Weights::with_green(g).expect("in range")
+                (0u16..=1000).prop_map(|g| Request::SetWeights {
+                    weights: Weights::permille(1000 - g, g).expect("in range")
                 }),
                 (
                     color(),

@@ -4,8 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rollout::Color;
+use crate::rollout::{Color, Share};
 use crate::tui::action::Action;
+
+/// A whole percentage as a slider position (the digit keys).
+fn pct(p: u8) -> Share {
+    Share::percent(p).unwrap_or(Share::ALL)
+}
 
 /// Lines a page-up/down scrolls the logs.
 const PAGE: usize = 10;
@@ -33,34 +38,37 @@ macro_rules! bindable {
 }
 
 bindable! {
-    SliderDown => Action::NudgeSlider { delta: -5 },
-    SliderUp => Action::NudgeSlider { delta: 5 },
+    SliderDown => Action::NudgeSlider { delta: -50 },
+    SliderUp => Action::NudgeSlider { delta: 50 },
     #[serde(rename = "slider-down-1")]
-    SliderDown1 => Action::NudgeSlider { delta: -1 },
+    SliderDown1 => Action::NudgeSlider { delta: -10 },
     #[serde(rename = "slider-up-1")]
-    SliderUp1 => Action::NudgeSlider { delta: 1 },
+    SliderUp1 => Action::NudgeSlider { delta: 10 },
+    /// The fine step: 0.1%, the finest split an ALB takes.
+    SliderDownFine => Action::NudgeSlider { delta: -1 },
+    SliderUpFine => Action::NudgeSlider { delta: 1 },
     #[serde(rename = "slider-0")]
-    Slider0 => Action::SetSlider { percent: 0 },
+    Slider0 => Action::SetSlider { share: pct(0) },
     #[serde(rename = "slider-10")]
-    Slider10 => Action::SetSlider { percent: 10 },
+    Slider10 => Action::SetSlider { share: pct(10) },
     #[serde(rename = "slider-20")]
-    Slider20 => Action::SetSlider { percent: 20 },
+    Slider20 => Action::SetSlider { share: pct(20) },
     #[serde(rename = "slider-30")]
-    Slider30 => Action::SetSlider { percent: 30 },
+    Slider30 => Action::SetSlider { share: pct(30) },
     #[serde(rename = "slider-40")]
-    Slider40 => Action::SetSlider { percent: 40 },
+    Slider40 => Action::SetSlider { share: pct(40) },
     #[serde(rename = "slider-50")]
-    Slider50 => Action::SetSlider { percent: 50 },
+    Slider50 => Action::SetSlider { share: pct(50) },
     #[serde(rename = "slider-60")]
-    Slider60 => Action::SetSlider { percent: 60 },
+    Slider60 => Action::SetSlider { share: pct(60) },
     #[serde(rename = "slider-70")]
-    Slider70 => Action::SetSlider { percent: 70 },
+    Slider70 => Action::SetSlider { share: pct(70) },
     #[serde(rename = "slider-80")]
-    Slider80 => Action::SetSlider { percent: 80 },
+    Slider80 => Action::SetSlider { share: pct(80) },
     #[serde(rename = "slider-90")]
-    Slider90 => Action::SetSlider { percent: 90 },
+    Slider90 => Action::SetSlider { share: pct(90) },
     #[serde(rename = "slider-100")]
-    Slider100 => Action::SetSlider { percent: 100 },
+    Slider100 => Action::SetSlider { share: pct(100) },
     ApplySlider => Action::ApplySlider,
     Cancel => Action::Cancel,
     Promote => Action::Promote { bake_secs: None, keep_old: false },

@@ -358,9 +358,11 @@ fn normal() -> Vec<Row> {
             .shown(code(KeyCode::Right), SliderUp)
             .key(ch('h'), SliderDown)
             .key(ch('l'), SliderUp),
-        row(Traffic, "slider ±1")
+        row(Traffic, "slider ±1, ±0.1")
             .key(ch('H'), SliderDown1)
-            .key(ch('L'), SliderUp1),
+            .key(ch('L'), SliderUp1)
+            .key(ch('<'), SliderDownFine)
+            .key(ch('>'), SliderUpFine),
         digits.key(ch('G'), Slider100).key(ch(')'), Slider100),
         row(Traffic, "apply the slider (confirm)")
             .hint("apply")

@@ -132,11 +132,13 @@ fn default_keys_are_todays() {
     );
     assert_eq!(
         press(&km, &s, KeyCode::Left, KeyModifiers::SHIFT),
-        Some(Action::NudgeSlider { delta: -5 })
+        Some(Action::NudgeSlider { delta: -50 })
     );
     assert_eq!(
         press(&km, &s, ch('7'), none),
-        Some(Action::SetSlider { percent: 70 })
+        Some(Action::SetSlider {
+            share: crate::rollout::Share::percent(70).expect("valid")
+        })
     );
     assert_eq!(press(&km, &s, KeyCode::Home, none), None);
     s.focus = Focus::Logs;

@@ -15,7 +15,7 @@ use crate::tui::state::{Focus, LoadStatus, Mode, NoticeLevel, PendingOp, Resourc
 use crate::tui::update::{handle_event, update};
 
 fn w(blue: u8, green: u8) -> Weights {
-    Weights::new(blue, green).expect("valid weights")
+    Weights::percent(blue, green).expect("valid weights")
 }
 
 fn notice(s: &State) -> String {

@@ -2,7 +2,7 @@
 //! confirm dialogs as their keys.
 
 use super::Action;
-use crate::rollout::{Color, Weights};
+use crate::rollout::{Color, Share, Weights};
 
 /// What `:help` lists, one verb per line.
 pub const VERBS: &[(&str, &str)] = &[
@@ -104,12 +104,16 @@ fn at_most(digits: &str, max: u64) -> Result<u64, Refused> {
     }
 }
 
-fn percent(s: &str) -> Result<u8, String> {
-    match at_most(s.trim_end_matches('%'), Weights::TOTAL as u64) {
-        Ok(v) => Ok(v as u8),
-        Err(Refused::OverLimit) => Err(format!("shift: {s}% is out of range (0–100)")),
-        Err(Refused::NotANumber) => Err(format!("shift: `{s}` is not a percentage (0–100)")),
-    }
+fn percent(s: &str) -> Result<Share, String> {
+    s.parse::<Share>().map_err(|_| {
+        let shown: String = s.chars().take(32).collect();
+        let number = shown.trim_end_matches('%');
+        if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+            format!("shift: {shown}% is out of range (0–100)")
+        } else {
+            format!("shift: `{shown}` is not a percentage (0–100, at most one decimal, e.g. 0.5)")
+        }
+    })
 }
 
 /// A task count up to the ceiling any profile may set; the profile's own `max_tasks` is the
@@ -134,12 +138,12 @@ fn parse_shift(args: &[&str]) -> Result<Action, String> {
                 .map_err(|e: crate::rollout::WeightsError| e.to_string())?;
             Ok(Action::Shift {
                 color: Some(Color::Green),
-                percent: weights.green(),
+                share: weights.share(Color::Green),
             })
         }
         [n] => Ok(Action::Shift {
             color: None,
-            percent: percent(n)?,
+            share: percent(n)?,
         }),
         [flag, n] => {
             let color = match *flag {
@@ -149,7 +153,7 @@ fn parse_shift(args: &[&str]) -> Result<Action, String> {
             };
             Ok(Action::Shift {
                 color: Some(color),
-                percent: percent(n)?,
+                share: percent(n)?,
             })
         }
         _ => Err(USAGE.into()),
@@ -219,21 +223,21 @@ mod tests {
             parse_command("shift 30"),
             Ok(Action::Shift {
                 color: None,
-                percent: 30
+                share: Share::percent(30).expect("valid")
             })
         );
         assert_eq!(
             parse_command("shift --blue 40"),
             Ok(Action::Shift {
                 color: Some(Color::Blue),
-                percent: 40
+                share: Share::percent(40).expect("valid")
             })
         );
         assert_eq!(
             parse_command("shift 70:30"),
             Ok(Action::Shift {
                 color: Some(Color::Green),
-                percent: 30
+                share: Share::percent(30).expect("valid")
             })
         );
         assert_eq!(
@@ -310,7 +314,7 @@ mod tests {
             #[test]
             fn any_line_is_refused_or_bounded(line in "\\PC{0,40}") {
                 match parse_command(&line) {
-                    Ok(Action::Shift { percent, .. }) => prop_assert!(percent <= 100),
+                    Ok(Action::Shift { share, .. }) => prop_assert!(share <= Share::ALL),
                     Ok(Action::Promote { bake_secs, .. }) => {
                         prop_assert!(bake_secs.is_none_or(|s| s <= MAX_BAKE_SECS));
                     }
@@ -346,7 +350,7 @@ mod tests {
             #[test]
             fn a_share_is_accepted_up_to_100_and_refused_naming_the_range(n in number(), flag in "(--green |--blue |-g |-b )?", pct in "%?") {
                 match parse_command(&format!("shift {flag}{n}{pct}")) {
-                    Ok(Action::Shift { percent, .. }) => prop_assert_eq!(Some(percent as u64), n.parse().ok().filter(|v| *v <= 100)),
+                    Ok(Action::Shift { share, .. }) => prop_assert_eq!(Some(share.get() as u64), n.parse::<u64>().ok().filter(|v| *v <= 100).map(|v| v * 10)),
                     Ok(other) => prop_assert!(false, "{other:?}"),
                     Err(e) => {
                         prop_assert!(!fits(&n, 100));
@@ -371,7 +375,7 @@ mod tests {
             fn a_split_gives_green_its_share(green in 0u8..=100) {
                 prop_assert_eq!(
                     parse_command(&format!("shift {}:{green}", 100 - green)),
-                    Ok(Action::Shift { color: Some(Color::Green), percent: green })
+                    Ok(Action::Shift { color: Some(Color::Green), share: Share::percent(green).expect("valid") })
                 );
             }
         }

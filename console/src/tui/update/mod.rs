@@ -78,23 +78,15 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             nudge_slider(state, delta);
             vec![]
         }
-        Action::SetSlider { percent } => {
-            set_slider(state, percent);
+        Action::SetSlider { share } => {
+            state.traffic.pending = Some(Weights::with_share(state.slider_color(), share));
             vec![]
         }
         Action::ApplySlider => apply_slider(state),
-        Action::Shift { color, percent } => {
+        Action::Shift { color, share } => {
             let color = color.unwrap_or_else(|| state.slider_color());
-            match Weights::with_share(color, percent) {
-                Ok(w) => {
-                    state.traffic.pending = Some(w);
-                    apply_slider(state)
-                }
-                Err(e) => {
-                    state.notify(NoticeLevel::Error, e.to_string());
-                    vec![]
-                }
-            }
+            state.traffic.pending = Some(Weights::with_share(color, share));
+            apply_slider(state)
         }
         Action::Promote {
             bake_secs,
@@ -307,7 +299,7 @@ fn cancel(state: &mut State) {
     }
 }
 
-fn nudge_slider(state: &mut State, delta: i16) {
+fn nudge_slider(state: &mut State, delta: i32) {
     let Some(current) = state.slider() else {
         state.notify(
             NoticeLevel::Warning,
@@ -315,19 +307,12 @@ fn nudge_slider(state: &mut State, delta: i16) {
         );
         return;
     };
-    // The slider counts points for the canary; nudge_green counts them for green.
+    // The slider counts per mille for the canary; nudge_green counts them for green.
     let signed = match state.slider_color() {
         Color::Green => delta,
         Color::Blue => -delta,
     };
     state.traffic.pending = Some(current.nudge_green(signed));
-}
-
-fn set_slider(state: &mut State, percent: u8) {
-    match Weights::with_share(state.slider_color(), percent.min(Weights::TOTAL)) {
-        Ok(w) => state.traffic.pending = Some(w),
-        Err(e) => state.notify(NoticeLevel::Error, e.to_string()),
-    }
 }
 
 fn select(state: &mut State, delta: i64) {

@@ -16,7 +16,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State, color: Color)
     let snap = state.snapshot();
     let mut extra = Vec::new();
     if let Some(s) = snap {
-        let w = s.listener.weights.get(color);
+        let w = s.listener.weights.share(color);
         extra.push(Span::styled(
             format!("{w}%"),
             fmt::bold(fmt::color_style(color)),

@@ -65,8 +65,8 @@ fn header(state: &State, labels: bool) -> Line<'static> {
                 // B:G, the CLI's notation, to stay short on narrow screens.
                 format!(
                     "shift {}:{}",
-                    s.listener.weights.blue(),
-                    s.listener.weights.green()
+                    s.listener.weights.share(crate::rollout::Color::Blue),
+                    s.listener.weights.share(crate::rollout::Color::Green)
                 ),
                 Style::new().fg(Tint::Yellow),
             )),

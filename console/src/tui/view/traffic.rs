@@ -81,10 +81,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
 
 /// `blue 80 ████████████████░░░░ green 20`, the blue part first.
 fn bar(w: Weights, width: usize) -> Line<'static> {
-    let left = format!("blue {:>3} ", w.blue());
-    let right = format!(" {:<3} green", w.green());
+    let left = format!("blue {:>3} ", w.share(Color::Blue).to_string());
+    let right = format!(" {:<3} green", w.share(Color::Green).to_string());
     let cells = width.saturating_sub(left.len() + right.len());
-    let blue_cells = (cells * w.blue() as usize + 50) / 100;
+    let total = Weights::TOTAL as usize;
+    let blue_cells = (cells * w.get(Color::Blue) as usize + total / 2) / total;
     let green_cells = cells - blue_cells;
     Line::from(vec![
         Span::styled(left, fmt::color_style(Color::Blue)),
@@ -100,15 +101,15 @@ fn slider_line(state: &State, observed: Weights) -> Line<'static> {
         Some(p) if p != observed => Line::from(vec![
             Span::styled("slider ", Style::new().add_modifier(Modifier::BOLD)),
             Span::styled(
-                format!("{canary} {}%", p.get(canary)),
+                format!("{canary} {}%", p.share(canary)),
                 fmt::bold(fmt::color_style(canary)),
             ),
             Span::raw(format!(" → {}", change(observed, p))),
             Span::styled("  ⏎ apply · esc reset", Style::new().fg(Tint::DarkGray)),
         ]),
         _ => dim(format!(
-            "slider {canary} {}% · ←/→ ±5 · H/L ±1 · 0-9 · G 100 · ⏎ apply",
-            observed.get(canary)
+            "slider {canary} {}% · ←/→ ±5 · H/L ±1 · </> ±0.1 · ⏎ apply",
+            observed.share(canary)
         )),
     }
 }
@@ -117,9 +118,9 @@ fn slider_line(state: &State, observed: Weights) -> Line<'static> {
 pub(crate) fn change(from: Weights, to: Weights) -> String {
     format!(
         "blue {} → {}, green {} → {}",
-        from.blue(),
-        to.blue(),
-        from.green(),
-        to.green()
+        from.share(Color::Blue),
+        to.share(Color::Blue),
+        from.share(Color::Green),
+        to.share(Color::Green)
     )
 }

@@ -3,20 +3,21 @@
 //! one already routed.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::upstream::{InflightGuard, Upstream};
 use crate::rollout::{Color, PerColor, Weights};
 
-/// A permutation step: `(n * STRIDE) % 100` visits every position in 0..100 once per 100
-/// requests (37 is coprime with 100), so each block of 100 consecutive requests splits
-/// exactly by the weights while the two colors stay interleaved.
+/// A permutation step: `(n * STRIDE) % 1000` visits every position in 0..1000 once per 1000
+/// requests (37 is coprime with 1000), so each block of 1000 consecutive requests splits
+/// exactly by the per-mille weights while the two colors stay interleaved.
 const STRIDE: u64 = 37;
 
 #[derive(Debug)]
 pub struct Routes {
-    green_share: AtomicU8,
+    /// Green's weight in per mille.
+    green_share: AtomicU16,
     /// 0 = none, 1 = blue, 2 = green.
     test_color: AtomicU8,
     targets: PerColor<RwLock<Arc<[Arc<Upstream>]>>>,
@@ -29,7 +30,7 @@ pub struct Routes {
 impl Routes {
     pub fn new(weights: Weights, test_color: Option<Color>) -> Self {
         let r = Routes {
-            green_share: AtomicU8::new(weights.green()),
+            green_share: AtomicU16::new(weights.get(Color::Green)),
             test_color: AtomicU8::new(0),
             targets: PerColor::from_fn(|_| RwLock::new(Arc::from(Vec::new()))),
             seq: AtomicU64::new(0),
@@ -40,13 +41,13 @@ impl Routes {
     }
 
     pub fn set_weights(&self, w: Weights) {
-        self.green_share.store(w.green(), Ordering::SeqCst);
+        self.green_share
+            .store(w.get(Color::Green), Ordering::SeqCst);
     }
 
     pub fn weights(&self) -> Weights {
         let green = self.green_share.load(Ordering::SeqCst).min(Weights::TOTAL);
-        // In range by construction; the fallback cannot happen.
-        Weights::with_green(green).unwrap_or(Weights::all(Color::Blue))
+        Weights::nudge_green(Weights::all(Color::Blue), green as i32)
     }
 
     pub fn set_test_color(&self, c: Option<Color>) {
@@ -86,7 +87,7 @@ impl Routes {
     /// The color the next production request goes to, by weight.
     pub fn choose_color(&self) -> Color {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let pos = (n.wrapping_mul(STRIDE) % Weights::TOTAL as u64) as u8;
+        let pos = (n.wrapping_mul(STRIDE) % Weights::TOTAL as u64) as u16;
         if pos < self.green_share.load(Ordering::SeqCst) {
             Color::Green
         } else {
@@ -145,19 +146,23 @@ mod tests {
     }
 
     #[test]
-    fn every_block_of_100_splits_exactly_by_weight() {
-        let r = Routes::new(Weights::with_green(10).expect("valid"), None);
-        for _block in 0..3 {
-            let green = (0..100)
+    fn every_block_of_1000_splits_exactly_by_weight() {
+        let r = Routes::new(Weights::with_green_percent(10).expect("valid"), None);
+        let greens = |r: &Routes| {
+            (0..1000)
                 .filter(|_| r.choose_color() == Color::Green)
-                .count();
-            assert_eq!(green, 10);
+                .count()
+        };
+        for _block in 0..3 {
+            assert_eq!(greens(&r), 100);
         }
-        r.set_weights(Weights::with_green(90).expect("valid"));
-        let green = (0..100)
-            .filter(|_| r.choose_color() == Color::Green)
-            .count();
-        assert_eq!(green, 90);
+        r.set_weights(Weights::with_green_percent(90).expect("valid"));
+        assert_eq!(greens(&r), 900);
+        // The finest split the ALB offers: one request in a thousand.
+        r.set_weights(Weights::permille(999, 1).expect("valid"));
+        assert_eq!(greens(&r), 1);
+        r.set_weights(Weights::permille(995, 5).expect("valid"));
+        assert_eq!(greens(&r), 5);
     }
 
     #[test]
