@@ -283,6 +283,11 @@ pub struct Image {
 pub struct ColorMetrics {
     /// Points oldest first, one per period.
     pub points: Vec<MetricPoint>,
+    /// The whole window as one point (`at` = its end), its p99 computed over every request
+    /// of the window rather than combined from the points' p99s: what a release's gates
+    /// judge. `None` when the platform gave no summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<MetricPoint>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -210,6 +210,7 @@ pub fn metrics() -> PerColor<ColorMetrics> {
                 p99_ms: Some(20.0 + (i % 4) as f64 * 3.0),
             })
             .collect(),
+        window: None,
     })
 }
 

@@ -100,6 +100,7 @@ impl AwsPlatform {
         }
         Ok(points.map(|_, p| ColorMetrics {
             points: p.values().copied().collect(),
+            window: None,
         }))
     }
 }

@@ -151,6 +151,16 @@ impl Metrics {
         let Some(&(mut base_at, ref base)) = samples.first() else {
             return out;
         };
+        let (last_at, last) = &samples[samples.len() - 1];
+        for color in Color::ALL {
+            let d = last.get(color).since(base.get(color));
+            out.get_mut(color).window = Some(MetricPoint {
+                at: *last_at,
+                requests: d.requests,
+                errors_5xx: d.errors_5xx,
+                p99_ms: d.p99_ms(),
+            });
+        }
         let mut base = base.clone();
         let n = samples.len();
         for (i, (at, totals)) in samples.iter().enumerate().skip(1) {
@@ -207,6 +217,10 @@ mod tests {
         let blue: u64 = p.blue.points.iter().map(|p| p.requests).sum();
         let green: u64 = p.green.points.iter().map(|p| p.errors_5xx).sum();
         assert_eq!((blue, green), (5, 1));
+        let window = p.blue.window.expect("a summary");
+        assert_eq!((window.requests, window.at), (5, 2_000));
+        assert_eq!(p.green.window.map(|w| (w.requests, w.errors_5xx)), Some((1, 1)));
+        assert_eq!(window.p99_ms, Some(1.0));
         assert!(p.blue.points.windows(2).all(|w| w[0].at < w[1].at));
     }
 }
