@@ -4,14 +4,20 @@
 
 pub mod bake;
 mod color;
+pub mod gate;
 pub mod guard;
 pub mod limits;
+pub mod plan;
+pub mod release;
 mod state;
 mod weights;
 
 pub use bake::BakeStep;
 pub use color::{Color, PerColor, UnknownColor};
+pub use gate::{Gate, GateConfig, GateResult, Verdict};
 pub use guard::{GuardRule, Refusal};
+pub use plan::{Plan, SmokeCheck, Step};
+pub use release::{Outcome, Release, Stage};
 pub use state::*;
 pub use weights::{Share, ShareError, Weights, WeightsError};
 

@@ -1,0 +1,600 @@
+//! The gates a release step must pass: health, errors, latency and alarms, judged from one
+//! window of metrics. Pure: the caller reads the metrics and the target health and passes them
+//! in; [`evaluate`] returns every gate's measured value, threshold and verdict, so the console
+//! can show them side by side and a rollback can name the gate that failed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Color, MetricPoint};
+
+/// The thresholds of the gates (a profile's `[gates]`, or a plan's own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// The canary's 5xx rate may not exceed this, in percent.
+    pub max_error_rate: f64,
+    /// Nor the stable color's rate over the same window plus this many points.
+    pub max_error_delta: f64,
+    /// The canary's p99 may not exceed this, in milliseconds (no bound when unset).
+    pub max_p99_ms: Option<f64>,
+    /// Nor the stable color's p99 × this ratio + [`GateConfig::p99_floor_ms`].
+    pub max_p99_ratio: f64,
+    pub p99_floor_ms: f64,
+    /// Below this many canary requests in the window the errors and latency are not judged.
+    pub min_requests: u64,
+    /// CloudWatch alarms (AWS) that fail the gate when in ALARM.
+    pub alarms: Vec<String>,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            max_error_rate: 1.0,
+            max_error_delta: 0.5,
+            max_p99_ms: None,
+            max_p99_ratio: 2.0,
+            p99_floor_ms: 50.0,
+            min_requests: 20,
+            alarms: Vec::new(),
+        }
+    }
+}
+
+impl GateConfig {
+    /// Checks the thresholds are numbers a gate can use; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let pct = |name: &str, v: f64| {
+            if v.is_finite() && (0.0..=100.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("gates.{name} must be a percentage in 0..=100, got {v}"))
+            }
+        };
+        pct("max_error_rate", self.max_error_rate)?;
+        pct("max_error_delta", self.max_error_delta)?;
+        let ms = |name: &str, v: f64| {
+            if v.is_finite() && (0.0..=MAX_LATENCY_MS).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "gates.{name} must be milliseconds in 0..={MAX_LATENCY_MS}, got {v}"
+                ))
+            }
+        };
+        if let Some(v) = self.max_p99_ms {
+            ms("max_p99_ms", v)?;
+        }
+        ms("p99_floor_ms", self.p99_floor_ms)?;
+        if !(self.max_p99_ratio.is_finite() && (1.0..=100.0).contains(&self.max_p99_ratio)) {
+            return Err(format!(
+                "gates.max_p99_ratio must be in 1..=100, got {}",
+                self.max_p99_ratio
+            ));
+        }
+        if !(1..=MAX_MIN_REQUESTS).contains(&self.min_requests) {
+            return Err(format!(
+                "gates.min_requests must be in 1..={MAX_MIN_REQUESTS}, got {}",
+                self.min_requests
+            ));
+        }
+        if self.alarms.len() > MAX_ALARMS {
+            return Err(format!(
+                "gates.alarms names {} alarms; at most {MAX_ALARMS}",
+                self.alarms.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The largest latency threshold a profile may set: ten minutes.
+pub const MAX_LATENCY_MS: f64 = 600_000.0;
+/// The largest minimum request count a profile may set.
+pub const MAX_MIN_REQUESTS: u64 = 1_000_000;
+/// The most alarms one gate may name (one DescribeAlarms call takes 100).
+pub const MAX_ALARMS: usize = 100;
+
+/// What a CloudWatch alarm says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+    /// The alarm named in the profile does not exist.
+    Missing,
+}
+
+/// Everything the gates judge, read once per interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateInput {
+    /// Healthy targets of the canary, and its desired count.
+    pub healthy: usize,
+    pub desired: u32,
+    /// The window's totals per color; `Err` says why they could not be read.
+    pub canary: Result<Option<MetricPoint>, String>,
+    pub stable: Option<MetricPoint>,
+    /// Each alarm of the profile and its state; `Err` when they could not be read.
+    pub alarms: Result<Vec<(String, AlarmState)>, String>,
+}
+
+/// The gates, in the order they are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    Health,
+    Errors,
+    Latency,
+    Alarms,
+}
+
+impl Gate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::Health => "health",
+            Gate::Errors => "errors",
+            Gate::Latency => "latency",
+            Gate::Alarms => "alarms",
+        }
+    }
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One gate's judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// Not enough evidence either way (too little traffic, metrics unreadable).
+    Inconclusive,
+    Fail,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "pass",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Fail => "fail",
+        })
+    }
+}
+
+/// A gate's measured value next to its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    pub gate: Gate,
+    pub verdict: Verdict,
+    /// The measured value, as shown (`2.5% (5/200)`, `p99 180 ms`, `2/2 healthy`).
+    pub measured: String,
+    /// The threshold, as shown (`≤ 1%` and `≤ blue 0.2% + 0.5`).
+    pub threshold: String,
+    /// Why, in a few words, when the verdict is not a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl GateResult {
+    fn new(gate: Gate, verdict: Verdict, measured: String, threshold: String) -> Self {
+        GateResult {
+            gate,
+            verdict,
+            measured,
+            threshold,
+            reason: None,
+        }
+    }
+
+    fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+impl fmt::Display for GateResult {
+    /// `errors fail: 20% (40/200) against ≤ 1% and ≤ blue 0% + 0.5 (canary over the bound)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {} against {}",
+            self.gate, self.verdict, self.measured, self.threshold
+        )?;
+        if let Some(r) = &self.reason {
+            write!(f, " ({r})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every gate's result; the worst verdict decides (see [`overall`]).
+pub fn evaluate(cfg: &GateConfig, canary: Color, input: &GateInput) -> Vec<GateResult> {
+    let mut out = vec![health(input)];
+    match &input.canary {
+        Err(why) => {
+            for gate in [Gate::Errors, Gate::Latency] {
+                out.push(
+                    GateResult::new(gate, Verdict::Inconclusive, "unreadable".into(), "-".into())
+                        .because(format!("metrics could not be read: {why}")),
+                );
+            }
+        }
+        Ok(window) => {
+            let none = MetricPoint::default();
+            let c = window.as_ref().unwrap_or(&none);
+            out.push(errors(cfg, canary, c, input.stable.as_ref()));
+            out.push(latency(cfg, canary, c, input.stable.as_ref()));
+        }
+    }
+    if !cfg.alarms.is_empty() {
+        out.push(alarms(&input.alarms));
+    }
+    out
+}
+
+/// The worst verdict of `results` (a pass when there are none).
+pub fn overall(results: &[GateResult]) -> Verdict {
+    results
+        .iter()
+        .map(|r| r.verdict)
+        .max()
+        .unwrap_or(Verdict::Pass)
+}
+
+fn health(input: &GateInput) -> GateResult {
+    let need = (input.desired as usize).max(1);
+    let measured = format!("{}/{} healthy", input.healthy, input.desired);
+    let threshold = format!("≥ {need}");
+    if input.healthy >= need {
+        GateResult::new(Gate::Health, Verdict::Pass, measured, threshold)
+    } else {
+        GateResult::new(Gate::Health, Verdict::Fail, measured, threshold)
+            .because("the canary has fewer healthy targets than its desired count")
+    }
+}
+
+/// A rate in percent, shown to two significant decimals at most.
+fn pct(v: f64) -> String {
+    let r = (v * 100.0).round() / 100.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}%")
+    } else {
+        format!("{r}%")
+    }
+}
+
+fn rate(p: &MetricPoint) -> Option<f64> {
+    (p.requests > 0).then(|| p.errors_5xx.min(p.requests) as f64 * 100.0 / p.requests as f64)
+}
+
+fn errors(
+    cfg: &GateConfig,
+    canary: Color,
+    c: &MetricPoint,
+    stable: Option<&MetricPoint>,
+) -> GateResult {
+    let stable_color = canary.other();
+    let stable_rate = stable.and_then(rate);
+    let bound = match stable_rate {
+        Some(s) => cfg.max_error_rate.min(s + cfg.max_error_delta),
+        None => cfg.max_error_rate,
+    };
+    let threshold = match stable_rate {
+        Some(s) => format!(
+            "≤ {} and ≤ {stable_color} {} + {}",
+            pct(cfg.max_error_rate),
+            pct(s),
+            cfg.max_error_delta
+        ),
+        None => format!("≤ {}", pct(cfg.max_error_rate)),
+    };
+    let errors = c.errors_5xx.min(c.requests);
+    let measured = format!(
+        "{} ({errors}/{})",
+        rate(c).map_or("-".to_string(), pct),
+        c.requests
+    );
+    if c.requests < cfg.min_requests {
+        // Too few requests to judge a rate, unless the errors already seen exceed the bound
+        // even if every request still needed to reach the minimum succeeded.
+        let floor = cfg.min_requests.max(c.requests) as f64;
+        if errors as f64 * 100.0 / floor > bound {
+            return GateResult::new(Gate::Errors, Verdict::Fail, measured, threshold).because(
+                format!(
+                    "{errors} errors exceed the bound even over {} requests",
+                    cfg.min_requests
+                ),
+            );
+        }
+        return GateResult::new(Gate::Errors, Verdict::Inconclusive, measured, threshold).because(
+            format!(
+                "{} requests to {canary}, fewer than the {} needed to judge",
+                c.requests, cfg.min_requests
+            ),
+        );
+    }
+    let r = rate(c).unwrap_or(0.0);
+    if r > cfg.max_error_rate {
+        GateResult::new(Gate::Errors, Verdict::Fail, measured, threshold)
+            .because(format!("over the bound of {}", pct(cfg.max_error_rate)))
+    } else if r > bound {
+        GateResult::new(Gate::Errors, Verdict::Fail, measured, threshold).because(format!(
+            "more than {} points over {stable_color}'s rate",
+            cfg.max_error_delta
+        ))
+    } else {
+        let why = stable_rate
+            .is_none()
+            .then(|| format!("{stable_color} had no traffic: absolute bound only"));
+        let mut r = GateResult::new(Gate::Errors, Verdict::Pass, measured, threshold);
+        r.reason = why;
+        r
+    }
+}
+
+fn latency(
+    cfg: &GateConfig,
+    canary: Color,
+    c: &MetricPoint,
+    stable: Option<&MetricPoint>,
+) -> GateResult {
+    let stable_color = canary.other();
+    let stable_p99 = stable.filter(|s| s.requests > 0).and_then(|s| s.p99_ms);
+    let relative = stable_p99.map(|s| s * cfg.max_p99_ratio + cfg.p99_floor_ms);
+    let bound = match (cfg.max_p99_ms, relative) {
+        (Some(a), Some(r)) => Some(a.min(r)),
+        (a, r) => a.or(r),
+    };
+    let mut parts = Vec::new();
+    if let Some(a) = cfg.max_p99_ms {
+        parts.push(format!("≤ {a} ms"));
+    }
+    if let Some(s) = stable_p99 {
+        parts.push(format!(
+            "≤ {stable_color} {s} ms × {} + {} ms",
+            cfg.max_p99_ratio, cfg.p99_floor_ms
+        ));
+    }
+    let threshold = if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(" and ")
+    };
+    let measured = c
+        .p99_ms
+        .map_or("p99 -".to_string(), |p| format!("p99 {p} ms"));
+    if c.requests < cfg.min_requests {
+        return GateResult::new(Gate::Latency, Verdict::Inconclusive, measured, threshold).because(
+            format!(
+                "{} requests to {canary}, fewer than the {} needed to judge",
+                c.requests, cfg.min_requests
+            ),
+        );
+    }
+    match (c.p99_ms, bound) {
+        (_, None) => GateResult::new(Gate::Latency, Verdict::Pass, measured, threshold)
+            .because(format!("{stable_color} had no traffic and no absolute bound is set")),
+        (None, Some(_)) => {
+            GateResult::new(Gate::Latency, Verdict::Inconclusive, measured, threshold)
+                .because("no latency figure for the window")
+        }
+        (Some(p), Some(b)) if p > b => {
+            GateResult::new(Gate::Latency, Verdict::Fail, measured, threshold)
+                .because(format!("over {b} ms"))
+        }
+        (Some(_), Some(_)) => GateResult::new(Gate::Latency, Verdict::Pass, measured, threshold),
+    }
+}
+
+fn alarms(alarms: &Result<Vec<(String, AlarmState)>, String>) -> GateResult {
+    let threshold = "none in ALARM".to_string();
+    let list = match alarms {
+        Err(why) => {
+            return GateResult::new(Gate::Alarms, Verdict::Inconclusive, "unreadable".into(), threshold)
+                .because(format!("alarms could not be read: {why}"));
+        }
+        Ok(list) => list,
+    };
+    let firing: Vec<&str> = list
+        .iter()
+        .filter(|(_, s)| *s == AlarmState::Alarm)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let missing: Vec<&str> = list
+        .iter()
+        .filter(|(_, s)| *s == AlarmState::Missing)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !firing.is_empty() {
+        return GateResult::new(
+            Gate::Alarms,
+            Verdict::Fail,
+            format!("{} in ALARM", firing.len()),
+            threshold,
+        )
+        .because(firing.join(", "));
+    }
+    if !missing.is_empty() {
+        return GateResult::new(
+            Gate::Alarms,
+            Verdict::Inconclusive,
+            format!("{} missing", missing.len()),
+            threshold,
+        )
+        .because(format!("no such alarm: {}", missing.join(", ")));
+    }
+    GateResult::new(
+        Gate::Alarms,
+        Verdict::Pass,
+        format!("{} OK", list.len()),
+        threshold,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(requests: u64, errors_5xx: u64, p99_ms: Option<f64>) -> MetricPoint {
+        MetricPoint {
+            at: 0,
+            requests,
+            errors_5xx,
+            p99_ms,
+        }
+    }
+
+    fn input(canary: MetricPoint, stable: Option<MetricPoint>) -> GateInput {
+        GateInput {
+            healthy: 2,
+            desired: 2,
+            canary: Ok(Some(canary)),
+            stable,
+            alarms: Ok(Vec::new()),
+        }
+    }
+
+    fn verdict_of(results: &[GateResult], gate: Gate) -> Verdict {
+        results
+            .iter()
+            .find(|r| r.gate == gate)
+            .map(|r| r.verdict)
+            .expect("gate present")
+    }
+
+    #[test]
+    fn the_error_rate_passes_at_the_bound_and_fails_just_over_it() {
+        let cfg = GateConfig::default();
+        let stable = Some(point(10_000, 100, Some(10.0))); // 1%: the delta does not bind
+        let at = evaluate(&cfg, Color::Green, &input(point(1000, 10, Some(10.0)), stable));
+        assert_eq!(verdict_of(&at, Gate::Errors), Verdict::Pass);
+        let over = evaluate(&cfg, Color::Green, &input(point(1000, 11, Some(10.0)), stable));
+        assert_eq!(verdict_of(&over, Gate::Errors), Verdict::Fail);
+        let r = over.iter().find(|r| r.gate == Gate::Errors).expect("errors");
+        assert_eq!(r.measured, "1.1% (11/1000)");
+        assert!(r.threshold.contains("≤ 1%"), "{}", r.threshold);
+    }
+
+    #[test]
+    fn the_canary_may_not_exceed_the_stable_rate_by_more_than_the_delta() {
+        let cfg = GateConfig {
+            max_error_rate: 10.0,
+            ..GateConfig::default()
+        };
+        let stable = Some(point(1000, 2, None)); // 0.2%
+        // 0.7% = 0.2 + 0.5: passes; 0.8% fails although under the absolute 10%.
+        let ok = evaluate(&cfg, Color::Blue, &input(point(1000, 7, None), stable));
+        assert_eq!(verdict_of(&ok, Gate::Errors), Verdict::Pass);
+        let bad = evaluate(&cfg, Color::Blue, &input(point(1000, 8, None), stable));
+        assert_eq!(verdict_of(&bad, Gate::Errors), Verdict::Fail);
+        let r = bad.iter().find(|r| r.gate == Gate::Errors).expect("errors");
+        assert!(r.threshold.contains("green 0.2% + 0.5"), "{}", r.threshold);
+        assert!(r.reason.as_deref().is_some_and(|w| w.contains("points over green")));
+    }
+
+    #[test]
+    fn too_little_traffic_is_inconclusive_unless_the_errors_already_decide() {
+        let cfg = GateConfig::default(); // 20 requests, 1%
+        let few = evaluate(&cfg, Color::Green, &input(point(19, 0, Some(5.0)), None));
+        assert_eq!(verdict_of(&few, Gate::Errors), Verdict::Inconclusive);
+        assert_eq!(verdict_of(&few, Gate::Latency), Verdict::Inconclusive);
+        assert_eq!(overall(&few), Verdict::Inconclusive);
+        // 1 error in 5 requests: over 1% even if the next 15 all succeed.
+        let certain = evaluate(&cfg, Color::Green, &input(point(5, 1, None), None));
+        assert_eq!(verdict_of(&certain, Gate::Errors), Verdict::Fail);
+        // No traffic at all.
+        let none = evaluate(&cfg, Color::Green, &input(point(0, 0, None), None));
+        assert_eq!(verdict_of(&none, Gate::Errors), Verdict::Inconclusive);
+        // Exactly the minimum is judged.
+        let enough = evaluate(&cfg, Color::Green, &input(point(20, 0, Some(5.0)), None));
+        assert_eq!(verdict_of(&enough, Gate::Errors), Verdict::Pass);
+    }
+
+    #[test]
+    fn latency_is_judged_against_the_stable_p99_times_the_ratio_plus_the_floor() {
+        let cfg = GateConfig::default(); // × 2 + 50 ms
+        let stable = Some(point(1000, 0, Some(100.0)));
+        let at = evaluate(&cfg, Color::Green, &input(point(100, 0, Some(250.0)), stable));
+        assert_eq!(verdict_of(&at, Gate::Latency), Verdict::Pass);
+        let over = evaluate(&cfg, Color::Green, &input(point(100, 0, Some(250.1)), stable));
+        assert_eq!(verdict_of(&over, Gate::Latency), Verdict::Fail);
+        // An absolute bound binds when it is lower.
+        let strict = GateConfig {
+            max_p99_ms: Some(200.0),
+            ..GateConfig::default()
+        };
+        let r = evaluate(&strict, Color::Green, &input(point(100, 0, Some(201.0)), stable));
+        assert_eq!(verdict_of(&r, Gate::Latency), Verdict::Fail);
+    }
+
+    #[test]
+    fn a_stable_color_with_no_traffic_leaves_only_the_absolute_bounds() {
+        let cfg = GateConfig::default();
+        let idle = Some(point(0, 0, None));
+        let r = evaluate(&cfg, Color::Green, &input(point(100, 0, Some(900.0)), idle));
+        assert_eq!(verdict_of(&r, Gate::Latency), Verdict::Pass);
+        assert_eq!(verdict_of(&r, Gate::Errors), Verdict::Pass);
+        let e = r.iter().find(|r| r.gate == Gate::Errors).expect("errors");
+        assert!(e.reason.as_deref().is_some_and(|w| w.contains("no traffic")));
+        let bad = evaluate(&cfg, Color::Green, &input(point(100, 2, None), idle));
+        assert_eq!(verdict_of(&bad, Gate::Errors), Verdict::Fail);
+    }
+
+    #[test]
+    fn health_fails_below_the_desired_count_and_unreadable_metrics_never_pass() {
+        let cfg = GateConfig::default();
+        let mut i = input(point(100, 0, Some(1.0)), None);
+        i.healthy = 1;
+        assert_eq!(overall(&evaluate(&cfg, Color::Green, &i)), Verdict::Fail);
+        i.healthy = 2;
+        i.canary = Err("timed out".into());
+        let r = evaluate(&cfg, Color::Green, &i);
+        assert_eq!(overall(&r), Verdict::Inconclusive);
+        assert!(r.iter().any(|g| g.reason.as_deref().is_some_and(|w| w.contains("timed out"))));
+        // Zero desired still needs one healthy target.
+        i.desired = 0;
+        i.healthy = 0;
+        assert_eq!(verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Health), Verdict::Fail);
+    }
+
+    #[test]
+    fn an_alarm_in_alarm_fails_and_a_missing_one_is_inconclusive() {
+        let cfg = GateConfig {
+            alarms: vec!["a".into(), "b".into()],
+            ..GateConfig::default()
+        };
+        let mut i = input(point(100, 0, Some(1.0)), None);
+        i.alarms = Ok(vec![("a".into(), AlarmState::Ok), ("b".into(), AlarmState::Alarm)]);
+        let r = evaluate(&cfg, Color::Green, &i);
+        assert_eq!(verdict_of(&r, Gate::Alarms), Verdict::Fail);
+        assert_eq!(r.last().and_then(|g| g.reason.clone()).as_deref(), Some("b"));
+        i.alarms = Ok(vec![("a".into(), AlarmState::Ok), ("b".into(), AlarmState::Missing)]);
+        assert_eq!(verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Alarms), Verdict::Inconclusive);
+        i.alarms = Err("throttled".into());
+        assert_eq!(verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Alarms), Verdict::Inconclusive);
+        // No alarms configured: no alarm gate.
+        let plain = evaluate(&GateConfig::default(), Color::Green, &i);
+        assert!(plain.iter().all(|g| g.gate != Gate::Alarms));
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let bad = GateConfig {
+            max_error_rate: 101.0,
+            ..GateConfig::default()
+        };
+        assert!(bad.validate().expect_err("bad").contains("gates.max_error_rate"));
+        let bad = GateConfig {
+            min_requests: 0,
+            ..GateConfig::default()
+        };
+        assert!(bad.validate().expect_err("bad").contains("gates.min_requests"));
+        assert!(GateConfig::default().validate().is_ok());
+    }
+}

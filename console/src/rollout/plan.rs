@@ -1,0 +1,571 @@
+//! Release plans: the steps a canary walks (canary, linear, all-at-once, manual), the smoke
+//! test before any production traffic, and the stepper that decides, from the gates' results
+//! and the clock the caller passes in, whether a step holds, goes on, pauses or rolls back.
+//! Pure: the release driver ([`crate::ops::release`]) reads, writes and sleeps.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::gate::{self, GateConfig, GateResult, Verdict};
+use super::{Color, Share, UnixMillis, Weights};
+
+/// The longest hold a step may ask for: a day.
+pub const MAX_HOLD_SECS: u64 = 24 * 3600;
+/// The most steps a plan may have.
+pub const MAX_STEPS: usize = 100;
+/// The gate interval's bounds, in seconds.
+pub const MIN_INTERVAL_SECS: u64 = 1;
+pub const MAX_INTERVAL_SECS: u64 = 3600;
+/// The longest window the gates judge: the local proxy keeps 15 minutes of samples.
+pub const MAX_WINDOW_SECS: u64 = 600;
+/// The metric period on AWS (CloudWatch's ALB metrics are per minute): a hold must be at
+/// least this long, or a step would pass before one data point of it exists.
+pub const AWS_METRIC_PERIOD_SECS: u64 = 60;
+
+/// One step: the canary's weight, then a hold while the gates are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub weight: Share,
+    pub hold_secs: u64,
+}
+
+/// What to do when a step's hold has passed and the gates could not judge (too little
+/// traffic, unreadable metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInconclusive {
+    /// Pause the plan and say why; a person resumes or aborts it.
+    #[default]
+    Pause,
+    /// Go on to the next step, recording that the gates could not judge.
+    Proceed,
+}
+
+/// The kinds of plan a profile can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanKind {
+    /// The listed steps.
+    Canary,
+    /// N% more every T.
+    Linear,
+    /// Straight to 100% after the smoke test (the gates are not checked).
+    AllAtOnce,
+    /// The listed steps, pausing after each until someone resumes.
+    Manual,
+}
+
+/// A plan, expanded to its steps and checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub name: String,
+    pub kind: PlanKind,
+    /// Strictly increasing weights, each above 0 and below 100%: 100% is the promote.
+    pub steps: Vec<Step>,
+    /// How often the gates are checked while a step holds.
+    pub interval_secs: u64,
+    pub on_inconclusive: OnInconclusive,
+    pub gates: GateConfig,
+}
+
+/// Why a plan is not valid. The configuration adds the file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+impl Plan {
+    /// A canary (or, with `manual`, a manual) plan of the given steps.
+    pub fn stepped(
+        name: impl Into<String>,
+        kind: PlanKind,
+        steps: Vec<Step>,
+        interval_secs: u64,
+    ) -> Result<Plan, PlanError> {
+        let plan = Plan {
+            name: name.into(),
+            kind,
+            steps,
+            interval_secs,
+            on_inconclusive: OnInconclusive::default(),
+            gates: GateConfig::default(),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// `step` more to the canary every `every_secs`, up to the last step below 100%.
+    pub fn linear(
+        name: impl Into<String>,
+        step: Share,
+        every_secs: u64,
+        interval_secs: u64,
+    ) -> Result<Plan, PlanError> {
+        if step == Share::ZERO || step == Share::ALL {
+            return Err(PlanError(format!(
+                "a linear plan's step must be above 0 and below 100%, got {step}%"
+            )));
+        }
+        let steps = (1..)
+            .map(|i| step.get() as u32 * i)
+            .take_while(|w| *w < Weights::TOTAL as u32)
+            .filter_map(|w| Share::permille(w as u16))
+            .map(|weight| Step {
+                weight,
+                hold_secs: every_secs,
+            })
+            .collect();
+        Plan::stepped(name, PlanKind::Linear, steps, interval_secs)
+    }
+
+    /// No steps: the smoke test, then 100%.
+    pub fn all_at_once(name: impl Into<String>) -> Plan {
+        Plan {
+            name: name.into(),
+            kind: PlanKind::AllAtOnce,
+            steps: Vec::new(),
+            interval_secs: 10,
+            on_inconclusive: OnInconclusive::default(),
+            gates: GateConfig::default(),
+        }
+    }
+
+    /// The plan used when a profile names none: 10% for 2 minutes, 50% for 2 minutes.
+    pub fn default_canary() -> Plan {
+        Plan {
+            name: "default".into(),
+            kind: PlanKind::Canary,
+            steps: vec![
+                Step {
+                    weight: Share::percent(10).unwrap_or(Share::ZERO),
+                    hold_secs: 120,
+                },
+                Step {
+                    weight: Share::percent(50).unwrap_or(Share::ZERO),
+                    hold_secs: 120,
+                },
+            ],
+            interval_secs: 10,
+            on_inconclusive: OnInconclusive::default(),
+            gates: GateConfig::default(),
+        }
+    }
+
+    /// Checks the steps, the interval and the gates; the message names what is wrong.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        if self.kind != PlanKind::AllAtOnce && self.steps.is_empty() {
+            return Err(PlanError(format!(
+                "plan `{}` has no steps: give at least one, or use type = \"all-at-once\"",
+                self.name
+            )));
+        }
+        if self.steps.len() > MAX_STEPS {
+            return Err(PlanError(format!(
+                "plan `{}` has {} steps; at most {MAX_STEPS}",
+                self.name,
+                self.steps.len()
+            )));
+        }
+        let mut previous = Share::ZERO;
+        for (i, s) in self.steps.iter().enumerate() {
+            let n = i + 1;
+            if s.weight == Share::ZERO || s.weight == Share::ALL {
+                return Err(PlanError(format!(
+                    "step {n} gives the canary {}%: a step must be above 0 and below 100 (100% is the promote that ends the plan)",
+                    s.weight
+                )));
+            }
+            if s.weight <= previous {
+                return Err(PlanError(format!(
+                    "step {n} gives the canary {}%, not more than step {}'s {previous}%: steps must increase",
+                    s.weight, i
+                )));
+            }
+            if s.hold_secs > MAX_HOLD_SECS {
+                return Err(PlanError(format!(
+                    "step {n} holds {} s; at most {MAX_HOLD_SECS} s (a day)",
+                    s.hold_secs
+                )));
+            }
+            previous = s.weight;
+        }
+        if !(MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(&self.interval_secs) {
+            return Err(PlanError(format!(
+                "the gate interval must be in {MIN_INTERVAL_SECS}..={MAX_INTERVAL_SECS} s, got {}",
+                self.interval_secs
+            )));
+        }
+        self.gates.validate().map_err(PlanError)
+    }
+
+    /// On AWS a hold shorter than the metric period would pass on no data: refuse it.
+    pub fn validate_for_aws(&self) -> Result<(), PlanError> {
+        if let Some((i, s)) = self
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.hold_secs < AWS_METRIC_PERIOD_SECS)
+        {
+            return Err(PlanError(format!(
+                "step {} holds {} s, shorter than CloudWatch's {AWS_METRIC_PERIOD_SECS} s metric period: on AWS a step would end before one data point of it exists",
+                i + 1,
+                s.hold_secs
+            )));
+        }
+        Ok(())
+    }
+
+    /// The listener's weights at step `index` for `canary`.
+    pub fn weights_at(&self, index: usize, canary: Color) -> Option<Weights> {
+        self.steps
+            .get(index)
+            .map(|s| Weights::with_share(canary, s.weight))
+    }
+
+    /// The whole plan's minimum time (the holds), for the docs and the progress display.
+    pub fn total_hold_secs(&self) -> u64 {
+        self.steps.iter().map(|s| s.hold_secs).sum()
+    }
+}
+
+impl fmt::Display for Plan {
+    /// `canary 1% 2m → 10% 2m → 50% 2m → 100%`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)?;
+        for s in &self.steps {
+            write!(
+                f,
+                " {}% {}",
+                s.weight,
+                crate::format::duration(s.hold_secs.saturating_mul(1000).min(i64::MAX as u64) as i64)
+            )?;
+            f.write_str(" →")?;
+        }
+        f.write_str(" 100%")
+    }
+}
+
+/// What the stepper decided for a step that is holding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepDecision {
+    /// Keep holding: the hold has `left_ms` to go (0 while waiting for a conclusive verdict).
+    Hold { left_ms: u64 },
+    /// The hold passed and the gates passed (or the plan proceeds on inconclusive): set the
+    /// next step's weights, or promote after the last one.
+    Advance,
+    /// The hold passed but the plan waits for a person: `reason` says why.
+    Pause { reason: String },
+    /// A gate failed: roll back at once.
+    RollBack { failed: Vec<GateResult> },
+}
+
+/// Decides for step `index`, entered at `since`, at `now`, given the gates' latest results.
+/// A failing gate rolls back at any moment of the hold; otherwise the step goes on only after
+/// its hold, and only on a pass (or an inconclusive verdict where the plan says proceed).
+pub fn decide(
+    plan: &Plan,
+    index: usize,
+    since: UnixMillis,
+    now: UnixMillis,
+    results: &[GateResult],
+) -> StepDecision {
+    let verdict = gate::overall(results);
+    if verdict == Verdict::Fail {
+        return StepDecision::RollBack {
+            failed: results
+                .iter()
+                .filter(|r| r.verdict == Verdict::Fail)
+                .cloned()
+                .collect(),
+        };
+    }
+    let hold_ms = plan
+        .steps
+        .get(index)
+        .map_or(0, |s| s.hold_secs.saturating_mul(1000));
+    let elapsed = now.saturating_sub(since).max(0) as u64;
+    if elapsed < hold_ms {
+        return StepDecision::Hold {
+            left_ms: hold_ms - elapsed,
+        };
+    }
+    match verdict {
+        Verdict::Inconclusive if plan.on_inconclusive == OnInconclusive::Pause => {
+            let why: Vec<String> = results
+                .iter()
+                .filter(|r| r.verdict == Verdict::Inconclusive)
+                .map(|r| format!("{}: {}", r.gate, r.reason.as_deref().unwrap_or("no verdict")))
+                .collect();
+            StepDecision::Pause {
+                reason: format!(
+                    "the gates could not judge step {} after its hold ({}); resume to go on anyway, or abort",
+                    index + 1,
+                    why.join("; ")
+                ),
+            }
+        }
+        _ if plan.kind == PlanKind::Manual => StepDecision::Pause {
+            reason: format!(
+                "manual plan: step {} held and its gates passed; resume to go on",
+                index + 1
+            ),
+        },
+        _ => StepDecision::Advance,
+    }
+}
+
+/// The window the gates judge at `now` for a step entered at `since`: the step's own traffic
+/// (at least one interval, at most [`MAX_WINDOW_SECS`]), so an earlier step's requests never
+/// count for this one.
+pub fn window_secs(plan: &Plan, since: UnixMillis, now: UnixMillis) -> u64 {
+    let elapsed = (now.saturating_sub(since).max(0) as u64).div_ceil(1000);
+    elapsed.clamp(plan.interval_secs.min(MAX_WINDOW_SECS), MAX_WINDOW_SECS)
+}
+
+/// One smoke check against the test listener (the idle color alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeCheck {
+    pub path: String,
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    /// Text the body must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The answer must arrive within this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<u64>,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+impl SmokeCheck {
+    pub fn get(path: &str) -> SmokeCheck {
+        SmokeCheck {
+            path: path.into(),
+            status: 200,
+            body_contains: None,
+            max_latency_ms: None,
+        }
+    }
+
+    /// The checks used when a profile lists none.
+    pub fn defaults() -> Vec<SmokeCheck> {
+        vec![SmokeCheck::get("/health"), SmokeCheck::get("/")]
+    }
+
+    /// Checks the check itself: a path from the root, a real status, a bounded latency.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.path.starts_with('/') || self.path.len() > 2048 || self.path.contains(char::is_whitespace) {
+            return Err(format!(
+                "smoke check path `{}` must start with / and have no spaces (at most 2048 bytes)",
+                self.path.chars().take(64).collect::<String>()
+            ));
+        }
+        if !(100..=599).contains(&self.status) {
+            return Err(format!(
+                "smoke check status {} is not an HTTP status (100..=599)",
+                self.status
+            ));
+        }
+        if self.max_latency_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
+            return Err("smoke check max_latency_ms must be in 1..=600000".into());
+        }
+        Ok(())
+    }
+
+    /// Judges one answer: `None` when it passes, else what was wrong.
+    pub fn judge(&self, status: u16, body: &str, latency_ms: u64) -> Option<String> {
+        if status != self.status {
+            return Some(format!("status {status}, expected {}", self.status));
+        }
+        if let Some(text) = &self.body_contains
+            && !body.contains(text.as_str())
+        {
+            return Some(format!("the body does not contain `{text}`"));
+        }
+        if let Some(max) = self.max_latency_ms
+            && latency_ms > max
+        {
+            return Some(format!("answered in {latency_ms} ms, over {max} ms"));
+        }
+        None
+    }
+}
+
+impl fmt::Display for SmokeCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GET {} → {}", self.path, self.status)?;
+        if let Some(t) = &self.body_contains {
+            write!(f, " containing `{t}`")?;
+        }
+        if let Some(ms) = self.max_latency_ms {
+            write!(f, " within {ms} ms")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::gate::{Gate, GateResult};
+
+    fn share(p: u8) -> Share {
+        Share::percent(p).expect("valid")
+    }
+
+    fn canary(steps: &[(u8, u64)]) -> Result<Plan, PlanError> {
+        Plan::stepped(
+            "t",
+            PlanKind::Canary,
+            steps
+                .iter()
+                .map(|&(w, hold_secs)| Step {
+                    weight: share(w),
+                    hold_secs,
+                })
+                .collect(),
+            10,
+        )
+    }
+
+    fn result(verdict: Verdict) -> GateResult {
+        GateResult {
+            gate: Gate::Errors,
+            verdict,
+            measured: "m".into(),
+            threshold: "t".into(),
+            reason: Some("why".into()),
+        }
+    }
+
+    #[test]
+    fn steps_must_increase_and_stay_below_100() {
+        assert!(canary(&[(1, 60), (10, 60), (50, 60)]).is_ok());
+        let e = canary(&[(10, 60), (10, 60)]).expect_err("flat");
+        assert!(e.0.contains("steps must increase"), "{e}");
+        assert!(canary(&[(50, 60), (10, 60)]).is_err());
+        let e = canary(&[(100, 60)]).expect_err("100");
+        assert!(e.0.contains("100% is the promote"), "{e}");
+        assert!(canary(&[(0, 60)]).is_err());
+        assert!(canary(&[]).is_err());
+        assert!(canary(&[(1, MAX_HOLD_SECS + 1)]).is_err());
+        let e = canary(&[(1, 30)])
+            .expect("valid locally")
+            .validate_for_aws()
+            .expect_err("short on AWS");
+        assert!(e.0.contains("60 s metric period"), "{e}");
+    }
+
+    #[test]
+    fn per_mille_steps_are_allowed() {
+        let p = Plan::stepped(
+            "fine",
+            PlanKind::Canary,
+            vec![Step {
+                weight: Share::permille(1).expect("valid"),
+                hold_secs: 60,
+            }],
+            10,
+        )
+        .expect("0.1% is a valid step");
+        assert_eq!(
+            p.weights_at(0, Color::Green),
+            Some(Weights::permille(999, 1).expect("valid"))
+        );
+        assert_eq!(p.to_string(), "fine 0.1% 1m00s → 100%");
+    }
+
+    #[test]
+    fn linear_expands_to_every_step_below_100() {
+        let p = Plan::linear("l", share(30), 60, 10).expect("valid");
+        let w: Vec<u16> = p.steps.iter().map(|s| s.weight.get()).collect();
+        assert_eq!(w, [300, 600, 900]);
+        assert_eq!(Plan::linear("l", share(50), 60, 10).expect("valid").steps.len(), 1);
+        assert!(Plan::linear("l", Share::ZERO, 60, 10).is_err());
+        // 0.1% a step would be 999 steps: refused, naming the limit.
+        let e = Plan::linear("l", Share::permille(1).expect("valid"), 1, 10).expect_err("too many");
+        assert!(e.0.contains("at most 100"), "{e}");
+    }
+
+    #[test]
+    fn a_step_holds_until_its_time_then_advances_only_on_a_pass() {
+        let p = canary(&[(10, 60), (50, 60)]).expect("valid");
+        let pass = [result(Verdict::Pass)];
+        assert_eq!(
+            decide(&p, 0, 1_000, 1_000, &pass),
+            StepDecision::Hold { left_ms: 60_000 }
+        );
+        assert_eq!(
+            decide(&p, 0, 1_000, 60_999, &pass),
+            StepDecision::Hold { left_ms: 1 }
+        );
+        assert_eq!(decide(&p, 0, 1_000, 61_000, &pass), StepDecision::Advance);
+        // A clock that went backwards holds the whole hold, never advances early.
+        assert_eq!(
+            decide(&p, 0, 1_000, 0, &pass),
+            StepDecision::Hold { left_ms: 60_000 }
+        );
+    }
+
+    #[test]
+    fn a_failing_gate_rolls_back_at_any_moment_of_the_hold() {
+        let p = canary(&[(10, 60)]).expect("valid");
+        let r = [result(Verdict::Pass), result(Verdict::Fail)];
+        match decide(&p, 0, 1_000, 1_001, &r) {
+            StepDecision::RollBack { failed } => assert_eq!(failed.len(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn inconclusive_holds_then_pauses_or_proceeds_as_the_plan_says() {
+        let mut p = canary(&[(10, 60)]).expect("valid");
+        let r = [result(Verdict::Inconclusive)];
+        assert!(matches!(decide(&p, 0, 0, 59_999, &r), StepDecision::Hold { .. }));
+        match decide(&p, 0, 0, 60_000, &r) {
+            StepDecision::Pause { reason } => assert!(reason.contains("errors: why"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        p.on_inconclusive = OnInconclusive::Proceed;
+        assert_eq!(decide(&p, 0, 0, 60_000, &r), StepDecision::Advance);
+    }
+
+    #[test]
+    fn a_manual_plan_pauses_after_each_passing_step() {
+        let mut p = canary(&[(10, 1)]).expect("valid");
+        p.kind = PlanKind::Manual;
+        assert!(matches!(
+            decide(&p, 0, 0, 1_000, &[result(Verdict::Pass)]),
+            StepDecision::Pause { .. }
+        ));
+    }
+
+    #[test]
+    fn the_window_is_the_steps_own_traffic_within_bounds() {
+        let p = canary(&[(10, 600)]).expect("valid");
+        assert_eq!(window_secs(&p, 0, 0), 10);
+        assert_eq!(window_secs(&p, 0, 35_000), 35);
+        assert_eq!(window_secs(&p, 0, 10_000_000), MAX_WINDOW_SECS);
+        assert_eq!(window_secs(&p, 10_000, 0), 10);
+    }
+
+    #[test]
+    fn smoke_checks_judge_status_body_and_latency() {
+        let c = SmokeCheck {
+            path: "/".into(),
+            status: 200,
+            body_contains: Some("Blog".into()),
+            max_latency_ms: Some(100),
+        };
+        assert_eq!(c.judge(200, "My Blog", 5), None);
+        assert_eq!(c.judge(500, "My Blog", 5).as_deref(), Some("status 500, expected 200"));
+        assert!(c.judge(200, "nothing", 5).is_some_and(|w| w.contains("Blog")));
+        assert!(c.judge(200, "Blog", 101).is_some_and(|w| w.contains("over 100 ms")));
+        assert!(SmokeCheck::get("health").validate().is_err());
+        assert!(SmokeCheck { status: 700, ..SmokeCheck::get("/") }.validate().is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! A release driven by a plan: its stage, its latest gate results and how it ended. It is
+//! recorded with the listener (the daemon's state locally, listener tags on AWS) each time
+//! it changes, so any console shows it and `resume` can pick up one whose driver went away.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::gate::GateResult;
+use super::plan::{Plan, SmokeCheck};
+use super::{Color, UnixMillis, Weights};
+
+/// Where a release is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    /// Deploying the tag to the canary and waiting for it to be healthy.
+    Deploying,
+    /// Running the smoke test against the test listener.
+    Smoke,
+    /// Holding step `index` (0-based), entered at `since`.
+    Step { index: usize, since: UnixMillis },
+    /// Paused at step `index` (or before the first step, `None`), waiting for a person.
+    Paused {
+        index: Option<usize>,
+        since: UnixMillis,
+        reason: String,
+    },
+    /// Giving the canary 100%, then the bake.
+    Promoting,
+    /// Over: see [`Release::outcome`].
+    Done,
+}
+
+/// How a release ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The canary has 100% and is stable.
+    Released,
+    /// A gate failed (or the smoke test): the stable color got 100% back.
+    RolledBack {
+        reason: String,
+        /// The gates that failed, with their values.
+        #[serde(default)]
+        failed: Vec<GateResult>,
+    },
+    /// The smoke test failed: no production traffic was moved.
+    SmokeFailed { check: String, response: String },
+    /// Someone aborted it: the stable color got 100% back.
+    Aborted { by: String },
+    /// The release stopped on an error (a weight change not applied or unknown, a deploy that
+    /// failed): the weights are where the error left them, which `reason` states.
+    Failed { reason: String },
+}
+
+impl Outcome {
+    /// The CLI's exit code for this outcome (docs/runbook.md).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Released => 0,
+            Outcome::RolledBack { .. } | Outcome::SmokeFailed { .. } | Outcome::Aborted { .. } => 6,
+            Outcome::Failed { .. } => 4,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Released => "released",
+            Outcome::RolledBack { .. } => "rolled back",
+            Outcome::SmokeFailed { .. } => "smoke test failed",
+            Outcome::Aborted { .. } => "aborted",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Released => f.write_str("released"),
+            Outcome::RolledBack { reason, .. } => write!(f, "rolled back: {reason}"),
+            Outcome::SmokeFailed { check, response } => {
+                write!(f, "smoke test failed: {check}: {response}")
+            }
+            Outcome::Aborted { by } => write!(f, "aborted by {by}"),
+            Outcome::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
+/// A person's request to a running release, recorded beside it so the driver (the daemon,
+/// or another console's process) acts on it at its next interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    Pause,
+    Resume,
+    Abort,
+}
+
+/// The options a release was started with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseOptions {
+    pub bake_secs: u64,
+    pub keep_old: bool,
+    pub scale_in_on_rollback: bool,
+    pub smoke: Vec<SmokeCheck>,
+}
+
+/// One release and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    /// `r` and the start time in milliseconds: unique per environment.
+    pub id: String,
+    pub tag: String,
+    pub canary: Color,
+    pub plan: Plan,
+    pub options: ReleaseOptions,
+    pub started_at: UnixMillis,
+    pub stage: Stage,
+    /// Who drives it (`user@host pid N`, or `daemon`), and when the driver last wrote.
+    pub driver: String,
+    pub driven_at: UnixMillis,
+    /// The gates' latest results, while a step holds and after a rollback.
+    #[serde(default)]
+    pub gates: Vec<GateResult>,
+    /// A pause, resume or abort someone asked for and the driver has not acted on yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    pub ended_at: Option<UnixMillis>,
+}
+
+/// A driver that has not written for this long is gone (`status` says so; `resume` may take
+/// the release over).
+pub const DRIVER_GONE_MS: i64 = 60_000;
+
+impl Release {
+    pub fn is_over(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// The weights the plan wants now, if it is at a step.
+    pub fn step_weights(&self) -> Option<Weights> {
+        match &self.stage {
+            Stage::Step { index, .. }
+            | Stage::Paused {
+                index: Some(index), ..
+            } => self.plan.weights_at(*index, self.canary),
+            _ => None,
+        }
+    }
+
+    /// Whether the driver stopped writing (a closed laptop, a killed process).
+    pub fn driver_gone(&self, now: UnixMillis) -> bool {
+        !self.is_over() && now.saturating_sub(self.driven_at) > DRIVER_GONE_MS
+    }
+
+    /// The time left in the current step's hold.
+    pub fn hold_left_ms(&self, now: UnixMillis) -> Option<u64> {
+        match &self.stage {
+            Stage::Step { index, since } => {
+                let hold = self.plan.steps.get(*index)?.hold_secs.saturating_mul(1000);
+                let elapsed = now.saturating_sub(*since).max(0) as u64;
+                Some(hold.saturating_sub(elapsed))
+            }
+            _ => None,
+        }
+    }
+
+    /// `step 2/3 (10%)`, `smoke test`, `released`: for one-line displays.
+    pub fn describe(&self) -> String {
+        if let Some(o) = &self.outcome {
+            return o.name().to_string();
+        }
+        let n = self.plan.steps.len();
+        let step = |i: usize| {
+            let w = self
+                .plan
+                .steps
+                .get(i)
+                .map(|s| s.weight.to_string())
+                .unwrap_or_default();
+            format!("step {}/{n} ({w}%)", i + 1)
+        };
+        match &self.stage {
+            Stage::Deploying => "deploying".into(),
+            Stage::Smoke => "smoke test".into(),
+            Stage::Step { index, .. } => step(*index),
+            Stage::Paused {
+                index: Some(i), ..
+            } => format!("paused at {}", step(*i)),
+            Stage::Paused { index: None, .. } => "paused before the first step".into(),
+            Stage::Promoting => "promoting".into(),
+            Stage::Done => "done".into(),
+        }
+    }
+}
