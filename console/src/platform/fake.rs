@@ -14,12 +14,13 @@ use async_trait::async_trait;
 
 use super::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformKind, PlatformResult, WeightChange,
+    PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
+use crate::rollout::gate::AlarmState;
 use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, LogLine,
-    PerColor, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState, UnixMillis,
-    Weights,
+    PerColor, Release, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState,
+    UnixMillis, Weights,
 };
 
 /// The most log lines one read returns.
@@ -71,12 +72,17 @@ pub enum Call {
     PointTestListener(Color),
     ReadLogs,
     Metrics,
+    Release,
+    RecordRelease,
+    SmokeGet(String),
+    Alarms,
 }
 
 impl Call {
     /// The name [`Fault::CallFails`] matches: `snapshot`, `listener`, `target-health`,
     /// `builds`, `start-build`, `images`, `deploy`, `scale`, `set-weights`, `record-stable`,
-    /// `point-test-listener`, `read-logs`, `metrics`.
+    /// `point-test-listener`, `read-logs`, `metrics`, `release`, `record-release`,
+    /// `smoke-get`, `alarms`.
     pub fn name(&self) -> &'static str {
         match self {
             Call::Snapshot => "snapshot",
@@ -92,6 +98,10 @@ impl Call {
             Call::PointTestListener(_) => "point-test-listener",
             Call::ReadLogs => "read-logs",
             Call::Metrics => "metrics",
+            Call::Release => "release",
+            Call::RecordRelease => "record-release",
+            Call::SmokeGet(_) => "smoke-get",
+            Call::Alarms => "alarms",
         }
     }
 }
@@ -123,6 +133,13 @@ pub struct FakeState {
     pub finishes_bake: bool,
     /// New tasks become healthy at once.
     pub auto_healthy: bool,
+    /// The recorded release, and every version of it recorded, in order.
+    pub release: Option<Release>,
+    pub release_history: Vec<Release>,
+    /// The test listener's answer per path; a path not listed answers 200 `ok`.
+    pub smoke: Vec<(String, SmokeAnswer)>,
+    /// CloudWatch alarms by name; a name not listed is missing.
+    pub alarms: Vec<(String, AlarmState)>,
     pub calls: Vec<Call>,
     once: VecDeque<Fault>,
     always: Vec<Fault>,
@@ -167,6 +184,10 @@ impl FakePlatform {
             logs: Vec::new(),
             finishes_bake: false,
             auto_healthy: true,
+            release: None,
+            release_history: Vec::new(),
+            smoke: Vec::new(),
+            alarms: Vec::new(),
             calls: Vec::new(),
             once: VecDeque::new(),
             always: Vec::new(),
@@ -545,6 +566,54 @@ impl Platform for FakePlatform {
         let mut s = self.state();
         self.enter(&mut s, Call::Metrics)?;
         Ok(s.metrics.clone())
+    }
+
+    async fn release(&self) -> PlatformResult<Option<Release>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Release)?;
+        Ok(s.release.clone())
+    }
+
+    async fn record_release(&self, release: &Release) -> PlatformResult<()> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::RecordRelease)?;
+        s.release = Some(release.clone());
+        s.release_history.push(release.clone());
+        Ok(())
+    }
+
+    async fn smoke_get(
+        &self,
+        path: &str,
+        _timeout: std::time::Duration,
+    ) -> PlatformResult<SmokeAnswer> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::SmokeGet(path.to_string()))?;
+        Ok(s.smoke
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, a)| a.clone())
+            .unwrap_or(SmokeAnswer {
+                status: 200,
+                body: "ok".into(),
+                latency_ms: 1,
+            }))
+    }
+
+    async fn alarms(&self, names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::Alarms)?;
+        Ok(names
+            .iter()
+            .map(|n| {
+                let state = s
+                    .alarms
+                    .iter()
+                    .find(|(a, _)| a == n)
+                    .map_or(AlarmState::Missing, |(_, st)| *st);
+                (n.clone(), state)
+            })
+            .collect())
     }
 
     fn api_calls(&self) -> u64 {

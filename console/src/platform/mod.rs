@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::rollout::gate::AlarmState;
 use crate::rollout::{
-    Bake, Build, Color, ColorMetrics, Image, Listener, LogLine, PerColor, Snapshot, TargetState,
-    UnixMillis, Weights,
+    Bake, Build, Color, ColorMetrics, Image, Listener, LogLine, PerColor, Release, Snapshot,
+    TargetState, UnixMillis, Weights,
 };
 
 pub mod aws;
@@ -117,6 +118,18 @@ pub struct LogBatch {
     pub cursor: LogCursor,
 }
 
+/// One answer of the test listener to a smoke check's GET.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmokeAnswer {
+    pub status: u16,
+    /// The body, cut at [`SMOKE_BODY_LIMIT`] bytes.
+    pub body: String,
+    pub latency_ms: u64,
+}
+
+/// The most of a smoke answer's body that is kept (and searched for its expected text).
+pub const SMOKE_BODY_LIMIT: usize = 256 * 1024;
+
 /// The platform: AWS (CodeBuild, ECR, ECS, ELBv2, CloudWatch) or the local embedded platform.
 ///
 /// Used as `Arc<dyn Platform>` by the command layer ([`crate::ops`]), which enforces
@@ -172,6 +185,23 @@ pub trait Platform: Send + Sync {
     /// Request count, 5xx count and p99 latency per color over the last `window_secs`.
     /// `Ok(None)` when the platform has no metrics.
     async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>>;
+
+    /// The release recorded with the listener: the running one, or the last that ended.
+    async fn release(&self) -> PlatformResult<Option<Release>>;
+
+    /// Records `release` with the listener, replacing the one recorded.
+    async fn record_release(&self, release: &Release) -> PlatformResult<()>;
+
+    /// One GET of `path` through the test listener (the idle color alone), within `timeout`.
+    async fn smoke_get(
+        &self,
+        path: &str,
+        timeout: std::time::Duration,
+    ) -> PlatformResult<SmokeAnswer>;
+
+    /// The state of each named CloudWatch alarm (AWS); the local platform has none and
+    /// refuses, since a profile naming alarms on it is a configuration error.
+    async fn alarms(&self, names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>>;
 
     /// API calls (or control requests) made so far by this instance, for `status --verbose`.
     fn api_calls(&self) -> u64;

@@ -49,7 +49,9 @@ impl GateConfig {
             if v.is_finite() && (0.0..=100.0).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("gates.{name} must be a percentage in 0..=100, got {v}"))
+                Err(format!(
+                    "gates.{name} must be a percentage in 0..=100, got {v}"
+                ))
             }
         };
         pct("max_error_rate", self.max_error_rate)?;
@@ -378,8 +380,9 @@ fn latency(
         );
     }
     match (c.p99_ms, bound) {
-        (_, None) => GateResult::new(Gate::Latency, Verdict::Pass, measured, threshold)
-            .because(format!("{stable_color} had no traffic and no absolute bound is set")),
+        (_, None) => GateResult::new(Gate::Latency, Verdict::Pass, measured, threshold).because(
+            format!("{stable_color} had no traffic and no absolute bound is set"),
+        ),
         (None, Some(_)) => {
             GateResult::new(Gate::Latency, Verdict::Inconclusive, measured, threshold)
                 .because("no latency figure for the window")
@@ -396,8 +399,13 @@ fn alarms(alarms: &Result<Vec<(String, AlarmState)>, String>) -> GateResult {
     let threshold = "none in ALARM".to_string();
     let list = match alarms {
         Err(why) => {
-            return GateResult::new(Gate::Alarms, Verdict::Inconclusive, "unreadable".into(), threshold)
-                .because(format!("alarms could not be read: {why}"));
+            return GateResult::new(
+                Gate::Alarms,
+                Verdict::Inconclusive,
+                "unreadable".into(),
+                threshold,
+            )
+            .because(format!("alarms could not be read: {why}"));
         }
         Ok(list) => list,
     };
@@ -472,11 +480,22 @@ mod tests {
     fn the_error_rate_passes_at_the_bound_and_fails_just_over_it() {
         let cfg = GateConfig::default();
         let stable = Some(point(10_000, 100, Some(10.0))); // 1%: the delta does not bind
-        let at = evaluate(&cfg, Color::Green, &input(point(1000, 10, Some(10.0)), stable));
+        let at = evaluate(
+            &cfg,
+            Color::Green,
+            &input(point(1000, 10, Some(10.0)), stable),
+        );
         assert_eq!(verdict_of(&at, Gate::Errors), Verdict::Pass);
-        let over = evaluate(&cfg, Color::Green, &input(point(1000, 11, Some(10.0)), stable));
+        let over = evaluate(
+            &cfg,
+            Color::Green,
+            &input(point(1000, 11, Some(10.0)), stable),
+        );
         assert_eq!(verdict_of(&over, Gate::Errors), Verdict::Fail);
-        let r = over.iter().find(|r| r.gate == Gate::Errors).expect("errors");
+        let r = over
+            .iter()
+            .find(|r| r.gate == Gate::Errors)
+            .expect("errors");
         assert_eq!(r.measured, "1.1% (11/1000)");
         assert!(r.threshold.contains("≤ 1%"), "{}", r.threshold);
     }
@@ -495,7 +514,11 @@ mod tests {
         assert_eq!(verdict_of(&bad, Gate::Errors), Verdict::Fail);
         let r = bad.iter().find(|r| r.gate == Gate::Errors).expect("errors");
         assert!(r.threshold.contains("green 0.2% + 0.5"), "{}", r.threshold);
-        assert!(r.reason.as_deref().is_some_and(|w| w.contains("points over green")));
+        assert!(
+            r.reason
+                .as_deref()
+                .is_some_and(|w| w.contains("points over green"))
+        );
     }
 
     #[test]
@@ -520,16 +543,28 @@ mod tests {
     fn latency_is_judged_against_the_stable_p99_times_the_ratio_plus_the_floor() {
         let cfg = GateConfig::default(); // × 2 + 50 ms
         let stable = Some(point(1000, 0, Some(100.0)));
-        let at = evaluate(&cfg, Color::Green, &input(point(100, 0, Some(250.0)), stable));
+        let at = evaluate(
+            &cfg,
+            Color::Green,
+            &input(point(100, 0, Some(250.0)), stable),
+        );
         assert_eq!(verdict_of(&at, Gate::Latency), Verdict::Pass);
-        let over = evaluate(&cfg, Color::Green, &input(point(100, 0, Some(250.1)), stable));
+        let over = evaluate(
+            &cfg,
+            Color::Green,
+            &input(point(100, 0, Some(250.1)), stable),
+        );
         assert_eq!(verdict_of(&over, Gate::Latency), Verdict::Fail);
         // An absolute bound binds when it is lower.
         let strict = GateConfig {
             max_p99_ms: Some(200.0),
             ..GateConfig::default()
         };
-        let r = evaluate(&strict, Color::Green, &input(point(100, 0, Some(201.0)), stable));
+        let r = evaluate(
+            &strict,
+            Color::Green,
+            &input(point(100, 0, Some(201.0)), stable),
+        );
         assert_eq!(verdict_of(&r, Gate::Latency), Verdict::Fail);
     }
 
@@ -541,7 +576,11 @@ mod tests {
         assert_eq!(verdict_of(&r, Gate::Latency), Verdict::Pass);
         assert_eq!(verdict_of(&r, Gate::Errors), Verdict::Pass);
         let e = r.iter().find(|r| r.gate == Gate::Errors).expect("errors");
-        assert!(e.reason.as_deref().is_some_and(|w| w.contains("no traffic")));
+        assert!(
+            e.reason
+                .as_deref()
+                .is_some_and(|w| w.contains("no traffic"))
+        );
         let bad = evaluate(&cfg, Color::Green, &input(point(100, 2, None), idle));
         assert_eq!(verdict_of(&bad, Gate::Errors), Verdict::Fail);
     }
@@ -556,11 +595,17 @@ mod tests {
         i.canary = Err("timed out".into());
         let r = evaluate(&cfg, Color::Green, &i);
         assert_eq!(overall(&r), Verdict::Inconclusive);
-        assert!(r.iter().any(|g| g.reason.as_deref().is_some_and(|w| w.contains("timed out"))));
+        assert!(
+            r.iter()
+                .any(|g| g.reason.as_deref().is_some_and(|w| w.contains("timed out")))
+        );
         // Zero desired still needs one healthy target.
         i.desired = 0;
         i.healthy = 0;
-        assert_eq!(verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Health), Verdict::Fail);
+        assert_eq!(
+            verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Health),
+            Verdict::Fail
+        );
     }
 
     #[test]
@@ -570,14 +615,29 @@ mod tests {
             ..GateConfig::default()
         };
         let mut i = input(point(100, 0, Some(1.0)), None);
-        i.alarms = Ok(vec![("a".into(), AlarmState::Ok), ("b".into(), AlarmState::Alarm)]);
+        i.alarms = Ok(vec![
+            ("a".into(), AlarmState::Ok),
+            ("b".into(), AlarmState::Alarm),
+        ]);
         let r = evaluate(&cfg, Color::Green, &i);
         assert_eq!(verdict_of(&r, Gate::Alarms), Verdict::Fail);
-        assert_eq!(r.last().and_then(|g| g.reason.clone()).as_deref(), Some("b"));
-        i.alarms = Ok(vec![("a".into(), AlarmState::Ok), ("b".into(), AlarmState::Missing)]);
-        assert_eq!(verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Alarms), Verdict::Inconclusive);
+        assert_eq!(
+            r.last().and_then(|g| g.reason.clone()).as_deref(),
+            Some("b")
+        );
+        i.alarms = Ok(vec![
+            ("a".into(), AlarmState::Ok),
+            ("b".into(), AlarmState::Missing),
+        ]);
+        assert_eq!(
+            verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Alarms),
+            Verdict::Inconclusive
+        );
         i.alarms = Err("throttled".into());
-        assert_eq!(verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Alarms), Verdict::Inconclusive);
+        assert_eq!(
+            verdict_of(&evaluate(&cfg, Color::Green, &i), Gate::Alarms),
+            Verdict::Inconclusive
+        );
         // No alarms configured: no alarm gate.
         let plain = evaluate(&GateConfig::default(), Color::Green, &i);
         assert!(plain.iter().all(|g| g.gate != Gate::Alarms));
@@ -589,12 +649,20 @@ mod tests {
             max_error_rate: 101.0,
             ..GateConfig::default()
         };
-        assert!(bad.validate().expect_err("bad").contains("gates.max_error_rate"));
+        assert!(
+            bad.validate()
+                .expect_err("bad")
+                .contains("gates.max_error_rate")
+        );
         let bad = GateConfig {
             min_requests: 0,
             ..GateConfig::default()
         };
-        assert!(bad.validate().expect_err("bad").contains("gates.min_requests"));
+        assert!(
+            bad.validate()
+                .expect_err("bad")
+                .contains("gates.min_requests")
+        );
         assert!(GateConfig::default().validate().is_ok());
     }
 }

@@ -237,7 +237,9 @@ impl fmt::Display for Plan {
                 f,
                 " {}% {}",
                 s.weight,
-                crate::format::duration(s.hold_secs.saturating_mul(1000).min(i64::MAX as u64) as i64)
+                crate::format::duration(
+                    s.hold_secs.saturating_mul(1000).min(i64::MAX as u64) as i64
+                )
             )?;
             f.write_str(" →")?;
         }
@@ -294,7 +296,13 @@ pub fn decide(
             let why: Vec<String> = results
                 .iter()
                 .filter(|r| r.verdict == Verdict::Inconclusive)
-                .map(|r| format!("{}: {}", r.gate, r.reason.as_deref().unwrap_or("no verdict")))
+                .map(|r| {
+                    format!(
+                        "{}: {}",
+                        r.gate,
+                        r.reason.as_deref().unwrap_or("no verdict")
+                    )
+                })
                 .collect();
             StepDecision::Pause {
                 reason: format!(
@@ -358,7 +366,10 @@ impl SmokeCheck {
 
     /// Checks the check itself: a path from the root, a real status, a bounded latency.
     pub fn validate(&self) -> Result<(), String> {
-        if !self.path.starts_with('/') || self.path.len() > 2048 || self.path.contains(char::is_whitespace) {
+        if !self.path.starts_with('/')
+            || self.path.len() > 2048
+            || self.path.contains(char::is_whitespace)
+        {
             return Err(format!(
                 "smoke check path `{}` must start with / and have no spaces (at most 2048 bytes)",
                 self.path.chars().take(64).collect::<String>()
@@ -370,7 +381,10 @@ impl SmokeCheck {
                 self.status
             ));
         }
-        if self.max_latency_ms.is_some_and(|ms| ms == 0 || ms > 600_000) {
+        if self
+            .max_latency_ms
+            .is_some_and(|ms| ms == 0 || ms > 600_000)
+        {
             return Err("smoke check max_latency_ms must be in 1..=600000".into());
         }
         Ok(())
@@ -484,7 +498,13 @@ mod tests {
         let p = Plan::linear("l", share(30), 60, 10).expect("valid");
         let w: Vec<u16> = p.steps.iter().map(|s| s.weight.get()).collect();
         assert_eq!(w, [300, 600, 900]);
-        assert_eq!(Plan::linear("l", share(50), 60, 10).expect("valid").steps.len(), 1);
+        assert_eq!(
+            Plan::linear("l", share(50), 60, 10)
+                .expect("valid")
+                .steps
+                .len(),
+            1
+        );
         assert!(Plan::linear("l", Share::ZERO, 60, 10).is_err());
         // 0.1% a step would be 999 steps: refused, naming the limit.
         let e = Plan::linear("l", Share::permille(1).expect("valid"), 1, 10).expect_err("too many");
@@ -525,7 +545,10 @@ mod tests {
     fn inconclusive_holds_then_pauses_or_proceeds_as_the_plan_says() {
         let mut p = canary(&[(10, 60)]).expect("valid");
         let r = [result(Verdict::Inconclusive)];
-        assert!(matches!(decide(&p, 0, 0, 59_999, &r), StepDecision::Hold { .. }));
+        assert!(matches!(
+            decide(&p, 0, 0, 59_999, &r),
+            StepDecision::Hold { .. }
+        ));
         match decide(&p, 0, 0, 60_000, &r) {
             StepDecision::Pause { reason } => assert!(reason.contains("errors: why"), "{reason}"),
             other => panic!("{other:?}"),
@@ -562,10 +585,26 @@ mod tests {
             max_latency_ms: Some(100),
         };
         assert_eq!(c.judge(200, "My Blog", 5), None);
-        assert_eq!(c.judge(500, "My Blog", 5).as_deref(), Some("status 500, expected 200"));
-        assert!(c.judge(200, "nothing", 5).is_some_and(|w| w.contains("Blog")));
-        assert!(c.judge(200, "Blog", 101).is_some_and(|w| w.contains("over 100 ms")));
+        assert_eq!(
+            c.judge(500, "My Blog", 5).as_deref(),
+            Some("status 500, expected 200")
+        );
+        assert!(
+            c.judge(200, "nothing", 5)
+                .is_some_and(|w| w.contains("Blog"))
+        );
+        assert!(
+            c.judge(200, "Blog", 101)
+                .is_some_and(|w| w.contains("over 100 ms"))
+        );
         assert!(SmokeCheck::get("health").validate().is_err());
-        assert!(SmokeCheck { status: 700, ..SmokeCheck::get("/") }.validate().is_err());
+        assert!(
+            SmokeCheck {
+                status: 700,
+                ..SmokeCheck::get("/")
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

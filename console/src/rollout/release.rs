@@ -189,9 +189,7 @@ impl Release {
             Stage::Deploying => "deploying".into(),
             Stage::Smoke => "smoke test".into(),
             Stage::Step { index, .. } => step(*index),
-            Stage::Paused {
-                index: Some(i), ..
-            } => format!("paused at {}", step(*i)),
+            Stage::Paused { index: Some(i), .. } => format!("paused at {}", step(*i)),
             Stage::Paused { index: None, .. } => "paused before the first step".into(),
             Stage::Promoting => "promoting".into(),
             Stage::Done => "done".into(),

@@ -59,4 +59,5 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     // Logs and metrics.
     ("logs", "FilterLogEvents", "logs:FilterLogEvents"),
     ("cloudwatch", "GetMetricData", "cloudwatch:GetMetricData"),
+    ("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"),
 ];

@@ -23,11 +23,12 @@ use aws_sdk_elasticloadbalancingv2::types::Action;
 use crate::config::{AwsProfile, ListenerRef};
 use crate::platform::{
     DeployReceipt, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo, PlatformKind,
-    PlatformResult, WeightChange,
+    PlatformResult, SmokeAnswer, WeightChange,
 };
+use crate::rollout::gate::AlarmState;
 use crate::rollout::{
-    Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Snapshot, TargetState,
-    Weights,
+    Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Release, Snapshot,
+    TargetState, Weights,
 };
 
 mod calls;
@@ -38,6 +39,7 @@ mod listener;
 mod logs;
 mod metrics;
 mod registry;
+mod release;
 
 pub use calls::Counts;
 pub use listener::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_KEEP_OLD, TAG_STABLE};
@@ -276,6 +278,22 @@ impl Platform for AwsPlatform {
 
     async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
         self.read_metrics(window_secs).await.map(Some)
+    }
+
+    async fn release(&self) -> PlatformResult<Option<Release>> {
+        self.read_release().await
+    }
+
+    async fn record_release(&self, release: &Release) -> PlatformResult<()> {
+        self.write_release(release).await
+    }
+
+    async fn smoke_get(&self, path: &str, timeout: Duration) -> PlatformResult<SmokeAnswer> {
+        self.smoke(path, timeout).await
+    }
+
+    async fn alarms(&self, names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
+        self.read_alarms(names).await
     }
 
     fn api_calls(&self) -> u64 {

@@ -15,10 +15,12 @@ use super::paths::Paths;
 use super::wire::{DaemonStatus, Envelope, MAX_REPLY, Reply, Request, Restarted, VERSION};
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformResult, WeightChange,
+    PlatformResult, SmokeAnswer, WeightChange,
 };
+use crate::rollout::gate::AlarmState;
 use crate::rollout::{
-    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState, Weights,
+    Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot, TargetState,
+    Weights,
 };
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -252,6 +254,32 @@ impl Platform for LocalClient {
 
     async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
         self.request(Request::Metrics { window_secs }).await
+    }
+
+    async fn release(&self) -> PlatformResult<Option<Release>> {
+        self.request(Request::Release).await
+    }
+
+    async fn record_release(&self, release: &Release) -> PlatformResult<()> {
+        self.request(Request::RecordRelease {
+            release: Box::new(release.clone()),
+        })
+        .await
+    }
+
+    async fn smoke_get(&self, path: &str, timeout: Duration) -> PlatformResult<SmokeAnswer> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let req = Request::SmokeGet {
+            path: path.to_string(),
+            timeout_ms: timeout.as_millis().min(u64::MAX as u128) as u64,
+        };
+        call(&self.paths, &self.socket, &req, timeout + CALL_TIMEOUT).await
+    }
+
+    async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
+        Err(PlatformError::Config(
+            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
+        ))
     }
 
     fn api_calls(&self) -> u64 {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::platform::{LogCursor, PlatformError};
-use crate::rollout::{Bake, Color, UnixMillis, Weights};
+use crate::rollout::{Bake, Color, Release, UnixMillis, Weights};
 
 /// The protocol version this build speaks. A daemon refuses other versions with a message
 /// naming both, so a stale daemon after an upgrade is obvious.
@@ -63,6 +63,14 @@ pub enum Request {
     },
     Metrics {
         window_secs: u64,
+    },
+    Release,
+    RecordRelease {
+        release: Box<Release>,
+    },
+    SmokeGet {
+        path: String,
+        timeout_ms: u64,
     },
     /// Stops every task and the daemon; the state directory keeps the release.
     Shutdown,

@@ -309,6 +309,12 @@ impl Control {
             Request::PointTestListener { color } => to_value(e.point_test_listener(color).await),
             Request::ReadLogs { cursor, limit } => to_value(e.read_logs(&cursor, limit).await),
             Request::Metrics { window_secs } => to_value(e.metrics(window_secs).await),
+            Request::Release => to_value(e.release().await),
+            Request::RecordRelease { release } => to_value(e.record_release(&release).await),
+            Request::SmokeGet { path, timeout_ms } => {
+                let timeout = Duration::from_millis(timeout_ms.clamp(1, 600_000));
+                to_value(e.smoke_get(&path, timeout).await)
+            }
             Request::Shutdown => to_value(Ok(())),
             // Answered in `connection`, which ends the connection after it.
             Request::Restart { .. } => Err(invalid("restart is answered elsewhere".into())),

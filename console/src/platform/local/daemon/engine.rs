@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -12,6 +13,7 @@ use super::state::{self, DaemonConfig, Persisted, STATE_VERSION};
 use crate::clock::now_millis;
 use crate::format::short_digest;
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
+use crate::platform::local::http::HttpClient;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::metrics::Metrics;
 use crate::platform::local::proxy::route::Routes;
@@ -19,11 +21,12 @@ use crate::platform::local::registry::Registry;
 use crate::platform::local::supervisor::Supervisor;
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformKind, PlatformResult, WeightChange,
+    PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
+use crate::rollout::gate::AlarmState;
 use crate::rollout::{
-    Bake, BakeStep, Build, Color, ColorMetrics, Image, Listener, PerColor, Snapshot, TargetState,
-    UnixMillis, Weights, bake,
+    Bake, BakeStep, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot,
+    TargetState, UnixMillis, Weights, bake,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -31,6 +34,7 @@ use crate::rollout::{
 struct Rollout {
     stable: Option<Color>,
     bake: Option<Bake>,
+    release: Option<Release>,
 }
 
 pub struct Engine {
@@ -81,6 +85,7 @@ impl Engine {
             rollout: Mutex::new(Rollout {
                 stable: persisted.stable,
                 bake: persisted.bake.clone(),
+                release: persisted.release.clone(),
             }),
             production,
             test,
@@ -113,6 +118,7 @@ impl Engine {
             test_color: self.routes.test_color(),
             services: self.supervisor.specs(),
             config: self.config.clone(),
+            release: r.release.clone(),
         }
     }
 
@@ -405,6 +411,51 @@ impl Platform for Engine {
 
     async fn metrics(&self, window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
         Ok(Some(self.metrics.points(window_secs, now_millis())))
+    }
+
+    async fn release(&self) -> PlatformResult<Option<Release>> {
+        Ok(self.lock_rollout().release.clone())
+    }
+
+    async fn record_release(&self, release: &Release) -> PlatformResult<()> {
+        let mut r = self.lock_rollout();
+        r.release = Some(release.clone());
+        self.save_locked(&r, "record-release")
+    }
+
+    async fn smoke_get(&self, path: &str, timeout: Duration) -> PlatformResult<SmokeAnswer> {
+        let addr: std::net::SocketAddr = self
+            .test
+            .parse()
+            .map_err(|e| err("smoke-get", &self.test, FaultKind::Other, e))?;
+        let started = std::time::Instant::now();
+        let mut client = HttpClient::new(addr);
+        let answer = tokio::time::timeout(timeout, client.get(path))
+            .await
+            .map_err(|_| PlatformError::TimedOut {
+                what: format!("GET {path} on the test listener {}", self.test),
+                after_secs: timeout.as_secs(),
+            })?
+            .map_err(|e| err("smoke-get", &self.test, FaultKind::Unavailable, e))?;
+        let mut body = answer.text();
+        if body.len() > SMOKE_BODY_LIMIT {
+            let mut cut = SMOKE_BODY_LIMIT;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+        }
+        Ok(SmokeAnswer {
+            status: answer.status,
+            body,
+            latency_ms: started.elapsed().as_millis().min(u64::MAX as u128) as u64,
+        })
+    }
+
+    async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
+        Err(PlatformError::Config(
+            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
+        ))
     }
 
     fn api_calls(&self) -> u64 {

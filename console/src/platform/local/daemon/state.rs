@@ -11,7 +11,7 @@ use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
-use crate::rollout::{Bake, Color, PerColor, Weights};
+use crate::rollout::{Bake, Color, PerColor, Release, Weights};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -72,6 +72,9 @@ pub struct Persisted {
     pub services: PerColor<ServiceSpec>,
     #[serde(default)]
     pub config: DaemonConfig,
+    /// The release a plan drives (or the last that ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<Release>,
 }
 
 impl Default for Persisted {
@@ -84,6 +87,7 @@ impl Default for Persisted {
             test_color: Some(Color::Green),
             services: PerColor::default(),
             config: DaemonConfig::default(),
+            release: None,
         }
     }
 }

@@ -219,7 +219,10 @@ mod tests {
         assert_eq!((blue, green), (5, 1));
         let window = p.blue.window.expect("a summary");
         assert_eq!((window.requests, window.at), (5, 2_000));
-        assert_eq!(p.green.window.map(|w| (w.requests, w.errors_5xx)), Some((1, 1)));
+        assert_eq!(
+            p.green.window.map(|w| (w.requests, w.errors_5xx)),
+            Some((1, 1))
+        );
         assert_eq!(window.p99_ms, Some(1.0));
         assert!(p.blue.points.windows(2).all(|w| w[0].at < w[1].at));
     }
