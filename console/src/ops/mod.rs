@@ -18,8 +18,10 @@ use crate::rollout::{
     healthy_count, limits,
 };
 
+pub mod release;
 mod wait;
 
+pub use release::{Note, Observer, ReleaseSpec};
 pub use wait::WaitFor;
 
 /// Process exit codes of the headless CLI. 0 only when the requested state holds.
@@ -36,6 +38,10 @@ pub mod exit {
     pub const PLATFORM: i32 = 4;
     /// Waiting for a state timed out.
     pub const TIMED_OUT: i32 = 5;
+    /// A release rolled back: a gate or the smoke test failed, or it was aborted.
+    pub const ROLLED_BACK: i32 = 6;
+    /// A release paused, awaiting a person (only when asked to stop there).
+    pub const PAUSED: i32 = 7;
 }
 
 /// Whether writes are allowed in this session.
@@ -428,3 +434,6 @@ fn verified(change: WeightChange) -> Result<WeightChange, OpError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod release_tests;

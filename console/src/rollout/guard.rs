@@ -36,6 +36,8 @@ pub enum GuardRule {
     ReadOnly,
     /// A task count above the profile's ceiling (`max_tasks`).
     OverCeiling,
+    /// A release driven by a plan is running.
+    ReleaseRunning,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.
@@ -49,10 +51,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(rule: GuardRule, reason: String) -> Self {
+    pub(crate) fn new(rule: GuardRule, reason: impl Into<String>) -> Self {
         Refusal {
             rule,
-            reason,
+            reason: reason.into(),
             overridable: false,
         }
     }
@@ -98,7 +100,7 @@ pub fn check_promote(
     let stable = listener.stable.ok_or_else(|| {
         Refusal::new(
             GuardRule::NoStable,
-            "no stable color is recorded: deploy a first release (it becomes stable) before promoting".into(),
+            "no stable color is recorded: deploy a first release (it becomes stable) before promoting",
         )
     })?;
     if let Some(bake) = already_promoted(listener) {
@@ -177,7 +179,7 @@ pub fn rollback_target(
         _ => listener.stable.ok_or_else(|| {
             Refusal::new(
                 GuardRule::NoStable,
-                "no stable color is recorded, so there is nothing to roll back to; use `shift` to set weights explicitly".into(),
+                "no stable color is recorded, so there is nothing to roll back to; use `shift` to set weights explicitly",
             )
         })?,
     };

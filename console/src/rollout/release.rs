@@ -115,6 +115,9 @@ pub struct Release {
     pub id: String,
     pub tag: String,
     pub canary: Color,
+    /// The canary's desired task count (the live color's, when the release started).
+    #[serde(default)]
+    pub desired: u32,
     pub plan: Plan,
     pub options: ReleaseOptions,
     pub started_at: UnixMillis,
@@ -136,6 +139,77 @@ pub struct Release {
 /// A driver that has not written for this long is gone (`status` says so; `resume` may take
 /// the release over).
 pub const DRIVER_GONE_MS: i64 = 60_000;
+
+/// Whether a new release may start: the environment is at rest with a recorded stable color
+/// and no bake pending, and no other release runs (one whose driver went away must be resumed
+/// or aborted first).
+pub fn check_start(
+    snap: &super::Snapshot,
+    current: Option<&Release>,
+) -> Result<Color, super::Refusal> {
+    use super::guard::GuardRule;
+    if let Some(r) = current.filter(|r| !r.is_over()) {
+        return Err(super::Refusal::new(
+            GuardRule::ReleaseRunning,
+            format!(
+                "release {} of {} is still running ({}): wait for it, or `bluegreen abort` it (or `resume` it if its driver went away)",
+                r.id,
+                r.tag,
+                r.describe()
+            ),
+        ));
+    }
+    let Some(stable) = snap.stable() else {
+        return Err(super::Refusal::new(
+            GuardRule::NoStable,
+            "no stable color is recorded: a release needs one to roll back to; deploy the first release with `bluegreen deploy --wait`",
+        ));
+    };
+    if snap.shift_in_progress() {
+        return Err(super::Refusal::new(
+            GuardRule::ShiftInProgress,
+            format!(
+                "traffic is split ({}): a release starts at rest; promote or roll back first",
+                snap.listener.weights
+            ),
+        ));
+    }
+    if snap.live() != Some(stable) {
+        return Err(super::Refusal::new(
+            GuardRule::NoStable,
+            format!(
+                "the stable color is {stable} but {} has the traffic: run `bluegreen rollback` or `promote` to settle it first",
+                snap.live().map_or("neither".to_string(), |c| c.to_string())
+            ),
+        ));
+    }
+    if let Some(b) = snap.bake_pending() {
+        return Err(super::Refusal::new(
+            GuardRule::BakePending,
+            format!(
+                "a promote's bake is pending ({} still runs): run `bluegreen promote` to finish it, or wait",
+                b.old
+            ),
+        ));
+    }
+    Ok(stable.other())
+}
+
+/// The running release a pause, resume or abort applies to.
+pub fn check_request(current: Option<Release>) -> Result<Release, super::Refusal> {
+    use super::guard::GuardRule;
+    match current {
+        None => Err(super::Refusal::new(
+            GuardRule::ReleaseRunning,
+            "no release has run here: start one with `bluegreen release --tag TAG`",
+        )),
+        Some(r) if r.is_over() => Err(super::Refusal::new(
+            GuardRule::ReleaseRunning,
+            format!("release {} of {} is over ({})", r.id, r.tag, r.describe()),
+        )),
+        Some(r) => Ok(r),
+    }
+}
 
 impl Release {
     pub fn is_over(&self) -> bool {

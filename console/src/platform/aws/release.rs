@@ -287,6 +287,7 @@ mod tests {
             id: "r1".into(),
             tag: "v2".into(),
             canary: Color::Green,
+            desired: 2,
             plan: Plan::default_canary(),
             options: ReleaseOptions {
                 bake_secs: 300,

@@ -1,0 +1,516 @@
+//! The release driver: carries out what [`crate::rollout::plan::decide`] decides, over
+//! `Arc<dyn Platform>`. The same code drives a release in the local daemon and in the console
+//! process on AWS. Every change of stage is recorded with the listener before the next write,
+//! so another console shows it, and a person's pause, resume or abort recorded there is
+//! picked up at the next interval.
+//!
+//! AWS API calls per gate interval: target health (1), metrics (1), the release record (1),
+//! and the alarms when the profile names some (1); the record is rewritten only when the
+//! verdicts change or every [`HEARTBEAT_MS`].
+
+use std::time::Duration;
+
+use super::{OpError, Ops, PromoteOptions, WaitFor};
+use crate::clock::now_millis;
+use crate::platform::{PlatformError, WeightOutcome};
+use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
+use crate::rollout::plan::{self, Plan, StepDecision};
+use crate::rollout::release::{self, Outcome, ReleaseOptions, Request, Stage};
+use crate::rollout::{Release, Weights, healthy_count};
+
+/// The driver rewrites the record at least this often, so `status` can tell a live driver
+/// from one that went away ([`release::DRIVER_GONE_MS`]).
+pub const HEARTBEAT_MS: i64 = 20_000;
+
+/// How long a deploy may take to become healthy before the release fails.
+pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// How long one smoke check may take.
+pub const SMOKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the caller asked for.
+#[derive(Debug, Clone)]
+pub struct ReleaseSpec {
+    pub tag: String,
+    pub plan: Plan,
+    pub options: ReleaseOptions,
+    /// Who drives it: `user@host pid N` or `daemon`.
+    pub driver: String,
+}
+
+/// Something worth a line of output, with the release as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    Started,
+    Deployed { task_definition: String },
+    Healthy,
+    SmokePassed { check: String, latency_ms: u64 },
+    StepEntered { index: usize, weights: Weights },
+    Gates { index: usize, left_ms: u64 },
+    Paused { reason: String },
+    Resumed,
+    Promoted,
+    Ended,
+}
+
+/// Where the driver reports what it does (the CLI prints lines; the daemon logs).
+pub trait Observer: Send + Sync {
+    fn note(&self, release: &Release, note: &Note);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn note(&self, _: &Release, _: &Note) {}
+}
+
+impl Ops {
+    /// Checks that a release may start, deploys the tag to the idle color and records the
+    /// release; [`Ops::drive_release`] then walks it.
+    pub async fn start_release(&self, spec: ReleaseSpec) -> Result<Release, OpError> {
+        self.access.check("release")?;
+        spec.plan
+            .validate()
+            .map_err(|e| PlatformError::Config(e.to_string()))?;
+        let snap = self.platform.snapshot().await?;
+        let current = self.platform.release().await?;
+        let canary = release::check_start(&snap, current.as_ref())?;
+        let now = now_millis();
+        let r = Release {
+            id: format!("r{now}"),
+            tag: spec.tag,
+            canary,
+            desired: crate::rollout::guard::deploy_count(&snap, canary),
+            plan: spec.plan,
+            options: spec.options,
+            started_at: now,
+            stage: Stage::Deploying,
+            driver: spec.driver,
+            driven_at: now,
+            gates: Vec::new(),
+            request: None,
+            outcome: None,
+            ended_at: None,
+        };
+        self.platform.record_release(&r).await?;
+        Ok(r)
+    }
+
+    /// The recorded release, if any.
+    pub async fn current_release(&self) -> Result<Option<Release>, OpError> {
+        Ok(self.platform.release().await?)
+    }
+
+    /// Records a person's request to the running release. An abort rolls back here and
+    /// now (the panic key never waits for the driver) and ends the release as aborted.
+    pub async fn request_release(&self, request: Request, by: &str) -> Result<Release, OpError> {
+        self.access.check(match request {
+            Request::Abort => "abort",
+            Request::Pause => "pause",
+            Request::Resume => "resume",
+        })?;
+        let mut r = release::check_request(self.platform.release().await?)?;
+        if request == Request::Abort {
+            let moved = !matches!(r.stage, Stage::Deploying | Stage::Smoke);
+            if moved {
+                self.rollback().await?;
+            }
+            self.end(&mut r, Outcome::Aborted { by: by.to_string() })
+                .await?;
+            return Ok(r);
+        }
+        r.request = Some(request);
+        self.platform.record_release(&r).await?;
+        Ok(r)
+    }
+
+    /// Walks `release` to its end (or, with `until_paused`, to its first pause), recording
+    /// every stage. Returns the release as recorded last.
+    pub async fn drive_release(
+        &self,
+        mut r: Release,
+        observer: &dyn Observer,
+        until_paused: bool,
+    ) -> Result<Release, OpError> {
+        observer.note(&r, &Note::Started);
+        loop {
+            if r.is_over() {
+                observer.note(&r, &Note::Ended);
+                return Ok(r);
+            }
+            match r.stage.clone() {
+                Stage::Deploying => self.deploy_canary(&mut r, observer).await?,
+                Stage::Smoke => self.smoke_test(&mut r, observer).await?,
+                Stage::Step { index, since } => {
+                    self.hold_step(&mut r, index, since, observer).await?
+                }
+                Stage::Paused {
+                    index,
+                    since,
+                    reason,
+                } => {
+                    if until_paused {
+                        return Ok(r);
+                    }
+                    self.hold_paused(&mut r, index, since, &reason, observer)
+                        .await?
+                }
+                Stage::Promoting => self.promote_canary(&mut r, observer).await?,
+                Stage::Done => {
+                    self.end(&mut r, Outcome::Released).await?;
+                }
+            }
+        }
+    }
+
+    /// Records `r` as driven now.
+    async fn record(&self, r: &mut Release) -> Result<(), OpError> {
+        r.driven_at = now_millis();
+        self.platform.record_release(r).await?;
+        Ok(())
+    }
+
+    async fn end(&self, r: &mut Release, outcome: Outcome) -> Result<(), OpError> {
+        r.outcome = Some(outcome);
+        r.stage = Stage::Done;
+        r.request = None;
+        r.ended_at = Some(now_millis());
+        self.record(r).await
+    }
+
+    /// Ends the release as failed with `e`, recorded, and returns `e` for the caller.
+    async fn fail(&self, r: &mut Release, e: OpError) -> OpError {
+        let _ = self
+            .end(
+                r,
+                Outcome::Failed {
+                    reason: e.to_string(),
+                },
+            )
+            .await;
+        e
+    }
+
+    async fn deploy_canary(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
+        let receipt = match self.deploy(&r.tag, Some(r.canary)).await {
+            Ok(receipt) => receipt,
+            Err(e) => return Err(self.fail(r, e).await),
+        };
+        r.desired = receipt.desired;
+        obs.note(
+            r,
+            &Note::Deployed {
+                task_definition: receipt.task_definition.clone(),
+            },
+        );
+        if let Err(e) = self.wait(&WaitFor::Healthy(r.canary), DEPLOY_TIMEOUT).await {
+            return Err(self.fail(r, e).await);
+        }
+        obs.note(r, &Note::Healthy);
+        // The test listener shows the canary alone for the smoke test.
+        if let Err(e) = self.platform.point_test_listener(r.canary).await {
+            return Err(self.fail(r, e.into()).await);
+        }
+        r.stage = Stage::Smoke;
+        self.record(r).await
+    }
+
+    async fn smoke_test(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
+        for check in r.options.smoke.clone() {
+            let answer = self.platform.smoke_get(&check.path, SMOKE_TIMEOUT).await;
+            let failure = match &answer {
+                Ok(a) => check.judge(a.status, &a.body, a.latency_ms).map(|why| {
+                    let body: String = a.body.chars().take(200).collect();
+                    format!("{why}; body: {}", body.trim())
+                }),
+                Err(e) => Some(format!("no answer: {e}")),
+            };
+            if let Some(response) = failure {
+                if r.options.scale_in_on_rollback {
+                    let _ = self.platform.scale(r.canary, 0).await;
+                }
+                return self
+                    .end(
+                        r,
+                        Outcome::SmokeFailed {
+                            check: check.to_string(),
+                            response,
+                        },
+                    )
+                    .await;
+            }
+            let latency_ms = answer.map(|a| a.latency_ms).unwrap_or(0);
+            obs.note(
+                r,
+                &Note::SmokePassed {
+                    check: check.to_string(),
+                    latency_ms,
+                },
+            );
+        }
+        if r.plan.steps.is_empty() {
+            r.stage = Stage::Promoting;
+            return self.record(r).await;
+        }
+        self.enter_step(r, 0, obs).await
+    }
+
+    /// Sets step `index`'s weights with one verified change; a change not applied or unknown
+    /// ends the release as failed with that outcome, and no next step is taken.
+    async fn enter_step(
+        &self,
+        r: &mut Release,
+        index: usize,
+        obs: &dyn Observer,
+    ) -> Result<(), OpError> {
+        // Someone may have aborted meanwhile: never move traffic for a release that ended.
+        if let Some(latest) = self.platform.release().await?
+            && latest.id == r.id
+            && latest.is_over()
+        {
+            *r = latest;
+            return Ok(());
+        }
+        let Some(weights) = r.plan.weights_at(index, r.canary) else {
+            r.stage = Stage::Promoting;
+            return self.record(r).await;
+        };
+        match self.shift(weights, false).await {
+            Ok(_) => {}
+            Err(e) => return Err(self.fail(r, e).await),
+        }
+        r.stage = Stage::Step {
+            index,
+            since: now_millis(),
+        };
+        r.gates.clear();
+        self.record(r).await?;
+        obs.note(r, &Note::StepEntered { index, weights });
+        Ok(())
+    }
+
+    /// Reads the gates' inputs and evaluates them.
+    async fn check_gates(&self, r: &Release, since: i64) -> Vec<GateResult> {
+        let window = plan::window_secs(&r.plan, since, now_millis());
+        let healthy = match self.platform.target_health(r.canary).await {
+            Ok(t) => healthy_count(&t),
+            Err(_) => 0,
+        };
+        let metrics = self.platform.metrics(window).await;
+        let (canary, stable) = match metrics {
+            Ok(Some(m)) => (Ok(m.get(r.canary).window), m.get(r.canary.other()).window),
+            Ok(None) => (Err("this platform has no metrics".to_string()), None),
+            Err(e) => (Err(e.to_string()), None),
+        };
+        let alarms = if r.plan.gates.alarms.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.platform
+                .alarms(&r.plan.gates.alarms)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let input = GateInput {
+            healthy,
+            desired: r.desired,
+            canary,
+            stable,
+            alarms,
+        };
+        gate::evaluate(&r.plan.gates, r.canary, &input)
+    }
+
+    /// Picks up a request recorded by another console; `true` when the release ended
+    /// meanwhile (an abort) and the driver must stop.
+    async fn pick_up_request(&self, r: &mut Release) -> Result<bool, OpError> {
+        let Some(latest) = self.platform.release().await? else {
+            return Ok(false);
+        };
+        if latest.id != r.id {
+            // Another release replaced this one: this driver has nothing left to do.
+            *r = latest;
+            return Ok(true);
+        }
+        if latest.is_over() {
+            *r = latest;
+            return Ok(true);
+        }
+        r.request = latest.request;
+        Ok(false)
+    }
+
+    async fn hold_step(
+        &self,
+        r: &mut Release,
+        index: usize,
+        since: i64,
+        obs: &dyn Observer,
+    ) -> Result<(), OpError> {
+        let interval = Duration::from_secs(r.plan.interval_secs);
+        let mut recorded_verdicts: Vec<Verdict> = Vec::new();
+        loop {
+            if self.pick_up_request(r).await? {
+                return Ok(());
+            }
+            if r.request.take() == Some(Request::Pause) {
+                r.stage = Stage::Paused {
+                    index: Some(index),
+                    since: now_millis(),
+                    reason: "paused by request".into(),
+                };
+                self.record(r).await?;
+                obs.note(
+                    r,
+                    &Note::Paused {
+                        reason: "paused by request".into(),
+                    },
+                );
+                return Ok(());
+            }
+            let results = self.check_gates(r, since).await;
+            let decision = plan::decide(&r.plan, index, since, now_millis(), &results);
+            let verdicts: Vec<Verdict> = results.iter().map(|g| g.verdict).collect();
+            r.gates = results;
+            match decision {
+                StepDecision::RollBack { failed } => {
+                    return self.roll_back(r, failed).await;
+                }
+                StepDecision::Hold { left_ms } => {
+                    obs.note(r, &Note::Gates { index, left_ms });
+                    if verdicts != recorded_verdicts || now_millis() - r.driven_at >= HEARTBEAT_MS {
+                        self.record(r).await?;
+                        recorded_verdicts = verdicts;
+                    }
+                    // The last check lands on the hold's end; after it, a step waiting for a
+                    // conclusive verdict checks once per interval.
+                    let nap = match left_ms {
+                        0 => interval,
+                        left => interval.min(Duration::from_millis(left)),
+                    };
+                    tokio::time::sleep(nap).await;
+                }
+                StepDecision::Advance => {
+                    obs.note(r, &Note::Gates { index, left_ms: 0 });
+                    return self.enter_step(r, index + 1, obs).await;
+                }
+                StepDecision::Pause { reason } => {
+                    r.stage = Stage::Paused {
+                        index: Some(index),
+                        since: now_millis(),
+                        reason: reason.clone(),
+                    };
+                    self.record(r).await?;
+                    obs.note(r, &Note::Paused { reason });
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A paused release keeps its weight and its gates: a failing gate still rolls back.
+    async fn hold_paused(
+        &self,
+        r: &mut Release,
+        index: Option<usize>,
+        paused_since: i64,
+        _reason: &str,
+        obs: &dyn Observer,
+    ) -> Result<(), OpError> {
+        let interval = Duration::from_secs(r.plan.interval_secs);
+        loop {
+            if self.pick_up_request(r).await? {
+                return Ok(());
+            }
+            if r.request.take() == Some(Request::Resume) {
+                obs.note(r, &Note::Resumed);
+                return match index {
+                    Some(i) => self.enter_step(r, i + 1, obs).await,
+                    None => self.enter_step(r, 0, obs).await,
+                };
+            }
+            if index.is_some() {
+                let results = self.check_gates(r, paused_since).await;
+                if gate::overall(&results) == Verdict::Fail {
+                    let failed = results
+                        .iter()
+                        .filter(|g| g.verdict == Verdict::Fail)
+                        .cloned()
+                        .collect();
+                    r.gates = results;
+                    return self.roll_back(r, failed).await;
+                }
+                r.gates = results;
+            }
+            if now_millis() - r.driven_at >= HEARTBEAT_MS {
+                self.record(r).await?;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// The one weight change that rollback is, then the record; the canary keeps running
+    /// (at 0%) unless the release scales it in.
+    async fn roll_back(&self, r: &mut Release, failed: Vec<GateResult>) -> Result<(), OpError> {
+        let reason = failed
+            .iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let report = match self.rollback().await {
+            Ok(rep) => rep,
+            Err(e) => {
+                let outcome = Outcome::Failed {
+                    reason: format!(
+                        "a gate failed ({reason}) and the rollback did not complete: {e}"
+                    ),
+                };
+                let _ = self.end(r, outcome).await;
+                return Err(e);
+            }
+        };
+        debug_assert_eq!(report.change.outcome(), WeightOutcome::Applied);
+        if r.options.scale_in_on_rollback
+            && let Err(e) = self.platform.scale(r.canary, 0).await
+        {
+            tracing::warn!("rolled back, but scaling {} in failed: {e}", r.canary);
+        }
+        self.end(r, Outcome::RolledBack { reason, failed }).await
+    }
+
+    async fn promote_canary(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
+        let opts = PromoteOptions {
+            bake: Duration::from_secs(r.options.bake_secs),
+            keep_old: r.options.keep_old,
+        };
+        let pending = Some(self.platform.listener().await?.weights);
+        let report = match self.promote(opts, pending).await {
+            Ok(rep) => rep,
+            Err(e) => return Err(self.fail(r, e).await),
+        };
+        obs.note(r, &Note::Promoted);
+        if !report.platform_finishes_bake
+            && let Some(b) = &report.bake
+        {
+            // The console finishes the bake on AWS: keep the record alive while it waits.
+            loop {
+                let left = b.until - now_millis();
+                if left <= 0 {
+                    break;
+                }
+                if self.pick_up_request(r).await? {
+                    return Ok(());
+                }
+                self.record(r).await?;
+                tokio::time::sleep(Duration::from_millis(
+                    (left as u64).min(HEARTBEAT_MS as u64),
+                ))
+                .await;
+            }
+            if let Err(e) = self.finish_bake().await {
+                return Err(self.fail(r, e).await);
+            }
+        }
+        self.end(r, Outcome::Released).await
+    }
+}

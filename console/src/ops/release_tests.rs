@@ -1,0 +1,327 @@
+//! The release driver against the in-memory platform: good releases, gates that fail,
+//! metrics that cannot be read, weight changes not applied, drivers that go away, aborts.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::release::{Note, Observer, ReleaseSpec};
+use super::*;
+use crate::platform::SmokeAnswer;
+use crate::platform::fake::{FakePlatform, Fault};
+use crate::rollout::plan::{OnInconclusive, Plan, PlanKind, SmokeCheck, Step};
+use crate::rollout::release::{Outcome, ReleaseOptions, Request, Stage};
+use crate::rollout::{ColorMetrics, Gate, MetricPoint, Release, Share};
+
+fn ops(p: &Arc<FakePlatform>) -> Ops {
+    Ops::new(p.clone(), Access::default())
+}
+
+/// A canary plan of `steps` percent, each held `hold_secs`, checked every second.
+fn plan(steps: &[u8], hold_secs: u64) -> Plan {
+    Plan::stepped(
+        "test",
+        PlanKind::Canary,
+        steps
+            .iter()
+            .map(|&p| Step {
+                weight: Share::percent(p).expect("valid"),
+                hold_secs,
+            })
+            .collect(),
+        1,
+    )
+    .expect("valid plan")
+}
+
+fn spec(plan: Plan) -> ReleaseSpec {
+    ReleaseSpec {
+        tag: "v2".into(),
+        plan,
+        options: ReleaseOptions {
+            bake_secs: 0,
+            keep_old: false,
+            scale_in_on_rollback: false,
+            smoke: SmokeCheck::defaults(),
+        },
+        driver: "test".into(),
+    }
+}
+
+/// Window totals per color: `(requests, errors)` each, p99 10 ms.
+fn metrics(blue: (u64, u64), green: (u64, u64)) -> PerColor<ColorMetrics> {
+    let m = |(requests, errors_5xx): (u64, u64)| ColorMetrics {
+        points: Vec::new(),
+        window: Some(MetricPoint {
+            at: 0,
+            requests,
+            errors_5xx,
+            p99_ms: Some(10.0),
+        }),
+    };
+    PerColor::new(m(blue), m(green))
+}
+
+/// Records every note, and runs `hook` on each, with the platform at hand.
+struct Recorder<F: Fn(&Release, &Note) + Send + Sync> {
+    notes: Mutex<Vec<Note>>,
+    hook: F,
+}
+
+impl<F: Fn(&Release, &Note) + Send + Sync> Observer for Recorder<F> {
+    fn note(&self, release: &Release, note: &Note) {
+        self.notes.lock().expect("lock").push(note.clone());
+        (self.hook)(release, note);
+    }
+}
+
+fn recorder<F: Fn(&Release, &Note) + Send + Sync>(hook: F) -> Recorder<F> {
+    Recorder {
+        notes: Mutex::new(Vec::new()),
+        hook,
+    }
+}
+
+async fn run(p: &Arc<FakePlatform>, plan: Plan, obs: &dyn Observer) -> Result<Release, OpError> {
+    let o = ops(p);
+    let r = o.start_release(spec(plan)).await?;
+    o.drive_release(r, obs, false).await
+}
+
+#[tokio::test]
+async fn a_good_release_walks_every_step_and_ends_released() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(metrics((1000, 1), (200, 0)));
+    let obs = recorder(|_, _| {});
+    let r = run(&p, plan(&[1, 10, 50], 0), &obs)
+        .await
+        .expect("released");
+    assert_eq!(r.outcome, Some(Outcome::Released));
+    assert_eq!(r.canary, Color::Green);
+    let s = p.state();
+    assert_eq!(s.listener.weights, Weights::all(Color::Green));
+    assert_eq!(s.listener.stable, Some(Color::Green));
+    // Each step's weights were set once, in order, then 100% by the promote.
+    let steps: Vec<Weights> = s
+        .calls
+        .iter()
+        .filter_map(|c| match c {
+            crate::platform::fake::Call::SetWeights(w) => Some(*w),
+            _ => None,
+        })
+        .collect();
+    let pct = |g| Weights::with_green_percent(g).expect("valid");
+    assert_eq!(steps, [pct(1), pct(10), pct(50), pct(100)]);
+    // The old color was scaled in after the (zero) bake.
+    assert_eq!(s.services.get(Color::Blue).desired, 0);
+    let notes = obs.notes.lock().expect("lock");
+    assert!(notes.contains(&Note::Healthy) && notes.contains(&Note::Promoted));
+}
+
+#[tokio::test]
+async fn five_xx_at_step_two_rolls_back_at_once_naming_the_gate_and_values() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    let fake = p.clone();
+    // The canary starts failing once it reaches step 2.
+    let obs = recorder(move |_, note| {
+        if let Note::StepEntered { index: 1, .. } = note {
+            fake.state().metrics = Some(metrics((1000, 0), (100, 20)));
+        }
+    });
+    let r = run(&p, plan(&[1, 10, 50], 0), &obs).await.expect("driven");
+    let Some(Outcome::RolledBack { failed, reason }) = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(failed[0].gate, Gate::Errors);
+    assert_eq!(failed[0].measured, "20% (20/100)");
+    assert!(reason.contains("errors fail"), "{reason}");
+    assert_eq!(
+        r.outcome.as_ref().map(Outcome::exit_code),
+        Some(exit::ROLLED_BACK)
+    );
+    let s = p.state();
+    assert_eq!(s.listener.weights, Weights::all(Color::Blue));
+    // Step 3 was never set; the canary still runs at 0% for its logs.
+    assert!(!s.calls.contains(&crate::platform::fake::Call::SetWeights(
+        Weights::with_green_percent(50).expect("valid")
+    )));
+    assert_eq!(s.services.get(Color::Green).desired, 2);
+}
+
+#[tokio::test]
+async fn unreadable_metrics_hold_and_never_pass() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.always(Fault::CallFails("metrics"));
+    let o = ops(&p);
+    let mut pl = plan(&[10, 50], 1);
+    pl.on_inconclusive = OnInconclusive::Pause;
+    let r = o.start_release(spec(pl)).await.expect("started");
+    let r = o
+        .drive_release(r, &super::release::Quiet, true)
+        .await
+        .expect("paused");
+    let Stage::Paused { index, reason, .. } = &r.stage else {
+        panic!("{:?}", r.stage)
+    };
+    assert_eq!(*index, Some(0));
+    assert!(reason.contains("metrics could not be read"), "{reason}");
+    // Step 1's weight holds; step 2 was never reached.
+    assert_eq!(
+        p.state().listener.weights,
+        Weights::with_green_percent(10).expect("valid")
+    );
+    assert!(r.outcome.is_none());
+}
+
+#[tokio::test]
+async fn a_weight_change_not_applied_stops_the_plan_with_no_next_step() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    let fake = p.clone();
+    let obs = recorder(move |_, note| {
+        if let Note::StepEntered { index: 0, .. } = note {
+            fake.inject(Fault::WeightNotApplied);
+        }
+    });
+    let err = run(&p, plan(&[1, 10, 50], 0), &obs)
+        .await
+        .expect_err("fails");
+    assert_eq!(err.exit_code(), exit::PLATFORM);
+    let r = p.state().release.clone().expect("recorded");
+    let Some(Outcome::Failed { reason }) = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert!(reason.contains("NOT applied"), "{reason}");
+    // The listener keeps step 1's weights: nothing guessed, nothing further written.
+    assert_eq!(
+        p.state().listener.weights,
+        Weights::with_green_percent(1).expect("valid")
+    );
+    let unknown = Arc::new(FakePlatform::blue_live(2));
+    unknown.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    let fake = unknown.clone();
+    let obs = recorder(move |_, note| {
+        if let Note::StepEntered { index: 0, .. } = note {
+            fake.inject(Fault::ReadBackFails);
+        }
+    });
+    let err = run(&unknown, plan(&[1, 10], 0), &obs)
+        .await
+        .expect_err("unknown");
+    assert!(err.to_string().contains("UNKNOWN"), "{err}");
+}
+
+#[tokio::test]
+async fn a_driver_that_goes_away_leaves_the_weight_where_it_was() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    let o = ops(&p);
+    let r = o
+        .start_release(spec(plan(&[10, 50], 3600)))
+        .await
+        .expect("started");
+    // The driver is dropped mid-hold (a closed laptop).
+    let gone = tokio::time::timeout(
+        Duration::from_millis(300),
+        o.drive_release(r, &super::release::Quiet, false),
+    )
+    .await;
+    assert!(gone.is_err(), "still holding");
+    let s = p.state();
+    assert_eq!(
+        s.listener.weights,
+        Weights::with_green_percent(10).expect("valid")
+    );
+    let r = s.release.clone().expect("recorded");
+    assert!(matches!(r.stage, Stage::Step { index: 0, .. }));
+    assert!(!r.driver_gone(r.driven_at + 1_000));
+    assert!(r.driver_gone(r.driven_at + 61_000));
+}
+
+#[tokio::test]
+async fn an_abort_rolls_back_at_once_and_the_driver_stops() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    let o = ops(&p);
+    let r = o
+        .start_release(spec(plan(&[10, 50], 3600)))
+        .await
+        .expect("started");
+    let driver = {
+        let o = o.clone();
+        tokio::spawn(async move { o.drive_release(r, &super::release::Quiet, false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let aborted = o
+        .request_release(Request::Abort, "alice")
+        .await
+        .expect("aborted");
+    assert_eq!(
+        aborted.outcome,
+        Some(Outcome::Aborted { by: "alice".into() })
+    );
+    assert_eq!(p.state().listener.weights, Weights::all(Color::Blue));
+    let ended = tokio::time::timeout(Duration::from_secs(5), driver)
+        .await
+        .expect("the driver stops within an interval")
+        .expect("joined")
+        .expect("ok");
+    assert_eq!(ended.outcome, Some(Outcome::Aborted { by: "alice".into() }));
+    assert_eq!(p.state().listener.weights, Weights::all(Color::Blue));
+    // A second release may start now.
+    assert!(o.start_release(spec(plan(&[10], 0))).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_failing_smoke_check_moves_no_traffic() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().smoke.push((
+        "/".into(),
+        SmokeAnswer {
+            status: 500,
+            body: "boom".into(),
+            latency_ms: 3,
+        },
+    ));
+    let r = run(&p, plan(&[10], 0), &super::release::Quiet)
+        .await
+        .expect("driven");
+    let Some(Outcome::SmokeFailed { check, response }) = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(check, "GET / → 200");
+    assert!(
+        response.contains("status 500") && response.contains("boom"),
+        "{response}"
+    );
+    assert_eq!(p.weight_writes(), 0);
+    assert_eq!(p.state().listener.weights, Weights::all(Color::Blue));
+}
+
+#[tokio::test]
+async fn a_release_is_refused_while_another_runs_or_traffic_is_split() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let o = ops(&p);
+    o.start_release(spec(plan(&[10], 0))).await.expect("first");
+    let e = o
+        .start_release(spec(plan(&[10], 0)))
+        .await
+        .expect_err("second");
+    assert_eq!(e.exit_code(), exit::REFUSED);
+    assert!(e.to_string().contains("still running"), "{e}");
+    let split = Arc::new(FakePlatform::blue_live(2));
+    split.state().listener.weights = Weights::with_green_percent(20).expect("valid");
+    let e = ops(&split)
+        .start_release(spec(plan(&[10], 0)))
+        .await
+        .expect_err("split");
+    assert!(e.to_string().contains("traffic is split"), "{e}");
+    let ro = Ops::new(
+        p.clone(),
+        Access {
+            read_only: true,
+            ..Access::default()
+        },
+    );
+    assert!(ro.start_release(spec(plan(&[10], 0))).await.is_err());
+}
