@@ -14,6 +14,7 @@ mod connect;
 mod demo;
 mod local;
 mod output;
+mod release;
 mod render;
 mod run;
 
@@ -133,6 +134,17 @@ pub enum Command {
         #[arg(long, value_parser = Bounded { min: 0, max: limits::MAX_TASKS_CEILING as u64 }.map(|n| n as u32))]
         count: u32,
     },
+    /// Releases a tag by a plan: deploys it to the idle color, runs the smoke test on the test
+    /// listener, walks the steps with their gates, rolls back on its own when a gate fails,
+    /// and promotes. Exit codes: 0 released, 6 rolled back or aborted, 7 paused (with
+    /// --until-paused), 3 refused, 4 platform error.
+    Release(release::ReleaseArgs),
+    /// Pauses the running release at its current weight (its gates still roll back).
+    Pause,
+    /// Resumes a paused release, or takes over one whose driver went away.
+    Resume,
+    /// Aborts the running release: the stable color gets 100% at once.
+    Abort,
     /// Writes a profile into bluegreen.toml from `terraform output -json` files (merged).
     Init {
         /// A file with `terraform output -json` output; repeat for several states.

@@ -12,6 +12,7 @@ use crate::clock::now_millis;
 use crate::config::{ConfigError, terraform};
 use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
 use crate::platform::PlatformError;
+use crate::rollout::release::Request;
 use crate::rollout::{Bake, BuildStatus, Weights, guard, limits};
 
 /// Why a command did not reach its requested state: the exit code and what to print.
@@ -75,12 +76,12 @@ impl From<anyhow::Error> for Failure {
 pub(super) type Outcome = Result<i32, Failure>;
 
 /// Prints a result: human text on stdout, or one JSON document.
-struct Out {
+pub(super) struct Out {
     json: bool,
 }
 
 impl Out {
-    fn print(&self, human: &str, value: Value) {
+    pub(super) fn print(&self, human: &str, value: Value) {
         if self.json {
             say!(
                 "{}",
@@ -92,7 +93,7 @@ impl Out {
     }
 
     /// Progress while waiting: stderr, and only for humans.
-    fn progress(&self, line: &str) {
+    pub(super) fn progress(&self, line: &str) {
         if !self.json {
             output::err(line);
         }
@@ -289,6 +290,10 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             );
             Ok(exit::OK)
         }
+        Command::Release(args) => super::release::release(ops, args, out).await,
+        Command::Pause => super::release::request(ops, Request::Pause, out).await,
+        Command::Resume => super::release::request(ops, Request::Resume, out).await,
+        Command::Abort => super::release::request(ops, Request::Abort, out).await,
         Command::Init { .. } | Command::Local(_) | Command::Demo(_) => Ok(exit::OK),
     }
 }
@@ -343,6 +348,26 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
         "errors": errors,
         "api_calls": { "refresh": refresh, "total": p.api_calls() },
     });
+    // The release is read after the refresh's count, so the budget stays the refresh's own.
+    let release = p.release().await;
+    let mut value = value;
+    let mut human = human;
+    match &release {
+        Ok(Some(r)) => {
+            human.push_str(&super::release::status_lines(r, now));
+            value["release"] = json!({
+                "release": r,
+                "hold_left_ms": r.hold_left_ms(now),
+                "driver_gone": r.driver_gone(now),
+                "undriven_since": r.driver_gone(now).then_some(r.driven_at),
+            });
+        }
+        Ok(None) => value["release"] = Value::Null,
+        Err(e) => {
+            human.push_str(&format!("\nrelease  unreadable: {e}\n"));
+            value["release"] = json!({ "error": e.to_string() });
+        }
+    }
     out.print(human.trim_end(), value);
     Ok(code)
 }

@@ -608,3 +608,89 @@ mod tests {
         );
     }
 }
+
+/// Reads a duration as an operator writes it: `90` (seconds), `90s`, `2m`, `1h`, `1m30s`;
+/// at most `max_secs`. The message names the accepted forms and the bound.
+pub fn parse_duration(text: &str, max_secs: u64) -> Result<u64, String> {
+    let shown: String = text.chars().take(32).collect();
+    let bad = || {
+        format!(
+            "`{shown}` is not a duration: write seconds (90), or units such as 90s, 2m, 1h, 1m30s, up to {max_secs} s"
+        )
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u64 = t.parse().map_err(|_| bad())?;
+        return (n <= max_secs).then_some(n).ok_or_else(bad);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = u64::MAX;
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            if number.len() >= 12 {
+                return Err(bad());
+            }
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        // Units must come once each, largest first: `1m30s`, not `30s1m` or `5ss`.
+        if number.is_empty() || unit >= last_unit {
+            return Err(bad());
+        }
+        last_unit = unit;
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    (total <= max_secs).then_some(total).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_take_seconds_or_units_largest_first_and_are_bounded() {
+        for (t, s) in [
+            ("90", 90),
+            ("90s", 90),
+            ("2m", 120),
+            ("1h", 3600),
+            ("1m30s", 90),
+            ("1d", 86_400),
+        ] {
+            assert_eq!(parse_duration(t, 86_400), Ok(s), "{t}");
+        }
+        for t in [
+            "",
+            "5ss",
+            "30s1m",
+            "m",
+            "1x",
+            "-1",
+            "1.5m",
+            "2d",
+            "99999999999999999999",
+        ] {
+            let e = parse_duration(t, 86_400).expect_err(t);
+            assert!(e.contains("86400"), "{e}");
+        }
+    }
+}

@@ -62,6 +62,11 @@ impl LocalClient {
         self.request(Request::Status).await
     }
 
+    /// Asks the daemon to drive the recorded release; `true` when one is driven.
+    pub async fn drive_release(&self) -> PlatformResult<bool> {
+        self.request(Request::DriveRelease).await
+    }
+
     /// Asks the daemon to stop its tasks and exit.
     pub async fn shutdown(&self) -> PlatformResult<()> {
         self.request(Request::Shutdown).await

@@ -65,6 +65,8 @@ pub enum Request {
         window_secs: u64,
     },
     Release,
+    /// Drives the recorded release here until it ends; answers whether one is driven.
+    DriveRelease,
     RecordRelease {
         release: Box<Release>,
     },

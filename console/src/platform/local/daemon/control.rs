@@ -59,6 +59,7 @@ pub struct Control {
     pub shutdown: CancellationToken,
     pub handover: HandoverParts,
     pub restarting: Restarting,
+    pub releases: Arc<super::releases::Releases>,
 }
 
 /// What a planned restart hands to the successor, and the switches it turns.
@@ -81,7 +82,7 @@ pub struct HandoverParts {
 pub struct Restarting {
     started: AtomicBool,
     /// Cancelled when it starts: nothing changes the rollout from then on.
-    quiet: CancellationToken,
+    pub quiet: CancellationToken,
 }
 
 impl Control {
@@ -310,6 +311,7 @@ impl Control {
             Request::ReadLogs { cursor, limit } => to_value(e.read_logs(&cursor, limit).await),
             Request::Metrics { window_secs } => to_value(e.metrics(window_secs).await),
             Request::Release => to_value(e.release().await),
+            Request::DriveRelease => to_value(self.releases.drive().await),
             Request::RecordRelease { release } => to_value(e.record_release(&release).await),
             Request::SmokeGet { path, timeout_ms } => {
                 let timeout = Duration::from_millis(timeout_ms.clamp(1, 600_000));

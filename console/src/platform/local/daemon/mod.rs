@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub mod control;
 pub mod engine;
 pub mod handover;
+pub mod releases;
 pub mod state;
 
 use super::files;
@@ -141,6 +142,18 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         )
         .context("cannot start the proxy's worker threads")?;
     let handed_over = CancellationToken::new();
+    let restarting = control::Restarting::default();
+    let releases = Arc::new(releases::Releases::new(engine.clone(), {
+        // Ends with the daemon, and before a handover's successor starts driving.
+        let stop = shutdown.child_token();
+        let quiet = restarting.quiet.clone();
+        let s = stop.clone();
+        tokio::spawn(async move {
+            quiet.cancelled().await;
+            s.cancel();
+        });
+        stop
+    }));
     let control = Arc::new(control::Control {
         engine: engine.clone(),
         status,
@@ -154,7 +167,8 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
             accepting: accepting.clone(),
             done: handed_over.clone(),
         },
-        restarting: Default::default(),
+        restarting,
+        releases: releases.clone(),
     });
     tokio::spawn(control.clone().serve(control_listener));
     tokio::spawn(supervisor.clone().run());
@@ -175,6 +189,10 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
                 }
             }
         });
+    }
+    // A release the previous daemon drove goes on here.
+    if let Err(e) = releases.drive().await {
+        tracing::warn!("cannot pick up the recorded release: {e}");
     }
     tracing::info!(
         "local platform up: production http://{prod_addr}/, test http://{test_addr}/, socket {}",

@@ -1,0 +1,397 @@
+//! `release`, `pause`, `resume`, `abort`: a release driven by a plan. Locally the daemon
+//! drives it (so it survives this process) and the CLI follows the record; on AWS this
+//! process drives it. Either way one line is printed per step, gate verdict and stage.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use super::run::{Failure, Out, Outcome};
+use crate::clock::now_millis;
+use crate::format;
+use crate::ops::release::{Note, Observer, ReleaseSpec};
+use crate::ops::{Ops, exit};
+use crate::platform::PlatformKind;
+use crate::platform::local::client::LocalClient;
+use crate::rollout::gate::Verdict;
+use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, SmokeCheck, Step};
+use crate::rollout::release::{Outcome as End, ReleaseOptions, Request, Stage};
+use crate::rollout::{Release, Share, limits};
+
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseArgs {
+    /// The image tag to release to the idle color.
+    #[arg(long)]
+    pub tag: String,
+    /// A named plan: `default` (10% then 50%, 2 minutes each) or `all-at-once`.
+    #[arg(long, conflicts_with = "steps")]
+    pub plan: Option<String>,
+    /// The canary's weights in percent, comma-separated and increasing (e.g. 1,10,50).
+    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
+    pub steps: Option<Vec<Share>>,
+    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
+    pub hold: u64,
+    /// Seconds between gate checks.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = duration(plan::MAX_INTERVAL_SECS))]
+    pub interval: u64,
+    /// Seconds the old color keeps running after the promote.
+    #[arg(long, value_name = "DURATION", default_value = "300", value_parser = duration(limits::MAX_BAKE_SECS))]
+    pub bake: u64,
+    /// Keep the old color running after the bake.
+    #[arg(long)]
+    pub keep_old: bool,
+    /// On a rollback, scale the canary to 0 (by default it keeps running at 0% for its logs).
+    #[arg(long)]
+    pub scale_in_on_rollback: bool,
+    /// When the gates cannot judge by the end of a step's hold: pause (default) or proceed.
+    #[arg(long, value_name = "pause|proceed", value_parser = on_inconclusive)]
+    pub on_inconclusive: Option<OnInconclusive>,
+    /// Return once the plan runs (local: the daemon drives it on).
+    #[arg(long, conflicts_with = "until_paused")]
+    pub detach: bool,
+    /// Return with exit code 7 when the plan pauses for a person.
+    #[arg(long)]
+    pub until_paused: bool,
+}
+
+fn duration(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
+    move |s| plan::parse_duration(s, max)
+}
+
+fn on_inconclusive(s: &str) -> Result<OnInconclusive, String> {
+    match s {
+        "pause" => Ok(OnInconclusive::Pause),
+        "proceed" => Ok(OnInconclusive::Proceed),
+        _ => Err(format!("`{s}` is neither pause nor proceed")),
+    }
+}
+
+impl ReleaseArgs {
+    /// The plan the flags describe.
+    pub fn plan(&self) -> Result<Plan, Failure> {
+        let bad = |message: String| Failure {
+            code: exit::FAILURE,
+            message,
+            detail: serde_json::Value::Null,
+        };
+        let mut plan = match (&self.plan, &self.steps) {
+            (_, Some(steps)) => Plan::stepped(
+                "steps",
+                PlanKind::Canary,
+                steps
+                    .iter()
+                    .map(|&weight| Step {
+                        weight,
+                        hold_secs: self.hold,
+                    })
+                    .collect(),
+                self.interval,
+            )
+            .map_err(|e| bad(format!("--steps: {e}")))?,
+            (Some(name), None) if name == "all-at-once" => Plan::all_at_once("all-at-once"),
+            (Some(name), None) if name == "default" => Plan::default_canary(),
+            (Some(name), None) => {
+                return Err(bad(format!(
+                    "no plan named `{name}`: use `default`, `all-at-once`, or give --steps 1,10,50 --hold 2m"
+                )));
+            }
+            (None, None) => Plan::default_canary(),
+        };
+        if self.plan.is_none() || self.steps.is_some() {
+            plan.interval_secs = self.interval;
+        }
+        if let Some(o) = self.on_inconclusive {
+            plan.on_inconclusive = o;
+        }
+        plan.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(plan)
+    }
+}
+
+/// Who drives: `user@host pid N`.
+pub fn driver_name() -> String {
+    let user = std::env::var("BLUEGREEN_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host} pid {}", std::process::id())
+}
+
+/// Prints one line per note: stderr for humans, nothing with `--json`.
+struct Lines<'a> {
+    out: &'a Out,
+}
+
+impl Observer for Lines<'_> {
+    fn note(&self, r: &Release, note: &Note) {
+        if let Some(line) = line(r, note) {
+            self.out
+                .progress(&format!("{} {line}", format::clock(now_millis())));
+        }
+    }
+}
+
+/// The line a note prints, if any.
+pub fn line(r: &Release, note: &Note) -> Option<String> {
+    Some(match note {
+        Note::Started => format!(
+            "release {} of {} to {}: plan {}",
+            r.id, r.tag, r.canary, r.plan
+        ),
+        Note::Deployed { task_definition } => {
+            format!("deployed {} to {} ({task_definition})", r.tag, r.canary)
+        }
+        Note::Healthy => format!("{} is healthy ({} tasks)", r.canary, r.desired),
+        Note::SmokePassed { check, latency_ms } => {
+            format!("smoke test passed: {check} ({latency_ms} ms)")
+        }
+        Note::StepEntered { index, weights } => {
+            format!("step {}/{}: {weights}", index + 1, r.plan.steps.len())
+        }
+        Note::Gates { index, left_ms } => {
+            let gates: Vec<String> = r
+                .gates
+                .iter()
+                .map(|g| format!("{} {} {}", g.gate, g.verdict, g.measured))
+                .collect();
+            let left = if *left_ms > 0 {
+                format!("{} left", format::duration(*left_ms as i64))
+            } else {
+                "hold done".into()
+            };
+            format!("step {} gates: {} · {left}", index + 1, gates.join(" · "))
+        }
+        Note::Paused { reason } => format!("paused: {reason}"),
+        Note::Resumed => "resumed".into(),
+        Note::Promoted => format!("promoted {} to 100%", r.canary),
+        Note::Ended => match &r.outcome {
+            Some(o) => format!("release {}: {o}", r.id),
+            None => return None,
+        },
+    })
+}
+
+/// `bluegreen release`.
+pub async fn release(ops: &Ops, args: ReleaseArgs, out: &Out) -> Outcome {
+    let plan = args.plan()?;
+    if matches!(ops.platform().info().kind, PlatformKind::Aws { .. }) {
+        plan.validate_for_aws().map_err(|e| Failure {
+            code: exit::FAILURE,
+            message: e.to_string(),
+            detail: serde_json::Value::Null,
+        })?;
+    }
+    let spec = ReleaseSpec {
+        tag: args.tag.clone(),
+        plan,
+        options: ReleaseOptions {
+            bake_secs: args.bake,
+            keep_old: args.keep_old,
+            scale_in_on_rollback: args.scale_in_on_rollback,
+            smoke: SmokeCheck::defaults(),
+        },
+        driver: driver_name(),
+    };
+    let info = ops.platform().info();
+    let lines = Lines { out };
+    let r = match info.kind {
+        PlatformKind::Local { state_dir, .. } => {
+            let spec = ReleaseSpec {
+                driver: "daemon".into(),
+                ..spec
+            };
+            let r = ops.start_release(spec).await?;
+            let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
+            client.drive_release().await?;
+            if args.detach {
+                lines.note(&r, &Note::Started);
+                out.print(
+                    &format!(
+                        "release {} runs in the daemon: follow it with `bluegreen status`, pause, resume or abort it",
+                        r.id
+                    ),
+                    json!({ "ok": true, "release": r, "detached": true }),
+                );
+                return Ok(exit::OK);
+            }
+            follow(ops, r, &lines, args.until_paused).await?
+        }
+        PlatformKind::Aws { .. } => {
+            let r = ops.start_release(spec).await?;
+            ops.drive_release(r, &lines, args.until_paused).await?
+        }
+    };
+    finish(&r, out)
+}
+
+/// The exit code and the final document of a release as it stands.
+fn finish(r: &Release, out: &Out) -> Outcome {
+    let code = match (&r.outcome, &r.stage) {
+        (Some(o), _) => o.exit_code(),
+        (None, Stage::Paused { .. }) => exit::PAUSED,
+        (None, _) => exit::OK,
+    };
+    let human = match &r.outcome {
+        Some(End::Released) => format!("release {} of {}: released to {}", r.id, r.tag, r.canary),
+        Some(o) => {
+            let mut s = format!("release {} of {}: {o}", r.id, r.tag);
+            for g in &r.gates {
+                if g.verdict != Verdict::Pass {
+                    s.push_str(&format!("\n  {g}"));
+                }
+            }
+            s
+        }
+        None => format!("release {} of {}: {}", r.id, r.tag, r.describe()),
+    };
+    out.print(
+        &human,
+        json!({ "ok": code == exit::OK, "exit_code": code, "release": r }),
+    );
+    Ok(code)
+}
+
+/// Follows a release the daemon drives, printing what changed, until it ends (or pauses).
+async fn follow(
+    ops: &Ops,
+    mut r: Release,
+    lines: &Lines<'_>,
+    until_paused: bool,
+) -> Result<Release, Failure> {
+    lines.note(&r, &Note::Started);
+    let mut last = r.clone();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(now) = ops.current_release().await? else {
+            continue;
+        };
+        if now.id != r.id {
+            return Ok(r);
+        }
+        r = now;
+        if r.stage != last.stage {
+            match &r.stage {
+                Stage::Smoke => lines.note(&r, &Note::Healthy),
+                Stage::Step { index, .. } => {
+                    if let Some(w) = r.step_weights() {
+                        lines.note(
+                            &r,
+                            &Note::StepEntered {
+                                index: *index,
+                                weights: w,
+                            },
+                        );
+                    }
+                }
+                Stage::Paused { reason, .. } => {
+                    lines.note(
+                        &r,
+                        &Note::Paused {
+                            reason: reason.clone(),
+                        },
+                    );
+                    if until_paused {
+                        return Ok(r);
+                    }
+                }
+                Stage::Promoting => lines.note(&r, &Note::Promoted),
+                _ => {}
+            }
+        } else if r.gates != last.gates
+            && let Stage::Step { index, .. } = r.stage
+        {
+            let left_ms = r.hold_left_ms(now_millis()).unwrap_or(0);
+            lines.note(&r, &Note::Gates { index, left_ms });
+        }
+        if r.is_over() {
+            lines.note(&r, &Note::Ended);
+            return Ok(r);
+        }
+        last = r.clone();
+    }
+}
+
+/// `pause`, `resume`, `abort`.
+pub async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
+    let by = driver_name();
+    let r = ops.request_release(request, &by).await?;
+    // A release whose driver went away is taken over by `resume`: locally by the daemon,
+    // on AWS by this process.
+    if request == Request::Resume {
+        match ops.platform().info().kind {
+            PlatformKind::Local { state_dir, .. } => {
+                let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
+                client.drive_release().await?;
+            }
+            PlatformKind::Aws { .. } if r.driver_gone(now_millis()) => {
+                out.progress(&format!(
+                    "the driver of release {} ({}) went away: this process drives it on",
+                    r.id, r.driver
+                ));
+                let mut taken = r.clone();
+                taken.driver = driver_name();
+                let lines = Lines { out };
+                let r = ops.drive_release(taken, &lines, false).await?;
+                return finish(&r, out);
+            }
+            PlatformKind::Aws { .. } => {}
+        }
+    }
+    let verb = match request {
+        Request::Pause => "pause requested",
+        Request::Resume => "resume requested",
+        Request::Abort => "aborted: the stable color has 100%",
+    };
+    out.print(
+        &format!("release {} of {}: {verb}", r.id, r.tag),
+        json!({ "ok": true, "release": r }),
+    );
+    Ok(exit::OK)
+}
+
+/// The release's lines in `status`: stage, weights, hold left, every gate's last values.
+pub fn status_lines(r: &Release, now: i64) -> String {
+    let mut s = format!(
+        "\nrelease  {} of {} to {} · plan {} · {}",
+        r.id,
+        r.tag,
+        r.canary,
+        r.plan,
+        r.describe()
+    );
+    if let Some(left) = r.hold_left_ms(now) {
+        s.push_str(&format!(
+            " · {} left in the hold",
+            format::duration(left as i64)
+        ));
+    }
+    if let Stage::Paused { reason, .. } = &r.stage {
+        s.push_str(&format!("\n         paused: {reason}"));
+    }
+    if r.driver_gone(now) {
+        s.push_str(&format!(
+            "\n         nobody has driven it since {} ({} ago; was {}): `bluegreen resume` takes it over",
+            format::clock(r.driven_at),
+            format::duration(now - r.driven_at),
+            r.driver
+        ));
+    }
+    if let Some(o) = &r.outcome {
+        s.push_str(&format!("\n         {o}"));
+    }
+    for g in &r.gates {
+        s.push_str(&format!(
+            "\n         {:<8} {:<12} {} (threshold {})",
+            g.gate.as_str(),
+            g.verdict.to_string(),
+            g.measured,
+            g.threshold
+        ));
+    }
+    s.push('\n');
+    s
+}
