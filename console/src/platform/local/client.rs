@@ -12,7 +12,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use super::paths::Paths;
-use super::wire::{DaemonStatus, Envelope, MAX_REPLY, Reply, Request, Restarted, VERSION};
+use super::proxy::fault::FaultSpec;
+use super::wire::{
+    Crashed, DaemonStatus, Envelope, FaultReport, MAX_REPLY, Reply, Request, Restarted, VERSION,
+};
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformResult, WeightChange,
@@ -71,6 +74,49 @@ impl LocalClient {
         // The new daemon has its own start timeout; this leaves room for it and the check.
         let within = super::daemon::handover::READY_TIMEOUT + CALL_TIMEOUT;
         call(&self.paths, &self.socket, &Request::Restart { exe }, within).await
+    }
+
+    /// Puts a fault in force on one color (`local fault`).
+    pub async fn set_fault(&self, fault: FaultSpec) -> PlatformResult<FaultReport> {
+        self.newer(Request::SetFault { fault }).await
+    }
+
+    /// Clears one color's fault, or every one.
+    pub async fn clear_faults(&self, color: Option<Color>) -> PlatformResult<FaultReport> {
+        self.newer(Request::ClearFaults { color }).await
+    }
+
+    /// The faults in force.
+    pub async fn faults(&self) -> PlatformResult<FaultReport> {
+        self.newer(Request::Faults).await
+    }
+
+    /// Kills every task of `color` once (`local fault --crash`).
+    pub async fn crash(&self, color: Color) -> PlatformResult<Crashed> {
+        self.newer(Request::Crash { color }).await
+    }
+
+    /// A request added after protocol 1 shipped: a daemon that predates it does not know
+    /// the operation, and is told apart from a malformed request.
+    async fn newer<T: DeserializeOwned>(&self, req: Request) -> PlatformResult<T> {
+        let op = req.call_name();
+        self.request(req).await.map_err(|e| match e {
+            PlatformError::Call {
+                call,
+                resource,
+                fault: FaultKind::Invalid,
+                message,
+                ..
+            } if message.contains("unknown variant") => PlatformError::call(
+                call,
+                resource,
+                FaultKind::Invalid,
+                format!(
+                    "the running daemon is older than this bluegreen and does not know `{op}`: hand the platform to this one with `bluegreen local restart` (no request fails)"
+                ),
+            ),
+            other => other,
+        })
     }
 
     /// Starts a build whose `RELEASE_TAG` is `release_tag` (the local counterpart of a

@@ -309,6 +309,10 @@ impl Control {
             Request::PointTestListener { color } => to_value(e.point_test_listener(color).await),
             Request::ReadLogs { cursor, limit } => to_value(e.read_logs(&cursor, limit).await),
             Request::Metrics { window_secs } => to_value(e.metrics(window_secs).await),
+            Request::SetFault { fault } => to_value(e.set_fault(fault)),
+            Request::ClearFaults { color } => to_value(e.clear_faults(color)),
+            Request::Faults => to_value(Ok(e.fault_report(Vec::new()))),
+            Request::Crash { color } => to_value(Ok(e.crash(color))),
             Request::Shutdown => to_value(Ok(())),
             // Answered in `connection`, which ends the connection after it.
             Request::Restart { .. } => Err(invalid("restart is answered elsewhere".into())),

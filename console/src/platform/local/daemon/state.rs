@@ -11,7 +11,7 @@ use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
-use crate::rollout::{Bake, Color, PerColor, Weights};
+use crate::rollout::{Bake, Color, InjectedFault, PerColor, Weights};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -72,6 +72,9 @@ pub struct Persisted {
     pub services: PerColor<ServiceSpec>,
     #[serde(default)]
     pub config: DaemonConfig,
+    /// The faults the proxy injects (`local fault`), so a restart keeps them with their end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<InjectedFault>,
 }
 
 impl Default for Persisted {
@@ -84,6 +87,7 @@ impl Default for Persisted {
             test_color: Some(Color::Green),
             services: PerColor::default(),
             config: DaemonConfig::default(),
+            faults: Vec::new(),
         }
     }
 }
@@ -138,6 +142,12 @@ mod tests {
         let s = Persisted {
             stable: Some(Color::Green),
             weights: Weights::all(Color::Green),
+            faults: vec![InjectedFault {
+                color: Color::Green,
+                error_rate: crate::rollout::Share::permille(205).expect("valid"),
+                latency_ms: 500,
+                until: Some(1_000),
+            }],
             ..Persisted::default()
         };
         save(&path, &s).expect("save");

@@ -69,7 +69,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn since(&self, earlier: &Totals) -> Totals {
+    pub(super) fn since(&self, earlier: &Totals) -> Totals {
         Totals {
             requests: self.requests.saturating_sub(earlier.requests),
             errors_5xx: self.errors_5xx.saturating_sub(earlier.errors_5xx),
@@ -219,7 +219,10 @@ mod tests {
         assert_eq!((blue, green), (5, 1));
         let window = p.blue.window.expect("a summary");
         assert_eq!((window.requests, window.at), (5, 2_000));
-        assert_eq!(p.green.window.map(|w| (w.requests, w.errors_5xx)), Some((1, 1)));
+        assert_eq!(
+            p.green.window.map(|w| (w.requests, w.errors_5xx)),
+            Some((1, 1))
+        );
         assert_eq!(window.p99_ms, Some(1.0));
         assert!(p.blue.points.windows(2).all(|w| w[0].at < w[1].at));
     }
