@@ -14,6 +14,7 @@ use crate::platform::local::lifecycle;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::local::wire::{Crashed, FaultReport};
+use crate::platform::{FaultKind, PlatformError};
 use crate::rollout::limits::{MAX_FAULT_LATENCY_MS, MAX_FAULT_SECS};
 use crate::rollout::{Color, InjectedFault, Share, UnixMillis};
 
@@ -27,7 +28,7 @@ pub struct FaultArgs {
     pub color: Option<Color>,
     /// The share of the color's requests the proxy answers with 503 instead of forwarding, in
     /// percent to 0.1 (0..=100).
-    #[arg(long, value_name = "PERCENT", requires = "color")]
+    #[arg(long, value_name = "PERCENT", requires = "color", value_parser = error_rate)]
     pub error_rate: Option<Share>,
     /// Milliseconds added to each of the color's requests before it is forwarded (0..=60000).
     #[arg(long, value_name = "MS", requires = "color", value_parser = Bounded { min: 0, max: MAX_FAULT_LATENCY_MS as u64 }.map(|n| n as u32))]
@@ -46,6 +47,16 @@ pub struct FaultArgs {
     /// One JSON document (also set by the global `--json`).
     #[arg(long)]
     pub json: bool,
+}
+
+/// A percentage of requests, 0 to 100 to 0.1 (a [`Share`], worded as a rate).
+fn error_rate(text: &str) -> Result<Share, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "`{}` is not an error rate: expected a percentage in 0..=100 with at most one decimal, for example 20 or 0.5",
+            text.chars().take(32).collect::<String>()
+        )
+    })
 }
 
 /// A duration of 1 s to [`MAX_FAULT_SECS`]: `90`, `90s`, `2m`, `1h30m`, `1h5m30s`.
@@ -128,10 +139,13 @@ impl FaultArgs {
 /// Runs `local fault`; returns the exit code.
 pub async fn run(args: FaultArgs, paths: &Paths) -> anyhow::Result<i32> {
     let Some(client) = lifecycle::probe(paths).await? else {
-        anyhow::bail!(
-            "the local platform is not running ({}); start it with `bluegreen local up`",
-            paths.root().display()
-        );
+        return Err(PlatformError::call(
+            "local:fault",
+            paths.root().display().to_string(),
+            FaultKind::Unavailable,
+            "the local platform is not running; start it with `bluegreen local up`",
+        )
+        .into());
     };
     let now = crate::clock::now_millis;
     match args.verb() {
