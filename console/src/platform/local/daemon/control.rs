@@ -358,7 +358,7 @@ fn invalid(message: String) -> PlatformError {
 
 /// Checks the version first, so an old client gets "wrong version" rather than a
 /// confusing parse error.
-fn parse(line: &[u8]) -> Result<Request, PlatformError> {
+pub(crate) fn parse(line: &[u8]) -> Result<Request, PlatformError> {
     let value: serde_json::Value = serde_json::from_slice(line)
         .map_err(|e| invalid(format!("malformed request (not JSON): {e}")))?;
     let v = value.get("v").and_then(|v| v.as_u64());
