@@ -133,6 +133,19 @@ impl Faults {
         self.armed.fetch_or(bit(fault.color), Ordering::SeqCst);
     }
 
+    /// Puts saved faults back in force, except those due by `now`; returns those restored.
+    pub fn restore(&self, saved: &[InjectedFault], now: UnixMillis) -> Vec<InjectedFault> {
+        let live: Vec<InjectedFault> = saved
+            .iter()
+            .filter(|f| f.until.is_none_or(|until| until > now))
+            .copied()
+            .collect();
+        for f in &live {
+            self.set(*f);
+        }
+        live
+    }
+
     /// Removes the faults that match `which`; returns them.
     fn remove(&self, which: impl Fn(&InjectedFault) -> bool) -> Vec<InjectedFault> {
         let mut rules = self.write();
@@ -266,6 +279,18 @@ mod tests {
         assert_eq!(f.clear(Some(Color::Green)), vec![]);
         assert_eq!(f.clear(None), vec![blue]);
         assert_eq!(f.decide(Color::Blue), None);
+    }
+
+    #[test]
+    fn saved_faults_come_back_unless_due() {
+        let f = Faults::default();
+        let due = spec("20", 0, Some(1)).start(0).expect("valid");
+        let mut kept = spec("5", 0, Some(60)).start(0).expect("valid");
+        kept.color = Color::Blue;
+        assert_eq!(f.restore(&[due, kept], 1_000), vec![kept]);
+        assert_eq!(f.active(1_000), vec![kept]);
+        assert_eq!(f.decide_at(Color::Green, 1_000), None);
+        assert!(f.decide_at(Color::Blue, 1_000).is_some());
     }
 
     #[test]
