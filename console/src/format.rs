@@ -3,7 +3,7 @@
 //! duration looks the same wherever it appears, so an operator can match them by eye.
 //! Weights format themselves (`blue 90 / green 10`, [`crate::rollout::Weights`]'s `Display`).
 
-use crate::rollout::UnixMillis;
+use crate::rollout::{InjectedFault, UnixMillis};
 
 /// Hex digits of a digest that identify an image in every view.
 pub const DIGEST_CHARS: usize = 8;
@@ -57,6 +57,26 @@ pub fn short_digest(digest: &str) -> &str {
     hex.get(..DIGEST_CHARS).unwrap_or(hex)
 }
 
+/// `20% 5xx +500ms, 1m40s left` (or `until cleared`): an injected fault, as every view shows it.
+pub fn fault(f: &InjectedFault, now: UnixMillis) -> String {
+    let mut parts = Vec::new();
+    if f.error_rate.get() > 0 {
+        parts.push(format!("{}% 5xx", f.error_rate));
+    }
+    if f.latency_ms > 0 {
+        parts.push(format!("+{}ms", f.latency_ms));
+    }
+    let what = if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join(" ")
+    };
+    match f.until {
+        Some(until) => format!("{what}, {} left", duration(until - now)),
+        None => format!("{what}, until cleared"),
+    }
+}
+
 /// `HH:MM:SS` in UTC.
 pub fn clock(at: UnixMillis) -> String {
     let s = at.div_euclid(1_000).rem_euclid(86_400);
@@ -99,6 +119,25 @@ mod tests {
                 (i64::MAX / 1000 % 86_400) / 3_600
             )
         );
+    }
+
+    #[test]
+    fn faults() {
+        use crate::rollout::{Color, Share};
+        let mut f = InjectedFault {
+            color: Color::Green,
+            error_rate: Share::percent(20).expect("valid"),
+            latency_ms: 500,
+            until: Some(100_000),
+        };
+        assert_eq!(fault(&f, 0), "20% 5xx +500ms, 1m40s left");
+        f.error_rate = Share::permille(5).expect("valid");
+        f.latency_ms = 0;
+        f.until = None;
+        assert_eq!(fault(&f, 0), "0.5% 5xx, until cleared");
+        f.error_rate = Share::ZERO;
+        f.latency_ms = 1500;
+        assert_eq!(fault(&f, 0), "+1500ms, until cleared");
     }
 
     #[test]

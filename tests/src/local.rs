@@ -105,6 +105,20 @@ impl LocalPlatform {
         .await;
     }
 
+    /// Deploys `tag` to the idle color (green, after [`LocalPlatform::first_release`]) and
+    /// waits until it is healthy.
+    pub async fn deploy_green(&self, tag: &str) {
+        let receipt = self.ops.deploy(tag, None).await.expect("deploy");
+        assert_eq!(receipt.color, Color::Green, "green is the idle color");
+        self.ops
+            .wait(
+                &bluegreen::ops::WaitFor::Healthy(Color::Green),
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("green healthy");
+    }
+
     pub async fn wait_until(
         &self,
         limit: Duration,

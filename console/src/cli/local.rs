@@ -1,4 +1,4 @@
-//! The local platform's own verbs: `bluegreen local up|down|restart|status|publish|daemon`. The
+//! The local platform's own verbs: `bluegreen local up|down|restart|status|fault|publish|daemon`. The
 //! daemon's lifecycle is the adapter's ([`lifecycle`]); this module parses, decides defaults
 //! and prints.
 
@@ -35,6 +35,10 @@ pub enum LocalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Inject a fault into one color's answers, so a release's gates can be seen catching a
+    /// bad canary: `--color green --error-rate 20 [--latency-ms 500] [--for 2m]`, `--clear`,
+    /// or `--crash` (kill its tasks once). Alone, lists the faults in force.
+    Fault(super::fault::FaultArgs),
     /// Store a blog binary in the local registry under one or more tags (what
     /// buildspec.local.yaml's post_build runs). Prints the digest.
     Publish {
@@ -163,6 +167,7 @@ pub async fn run(cmd: LocalCommand, state_dir: &Path) -> anyhow::Result<i32> {
         LocalCommand::Down => down(&paths).await,
         LocalCommand::Restart => restart(&paths).await,
         LocalCommand::Status { json } => status(&paths, json).await,
+        LocalCommand::Fault(args) => super::fault::run(args, &paths).await,
         LocalCommand::Publish { tags, file } => {
             let image = Registry::new(paths.registry_dir())
                 .publish(&file, &tags)

@@ -12,6 +12,7 @@ use local::LocalCommand;
 
 mod connect;
 mod demo;
+mod fault;
 mod local;
 mod output;
 mod release;

@@ -412,6 +412,9 @@ pub fn local_status(
     let _ = writeln!(out, "  socket      {}", d.socket);
     let _ = writeln!(out, "  production  http://{}/", d.production);
     let _ = writeln!(out, "  test        http://{}/", d.test);
+    for f in &snap.listener.faults {
+        let _ = writeln!(out, "  {}", super::fault::fault_line(f, now));
+    }
     let _ = writeln!(out);
     out.push_str(&rollout(info, snap, now, false));
     out

@@ -176,6 +176,7 @@ impl FakePlatform {
                 bake: None,
                 test_color: Some(Color::Green),
                 test_id: Some("fake-test-listener".into()),
+                faults: Vec::new(),
             },
             services: PerColor::new(service(blue_tasks, Some("v1")), service(0, None)),
             images: vec![image(2, "v2"), image(1, "v1")],

@@ -38,3 +38,8 @@ pub const LOCAL_MAX_DELAY_MS: u64 = 10 * 60 * 1000;
 pub const LOCAL_MIN_HEALTH_INTERVAL_MS: u64 = 50;
 /// The most checks in a row a health threshold may ask for.
 pub const MAX_HEALTH_THRESHOLD: u32 = 100;
+/// The most latency `local fault --latency-ms` may add to a request: a minute, the proxy's
+/// own response timeout.
+pub const MAX_FAULT_LATENCY_MS: u32 = 60_000;
+/// The longest a fault may last (`local fault --for`): a day.
+pub const MAX_FAULT_SECS: u64 = 24 * 3600;

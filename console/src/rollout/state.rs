@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Color, PerColor, Weights};
+use super::{Color, PerColor, Share, Weights};
 
 /// Milliseconds since the Unix epoch (UTC). Every timestamp that crosses the platform boundary
 /// uses this, so the wire format and the JSON output stay simple and comparable.
@@ -36,6 +36,23 @@ pub struct Listener {
     pub test_color: Option<Color>,
     /// The test listener's id (ARN or `host:port`), if there is one.
     pub test_id: Option<String>,
+    /// Faults the listener injects into a color's answers (`bluegreen local fault`; the local
+    /// proxy only). Empty, and absent from JSON, everywhere else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<InjectedFault>,
+}
+
+/// A fault the local proxy injects into one color's answers, so a release's gates can be seen
+/// catching a bad canary (`bluegreen local fault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectedFault {
+    pub color: Color,
+    /// The share of the color's requests the proxy answers with 503 instead of forwarding.
+    pub error_rate: Share,
+    /// Added to each of the color's requests before it is forwarded (or answered 503).
+    pub latency_ms: u32,
+    /// When it ends by itself; `None`: when cleared.
+    pub until: Option<UnixMillis>,
 }
 
 /// A promote in its bake period: the old color still runs, so rollback can undo the promote.

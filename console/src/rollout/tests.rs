@@ -45,6 +45,7 @@ pub(crate) fn snap(
             bake: None,
             test_color: None,
             test_id: None,
+            faults: Vec::new(),
         },
         colors: PerColor::new(
             color_state(Color::Blue, blue),

@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use bluegreen::ops::WaitFor;
 use bluegreen::rollout::{Color, TargetHealth, Weights};
 use bluegreen_tests::local::{Load, LocalPlatform, task_processes};
 
@@ -21,11 +20,7 @@ use bluegreen_tests::local::{Load, LocalPlatform, task_processes};
 async fn killing_a_task_at_50_percent_fails_at_most_its_in_flight_posts() {
     let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
     p.first_release("v1", 2).await;
-    p.ops.deploy("v2", None).await.expect("deploy v2");
-    p.ops
-        .wait(&WaitFor::Healthy(Color::Green), Duration::from_secs(60))
-        .await
-        .expect("green healthy");
+    p.deploy_green("v2").await;
     p.ops
         .shift(Weights::with_green_percent(50).expect("valid"), false)
         .await

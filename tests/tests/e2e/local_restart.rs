@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use bluegreen::ops::WaitFor;
 use bluegreen::platform::local::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::local::{Load, LocalPlatform, task_processes, text};
@@ -12,11 +11,7 @@ use bluegreen_tests::local::{Load, LocalPlatform, task_processes, text};
 async fn down_then_up_restores_the_release() {
     let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
     p.first_release("v1", 1).await;
-    p.ops.deploy("v2", None).await.expect("deploy v2");
-    p.ops
-        .wait(&WaitFor::Healthy(Color::Green), Duration::from_secs(60))
-        .await
-        .expect("green healthy");
+    p.deploy_green("v2").await;
     let split = Weights::with_green_percent(30).expect("valid");
     p.ops.shift(split, false).await.expect("shift");
     let before = p.platform.listener().await.expect("listener");

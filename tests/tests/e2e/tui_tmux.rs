@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bluegreen::ops::WaitFor;
 use bluegreen::rollout::Color;
 use bluegreen_tests::bins::bin;
 use bluegreen_tests::local::{LocalPlatform, text};
@@ -129,11 +128,7 @@ fn wait_weights(p: &LocalPlatform, want: (u64, u64)) {
 async fn console_moves_the_slider_applies_promotes_and_rolls_back() {
     let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
     p.first_release("v1", 1).await;
-    p.ops.deploy("v2", None).await.expect("deploy v2 to green");
-    p.ops
-        .wait(&WaitFor::Healthy(Color::Green), Duration::from_secs(60))
-        .await
-        .expect("green healthy");
+    p.deploy_green("v2").await;
     assert_eq!(cli_weights(&p), (100, 0));
 
     let dir = tempfile::tempdir().expect("tempdir");

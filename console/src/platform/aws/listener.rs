@@ -196,6 +196,7 @@ impl AwsPlatform {
             bake,
             test_color,
             test_id: self.test_listener.clone(),
+            faults: Vec::new(),
         })
     }
 

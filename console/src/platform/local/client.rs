@@ -12,7 +12,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use super::paths::Paths;
-use super::wire::{DaemonStatus, Envelope, MAX_REPLY, Reply, Request, Restarted, VERSION};
+use super::proxy::fault::FaultSpec;
+use super::wire::{
+    Crashed, DaemonStatus, Envelope, FaultReport, MAX_REPLY, Reply, Request, Restarted, VERSION,
+};
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformResult, SmokeAnswer, WeightChange,
@@ -80,6 +83,33 @@ impl LocalClient {
         call(&self.paths, &self.socket, &Request::Restart { exe }, within).await
     }
 
+    /// Puts a fault in force on one color (`local fault`).
+    pub async fn set_fault(&self, fault: FaultSpec) -> PlatformResult<FaultReport> {
+        self.newer(Request::SetFault { fault }).await
+    }
+
+    /// Clears one color's fault, or every one.
+    pub async fn clear_faults(&self, color: Option<Color>) -> PlatformResult<FaultReport> {
+        self.newer(Request::ClearFaults { color }).await
+    }
+
+    /// The faults in force.
+    pub async fn faults(&self) -> PlatformResult<FaultReport> {
+        self.newer(Request::Faults).await
+    }
+
+    /// Kills every task of `color` once (`local fault --crash`).
+    pub async fn crash(&self, color: Color) -> PlatformResult<Crashed> {
+        self.newer(Request::Crash { color }).await
+    }
+
+    /// A request added after protocol 1 shipped: a daemon that predates it does not know
+    /// the operation, and is told apart from a malformed request.
+    async fn newer<T: DeserializeOwned>(&self, req: Request) -> PlatformResult<T> {
+        let op = req.call_name();
+        self.request(req).await.map_err(|e| older_daemon(e, &op))
+    }
+
     /// Starts a build whose `RELEASE_TAG` is `release_tag` (the local counterpart of a
     /// start-build environment override).
     pub async fn start_build_tagged(
@@ -92,6 +122,27 @@ impl LocalClient {
             release_tag,
         })
         .await
+    }
+}
+
+/// A daemon's "unknown variant" answer to an operation it predates, as "restart the daemon".
+fn older_daemon(e: PlatformError, op: &str) -> PlatformError {
+    match e {
+        PlatformError::Call {
+            call,
+            resource,
+            fault: FaultKind::Invalid,
+            message,
+            ..
+        } if message.contains("unknown variant") => PlatformError::call(
+            call,
+            resource,
+            FaultKind::Invalid,
+            format!(
+                "the running daemon is older than this bluegreen and does not know `{op}`: hand the platform to this one with `bluegreen local restart` (no request fails)"
+            ),
+        ),
+        other => other,
     }
 }
 
@@ -289,5 +340,33 @@ impl Platform for LocalClient {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_the_daemon_predates_says_to_restart_it() {
+        // What a daemon answers to an operation it does not know (here: one nobody knows).
+        let unknown = crate::platform::local::daemon::control::parse(
+            br#"{"v":1,"op":"set-fault-from-the-future","fault":{}}"#,
+        )
+        .expect_err("unknown");
+        let e = older_daemon(unknown, "local:set-fault");
+        assert_eq!(e.fault(), Some(FaultKind::Invalid));
+        assert!(
+            e.to_string()
+                .contains("does not know `local:set-fault`: hand the platform to this one with `bluegreen local restart`"),
+            "{e}"
+        );
+        // A malformed request of a known operation stays what it is.
+        let bad = crate::platform::local::daemon::control::parse(
+            br#"{"v":1,"op":"set-fault","fault":{"color":"green","error_rate":101}}"#,
+        )
+        .expect_err("out of range");
+        let e = older_daemon(bad, "local:set-fault");
+        assert!(e.to_string().contains("not a share"), "{e}");
     }
 }

@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::{LogCursor, PlatformError};
-use crate::rollout::{Bake, Color, Release, UnixMillis, Weights};
+use crate::rollout::{Bake, Color, InjectedFault, Release, UnixMillis, Weights};
 
 /// The protocol version this build speaks. A daemon refuses other versions with a message
 /// naming both, so a stale daemon after an upgrade is obvious.
@@ -74,6 +75,23 @@ pub enum Request {
         path: String,
         timeout_ms: u64,
     },
+    /// Injects a fault into one color's answers, replacing that color's (answers a
+    /// [`FaultReport`]). Added after protocol 1 shipped: a daemon that predates it answers
+    /// "unknown variant", which the client turns into "restart the daemon".
+    SetFault {
+        fault: FaultSpec,
+    },
+    /// Clears one color's fault, or every one (answers a [`FaultReport`]).
+    ClearFaults {
+        #[serde(default)]
+        color: Option<Color>,
+    },
+    /// The faults in force (a [`FaultReport`]).
+    Faults,
+    /// Kills every task of `color` once, as a crash would (answers [`Crashed`]).
+    Crash {
+        color: Color,
+    },
     /// Stops every task and the daemon; the state directory keeps the release.
     Shutdown,
     /// Hands the listeners, the lock and the tasks to a new daemon run from `exe` (a planned
@@ -81,6 +99,27 @@ pub enum Request {
     Restart {
         exe: std::path::PathBuf,
     },
+}
+
+/// The faults in force after a fault request, and those it cleared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultReport {
+    pub active: Vec<InjectedFault>,
+    #[serde(default)]
+    pub cleared: Vec<InjectedFault>,
+}
+
+/// The answer to a crash: the tasks killed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crashed {
+    pub color: Color,
+    pub killed: Vec<KilledTask>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KilledTask {
+    pub task_id: String,
+    pub pid: u32,
 }
 
 /// The answer to a restart.
@@ -231,6 +270,26 @@ pub(crate) mod tests {
                 (cursor(), any::<usize>())
                     .prop_map(|(cursor, limit)| Request::ReadLogs { cursor, limit }),
                 any::<u64>().prop_map(|window_secs| Request::Metrics { window_secs }),
+                (
+                    color(),
+                    0u16..=1000,
+                    any::<u32>(),
+                    prop::option::of(any::<u64>())
+                )
+                    .prop_map(|(color, permille, latency_ms, for_secs)| {
+                        Request::SetFault {
+                            fault: FaultSpec {
+                                color,
+                                error_rate: crate::rollout::Share::permille(permille)
+                                    .expect("in range"),
+                                latency_ms,
+                                for_secs,
+                            },
+                        }
+                    }),
+                prop::option::of(color()).prop_map(|color| Request::ClearFaults { color }),
+                Just(Request::Faults),
+                color().prop_map(|color| Request::Crash { color }),
             ]
         }
     }

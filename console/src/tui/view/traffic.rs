@@ -51,6 +51,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     };
     let width = inner.width as usize;
     let mut lines = vec![bar(observed, width)];
+    lines.extend(fault_lines(state));
     lines.extend(error);
     if let Some(desired) = state.traffic.desired {
         lines.push(Line::from(vec![
@@ -77,6 +78,26 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `⚠ fault green: 20% 5xx +500ms, 1m40s left`, one line per fault the listener injects (the
+/// local proxy's `bluegreen local fault`), right under the bar so a demo sees why a gate fails.
+fn fault_lines(state: &State) -> Vec<Line<'static>> {
+    let Some(s) = state.snapshot() else {
+        return Vec::new();
+    };
+    let red = Style::new().fg(Tint::Red);
+    s.listener
+        .faults
+        .iter()
+        .map(|f| {
+            Line::from(vec![
+                Span::styled("⚠ fault ", red.add_modifier(Modifier::BOLD)),
+                Span::styled(f.color.to_string(), fmt::color_style(f.color)),
+                Span::styled(format!(": {}", crate::format::fault(f, state.now)), red),
+            ])
+        })
+        .collect()
 }
 
 /// `blue 80 ████████████████░░░░ green 20`, the blue part first.
@@ -123,4 +144,44 @@ pub(crate) fn change(from: Weights, to: Weights) -> String {
         from.share(Color::Green),
         to.share(Color::Green)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::rollout::{Color, InjectedFault, Share};
+    use crate::tui::fixtures::{self, NOW};
+
+    #[test]
+    fn an_injected_fault_shows_under_the_bar_with_its_time_left() {
+        let mut s = fixtures::healthy_blue_live();
+        let fault = InjectedFault {
+            color: Color::Green,
+            error_rate: Share::percent(20).expect("valid"),
+            latency_ms: 500,
+            until: Some(NOW + 100_000),
+        };
+        if let Some(snap) = s.services.data.as_mut() {
+            snap.listener.faults = vec![fault];
+        }
+        s.now = NOW;
+        for (w, h) in [(80, 24), (160, 48)] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+            t.draw(|f| super::super::render(f, &s)).expect("draws");
+            let screen: String = t
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .map(|c| c.symbol())
+                .collect();
+            assert!(
+                screen.contains("⚠ fault green: 20% 5xx +500ms, 1m40s left"),
+                "{w}x{h}:\n{}",
+                t.backend()
+            );
+        }
+    }
 }

@@ -317,6 +317,10 @@ impl Control {
                 let timeout = Duration::from_millis(timeout_ms.clamp(1, 600_000));
                 to_value(e.smoke_get(&path, timeout).await)
             }
+            Request::SetFault { fault } => to_value(e.set_fault(fault)),
+            Request::ClearFaults { color } => to_value(e.clear_faults(color)),
+            Request::Faults => to_value(Ok(e.fault_report(Vec::new()))),
+            Request::Crash { color } => to_value(Ok(e.crash(color))),
             Request::Shutdown => to_value(Ok(())),
             // Answered in `connection`, which ends the connection after it.
             Request::Restart { .. } => Err(invalid("restart is answered elsewhere".into())),
@@ -362,7 +366,7 @@ fn invalid(message: String) -> PlatformError {
 
 /// Checks the version first, so an old client gets "wrong version" rather than a
 /// confusing parse error.
-fn parse(line: &[u8]) -> Result<Request, PlatformError> {
+pub(crate) fn parse(line: &[u8]) -> Result<Request, PlatformError> {
     let value: serde_json::Value = serde_json::from_slice(line)
         .map_err(|e| invalid(format!("malformed request (not JSON): {e}")))?;
     let v = value.get("v").and_then(|v| v.as_u64());

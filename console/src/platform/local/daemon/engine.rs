@@ -15,18 +15,20 @@ use crate::format::short_digest;
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
 use crate::platform::local::http::HttpClient;
 use crate::platform::local::paths::Paths;
+use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::local::proxy::metrics::Metrics;
 use crate::platform::local::proxy::route::Routes;
 use crate::platform::local::registry::Registry;
 use crate::platform::local::supervisor::Supervisor;
+use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
     DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::{
-    Bake, BakeStep, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot,
-    TargetState, UnixMillis, Weights, bake,
+    Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
+    Snapshot, TargetState, UnixMillis, Weights, bake,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -119,6 +121,7 @@ impl Engine {
             services: self.supervisor.specs(),
             config: self.config.clone(),
             release: r.release.clone(),
+            faults: self.routes.faults.active(now_millis()),
         }
     }
 
@@ -154,7 +157,58 @@ impl Engine {
             bake: r.bake.clone(),
             test_color: self.routes.test_color(),
             test_id: Some(self.test.clone()),
+            faults: self.routes.faults.active(now_millis()),
         }
+    }
+
+    /// Puts a fault in force on one color (replacing that color's); answers every fault in force.
+    pub fn set_fault(&self, spec: FaultSpec) -> PlatformResult<FaultReport> {
+        let fault = spec.start(now_millis()).map_err(|e| {
+            err(
+                "set-fault",
+                format!("blog-{}", spec.color),
+                FaultKind::Invalid,
+                e,
+            )
+        })?;
+        self.routes.faults.set(fault);
+        tracing::warn!(
+            "injecting a fault into {}'s answers: {}",
+            fault.color,
+            crate::format::fault(&fault, now_millis())
+        );
+        self.save("set-fault")?;
+        Ok(self.fault_report(Vec::new()))
+    }
+
+    /// Clears `color`'s fault, or every one; answers what was cleared and what is left.
+    pub fn clear_faults(&self, color: Option<Color>) -> PlatformResult<FaultReport> {
+        let cleared = self.routes.faults.clear(color);
+        for f in &cleared {
+            tracing::info!("fault on {} cleared", f.color);
+        }
+        if !cleared.is_empty() {
+            self.save("clear-faults")?;
+        }
+        Ok(self.fault_report(cleared))
+    }
+
+    pub fn fault_report(&self, cleared: Vec<InjectedFault>) -> FaultReport {
+        FaultReport {
+            active: self.routes.faults.active(now_millis()),
+            cleared,
+        }
+    }
+
+    /// Kills every task of `color` once (`local fault --crash`).
+    pub fn crash(&self, color: Color) -> Crashed {
+        let killed = self
+            .supervisor
+            .crash(color)
+            .into_iter()
+            .map(|(task_id, pid)| KilledTask { task_id, pid })
+            .collect();
+        Crashed { color, killed }
     }
 
     /// Starts a build; `release_tag` becomes the build's `RELEASE_TAG`.
@@ -199,6 +253,13 @@ impl Engine {
     /// The daemon's periodic duties: finish a due bake, and make the first release stable.
     pub fn tick(&self) {
         self.finish_due_bake(now_millis());
+        let ended = self.routes.faults.expire(now_millis());
+        for f in &ended {
+            tracing::info!("fault on {} ended (its --for ran out)", f.color);
+        }
+        if !ended.is_empty() {
+            let _ = self.save("fault-ended");
+        }
         let mut r = self.lock_rollout();
         // The first deploy's color becomes stable with all traffic once healthy.
         if r.stable.is_none()

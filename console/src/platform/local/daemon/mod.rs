@@ -66,6 +66,14 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
 
     let shutdown = CancellationToken::new();
     let routes = Arc::new(Routes::new(persisted.weights, persisted.test_color));
+    // Faults carry over (a restart's handover, or down and up) with their end; due ones lapse.
+    for fault in routes.faults.restore(&persisted.faults, now_millis()) {
+        tracing::warn!(
+            "fault on {} still in force: {}",
+            fault.color,
+            crate::format::fault(&fault, now_millis())
+        );
+    }
     let metrics = Arc::new(Metrics::default());
     let (prod, test) = match inherited.as_ref() {
         Some(i) => (i.production.try_clone()?, i.test.try_clone()?),

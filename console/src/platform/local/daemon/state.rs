@@ -11,7 +11,7 @@ use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
-use crate::rollout::{Bake, Color, PerColor, Release, Weights};
+use crate::rollout::{Bake, Color, InjectedFault, PerColor, Release, Weights};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -75,6 +75,9 @@ pub struct Persisted {
     /// The release a plan drives (or the last that ended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Release>,
+    /// The faults the proxy injects (`local fault`), so a restart keeps them with their end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<InjectedFault>,
 }
 
 impl Default for Persisted {
@@ -88,6 +91,7 @@ impl Default for Persisted {
             services: PerColor::default(),
             config: DaemonConfig::default(),
             release: None,
+            faults: Vec::new(),
         }
     }
 }
@@ -142,6 +146,12 @@ mod tests {
         let s = Persisted {
             stable: Some(Color::Green),
             weights: Weights::all(Color::Green),
+            faults: vec![InjectedFault {
+                color: Color::Green,
+                error_rate: crate::rollout::Share::permille(205).expect("valid"),
+                latency_ms: 500,
+                until: Some(1_000),
+            }],
             ..Persisted::default()
         };
         save(&path, &s).expect("save");

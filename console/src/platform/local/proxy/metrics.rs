@@ -69,7 +69,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn since(&self, earlier: &Totals) -> Totals {
+    pub(super) fn since(&self, earlier: &Totals) -> Totals {
         Totals {
             requests: self.requests.saturating_sub(earlier.requests),
             errors_5xx: self.errors_5xx.saturating_sub(earlier.errors_5xx),

@@ -27,6 +27,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub mod fault;
 pub mod metrics;
 pub mod route;
 pub mod upstream;
@@ -219,6 +220,16 @@ impl Proxy {
                 }
             },
         };
+        if let Some(fault) = self.routes.faults.decide(chosen) {
+            if !fault.delay.is_zero() {
+                tokio::time::sleep(fault.delay).await;
+            }
+            if fault.inject {
+                // Counted like a target's 503, since the release gates read these metrics.
+                self.metrics.color(chosen).record(start.elapsed(), true);
+                return injected_fault(chosen);
+            }
+        }
         let (mut parts, body) = req.into_parts();
         forward_headers(&mut parts.headers, &client.headers);
         parts.uri = origin_form(parts.uri);
@@ -483,6 +494,21 @@ fn error_response(status: StatusCode, message: &str) -> Response<ProxyBody> {
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// The proxy's answer to a request a fault fails (`bluegreen local fault`).
+fn injected_fault(color: crate::rollout::Color) -> Response<ProxyBody> {
+    let mut resp = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "injected fault on {color} (`bluegreen local fault --clear` ends it); the request was not forwarded"
+        ),
+    );
+    resp.headers_mut().insert(
+        HeaderName::from_static(fault::FAULT_HEADER),
+        HeaderValue::from_static("injected"),
     );
     resp
 }

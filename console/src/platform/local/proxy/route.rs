@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::fault::Faults;
 use super::upstream::{InflightGuard, Upstream};
 use crate::rollout::{Color, PerColor, Weights};
 
@@ -13,6 +14,13 @@ use crate::rollout::{Color, PerColor, Weights};
 /// requests (37 is coprime with 1000), so each block of 1000 consecutive requests splits
 /// exactly by the per-mille weights while the two colors stay interleaved.
 const STRIDE: u64 = 37;
+
+/// The `n`th request's position in its block of 1000 for a `stride` coprime with 1000 (see
+/// [`STRIDE`]): any 1000 consecutive `n` give every position once, so `slot(n, stride) < share`
+/// holds for exactly `share` of them.
+pub(super) fn slot(n: u64, stride: u64) -> u16 {
+    (n.wrapping_mul(stride) % Weights::TOTAL as u64) as u16
+}
 
 #[derive(Debug)]
 pub struct Routes {
@@ -25,6 +33,8 @@ pub struct Routes {
     /// Round-robin position per color (one shared counter would correlate with the color
     /// sequence and could pin a color's traffic to one target).
     rr: PerColor<AtomicUsize>,
+    /// The faults injected into a color's answers (`bluegreen local fault`).
+    pub faults: Faults,
 }
 
 impl Routes {
@@ -35,6 +45,7 @@ impl Routes {
             targets: PerColor::from_fn(|_| RwLock::new(Arc::from(Vec::new()))),
             seq: AtomicU64::new(0),
             rr: PerColor::default(),
+            faults: Faults::default(),
         };
         r.set_test_color(test_color);
         r
@@ -87,8 +98,7 @@ impl Routes {
     /// The color the next production request goes to, by weight.
     pub fn choose_color(&self) -> Color {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let pos = (n.wrapping_mul(STRIDE) % Weights::TOTAL as u64) as u16;
-        if pos < self.green_share.load(Ordering::SeqCst) {
+        if slot(n, STRIDE) < self.green_share.load(Ordering::SeqCst) {
             Color::Green
         } else {
             Color::Blue

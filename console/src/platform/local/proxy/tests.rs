@@ -173,16 +173,22 @@ async fn sequential_requests_reuse_one_pooled_connection() {
     );
 }
 
-#[tokio::test]
-async fn splits_by_weight_and_falls_back_then_refuses() {
+/// Routes with one target per color and green at `green_percent`.
+async fn two_colors(green_percent: u8) -> Arc<Routes> {
     let blue = target("blue").await;
     let green = target("green").await;
     let routes = Arc::new(Routes::new(
-        Weights::with_green_percent(25).expect("valid"),
+        Weights::with_green_percent(green_percent).expect("valid"),
         None,
     ));
     routes.set_targets(Color::Blue, vec![Arc::new(Upstream::new(blue, "b1"))]);
     routes.set_targets(Color::Green, vec![Arc::new(Upstream::new(green, "g1"))]);
+    routes
+}
+
+#[tokio::test]
+async fn splits_by_weight_and_falls_back_then_refuses() {
+    let routes = two_colors(25).await;
     let (addr, _stop) = proxy(routes.clone()).await;
     let mut c = HttpClient::new(addr);
     let mut green_count = 0;
@@ -301,5 +307,74 @@ fn forwarded_headers_name_the_listener_when_host_is_missing() {
     assert_eq!(get("x-forwarded-port"), Some("8080"));
     for gone in ["connection", "x-secret", "keep-alive"] {
         assert!(h.get(gone).is_none(), "{gone} is not forwarded");
+    }
+}
+
+#[tokio::test]
+async fn an_injected_fault_fails_its_share_of_one_color_and_counts_in_its_metrics() {
+    use super::fault::FaultSpec;
+    let routes = two_colors(50).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let metrics = Arc::new(Metrics::default());
+    let p = Proxy::new(routes.clone(), metrics.clone());
+    tokio::spawn(p.serve(listener, ListenerKind::Production, CancellationToken::new()));
+    let fault = FaultSpec {
+        color: Color::Green,
+        error_rate: "20".parse().expect("share"),
+        latency_ms: 0,
+        for_secs: None,
+    };
+    routes.faults.set(fault.start(0).expect("valid"));
+    let mut c = HttpClient::new(addr);
+    let (mut injected, mut green_ok, mut blue_ok) = (0, 0, 0);
+    // At 50/50, green gets 1000 of 2000: one whole block of its fault's sequence.
+    for _ in 0..2000 {
+        let r = c.get("/").await.expect("answered");
+        match (
+            r.status,
+            r.header("x-blog-color"),
+            r.header("x-bluegreen-fault"),
+        ) {
+            (503, None, Some("injected")) => injected += 1,
+            (200, Some("green"), None) => green_ok += 1,
+            (200, Some("blue"), None) => blue_ok += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!((injected, green_ok, blue_ok), (200, 800, 1000));
+    let totals = metrics.totals();
+    assert_eq!(
+        (totals.green.requests, totals.green.errors_5xx),
+        (1000, 200)
+    );
+    assert_eq!((totals.blue.requests, totals.blue.errors_5xx), (1000, 0));
+
+    // Latency alone: every request of that color waits, and its latency shows it.
+    routes.faults.clear(None);
+    routes.faults.set(
+        FaultSpec {
+            error_rate: "0".parse().expect("share"),
+            latency_ms: 150,
+            ..fault
+        }
+        .start(0)
+        .expect("valid"),
+    );
+    let before = metrics.totals().green;
+    let started = std::time::Instant::now();
+    for _ in 0..4 {
+        assert_eq!(c.get("/").await.expect("answered").status, 200);
+    }
+    let after = metrics.totals().green;
+    let to_green = after.requests - before.requests;
+    assert!(to_green >= 1, "the router sends green some of them");
+    assert!(started.elapsed() >= Duration::from_millis(150 * to_green));
+    assert_eq!(after.errors_5xx, before.errors_5xx);
+    let delayed = after.since(&before);
+    assert!(delayed.p99_ms().is_some_and(|p| p >= 150.0), "{delayed:?}");
+    routes.faults.clear(None);
+    for _ in 0..20 {
+        assert_eq!(c.get("/").await.expect("answered").status, 200);
     }
 }

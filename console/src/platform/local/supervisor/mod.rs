@@ -353,6 +353,33 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Kills (SIGKILL) every running task of `color` once, as a crash would (`bluegreen local
+    /// fault --crash`); the supervisor replaces them as it replaces any crashed task. Returns
+    /// the tasks killed with their pids. The signal goes through each task's runner, so a pid
+    /// already reaped is never signalled.
+    pub fn crash(&self, color: Color) -> Vec<(String, u32)> {
+        let mut all = self.lock();
+        let svc = all.get_mut(color);
+        let killed: Vec<(String, u32)> = svc
+            .tasks
+            .iter()
+            .filter(|t| t.active())
+            .filter_map(|t| {
+                let pid = t.pid?;
+                t.signals
+                    .send(nix::sys::signal::Signal::SIGKILL)
+                    .ok()
+                    .map(|()| (t.id.clone(), pid))
+            })
+            .collect();
+        for (id, pid) in &killed {
+            svc.event(format!(
+                "blog-{color}: task {id} (pid {pid}) killed by `bluegreen local fault --crash`"
+            ));
+        }
+        killed
+    }
+
     /// Whether `color` runs its current release with every desired task healthy.
     pub fn settled(&self, color: Color) -> bool {
         let all = self.lock();
