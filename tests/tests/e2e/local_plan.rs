@@ -81,3 +81,109 @@ async fn a_good_release_walks_its_steps_under_load_and_fails_no_request() {
     assert_eq!(code, 3, "nothing to abort: {out}");
     assert!(out.contains("is over"), "{out}");
 }
+
+/// The bound on requests a bad canary may fail before the rollback is in force: the canary's
+/// share × the fault rate × the detection time × the request rate. The detection time is at
+/// most one gate interval (1 s here; the proxy's window summary includes the requests up to
+/// the moment of the check) plus the time the driver takes to read the gates and make the one
+/// weight change, bounded here at 1 s more.
+fn failure_bound(requests_per_sec: f64, share: f64, fault_rate: f64, interval_secs: f64) -> f64 {
+    requests_per_sec * share * fault_rate * (interval_secs + 1.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_answering_20_percent_5xx_is_rolled_back_by_its_gate() {
+    let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    p.first_release("v1", 2).await;
+    let load_started = std::time::Instant::now();
+    let load = Load::start(p.production, CLIENTS, 1_000_000, Duration::from_secs(240));
+    let (code, doc, out) = cli(
+        &p,
+        &[
+            "release",
+            "--tag",
+            "v2",
+            "--steps",
+            "10,50",
+            "--hold",
+            "60",
+            "--interval",
+            "1",
+            "--detach",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "detached: {out}");
+    let id = doc["release"]["id"].as_str().expect("an id").to_string();
+    // Once the canary holds step 1 (its smoke test passed), green starts failing 20%.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = p.platform.release().await.expect("read").expect("recorded");
+        assert!(r.outcome.is_none(), "ended early: {:?}", r.outcome);
+        if matches!(r.stage, bluegreen::rollout::Stage::Step { index: 0, .. }) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached step 1: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let faulted = std::time::Instant::now();
+    let (code, _, out) = cli(
+        &p,
+        &["local", "fault", "--color", "green", "--error-rate", "20"],
+    )
+    .await;
+    assert_eq!(code, 0, "fault set: {out}");
+    let r = loop {
+        let r = p.platform.release().await.expect("read").expect("recorded");
+        if r.is_over() {
+            break r;
+        }
+        assert!(
+            faulted.elapsed() < Duration::from_secs(30),
+            "not rolled back: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let detected = faulted.elapsed();
+    assert_eq!(r.id, id);
+    let Some(bluegreen::rollout::Outcome::RolledBack { failed, reason }) = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(failed[0].gate, bluegreen::rollout::Gate::Errors, "{reason}");
+    // The stable color serves everything, and the canary still runs for its logs.
+    let snap = p.platform.snapshot().await.expect("snapshot");
+    assert_eq!(snap.live(), Some(Color::Blue));
+    assert_eq!(snap.stable(), Some(Color::Blue));
+    assert!(snap.colors.green.service.desired > 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = load.stop().await;
+    let rate = report.requests as f64 / load_started.elapsed().as_secs_f64();
+    let bound = failure_bound(rate, 0.10, 0.20, 1.0).ceil() as usize;
+    let failed = report.bad_status.len() + report.transport_errors.len();
+    eprintln!(
+        "rollback: fault → rollback recorded in {detected:?}; {failed} failed requests of {} ({rate:.0} req/s), bound {bound}",
+        report.requests
+    );
+    assert!(failed > 0, "the fault was visible to clients");
+    assert!(
+        failed <= bound,
+        "{failed} failed requests, over the bound of {bound}"
+    );
+    // Every failure was the injected 503 on green.
+    assert!(
+        report.transport_errors.is_empty(),
+        "{:?}",
+        report.transport_errors
+    );
+    // `status` names the gate and the values; the exit code of a rolled-back release is 6.
+    let (code, status, _) = cli(&p, &["status", "--json"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        status["release"]["release"]["outcome"]["outcome"],
+        "rolled_back"
+    );
+}
