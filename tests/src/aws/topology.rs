@@ -471,7 +471,17 @@ impl Topology {
     }
 
     /// The production listener's raw weights as moto stores them: (blue, green).
+    /// The production listener's weights as percentages of the raw ones (the console writes
+    /// per mille, 999 for all), rounded; `raw_weights` gives them as written.
     pub async fn weights(&self) -> anyhow::Result<(i32, i32)> {
+        let (b, g) = self.raw_weights().await?;
+        let total = (b + g).max(1);
+        let green = (g * 100 + total / 2) / total;
+        Ok((100 - green, green))
+    }
+
+    /// The production listener's target group weights as the ALB holds them.
+    pub async fn raw_weights(&self) -> anyhow::Result<(i32, i32)> {
         let out = self
             .elb()
             .describe_listeners()

@@ -11,6 +11,7 @@ mod aws_bench;
 mod aws_cli;
 mod aws_faults;
 mod aws_platform;
+mod aws_release;
 mod blog_dynamodb;
 mod blog_two_process_sqlite;
 mod delivery_buildspec_run;

@@ -98,9 +98,30 @@ impl AwsPlatform {
                 }
             }
         }
-        Ok(points.map(|_, p| ColorMetrics {
-            points: p.values().copied().collect(),
-            window: None,
+        Ok(points.map(|_, p| {
+            let points: Vec<MetricPoint> = p.values().copied().collect();
+            ColorMetrics {
+                window: window_of(&points),
+                points,
+            }
         }))
     }
+}
+
+/// The window as one point: the sums of the per-minute counts, and the highest per-minute
+/// p99. CloudWatch's per-minute p99s cannot be merged exactly; their maximum is never below
+/// the window's true p99 of the minutes that had traffic, so a latency gate errs on the side
+/// of failing. `None` without any point (no data yet: the gates say inconclusive).
+fn window_of(points: &[MetricPoint]) -> Option<MetricPoint> {
+    let last = points.last()?;
+    Some(MetricPoint {
+        at: last.at,
+        requests: points.iter().map(|p| p.requests).sum(),
+        errors_5xx: points.iter().map(|p| p.errors_5xx).sum(),
+        p99_ms: points
+            .iter()
+            .filter(|p| p.requests > 0)
+            .filter_map(|p| p.p99_ms)
+            .reduce(f64::max),
+    })
 }
