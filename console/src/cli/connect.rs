@@ -18,6 +18,8 @@ pub struct Connection {
     pub ops: Ops,
     /// The configuration file in use, if any (the console's keymap file may be beside it).
     pub config_file: Option<PathBuf>,
+    /// The profile's plans, gates and smoke checks.
+    pub release: config::ReleaseSettings,
 }
 
 /// What the flags and the configuration file select, before connecting.
@@ -140,10 +142,15 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
         profile_read_only,
         armed: global.arm,
     };
+    let release = match config_file(global)? {
+        Some(file) => file.profile(global.profile.as_deref())?.release.clone(),
+        None => config::ReleaseSettings::default(),
+    };
     Ok(Connection {
         profile,
         ops: Ops::new(platform, access).with_max_tasks(max_tasks),
         config_file: config_path(global),
+        release,
     })
 }
 

@@ -9,13 +9,14 @@ use serde_json::json;
 
 use super::run::{Failure, Out, Outcome};
 use crate::clock::now_millis;
+use crate::config::ReleaseSettings;
 use crate::format;
 use crate::ops::release::{Note, Observer, ReleaseSpec};
 use crate::ops::{Ops, exit};
 use crate::platform::PlatformKind;
 use crate::platform::local::client::LocalClient;
 use crate::rollout::gate::Verdict;
-use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, SmokeCheck, Step};
+use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, Step};
 use crate::rollout::release::{Outcome as End, ReleaseOptions, Request, Stage};
 use crate::rollout::{Release, Share, limits};
 
@@ -24,7 +25,8 @@ pub struct ReleaseArgs {
     /// The image tag to release to the idle color.
     #[arg(long)]
     pub tag: String,
-    /// A named plan: `default` (10% then 50%, 2 minutes each) or `all-at-once`.
+    /// A plan of bluegreen.toml (`[plans.NAME]`), or a built-in one: `default` (10% then
+    /// 50%, 2 minutes each) or `all-at-once`. Without it: the profile's `plan`, else `default`.
     #[arg(long, conflicts_with = "steps")]
     pub plan: Option<String>,
     /// The canary's weights in percent, comma-separated and increasing (e.g. 1,10,50).
@@ -70,13 +72,23 @@ fn on_inconclusive(s: &str) -> Result<OnInconclusive, String> {
 
 impl ReleaseArgs {
     /// The plan the flags describe.
-    pub fn plan(&self) -> Result<Plan, Failure> {
+    pub fn plan(&self, settings: &ReleaseSettings) -> Result<Plan, Failure> {
         let bad = |message: String| Failure {
             code: exit::FAILURE,
             message,
             detail: serde_json::Value::Null,
         };
-        let mut plan = match (&self.plan, &self.steps) {
+        let named = self.plan.clone().or_else(|| {
+            self.steps
+                .is_none()
+                .then(|| settings.default_plan.clone())
+                .flatten()
+        });
+        let from_file = named.as_deref().and_then(|n| settings.plan(n)).cloned();
+        let mut plan = match (&named, &self.steps) {
+            (Some(_), None) if from_file.is_some() => {
+                from_file.clone().unwrap_or_else(Plan::default_canary)
+            }
             (_, Some(steps)) => Plan::stepped(
                 "steps",
                 PlanKind::Canary,
@@ -93,14 +105,19 @@ impl ReleaseArgs {
             (Some(name), None) if name == "all-at-once" => Plan::all_at_once("all-at-once"),
             (Some(name), None) if name == "default" => Plan::default_canary(),
             (Some(name), None) => {
+                let mut known: Vec<&str> = settings.plans.iter().map(|p| p.name.as_str()).collect();
+                known.extend(["default", "all-at-once"]);
                 return Err(bad(format!(
-                    "no plan named `{name}`: use `default`, `all-at-once`, or give --steps 1,10,50 --hold 2m"
+                    "no plan named `{name}`: use one of {}, or give --steps 1,10,50 --hold 2m",
+                    known.join(", ")
                 )));
             }
             (None, None) => Plan::default_canary(),
         };
-        if self.plan.is_none() || self.steps.is_some() {
+        // A plan of the file keeps its own interval; flags set the others'.
+        if from_file.is_none() {
             plan.interval_secs = self.interval;
+            plan.gates = settings.gates.clone();
         }
         if let Some(o) = self.on_inconclusive {
             plan.on_inconclusive = o;
@@ -176,8 +193,13 @@ pub fn line(r: &Release, note: &Note) -> Option<String> {
 }
 
 /// `bluegreen release`.
-pub async fn release(ops: &Ops, args: ReleaseArgs, out: &Out) -> Outcome {
-    let plan = args.plan()?;
+pub async fn release(
+    ops: &Ops,
+    settings: &ReleaseSettings,
+    args: ReleaseArgs,
+    out: &Out,
+) -> Outcome {
+    let plan = args.plan(settings)?;
     if matches!(ops.platform().info().kind, PlatformKind::Aws { .. }) {
         plan.validate_for_aws().map_err(|e| Failure {
             code: exit::FAILURE,
@@ -191,8 +213,8 @@ pub async fn release(ops: &Ops, args: ReleaseArgs, out: &Out) -> Outcome {
         options: ReleaseOptions {
             bake_secs: args.bake,
             keep_old: args.keep_old,
-            scale_in_on_rollback: args.scale_in_on_rollback,
-            smoke: SmokeCheck::defaults(),
+            scale_in_on_rollback: args.scale_in_on_rollback || settings.scale_in_on_rollback,
+            smoke: settings.smoke.clone(),
         },
         driver: driver_name(),
     };

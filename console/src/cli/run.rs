@@ -161,6 +161,10 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         Command::Init { from_terraform } => init(&g, &from_terraform, out),
         Command::Local(cmd) => Ok(super::local::run(cmd, &local_state_dir(&g)?).await?),
         Command::Demo(args) => super::demo::run(args, &local_state_dir(&g)?).await,
+        Command::Release(args) => {
+            let conn = connect::connect(&g).await?;
+            super::release::release(&conn.ops, &conn.release, args, out).await
+        }
         command => {
             let conn = connect::connect(&g).await?;
             verb(command, &conn.ops, &conn.profile, out).await
@@ -290,11 +294,12 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             );
             Ok(exit::OK)
         }
-        Command::Release(args) => super::release::release(ops, args, out).await,
         Command::Pause => super::release::request(ops, Request::Pause, out).await,
         Command::Resume => super::release::request(ops, Request::Resume, out).await,
         Command::Abort => super::release::request(ops, Request::Abort, out).await,
-        Command::Init { .. } | Command::Local(_) | Command::Demo(_) => Ok(exit::OK),
+        Command::Init { .. } | Command::Local(_) | Command::Demo(_) | Command::Release(_) => {
+            Ok(exit::OK)
+        }
     }
 }
 

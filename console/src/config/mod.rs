@@ -36,7 +36,9 @@ use std::path::{Path, PathBuf};
 
 use crate::rollout::PerColor;
 
+mod plans;
 mod raw;
+pub use plans::ReleaseSettings;
 pub(crate) use raw::Lines;
 pub mod terraform;
 
@@ -100,6 +102,8 @@ pub struct Profile {
     /// Tasks per color a scale or deploy may ask for (`max_tasks`, default 20, at most 1,000).
     pub max_tasks: u32,
     pub target: Target,
+    /// Plans, gates, smoke checks ([`plans`]).
+    pub release: ReleaseSettings,
 }
 
 /// Which platform a profile drives.

@@ -20,6 +20,8 @@ struct RawFile {
     default_profile: Option<Spanned<String>>,
     #[serde(default)]
     profiles: BTreeMap<String, Spanned<RawProfile>>,
+    #[serde(default)]
+    plans: BTreeMap<String, Spanned<super::plans::RawPlan>>,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +44,10 @@ struct RawProfile {
     call_timeout: Option<Spanned<i64>>,
     blue: Option<Spanned<RawColor>>,
     green: Option<Spanned<RawColor>>,
+    plan: Option<Spanned<String>>,
+    gates: Option<Spanned<crate::rollout::GateConfig>>,
+    smoke: Option<Spanned<Vec<crate::rollout::SmokeCheck>>>,
+    scale_in_on_rollback: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -91,9 +97,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> 
     // BTreeMap loses file order; the spans keep it.
     let mut entries: Vec<_> = raw.profiles.into_iter().collect();
     entries.sort_by_key(|(_, p)| p.span().start);
+    let file_plans = super::plans::plans(&lines, raw.plans)?;
     let mut profiles = Vec::with_capacity(entries.len());
     for (name, spanned) in entries {
-        profiles.push(profile(&lines, name, spanned)?);
+        profiles.push(profile(&lines, name, spanned, &file_plans)?);
     }
     let default_profile = match raw.default_profile {
         Some(d) => {
@@ -122,9 +129,16 @@ fn profile(
     lines: &Lines,
     name: String,
     spanned: Spanned<RawProfile>,
+    file_plans: &super::plans::FilePlans,
 ) -> Result<Profile, ConfigError> {
     let span = spanned.span();
-    let raw = spanned.into_inner();
+    let mut raw = spanned.into_inner();
+    let release_raw = super::plans::RawRelease {
+        plan: raw.plan.take(),
+        gates: raw.gates.take(),
+        smoke: raw.smoke.take(),
+        scale_in_on_rollback: raw.scale_in_on_rollback.take(),
+    };
     let platform = match &raw.platform {
         None => "aws",
         Some(p) => {
@@ -190,11 +204,19 @@ fn profile(
         }
         Target::Aws(Box::new(aws(lines, &name, span.clone(), raw)?))
     };
+    let release = super::plans::settings(
+        lines,
+        &name,
+        matches!(target, Target::Aws(_)),
+        file_plans,
+        release_raw,
+    )?;
     Ok(Profile {
         name,
         read_only,
         max_tasks,
         target,
+        release,
     })
 }
 

@@ -363,3 +363,139 @@ green = { service = "g", task_family = "g", target_group = "arn:tg/g", log_group
         }
     }
 }
+
+const PLANS: &str = r#"
+[plans.careful]
+type = "canary"
+steps = [{ weight = 0.5, hold = "2m" }, { weight = 10, hold = "5m" }, { weight = 50 }]
+hold = "3m"
+interval = "15s"
+on_inconclusive = "proceed"
+[plans.careful.gates]
+max_error_rate = 0.5
+
+[plans.steady]
+type = "linear"
+step = 25
+every = "2m"
+
+[plans.quick]
+steps = [{ weight = 10, hold = 5 }]
+"#;
+
+fn with_plans(profile_extra: &str) -> String {
+    format!(
+        "{}\n{PLANS}",
+        GOOD.replace(
+            "[profiles.prod.blue]",
+            &format!("{profile_extra}\n[profiles.prod.blue]")
+        )
+    )
+}
+
+#[test]
+fn plans_parse_with_their_steps_gates_and_the_profiles_defaults() {
+    let text = with_plans(
+        "plan = \"careful\"\nscale_in_on_rollback = true\nsmoke = [{ path = \"/\", body_contains = \"Blog\" }]\n[profiles.prod.gates]\nmax_error_rate = 2.0\nalarms = [\"blog-5xx\"]",
+    );
+    let f = parse(&text).expect("valid");
+    let prod = f.profile(Some("prod")).expect("prod");
+    let r = &prod.release;
+    assert_eq!(r.default_plan.as_deref(), Some("careful"));
+    assert!(r.scale_in_on_rollback);
+    assert_eq!(r.smoke[0].body_contains.as_deref(), Some("Blog"));
+    assert_eq!(r.smoke[0].status, 200);
+    let careful = r.plan("careful").expect("careful");
+    let steps: Vec<(u16, u64)> = careful
+        .steps
+        .iter()
+        .map(|s| (s.weight.get(), s.hold_secs))
+        .collect();
+    assert_eq!(steps, [(5, 120), (100, 300), (500, 180)]);
+    assert_eq!(careful.interval_secs, 15);
+    // Its own gates win; the profile's apply to plans without gates.
+    assert_eq!(careful.gates.max_error_rate, 0.5);
+    assert!(careful.gates.alarms.is_empty());
+    let steady = r.plan("steady").expect("steady");
+    assert_eq!(steady.steps.len(), 3);
+    assert_eq!(steady.gates.max_error_rate, 2.0);
+    assert_eq!(steady.gates.alarms, ["blog-5xx"]);
+    // A local profile gets the plans, the default smoke checks and no alarms.
+    let dev = f.profile(Some("dev")).expect("dev");
+    assert_eq!(dev.release.smoke.len(), 2);
+    assert!(dev.release.plan("quick").is_some());
+}
+
+#[test]
+fn bad_plans_name_the_line_and_the_way_out() {
+    // (the plan, the line and column within it, the message)
+    let cases = [
+        (
+            "[plans.x]\nsteps = [{ weight = 10, hold = 60 }, { weight = 5, hold = 60 }]\n",
+            "2:9",
+            "steps must increase",
+        ),
+        (
+            "[plans.x]\nsteps = [{ weight = 10, hold = 60, wait = 3 }]\n",
+            "2:",
+            "unknown field `wait`",
+        ),
+        (
+            "[plans.x]\ntype = \"bluegreen\"\nsteps = []\n",
+            "2:8",
+            "type `bluegreen` is unknown",
+        ),
+        (
+            "[plans.x]\nsteps = [{ weight = 10 }]\n",
+            "2:9",
+            "a step has no hold",
+        ),
+        (
+            "[plans.x]\nsteps = [{ weight = 0.05, hold = 60 }]\n",
+            "2:9",
+            "at most one decimal",
+        ),
+        (
+            "[plans.x]\nsteps = [{ weight = 10, hold = \"5ss\" }]\n",
+            "2:9",
+            "not a duration",
+        ),
+        (
+            "[plans.x]\ntype = \"linear\"\nstep = 10\n",
+            "1:1",
+            "needs `every`",
+        ),
+        (
+            "[plans.x]\nsteps = [{ weight = 10, hold = 60 }]\n[plans.x.gates]\nmax_error_rate = 200\n",
+            "3:1",
+            "gates.max_error_rate",
+        ),
+    ];
+    let offset = GOOD.lines().count() + 1;
+    for (plans, at, message) in cases {
+        let err = parse(&format!("{GOOD}\n{plans}"))
+            .expect_err(plans)
+            .to_string();
+        let (line, col) = at.split_once(':').expect("line:col");
+        let line: usize = line.parse().expect("a line");
+        let want = format!("bluegreen.toml:{}:{col}", line + offset);
+        assert!(err.contains(&want), "{plans}: {err} (wanted {want})");
+        assert!(err.contains(message), "{plans}: {err}");
+    }
+    // An AWS profile's plan may not hold a step shorter than CloudWatch's metric period.
+    let err = parse(&with_plans("plan = \"quick\""))
+        .expect_err("short hold")
+        .to_string();
+    assert!(
+        err.contains("60 s metric period") && err.contains("plan `quick`"),
+        "{err}"
+    );
+    let err = parse(&with_plans("plan = \"nope\""))
+        .expect_err("unknown")
+        .to_string();
+    assert!(err.contains("[plans.nope]"), "{err}");
+    // Alarms on a local profile are refused.
+    let local = format!("{GOOD}\n[profiles.dev.gates]\nalarms = [\"a\"]\n");
+    let err = parse(&local).expect_err("alarms on local").to_string();
+    assert!(err.contains("local profile"), "{err}");
+}
