@@ -11,7 +11,7 @@ use super::run::{Failure, Out, Outcome};
 use crate::clock::now_millis;
 use crate::config::ReleaseSettings;
 use crate::format;
-use crate::ops::release::{Note, Observer, ReleaseSpec};
+use crate::ops::release::{Note, Observer, ReleaseSpec, operator};
 use crate::ops::{Ops, exit};
 use crate::platform::PlatformKind;
 use crate::platform::local::client::LocalClient;
@@ -127,17 +127,6 @@ impl ReleaseArgs {
     }
 }
 
-/// Who drives: `user@host pid N`.
-pub fn driver_name() -> String {
-    let user = std::env::var("BLUEGREEN_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host} pid {}", std::process::id())
-}
-
 /// Prints one line per note: stderr for humans, nothing with `--json`.
 struct Lines<'a> {
     out: &'a Out,
@@ -216,7 +205,7 @@ pub async fn release(
             scale_in_on_rollback: args.scale_in_on_rollback || settings.scale_in_on_rollback,
             smoke: settings.smoke.clone(),
         },
-        driver: driver_name(),
+        driver: operator(),
     };
     let info = ops.platform().info();
     let lines = Lines { out };
@@ -339,7 +328,7 @@ async fn follow(
 
 /// `pause`, `resume`, `abort`.
 pub async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
-    let by = driver_name();
+    let by = operator();
     let r = ops.request_release(request, &by).await?;
     // A release whose driver went away is taken over by `resume`: locally by the daemon,
     // on AWS by this process.
@@ -355,7 +344,7 @@ pub async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
                     r.id, r.driver
                 ));
                 let mut taken = r.clone();
-                taken.driver = driver_name();
+                taken.driver = operator();
                 let lines = Lines { out };
                 let r = ops.drive_release(taken, &lines, false).await?;
                 return finish(&r, out);

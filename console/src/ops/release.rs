@@ -65,6 +65,18 @@ impl Observer for Quiet {
     fn note(&self, _: &Release, _: &Note) {}
 }
 
+/// Who is at the keys: `BLUEGREEN_USER` or the OS user, the host and this process
+/// (`ops@host pid N`), for a release's driver and its requests.
+pub fn operator() -> String {
+    let user = std::env::var("BLUEGREEN_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host} pid {}", std::process::id())
+}
+
 impl Ops {
     /// Checks that a release may start, deploys the tag to the idle color and records the
     /// release; [`Ops::drive_release`] then walks it.

@@ -32,6 +32,12 @@ pub enum Action {
     },
     /// Open the confirm dialog for the slider's weights.
     ApplySlider,
+    /// Pause or resume the running release (abort opens a confirm dialog).
+    ReleaseRequest {
+        request: crate::rollout::release::Request,
+    },
+    /// Hide the panel of a release that ended, until the next one.
+    DismissRelease,
     /// Open the confirm dialog for giving `share` to the canary (`:shift N`), or to a named
     /// color (`:shift --green N`).
     Shift {

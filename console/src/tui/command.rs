@@ -33,4 +33,6 @@ pub enum Command {
     },
     /// Arm the command layer for this session.
     Arm,
+    /// Pause, resume or abort the running release.
+    ReleaseRequest(crate::rollout::release::Request),
 }

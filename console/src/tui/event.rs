@@ -35,6 +35,7 @@ pub enum Polled {
     Images(Result<Vec<Image>, PlatformError>),
     Logs(Result<Vec<LogLine>, PlatformError>),
     Metrics(Result<Option<PerColor<ColorMetrics>>, PlatformError>),
+    Release(Result<Box<Option<crate::rollout::Release>>, PlatformError>),
 }
 
 impl Polled {
@@ -45,6 +46,7 @@ impl Polled {
             Polled::Images(_) => Resource::Images,
             Polled::Logs(_) => Resource::Logs,
             Polled::Metrics(_) => Resource::Metrics,
+            Polled::Release(_) => Resource::Release,
         }
     }
 }
@@ -63,4 +65,8 @@ pub enum OpResult {
         desired: u32,
         result: Result<(), OpError>,
     },
+    ReleaseRequested(
+        crate::rollout::release::Request,
+        Result<Box<crate::rollout::Release>, OpError>,
+    ),
 }

@@ -347,3 +347,116 @@ pub fn every_panel_in_error() -> State {
 pub fn nothing_loaded() -> State {
     State::new(info(), Access::default(), 10_000, NOW)
 }
+
+/// A release of v2 to green: step 2 of 3 (10%) holding with 1m20s left, its gates passing.
+pub fn release_holding() -> State {
+    let mut s = healthy_blue_live();
+    let snap = snapshot(
+        w(90, 10),
+        Color::Blue,
+        color_state(Color::Blue, 2, 2, "v1", 1),
+        color_state(Color::Green, 2, 2, "v2", 2),
+    );
+    feed(&mut s, Polled::Services(Ok(Box::new(snap))), NOW - 1_000);
+    let r = release(
+        Stage::Step {
+            index: 1,
+            since: NOW - 40_000,
+        },
+        None,
+        vec![
+            gate_result(Gate::Health, Verdict::Pass, "2/2 healthy", "≥ 2", None),
+            gate_result(
+                Gate::Errors,
+                Verdict::Pass,
+                "0.2% (1/480)",
+                "≤ 1% and ≤ blue 0.1% + 0.5",
+                None,
+            ),
+            gate_result(
+                Gate::Latency,
+                Verdict::Pass,
+                "p99 20 ms",
+                "≤ blue 15 ms × 2 + 50 ms",
+                None,
+            ),
+        ],
+    );
+    feed(&mut s, Polled::Release(Ok(Box::new(Some(r)))), NOW - 500);
+    s
+}
+
+/// The same release rolled back by its errors gate at step 2.
+pub fn release_rolled_back() -> State {
+    let mut s = healthy_blue_live();
+    let failed = gate_result(
+        Gate::Errors,
+        Verdict::Fail,
+        "20% (96/480)",
+        "≤ 1% and ≤ blue 0.1% + 0.5",
+        Some("over the bound of 1%"),
+    );
+    let r = release(
+        Stage::Done,
+        Some(Outcome::RolledBack {
+            reason: failed.to_string(),
+            failed: vec![failed.clone()],
+        }),
+        vec![
+            gate_result(Gate::Health, Verdict::Pass, "2/2 healthy", "≥ 2", None),
+            failed,
+        ],
+    );
+    feed(&mut s, Polled::Release(Ok(Box::new(Some(r)))), NOW - 500);
+    s
+}
+
+fn gate_result(
+    gate: Gate,
+    verdict: Verdict,
+    measured: &str,
+    threshold: &str,
+    reason: Option<&str>,
+) -> GateResult {
+    GateResult {
+        gate,
+        verdict,
+        measured: measured.into(),
+        threshold: threshold.into(),
+        reason: reason.map(str::to_string),
+    }
+}
+
+fn release(stage: Stage, outcome: Option<Outcome>, gates: Vec<GateResult>) -> Release {
+    let step = |p: u8| plan::Step {
+        weight: Share::percent(p).unwrap_or(Share::ZERO),
+        hold_secs: 120,
+    };
+    Release {
+        id: "r1795845500000".into(),
+        tag: "v2".into(),
+        canary: Color::Green,
+        desired: 2,
+        plan: Plan::stepped(
+            "careful",
+            plan::PlanKind::Canary,
+            vec![step(1), step(10), step(50)],
+            10,
+        )
+        .unwrap_or_else(|_| Plan::default_canary()),
+        options: release::ReleaseOptions {
+            bake_secs: 300,
+            keep_old: false,
+            scale_in_on_rollback: false,
+            smoke: SmokeCheck::defaults(),
+        },
+        started_at: NOW - 300_000,
+        stage,
+        driver: "daemon".into(),
+        driven_at: NOW - 1_000,
+        gates,
+        request: None,
+        ended_at: outcome.as_ref().map(|_| NOW - 2_000),
+        outcome,
+    }
+}

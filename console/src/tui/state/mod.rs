@@ -24,15 +24,18 @@ pub enum Resource {
     Images,
     Logs,
     Metrics,
+    /// The release a plan drives, as recorded with the listener.
+    Release,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 5] = [
+    pub const ALL: [Resource; 6] = [
         Resource::Services,
         Resource::Builds,
         Resource::Images,
         Resource::Logs,
         Resource::Metrics,
+        Resource::Release,
     ];
 }
 
@@ -190,6 +193,12 @@ pub enum PendingOp {
         old: Option<Color>,
         keep_old: bool,
     },
+    /// Abort the running release: the stable color gets 100% at once.
+    AbortRelease {
+        id: String,
+        tag: String,
+        stable: crate::rollout::Color,
+    },
 }
 
 impl PendingOp {
@@ -201,6 +210,7 @@ impl PendingOp {
             PendingOp::Rollback { .. } => "rollback",
             PendingOp::Deploy { .. } => "deploy",
             PendingOp::FinishBake { .. } => "promote",
+            PendingOp::AbortRelease { .. } => "abort",
         }
     }
 
@@ -288,6 +298,10 @@ pub struct State {
     pub builds: Panel<Vec<Build>>,
     pub images: Panel<Vec<Image>>,
     pub metrics: Panel<Option<PerColor<ColorMetrics>>>,
+    /// The recorded release, if any.
+    pub release: Panel<Option<crate::rollout::Release>>,
+    /// The ended release the engineer dismissed (its id): the panel stays until then.
+    pub release_dismissed: Option<String>,
     /// The logs poller's status (the lines themselves are in `log_buffer`).
     pub logs: Panel<()>,
     pub log_buffer: LogBuffer,
@@ -324,6 +338,8 @@ impl State {
             builds: Panel::default(),
             images: Panel::default(),
             metrics: Panel::default(),
+            release: Panel::default(),
+            release_dismissed: None,
             logs: Panel::default(),
             log_buffer: LogBuffer::new(log_capacity),
             log_view: LogView::default(),

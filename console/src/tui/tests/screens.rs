@@ -151,7 +151,7 @@ fn panels_never_overlap() {
     for w in (40..=200).step_by(4) {
         for h in 10..=60 {
             let screen = Rect::new(0, 0, w, h);
-            let a = layout(screen);
+            let a = layout(screen, false);
             let rects: Vec<Rect> = [
                 Some(a.header),
                 a.traffic,
@@ -275,4 +275,27 @@ fn help_and_footer_show_a_rebinding() {
         let line = format!("  {keys:<14}{what}");
         assert!(help.contains(&line), "help has {line:?}:\n{help}");
     }
+}
+
+#[test]
+fn a_release_holding_its_second_step() {
+    screens("release_holding", &fixtures::release_holding());
+}
+
+#[test]
+fn a_release_rolled_back_keeps_naming_the_gate_until_dismissed() {
+    let mut s = fixtures::release_rolled_back();
+    screens("release_rolled_back", &s);
+    let t = draw(&s, 160, 48);
+    let text = format!("{:?}", t.backend());
+    assert!(text.contains("20% (96/480)"), "the failed values show");
+    crate::tui::update::update(
+        &mut s,
+        crate::tui::action::Action::RunCommand("dismiss".into()),
+    );
+    let t = draw(&s, 160, 48);
+    assert!(
+        !format!("{:?}", t.backend()).contains("Release"),
+        "dismissed"
+    );
 }

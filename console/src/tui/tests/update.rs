@@ -822,3 +822,41 @@ fn a_rollback_or_a_platform_that_bakes_leaves_nothing_to_end() {
     handle_event(&mut s, Event::Done(promoted_green(NOW + 1_000, true)));
     assert!(handle_event(&mut s, Event::Tick(NOW + 5_000)).is_empty());
 }
+
+#[test]
+fn release_requests_pause_at_once_and_abort_after_a_confirm() {
+    use crate::rollout::release::Request;
+    let mut s = fixtures::release_holding();
+    assert_eq!(
+        update(&mut s, Action::RunCommand("pause".into())),
+        vec![Command::ReleaseRequest(Request::Pause)]
+    );
+    assert!(update(&mut s, Action::RunCommand("abort".into())).is_empty());
+    assert!(matches!(
+        s.mode,
+        Mode::Confirm(PendingOp::AbortRelease {
+            stable: Color::Blue,
+            ..
+        })
+    ));
+    assert_eq!(
+        press(&mut s, &[KeyCode::Enter]),
+        vec![Command::ReleaseRequest(Request::Abort)]
+    );
+    // Nothing runs: said so, nothing sent.
+    let mut idle = fixtures::healthy_blue_live();
+    assert!(update(&mut idle, Action::RunCommand("abort".into())).is_empty());
+    assert!(
+        notice(&idle).contains("no release is running"),
+        "{}",
+        notice(&idle)
+    );
+    // Read-only refuses, as every write.
+    let mut ro = read_only(fixtures::release_holding(), false);
+    assert!(update(&mut ro, Action::RunCommand("pause".into())).is_empty());
+    // An ended release cannot be paused, but can be dismissed.
+    let mut ended = fixtures::release_rolled_back();
+    assert!(update(&mut ended, Action::RunCommand("pause".into())).is_empty());
+    update(&mut ended, Action::RunCommand("dismiss".into()));
+    assert_eq!(ended.release_dismissed.as_deref(), Some("r1795845500000"));
+}

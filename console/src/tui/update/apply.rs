@@ -63,6 +63,7 @@ pub(super) fn loading(state: &mut State, resource: Resource, at: UnixMillis) {
         Resource::Images => state.images.loading(at),
         Resource::Logs => state.logs.loading(at),
         Resource::Metrics => state.metrics.loading(at),
+        Resource::Release => state.release.loading(at),
     }
 }
 
@@ -96,6 +97,8 @@ pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<C
         Polled::Logs(Err(e)) => state.logs.failed(&e, at),
         Polled::Metrics(Ok(m)) => state.metrics.loaded(m, at),
         Polled::Metrics(Err(e)) => state.metrics.failed(&e, at),
+        Polled::Release(Ok(r)) => state.release.loaded(*r, at),
+        Polled::Release(Err(e)) => state.release.failed(&e, at),
     }
     vec![]
 }
@@ -202,6 +205,24 @@ pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
             result: Err(e),
             ..
         } => failed(state, &format!("scale {color}"), &e),
+        OpResult::ReleaseRequested(request, Ok(r)) => {
+            let text = match request {
+                crate::rollout::release::Request::Abort => {
+                    format!("release {} aborted: the stable color has 100%", r.id)
+                }
+                crate::rollout::release::Request::Pause => {
+                    format!("release {}: pause requested", r.id)
+                }
+                crate::rollout::release::Request::Resume => {
+                    format!("release {}: resume requested", r.id)
+                }
+            };
+            state.notify(NoticeLevel::Success, text);
+            refresh.push(Command::Refresh(Resource::Release));
+        }
+        OpResult::ReleaseRequested(request, Err(e)) => {
+            failed(state, &format!("{request:?}").to_lowercase(), &e)
+        }
     }
     refresh
 }

@@ -2,7 +2,12 @@
 //! confirm dialogs as their keys.
 
 use super::Action;
+use crate::rollout::release::Request;
 use crate::rollout::{Color, Share, Weights};
+
+fn release(request: Request) -> Action {
+    Action::ReleaseRequest { request }
+}
 
 /// What `:help` lists, one verb per line.
 pub const VERBS: &[(&str, &str)] = &[
@@ -27,9 +32,15 @@ pub const VERBS: &[(&str, &str)] = &[
         "arm",
         "allow writes for this session on a read-only profile",
     ),
+    (
+        "pause | resume | abort | dismiss",
+        "the release: hold its weight, go on, stable 100% (confirm), hide an ended one",
+    ),
     ("refresh", "poll everything now"),
-    ("help", "show the keys"),
-    ("quit", "leave the console (the platform keeps running)"),
+    (
+        "help | quit",
+        "show the keys; leave the console (the platform keeps running)",
+    ),
 ];
 
 /// Parses one command line (without the leading `:`).
@@ -67,6 +78,10 @@ pub fn parse_command(line: &str) -> Result<Action, String> {
             _ => Err("usage: scale blue|green N".into()),
         },
         "arm" => no_args(verb, args, Action::Arm),
+        "pause" => no_args(verb, args, release(Request::Pause)),
+        "resume" => no_args(verb, args, release(Request::Resume)),
+        "abort" => no_args(verb, args, release(Request::Abort)),
+        "dismiss" => no_args(verb, args, Action::DismissRelease),
         "refresh" => no_args(verb, args, Action::Refresh),
         "help" | "h" | "?" => Ok(Action::ToggleHelp),
         "quit" | "q" | "exit" => Ok(Action::Quit),

@@ -184,5 +184,11 @@ pub(super) fn confirm(state: &mut State) -> Vec<Command> {
             start_busy(state, "finishing the bake");
             vec![Command::FinishBake]
         }
+        PendingOp::AbortRelease { .. } => {
+            start_busy(state, "aborting the release");
+            vec![Command::ReleaseRequest(
+                crate::rollout::release::Request::Abort,
+            )]
+        }
     }
 }

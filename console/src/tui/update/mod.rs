@@ -112,6 +112,18 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             open_rollback(state);
             vec![]
         }
+        Action::ReleaseRequest { request } => release_request(state, request),
+        Action::DismissRelease => {
+            match state.release.data.as_ref().and_then(|r| r.as_ref()) {
+                Some(r) if r.is_over() => state.release_dismissed = Some(r.id.clone()),
+                Some(r) => state.notify(
+                    NoticeLevel::Info,
+                    format!("release {} is still running: abort it to end it", r.id),
+                ),
+                None => state.notify(NoticeLevel::Info, "no release to dismiss"),
+            }
+            vec![]
+        }
         Action::FinishBake => {
             if write_refused(state, "promote") {
                 return vec![];
@@ -296,6 +308,41 @@ fn cancel(state: &mut State) {
             state.notify(NoticeLevel::Info, "slider reset to the live weights");
         }
         _ => {}
+    }
+}
+
+/// Pause and resume go straight to the command layer; abort asks first.
+fn release_request(state: &mut State, request: crate::rollout::release::Request) -> Vec<Command> {
+    use crate::rollout::release::Request;
+    let verb = match request {
+        Request::Pause => "pause",
+        Request::Resume => "resume",
+        Request::Abort => "abort",
+    };
+    if write_refused(state, verb) {
+        return vec![];
+    }
+    let running = state
+        .release
+        .data
+        .as_ref()
+        .and_then(|r| r.as_ref())
+        .filter(|r| !r.is_over())
+        .cloned();
+    let Some(r) = running else {
+        state.notify(NoticeLevel::Info, format!("{verb}: no release is running"));
+        return vec![];
+    };
+    match request {
+        Request::Abort => {
+            state.mode = Mode::Confirm(PendingOp::AbortRelease {
+                id: r.id.clone(),
+                tag: r.tag.clone(),
+                stable: r.canary.other(),
+            });
+            vec![]
+        }
+        _ => vec![Command::ReleaseRequest(request)],
     }
 }
 

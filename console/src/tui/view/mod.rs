@@ -17,6 +17,7 @@ mod header;
 mod images;
 mod logs;
 mod overlay;
+mod release;
 mod traffic;
 
 /// Where each panel goes at the current size; a panel without room is `None`.
@@ -29,6 +30,8 @@ pub struct Areas {
     pub build: Option<Rect>,
     pub images: Option<Rect>,
     pub logs: Option<Rect>,
+    /// The release panel, while a release shows (taken from the logs' rows).
+    pub release: Option<Rect>,
     pub notice: Option<Rect>,
     pub footer: Rect,
 }
@@ -36,7 +39,7 @@ pub struct Areas {
 /// Splits the screen. Wide screens put build, images and traffic side by side; small ones
 /// drop the build and images panels first, then the color panels, keeping traffic (and so
 /// the slider and rollback) and the logs.
-pub fn layout(area: Rect) -> Areas {
+pub fn layout(area: Rect, release: bool) -> Areas {
     let notice_rows = u16::from(area.height >= 14);
     let [header, body, notice, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -79,20 +82,27 @@ pub fn layout(area: Rect) -> Areas {
         a.logs = Some(logs);
     } else if body.height >= 18 {
         let colors_h = (body.height * 3 / 10).max(6);
+        // While a release shows, it takes the build and images row: a release is what the
+        // engineer watches then, and the logs keep theirs.
+        let lower_h = if release { 7 } else { 6 };
         let [traffic, colors, lower, logs] = Layout::vertical([
             Constraint::Length(4),
             Constraint::Length(colors_h),
-            Constraint::Length(6),
+            Constraint::Length(lower_h),
             Constraint::Fill(1),
         ])
         .areas(body);
         let [blue, green] = halves(colors);
-        let [build, images] = halves(lower);
         a.traffic = Some(traffic);
         a.blue = Some(blue);
         a.green = Some(green);
-        a.build = Some(build);
-        a.images = Some(images);
+        if release {
+            a.release = Some(lower);
+        } else {
+            let [build, images] = halves(lower);
+            a.build = Some(build);
+            a.images = Some(images);
+        }
         a.logs = Some(logs);
     } else if body.height >= 10 {
         let [traffic, colors, logs] = Layout::vertical([
@@ -113,12 +123,23 @@ pub fn layout(area: Rect) -> Areas {
         a.traffic = (traffic.height >= 3).then_some(traffic);
         a.logs = (logs.height >= 3).then_some(logs);
     }
+    // The release panel takes its rows from the logs while they keep a few of their own.
+    if release
+        && a.release.is_none()
+        && let Some(logs) = a.logs
+        && logs.height >= release::ROWS + 4
+    {
+        let [r, rest] =
+            Layout::vertical([Constraint::Length(release::ROWS), Constraint::Fill(1)]).areas(logs);
+        a.release = Some(r);
+        a.logs = Some(rest);
+    }
     a
 }
 
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {
-    let a = layout(frame.area());
+    let a = layout(frame.area(), release::shown(state).is_some());
     header::render(frame, a.header, state);
     if let Some(r) = a.traffic {
         traffic::render(frame, r, state);
@@ -137,6 +158,9 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     if let Some(r) = a.logs {
         logs::render(frame, r, state);
+    }
+    if let Some(r) = a.release {
+        release::render(frame, r, state);
     }
     footer::render(frame, a.notice, a.footer, state);
     overlay::render(frame, frame.area(), state);

@@ -228,6 +228,14 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
             });
             "Finish bake"
         }
+        PendingOp::AbortRelease { id, tag, stable } => {
+            lines.push(Line::from(vec![
+                Span::raw(format!("abort release {id} of {tag}: ")),
+                colored(*stable),
+                Span::raw(" gets 100% at once"),
+            ]));
+            "Abort release"
+        }
     };
     lines.push(Line::raw(""));
     lines.push(keys_line(op, blocked));

@@ -78,6 +78,13 @@ impl Workers {
             Command::Build { source_version } => self.spawn(move |ops| async move {
                 OpResult::BuildStarted(ops.build(source_version).await)
             }),
+            Command::ReleaseRequest(request) => self.spawn(move |ops| async move {
+                let by = format!("console {}", crate::ops::release::operator());
+                OpResult::ReleaseRequested(
+                    request,
+                    ops.request_release(request, &by).await.map(Box::new),
+                )
+            }),
             Command::Scale { color, desired } => self.spawn(move |ops| async move {
                 OpResult::Scaled {
                     color,

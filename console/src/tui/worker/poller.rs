@@ -34,6 +34,7 @@ pub struct Intervals {
     pub images: Duration,
     pub logs: Duration,
     pub metrics: Duration,
+    pub release: Duration,
 }
 
 impl Default for Intervals {
@@ -44,6 +45,7 @@ impl Default for Intervals {
             images: Duration::from_secs(15),
             logs: Duration::from_secs(1),
             metrics: Duration::from_secs(10),
+            release: Duration::from_secs(1),
         }
     }
 }
@@ -56,6 +58,7 @@ impl Intervals {
             Resource::Images => self.images,
             Resource::Logs => self.logs,
             Resource::Metrics => self.metrics,
+            Resource::Release => self.release,
         }
     }
 }
@@ -108,6 +111,7 @@ fn is_err(p: &Polled) -> bool {
         Polled::Images(r) => r.is_err(),
         Polled::Logs(r) => r.is_err(),
         Polled::Metrics(r) => r.is_err(),
+        Polled::Release(r) => r.is_err(),
     }
 }
 
@@ -118,6 +122,7 @@ async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> 
         Resource::Builds => (Polled::Builds(p.builds(10).await), false),
         Resource::Images => (Polled::Images(p.images().await), false),
         Resource::Metrics => (Polled::Metrics(p.metrics(METRICS_WINDOW_SECS).await), false),
+        Resource::Release => (Polled::Release(p.release().await.map(Box::new)), false),
         Resource::Logs => match p.read_logs(cursor, LOG_BATCH).await {
             Ok(batch) => {
                 *cursor = batch.cursor;
