@@ -140,6 +140,10 @@ pub enum Command {
     /// and promotes. Exit codes: 0 released, 6 rolled back or aborted, 7 paused (with
     /// --until-paused), 3 refused, 4 platform error.
     Release(release::ReleaseArgs),
+    /// Rehearses a rollback on the local platform: releases the image the stable color runs
+    /// as a canary with a fault (`--fault 5xx=20%`, `latency=500ms`, `crash`) and reports
+    /// whether the gates caught it, at which step, how fast, and how many requests failed.
+    Rehearse(release::RehearseArgs),
     /// Pauses the running release at its current weight (its gates still roll back).
     Pause,
     /// Resumes a paused release, or takes over one whose driver went away.

@@ -165,6 +165,10 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
             let conn = connect::connect(&g).await?;
             super::release::release(&conn.ops, &conn.release, args, out).await
         }
+        Command::Rehearse(args) => {
+            let conn = connect::connect(&g).await?;
+            super::release::rehearse(&conn.ops, &conn.release, args, out).await
+        }
         command => {
             let conn = connect::connect(&g).await?;
             verb(command, &conn.ops, &conn.profile, out).await
@@ -297,9 +301,11 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
         Command::Pause => super::release::request(ops, Request::Pause, out).await,
         Command::Resume => super::release::request(ops, Request::Resume, out).await,
         Command::Abort => super::release::request(ops, Request::Abort, out).await,
-        Command::Init { .. } | Command::Local(_) | Command::Demo(_) | Command::Release(_) => {
-            Ok(exit::OK)
-        }
+        Command::Init { .. }
+        | Command::Local(_)
+        | Command::Demo(_)
+        | Command::Release(_)
+        | Command::Rehearse(_) => Ok(exit::OK),
     }
 }
 

@@ -99,6 +99,7 @@ fn info() -> PlatformInfo {
         },
         cluster: "blog".into(),
         finishes_bake: false,
+        metrics_resolution_ms: 1,
     }
 }
 

@@ -302,9 +302,20 @@ impl Ops {
         Ok(())
     }
 
+    /// Waits until the step at `since` has a metrics window of its own.
+    async fn first_window(&self, since: i64) {
+        let resolution = self.platform.info().metrics_resolution_ms;
+        let ready = since.saturating_add(plan::first_window_ms(resolution) as i64);
+        let wait = ready - now_millis();
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+    }
+
     /// Reads the gates' inputs and evaluates them.
     async fn check_gates(&self, r: &Release, since: i64) -> Vec<GateResult> {
-        let window = plan::window_secs(&r.plan, since, now_millis());
+        let resolution = self.platform.info().metrics_resolution_ms;
+        let window = plan::window_secs(since, now_millis(), resolution).unwrap_or(1);
         let healthy = match self.platform.target_health(r.canary).await {
             Ok(t) => healthy_count(&t),
             Err(_) => 0,
@@ -361,6 +372,7 @@ impl Ops {
     ) -> Result<(), OpError> {
         let interval = Duration::from_secs(r.plan.interval_secs);
         let mut recorded_verdicts: Vec<Verdict> = Vec::new();
+        self.first_window(since).await;
         loop {
             if self.pick_up_request(r).await? {
                 return Ok(());

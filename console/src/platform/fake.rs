@@ -360,6 +360,7 @@ impl Platform for FakePlatform {
             },
             cluster: "fake".into(),
             finishes_bake: self.state().finishes_bake,
+            metrics_resolution_ms: 1,
         }
     }
 

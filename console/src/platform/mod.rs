@@ -33,6 +33,15 @@ pub struct PlatformInfo {
     /// The platform finishes a promote's bake by itself (the local daemon does; on AWS the
     /// console process has to, see docs/architecture.md).
     pub finishes_bake: bool,
+    /// How far apart the platform's metric samples are: a step's gates judge only whole
+    /// samples of its own ([`crate::rollout::plan::window_secs`]). The local proxy samples
+    /// each second; CloudWatch's per-minute points are read as they are (docs/runbook.md).
+    #[serde(default = "default_resolution")]
+    pub metrics_resolution_ms: u64,
+}
+
+fn default_resolution() -> u64 {
+    1000
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

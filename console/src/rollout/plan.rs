@@ -323,11 +323,24 @@ pub fn decide(
 }
 
 /// The window the gates judge at `now` for a step entered at `since`: the step's own traffic
-/// (at least one interval, at most [`MAX_WINDOW_SECS`]), so an earlier step's requests never
-/// count for this one.
-pub fn window_secs(plan: &Plan, since: UnixMillis, now: UnixMillis) -> u64 {
-    let elapsed = (now.saturating_sub(since).max(0) as u64).div_ceil(1000);
-    elapsed.clamp(plan.interval_secs.min(MAX_WINDOW_SECS), MAX_WINDOW_SECS)
+/// only, so an earlier step's (or an earlier release's) requests never count for this one.
+/// Metrics are sampled every `resolution_ms`, and a window's baseline is the last sample at
+/// or before its start, up to one resolution earlier: so the window is the step's whole
+/// elapsed resolutions less one, at most [`MAX_WINDOW_SECS`]. `None` while the step is too
+/// young to have a window of its own.
+pub fn window_secs(since: UnixMillis, now: UnixMillis, resolution_ms: u64) -> Option<u64> {
+    let elapsed = now.saturating_sub(since).max(0) as u64;
+    let resolution = resolution_ms.max(1);
+    let whole = (elapsed / resolution).checked_sub(1)?;
+    let secs = (whole * resolution) / 1000;
+    (secs >= 1).then_some(secs.min(MAX_WINDOW_SECS))
+}
+
+/// How long after `since` the first window of a step exists (see [`window_secs`]).
+pub fn first_window_ms(resolution_ms: u64) -> u64 {
+    let resolution = resolution_ms.max(1);
+    // Whole resolutions making at least one second, plus the one the baseline may take.
+    (1000u64.div_ceil(resolution) + 1) * resolution
 }
 
 /// One smoke check against the test listener (the idle color alone).
@@ -568,12 +581,22 @@ mod tests {
     }
 
     #[test]
-    fn the_window_is_the_steps_own_traffic_within_bounds() {
-        let p = canary(&[(10, 600)]).expect("valid");
-        assert_eq!(window_secs(&p, 0, 0), 10);
-        assert_eq!(window_secs(&p, 0, 35_000), 35);
-        assert_eq!(window_secs(&p, 0, 10_000_000), MAX_WINDOW_SECS);
-        assert_eq!(window_secs(&p, 10_000, 0), 10);
+    fn the_window_never_reaches_before_the_step() {
+        // One-second samples: the baseline may be a second before the window's start.
+        assert_eq!(window_secs(0, 0, 1000), None);
+        assert_eq!(window_secs(0, 1_999, 1000), None);
+        assert_eq!(window_secs(0, 2_000, 1000), Some(1));
+        assert_eq!(window_secs(0, 35_500, 1000), Some(34));
+        assert_eq!(window_secs(0, 10_000_000, 1000), Some(MAX_WINDOW_SECS));
+        // A clock that went backwards has no window.
+        assert_eq!(window_secs(10_000, 0, 1000), None);
+        assert_eq!(first_window_ms(1000), 2_000);
+        // A platform whose metrics are exact (resolution 1 ms) judges after a second.
+        assert_eq!(window_secs(0, 1_001, 1), Some(1));
+        assert_eq!(first_window_ms(1), 1_001);
+        // CloudWatch: per minute.
+        assert_eq!(window_secs(0, 119_000, 60_000), None);
+        assert_eq!(window_secs(0, 120_000, 60_000), Some(60));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub fn info() -> PlatformInfo {
         },
         cluster: "/tmp/bg".into(),
         finishes_bake: true,
+        metrics_resolution_ms: 1000,
     }
 }
 

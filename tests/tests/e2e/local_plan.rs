@@ -83,12 +83,13 @@ async fn a_good_release_walks_its_steps_under_load_and_fails_no_request() {
 }
 
 /// The bound on requests a bad canary may fail before the rollback is in force: the canary's
-/// share × the fault rate × the detection time × the request rate. The detection time is at
-/// most one gate interval (1 s here; the proxy's window summary includes the requests up to
-/// the moment of the check) plus the time the driver takes to read the gates and make the one
-/// weight change, bounded here at 1 s more.
+/// share × the fault rate × the detection time × the request rate. The fault starts as the
+/// step starts, so the detection time is at most the step's first metrics window (2 s: the
+/// proxy samples each second and a window never reaches before its step), then one gate
+/// interval (1 s here), plus the time the driver takes to read the gates and make the one
+/// weight change, bounded here at 0.5 s.
 fn failure_bound(requests_per_sec: f64, share: f64, fault_rate: f64, interval_secs: f64) -> f64 {
-    requests_per_sec * share * fault_rate * (interval_secs + 1.0)
+    requests_per_sec * share * fault_rate * (2.0 + interval_secs + 0.5)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,4 +187,72 @@ async fn a_canary_answering_20_percent_5xx_is_rolled_back_by_its_gate() {
         status["release"]["release"]["outcome"]["outcome"],
         "rolled_back"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_reports_the_gate_the_step_the_time_and_the_failed_requests() {
+    let p = LocalPlatform::start(&["v1"], &[]).await;
+    p.first_release("v1", 1).await;
+    let load = Load::start(p.production, CLIENTS, 1_000_000, Duration::from_secs(240));
+    let (code, doc, out) = cli(
+        &p,
+        &[
+            "rehearse",
+            "--fault",
+            "5xx=20%",
+            "--steps",
+            "10,50",
+            "--hold",
+            "60",
+            "--interval",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "caught: {out}");
+    assert_eq!(doc["caught"], true, "{doc:#}");
+    assert_eq!(doc["gate"], "errors");
+    assert_eq!(doc["step"], 1);
+    let failed = doc["failed_requests"].as_u64().expect("counted");
+    assert!(failed > 0, "{doc:#}");
+    let took = doc["rollback_ms"].as_i64().expect("timed");
+    assert!((0..10_000).contains(&took), "{took} ms");
+    eprintln!("rehearsal 5xx=20%: rollback {took} ms after the fault, {failed} failed requests");
+    // A fault too small for the gates is reported as not caught, with exit code 1, and the
+    // fault is cleared either way.
+    let (code, doc, out) = cli(
+        &p,
+        &[
+            "rehearse",
+            "--fault",
+            "latency=1ms",
+            "--steps",
+            "50",
+            "--hold",
+            "2",
+            "--interval",
+            "1",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "not caught: {out}");
+    assert_eq!(doc["caught"], false, "{doc:#}");
+    let report = load.stop().await;
+    assert!(
+        report.transport_errors.is_empty(),
+        "{:?}",
+        report.transport_errors
+    );
+    let (_, faults, _) = cli(&p, &["local", "fault", "--json"]).await;
+    assert_eq!(
+        faults["active"].as_array().map(Vec::len),
+        Some(0),
+        "{faults:#}"
+    );
+    // Refused where it cannot work: bad fault text names the forms.
+    let (code, _, out) = cli(&p, &["rehearse", "--fault", "5xx=0"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("5xx=PERCENT"), "{out}");
 }

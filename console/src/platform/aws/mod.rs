@@ -225,6 +225,7 @@ impl Platform for AwsPlatform {
             },
             cluster: self.cfg.cluster.clone(),
             finishes_bake: false,
+            metrics_resolution_ms: 1,
         }
     }
 
