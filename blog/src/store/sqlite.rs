@@ -23,7 +23,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_IDLE_MAX: usize = 8;
 /// Characters of content read for an index-page excerpt.
 const EXCERPT_PREFIX_CHARS: usize = 400;
-const SCHEMA_VERSION: i64 = 1;
+/// 1: posts; 2: author accounts (`users`) and the author index.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS posts (
@@ -35,6 +36,13 @@ CREATE TABLE IF NOT EXISTS posts (
     PRIMARY KEY (post_id, author)
 );
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (timestamp, post_id, author);
+CREATE INDEX IF NOT EXISTS posts_by_author ON posts (author, timestamp, post_id);
+CREATE TABLE IF NOT EXISTS users (
+    name          TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    admin         INTEGER NOT NULL DEFAULT 0,
+    session_epoch INTEGER NOT NULL DEFAULT 0
+);
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -114,12 +122,15 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection on the current thread.
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+    pub(crate) fn read<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, StoreError> {
         self.inner.with_conn(|c| f(c))
     }
 
     /// Runs a write transaction on the blocking pool.
-    async fn write<R: Send + 'static>(
+    pub(crate) async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
@@ -197,7 +208,7 @@ fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "data_version", |row| row.get(0))
 }
 
-fn backend(e: rusqlite::Error) -> StoreError {
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::backend("SQLite", e)
 }
 

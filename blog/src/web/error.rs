@@ -13,6 +13,9 @@ pub enum AppError {
     NotFound,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Signed in (or not needed) but not allowed; the message says why and what to do.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("request body too large")]
     TooLarge,
     // Sources are not repeated in these messages: the log line walks the chain (`Chain`).
@@ -43,6 +46,7 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Store(StoreError::Rejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -60,6 +64,10 @@ impl AppError {
             },
             AppError::BadRequest(why) => ErrorPage {
                 heading: "That request did not make sense",
+                message: why.clone(),
+            },
+            AppError::Forbidden(why) => ErrorPage {
+                heading: "Not allowed",
                 message: why.clone(),
             },
             AppError::TooLarge => ErrorPage {

@@ -4,12 +4,28 @@
 use askama::Template;
 
 use super::Site;
+use crate::auth::Viewer;
 use crate::domain::{FieldErrors, Post, PostSummary};
+
+/// The masthead's account links: the signed-in name, or a sign-in link.
+#[derive(Clone, Debug, Default)]
+pub struct Nav {
+    pub name: Option<String>,
+}
+
+impl Nav {
+    pub fn of(viewer: &Viewer) -> Self {
+        Self {
+            name: viewer.signed_in().map(|me| me.name.clone()),
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "index.html")]
 pub struct IndexView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub posts: Vec<Card>,
     pub newer_href: Option<String>,
     pub older_href: Option<String>,
@@ -43,12 +59,15 @@ impl Card {
 #[template(path = "post.html")]
 pub struct PostView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub post: &'a Post,
     pub date: String,
     pub datetime: String,
     pub paragraphs: Vec<&'a str>,
     pub edit_href: String,
     pub delete_href: String,
+    /// Whether the reader may edit and delete this post (its author, or an admin).
+    pub can_change: bool,
     /// Other items stored under the same id (the seed's edit bug), for cleaning up.
     pub others: Vec<Version>,
 }
@@ -122,6 +141,7 @@ pub enum FormMode {
 #[template(path = "form.html")]
 pub struct FormView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub mode: FormMode,
     pub action: String,
     pub cancel_href: String,
@@ -131,6 +151,8 @@ pub struct FormView<'a> {
     pub errors: FieldErrors,
     pub csrf: String,
     pub notes: Vec<String>,
+    /// A line above the form, such as "signed in again, your text is kept".
+    pub notice: Option<String>,
 }
 
 impl FormView<'_> {
@@ -157,6 +179,7 @@ impl FormView<'_> {
 #[template(path = "delete.html")]
 pub struct DeleteView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub post: &'a Post,
     pub date: String,
     pub action: String,
@@ -166,9 +189,62 @@ pub struct DeleteView<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginView<'a> {
+    pub site: &'a Site,
+    pub nav: Nav,
+    pub csrf: String,
+    pub name: &'a str,
+    pub next: &'a str,
+    pub error: Option<String>,
+    /// Why the page is shown instead of what was asked, if that needs saying.
+    pub reason: Option<&'a str>,
+    pub draft: Option<&'a Draft>,
+}
+
+/// A post's text carried through a sign-in, so a session that ended while the author wrote
+/// loses nothing: where it was going, and what it said.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Draft {
+    pub draft_action: String,
+    pub draft_author: String,
+    pub draft_title: String,
+    pub draft_content: String,
+}
+
+impl Draft {
+    pub fn is_empty(&self) -> bool {
+        self.draft_action.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountView<'a> {
+    pub site: &'a Site,
+    pub nav: Nav,
+    pub name: &'a str,
+    pub admin: bool,
+    pub csrf: &'a str,
+}
+
+/// A refusal that keeps what the author typed, so it can be copied elsewhere.
+#[derive(Template)]
+#[template(path = "refused.html")]
+pub struct RefusedView<'a> {
+    pub site: &'a Site,
+    pub nav: Nav,
+    pub message: &'a str,
+    pub title: &'a str,
+    pub content: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub status: u16,
     pub heading: &'a str,
     pub message: &'a str,
