@@ -24,7 +24,7 @@ pub const SESSION_SECRET: &str = "router test session secret";
 pub struct Blog {
     pub app: Router,
     pub store: Arc<SqliteStore>,
-    pub _dir: tempfile::TempDir,
+    pub _dir: Option<tempfile::TempDir>,
     /// The cookies this "browser" holds.
     pub cookies: BTreeMap<String, String>,
     /// Extra headers sent with every request.
@@ -84,15 +84,35 @@ pub async fn blog_with(page_cache: bool, ttl: Duration) -> Blog {
             .await
             .expect("add account");
     }
-    let site = Site::new("Test Blog", "green", "v9.9.9").expect("site");
-    let sessions = Sessions::new(Some(SESSION_SECRET), None, ttl).expect("sessions");
-    let auth = Auth::new(store.clone(), sessions, passwords);
-    let state = AppState::new(store.clone(), site, Csrf::new(None).expect("csrf"), auth)
-        .with_page_cache(page_cache);
+    let state = state_with(store.clone(), passwords, ttl).with_page_cache(page_cache);
     Blog {
         app: app(state),
         store,
-        _dir: dir,
+        _dir: Some(dir),
+        cookies: BTreeMap::new(),
+        extra: Vec::new(),
+    }
+}
+
+fn state_with(store: Arc<SqliteStore>, passwords: Passwords, ttl: Duration) -> AppState {
+    let site = Site::new("Test Blog", "green", "v9.9.9").expect("site");
+    let sessions = Sessions::new(Some(SESSION_SECRET), None, ttl).expect("sessions");
+    let auth = Auth::new(store.clone(), sessions, passwords);
+    AppState::new(store, site, Csrf::new(None).expect("csrf"), auth)
+}
+
+/// Another process's state on the same database and key.
+pub fn state_on(store: Arc<SqliteStore>) -> AppState {
+    let passwords = Passwords::with_cost(8, 1).expect("argon2 params");
+    state_with(store, passwords, Duration::from_secs(3600))
+}
+
+/// A second browser on the same app and store, with no cookies.
+pub fn view_of(b: &Blog) -> Blog {
+    Blog {
+        app: b.app.clone(),
+        store: b.store.clone(),
+        _dir: None,
         cookies: BTreeMap::new(),
         extra: Vec::new(),
     }
