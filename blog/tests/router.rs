@@ -536,3 +536,41 @@ async fn bodies_are_limited_and_assets_served() {
     assert!(css.body.contains(".banner-green"));
     assert_eq!(b.get("/static/favicon.svg").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn markdown_is_rendered_sanitized_and_stored_as_written() {
+    let mut b = blog().await;
+    let text = "## Notes\n\nSome **bold** words and [a link](https://example.com).\n\n\
+                <script>alert(1)</script>\n\n[bad](javascript:alert(1)) <img src=x onerror=alert(1)>";
+    let id = b.write("Markdown", "Ann", text).await;
+    let view = b.get(&format!("/posts/{id}")).await;
+    assert!(view.body.contains("<h2>Notes</h2>"), "{}", view.body);
+    assert!(view.body.contains("<strong>bold</strong>"));
+    assert!(view.body.contains("href=\"https://example.com\""));
+    let lower = view.body.to_ascii_lowercase();
+    assert!(
+        !lower.contains("<script") && !lower.contains("javascript:") && !lower.contains("onerror")
+    );
+    // The store keeps the author's text, which the seed's app shows as it is.
+    let stored = b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read");
+    assert_eq!(stored[0].content, text);
+    // The edit form gives the text back as written; the index shows plain words.
+    assert!(
+        b.get(&format!("/posts/{id}/edit"))
+            .await
+            .body
+            .contains("## Notes\n\nSome **bold**")
+    );
+    let index = b.get("/").await;
+    assert!(
+        index
+            .body
+            .contains("<p class=\"excerpt\">Notes Some bold words and a link."),
+        "{}",
+        index.body
+    );
+}

@@ -1,5 +1,6 @@
 //! View models for the askama templates in `blog/templates/`. Every user-supplied string is
-//! escaped by askama; nothing here is marked safe.
+//! escaped by askama; the one thing marked safe is a post's body, which is HTML that
+//! `domain::markdown` rendered and sanitized.
 
 use askama::Template;
 
@@ -63,7 +64,8 @@ pub struct PostView<'a> {
     pub post: &'a Post,
     pub date: String,
     pub datetime: String,
-    pub paragraphs: Vec<&'a str>,
+    /// Sanitized HTML of the post's Markdown.
+    pub body_html: String,
     pub edit_href: String,
     pub delete_href: String,
     /// Whether the reader may edit and delete this post (its author, or an admin).
@@ -101,32 +103,6 @@ pub fn encode_query(value: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
-}
-
-/// Splits text into paragraphs at blank lines; single line breaks stay inside a paragraph.
-pub fn paragraphs(content: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = content.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\n' {
-            let mut j = i + 1;
-            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
-                j += 1;
-            }
-            if j < bytes.len() && bytes[j] == b'\n' {
-                out.push(content[start..i].trim());
-                start = j + 1;
-                i = j + 1;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out.push(content[start..].trim());
-    out.retain(|p| !p.is_empty());
     out
 }
 
@@ -253,15 +229,6 @@ pub struct ErrorView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_paragraphs() {
-        assert_eq!(
-            paragraphs("one\ntwo\n\nthree\r\n \r\nfour\n"),
-            vec!["one\ntwo", "three", "four"]
-        );
-        assert!(paragraphs("  \n\n ").is_empty());
-    }
 
     #[test]
     fn encodes_query_values() {

@@ -165,7 +165,7 @@ fn post_view<'a>(
             .as_ref()
             .map(|t| t.machine())
             .unwrap_or_default(),
-        paragraphs: pages::paragraphs(&post.content),
+        body_html: crate::domain::markdown::to_html(&post.content),
         edit_href: pages::post_href(post, "/edit", several),
         delete_href: pages::post_href(post, "/delete", several),
         can_change: ctx.viewer.may_change(&post.author),
