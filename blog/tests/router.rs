@@ -137,7 +137,6 @@ async fn unknown_ids_are_404_pages() {
         format!("/posts/{unknown}/edit"),
         format!("/posts/{unknown}/delete"),
         "/posts/not%20an%20id".to_string(),
-        "/nowhere".to_string(),
     ] {
         let r = b.get(&uri).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
@@ -573,4 +572,45 @@ async fn markdown_is_rendered_sanitized_and_stored_as_written() {
         "{}",
         index.body
     );
+}
+
+#[tokio::test]
+async fn health_notices_a_deleted_database_file() {
+    let mut b = blog().await;
+    assert_eq!(b.get("/health").await.status, StatusCode::OK);
+    std::fs::remove_file(b.store.path()).expect("delete the database file");
+    let down = b.get("/health").await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+}
+
+#[tokio::test]
+async fn every_error_is_the_blogs_page() {
+    let mut b = blog().await;
+    let post = b.seed(1, "Ann", "2026-01-01T10:00:00").await;
+    let twice = b
+        .get(&format!("/posts/{}?author=a&author=b", post.id))
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert!(twice.body.contains("banner-green") && twice.body.contains("parameter given twice"));
+    let nowhere = b.get("/no/such/page").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert!(nowhere.body.contains("Page not found"), "{}", nowhere.body);
+}
+
+#[tokio::test]
+async fn control_character_titles_are_refused() {
+    let mut b = blog().await;
+    b.sign_in("Ann").await;
+    let token = b.get("/posts/new").await.csrf_field();
+    for title in ["\u{0}", "\u{1b}\u{1b}", "\u{200B}\u{200B}"] {
+        let r = b.submit(title, "text", &token).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{title:?}");
+        assert!(!r.body.contains('\u{0}'), "NUL never reaches the HTML");
+    }
+    assert!(b.get("/").await.body.contains("Nothing here yet."));
 }

@@ -59,6 +59,9 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    /// The file opened (device, inode): a file deleted or replaced underneath the blog would
+    /// take new posts into an unlinked file, lost at the next start, so health checks it.
+    file: (u64, u64),
     idle: Mutex<Vec<Connection>>,
     watch: Mutex<Watch>,
 }
@@ -104,8 +107,13 @@ impl SqliteStore {
         tx.commit().map_err(fail)?;
         let watch = connect(&path).map_err(fail)?;
         let seen = data_version(&watch).map_err(fail)?;
+        let file = file_identity(&path).map_err(|e| OpenError {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
+                file,
                 path,
                 idle: Mutex::new(vec![conn]),
                 watch: Mutex::new(Watch {
@@ -202,6 +210,12 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -387,6 +401,24 @@ impl PostStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        match file_identity(&self.inner.path) {
+            Ok(file) if file == self.inner.file => {}
+            Ok(_) => {
+                return Err(StoreError::backend(
+                    "SQLite database file replaced",
+                    format!(
+                        "{} is no longer the file this process opened; restart the blog",
+                        self.inner.path.display()
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(StoreError::backend(
+                    format!("SQLite database file {} is gone", self.inner.path.display()),
+                    e,
+                ));
+            }
+        }
         self.read(|conn| {
             conn.prepare_cached("SELECT 1 FROM posts LIMIT 1")?
                 .query_row([], |_| Ok(()))

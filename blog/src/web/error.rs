@@ -11,6 +11,9 @@ use crate::telemetry::Chain;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// A path the blog does not serve at all.
+    #[error("no such page")]
+    NoPage,
     #[error("bad request: {0}")]
     BadRequest(String),
     /// Signed in (or not needed) but not allowed; the message says why and what to do.
@@ -44,7 +47,7 @@ pub struct ErrorPage {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoPage => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,6 +63,12 @@ impl AppError {
                 heading: "Post not found",
                 message: "There is no post at this address. It may have been deleted, or the \
                           link may be mistyped."
+                    .into(),
+            },
+            AppError::NoPage => ErrorPage {
+                heading: "Page not found",
+                message: "The blog has no page at this address. Check the link, or start from \
+                          the latest posts."
                     .into(),
             },
             AppError::BadRequest(why) => ErrorPage {

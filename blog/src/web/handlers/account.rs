@@ -97,8 +97,9 @@ pub async fn login_form(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
-    Query(next): Query<Next>,
+    next: Result<Query<Next>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
+    let next = super::query(next)?;
     if ctx.viewer.signed_in().is_some() {
         return Ok(Redirect::to(safe_next(&next.next)).into_response());
     }

@@ -20,7 +20,20 @@ use super::pages::encode_query;
 
 /// Any path the blog does not serve.
 pub async fn not_found() -> AppError {
-    AppError::NotFound
+    AppError::NoPage
+}
+
+/// A query string the route cannot read (a repeated parameter, say) gets the blog's 400 page.
+pub(crate) fn query<T>(
+    parsed: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, AppError> {
+    parsed.map(|q| q.0).map_err(|_| {
+        AppError::BadRequest(
+            "This address has a query string the blog cannot read (a parameter given twice, \
+             perhaps). Use the links on the page."
+                .into(),
+        )
+    })
 }
 
 /// Renders a page with a status, plus the CSRF cookie when the form needed a fresh one.

@@ -3,7 +3,7 @@
 //! Forms that fail (validation, an expired token, a session that ended, a refusal, a store
 //! that did not answer) come back with everything the author typed still on the page.
 
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -14,7 +14,7 @@ use askama::Template;
 use http::Uri;
 
 use super::account::login_page;
-use super::{cached, form_rejected, page, to_login};
+use super::{cached, form_rejected, page, query, to_login};
 use crate::auth::SignedIn;
 use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
 use crate::store::{self, StoreError};
@@ -125,9 +125,10 @@ pub async fn show(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
+    which: Result<Query<Which>, QueryRejection>,
     uri: Uri,
 ) -> Result<Response, AppError> {
+    let which = query(which)?;
     cached(&state, &ctx, uri.to_string(), async {
         let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
         Ok(post_view(&state, &ctx, &versions[at], &versions).render()?)
@@ -196,6 +197,7 @@ pub(crate) fn form_page(
         Some(id) => (FormMode::Edit, format!("/posts/{id}/edit")),
         None => (FormMode::New, "/posts/new".to_string()),
     };
+    let (title, content) = (shown(draft.title), shown(draft.content));
     let view = FormView {
         site: &state.site,
         nav: Nav {
@@ -204,9 +206,9 @@ pub(crate) fn form_page(
         mode,
         action,
         cancel_href: draft.cancel_href,
-        title: draft.title,
+        title: &title,
         author: draft.author,
-        content: draft.content,
+        content: &content,
         errors,
         csrf: me.csrf.clone(),
         notes: limit_notes(state.store.limits()),
@@ -242,6 +244,20 @@ pub(crate) fn resume(state: &AppState, me: &SignedIn, draft: &Draft) -> Result<R
         FieldErrors::default(),
         Some(SIGNED_IN_AGAIN.into()),
     )
+}
+
+/// Typed text as the form shows it again: control characters (which validation refuses and
+/// HTML cannot carry) become U+FFFD, so the author sees where they were.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(bad) {
+        text.chars()
+            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 fn form_error(message: &str) -> FieldErrors {
@@ -362,9 +378,10 @@ pub async fn edit_form(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
+    which: Result<Query<Which>, QueryRejection>,
     uri: Uri,
 ) -> Result<Response, AppError> {
+    let which = query(which)?;
     let (id, versions, at) = load(&state, &id, which.author.as_deref()).await?;
     let post = &versions[at];
     let Some(me) = ctx.viewer.signed_in() else {
@@ -452,9 +469,10 @@ pub async fn confirm_delete(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
+    which: Result<Query<Which>, QueryRejection>,
     uri: Uri,
 ) -> Result<Response, AppError> {
+    let which = query(which)?;
     let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
     let post = &versions[at];
     let Some(me) = ctx.viewer.signed_in() else {
