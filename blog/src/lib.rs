@@ -10,6 +10,8 @@
 //!   [`startup`]: opening that store, the periodic backfill and `blog migrate`;
 //!   [`telemetry`]: logs; [`healthcheck`]: the `blog healthcheck` probe.
 
+pub mod accounts;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod healthcheck;
@@ -17,6 +19,7 @@ pub mod server;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod users;
 pub mod web;
 
 /// The version compiled in (release tag or git describe); `BLOG_VERSION` overrides it at run

@@ -3,6 +3,7 @@
 //! ```text
 //! blog [--store sqlite:PATH|dynamodb:TABLE] [--bind IP] [--port N]        serve (the default)
 //! blog migrate [--to NEW_TABLE]                                            update a store
+//! blog user add NAME [--admin] | passwd NAME | remove NAME | list          author accounts
 //! blog healthcheck [--timeout SECS]                                        probe /health
 //! ```
 //!
@@ -24,8 +25,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use blog::auth::session::{DEFAULT_TTL, KeySource};
+use blog::auth::{Auth, Passwords, Sessions};
 use blog::config::StoreSpec;
 use blog::telemetry::LogFormat;
+use blog::users::UserCommand;
 use blog::web::{AppState, Csrf, Site};
 use blog::{healthcheck, server, startup, telemetry};
 
@@ -34,7 +38,7 @@ use blog::{healthcheck, server, startup, telemetry};
     name = "blog",
     version = blog::BUILD_VERSION,
     about = "The blog service: posts in SQLite or DynamoDB, served over HTTP",
-    after_help = "Environment only:\n  BLOG_VERSION      version shown in the banner and X-Blog-Version (default: compiled in)\n  BLOG_CSRF_SECRET  shared secret that signs CSRF tokens; give every process the same one\n  BLOG_LOG          log filter (default: warn,blog=info)\n  AWS_*             credentials, region and AWS_ENDPOINT_URL for the DynamoDB store"
+    after_help = "Environment only:\n  BLOG_VERSION      version shown in the banner and X-Blog-Version (default: compiled in)\n  BLOG_CSRF_SECRET  shared secret that signs CSRF tokens; give every process the same one\n  BLOG_SESSION_SECRET  shared secret that signs session cookies (default: derived from BLOG_CSRF_SECRET)\n  BLOG_LOG          log filter (default: warn,blog=info)\n  AWS_*             credentials, region and AWS_ENDPOINT_URL for the DynamoDB store"
 )]
 struct Cli {
     /// Where posts live: `sqlite:PATH` or `dynamodb:TABLE`.
@@ -69,6 +73,12 @@ struct Cli {
     /// Threads serving requests (default: half the CPUs, 1 to 4).
     #[arg(long, env = "BLOG_WORKERS", global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
+    /// DynamoDB only: the table of author accounts (hash key `name`); `blog migrate` creates it.
+    #[arg(long, env = "BLOG_AUTHORS_TABLE", default_value = blog::accounts::dynamodb::DEFAULT_TABLE, global = true)]
+    authors_table: String,
+    /// Seconds a session lasts after signing in.
+    #[arg(long, env = "BLOG_SESSION_TTL", default_value_t = DEFAULT_TTL.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    session_ttl: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -87,12 +97,34 @@ enum Command {
         #[arg(long, value_name = "NEW_TABLE")]
         to: Option<String>,
     },
+    /// Author accounts on the same --store as the server.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Exit 0 when the blog on --bind/--port answers /health with 200.
     Healthcheck {
         /// Seconds to wait for the answer.
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Add an account; the password is read from the terminal, or from stdin's first line.
+    Add {
+        name: String,
+        /// May edit and delete every post, including those whose author has no account.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a new password; every older session of the account ends.
+    Passwd { name: String },
+    /// Remove an account (its posts stay; only admins can change them afterwards).
+    Remove { name: String },
+    /// List the accounts.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -128,7 +160,37 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None | Some(Command::Serve) => serve(&cli).await,
-        Some(Command::Migrate { ref to }) => run_migrate(&cli.store, to.as_deref()).await,
+        Some(Command::Migrate { ref to }) => {
+            let mut progress = |line: &str| println!("{line}");
+            let summary = startup::migrate_store_with(
+                &cli.store,
+                to.as_deref(),
+                &cli.authors_table,
+                &mut progress,
+            )
+            .await?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::User { ref action }) => {
+            let accounts = startup::open_accounts(&cli.store, &cli.authors_table).await?;
+            let command = match action {
+                UserAction::Add { name, admin } => UserCommand::Add {
+                    name: name.clone(),
+                    admin: *admin,
+                },
+                UserAction::Passwd { name } => UserCommand::Passwd { name: name.clone() },
+                UserAction::Remove { name } => UserCommand::Remove { name: name.clone() },
+                UserAction::List => UserCommand::List,
+            };
+            let passwords = Passwords::new()?;
+            let out = blog::users::run(accounts.as_ref(), &passwords, command, || {
+                blog::users::read_new_password("New password: ")
+            })
+            .await?;
+            println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Healthcheck { timeout }) => {
             let addr = healthcheck::target(cli.bind, cli.port);
             if cli.port == 0 {
@@ -142,10 +204,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let csrf = Csrf::new(std::env::var("BLOG_CSRF_SECRET").ok().as_deref())?;
+    let csrf_secret = std::env::var("BLOG_CSRF_SECRET").ok();
+    let csrf = Csrf::new(csrf_secret.as_deref())?;
+    let sessions = Sessions::new(
+        std::env::var("BLOG_SESSION_SECRET").ok().as_deref(),
+        csrf_secret.as_deref(),
+        Duration::from_secs(cli.session_ttl),
+    )?;
     let version = blog::effective_version(std::env::var("BLOG_VERSION").ok().as_deref());
     let site = Site::new(&cli.title, &cli.color, &version)?;
-    let opened = startup::open_store(&cli.store)
+    let opened = startup::open_store_with(&cli.store, &cli.authors_table)
         .await
         .with_context(|| format!("cannot serve from {}", cli.store))?;
     let listener = server::bind(cli.bind, cli.port)
@@ -167,8 +235,16 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
         csrf = if csrf.is_signed() { "signed (BLOG_CSRF_SECRET)" } else { "double-submit cookie" },
         "serving on http://{addr}"
     );
+    if sessions.source() == KeySource::Random {
+        tracing::warn!(
+            "neither BLOG_SESSION_SECRET nor BLOG_CSRF_SECRET is set: sessions are signed with a \
+             key of this process only, so a reader is signed out when a request reaches another \
+             process; give every process the same BLOG_SESSION_SECRET"
+        );
+    }
     startup::start_backfill(cli.backfill_every, &opened);
-    let state = AppState::new(opened.store, site, csrf).with_page_cache(cli.page_cache);
+    let auth = Auth::new(opened.accounts.clone(), sessions, Passwords::new()?);
+    let state = AppState::new(opened.store, site, csrf, auth).with_page_cache(cli.page_cache);
     server::serve(
         listener,
         blog::web::app(state),
@@ -177,11 +253,5 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("serving")?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn run_migrate(spec: &StoreSpec, to: Option<&str>) -> anyhow::Result<ExitCode> {
-    let mut progress = |line: &str| println!("{line}");
-    println!("{}", startup::migrate_store(spec, to, &mut progress).await?);
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 
+use crate::accounts::AccountStore;
+use crate::accounts::dynamodb::{DEFAULT_TABLE as DEFAULT_AUTHORS, DynamoAccounts};
 use crate::config::{StoreSpec, StoreSpecError, valid_table};
 use crate::store::PostStore;
 use crate::store::dynamodb::DynamoStore;
@@ -52,28 +54,59 @@ pub enum StartupError {
     },
 }
 
-/// An open store. `dynamo` is the same store again when it is DynamoDB, for the backfill.
+/// An open store. `dynamo` is the same store again when it is DynamoDB, for the backfill;
+/// `accounts` the authors' accounts beside it (SQLite: the same file; DynamoDB: their table).
 pub struct OpenStore {
     pub store: Arc<dyn PostStore>,
     pub dynamo: Option<DynamoStore>,
+    pub accounts: Arc<dyn AccountStore>,
 }
 
 /// Opens the store `spec` names: SQLite creates the file and schema if needed; DynamoDB checks
 /// the table's key and its listing index, so a table `blog migrate` has not prepared fails
 /// here, with the command to run, instead of on the first request.
 pub async fn open_store(spec: &StoreSpec) -> Result<OpenStore, StartupError> {
+    open_store_with(spec, DEFAULT_AUTHORS).await
+}
+
+/// [`open_store`] with the DynamoDB accounts table named `authors_table`.
+pub async fn open_store_with(
+    spec: &StoreSpec,
+    authors_table: &str,
+) -> Result<OpenStore, StartupError> {
     Ok(match spec {
-        StoreSpec::Sqlite(path) => OpenStore {
-            store: Arc::new(SqliteStore::open(path)?),
-            dynamo: None,
-        },
+        StoreSpec::Sqlite(path) => {
+            let store = Arc::new(SqliteStore::open(path)?);
+            OpenStore {
+                store: store.clone(),
+                dynamo: None,
+                accounts: store,
+            }
+        }
         StoreSpec::Dynamo(table) => {
-            let store = DynamoStore::open(dynamo_client().await?, table).await?;
+            let authors_table = valid_table(authors_table)?;
+            let client = dynamo_client().await?;
+            let store = DynamoStore::open(client.clone(), table).await?;
             OpenStore {
                 store: Arc::new(store.clone()),
                 dynamo: Some(store),
+                accounts: Arc::new(DynamoAccounts::new(client, authors_table)),
             }
         }
+    })
+}
+
+/// The accounts of the store `spec` names, for `blog user …`.
+pub async fn open_accounts(
+    spec: &StoreSpec,
+    authors_table: &str,
+) -> Result<Arc<dyn AccountStore>, StartupError> {
+    Ok(match spec {
+        StoreSpec::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        StoreSpec::Dynamo(_) => Arc::new(DynamoAccounts::new(
+            dynamo_client().await?,
+            valid_table(authors_table)?,
+        )),
     })
 }
 
@@ -163,6 +196,16 @@ pub async fn migrate_store(
     to: Option<&str>,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<String, StartupError> {
+    migrate_store_with(spec, to, DEFAULT_AUTHORS, progress).await
+}
+
+/// [`migrate_store`], creating the DynamoDB accounts table `authors_table` if it is missing.
+pub async fn migrate_store_with(
+    spec: &StoreSpec,
+    to: Option<&str>,
+    authors_table: &str,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<String, StartupError> {
     match (spec, to) {
         (StoreSpec::Sqlite(path), None) => {
             SqliteStore::open(path)?;
@@ -170,21 +213,36 @@ pub async fn migrate_store(
         }
         (StoreSpec::Sqlite(_), Some(_)) => Err(StartupError::CopyNeedsDynamo(spec.clone())),
         (StoreSpec::Dynamo(table), None) => {
-            let report = migrate::migrate(&dynamo_client().await?, table, progress)
+            let authors_table = valid_table(authors_table)?;
+            let client = dynamo_client().await?;
+            let report = migrate::migrate(&client, table, progress)
                 .await
                 .map_err(|source| StartupError::Migrate {
                     table: table.clone(),
                     source,
                 })?;
+            let authors_created =
+                crate::accounts::migrate::ensure_table(&client, authors_table, progress)
+                    .await
+                    .map_err(|source| StartupError::Migrate {
+                        table: authors_table.to_string(),
+                        source,
+                    })?;
             Ok(format!(
-                "{table}: index {INDEX} ({}), {} legacy items backfilled, {} deleted meanwhile",
+                "{table}: index {INDEX} ({}), {} legacy items backfilled, {} deleted meanwhile; \
+                 accounts table {authors_table} ({})",
                 if report.index_created {
                     "created"
                 } else {
                     "already present"
                 },
                 report.backfilled,
-                report.vanished
+                report.vanished,
+                if authors_created {
+                    "created"
+                } else {
+                    "already present"
+                }
             ))
         }
         (StoreSpec::Dynamo(table), Some(new_table)) => {

@@ -1,5 +1,5 @@
 //! A small blocking HTTP/1.1 client for the blog tests, plus the steps a reader's browser
-//! takes (get a CSRF cookie and token, post a form, follow the index pages).
+//! takes (sign in, get a form and its token, post a form, follow the index pages).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -93,13 +93,56 @@ pub fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// A reader's CSRF cookie and token, from the form page at `path`.
-pub fn session(addr: &str, path: &str) -> (String, String) {
-    let page = get(addr, path);
+/// The `name=value` part of the reply's `Set-Cookie` header.
+fn cookie_pair(reply: &Reply) -> String {
+    let cookie = reply.header("set-cookie").expect("a cookie");
+    cookie.split(';').next().expect("name=value").to_string()
+}
+
+/// Signs in as `name` through the sign-in form, then opens the form page at `path`: the
+/// cookies to send (CSRF and session) and the page's form token.
+pub fn sign_in(addr: &str, name: &str, password: &str, path: &str) -> (String, String) {
+    let login = get(addr, "/login");
+    assert_eq!(login.status, 200, "{}", login.body);
+    let csrf = cookie_pair(&login);
+    let body = form(&[
+        ("name", name),
+        ("password", password),
+        ("csrf_token", &login.csrf()),
+    ]);
+    let signed = http(addr, "POST", "/login", Some(&csrf), Some(&body));
+    assert_eq!(signed.status, 303, "sign-in as {name}: {}", signed.body);
+    let cookies = format!("{csrf}; {}", cookie_pair(&signed));
+    let page = http(addr, "GET", path, Some(&cookies), None);
     assert_eq!(page.status, 200, "{path}: {}", page.body);
-    let cookie = page.header("set-cookie").expect("a CSRF cookie");
-    let cookie = cookie.split(';').next().expect("name=value").to_string();
-    (cookie, page.csrf())
+    (cookies, page.csrf())
+}
+
+/// `blog user add NAME [--admin]` on `store`, the password piped on stdin.
+pub fn add_account(store: &str, name: &str, password: &str, admin: bool, envs: &[(&str, &str)]) {
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(crate::bins::bin("blog"));
+    cmd.args(["user", "add", name, "--store", store])
+        .envs(envs.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if admin {
+        cmd.arg("--admin");
+    }
+    let mut child = cmd.spawn().expect("run blog user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("send the password");
+    let out = child.wait_with_output().expect("blog user add");
+    assert!(
+        out.status.success(),
+        "blog user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Titles on every index page, newest first, following "older" links to the end.

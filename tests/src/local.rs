@@ -63,6 +63,14 @@ impl LocalPlatform {
         up.extend_from_slice(extra);
         let out = bluegreen(&state, dir.path(), &up);
         assert!(out.status.success(), "local up failed: {}", text(&out));
+        // The account the load writes as, in the database both colors share.
+        crate::blog_http::add_account(
+            &format!("sqlite:{}", state.join("blog.db").display()),
+            LOAD_AUTHOR,
+            LOAD_PASSWORD,
+            false,
+            &[],
+        );
         let platform = bluegreen::platform::local::lifecycle::connect(&state)
             .await
             .expect("the daemon answers");
@@ -319,6 +327,7 @@ async fn client_loop(
     caps: Caps,
 ) -> LoadReport {
     let mut http = HttpClient::new(addr);
+    let mut session = None;
     let mut report = LoadReport::default();
     let mut step = 0u64;
     loop {
@@ -332,7 +341,7 @@ async fn client_loop(
         step += 1;
         let start_phase = phase.load(Ordering::SeqCst);
         let result = if step % 5 == 0 {
-            create_post(&mut http, n, step, &mut report).await
+            create_post(&mut http, &mut session, n, step, &mut report).await
         } else if step % 2 == 0 && !report.created.is_empty() {
             let path = report.created[(step as usize / 2) % report.created.len()].clone();
             let what = format!("GET {path}");
@@ -388,25 +397,75 @@ async fn client_loop(
 
 type Exchange = (String, bluegreen::platform::local::http::HttpResponse);
 
+/// The account the load writes posts as (added when the platform starts).
+pub const LOAD_AUTHOR: &str = "load";
+pub const LOAD_PASSWORD: &str = "the load's long password";
+
+/// A signed-in load client: its cookies and its session's form token.
+#[derive(Clone, Default)]
+struct Session {
+    cookie: String,
+    token: String,
+}
+
+/// Signs in through the form; the sign-in carries a draft, so its answer is the post form
+/// with the session's token. `None` (with the exchanges) when a step gave no form.
+async fn sign_in(
+    http: &mut HttpClient,
+    exchanges: &mut Vec<Exchange>,
+) -> Result<Option<Session>, (String, String)> {
+    let what = "GET /login".to_string();
+    let login = http.get("/login").await.map_err(|e| (what.clone(), e))?;
+    let found = form_token(&login);
+    exchanges.push((what, login));
+    let Some((token, Some(csrf))) = found else {
+        return Ok(None);
+    };
+    let what = "POST /login".to_string();
+    let signed = http
+        .post_form(
+            "/login",
+            &[("cookie", csrf.as_str())],
+            &[
+                ("csrf_token", token.as_str()),
+                ("name", LOAD_AUTHOR),
+                ("password", LOAD_PASSWORD),
+                ("draft_action", "/posts/new"),
+            ],
+        )
+        .await
+        .map_err(|e| (what.clone(), e))?;
+    let session = signed
+        .headers
+        .get_all(hyper::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+        .find(|c| c.starts_with("blog_session="));
+    let form = form_token(&signed);
+    exchanges.push((what, signed));
+    Ok(match (session, form) {
+        (Some(cookie), Some((token, _))) => Some(Session { cookie, token }),
+        _ => None,
+    })
+}
+
 /// GET the form, POST it; returns both responses (the POST's failure is an error).
 async fn create_post(
     http: &mut HttpClient,
+    session: &mut Option<Session>,
     client: usize,
     step: u64,
     report: &mut LoadReport,
 ) -> Result<Vec<Exchange>, (String, String)> {
-    let form_req = "GET /posts/new".to_string();
-    let form = http
-        .get("/posts/new")
-        .await
-        .map_err(|e| (form_req.clone(), e))?;
-    let Some((token, cookie)) = form_token(&form) else {
-        return Ok(vec![(form_req, form)]);
-    };
-    let mut headers = Vec::new();
-    if let Some(c) = &cookie {
-        headers.push(("cookie", c.as_str()));
+    let mut exchanges = Vec::new();
+    if session.is_none() {
+        *session = sign_in(http, &mut exchanges).await?;
     }
+    let Some(Session { cookie, token }) = session.clone() else {
+        return Ok(exchanges);
+    };
+    let headers = [("cookie", cookie.as_str())];
     let title = format!("load {client}-{step}");
     let resp = http
         .post_form(
@@ -425,7 +484,8 @@ async fn create_post(
             if let Some(loc) = r.header("location") {
                 report.created.push(loc.to_string());
             }
-            Ok(vec![(form_req, form), ("POST /posts/new".to_string(), r)])
+            exchanges.push(("POST /posts/new".to_string(), r));
+            Ok(exchanges)
         }
         Err(e) => {
             // The form's response counts; the POST is the transport error.

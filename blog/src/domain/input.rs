@@ -20,12 +20,31 @@ pub struct FieldLimits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Title(String);
 
+/// Characters that show nothing: control characters and Unicode format characters such as
+/// zero-width spaces and joiners.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}')
+}
+
 impl Title {
     pub fn parse(raw: &str, limits: FieldLimits) -> Result<Self, String> {
         let text = raw.trim();
         let chars = text.chars().count();
         if chars == 0 {
             return Err("Give the post a title.".into());
+        }
+        if let Some(bad) = text.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "The title contains the control character U+{:04X}, which cannot be shown; remove it \
+                 (it often comes with pasted text).",
+                u32::from(bad)
+            ));
+        }
+        if text.chars().all(invisible) {
+            return Err(
+                "The title is made only of invisible characters; give it some words.".into(),
+            );
         }
         if chars > TITLE_MAX_CHARS {
             return Err(format!(
@@ -76,6 +95,16 @@ pub struct Content(String);
 impl Content {
     pub fn parse(raw: &str, limits: FieldLimits) -> Result<Self, String> {
         let text = raw.trim();
+        if let Some(bad) = text
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(format!(
+                "The text contains the control character U+{:04X}, which cannot be shown; remove \
+                 it (it often comes with pasted text).",
+                u32::from(bad)
+            ));
+        }
         if text.len() > CONTENT_MAX_BYTES {
             return Err(format!(
                 "The post is {} KB long; the limit is {} KB.",
@@ -193,6 +222,31 @@ mod tests {
         title_indexed: true,
         content_indexed: true,
     };
+
+    #[test]
+    fn invisible_and_control_characters_are_refused() {
+        for title in [
+            "\u{0}",
+            "a\u{0}b",
+            "\u{1b}[31m",
+            "\u{200B}\u{200D}",
+            "\u{FEFF}",
+        ] {
+            assert!(Title::parse(title, OPEN).is_err(), "{title:?}");
+        }
+        assert!(
+            Title::parse("a\u{0}b", OPEN)
+                .expect_err("nul")
+                .contains("U+0000")
+        );
+        assert!(Title::parse("Café ☕", OPEN).is_ok());
+        assert!(Content::parse("line\n\tindented\r\n", OPEN).is_ok());
+        assert!(
+            Content::parse("nul\u{0}", OPEN)
+                .expect_err("nul")
+                .contains("U+0000")
+        );
+    }
 
     #[test]
     fn trims_and_bounds_titles() {

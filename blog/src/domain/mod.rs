@@ -2,6 +2,7 @@
 //! validated input types the handlers build from forms.
 
 pub mod input;
+pub mod markdown;
 pub mod post;
 pub mod timestamp;
 

@@ -86,10 +86,12 @@ pub const EXCERPT_CHARS: usize = 280;
 /// ellipsis when something was cut. Stores may pass a prefix of the content that is a little
 /// longer than the excerpt.
 pub fn excerpt(content: &str) -> String {
-    // Flatten whitespace lazily: only the first few hundred characters matter.
+    // Markdown becomes its plain words; then whitespace is flattened lazily, since only the
+    // first few hundred characters matter.
+    let plain = super::markdown::to_plain_text(content);
     let mut flat = String::new();
     let mut chars = 0;
-    for word in content.split_whitespace() {
+    for word in plain.split_whitespace() {
         if chars > 0 {
             flat.push(' ');
             chars += 1;
@@ -128,6 +130,10 @@ mod tests {
     #[test]
     fn excerpts() {
         assert_eq!(excerpt("short\n\ntext"), "short text");
+        assert_eq!(
+            excerpt("# A *Markdown* post\n\n- [x](https://e.example)"),
+            "A Markdown post x"
+        );
         let long = "word ".repeat(200);
         let e = excerpt(&long);
         assert!(e.ends_with('…'));

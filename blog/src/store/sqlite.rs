@@ -23,7 +23,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_IDLE_MAX: usize = 8;
 /// Characters of content read for an index-page excerpt.
 const EXCERPT_PREFIX_CHARS: usize = 400;
-const SCHEMA_VERSION: i64 = 1;
+/// 1: posts; 2: author accounts (`users`) and the author index.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS posts (
@@ -35,6 +36,13 @@ CREATE TABLE IF NOT EXISTS posts (
     PRIMARY KEY (post_id, author)
 );
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (timestamp, post_id, author);
+CREATE INDEX IF NOT EXISTS posts_by_author ON posts (author, timestamp, post_id);
+CREATE TABLE IF NOT EXISTS users (
+    name          TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    admin         INTEGER NOT NULL DEFAULT 0,
+    session_epoch INTEGER NOT NULL DEFAULT 0
+);
 ";
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,9 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    /// The file opened (device, inode): a file deleted or replaced underneath the blog would
+    /// take new posts into an unlinked file, lost at the next start, so health checks it.
+    file: (u64, u64),
     idle: Mutex<Vec<Connection>>,
     watch: Mutex<Watch>,
 }
@@ -96,8 +107,13 @@ impl SqliteStore {
         tx.commit().map_err(fail)?;
         let watch = connect(&path).map_err(fail)?;
         let seen = data_version(&watch).map_err(fail)?;
+        let file = file_identity(&path).map_err(|e| OpenError {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
+                file,
                 path,
                 idle: Mutex::new(vec![conn]),
                 watch: Mutex::new(Watch {
@@ -114,12 +130,15 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection on the current thread.
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+    pub(crate) fn read<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, StoreError> {
         self.inner.with_conn(|c| f(c))
     }
 
     /// Runs a write transaction on the blocking pool.
-    async fn write<R: Send + 'static>(
+    pub(crate) async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
@@ -193,11 +212,17 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "data_version", |row| row.get(0))
 }
 
-fn backend(e: rusqlite::Error) -> StoreError {
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::backend("SQLite", e)
 }
 
@@ -376,6 +401,24 @@ impl PostStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        match file_identity(&self.inner.path) {
+            Ok(file) if file == self.inner.file => {}
+            Ok(_) => {
+                return Err(StoreError::backend(
+                    "SQLite database file replaced",
+                    format!(
+                        "{} is no longer the file this process opened; restart the blog",
+                        self.inner.path.display()
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(StoreError::backend(
+                    format!("SQLite database file {} is gone", self.inner.path.display()),
+                    e,
+                ));
+            }
+        }
         self.read(|conn| {
             conn.prepare_cached("SELECT 1 FROM posts LIMIT 1")?
                 .query_row([], |_| Ok(()))

@@ -6,11 +6,16 @@
 //! cookie, so a planted cookie is useless without the secret; without it the form value is the
 //! cookie itself, the plain double-submit pattern. No server-side state either way
 //! (docs/blog.md, "CSRF across processes").
+//!
+//! Since there are sessions, this token guards only the sign-in form: every form shown to a
+//! signed-in author carries a token bound to the session instead (`auth::session`), and every
+//! POST must also come from this site (`web::context`).
 
-use hmac::{Hmac, Mac};
-use http::header::{COOKIE, SET_COOKIE};
+use hmac::Mac;
+use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
-use sha2::Sha256;
+
+use crate::auth::{Scheme, cookies};
 
 pub const COOKIE_NAME: &str = "blog_csrf";
 /// The form field carrying the token.
@@ -61,15 +66,15 @@ impl Csrf {
     }
 
     /// The token for a form, reusing the reader's cookie when it has a well-formed one.
-    pub fn issue(&self, request: &HeaderMap) -> FormToken {
-        if let Some(cookie) = cookie_token(request) {
+    pub fn issue(&self, request: &HeaderMap, scheme: Scheme) -> FormToken {
+        if let Some(cookie) = cookie_token(request, scheme) {
             return FormToken {
                 field: self.derive(&cookie),
                 set_cookie: None,
             };
         }
         let cookie = hex::encode(rand::random::<[u8; TOKEN_BYTES]>());
-        let header = format!("{COOKIE_NAME}={cookie}; Path=/; HttpOnly; SameSite=Lax");
+        let header = scheme.set_cookie(COOKIE_NAME, &cookie, None);
         FormToken {
             field: self.derive(&cookie),
             set_cookie: HeaderValue::from_str(&header).ok(),
@@ -77,8 +82,8 @@ impl Csrf {
     }
 
     /// Whether `submitted` matches the request's cookie.
-    pub fn verify(&self, request: &HeaderMap, submitted: &str) -> bool {
-        let Some(cookie) = cookie_token(request) else {
+    pub fn verify(&self, request: &HeaderMap, scheme: Scheme, submitted: &str) -> bool {
+        let Some(cookie) = cookie_token(request, scheme) else {
             return false;
         };
         match &self.secret {
@@ -100,11 +105,8 @@ impl Csrf {
     }
 }
 
-fn mac(secret: &[u8], cookie: &str) -> Hmac<Sha256> {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
-    mac.update(cookie.as_bytes());
-    mac
+fn mac(secret: &[u8], cookie: &str) -> hmac::Hmac<sha2::Sha256> {
+    crate::auth::session::mac(secret, cookie.as_bytes())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -112,21 +114,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The reader's token cookie, if present and shaped like one of ours.
-fn cookie_token(request: &HeaderMap) -> Option<String> {
-    request
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_string())
+fn cookie_token(request: &HeaderMap, scheme: Scheme) -> Option<String> {
+    cookies::read(request, &scheme.cookie_name(COOKIE_NAME))
         .filter(|v| v.len() == TOKEN_BYTES * 2 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::COOKIE;
 
     fn with_cookie(token: &FormToken) -> HeaderMap {
         let set = token.headers();
@@ -147,13 +144,13 @@ mod tests {
     #[test]
     fn plain_double_submit() {
         let csrf = Csrf::new(None).expect("no secret");
-        let token = csrf.issue(&HeaderMap::new());
+        let token = csrf.issue(&HeaderMap::new(), Scheme::Http);
         let headers = with_cookie(&token);
-        assert!(csrf.verify(&headers, &token.field));
-        assert!(!csrf.verify(&headers, "forged"));
-        assert!(!csrf.verify(&HeaderMap::new(), &token.field));
+        assert!(csrf.verify(&headers, Scheme::Http, &token.field));
+        assert!(!csrf.verify(&headers, Scheme::Http, "forged"));
+        assert!(!csrf.verify(&HeaderMap::new(), Scheme::Http, &token.field));
         // The same cookie gets the same token, with no new cookie.
-        let again = csrf.issue(&headers);
+        let again = csrf.issue(&headers, Scheme::Http);
         assert_eq!(again.field, token.field);
         assert!(again.headers().is_empty());
     }
@@ -163,13 +160,13 @@ mod tests {
         let blue = Csrf::new(Some("a shared secret of enough length")).expect("secret");
         let green = Csrf::new(Some("a shared secret of enough length")).expect("secret");
         let other = Csrf::new(Some("a different secret, also long")).expect("secret");
-        let token = blue.issue(&HeaderMap::new());
+        let token = blue.issue(&HeaderMap::new(), Scheme::Http);
         let headers = with_cookie(&token);
-        assert!(green.verify(&headers, &token.field));
-        assert!(!other.verify(&headers, &token.field));
+        assert!(green.verify(&headers, Scheme::Http, &token.field));
+        assert!(!other.verify(&headers, Scheme::Http, &token.field));
         // The cookie value alone is not a valid signed token.
-        let cookie = cookie_token(&headers).expect("cookie");
-        assert!(!green.verify(&headers, &cookie));
+        let cookie = cookie_token(&headers, Scheme::Http).expect("cookie");
+        assert!(!green.verify(&headers, Scheme::Http, &cookie));
     }
 
     #[test]

@@ -11,8 +11,14 @@ use crate::telemetry::Chain;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// A path the blog does not serve at all.
+    #[error("no such page")]
+    NoPage,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Signed in (or not needed) but not allowed; the message says why and what to do.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("request body too large")]
     TooLarge,
     // Sources are not repeated in these messages: the log line walks the chain (`Chain`).
@@ -41,8 +47,9 @@ pub struct ErrorPage {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoPage => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Store(StoreError::Rejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -58,8 +65,18 @@ impl AppError {
                           link may be mistyped."
                     .into(),
             },
+            AppError::NoPage => ErrorPage {
+                heading: "Page not found",
+                message: "The blog has no page at this address. Check the link, or start from \
+                          the latest posts."
+                    .into(),
+            },
             AppError::BadRequest(why) => ErrorPage {
                 heading: "That request did not make sense",
+                message: why.clone(),
+            },
+            AppError::Forbidden(why) => ErrorPage {
+                heading: "Not allowed",
                 message: why.clone(),
             },
             AppError::TooLarge => ErrorPage {

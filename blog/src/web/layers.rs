@@ -60,8 +60,14 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
 
 fn error_page(state: &AppState, response: Response, page: &ErrorPage) -> Response {
     let status = response.status();
+    let nav = response
+        .extensions()
+        .get::<super::context::Ctx>()
+        .map(|ctx| pages::Nav::of(&ctx.viewer))
+        .unwrap_or_default();
     let html = pages::ErrorView {
         site: &state.site,
+        nav,
         status: status.as_u16(),
         heading: page.heading,
         message: &page.message,

@@ -4,6 +4,7 @@
 //! log) in `layers`.
 
 pub mod cache;
+pub mod context;
 pub mod csrf;
 pub mod error;
 pub mod handlers;
@@ -14,9 +15,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::HeaderValue;
 
+use crate::auth::Auth;
 use crate::store::PostStore;
 pub use cache::PageCache;
 pub use csrf::Csrf;
@@ -83,16 +85,18 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub csrf: Arc<Csrf>,
     pub pages: Arc<PageCache>,
+    pub auth: Auth,
 }
 
 impl AppState {
     /// State with the page cache on.
-    pub fn new(store: Arc<dyn PostStore>, site: Site, csrf: Csrf) -> Self {
+    pub fn new(store: Arc<dyn PostStore>, site: Site, csrf: Csrf, auth: Auth) -> Self {
         Self {
             store,
             site: Arc::new(site),
             csrf: Arc::new(csrf),
             pages: Arc::new(PageCache::new(true)),
+            auth,
         }
     }
 
@@ -113,9 +117,12 @@ impl AppState {
 
 /// The blog's routes, with its headers, error pages, body limit and request log.
 pub fn app(state: AppState) -> Router {
-    use handlers::{assets, health, index, posts};
+    use handlers::{account, assets, health, index, posts};
     Router::new()
         .route("/", get(index::list))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::account_page))
         .route("/posts/new", get(posts::new_form).post(posts::create))
         .route("/posts/{id}", get(posts::show))
         .route(
@@ -131,6 +138,10 @@ pub fn app(state: AppState) -> Router {
         .route("/static/favicon.svg", get(assets::favicon))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::context,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layers::finish,

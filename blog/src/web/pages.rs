@@ -1,15 +1,32 @@
 //! View models for the askama templates in `blog/templates/`. Every user-supplied string is
-//! escaped by askama; nothing here is marked safe.
+//! escaped by askama; the one thing marked safe is a post's body, which is HTML that
+//! `domain::markdown` rendered and sanitized.
 
 use askama::Template;
 
 use super::Site;
+use crate::auth::Viewer;
 use crate::domain::{FieldErrors, Post, PostSummary};
+
+/// The masthead's account links: the signed-in name, or a sign-in link.
+#[derive(Clone, Debug, Default)]
+pub struct Nav {
+    pub name: Option<String>,
+}
+
+impl Nav {
+    pub fn of(viewer: &Viewer) -> Self {
+        Self {
+            name: viewer.signed_in().map(|me| me.name.clone()),
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "index.html")]
 pub struct IndexView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub posts: Vec<Card>,
     pub newer_href: Option<String>,
     pub older_href: Option<String>,
@@ -43,12 +60,16 @@ impl Card {
 #[template(path = "post.html")]
 pub struct PostView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub post: &'a Post,
     pub date: String,
     pub datetime: String,
-    pub paragraphs: Vec<&'a str>,
+    /// Sanitized HTML of the post's Markdown.
+    pub body_html: String,
     pub edit_href: String,
     pub delete_href: String,
+    /// Whether the reader may edit and delete this post (its author, or an admin).
+    pub can_change: bool,
     /// Other items stored under the same id (the seed's edit bug), for cleaning up.
     pub others: Vec<Version>,
 }
@@ -85,32 +106,6 @@ pub fn encode_query(value: &str) -> String {
     out
 }
 
-/// Splits text into paragraphs at blank lines; single line breaks stay inside a paragraph.
-pub fn paragraphs(content: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = content.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\n' {
-            let mut j = i + 1;
-            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
-                j += 1;
-            }
-            if j < bytes.len() && bytes[j] == b'\n' {
-                out.push(content[start..i].trim());
-                start = j + 1;
-                i = j + 1;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out.push(content[start..].trim());
-    out.retain(|p| !p.is_empty());
-    out
-}
-
 /// Whether the form creates a post or edits one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum FormMode {
@@ -122,6 +117,7 @@ pub enum FormMode {
 #[template(path = "form.html")]
 pub struct FormView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub mode: FormMode,
     pub action: String,
     pub cancel_href: String,
@@ -131,6 +127,8 @@ pub struct FormView<'a> {
     pub errors: FieldErrors,
     pub csrf: String,
     pub notes: Vec<String>,
+    /// A line above the form, such as "signed in again, your text is kept".
+    pub notice: Option<String>,
 }
 
 impl FormView<'_> {
@@ -157,6 +155,7 @@ impl FormView<'_> {
 #[template(path = "delete.html")]
 pub struct DeleteView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub post: &'a Post,
     pub date: String,
     pub action: String,
@@ -166,9 +165,62 @@ pub struct DeleteView<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginView<'a> {
+    pub site: &'a Site,
+    pub nav: Nav,
+    pub csrf: String,
+    pub name: &'a str,
+    pub next: &'a str,
+    pub error: Option<String>,
+    /// Why the page is shown instead of what was asked, if that needs saying.
+    pub reason: Option<&'a str>,
+    pub draft: Option<&'a Draft>,
+}
+
+/// A post's text carried through a sign-in, so a session that ended while the author wrote
+/// loses nothing: where it was going, and what it said.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Draft {
+    pub draft_action: String,
+    pub draft_author: String,
+    pub draft_title: String,
+    pub draft_content: String,
+}
+
+impl Draft {
+    pub fn is_empty(&self) -> bool {
+        self.draft_action.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountView<'a> {
+    pub site: &'a Site,
+    pub nav: Nav,
+    pub name: &'a str,
+    pub admin: bool,
+    pub csrf: &'a str,
+}
+
+/// A refusal that keeps what the author typed, so it can be copied elsewhere.
+#[derive(Template)]
+#[template(path = "refused.html")]
+pub struct RefusedView<'a> {
+    pub site: &'a Site,
+    pub nav: Nav,
+    pub message: &'a str,
+    pub title: &'a str,
+    pub content: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorView<'a> {
     pub site: &'a Site,
+    pub nav: Nav,
     pub status: u16,
     pub heading: &'a str,
     pub message: &'a str,
@@ -177,15 +229,6 @@ pub struct ErrorView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_paragraphs() {
-        assert_eq!(
-            paragraphs("one\ntwo\n\nthree\r\n \r\nfour\n"),
-            vec!["one\ntwo", "three", "four"]
-        );
-        assert!(paragraphs("  \n\n ").is_empty());
-    }
 
     #[test]
     fn encodes_query_values() {

@@ -3,6 +3,11 @@ output "table_name" {
   value       = aws_dynamodb_table.posts.name
 }
 
+output "authors_table_name" {
+  description = "DynamoDB table holding the author accounts."
+  value       = aws_dynamodb_table.authors.name
+}
+
 output "table_arn" {
   description = "ARN of the posts table."
   value       = aws_dynamodb_table.posts.arn

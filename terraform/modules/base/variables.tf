@@ -19,6 +19,12 @@ variable "table_name" {
   default     = "BlogPosts"
 }
 
+variable "authors_table_name" {
+  description = "Name of the DynamoDB table holding the blog's author accounts."
+  type        = string
+  default     = "BlogAuthors"
+}
+
 variable "table_billing_mode" {
   description = "PAY_PER_REQUEST, or PROVISIONED with table_read_capacity / table_write_capacity."
   type        = string

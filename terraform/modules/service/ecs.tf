@@ -65,10 +65,12 @@ resource "aws_ecs_task_definition" "color" {
         { name = "BLOG_COLOR", value = each.key },
         { name = "PORT", value = tostring(var.container_port) },
         { name = "AWS_REGION", value = var.region },
+        { name = "BLOG_AUTHORS_TABLE", value = var.authors_table_name },
       ]
 
       secrets = [
         { name = "BLOG_CSRF_SECRET", valueFrom = aws_ssm_parameter.csrf_secret.arn },
+        { name = "BLOG_SESSION_SECRET", valueFrom = aws_ssm_parameter.session_secret.arn },
       ]
 
       # The image has no shell and no curl: the blog binary checks its own /health.

@@ -16,10 +16,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 }
 
 # The execution role is used by the ECS agent, not by the blog: it pulls the image, writes the log
-# streams and reads the CSRF secret into the container's environment.
+# streams and reads the CSRF and session secrets into the container's environment.
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-task-execution"
-  description        = "ECS agent for ${var.name}: pull the image, write logs, read the CSRF secret"
+  description        = "ECS agent for ${var.name}: pull the image, write logs, read the blog's secrets"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
   tags               = local.tags
 }
@@ -45,9 +45,9 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid       = "ReadTheCsrfSecret"
+    sid       = "ReadTheBlogSecrets"
     actions   = ["ssm:GetParameters"]
-    resources = [aws_ssm_parameter.csrf_secret.arn]
+    resources = [aws_ssm_parameter.csrf_secret.arn, aws_ssm_parameter.session_secret.arn]
   }
 
   statement {
@@ -88,6 +88,14 @@ data "aws_iam_policy_document" "task" {
       data.aws_dynamodb_table.posts.arn,
       "${data.aws_dynamodb_table.posts.arn}/index/ByTimestamp",
     ]
+  }
+
+  # Signing in reads an account; signing out everywhere bumps its session epoch. Adding, listing
+  # and removing accounts is `blog user …`, run with an operator's credentials.
+  statement {
+    sid       = "AuthorsTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [data.aws_dynamodb_table.authors.arn]
   }
 
   # A table encrypted with a customer-managed key needs the caller to be allowed to use the key, and

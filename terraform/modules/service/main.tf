@@ -6,6 +6,10 @@ data "aws_dynamodb_table" "posts" {
   name = var.table_name
 }
 
+data "aws_dynamodb_table" "authors" {
+  name = var.authors_table_name
+}
+
 data "aws_ecr_repository" "blog" {
   name = var.ecr_repository_name
 }
@@ -79,5 +83,22 @@ resource "aws_ssm_parameter" "csrf_secret" {
   key_id           = module.kms.key_arn
   value_wo         = ephemeral.random_password.csrf_secret.result
   value_wo_version = var.csrf_secret_version
+  tags             = local.tags
+}
+
+# Both colors sign and check session cookies with this one secret, so an author signed in on blue
+# stays signed in when the next request lands on green. Generated at apply time, write-only.
+ephemeral "random_password" "session_secret" {
+  length  = 48
+  special = false
+}
+
+resource "aws_ssm_parameter" "session_secret" {
+  name             = "/${var.name}/blog/session-secret"
+  description      = "Session-signing secret shared by the ${var.name} blue and green tasks"
+  type             = "SecureString"
+  key_id           = module.kms.key_arn
+  value_wo         = ephemeral.random_password.session_secret.result
+  value_wo_version = var.session_secret_version
   tags             = local.tags
 }

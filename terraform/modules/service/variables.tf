@@ -13,6 +13,12 @@ variable "region" {
   type        = string
 }
 
+variable "authors_table_name" {
+  description = "DynamoDB table of the author accounts (the base stack's authors_table_name output)."
+  type        = string
+  default     = "BlogAuthors"
+}
+
 variable "table_name" {
   description = "DynamoDB table of the base stack (its table_name output)."
   type        = string
@@ -164,6 +170,12 @@ variable "log_retention_days" {
   description = "Retention of the task log group /ecs/<name>, in days."
   type        = number
   default     = 365
+}
+
+variable "session_secret_version" {
+  description = "Bump to rotate the session-signing secret shared by both colors (every author is signed out)."
+  type        = number
+  default     = 1
 }
 
 variable "csrf_secret_version" {

@@ -13,13 +13,16 @@ use aws_sdk_dynamodb::types::{
     KeyType, LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput,
     ScalarAttributeType,
 };
+use blog::accounts::dynamodb::DynamoAccounts;
+use blog::accounts::{Account, AccountStore};
+use blog::auth::{Auth, Passwords, Sessions};
 use blog::domain::{Post, PostId, Timestamp};
 use blog::store::dynamodb::{DynamoStore, migrate};
 use blog::store::paging::{self, PageRequest};
 use blog::store::{PostStore, StoreError};
 use blog::web::{AppState, Csrf, Site};
 use bluegreen_tests::bins::bin;
-use bluegreen_tests::blog_http::{Reply, all_titles, form, get, http, session};
+use bluegreen_tests::blog_http::{Reply, all_titles, form, get, http, sign_in};
 use bluegreen_tests::moto::MotoServer;
 use tokio::runtime::Runtime;
 
@@ -194,6 +197,65 @@ async fn raw_item(
         .cloned()
 }
 
+const SHARED_SECRET: &str = "a secret shared by both colors";
+const AUTHORS: &str = "BlogAuthors";
+
+/// The accounts table as `blog migrate` makes it (twice: the second run changes nothing),
+/// with root (an admin) and Ann; their password is `password of NAME`.
+async fn authors(client: &Client) -> Arc<dyn AccountStore> {
+    let mut steps = Vec::new();
+    let created = blog::accounts::migrate::ensure_table(client, AUTHORS, &mut |l: &str| {
+        steps.push(l.to_string())
+    })
+    .await
+    .expect("create the accounts table");
+    assert!(created, "{steps:?}");
+    let again = blog::accounts::migrate::ensure_table(client, AUTHORS, &mut |_: &str| {})
+        .await
+        .expect("again");
+    assert!(!again, "idempotent");
+    let accounts = DynamoAccounts::new(client.clone(), AUTHORS);
+    let passwords = Passwords::with_cost(8, 1).expect("params");
+    for (name, admin) in [("root", true), ("Ann", false)] {
+        let hash = passwords
+            .hash(format!("password of {name}"))
+            .await
+            .expect("hash");
+        accounts
+            .add(&Account {
+                name: name.into(),
+                password_hash: hash,
+                admin,
+                session_epoch: 0,
+            })
+            .await
+            .expect("add");
+    }
+    let taken = accounts
+        .add(&Account {
+            name: "Ann".into(),
+            password_hash: "x".into(),
+            admin: true,
+            session_epoch: 0,
+        })
+        .await;
+    assert!(matches!(taken, Err(StoreError::Rejected(_))), "{taken:?}");
+    accounts.end_sessions("Ann").await.expect("bump");
+    let listed = accounts.list().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|a| (a.name.as_str(), a.admin, a.session_epoch))
+            .collect::<Vec<_>>(),
+        [("Ann", false, 1), ("root", true, 0)]
+    );
+    assert!(matches!(
+        accounts.end_sessions("nobody").await,
+        Err(StoreError::NotFound)
+    ));
+    Arc::new(accounts)
+}
+
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -205,13 +267,18 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
 fn serve(
     rt: &Runtime,
     store: Arc<dyn PostStore>,
+    accounts: Arc<dyn AccountStore>,
     color: &str,
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
     let site = Site::new("Seed Blog", color, "v2").expect("site");
+    let sessions = Sessions::new(None, Some(SHARED_SECRET), blog::auth::session::DEFAULT_TTL)
+        .expect("sessions");
+    let passwords = Passwords::with_cost(8, 1).expect("argon2 params");
     let state = AppState::new(
         store,
         site,
-        Csrf::new(Some("a secret shared by both colors")).expect("csrf"),
+        Csrf::new(Some(SHARED_SECRET)).expect("csrf"),
+        Auth::new(accounts, sessions, passwords),
     );
     let listener = rt
         .block_on(blog::server::bind("127.0.0.1".parse().expect("ip"), 0))
@@ -325,7 +392,8 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
         limits.content_indexed && limits.title_indexed,
         "the seed's LSIs are detected"
     );
-    let (addr, _stop) = serve(&rt, Arc::new(store), "green");
+    let accounts = rt.block_on(authors(&client));
+    let (addr, _stop) = serve(&rt, Arc::new(store), accounts, "green");
 
     // Newest first (the duplicate's timestamp is the migration's, so it leads).
     assert_eq!(
@@ -343,12 +411,30 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
     let dup_view = get(&addr, &format!("/posts/{middle}"));
     assert!(
         dup_view.body.contains("Second, edited")
-            && dup_view.body.contains("Other copies of this post")
+            && !dup_view.body.contains("Other copies of this post"),
+        "readers get no cleanup controls"
     );
     assert_eq!(get(&addr, &format!("/posts/{}", uuid_v4())).status, 404);
 
     // Edit a seed item: title and content change, author and timestamp stay.
-    let (cookie, token) = session(&addr, &format!("/posts/{newest}/edit"));
+    // The seed's posts have authors without accounts: only an admin may edit them.
+    let (cookie, token) = sign_in(
+        &addr,
+        "root",
+        "password of root",
+        &format!("/posts/{newest}/edit"),
+    );
+    let dup_view = http(
+        &addr,
+        "GET",
+        &format!("/posts/{middle}"),
+        Some(&cookie),
+        None,
+    );
+    assert!(
+        dup_view.body.contains("Other copies of this post"),
+        "an admin cleans up"
+    );
     let saved = post_form(
         &addr,
         &cookie,
@@ -422,7 +508,15 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
     assert!(too_long.body.contains("blog migrate --to NEW_TABLE"));
 
     // Delete the duplicate copy by (post_id, author), as the cleanup link does.
-    let confirm = get(&addr, &format!("/posts/{middle}/delete?author=Mallory"));
+    let anonymous = get(&addr, &format!("/posts/{middle}/delete?author=Mallory"));
+    assert_eq!(anonymous.status, 303, "readers are sent to sign in");
+    let confirm = http(
+        &addr,
+        "GET",
+        &format!("/posts/{middle}/delete?author=Mallory"),
+        Some(&cookie),
+        None,
+    );
     assert_eq!(confirm.status, 200);
     let gone = post_form(
         &addr,
@@ -441,6 +535,7 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
     );
 
     // A post written here is an item the seed's app reads: the seed's attributes, all strings.
+    let (cookie, token) = sign_in(&addr, "Ann", "password of Ann", "/posts/new");
     let created = post_form(
         &addr,
         &cookie,

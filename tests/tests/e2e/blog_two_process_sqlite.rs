@@ -9,9 +9,21 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bluegreen_tests::bins::bin;
-use bluegreen_tests::blog_http::{Reply, all_titles, form, http, session};
+use bluegreen_tests::blog_http::{Reply, add_account, all_titles, form, http, sign_in};
 
 const SECRET: &str = "shared-by-blue-and-green-0123456789";
+const PASSWORD: &str = "Ann's long password";
+
+/// Ann's account on the database at `db`, made with `blog user add`.
+fn add_ann(db: &Path) {
+    add_account(
+        &format!("sqlite:{}", db.display()),
+        "Ann",
+        PASSWORD,
+        false,
+        &[],
+    );
+}
 
 /// A running blog process; killed if a test fails before stopping it.
 struct Blog {
@@ -111,6 +123,7 @@ impl Drop for Blog {
 fn blue_and_green_share_one_sqlite_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("blog.db");
+    add_ann(&db);
     let mut blue = Blog::start(&db, "blue", &[]);
     let mut green = Blog::start(&db, "green", &[]);
 
@@ -123,8 +136,9 @@ fn blue_and_green_share_one_sqlite_file() {
         assert_eq!(health.header("x-blog-color").as_deref(), Some(color));
     }
 
-    // A form served by blue is accepted by green (shared secret, no server-side state).
-    let (cookie, token) = session(&blue.addr, "/posts/new");
+    // Signed in on blue, a form served by blue is accepted by green (shared secret, no
+    // server-side state): the session and its form token hold in both processes.
+    let (cookie, token) = sign_in(&blue.addr, "Ann", PASSWORD, "/posts/new");
     let created = green.new_post(&cookie, &token, "From blue's form");
     assert_eq!(created.status, 303, "{}", created.body);
     let location = created.header("location").expect("location");
@@ -184,6 +198,24 @@ fn blue_and_green_share_one_sqlite_file() {
         303
     );
     assert_eq!(green.get(&location, None).status, 404);
+
+    // Signing out everywhere on green ends the session on blue as well.
+    let out = green.post(
+        "/logout",
+        &cookie,
+        &form(&[("csrf_token", &token), ("everywhere", "1")]),
+    );
+    assert_eq!(out.status, 303, "{}", out.body);
+    let after = blue.get("/posts/new", Some(&cookie));
+    assert_eq!(after.status, 303, "{}", after.body);
+    assert!(
+        after
+            .header("location")
+            .unwrap_or_default()
+            .starts_with("/login?next="),
+        "{:?}",
+        after.header("location")
+    );
 
     assert_eq!(blue.terminate().code(), Some(0));
     assert_eq!(
@@ -265,8 +297,9 @@ fn json_logs_healthcheck_and_startup_errors() {
 fn sigterm_finishes_the_request_in_flight() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().expect("tempdir");
+    add_ann(&dir.path().join("blog.db"));
     let mut blog = Blog::start(&dir.path().join("blog.db"), "blue", &[]);
-    let (cookie, token) = session(&blog.addr, "/posts/new");
+    let (cookie, token) = sign_in(&blog.addr, "Ann", PASSWORD, "/posts/new");
     let body = form(&[
         ("title", "Sent across a shutdown"),
         ("author", "Ann"),

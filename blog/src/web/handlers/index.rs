@@ -1,5 +1,6 @@
 //! `GET /`: the newest posts, a page at a time, with links to older and newer pages.
 
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -11,7 +12,8 @@ use http::Uri;
 use super::cached;
 use crate::store::paging::{self, PAGE_SIZE};
 use crate::store::{Cursor, PageRequest};
-use crate::web::pages::{Card, IndexView};
+use crate::web::context::Ctx;
+use crate::web::pages::{Card, IndexView, Nav};
 use crate::web::{AppError, AppState};
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +28,7 @@ const DAMAGED: &str =
 
 pub async fn list(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     uri: Uri,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
@@ -39,10 +42,11 @@ pub async fn list(
         (Some(_), Some(_)) => return Err(AppError::BadRequest(DAMAGED.into())),
     };
     let key = format!("/?{}", uri.query().unwrap_or_default());
-    cached(&state, key, async {
+    cached(&state, &ctx, key, async {
         let found = paging::page(state.store.as_ref(), &request, PAGE_SIZE).await?;
         let view = IndexView {
             site: &state.site,
+            nav: Nav::of(&ctx.viewer),
             posts: found.posts.iter().map(Card::of).collect(),
             newer_href: found.newer.map(|c| format!("/?newer={}", c.encode())),
             older_href: found.older.map(|c| format!("/?older={}", c.encode())),

@@ -1,6 +1,7 @@
 //! Request handlers, one module per area. They parse input into domain types, call the store,
 //! and pick a page; status codes and headers are decided here and in `web::error`.
 
+pub mod account;
 pub mod assets;
 pub mod health;
 pub mod index;
@@ -9,15 +10,30 @@ pub mod posts;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::StatusCode;
 
 use super::AppError;
+use super::context::Ctx;
 use super::csrf::FormToken;
+use super::pages::encode_query;
 
 /// Any path the blog does not serve.
 pub async fn not_found() -> AppError {
-    AppError::NotFound
+    AppError::NoPage
+}
+
+/// A query string the route cannot read (a repeated parameter, say) gets the blog's 400 page.
+pub(crate) fn query<T>(
+    parsed: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, AppError> {
+    parsed.map(|q| q.0).map_err(|_| {
+        AppError::BadRequest(
+            "This address has a query string the blog cannot read (a parameter given twice, \
+             perhaps). Use the links on the page."
+                .into(),
+        )
+    })
 }
 
 /// Renders a page with a status, plus the CSRF cookie when the form needed a fresh one.
@@ -32,15 +48,18 @@ pub(crate) fn page(
 }
 
 /// A cached page for `key`, or the one `render` makes (kept when the store has a version).
+/// Only anonymous readers' pages are cached: a signed-in reader's carry their name, their
+/// controls and their session's token, and are rendered for them every time.
 pub(crate) async fn cached<F>(
     state: &super::AppState,
+    ctx: &Ctx,
     key: String,
     render: F,
 ) -> Result<Response, AppError>
 where
     F: Future<Output = Result<String, AppError>>,
 {
-    let version = state.cache_version();
+    let version = state.cache_version().filter(|_| ctx.cacheable());
     if let Some(version) = version
         && let Some(page) = state.pages.get(version, &key)
     {
@@ -51,6 +70,11 @@ where
         state.pages.put(version, key, page.clone());
     }
     Ok(Html(page).into_response())
+}
+
+/// Sends a reader who is not signed in to the sign-in page, coming back to `next` after.
+pub(crate) fn to_login(next: &str) -> Response {
+    Redirect::to(&format!("/login?next={}", encode_query(next))).into_response()
 }
 
 pub(crate) fn form_rejected(rejection: FormRejection) -> AppError {

@@ -1,28 +1,36 @@
-//! One post: show, write, edit, delete. Forms that fail (validation, an expired CSRF token, an
-//! attempt to change the author, a store that did not answer) come back with everything the
-//! author typed still in them.
+//! One post: show, write, edit, delete. Reading needs nothing; writing needs a signed-in
+//! author, and editing or deleting the post's author or an admin (`Viewer::may_change`).
+//! Forms that fail (validation, an expired token, a session that ended, a refusal, a store
+//! that did not answer) come back with everything the author typed still on the page.
 
-use axum::Form;
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use askama::Template;
 use http::Uri;
 
-use super::{cached, form_rejected, page};
+use super::account::login_page;
+use super::{cached, form_rejected, page, query, to_login};
+use crate::auth::SignedIn;
 use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
 use crate::store::{self, StoreError};
 use crate::telemetry::Chain;
-use crate::web::pages::{self, DeleteView, FormMode, FormView, PostView, Version};
+use crate::web::context::Ctx;
+use crate::web::pages::{
+    self, DeleteView, Draft, FormMode, FormView, Nav, PostView, RefusedView, Version,
+};
 use crate::web::{AppError, AppState};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PostForm {
     title: String,
+    /// On an edit, which stored item (the author is part of the key); ignored on a new post,
+    /// whose author is the signed-in account.
     author: String,
     content: String,
     csrf_token: String,
@@ -46,6 +54,10 @@ const CSRF_FAILED: &str = "This form had expired or did not come from this blog,
                            Your text is still here: check it and send it again.";
 const STORE_DOWN: &str = "The blog could not reach its database, so nothing was saved. Your text is \
                           still here: try again in a moment.";
+const SESSION_ENDED: &str = "You are not signed in (your session may have ended while you wrote), \
+                             so nothing was saved yet. Sign in: your text is kept and comes back in the form.";
+pub(crate) const SIGNED_IN_AGAIN: &str =
+    "You are signed in. Your text is below as you left it: check it and send it again.";
 
 fn parse_id(raw: &str) -> Result<PostId, AppError> {
     PostId::parse(raw).ok_or(AppError::NotFound)
@@ -82,6 +94,17 @@ fn store_failure(e: StoreError) -> Result<(StatusCode, FieldErrors), AppError> {
     Ok((status, form_error(&message)))
 }
 
+/// Why `me` may not change a post by `author`, in words that say who may.
+async fn refusal(state: &AppState, author: &str) -> String {
+    match state.auth.accounts.account(author).await {
+        Ok(None) => format!(
+            "This post's author, {author}, has no account on this blog, so only an admin can \
+             edit or delete it."
+        ),
+        _ => format!("Only the post's author, {author}, or an admin can edit or delete it."),
+    }
+}
+
 /// The stored versions of the post at `raw_id`, and the position of the one asked for: the
 /// exact author if given, else the newest.
 async fn load(
@@ -100,18 +123,25 @@ async fn load(
 
 pub async fn show(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
+    which: Result<Query<Which>, QueryRejection>,
     uri: Uri,
 ) -> Result<Response, AppError> {
-    cached(&state, uri.to_string(), async {
+    let which = query(which)?;
+    cached(&state, &ctx, uri.to_string(), async {
         let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
-        Ok(post_view(&state, &versions[at], &versions).render()?)
+        Ok(post_view(&state, &ctx, &versions[at], &versions).render()?)
     })
     .await
 }
 
-fn post_view<'a>(state: &'a AppState, post: &'a Post, versions: &[Post]) -> PostView<'a> {
+fn post_view<'a>(
+    state: &'a AppState,
+    ctx: &Ctx,
+    post: &'a Post,
+    versions: &[Post],
+) -> PostView<'a> {
     let several = versions.len() > 1;
     let date = |p: &Post| p.timestamp.as_ref().map(|t| t.human()).unwrap_or_default();
     let others = versions
@@ -128,6 +158,7 @@ fn post_view<'a>(state: &'a AppState, post: &'a Post, versions: &[Post]) -> Post
         .collect();
     PostView {
         site: &state.site,
+        nav: Nav::of(&ctx.viewer),
         post,
         date: date(post),
         datetime: post
@@ -135,49 +166,98 @@ fn post_view<'a>(state: &'a AppState, post: &'a Post, versions: &[Post]) -> Post
             .as_ref()
             .map(|t| t.machine())
             .unwrap_or_default(),
-        paragraphs: pages::paragraphs(&post.content),
+        body_html: crate::domain::markdown::to_html(&post.content),
         edit_href: pages::post_href(post, "/edit", several),
         delete_href: pages::post_href(post, "/delete", several),
+        can_change: ctx.viewer.may_change(&post.author),
         others,
     }
 }
 
 /// The post form's contents and where it goes.
-struct Draft<'a> {
+pub(crate) struct FormDraft<'a> {
     /// `None` for a new post.
-    id: Option<&'a PostId>,
-    title: &'a str,
-    author: &'a str,
-    content: &'a str,
-    cancel_href: String,
+    pub id: Option<&'a PostId>,
+    pub title: &'a str,
+    pub author: &'a str,
+    pub content: &'a str,
+    pub cancel_href: String,
 }
 
-/// Renders the post form with a token valid for this reader.
-fn form_page(
+/// Renders the post form for `me`, with a token bound to their session.
+pub(crate) fn form_page(
     state: &AppState,
-    headers: &HeaderMap,
+    me: &SignedIn,
     status: StatusCode,
-    draft: Draft<'_>,
+    draft: FormDraft<'_>,
     errors: FieldErrors,
+    notice: Option<String>,
 ) -> Result<Response, AppError> {
-    let token = state.csrf.issue(headers);
     let (mode, action) = match draft.id {
         Some(id) => (FormMode::Edit, format!("/posts/{id}/edit")),
         None => (FormMode::New, "/posts/new".to_string()),
     };
+    let (title, content) = (shown(draft.title), shown(draft.content));
     let view = FormView {
         site: &state.site,
+        nav: Nav {
+            name: Some(me.name.clone()),
+        },
         mode,
         action,
         cancel_href: draft.cancel_href,
-        title: draft.title,
+        title: &title,
         author: draft.author,
-        content: draft.content,
+        content: &content,
         errors,
-        csrf: token.field.clone(),
+        csrf: me.csrf.clone(),
         notes: limit_notes(state.store.limits()),
+        notice,
     };
-    page(status, Some(&token), &view)
+    page(status, None, &view)
+}
+
+/// The form again after a sign-in that carried a draft, exactly as the author left it.
+pub(crate) fn resume(state: &AppState, me: &SignedIn, draft: &Draft) -> Result<Response, AppError> {
+    let id = draft
+        .draft_action
+        .strip_prefix("/posts/")
+        .and_then(|rest| rest.strip_suffix("/edit"))
+        .and_then(PostId::parse);
+    let author = if id.is_some() {
+        draft.draft_author.as_str()
+    } else {
+        me.name.as_str()
+    };
+    let form = FormDraft {
+        id: id.as_ref(),
+        title: &draft.draft_title,
+        author,
+        content: &draft.draft_content,
+        cancel_href: id.as_ref().map_or("/".into(), |id| format!("/posts/{id}")),
+    };
+    form_page(
+        state,
+        me,
+        StatusCode::OK,
+        form,
+        FieldErrors::default(),
+        Some(SIGNED_IN_AGAIN.into()),
+    )
+}
+
+/// Typed text as the form shows it again: control characters (which validation refuses and
+/// HTML cannot carry) become U+FFFD, so the author sees where they were.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(bad) {
+        text.chars()
+            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 fn form_error(message: &str) -> FieldErrors {
@@ -187,51 +267,100 @@ fn form_error(message: &str) -> FieldErrors {
     }
 }
 
-pub async fn new_form(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+/// A reader who is not signed in posted a form: the sign-in page, carrying what they typed.
+fn sign_in_to_keep(
+    state: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    action: String,
+    form: &PostForm,
 ) -> Result<Response, AppError> {
     let draft = Draft {
+        draft_action: action,
+        draft_author: form.author.clone(),
+        draft_title: form.title.clone(),
+        draft_content: form.content.clone(),
+    };
+    login_page(
+        state,
+        ctx,
+        headers,
+        StatusCode::FORBIDDEN,
+        super::account::LoginPage {
+            name: "",
+            next: "/",
+            error: None,
+            reason: Some(SESSION_ENDED),
+            draft: Some(&draft),
+        },
+    )
+}
+
+/// The 403 page for a signed-in author who may not make this change, with their text on it.
+fn refused_with_text(
+    state: &AppState,
+    ctx: &Ctx,
+    message: &str,
+    form: &PostForm,
+) -> Result<Response, AppError> {
+    let view = RefusedView {
+        site: &state.site,
+        nav: Nav::of(&ctx.viewer),
+        message,
+        title: &form.title,
+        content: &form.content,
+    };
+    page(StatusCode::FORBIDDEN, None, &view)
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, AppError> {
+    let Some(me) = ctx.viewer.signed_in() else {
+        return Ok(to_login("/posts/new"));
+    };
+    let draft = FormDraft {
         id: None,
         title: "",
-        author: "",
+        author: &me.name,
         content: "",
         cancel_href: "/".into(),
     };
     form_page(
         &state,
-        &headers,
+        me,
         StatusCode::OK,
         draft,
         FieldErrors::default(),
+        None,
     )
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
     form: Result<Form<PostForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let Form(form) = form.map_err(form_rejected)?;
+    let Some(me) = ctx.viewer.signed_in() else {
+        return sign_in_to_keep(&state, &ctx, &headers, "/posts/new".into(), &form);
+    };
     let again = |status: StatusCode, errors: FieldErrors| {
-        let draft = Draft {
+        let draft = FormDraft {
             id: None,
             title: &form.title,
-            author: &form.author,
+            author: &me.name,
             content: &form.content,
             cancel_href: "/".into(),
         };
-        form_page(&state, &headers, status, draft, errors)
+        form_page(&state, me, status, draft, errors, None)
     };
-    if !state.csrf.verify(&headers, &form.csrf_token) {
+    if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
         return again(StatusCode::FORBIDDEN, form_error(CSRF_FAILED));
     }
-    let valid = match NewPost::parse(
-        &form.title,
-        &form.author,
-        &form.content,
-        state.store.limits(),
-    ) {
+    let valid = match NewPost::parse(&form.title, &me.name, &form.content, state.store.limits()) {
         Ok(valid) => valid,
         Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
@@ -247,13 +376,21 @@ pub async fn create(
 
 pub async fn edit_form(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
-    headers: HeaderMap,
+    which: Result<Query<Which>, QueryRejection>,
+    uri: Uri,
 ) -> Result<Response, AppError> {
+    let which = query(which)?;
     let (id, versions, at) = load(&state, &id, which.author.as_deref()).await?;
     let post = &versions[at];
-    let draft = Draft {
+    let Some(me) = ctx.viewer.signed_in() else {
+        return Ok(to_login(&uri.to_string()));
+    };
+    if !ctx.viewer.may_change(&post.author) {
+        return Err(AppError::Forbidden(refusal(&state, &post.author).await));
+    }
+    let draft = FormDraft {
         id: Some(&id),
         title: &post.title,
         author: &post.author,
@@ -262,32 +399,37 @@ pub async fn edit_form(
     };
     form_page(
         &state,
-        &headers,
+        me,
         StatusCode::OK,
         draft,
         FieldErrors::default(),
+        None,
     )
 }
 
 pub async fn update(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     headers: HeaderMap,
     form: Result<Form<PostForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
     let Form(form) = form.map_err(form_rejected)?;
+    let Some(me) = ctx.viewer.signed_in() else {
+        return sign_in_to_keep(&state, &ctx, &headers, format!("/posts/{id}/edit"), &form);
+    };
     let again = |status: StatusCode, author: &str, errors: FieldErrors| {
-        let draft = Draft {
+        let draft = FormDraft {
             id: Some(&id),
             title: &form.title,
             author,
             content: &form.content,
             cancel_href: format!("/posts/{id}"),
         };
-        form_page(&state, &headers, status, draft, errors)
+        form_page(&state, me, status, draft, errors, None)
     };
-    if !state.csrf.verify(&headers, &form.csrf_token) {
+    if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
         return again(StatusCode::FORBIDDEN, &form.author, form_error(CSRF_FAILED));
     }
     let versions = state.store.versions(&id).await?;
@@ -305,6 +447,9 @@ pub async fn update(
         };
         return again(StatusCode::UNPROCESSABLE_ENTITY, &original.author, errors);
     };
+    if !ctx.viewer.may_change(&current.author) {
+        return refused_with_text(&state, &ctx, &refusal(&state, &current.author).await, &form);
+    }
     let edit = match Edit::parse(&form.title, &form.content, state.store.limits()) {
         Ok(edit) => edit,
         Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, &current.author, errors),
@@ -322,33 +467,36 @@ pub async fn update(
 
 pub async fn confirm_delete(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
-    headers: HeaderMap,
+    which: Result<Query<Which>, QueryRejection>,
+    uri: Uri,
 ) -> Result<Response, AppError> {
+    let which = query(which)?;
     let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
     let post = &versions[at];
-    let token = state.csrf.issue(&headers);
-    confirm_page(
-        &state,
-        post,
-        versions.len() > 1,
-        &token,
-        None,
-        StatusCode::OK,
-    )
+    let Some(me) = ctx.viewer.signed_in() else {
+        return Ok(to_login(&uri.to_string()));
+    };
+    if !ctx.viewer.may_change(&post.author) {
+        return Err(AppError::Forbidden(refusal(&state, &post.author).await));
+    }
+    confirm_page(&state, me, post, versions.len() > 1, None, StatusCode::OK)
 }
 
 fn confirm_page(
     state: &AppState,
+    me: &SignedIn,
     post: &Post,
     several: bool,
-    token: &crate::web::csrf::FormToken,
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let view = DeleteView {
         site: &state.site,
+        nav: Nav {
+            name: Some(me.name.clone()),
+        },
         post,
         date: post
             .timestamp
@@ -357,16 +505,16 @@ fn confirm_page(
             .unwrap_or_default(),
         action: format!("/posts/{}/delete", post.id),
         cancel_href: pages::post_href(post, "", several),
-        csrf: token.field.clone(),
+        csrf: me.csrf.clone(),
         error,
     };
-    page(status, Some(token), &view)
+    page(status, None, &view)
 }
 
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let Form(form) = form.map_err(form_rejected)?;
@@ -376,15 +524,24 @@ pub async fn delete(
         return Err(AppError::NotFound);
     }
     let post = &versions[at];
-    if !state.csrf.verify(&headers, &form.csrf_token) {
-        let token = state.csrf.issue(&headers);
+    let Some(me) = ctx.viewer.signed_in() else {
+        return Ok(to_login(&pages::post_href(
+            post,
+            "/delete",
+            versions.len() > 1,
+        )));
+    };
+    if !ctx.viewer.may_change(&post.author) {
+        return Err(AppError::Forbidden(refusal(&state, &post.author).await));
+    }
+    if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
         let error = "This confirmation had expired or did not come from this blog, so nothing was \
                      deleted. Confirm again to delete the post.";
         return confirm_page(
             &state,
+            me,
             post,
             versions.len() > 1,
-            &token,
             Some(error),
             StatusCode::FORBIDDEN,
         );

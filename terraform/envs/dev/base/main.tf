@@ -31,6 +31,7 @@ module "base" {
   name                      = var.name
   region                    = var.region
   table_name                = var.table_name
+  authors_table_name        = var.authors_table_name
   table_deletion_protection = var.table_deletion_protection
   ecr_repository_name       = var.ecr_repository_name
   codebuild_project_name    = var.codebuild_project_name

@@ -4,6 +4,11 @@ output "region" {
   value       = var.region
 }
 
+output "authors_table_name" {
+  description = "DynamoDB table holding the author accounts."
+  value       = module.base.authors_table_name
+}
+
 output "table_name" {
   description = "DynamoDB table holding the posts."
   value       = module.base.table_name

@@ -14,6 +14,12 @@ variable "region" {
   type        = string
 }
 
+variable "authors_table_name" {
+  description = "Name of the DynamoDB table holding the blog's author accounts."
+  type        = string
+  default     = "BlogAuthors"
+}
+
 variable "table_name" {
   description = "DynamoDB table holding the posts."
   type        = string

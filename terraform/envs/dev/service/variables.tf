@@ -14,6 +14,12 @@ variable "region" {
   type        = string
 }
 
+variable "authors_table_name" {
+  description = "DynamoDB table of the author accounts (the base stack's authors_table_name output)."
+  type        = string
+  default     = "BlogAuthors"
+}
+
 variable "table_name" {
   description = "The base state's table_name output."
   type        = string

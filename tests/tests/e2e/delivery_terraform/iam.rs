@@ -29,7 +29,17 @@ const DYNAMODB_CALLS: &[(&str, &str)] = &[
 /// DynamoDB store except `migrate.rs` and the table creation only `blog migrate --to` uses,
 /// both run with an operator's credentials.
 fn blog_serving_dynamodb_actions() -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../blog/src/store/dynamodb");
+    serving_actions_in("../blog/src/store/dynamodb", &[])
+}
+
+/// The same for the accounts table: `admin.rs` (`blog user …`) and `migrate.rs` run as an
+/// operator.
+fn blog_serving_account_actions() -> BTreeSet<String> {
+    serving_actions_in("../blog/src/accounts", &["admin.rs", "sqlite.rs", "mod.rs"])
+}
+
+fn serving_actions_in(relative: &str, skip: &[&str]) -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
     let mut actions = BTreeSet::new();
     let mut files = 0;
     for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
@@ -38,7 +48,7 @@ fn blog_serving_dynamodb_actions() -> BTreeSet<String> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if !file.ends_with(".rs") || file == "migrate.rs" {
+        if !file.ends_with(".rs") || file == "migrate.rs" || skip.contains(&file) {
             continue;
         }
         files += 1;
@@ -107,7 +117,7 @@ fn task_role_is_scoped_to_the_table_and_its_index() {
             assert!(src(attr(cond, "values")).contains("dynamodb."));
         }
     }
-    assert_eq!(dynamodb.len(), 1, "one DynamoDB statement");
+    assert_eq!(dynamodb.len(), 2, "one DynamoDB statement per table");
     let (actions, resources) = &dynamodb[0];
     let expected = blog_serving_dynamodb_actions();
     assert!(expected.contains("dynamodb:Query"), "{expected:?}");
@@ -126,6 +136,25 @@ fn task_role_is_scoped_to_the_table_and_its_index() {
     assert_eq!(
         src(attr(m.data("aws_dynamodb_table", "posts"), "name")),
         "var.table_name"
+    );
+    let (actions, resources) = &dynamodb[1];
+    let expected = blog_serving_account_actions();
+    assert_eq!(
+        expected,
+        BTreeSet::from([
+            "dynamodb:GetItem".to_string(),
+            "dynamodb:UpdateItem".to_string()
+        ]),
+        "signing in reads an account; signing out everywhere bumps it"
+    );
+    assert_eq!(
+        actions, &expected,
+        "the authors table: exactly the serving calls"
+    );
+    assert_eq!(resources, "[data.aws_dynamodb_table.authors.arn]");
+    assert_eq!(
+        src(attr(m.data("aws_dynamodb_table", "authors"), "name")),
+        "var.authors_table_name"
     );
 
     // Separate roles: the agent's execution role is not the blog's identity.
@@ -227,22 +256,26 @@ fn codebuild_role_pushes_to_one_repository_and_writes_its_own_logs() {
 }
 
 #[test]
-fn csrf_secret_is_shared_encrypted_and_kept_out_of_state() {
+fn csrf_and_session_secrets_are_shared_encrypted_and_kept_out_of_state() {
     let m = service();
-    let param = m.resource("aws_ssm_parameter", "csrf_secret");
-    assert_eq!(lit_str(attr(param, "type")), "SecureString");
-    assert_eq!(
-        src(attr(param, "value_wo")),
-        "ephemeral.random_password.csrf_secret.result"
-    );
-    assert!(
-        attr_opt(param.body(), "value").is_none(),
-        "a plain value would land in the state"
-    );
+    for name in ["csrf_secret", "session_secret"] {
+        let param = m.resource("aws_ssm_parameter", name);
+        assert_eq!(lit_str(attr(param, "type")), "SecureString");
+        assert_eq!(src(attr(param, "key_id")), "module.kms.key_arn");
+        assert_eq!(
+            src(attr(param, "value_wo")),
+            format!("ephemeral.random_password.{name}.result")
+        );
+        assert!(
+            attr_opt(param.body(), "value").is_none(),
+            "a plain value would land in the state"
+        );
+    }
     let exec = role_policy_document(&m, "execution");
     assert!(statements(exec).iter().any(|s| {
         src(attr(s, "actions")) == "[\"ssm:GetParameters\"]"
-            && src(attr(s, "resources")) == "[aws_ssm_parameter.csrf_secret.arn]"
+            && src(attr(s, "resources"))
+                == "[aws_ssm_parameter.csrf_secret.arn, aws_ssm_parameter.session_secret.arn]"
     }));
 }
 

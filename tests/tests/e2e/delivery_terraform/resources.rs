@@ -40,11 +40,29 @@ fn table_keeps_the_seed_keys_and_adds_the_listing_index() {
         sub_blocks(table, "local_secondary_index").is_empty(),
         "no LSIs on title/content: DynamoDB caps index keys at 1,024 bytes"
     );
-    let gsi = sub_block(table, "global_secondary_index");
-    assert_eq!(lit_str(attr(gsi, "name")), "ByTimestamp");
-    assert_eq!(lit_str(attr(gsi, "hash_key")), "feed");
-    assert_eq!(lit_str(attr(gsi, "range_key")), "timestamp");
-    assert_eq!(lit_str(attr(gsi, "projection_type")), "ALL");
+    // The listing index and the author index, with the names the blog and `blog migrate` use.
+    let gsis: BTreeMap<String, (String, String, String)> =
+        sub_blocks(table, "global_secondary_index")
+            .into_iter()
+            .map(|g| {
+                (
+                    lit_str(attr(g, "name")).to_string(),
+                    (
+                        lit_str(attr(g, "hash_key")).to_string(),
+                        lit_str(attr(g, "range_key")).to_string(),
+                        lit_str(attr(g, "projection_type")).to_string(),
+                    ),
+                )
+            })
+            .collect();
+    let index = |h: &str, r: &str| (h.to_string(), r.to_string(), "ALL".to_string());
+    assert_eq!(
+        gsis,
+        BTreeMap::from([
+            ("ByAuthor".to_string(), index("author", "timestamp")),
+            ("ByTimestamp".to_string(), index("feed", "timestamp")),
+        ])
+    );
     assert!(boolean(attr(
         sub_block(table, "point_in_time_recovery"),
         "enabled"
@@ -52,6 +70,36 @@ fn table_keeps_the_seed_keys_and_adds_the_listing_index() {
     let sse = sub_block(table, "server_side_encryption");
     assert!(boolean(attr(sse, "enabled")));
     assert_eq!(src(attr(sse, "kms_key_arn")), "module.kms.key_arn");
+}
+
+#[test]
+fn author_accounts_have_a_table_of_their_own() {
+    let m = base();
+    let table = m.resource("aws_dynamodb_table", "authors");
+    assert_eq!(src(attr(table, "name")), "var.authors_table_name");
+    assert_eq!(
+        lit_str(m.variable_default("authors_table_name").expect("default")),
+        "BlogAuthors"
+    );
+    assert_eq!(lit_str(attr(table, "hash_key")), "name");
+    assert!(attr_opt(table.body(), "range_key").is_none());
+    let attributes = sub_blocks(table, "attribute");
+    assert_eq!(attributes.len(), 1);
+    assert_eq!(lit_str(attr(attributes[0], "name")), "name");
+    assert_eq!(lit_str(attr(attributes[0], "type")), "S");
+    assert!(boolean(attr(
+        sub_block(table, "point_in_time_recovery"),
+        "enabled"
+    )));
+    let sse = sub_block(table, "server_side_encryption");
+    assert_eq!(src(attr(sse, "kms_key_arn")), "module.kms.key_arn");
+    assert_eq!(
+        src(attr(
+            m.labelled("output", &["authors_table_name"])[0],
+            "value"
+        )),
+        "aws_dynamodb_table.authors.name"
+    );
 }
 
 #[test]
@@ -134,6 +182,7 @@ fn task_definitions_run_the_blog_non_root_read_only_with_its_own_healthcheck() {
     assert_eq!(env["BLOG_STORE"], "\"dynamodb:${var.table_name}\"");
     assert_eq!(env["BLOG_LOG_FORMAT"], "\"json\"");
     assert_eq!(env["BLOG_COLOR"], "each.key");
+    assert_eq!(env["BLOG_AUTHORS_TABLE"], "var.authors_table_name");
     assert!(
         !env.contains_key("BLOG_CSRF_SECRET"),
         "the secret comes from Parameter Store"
@@ -145,6 +194,13 @@ fn task_definitions_run_the_blog_non_root_read_only_with_its_own_healthcheck() {
         "aws_ssm_parameter.csrf_secret.arn",
         "one secret shared by both colors, so CSRF validates across them"
     );
+    assert_eq!(lit_str(field(&secrets[1], "name")), "BLOG_SESSION_SECRET");
+    assert_eq!(
+        src(field(&secrets[1], "valueFrom")),
+        "aws_ssm_parameter.session_secret.arn",
+        "one session key for both colors, so a session holds across them"
+    );
+    assert!(!env.contains_key("BLOG_SESSION_SECRET"));
 
     let log = field(c, "logConfiguration");
     assert_eq!(lit_str(field(log, "logDriver")), "awslogs");

@@ -61,6 +61,7 @@ fn applied_output(name: &str) -> String {
         "test_listener_arn" => {
             format!("{elb}:listener/app/blog-dev/50dc6c495c0c9188/0467ef3c8400ae65")
         }
+        "authors_table_name" => "BlogAuthors".into(),
         "operator_policy_arn" => {
             "arn:aws:iam::123456789012:policy/blog-dev-bluegreen-operator".into()
         }
