@@ -152,7 +152,7 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
             .production
             .parse()
             .with_context(|| format!("bad listener address {}", status.production))?;
-        let made = seed(addr).await?;
+        let made = seed(addr, &paths).await?;
         std::fs::write(&marker, format!("{made}\n"))
             .with_context(|| format!("cannot write {}", marker.display()))?;
         detail(&format!("{made} posts created"));
@@ -180,6 +180,16 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
             "  bluegreen shift --green 10                 # then 50, 90 … and `bluegreen promote`"
         );
         say!("  bluegreen rollback                         # at any point");
+        say!(
+            "  bluegreen release --tag v2 --steps 10,50 --hold 30s   # or let a plan walk it, with gates"
+        );
+        say!(
+            "  bluegreen rehearse --fault 5xx=20% --steps 10,50 --hold 1m   # watch a gate roll back"
+        );
+        say!(
+            "  sign in at /login as `demo` (password in {}/demo-password)",
+            paths.root().display()
+        );
         say!(
             "  bluegreen local down                       # stops it; state stays in {}",
             paths.root().display()
@@ -232,30 +242,114 @@ async fn run_build(paths: &Paths, source: &Path, tag: &str) -> anyhow::Result<Bu
     Ok(done)
 }
 
-/// Creates the seed posts through the proxy, with the blog's CSRF form token.
-async fn seed(addr: std::net::SocketAddr) -> anyhow::Result<usize> {
+/// The author the demo's posts are written as, and where its password is kept (mode 0600)
+/// for a presenter who wants to sign in.
+const DEMO_AUTHOR: &str = "demo";
+
+/// Adds the demo's author account with the blog binary the registry holds for `v1`, against
+/// the database both colors share; the password is random and kept in the state directory.
+fn demo_account(paths: &Paths) -> anyhow::Result<String> {
+    use std::io::Write;
+    let password_file = paths.root().join("demo-password");
+    if let Ok(p) = std::fs::read_to_string(&password_file) {
+        return Ok(p.trim().to_string());
+    }
+    let registry = Registry::new(paths.registry_dir());
+    let digest = registry
+        .resolve("v1")
+        .context("the demo's author account needs the v1 blog binary in the registry")?;
+    let blog = registry.blob_path(&digest);
+    let bytes: [u8; 18] = rand::random();
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let store = format!("sqlite:{}", paths.database().display());
+    let mut child = std::process::Command::new(&blog)
+        .args(["user", "add", DEMO_AUTHOR, "--store", &store])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {} user add", blog.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(format!("{password}\n").as_bytes())
+            .context("cannot send the password to blog user add")?;
+    }
+    let out = child.wait_with_output().context("blog user add")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "blog user add {DEMO_AUTHOR} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    crate::platform::local::files::write_atomic(&password_file, password.as_bytes())
+        .with_context(|| format!("cannot write {}", password_file.display()))?;
+    Ok(password)
+}
+
+/// The cookies a response sets, as a `Cookie` header's pairs.
+fn set_cookies(resp: &http::HttpResponse) -> Vec<String> {
+    resp.headers
+        .get_all(hyper::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(|v| v.trim().to_string())
+        .collect()
+}
+
+/// Creates the seed posts through the proxy: signs in as the demo's author, then posts each
+/// with the session's form token.
+async fn seed(addr: std::net::SocketAddr, paths: &Paths) -> anyhow::Result<usize> {
+    let password = demo_account(paths)?;
     let mut http = http::HttpClient::new(addr);
+    let login = http.get("/login").await.map_err(anyhow::Error::msg)?;
+    let (token, csrf) = http::form_token(&login).ok_or_else(|| {
+        anyhow::anyhow!("GET /login answered {} without a form token", login.status)
+    })?;
+    let mut headers = Vec::new();
+    if let Some(c) = &csrf {
+        headers.push(("cookie", c.as_str()));
+    }
+    let signed = http
+        .post_form(
+            "/login",
+            &headers,
+            &[
+                ("csrf_token", token.as_str()),
+                ("name", DEMO_AUTHOR),
+                ("password", password.as_str()),
+            ],
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let session = set_cookies(&signed).join("; ");
+    if !session.contains("session") {
+        anyhow::bail!(
+            "signing in as {DEMO_AUTHOR} answered {} without a session: {}",
+            signed.status,
+            signed.text().chars().take(300).collect::<String>()
+        );
+    }
     let mut made = 0;
-    for (title, author, content) in SEED_POSTS {
-        let form = http.get("/posts/new").await.map_err(anyhow::Error::msg)?;
-        let (token, cookie) = http::form_token(&form).ok_or_else(|| {
+    for (title, _author, content) in SEED_POSTS {
+        let cookie = [("cookie", session.as_str())];
+        let form = http
+            .send(hyper::Method::GET, "/posts/new", &cookie, None)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let (token, _) = http::form_token(&form).ok_or_else(|| {
             anyhow::anyhow!(
                 "GET /posts/new answered {} without a form token",
                 form.status
             )
         })?;
-        let mut headers = Vec::new();
-        if let Some(c) = &cookie {
-            headers.push(("cookie", c.as_str()));
-        }
         let resp = http
             .post_form(
                 "/posts/new",
-                &headers,
+                &cookie,
                 &[
                     ("csrf_token", &token),
                     ("title", title),
-                    ("author", author),
                     ("content", content),
                 ],
             )
