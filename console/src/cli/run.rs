@@ -160,6 +160,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         Command::Init { from_terraform } => init(&g, &from_terraform, out),
         Command::Local(cmd) => Ok(super::local::run(cmd, &local_state_dir(&g)?).await?),
         Command::Demo(args) => super::demo::run(args, &local_state_dir(&g)?).await,
+        Command::Doctor => super::doctor::run(&g).await,
         command => {
             let conn = connect::connect(&g).await?;
             verb(command, &conn.ops, &conn.profile, out).await
@@ -289,7 +290,9 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             );
             Ok(exit::OK)
         }
-        Command::Init { .. } | Command::Local(_) | Command::Demo(_) => Ok(exit::OK),
+        Command::Init { .. } | Command::Local(_) | Command::Demo(_) | Command::Doctor => {
+            Ok(exit::OK)
+        }
     }
 }
 
