@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod format;
 pub mod ops;
 pub mod platform;

@@ -12,6 +12,7 @@ use local::LocalCommand;
 
 mod connect;
 mod demo;
+mod doctor;
 mod fault;
 mod local;
 mod output;
@@ -161,6 +162,10 @@ pub enum Command {
     Local(LocalCommand),
     /// A local demo: builds, deploys and opens the console.
     Demo(DemoArgs),
+    /// Checks that the profile will work, and says how to fix what will not: credentials,
+    /// identity, permissions and every resource on AWS; the state directory, daemon, ports,
+    /// checkout and cargo locally. Exit 0 when nothing fails, 3 when something does.
+    Doctor,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -161,6 +161,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         Command::Init { from_terraform } => init(&g, &from_terraform, out),
         Command::Local(cmd) => Ok(super::local::run(cmd, &local_state_dir(&g)?).await?),
         Command::Demo(args) => super::demo::run(args, &local_state_dir(&g)?).await,
+        Command::Doctor => super::doctor::run(&g).await,
         Command::Release(args) => {
             let conn = connect::connect(&g).await?;
             super::release::release(&conn.ops, &conn.release, args, out).await
@@ -305,7 +306,8 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
         | Command::Local(_)
         | Command::Demo(_)
         | Command::Release(_)
-        | Command::Rehearse(_) => Ok(exit::OK),
+        | Command::Rehearse(_)
+        | Command::Doctor => Ok(exit::OK),
     }
 }
 

@@ -80,7 +80,12 @@ resource "aws_lb_listener" "prod" {
     }
   }
 
-  tags = merge(local.tags, { "bluegreen:stable" = local.initial_stable })
+  # bluegreen:ignore-changes tells `bluegreen doctor` that the lifecycle block below is in place
+  # (the API shows nothing of Terraform's lifecycle).
+  tags = merge(local.tags, {
+    "bluegreen:stable"         = local.initial_stable
+    "bluegreen:ignore-changes" = "default_action"
+  })
 
   lifecycle {
     # The console owns the weights and the stable tag at run time: it shifts, promotes and rolls

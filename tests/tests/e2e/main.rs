@@ -9,6 +9,7 @@
 
 mod aws_bench;
 mod aws_cli;
+mod aws_doctor;
 mod aws_faults;
 mod aws_platform;
 mod aws_release;

@@ -378,7 +378,7 @@ impl AwsPlatform {
 }
 
 /// Resolves `NAME:PORT` to a listener ARN (two calls, once, when connecting).
-pub(super) async fn resolve(
+pub(crate) async fn resolve(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     load_balancer: &str,
     port: u16,

@@ -42,6 +42,8 @@ mod registry;
 mod release;
 
 pub use calls::Counts;
+pub(crate) use calls::Op;
+pub(crate) use listener::resolve as resolve_listener;
 pub use listener::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_KEEP_OLD, TAG_STABLE};
 
 /// Overrides from the command line.
@@ -52,6 +54,34 @@ pub struct AwsOptions {
     /// `--region`: wins over the profile's `region` and the environment.
     pub region: Option<String>,
 }
+
+/// Credentials, region and endpoint as the adapter loads them: aws-config's default chain
+/// with the credentials profile and region that the flags or the profile name.
+pub async fn load_sdk_config(cfg: &AwsProfile, opts: &AwsOptions) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = opts.aws_profile.as_ref().or(cfg.aws_profile.as_ref()) {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = opts.region.as_ref().or(cfg.region.as_ref()) {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    loader.load().await
+}
+
+/// An SDK client of crate `$krate` from a loaded configuration, with retry and timeout
+/// settings (and an interceptor, if given).
+macro_rules! configured_client {
+    ($krate:ident, $sdk:expr, $retry:expr, $timeouts:expr $(, $interceptor:expr)?) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .retry_config($retry.clone())
+                .timeout_config($timeouts.clone())
+                $(.interceptor($interceptor.clone()))?
+                .build(),
+        )
+    };
+}
+pub(crate) use configured_client;
 
 /// Attempts per call, first included (the SDK's standard mode, with its token bucket).
 const MAX_ATTEMPTS: u32 = 4;
@@ -88,14 +118,7 @@ impl AwsPlatform {
         cfg: &AwsProfile,
         opts: &AwsOptions,
     ) -> PlatformResult<Self> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(p) = opts.aws_profile.as_ref().or(cfg.aws_profile.as_ref()) {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = opts.region.as_ref().or(cfg.region.as_ref()) {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        Self::with_sdk_config(profile, cfg, &loader.load().await).await
+        Self::with_sdk_config(profile, cfg, &load_sdk_config(cfg, opts).await).await
     }
 
     /// Builds the clients from a loaded SDK configuration (credentials, region, endpoint),
@@ -125,13 +148,7 @@ impl AwsPlatform {
         let counter = calls::Counter(counts.clone());
         macro_rules! client {
             ($krate:ident) => {
-                $krate::Client::from_conf(
-                    $krate::config::Builder::from(sdk)
-                        .retry_config(retry.clone())
-                        .timeout_config(timeouts.clone())
-                        .interceptor(counter.clone())
-                        .build(),
-                )
+                configured_client!($krate, sdk, retry, timeouts, counter)
             };
         }
         let elb = client!(aws_sdk_elasticloadbalancingv2);
