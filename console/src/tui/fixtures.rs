@@ -220,7 +220,11 @@ pub fn metrics() -> PerColor<ColorMetrics> {
 pub fn log_line(n: u64, color: Color, at: UnixMillis) -> LogLine {
     let message = match n % 7 {
         0 => format!("GET /posts/{} status=200 {}ms", n % 40, 2 + n % 9),
-        1 => "POST /posts status=303 11ms".to_string(),
+        // The blog's tracing fmt puts its own timestamp first (the console strips it).
+        1 => format!(
+            "2026-12-02T08:00:{:02}.123456Z  INFO POST /posts status=303 11ms",
+            n % 60
+        ),
         2 => format!("GET /health status=200 {}ms", n % 3),
         3 if n % 21 == 3 => "ERROR store: database is locked, retrying".to_string(),
         4 => format!("GET /posts?cursor={n} status=200 6ms"),

@@ -266,6 +266,59 @@ pub fn is_error_line(message: &str) -> bool {
     })
 }
 
+/// The message without a leading RFC 3339 timestamp and the blanks after it, as the blog's
+/// tracing fmt writes it (`2026-12-02T08:00:00.123456Z  INFO blog: …`): the console shows its
+/// own time column, and two clocks on one line only take room. A date later in the text, or a
+/// timestamp with nothing after it, is left alone.
+pub fn strip_leading_timestamp(message: &str) -> &str {
+    let b = message.as_bytes();
+    let digits = |at: usize, n: usize| {
+        b.get(at..at + n)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let is = |at: usize, c: &[u8]| b.get(at).is_some_and(|x| c.contains(x));
+    // YYYY-MM-DD(T| )HH:MM:SS
+    if !(digits(0, 4)
+        && is(4, b"-")
+        && digits(5, 2)
+        && is(7, b"-")
+        && digits(8, 2)
+        && is(10, b"Tt ")
+        && digits(11, 2)
+        && is(13, b":")
+        && digits(14, 2)
+        && is(16, b":")
+        && digits(17, 2))
+    {
+        return message;
+    }
+    let mut at = 19;
+    if is(at, b".,") && digits(at + 1, 1) {
+        at += 1;
+        while digits(at, 1) {
+            at += 1;
+        }
+    }
+    if is(at, b"Zz") {
+        at += 1;
+    } else if is(at, b"+-") && digits(at + 1, 2) {
+        at += 3;
+        if is(at, b":") {
+            at += 1;
+        }
+        if !digits(at, 2) {
+            return message;
+        }
+        at += 2;
+    }
+    let rest = &message[at..];
+    let trimmed = rest.trim_start();
+    if trimmed.len() == rest.len() || trimmed.is_empty() {
+        return message;
+    }
+    trimmed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +393,46 @@ mod tests {
         assert!(is_error_line(r#"{"status": 500}"#));
         assert!(!is_error_line("GET / status=200 3ms"));
         assert!(!is_error_line("GET /posts/5003 status=404"));
+    }
+
+    #[test]
+    fn strips_a_leading_timestamp_only() {
+        let cases = [
+            // tracing_subscriber fmt, ANSI off, target off (the blog's text format)
+            (
+                "2026-12-02T08:00:00.123456Z  INFO request: GET / status=200",
+                "INFO request: GET / status=200",
+            ),
+            // with the target, and a warning's single space
+            (
+                "2026-12-02T08:00:00.123456Z WARN blog: slow query",
+                "WARN blog: slow query",
+            ),
+            // no fraction, milliseconds, offsets, a space instead of T
+            ("2026-12-02T08:00:00Z INFO up", "INFO up"),
+            ("2026-12-02T08:00:00.123+01:00 INFO up", "INFO up"),
+            ("2026-12-02T08:00:00-0500\tINFO up", "INFO up"),
+            ("2026-12-02 08:00:00,123 INFO up", "INFO up"),
+            // a local time with no zone
+            ("2026-12-02T08:00:00.5 up", "up"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(strip_leading_timestamp(raw), shown, "{raw}");
+        }
+        let intact = [
+            "GET /posts?since=2026-12-02T08:00:00Z status=200",
+            "INFO 2026-12-02T08:00:00Z backup done",
+            "2026-12-02T08:00:00Z",
+            "2026-12-02T08:00:00Zextra",
+            "2026-12-02 is the release day",
+            "2026-12-02T08:00 INFO short time",
+            "2026-12-02T08:00:00+01 INFO half an offset",
+            "{\"timestamp\":\"2026-12-02T08:00:00.1Z\",\"level\":\"INFO\"}",
+            "",
+            "20é6-12-02T08:00:00Z x",
+        ];
+        for raw in intact {
+            assert_eq!(strip_leading_timestamp(raw), raw, "{raw}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{dim, error_line, fmt, panel_block};
 use crate::rollout::LogLine;
-use crate::tui::state::logs::is_error_line;
+use crate::tui::state::logs::{is_error_line, strip_leading_timestamp};
 use crate::tui::state::{Focus, State};
 
 pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -112,6 +112,13 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
 fn format_line<'a>(state: &State, line: &'a LogLine) -> Line<'a> {
     let view = &state.log_view;
     let mut spans = Vec::with_capacity(6);
+    // With the console's own time column, the blog's timestamp would be a second clock; the
+    // raw line keeps it (the filter matches on it, `t` shows it again).
+    let msg = if view.timestamps {
+        strip_leading_timestamp(&line.message)
+    } else {
+        line.message.as_str()
+    };
     if view.timestamps {
         spans.push(Span::styled(
             fmt::clock_ms(line.at),
@@ -130,7 +137,6 @@ fn format_line<'a>(state: &State, line: &'a LogLine) -> Line<'a> {
     };
     match (&view.filter, view.invert) {
         (Some(f), false) => {
-            let msg = line.message.as_str();
             let mut at = 0;
             for m in f.regex.find_iter(msg) {
                 if m.start() > at {
@@ -151,7 +157,7 @@ fn format_line<'a>(state: &State, line: &'a LogLine) -> Line<'a> {
                 spans.push(Span::styled(&msg[at..], base));
             }
         }
-        _ => spans.push(Span::styled(line.message.as_str(), base)),
+        _ => spans.push(Span::styled(msg, base)),
     }
     Line::from(spans)
 }
