@@ -203,13 +203,20 @@ pub struct WaitArgs {
     #[arg(
         long,
         value_name = "COLOR",
-        required_unless_present = "weights",
-        conflicts_with = "weights"
+        required_unless_present_any = ["weights", "release"],
+        conflicts_with_all = ["weights", "release"]
     )]
     pub healthy: Option<Color>,
     /// Until the listener shows these weights (`B:G`, e.g. `80:20`).
-    #[arg(long, value_name = "B:G")]
+    #[arg(long, value_name = "B:G", conflicts_with = "release")]
     pub weights: Option<Weights>,
+    /// Until the running release ends; the exit code is its outcome's (0 released, 6 rolled
+    /// back or aborted, 4 failed).
+    #[arg(long)]
+    pub release: bool,
+    /// With --release: return with exit code 7 when the plan pauses for a person.
+    #[arg(long, value_name = "paused", value_parser = ["paused"], requires = "release")]
+    pub until: Option<String>,
     /// Seconds before giving up.
     #[arg(long, value_name = "S", default_value_t = 300, value_parser = secs(limits::MAX_WAIT_SECS))]
     pub timeout: u64,

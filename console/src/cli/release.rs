@@ -51,10 +51,13 @@ pub struct ReleaseArgs {
     #[arg(long, value_name = "pause|proceed", value_parser = on_inconclusive)]
     pub on_inconclusive: Option<OnInconclusive>,
     /// Return once the plan runs (local: the daemon drives it on).
-    #[arg(long, conflicts_with = "until_paused")]
+    #[arg(long, conflicts_with_all = ["until_paused", "until"])]
     pub detach: bool,
-    /// Return with exit code 7 when the plan pauses for a person.
-    #[arg(long)]
+    /// `--until paused`: return with exit code 7 when the plan pauses for a person.
+    #[arg(long, value_name = "paused", value_parser = ["paused"])]
+    pub until: Option<String>,
+    /// The same as `--until paused`.
+    #[arg(long, hide = true, conflicts_with = "until")]
     pub until_paused: bool,
 }
 
@@ -71,6 +74,11 @@ fn on_inconclusive(s: &str) -> Result<OnInconclusive, String> {
 }
 
 impl ReleaseArgs {
+    /// Whether the release returns at its first pause (`--until paused`).
+    pub fn stops_at_pause(&self) -> bool {
+        self.until_paused || self.until.is_some()
+    }
+
     /// The plan the flags describe.
     pub fn plan(&self, settings: &ReleaseSettings) -> Result<Plan, Failure> {
         let bad = |message: String| Failure {
@@ -229,11 +237,11 @@ pub async fn release(
                 );
                 return Ok(exit::OK);
             }
-            follow(ops, r, &lines, args.until_paused).await?
+            follow(ops, r, &lines, args.stops_at_pause()).await?
         }
         PlatformKind::Aws { .. } => {
             let r = ops.start_release(spec).await?;
-            ops.drive_release(r, &lines, args.until_paused).await?
+            ops.drive_release(r, &lines, args.stops_at_pause()).await?
         }
     };
     finish(&r, out)
@@ -264,6 +272,48 @@ fn finish(r: &Release, out: &Out) -> Outcome {
         json!({ "ok": code == exit::OK, "exit_code": code, "release": r }),
     );
     Ok(code)
+}
+
+/// `bluegreen wait --release`: follows the running release, whoever drives it, to its end
+/// (or its first pause with `--until paused`), within `timeout`.
+pub async fn wait_release(ops: &Ops, until_paused: bool, timeout: Duration, out: &Out) -> Outcome {
+    let Some(r) = ops.current_release().await? else {
+        return Err(Failure {
+            code: exit::REFUSED,
+            message:
+                "no release has been started here: start one with `bluegreen release --tag TAG`"
+                    .into(),
+            detail: serde_json::Value::Null,
+        });
+    };
+    if r.is_over() || (until_paused && matches!(r.stage, Stage::Paused { .. })) {
+        return finish(&r, out);
+    }
+    let lines = Lines { out };
+    match tokio::time::timeout(timeout, follow(ops, r.clone(), &lines, until_paused)).await {
+        Ok(r) => finish(&r?, out),
+        Err(_) => {
+            let now = ops.current_release().await?.unwrap_or(r);
+            let driver = if now.driver_gone(now_millis()) {
+                format!(
+                    "; nobody has driven it since {} ago: `bluegreen resume` drives it on",
+                    format::duration(now_millis().saturating_sub(now.driven_at))
+                )
+            } else {
+                String::new()
+            };
+            Err(Failure {
+                code: exit::TIMED_OUT,
+                message: format!(
+                    "timed out after {}: release {} is still {}{driver} (wait again, or --timeout S for longer)",
+                    format::duration(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)),
+                    now.id,
+                    now.describe()
+                ),
+                detail: json!({ "release": now }),
+            })
+        }
+    }
 }
 
 /// Follows a release the daemon drives, printing what changed, until it ends (or pauses).
@@ -518,6 +568,7 @@ pub async fn rehearse(
         scale_in_on_rollback: false,
         on_inconclusive: Some(OnInconclusive::Pause),
         detach: true,
+        until: None,
         until_paused: true,
     };
     let plan = release_args.plan(settings)?;

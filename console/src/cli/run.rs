@@ -558,6 +558,10 @@ async fn build(ops: &Ops, source: Option<String>, wait: bool, timeout: u64, out:
 }
 
 async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
+    if args.release {
+        let timeout = Duration::from_secs(args.timeout);
+        return super::release::wait_release(ops, args.until.is_some(), timeout, out).await;
+    }
     let what = match (args.healthy, args.weights) {
         (Some(c), _) => WaitFor::Healthy(c),
         (None, Some(w)) => WaitFor::Weights(w),

@@ -333,6 +333,25 @@ fn command_line_shapes() {
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--weights", "80:30"]).is_err());
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--healthy", "red"]).is_err());
     assert!(Cli::try_parse_from(["bluegreen", "wait"]).is_err());
+    let cli = Cli::try_parse_from(["bluegreen", "wait", "--release", "--until", "paused"])
+        .expect("valid");
+    let Some(Command::Wait(args)) = cli.command else {
+        panic!("wait --release")
+    };
+    assert!(args.release && args.until.as_deref() == Some("paused"));
+    assert!(Cli::try_parse_from(["bluegreen", "wait", "--release", "--until", "done"]).is_err());
+    assert!(Cli::try_parse_from(["bluegreen", "wait", "--until", "paused"]).is_err());
+    assert!(Cli::try_parse_from(["bluegreen", "wait", "--release", "--healthy", "green"]).is_err());
+    for until in [
+        ["--until", "paused"].as_slice(),
+        ["--until-paused"].as_slice(),
+    ] {
+        let argv = [["bluegreen", "release", "--tag", "v2"].as_slice(), until].concat();
+        let Some(Command::Release(args)) = Cli::try_parse_from(argv).expect("valid").command else {
+            panic!("release")
+        };
+        assert!(args.stops_at_pause());
+    }
     let cli = Cli::try_parse_from(["bluegreen", "promote"]).expect("valid");
     assert!(matches!(
         cli.command,

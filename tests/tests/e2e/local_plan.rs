@@ -44,7 +44,8 @@ async fn a_good_release_walks_its_steps_under_load_and_fails_no_request() {
             "1",
             "--bake",
             "1",
-            "--until-paused",
+            "--until",
+            "paused",
             "--json",
         ],
     )
@@ -187,6 +188,10 @@ async fn a_canary_answering_20_percent_5xx_is_rolled_back_by_its_gate() {
         status["release"]["release"]["outcome"]["outcome"],
         "rolled_back"
     );
+    // A pipeline that waits for the release's end gets the rollback's exit code.
+    let (code, doc, out) = cli(&p, &["wait", "--release", "--json"]).await;
+    assert_eq!(code, 6, "wait --release after a rollback: {out}");
+    assert_eq!(doc["release"]["id"], id.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
