@@ -32,7 +32,7 @@ fn parse_line(line: &str) -> Option<(UnixMillis, &str)> {
 /// Streams are named `<color>/<task>`; a partial last line waits for its newline, unless it
 /// fills a whole read, in which case it comes as pieces marked with [`TRUNCATED_MARK`].
 pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Result<LogBatch> {
-    let mut candidates: Vec<(String, LogLine, u64, u64)> = Vec::new();
+    let mut candidates: Vec<(UnixMillis, String, LogLine, u64, u64)> = Vec::new();
     let mut next = cursor.clone();
     for color in Color::ALL {
         let dir = logs_dir.join(color.as_str());
@@ -88,14 +88,21 @@ pub fn read(logs_dir: &Path, cursor: &LogCursor, limit: usize) -> std::io::Resul
             }
             let mut read = Vec::new();
             read_stream(&path, &stream, color, task, offset, cursor.since, &mut read)?;
-            candidates.extend(read.into_iter().map(|(s, l, end)| (s, l, end, ino)));
+            // Each line is ordered by the latest time up to it in its stream, so a stream
+            // whose clock stepped back still comes in file order (a later line never
+            // overtakes an earlier one and moves the cursor past it).
+            let mut latest = UnixMillis::MIN;
+            candidates.extend(read.into_iter().map(|(s, l, end)| {
+                latest = latest.max(l.at);
+                (latest, s, l, end, ino)
+            }));
         }
     }
     // Oldest first across streams; each stream's lines stay in file order.
-    candidates.sort_by_key(|(_, line, _, _)| line.at);
+    candidates.sort_by_key(|(latest, ..)| *latest);
     candidates.truncate(limit);
     let mut lines = Vec::with_capacity(candidates.len());
-    for (stream, line, end, ino) in candidates {
+    for (_, stream, line, end, ino) in candidates {
         let entry = next.streams.entry(stream).or_default();
         let (current, file) = parse_position(Some(&*entry));
         if end > current || file != Some(ino) {
@@ -370,6 +377,23 @@ mod tests {
         }
 
         use std::collections::BTreeMap;
+
+        /// A stream whose clock stepped back (a later line with an earlier time) is still read
+        /// line by line in file order: the earlier line is not skipped by a batch of one.
+        #[test]
+        fn a_clock_step_back_in_a_stream_loses_no_line() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let streams = [(Color::Blue, "0".to_string(), b"1000 a\n5 b\n7 c\n".to_vec())];
+            lay_out(dir.path(), &streams);
+            let mut cursor = LogCursor::default();
+            let mut got = Vec::new();
+            for _ in 0..4 {
+                let batch = read(dir.path(), &cursor, 1).expect("read");
+                got.extend(batch.lines.into_iter().map(|l| l.message));
+                cursor = batch.cursor;
+            }
+            assert_eq!(got, ["a", "b", "c"]);
+        }
 
         proptest! {
             #![proptest_config(crate::prop::config())]
