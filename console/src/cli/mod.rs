@@ -215,8 +215,8 @@ pub struct WaitArgs {
     #[arg(long)]
     pub release: bool,
     /// With --release: return with exit code 7 when the plan pauses for a person.
-    #[arg(long, value_name = "paused", value_parser = ["paused"], requires = "release")]
-    pub until: Option<String>,
+    #[arg(long, value_enum, requires = "release")]
+    pub until: Option<release::Until>,
     /// Seconds before giving up.
     #[arg(long, value_name = "S", default_value_t = 300, value_parser = secs(limits::MAX_WAIT_SECS))]
     pub timeout: u64,

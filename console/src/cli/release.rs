@@ -12,12 +12,12 @@ use crate::clock::now_millis;
 use crate::config::ReleaseSettings;
 use crate::format;
 use crate::ops::release::{Note, Observer, ReleaseSpec, operator};
-use crate::ops::{Ops, exit};
+use crate::ops::{OpError, Ops, exit};
 use crate::platform::PlatformKind;
 use crate::platform::local::client::LocalClient;
 use crate::rollout::gate::Verdict;
 use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, Step};
-use crate::rollout::release::{Outcome as End, ReleaseOptions, Request, Stage};
+use crate::rollout::release::{Outcome as End, ReleaseOptions, Request, Stage, check_recorded};
 use crate::rollout::{Release, Share, limits};
 
 #[derive(Debug, Clone, Args)]
@@ -54,11 +54,18 @@ pub struct ReleaseArgs {
     #[arg(long, conflicts_with_all = ["until_paused", "until"])]
     pub detach: bool,
     /// `--until paused`: return with exit code 7 when the plan pauses for a person.
-    #[arg(long, value_name = "paused", value_parser = ["paused"])]
-    pub until: Option<String>,
+    #[arg(long, value_enum)]
+    pub until: Option<Until>,
     /// The same as `--until paused`.
     #[arg(long, hide = true, conflicts_with = "until")]
     pub until_paused: bool,
+}
+
+/// Where a release command stops following before the release's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Until {
+    /// The plan's first pause for a person (exit code 7).
+    Paused,
 }
 
 fn duration(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
@@ -276,16 +283,14 @@ fn finish(r: &Release, out: &Out) -> Outcome {
 
 /// `bluegreen wait --release`: follows the running release, whoever drives it, to its end
 /// (or its first pause with `--until paused`), within `timeout`.
-pub async fn wait_release(ops: &Ops, until_paused: bool, timeout: Duration, out: &Out) -> Outcome {
-    let Some(r) = ops.current_release().await? else {
-        return Err(Failure {
-            code: exit::REFUSED,
-            message:
-                "no release has been started here: start one with `bluegreen release --tag TAG`"
-                    .into(),
-            detail: serde_json::Value::Null,
-        });
-    };
+pub async fn wait_release(
+    ops: &Ops,
+    until: Option<Until>,
+    timeout: Duration,
+    out: &Out,
+) -> Outcome {
+    let r = check_recorded(ops.current_release().await?).map_err(OpError::from)?;
+    let until_paused = until == Some(Until::Paused);
     if r.is_over() || (until_paused && matches!(r.stage, Stage::Paused { .. })) {
         return finish(&r, out);
     }
@@ -293,22 +298,14 @@ pub async fn wait_release(ops: &Ops, until_paused: bool, timeout: Duration, out:
     match tokio::time::timeout(timeout, follow(ops, r.clone(), &lines, until_paused)).await {
         Ok(r) => finish(&r?, out),
         Err(_) => {
+            // Where it stands, in `status`'s words (a release nobody drives says so there).
             let now = ops.current_release().await?.unwrap_or(r);
-            let driver = if now.driver_gone(now_millis()) {
-                format!(
-                    "; nobody has driven it since {} ago: `bluegreen resume` drives it on",
-                    format::duration(now_millis().saturating_sub(now.driven_at))
-                )
-            } else {
-                String::new()
-            };
             Err(Failure {
                 code: exit::TIMED_OUT,
                 message: format!(
-                    "timed out after {}: release {} is still {}{driver} (wait again, or --timeout S for longer)",
+                    "timed out after {} (wait again, or --timeout S for longer):{}",
                     format::duration(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)),
-                    now.id,
-                    now.describe()
+                    status_lines(&now, now_millis())
                 ),
                 detail: json!({ "release": now }),
             })

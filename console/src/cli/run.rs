@@ -560,7 +560,7 @@ async fn build(ops: &Ops, source: Option<String>, wait: bool, timeout: u64, out:
 async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
     if args.release {
         let timeout = Duration::from_secs(args.timeout);
-        return super::release::wait_release(ops, args.until.is_some(), timeout, out).await;
+        return super::release::wait_release(ops, args.until, timeout, out).await;
     }
     let what = match (args.healthy, args.weights) {
         (Some(c), _) => WaitFor::Healthy(c),

@@ -338,7 +338,7 @@ fn command_line_shapes() {
     let Some(Command::Wait(args)) = cli.command else {
         panic!("wait --release")
     };
-    assert!(args.release && args.until.as_deref() == Some("paused"));
+    assert!(args.release && args.until == Some(super::release::Until::Paused));
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--release", "--until", "done"]).is_err());
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--until", "paused"]).is_err());
     assert!(Cli::try_parse_from(["bluegreen", "wait", "--release", "--healthy", "green"]).is_err());

@@ -195,20 +195,26 @@ pub fn check_start(
     Ok(stable.other())
 }
 
+/// The release recorded here, running or over (what `wait --release` follows).
+pub fn check_recorded(current: Option<Release>) -> Result<Release, super::Refusal> {
+    current.ok_or_else(|| {
+        super::Refusal::new(
+            super::guard::GuardRule::ReleaseRunning,
+            "no release has run here: start one with `bluegreen release --tag TAG`",
+        )
+    })
+}
+
 /// The running release a pause, resume or abort applies to.
 pub fn check_request(current: Option<Release>) -> Result<Release, super::Refusal> {
-    use super::guard::GuardRule;
-    match current {
-        None => Err(super::Refusal::new(
-            GuardRule::ReleaseRunning,
-            "no release has run here: start one with `bluegreen release --tag TAG`",
-        )),
-        Some(r) if r.is_over() => Err(super::Refusal::new(
-            GuardRule::ReleaseRunning,
+    let r = check_recorded(current)?;
+    if r.is_over() {
+        return Err(super::Refusal::new(
+            super::guard::GuardRule::ReleaseRunning,
             format!("release {} of {} is over ({})", r.id, r.tag, r.describe()),
-        )),
-        Some(r) => Ok(r),
+        ));
     }
+    Ok(r)
 }
 
 impl Release {
