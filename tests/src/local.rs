@@ -2,9 +2,10 @@
 //! driven through the `bluegreen` binary (up, publish, down) and the library client (verbs),
 //! and a bounded load generator that classifies every response by `X-Blog-Color`.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -175,16 +176,59 @@ impl Drop for LocalPlatform {
     }
 }
 
+/// The longest one `bluegreen` command of these tests may run before it is killed.
+pub const CLI_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `bluegreen --state-dir STATE ARGS…` in `cwd` to completion; one that is still running
+/// after [`CLI_LIMIT`] (a release paused for good, say) is killed and fails the test with
+/// what it printed, instead of holding up the whole run.
 pub fn bluegreen(state: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(bin("bluegreen"))
+    let mut child = Command::new(bin("bluegreen"))
         .arg("--state-dir")
         .arg(state)
         .args(args)
         .current_dir(cwd)
         .env_remove("BLUEGREEN_CONFIG")
         .env_remove("BLUEGREEN_PROFILE")
-        .output()
-        .expect("run bluegreen")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bluegreen");
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + CLI_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for bluegreen") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
+            let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+            panic!(
+                "bluegreen {args:?} still ran after {CLI_LIMIT:?}, killed\nstdout:\n{out}\nstderr:\n{err}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 pub fn text(out: &Output) -> String {

@@ -16,6 +16,9 @@ use bluegreen::rollout::release::{ReleaseOptions, Stage};
 use bluegreen::rollout::{Color, Gate, Outcome, Release, Share};
 use bluegreen_tests::aws::{Stack, TopologyOptions};
 
+/// The longest a release of these tests may take (the slowest holds 60 s).
+const DRIVE_LIMIT: std::time::Duration = std::time::Duration::from_secs(150);
+
 fn now_ms() -> i64 {
     bluegreen::clock::now_millis()
 }
@@ -135,10 +138,20 @@ async fn drive(stack: &Stack, r: Release) -> (Release, Arc<dyn Platform>, u64, u
         last: Default::default(),
         between: Default::default(),
     };
-    let ended = ops
-        .drive_release(r, &intervals, false)
-        .await
-        .expect("driven");
+    // A release that stops moving (paused on inconclusive gates, say) fails the test
+    // instead of holding up the run: every release here ends well within this.
+    let id = r.id.clone();
+    let ended =
+        match tokio::time::timeout(DRIVE_LIMIT, ops.drive_release(r, &intervals, false)).await {
+            Ok(ended) => ended.expect("driven"),
+            Err(_) => {
+                let at = platform.release().await.ok().flatten();
+                panic!(
+                    "release {id} did not end within {DRIVE_LIMIT:?}; its record: {:?}",
+                    at.map(|r| (r.stage, r.gates))
+                )
+            }
+        };
     let most = intervals
         .between
         .lock()

@@ -64,10 +64,7 @@ impl AwsPlatform {
                 );
             }
         }
-        // Whole periods, the current one included.
-        let period = i64::from(PERIOD);
-        let end = (crate::clock::now_millis() / 1000 / period + 1) * period;
-        let start = end - i64::try_from(window_secs.max(PERIOD as u64)).unwrap_or(3600);
+        let (start, end) = query_range(crate::clock::now_millis(), window_secs);
         let out = self
             .cloudwatch
             .get_metric_data()
@@ -108,6 +105,20 @@ impl AwsPlatform {
     }
 }
 
+/// The whole periods GetMetricData reads for a window of `window_secs` ending at `now_ms`:
+/// from the start of the period holding the window's start (a window is at least one
+/// period) to the end of the current period. So a read just after a minute begins still
+/// holds the minute before it, instead of the new minute alone with next to no data in it.
+fn query_range(now_ms: i64, window_secs: u64) -> (i64, i64) {
+    let period = i64::from(PERIOD);
+    let now = now_ms.div_euclid(1000);
+    let window = i64::try_from(window_secs.max(PERIOD as u64)).unwrap_or(i64::MAX / 2);
+    let window = window.min(crate::rollout::plan::MAX_WINDOW_SECS as i64 + period);
+    let end = (now.div_euclid(period) + 1) * period;
+    let start = (now - window).div_euclid(period) * period;
+    (start, end)
+}
+
 /// The window as one point: the sums of the per-minute counts, and the highest per-minute
 /// p99. CloudWatch's per-minute p99s cannot be merged exactly; their maximum is never below
 /// the window's true p99 of the minutes that had traffic, so a latency gate errs on the side
@@ -124,4 +135,24 @@ fn window_of(points: &[MetricPoint]) -> Option<MetricPoint> {
             .filter_map(|p| p.p99_ms)
             .reduce(f64::max),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_range;
+
+    #[test]
+    fn the_range_is_whole_periods_covering_the_window_and_the_current_period() {
+        // 12:00:30: a one-second window still reads a whole minute back.
+        let t = 43_230_000;
+        assert_eq!(query_range(t, 1), (43_140, 43_260));
+        // Just after a minute begins the minute before is read too.
+        assert_eq!(query_range(43_200_500, 1), (43_140, 43_260));
+        // A 90 s window at 12:00:30 starts at 11:59:00.
+        assert_eq!(query_range(t, 90), (43_140, 43_260));
+        assert_eq!(query_range(t, 91), (43_080, 43_260));
+        // Bounded: an absurd window reads at most the longest gate window and a period.
+        let (start, end) = query_range(t, u64::MAX);
+        assert!(end - start <= 600 + 120, "{start}..{end}");
+    }
 }
