@@ -148,10 +148,12 @@ fn every_size_from_40x10_to_100x30_renders() {
 
 #[test]
 fn panels_never_overlap() {
+    let states = all_fixture_states();
     for w in (40..=200).step_by(4) {
         for h in 10..=60 {
+            let state = &states[(w as usize + h as usize) % states.len()];
             let screen = Rect::new(0, 0, w, h);
-            let a = layout(screen, false);
+            let a = layout(screen, state);
             let rects: Vec<Rect> = [
                 Some(a.header),
                 a.traffic,
@@ -160,6 +162,7 @@ fn panels_never_overlap() {
                 a.build,
                 a.images,
                 a.logs,
+                a.release,
                 a.notice,
                 Some(a.footer),
             ]
@@ -298,4 +301,27 @@ fn a_release_rolled_back_keeps_naming_the_gate_until_dismissed() {
         !format!("{:?}", t.backend()).contains("Release"),
         "dismissed"
     );
+}
+
+#[test]
+fn panels_take_the_rows_their_content_needs_and_the_logs_the_rest() {
+    let s = fixtures::release_holding();
+    let a = layout(Rect::new(0, 0, 160, 48), &s);
+    // Build, images and traffic hold at most 4 lines here: 4 rows and the borders.
+    let top = a.traffic.expect("traffic").height;
+    assert!(top <= 6, "the top row takes {top} rows for 4 lines");
+    assert_eq!(a.build.expect("build").height, top);
+    // Two tasks a color: the service, its metrics, two tasks.
+    assert!(a.blue.expect("blue").height <= 7);
+    let logs = a.logs.expect("logs").height;
+    assert!(logs >= 20, "the logs keep only {logs} rows of 48");
+    // A converging shift's `desired · observed` line is never cut, even at 80×24.
+    for (w, h) in [(80, 24), (160, 48), (60, 20)] {
+        let rows = rows(&draw(&fixtures::shift_not_converged(), w, h)).join("\n");
+        assert!(
+            rows.contains("desired blue 60 / green 40"),
+            "{w}x{h}:\n{rows}"
+        );
+        assert!(rows.contains("converging"), "{w}x{h}:\n{rows}");
+    }
 }

@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color as Tint, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use super::{dim, error_line, fmt, panel_block};
 use crate::rollout::{Build, BuildStatus};
@@ -32,23 +32,26 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     let block = panel_block("Build", extra, &state.builds, state, Focus::Build, None);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(b) = shown else {
+    frame.render_widget(Paragraph::new(body(state, inner.width)), inner);
+}
+
+/// The panel's lines at `width`: the build's summary, its phases packed in order, and a
+/// failed phase's context. The layout sizes the panel from them.
+pub(super) fn body(state: &State, width: u16) -> Vec<Line<'static>> {
+    let builds = state.builds.data.as_deref().unwrap_or_default();
+    let Some(b) = builds.get(state.build_index) else {
         if let Some(e) = error_line(&state.builds) {
-            frame.render_widget(Paragraph::new(e).wrap(Wrap { trim: true }), inner);
-            return;
+            return vec![e];
         }
         let text = if state.builds.data.is_some() {
             "no builds yet · B starts one"
         } else {
             "no data yet"
         };
-        frame.render_widget(Paragraph::new(dim(text)), inner);
-        return;
+        return vec![dim(text)];
     };
     let mut lines: Vec<Line> = error_line(&state.builds).into_iter().collect();
     lines.push(summary(b, state.now));
-    let rows = (inner.height as usize).saturating_sub(lines.len());
-    let packed = b.phases.len() > rows;
     let phases: Vec<Span<'static>> = b
         .phases
         .iter()
@@ -64,33 +67,24 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
                 })
                 .map(|d| format!(" {}", fmt::duration(d)))
                 .unwrap_or_default();
-            let name = if packed {
-                short_phase(&p.name)
-            } else {
-                p.name.to_ascii_lowercase()
-            };
-            Span::styled(format!("{glyph} {name}{dur}"), style)
+            Span::styled(format!("{glyph} {}{dur}", short_phase(&p.name)), style)
         })
         .collect();
-    if !packed {
-        lines.extend(phases.into_iter().map(Line::from));
-    } else {
-        // Not enough rows for one phase per line: pack them, in order.
-        let mut line: Vec<Span<'static>> = Vec::new();
-        let mut used = 0;
-        for p in phases {
-            let w = p.content.chars().count() + 1;
-            if used + w > inner.width as usize && !line.is_empty() {
-                lines.push(Line::from(std::mem::take(&mut line)));
-                used = 0;
-            }
-            used += w;
-            line.push(p);
-            line.push(Span::raw(" "));
+    // Packed in order, as many to a line as fit: the rows go to the panels below.
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for p in phases {
+        let w = p.content.chars().count() + 1;
+        if used + w > width as usize && !line.is_empty() {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
         }
-        if !line.is_empty() {
-            lines.push(Line::from(line));
-        }
+        used += w;
+        line.push(p);
+        line.push(Span::raw(" "));
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
     }
     if let Some(failed) = b.phases.iter().find(|p| {
         matches!(
@@ -102,7 +96,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             lines.push(Line::styled(c.clone(), Style::new().fg(Tint::LightRed)));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
 /// A phase's name in a few letters, for packed rows.

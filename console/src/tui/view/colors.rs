@@ -48,12 +48,17 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State, color: Color)
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(s) = snap else {
-        frame.render_widget(Paragraph::new(dim("no data yet")), inner);
-        return;
+    frame.render_widget(Paragraph::new(body(state, color, inner.width)), inner);
+}
+
+/// The panel's lines at `width`: the service, its metrics, each task with its target's
+/// health, targets without a task, failure reasons and the latest service event.
+pub(super) fn body(state: &State, color: Color, width: u16) -> Vec<Line<'static>> {
+    let Some(s) = state.snapshot() else {
+        return vec![dim("no data yet")];
     };
     let cs = s.colors.get(color);
-    let wide = inner.width >= 70;
+    let wide = width >= 70;
     let mut lines = vec![service_line(cs)];
     lines.extend(metric_lines(state, color, wide));
     // Each task with its target's health on one line; a target's failure reason below it.
@@ -92,7 +97,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State, color: Color)
             ev.message
         )));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
 fn service_line(cs: &ColorState) -> Line<'static> {

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color as Tint, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use super::{dim, error_line, fmt, panel_block};
 use crate::rollout::{Color, Image};
@@ -15,18 +15,21 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     let block = panel_block("Images", vec![], &state.images, state, Focus::Images, None);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    frame.render_widget(Paragraph::new(body(state, inner.height)), inner);
+}
+
+/// The most image rows the layout gives the panel: more tags scroll with the selection.
+const WANTED_IMAGES: usize = 4;
+
+/// The panel's lines in `height` rows (the selection kept in view), or with `None` the rows
+/// it wants: the error, moved-tag warnings and up to [`WANTED_IMAGES`] images.
+pub(super) fn body(state: &State, height: impl Into<Option<u16>>) -> Vec<Line<'static>> {
     let error = error_line(&state.images);
     let Some(images) = state.images.data.as_ref() else {
-        let line = error.unwrap_or_else(|| dim("no data yet"));
-        frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), inner);
-        return;
+        return vec![error.unwrap_or_else(|| dim("no data yet"))];
     };
     if images.is_empty() {
-        frame.render_widget(
-            Paragraph::new(dim("registry is empty · B builds an image")),
-            inner,
-        );
-        return;
+        return vec![dim("registry is empty · B builds an image")];
     }
     let mut lines: Vec<Line> = error.into_iter().collect();
     lines.extend(
@@ -34,7 +37,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             .into_iter()
             .map(|w| Line::styled(w, Style::new().fg(Tint::Yellow))),
     );
-    let rows = (inner.height as usize).saturating_sub(lines.len()).max(1);
+    let rows = match height.into() {
+        Some(h) => (h as usize).saturating_sub(lines.len()).max(1),
+        None => WANTED_IMAGES,
+    };
     // Keep the selection in view.
     let start = state.image_index.saturating_sub(rows.saturating_sub(1));
     for (i, img) in images.iter().enumerate().skip(start).take(rows) {
@@ -45,7 +51,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             i == state.image_index && state.focus == Focus::Images,
         ));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
 /// One image: `tags` (all of its tags, or the one a picker row stands for), the colors that

@@ -36,10 +36,29 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-/// Splits the screen. Wide screens put build, images and traffic side by side; small ones
-/// drop the build and images panels first, then the color panels, keeping traffic (and so
-/// the slider and rollback) and the logs.
-pub fn layout(area: Rect, release: bool) -> Areas {
+/// Rows `lines` take in a panel of `width` columns, a wrapped line counted per row it fills.
+pub(crate) fn rows_of(lines: &[Line], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+/// A panel's height for `lines` of content: its borders, at least `min` and at most `max`.
+fn fit(lines: u16, min: u16, max: u16) -> u16 {
+    lines.saturating_add(2).clamp(min, max.max(min))
+}
+
+/// The fewest rows the logs keep on a wide screen before the panels above give up theirs.
+const MIN_LOG_ROWS: u16 = 8;
+/// The same on a small screen: a border and three lines.
+const MIN_SMALL_LOG_ROWS: u16 = 5;
+
+/// Splits the screen. Panels get the rows their content needs (within bounds) and the logs
+/// get the rest. Wide screens put build, images and traffic side by side; small ones drop
+/// the build and images panels first, then the color panels, keeping traffic (and so the
+/// slider and rollback) and the logs.
+pub fn layout(area: Rect, state: &State) -> Areas {
+    let shown = release::shown(state).is_some();
     let notice_rows = u16::from(area.height >= 14);
     let [header, body, notice, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -57,20 +76,63 @@ pub fn layout(area: Rect, release: bool) -> Areas {
     let halves = |r: Rect| -> [Rect; 2] {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(r)
     };
+    // Inner widths: a panel's borders take two columns.
+    let inner = |w: u16| w.saturating_sub(2);
+    let half = body.width / 2;
+    let colors_rows = |width: u16| {
+        [crate::rollout::Color::Blue, crate::rollout::Color::Green]
+            .map(|c| rows_of(&colors::body(state, c, inner(width)), inner(width)))
+            .into_iter()
+            .max()
+            .unwrap_or(1)
+    };
+    let traffic_rows =
+        |width: u16| rows_of(&traffic::body(state, inner(width), None), inner(width));
+    // Without the optional last line: what a small screen must show.
+    let essential_traffic_rows =
+        |width: u16| rows_of(&traffic::body(state, inner(width), Some(0)), inner(width));
     if body.width >= 120 && body.height >= 30 {
-        let top_h = (body.height / 4).clamp(9, 13);
-        // 13 rows: a build's summary and its 9–11 phases one per line.
-        let colors_h = (body.height / 4).clamp(8, 14);
-        let [top, colors, logs] = Layout::vertical([
+        let [build_w, images_w, traffic_w] = Layout::horizontal([
+            Constraint::Percentage(30),
+            Constraint::Percentage(30),
+            Constraint::Percentage(40),
+        ])
+        .areas::<3>(Rect::new(0, 0, body.width, 1))
+        .map(|r| r.width);
+        let top_lines = [
+            rows_of(&build::body(state, inner(build_w)), inner(build_w)),
+            rows_of(&images::body(state, None), inner(images_w)),
+            traffic_rows(traffic_w),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
+        let mut top_h = fit(top_lines, 5, 13);
+        let mut colors_h = fit(colors_rows(half), 5, 14);
+        let release_h = if shown {
+            fit(release::wanted(state), 5, 12)
+        } else {
+            0
+        };
+        // The logs keep their rows: the colors give theirs up first, then the top row.
+        let fixed = |t: u16, c: u16| t + c + release_h + MIN_LOG_ROWS;
+        while fixed(top_h, colors_h) > body.height && colors_h > 5 {
+            colors_h -= 1;
+        }
+        while fixed(top_h, colors_h) > body.height && top_h > 5 {
+            top_h -= 1;
+        }
+        let [top, colors, rel, logs] = Layout::vertical([
             Constraint::Length(top_h),
             Constraint::Length(colors_h),
+            Constraint::Length(release_h),
             Constraint::Fill(1),
         ])
         .areas(body);
         let [build, images, traffic] = Layout::horizontal([
-            Constraint::Percentage(34),
-            Constraint::Percentage(33),
-            Constraint::Percentage(33),
+            Constraint::Percentage(30),
+            Constraint::Percentage(30),
+            Constraint::Percentage(40),
         ])
         .areas(top);
         let [blue, green] = halves(colors);
@@ -79,14 +141,23 @@ pub fn layout(area: Rect, release: bool) -> Areas {
         a.traffic = Some(traffic);
         a.blue = Some(blue);
         a.green = Some(green);
+        a.release = shown.then_some(rel);
         a.logs = Some(logs);
     } else if body.height >= 18 {
-        let colors_h = (body.height * 3 / 10).max(6);
+        let traffic_h = fit(essential_traffic_rows(body.width), 3, 6);
+        let mut colors_h = fit(colors_rows(half), 4, (body.height * 3 / 10).max(6));
         // While a release shows, it takes the build and images row: a release is what the
         // engineer watches then, and the logs keep theirs.
-        let lower_h = if release { 7 } else { 6 };
+        let mut lower_h = if shown { 7 } else { 6 };
+        let fixed = |c: u16, l: u16| traffic_h + c + l + MIN_SMALL_LOG_ROWS;
+        while fixed(colors_h, lower_h) > body.height && colors_h > 4 {
+            colors_h -= 1;
+        }
+        while fixed(colors_h, lower_h) > body.height && lower_h > 5 {
+            lower_h -= 1;
+        }
         let [traffic, colors, lower, logs] = Layout::vertical([
-            Constraint::Length(4),
+            Constraint::Length(traffic_h),
             Constraint::Length(colors_h),
             Constraint::Length(lower_h),
             Constraint::Fill(1),
@@ -96,7 +167,7 @@ pub fn layout(area: Rect, release: bool) -> Areas {
         a.traffic = Some(traffic);
         a.blue = Some(blue);
         a.green = Some(green);
-        if release {
+        if shown {
             a.release = Some(lower);
         } else {
             let [build, images] = halves(lower);
@@ -105,8 +176,9 @@ pub fn layout(area: Rect, release: bool) -> Areas {
         }
         a.logs = Some(logs);
     } else if body.height >= 10 {
+        let traffic_h = fit(essential_traffic_rows(body.width), 3, 5).min(body.height - 6);
         let [traffic, colors, logs] = Layout::vertical([
-            Constraint::Length(4),
+            Constraint::Length(traffic_h),
             Constraint::Length(4),
             Constraint::Fill(1),
         ])
@@ -124,7 +196,7 @@ pub fn layout(area: Rect, release: bool) -> Areas {
         a.logs = (logs.height >= 3).then_some(logs);
     }
     // The release panel takes its rows from the logs while they keep a few of their own.
-    if release
+    if shown
         && a.release.is_none()
         && let Some(logs) = a.logs
         && logs.height >= release::ROWS + 4
@@ -139,7 +211,7 @@ pub fn layout(area: Rect, release: bool) -> Areas {
 
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, state: &State) {
-    let a = layout(frame.area(), release::shown(state).is_some());
+    let a = layout(frame.area(), state);
     header::render(frame, a.header, state);
     if let Some(r) = a.traffic {
         traffic::render(frame, r, state);

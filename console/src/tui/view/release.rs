@@ -23,6 +23,16 @@ pub(super) fn shown(state: &State) -> Option<&Release> {
     (!r.is_over() || state.release_dismissed.as_deref() != Some(r.id.as_str())).then_some(r)
 }
 
+/// The rows of content the panel wants: the error, the steps, the stage and each gate.
+pub(super) fn wanted(state: &State) -> u16 {
+    let Some(r) = shown(state) else {
+        return 0;
+    };
+    let error = u16::from(state.release.error().is_some());
+    let gates = u16::try_from(r.gates.len()).unwrap_or(u16::MAX).max(1);
+    error + 2 + gates
+}
+
 pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     let Some(r) = shown(state) else {
         return;

@@ -41,16 +41,22 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let lines = body(state, inner.width, Some(inner.height));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
+/// The panel's lines at `width`: the bar, faults, the error, desired · observed while a
+/// shift converges, the slider, and the test listener when `height` has room for it (all
+/// with `None`: the rows the panel wants).
+pub(super) fn body(state: &State, width: u16, height: Option<u16>) -> Vec<Line<'static>> {
     let error = error_line(&state.services);
     let Some(observed) = state.observed() else {
         let mut lines: Vec<Line> = error.into_iter().collect();
         lines.push(dim("weights unknown: waiting for the listener"));
         lines.push(dim("r rolls back even while this panel is in error"));
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
-        return;
+        return lines;
     };
-    let width = inner.width as usize;
-    let mut lines = vec![bar(observed, width)];
+    let mut lines = vec![bar(observed, width as usize)];
     lines.extend(fault_lines(state));
     lines.extend(error);
     if let Some(desired) = state.traffic.desired {
@@ -66,18 +72,18 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
         ]));
     }
     lines.push(slider_line(state, observed));
-    if inner.height as usize > lines.len() {
-        if let Some(s) = state.snapshot() {
-            let canary = state.slider_color();
-            let test = s
-                .listener
-                .test_color
-                .map(|c| format!("test listener → {c}"))
-                .unwrap_or_else(|| "test listener: none".into());
-            lines.push(dim(format!("slider moves {canary} · {test}")));
-        }
+    if height.is_none_or(|h| h as usize > lines.len())
+        && let Some(s) = state.snapshot()
+    {
+        let canary = state.slider_color();
+        let test = s
+            .listener
+            .test_color
+            .map(|c| format!("test listener → {c}"))
+            .unwrap_or_else(|| "test listener: none".into());
+        lines.push(dim(format!("slider moves {canary} · {test}")));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
 /// `⚠ fault green: 20% 5xx +500ms, 1m40s left`, one line per fault the listener injects (the
