@@ -110,6 +110,8 @@ pub enum Action {
     ToggleInvert,
     ToggleWrap,
     ToggleTimestamps,
+    /// Blue and green logs side by side (on a wide enough screen), or interleaved.
+    ToggleSplit,
     /// Show one color's lines, or both (`None`).
     ShowColor {
         color: Option<Color>,

@@ -83,6 +83,7 @@ bindable! {
     ToggleInvert => Action::ToggleInvert,
     ToggleWrap => Action::ToggleWrap,
     ToggleTimestamps => Action::ToggleTimestamps,
+    ToggleSplit => Action::ToggleSplit,
     ShowBlue => Action::ShowColor { color: Some(Color::Blue) },
     ShowGreen => Action::ShowColor { color: Some(Color::Green) },
     ShowAll => Action::ShowColor { color: None },

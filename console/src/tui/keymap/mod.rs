@@ -399,6 +399,7 @@ fn normal() -> Vec<Row> {
         row(Logs, "wrap, timestamps")
             .key(ch('w'), ToggleWrap)
             .key(ch('t'), ToggleTimestamps),
+        row(Logs, "blue | green side by side (140+ columns)").key(ch('s'), ToggleSplit),
         row(Logs, "blue, green, all")
             .hint("color")
             .hint_when(When::LogsFocused)

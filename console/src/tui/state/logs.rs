@@ -128,7 +128,12 @@ pub struct LogView {
     /// Show one color only.
     pub color: Option<Color>,
     pub errors_only: bool,
+    /// Blue and green side by side, where the panel has [`SPLIT_MIN_WIDTH`] columns.
+    pub split: bool,
 }
+
+/// The narrowest logs panel that shows blue | green side by side.
+pub const SPLIT_MIN_WIDTH: u16 = 140;
 
 impl Default for LogView {
     fn default() -> Self {
@@ -142,6 +147,7 @@ impl Default for LogView {
             timestamps: true,
             color: None,
             errors_only: false,
+            split: false,
         }
     }
 }

@@ -325,3 +325,32 @@ fn panels_take_the_rows_their_content_needs_and_the_logs_the_rest() {
         assert!(rows.contains("converging"), "{w}x{h}:\n{rows}");
     }
 }
+
+#[test]
+fn logs_split_blue_and_green_side_by_side_on_a_wide_screen() {
+    let mut s = fixtures::healthy_blue_live();
+    press(&mut s, &[KeyCode::Char('s')]);
+    let t = draw(&s, 160, 48);
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("logs_split_160x48", t.backend());
+    });
+    let screen = rows(&t);
+    let logs: Vec<&String> = screen
+        .iter()
+        .filter(|r| r.contains(" blue-a1") || r.contains(" green-a1"))
+        .collect();
+    assert!(!logs.is_empty(), "{screen:#?}");
+    for row in logs {
+        // Blue's lines on the left half, green's on the right, never the other way.
+        let (left, right) = row.split_at(row.char_indices().nth(80).map_or(row.len(), |(i, _)| i));
+        assert!(!left.contains("green-a1"), "{row}");
+        assert!(!right.contains("blue-a1"), "{row}");
+    }
+    // Too narrow: interleaved, and the title says why.
+    let narrow = rows(&draw(&s, 120, 40)).join("\n");
+    assert!(narrow.contains("split needs 140 columns"), "{narrow}");
+    // One color only: the split waits for `a`.
+    press(&mut s, &[KeyCode::Char('g')]);
+    let one = rows(&draw(&s, 160, 48)).join("\n");
+    assert!(one.contains("split: a shows both"), "{one}");
+}

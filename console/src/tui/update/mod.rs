@@ -244,6 +244,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             state.log_view.wrap = !state.log_view.wrap;
             vec![]
         }
+        Action::ToggleSplit => {
+            state.log_view.split = !state.log_view.split;
+            vec![]
+        }
         Action::ToggleTimestamps => {
             state.log_view.timestamps = !state.log_view.timestamps;
             vec![]

@@ -3,14 +3,14 @@
 //! costs no more to draw than a screenful.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color as Tint, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{dim, error_line, fmt, panel_block};
-use crate::rollout::LogLine;
-use crate::tui::state::logs::{is_error_line, strip_leading_timestamp};
+use crate::rollout::{Color, LogLine};
+use crate::tui::state::logs::{SPLIT_MIN_WIDTH, is_error_line, strip_leading_timestamp};
 use crate::tui::state::{Focus, State};
 
 pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -51,6 +51,18 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     if view.wrap {
         extra.push(Span::raw("wrap"));
     }
+    if view.split {
+        extra.push(if view.color.is_some() {
+            Span::styled("split: a shows both", Style::new().fg(Tint::Yellow))
+        } else if area.width < SPLIT_MIN_WIDTH {
+            Span::styled(
+                format!("split needs {SPLIT_MIN_WIDTH} columns"),
+                Style::new().fg(Tint::Yellow),
+            )
+        } else {
+            Span::raw("blue | green")
+        });
+    }
     let block = panel_block("Logs", extra, &state.logs, state, Focus::Logs, None);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -66,8 +78,33 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             return;
         }
     }
-    let rows = inner.height as usize;
-    let width = inner.width as usize;
+    let split = view.split && view.color.is_none() && inner.width >= SPLIT_MIN_WIDTH - 2;
+    if !split {
+        let lines = column(state, inner, None);
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    // Blue | green: one column each, the same bottom, a rule between them.
+    let [blue, rule, green] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    for (area, color) in [(blue, Color::Blue), (green, Color::Green)] {
+        frame.render_widget(Paragraph::new(column(state, area, Some(color))), area);
+    }
+    let bar = vec![Line::styled("│", Style::new().fg(Tint::DarkGray)); rule.height as usize];
+    frame.render_widget(Paragraph::new(bar), rule);
+}
+
+/// The lines for `area`, bottom-aligned: the newest that pass the filters (and are of
+/// `only`, in a split), or a dim word on why there are none.
+fn column<'a>(state: &'a State, area: Rect, only: Option<Color>) -> Vec<Line<'a>> {
+    let view = &state.log_view;
+    let buf = &state.log_buffer;
+    let rows = area.height as usize;
+    let width = area.width as usize;
     let mut picked: Vec<Line> = Vec::with_capacity(rows);
     if let Some(bottom) = view.bottom(buf) {
         let mut used = 0;
@@ -75,10 +112,10 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             if used >= rows {
                 break;
             }
-            if !view.shows(line) {
+            if !view.shows(line) || only.is_some_and(|c| line.color != c) {
                 continue;
             }
-            let formatted = format_line(state, line);
+            let formatted = format_line(state, line, only.is_none());
             if view.wrap {
                 let mut wrapped = wrap(formatted, width);
                 let take = wrapped.len().min(rows - used);
@@ -93,23 +130,23 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
         }
     }
     if picked.is_empty() {
-        let text = if buf.is_empty() {
-            "no log lines yet"
-        } else {
-            "no line matches the filters (a shows all colors, e toggles errors, / edits the filter)"
+        let text = match only {
+            _ if buf.is_empty() => "no log lines yet".to_string(),
+            Some(c) => format!("no {c} line matches the filters"),
+            None => "no line matches the filters (a shows all colors, e toggles errors, / edits the filter)".to_string(),
         };
-        frame.render_widget(Paragraph::new(dim(text)), inner);
-        return;
+        return vec![dim(text)];
     }
     picked.reverse();
     // Bottom-align: the newest line sits on the last row.
     let pad = rows.saturating_sub(picked.len());
     let mut lines = vec![Line::raw(""); pad];
     lines.extend(picked);
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }
 
-fn format_line<'a>(state: &State, line: &'a LogLine) -> Line<'a> {
+/// One log line: time, color (unless a split's column already says it), task, message.
+fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'a> {
     let view = &state.log_view;
     let mut spans = Vec::with_capacity(6);
     // With the console's own time column, the blog's timestamp would be a second clock; the
@@ -126,10 +163,12 @@ fn format_line<'a>(state: &State, line: &'a LogLine) -> Line<'a> {
         ));
         spans.push(Span::raw(" "));
     }
-    spans.push(Span::styled(
-        format!("{:<5} {} ", line.color.as_str(), line.task_id),
-        fmt::color_style(line.color),
-    ));
+    let tag = if with_color {
+        format!("{:<5} {} ", line.color.as_str(), line.task_id)
+    } else {
+        format!("{} ", line.task_id)
+    };
+    spans.push(Span::styled(tag, fmt::color_style(line.color)));
     let base = if is_error_line(&line.message) {
         Style::new().fg(Tint::LightRed)
     } else {
