@@ -16,7 +16,7 @@ mod doctor;
 mod fault;
 mod local;
 mod output;
-mod release;
+pub(crate) mod release;
 mod render;
 mod run;
 

@@ -20,7 +20,7 @@ use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, Step};
 use crate::rollout::release::{Outcome as End, ReleaseOptions, Request, Stage, check_recorded};
 use crate::rollout::{Release, Share, limits};
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct ReleaseArgs {
     /// The image tag to release to the idle color.
     #[arg(long)]
@@ -81,6 +81,22 @@ fn on_inconclusive(s: &str) -> Result<OnInconclusive, String> {
 }
 
 impl ReleaseArgs {
+    /// `tag` by the plan named `plan` (`None`: the profile's), every other flag at its
+    /// default as the CLI parses it: what the console's release picker starts.
+    pub fn by_plan(tag: &str, plan: Option<&str>) -> Result<Self, String> {
+        #[derive(clap::Parser)]
+        #[command(name = "release")]
+        struct Just {
+            #[command(flatten)]
+            args: ReleaseArgs,
+        }
+        let mut words = vec!["release".to_string(), format!("--tag={tag}")];
+        words.extend(plan.map(|p| format!("--plan={p}")));
+        <Just as clap::Parser>::try_parse_from(words)
+            .map(|j| j.args)
+            .map_err(|e| e.kind().to_string())
+    }
+
     /// Whether the release returns at its first pause (`--until paused`).
     pub fn stops_at_pause(&self) -> bool {
         self.until_paused || self.until.is_some()
@@ -196,22 +212,22 @@ pub fn line(r: &Release, note: &Note) -> Option<String> {
     })
 }
 
-/// `bluegreen release`.
-pub async fn release(
-    ops: &Ops,
+/// The release `args` describe for this profile: the plan (refused on AWS when a hold is
+/// shorter than the metric period), the options, and this process as its driver.
+pub fn spec(
+    kind: &PlatformKind,
     settings: &ReleaseSettings,
-    args: ReleaseArgs,
-    out: &Out,
-) -> Outcome {
+    args: &ReleaseArgs,
+) -> Result<ReleaseSpec, Failure> {
     let plan = args.plan(settings)?;
-    if matches!(ops.platform().info().kind, PlatformKind::Aws { .. }) {
+    if matches!(kind, PlatformKind::Aws { .. }) {
         plan.validate_for_aws().map_err(|e| Failure {
             code: exit::FAILURE,
             message: e.to_string(),
             detail: serde_json::Value::Null,
         })?;
     }
-    let spec = ReleaseSpec {
+    Ok(ReleaseSpec {
         tag: args.tag.clone(),
         plan,
         options: ReleaseOptions {
@@ -221,18 +237,48 @@ pub async fn release(
             smoke: settings.smoke.clone(),
         },
         driver: operator(),
-    };
-    let info = ops.platform().info();
-    let lines = Lines { out };
-    let r = match info.kind {
+    })
+}
+
+/// Who drives a release once [`launch`] started it.
+pub enum Driver {
+    /// The local daemon: it survives this process.
+    Daemon,
+    /// This process, with [`Ops::drive_release`]: on AWS a release whose driver quits holds
+    /// its weight until someone resumes it.
+    Caller,
+}
+
+/// Starts the release: records it, and locally hands it to the daemon.
+pub async fn launch(ops: &Ops, spec: ReleaseSpec) -> Result<(Release, Driver), OpError> {
+    match ops.platform().info().kind {
         PlatformKind::Local { state_dir, .. } => {
             let spec = ReleaseSpec {
                 driver: "daemon".into(),
                 ..spec
             };
             let r = ops.start_release(spec).await?;
-            let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
-            client.drive_release().await?;
+            let client = LocalClient::connect(std::path::Path::new(&state_dir))
+                .await
+                .map_err(OpError::Platform)?;
+            client.drive_release().await.map_err(OpError::Platform)?;
+            Ok((r, Driver::Daemon))
+        }
+        PlatformKind::Aws { .. } => Ok((ops.start_release(spec).await?, Driver::Caller)),
+    }
+}
+
+/// `bluegreen release`.
+pub(super) async fn release(
+    ops: &Ops,
+    settings: &ReleaseSettings,
+    args: ReleaseArgs,
+    out: &Out,
+) -> Outcome {
+    let spec = spec(&ops.platform().info().kind, settings, &args)?;
+    let lines = Lines { out };
+    let r = match launch(ops, spec).await? {
+        (r, Driver::Daemon) => {
             if args.detach {
                 lines.note(&r, &Note::Started);
                 out.print(
@@ -246,10 +292,7 @@ pub async fn release(
             }
             follow(ops, r, &lines, args.stops_at_pause()).await?
         }
-        PlatformKind::Aws { .. } => {
-            let r = ops.start_release(spec).await?;
-            ops.drive_release(r, &lines, args.stops_at_pause()).await?
-        }
+        (r, Driver::Caller) => ops.drive_release(r, &lines, args.stops_at_pause()).await?,
     };
     finish(&r, out)
 }
@@ -283,7 +326,7 @@ fn finish(r: &Release, out: &Out) -> Outcome {
 
 /// `bluegreen wait --release`: follows the running release, whoever drives it, to its end
 /// (or its first pause with `--until paused`), within `timeout`.
-pub async fn wait_release(
+pub(super) async fn wait_release(
     ops: &Ops,
     until: Option<Until>,
     timeout: Duration,
@@ -374,7 +417,7 @@ async fn follow(
 }
 
 /// `pause`, `resume`, `abort`.
-pub async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
+pub(super) async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
     let by = operator();
     let r = ops.request_release(request, &by).await?;
     // A release whose driver went away is taken over by `resume`: locally by the daemon,
@@ -526,7 +569,7 @@ pub struct RehearsePlan {
 /// fault once the canary holds its first step, and reports whether the gates caught it, at
 /// which step, how long the rollback took from the fault's first effect, and how many
 /// requests failed. Local only: the fault is the local proxy's.
-pub async fn rehearse(
+pub(super) async fn rehearse(
     ops: &Ops,
     settings: &ReleaseSettings,
     args: RehearseArgs,

@@ -152,6 +152,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         let opts = crate::tui::TuiOptions {
             profile: conn.profile,
             config_file: conn.config_file,
+            release: conn.release,
             ..Default::default()
         };
         crate::tui::run(conn.ops, opts).await?;

@@ -29,7 +29,7 @@ pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(900);
 pub const SMOKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the caller asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseSpec {
     pub tag: String,
     pub plan: Plan,

@@ -68,6 +68,10 @@ pub enum Action {
     Deploy {
         tag: Option<String>,
     },
+    /// Start a release: open the picker (image, then plan).
+    OpenRelease,
+    /// Open the confirm dialog for a release the command line described.
+    Release(Box<crate::cli::release::ReleaseArgs>),
     /// Set a color's desired count (confirming is the command line's job: it names the count).
     Scale {
         color: Color,

@@ -65,6 +65,10 @@ pub enum OpResult {
         desired: u32,
         result: Result<(), OpError>,
     },
+    /// The release was recorded and handed to its driver; `true` when this console drives it.
+    ReleaseStarted(Result<(Box<crate::rollout::Release>, bool), OpError>),
+    /// The release this console drove ended (or stopped at an error).
+    ReleaseDriven(Result<Box<crate::rollout::Release>, OpError>),
     ReleaseRequested(
         crate::rollout::release::Request,
         Result<Box<crate::rollout::Release>, OpError>,

@@ -54,6 +54,8 @@ pub struct TuiOptions {
     /// configuration directory. `None`: `./bluegreen.toml`, when it exists (what the CLI reads
     /// without `--config`).
     pub config_file: Option<PathBuf>,
+    /// The profile's plans, gates and smoke checks, for releases started from the console.
+    pub release: crate::config::ReleaseSettings,
 }
 
 impl Default for TuiOptions {
@@ -64,6 +66,7 @@ impl Default for TuiOptions {
             trace_file: None,
             intervals: worker::Intervals::default(),
             config_file: None,
+            release: Default::default(),
         }
     }
 }
@@ -90,6 +93,7 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
     }
     let mut state = State::new(info, ops.access(), opts.log_capacity, now_millis());
     state.keymap = std::sync::Arc::new(keymap);
+    state.release_settings = std::sync::Arc::new(opts.release.clone());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut workers = worker::Workers::start(ops, tx, opts.intervals);
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;

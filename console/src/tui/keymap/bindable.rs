@@ -76,6 +76,7 @@ bindable! {
     FinishBake => Action::FinishBake,
     StartBuild => Action::StartBuild { source_version: None },
     Deploy => Action::Deploy { tag: None },
+    StartRelease => Action::OpenRelease,
     OlderBuild => Action::OlderBuild,
     NewerBuild => Action::NewerBuild,
     ToggleFollow => Action::ToggleFollow,

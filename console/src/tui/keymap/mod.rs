@@ -270,7 +270,7 @@ impl Keymap {
             Mode::Help => self.help.lookup(state, key),
             Mode::Command { .. } | Mode::Filter { .. } => prompt(key),
             Mode::Confirm(_) => self.confirm.lookup(state, key),
-            Mode::PickImage { .. } => self.pick_image.lookup(state, key),
+            Mode::PickImage { .. } | Mode::PickRelease { .. } => self.pick_image.lookup(state, key),
         }
     }
 
@@ -282,7 +282,7 @@ impl Keymap {
             Mode::Help => self.help.hints(state),
             Mode::Command { .. } | Mode::Filter { .. } => Vec::new(),
             Mode::Confirm(_) => self.confirm.hints(state),
-            Mode::PickImage { .. } => self.pick_image.hints(state),
+            Mode::PickImage { .. } | Mode::PickRelease { .. } => self.pick_image.hints(state),
         }
     }
 
@@ -381,6 +381,9 @@ fn normal() -> Vec<Row> {
         row(Release, "deploy an image to the idle color")
             .hint("deploy")
             .shown(ch('d'), Deploy),
+        row(Release, "start a release by a plan (image, plan, confirm)")
+            .hint("release")
+            .shown(ch('R'), StartRelease),
         row(Release, "older / newer build")
             .key(ch('['), OlderBuild)
             .key(ch(']'), NewerBuild),
@@ -491,8 +494,8 @@ fn pick_image() -> Vec<Row> {
             .shown(code(KeyCode::Down), Action::SelectNext)
             .key(Key::ch('k'), Action::SelectPrev)
             .key(Key::ch('j'), Action::SelectNext),
-        row("deploy the chosen image")
-            .hint("deploy…")
+        row("deploy or release the chosen one")
+            .hint("next…")
             .shown(code(KeyCode::Enter), Action::Confirm),
         row("cancel")
             .hint("cancel")

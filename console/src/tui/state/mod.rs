@@ -193,6 +193,13 @@ pub enum PendingOp {
         old: Option<Color>,
         keep_old: bool,
     },
+    /// Start a release: deploy, smoke test, the plan's steps with their gates, promote.
+    Release {
+        spec: Box<crate::ops::release::ReleaseSpec>,
+        /// The color the canary goes to, from the last snapshot (decided again on start).
+        canary: Option<Color>,
+        refusal: Option<Refusal>,
+    },
     /// Abort the running release: the stable color gets 100% at once.
     AbortRelease {
         id: String,
@@ -211,6 +218,7 @@ impl PendingOp {
             PendingOp::Deploy { .. } => "deploy",
             PendingOp::FinishBake { .. } => "promote",
             PendingOp::AbortRelease { .. } => "abort",
+            PendingOp::Release { .. } => "release",
         }
     }
 
@@ -224,7 +232,8 @@ impl PendingOp {
             } => (!(r.overridable && *force)).then_some(r),
             PendingOp::Promote { refusal, .. }
             | PendingOp::Rollback { refusal, .. }
-            | PendingOp::Deploy { refusal, .. } => refusal.as_ref().filter(|r| !r.overridable),
+            | PendingOp::Deploy { refusal, .. }
+            | PendingOp::Release { refusal, .. } => refusal.as_ref().filter(|r| !r.overridable),
             _ => None,
         }
     }
@@ -248,6 +257,11 @@ pub enum Mode {
     },
     /// Choosing the image to deploy to the idle color.
     PickImage {
+        selected: usize,
+    },
+    /// Starting a release: first its image (`tag` is `None`), then its plan.
+    PickRelease {
+        tag: Option<String>,
         selected: usize,
     },
 }
@@ -324,6 +338,8 @@ pub struct State {
     pub owned_bake: Option<Bake>,
     /// Which key means what: the defaults, or as a keymap file changed them.
     pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
+    /// The profile's plans, gates and smoke checks, for releases started here.
+    pub release_settings: std::sync::Arc<crate::config::ReleaseSettings>,
 }
 
 impl State {
@@ -353,6 +369,7 @@ impl State {
             bake_offered: None,
             owned_bake: None,
             keymap: Default::default(),
+            release_settings: Default::default(),
         }
     }
 
@@ -425,6 +442,24 @@ impl State {
             .flatten()
             .flat_map(|i| i.tags.iter().map(move |t| (t.as_str(), i)))
             .collect()
+    }
+
+    /// The plans a release can be started by: the profile's default first, then the file's,
+    /// then the built-in ones.
+    pub fn plan_choices(&self) -> Vec<String> {
+        let settings = &self.release_settings;
+        let mut names: Vec<String> = settings.default_plan.iter().cloned().collect();
+        for name in settings
+            .plans
+            .iter()
+            .map(|p| p.name.clone())
+            .chain(["default".to_string(), "all-at-once".to_string()])
+        {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     pub fn is_local(&self) -> bool {

@@ -354,3 +354,18 @@ fn logs_split_blue_and_green_side_by_side_on_a_wide_screen() {
     let one = rows(&draw(&s, 160, 48)).join("\n");
     assert!(one.contains("split: a shows both"), "{one}");
 }
+
+#[test]
+fn starting_a_release_shows_the_plans_then_what_it_will_do() {
+    let mut s = fixtures::healthy_blue_live();
+    press(&mut s, &[KeyCode::Char('R'), KeyCode::Enter]);
+    screens("release_pick_plan", &s);
+    press(&mut s, &[KeyCode::Enter]);
+    screens("release_confirm", &s);
+    let text = rows(&draw(&s, 160, 48)).join("\n");
+    assert!(
+        text.contains("release v2 to green by plan default"),
+        "{text}"
+    );
+    assert!(text.contains("GET /health → 200"), "{text}");
+}

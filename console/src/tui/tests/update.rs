@@ -860,3 +860,108 @@ fn release_requests_pause_at_once_and_abort_after_a_confirm() {
     update(&mut ended, Action::RunCommand("dismiss".into()));
     assert_eq!(ended.release_dismissed.as_deref(), Some("r1795845500000"));
 }
+
+#[test]
+fn a_release_starts_from_its_image_then_its_plan_then_a_confirm() {
+    use crate::rollout::plan::{Plan, PlanKind, Step};
+    use crate::rollout::{Release, Share};
+    let mut s = fixtures::healthy_blue_live();
+    let careful = Plan::stepped(
+        "careful",
+        PlanKind::Canary,
+        vec![Step {
+            weight: Share::percent(5).expect("valid"),
+            hold_secs: 60,
+        }],
+        5,
+    )
+    .expect("valid");
+    s.release_settings = std::sync::Arc::new(crate::config::ReleaseSettings {
+        plans: vec![careful.clone()],
+        default_plan: Some("careful".into()),
+        ..Default::default()
+    });
+    assert_eq!(s.plan_choices(), ["careful", "default", "all-at-once"]);
+    press(&mut s, &[KeyCode::Char('R')]);
+    assert_eq!(
+        s.mode,
+        Mode::PickRelease {
+            tag: None,
+            selected: 0
+        }
+    );
+    // v2 is the first image; its plan list starts at the profile's default.
+    press(&mut s, &[KeyCode::Enter]);
+    assert_eq!(
+        s.mode,
+        Mode::PickRelease {
+            tag: Some("v2".into()),
+            selected: 0
+        }
+    );
+    press(&mut s, &[KeyCode::Enter]);
+    let Mode::Confirm(PendingOp::Release {
+        spec,
+        canary,
+        refusal,
+    }) = &s.mode
+    else {
+        panic!("{:?}", s.mode)
+    };
+    assert_eq!((spec.tag.as_str(), &spec.plan), ("v2", &careful));
+    assert_eq!(*canary, Some(Color::Green));
+    assert_eq!(*refusal, None);
+    let spec = spec.clone();
+    assert_eq!(
+        press(&mut s, &[KeyCode::Enter]),
+        vec![Command::StartRelease(spec)]
+    );
+    assert!(!s.busy.is_empty(), "starting shows as busy");
+    // Esc on the plan list goes back to the screen, nothing started.
+    let mut t = fixtures::healthy_blue_live();
+    assert!(press(&mut t, &[KeyCode::Char('R'), KeyCode::Enter, KeyCode::Esc]).is_empty());
+    assert_eq!(t.mode, Mode::Normal);
+    // While a release runs, R says how to end it instead of opening the picker.
+    let mut r = fixtures::release_holding();
+    press(&mut r, &[KeyCode::Char('R')]);
+    assert_eq!(r.mode, Mode::Normal);
+    assert!(notice(&r).contains(":abort"), "{}", notice(&r));
+    // The command line's release opens the same confirm, by the CLI's flags.
+    let mut c = fixtures::healthy_blue_live();
+    update(
+        &mut c,
+        Action::RunCommand("release --tag v1 --steps 1,10 --hold 2m".into()),
+    );
+    let Mode::Confirm(PendingOp::Release { spec, .. }) = &c.mode else {
+        panic!("{:?}", c.mode)
+    };
+    assert_eq!(spec.plan.steps.len(), 2);
+    // An unknown plan is refused with the known ones named.
+    update(&mut c, Action::Cancel);
+    update(
+        &mut c,
+        Action::RunCommand("release --tag v1 --plan nope".into()),
+    );
+    assert!(
+        notice(&c).contains("no plan named `nope`"),
+        "{}",
+        notice(&c)
+    );
+    // A finished release the console drove says how it ended, and ends no busy entry.
+    let ended: Release = fixtures::release_rolled_back()
+        .release
+        .data
+        .clone()
+        .flatten()
+        .expect("a release");
+    c.busy.push(crate::tui::state::Busy {
+        what: "shifting".into(),
+        since: 0,
+    });
+    handle_event(
+        &mut c,
+        Event::Done(OpResult::ReleaseDriven(Ok(Box::new(ended)))),
+    );
+    assert_eq!(c.busy.len(), 1, "a release's end is not a write's end");
+    assert!(notice(&c).contains("rolled back"), "{}", notice(&c));
+}

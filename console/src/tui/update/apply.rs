@@ -105,8 +105,9 @@ pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<C
 
 pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
     // Only a rollback runs beside another write, and it is the newest; the oldest write is
-    // the one done unless the result says it is the rollback.
-    if !state.busy.is_empty() {
+    // the one done unless the result says it is the rollback. A release this console drives
+    // ends long after its start, which was the write: it ends no busy entry.
+    if !state.busy.is_empty() && !matches!(result, OpResult::ReleaseDriven(_)) {
         let i = match result {
             OpResult::RolledBack(_) => state.busy.len() - 1,
             _ => 0,
@@ -205,6 +206,40 @@ pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
             result: Err(e),
             ..
         } => failed(state, &format!("scale {color}"), &e),
+        OpResult::ReleaseStarted(Ok((r, here))) => {
+            let who = if here {
+                "this console drives it: quitting leaves it holding its weight until `bluegreen resume`"
+            } else {
+                "the daemon drives it"
+            };
+            state.release_dismissed = None;
+            state.notify(
+                NoticeLevel::Success,
+                format!(
+                    "release {} of {} to {} started by plan {}: {who}",
+                    r.id, r.tag, r.canary, r.plan.name
+                ),
+            );
+            refresh.push(Command::Refresh(Resource::Release));
+        }
+        OpResult::ReleaseStarted(Err(e)) => failed(state, "release", &e),
+        OpResult::ReleaseDriven(Ok(r)) => {
+            let level = match r.outcome {
+                Some(crate::rollout::Outcome::Released) => NoticeLevel::Success,
+                Some(_) => NoticeLevel::Error,
+                None => NoticeLevel::Warning,
+            };
+            let text = match &r.outcome {
+                Some(o) => format!("release {} of {}: {o}", r.id, r.tag),
+                None => format!("release {} of {}: {}", r.id, r.tag, r.describe()),
+            };
+            state.notify(level, text);
+            refresh.push(Command::Refresh(Resource::Release));
+        }
+        OpResult::ReleaseDriven(Err(e)) => {
+            failed(state, "driving the release", &e);
+            refresh.push(Command::Refresh(Resource::Release));
+        }
         OpResult::ReleaseRequested(request, Ok(r)) => {
             let text = match request {
                 crate::rollout::release::Request::Abort => {

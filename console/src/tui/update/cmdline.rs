@@ -12,12 +12,12 @@ fn release(request: Request) -> Action {
 /// What `:help` lists, one verb per line.
 pub const VERBS: &[(&str, &str)] = &[
     (
-        "shift N",
-        "give N% to the canary (the slider's color), after a confirm",
+        "shift N | shift B:G",
+        "give N% to the canary (the slider's color), or an exact split, after a confirm",
     ),
     (
-        "shift --green N | --blue N | B:G",
-        "give N% to a named color, or an exact split",
+        "shift --green N | --blue N",
+        "give N% to a named color (the CLI's flags)",
     ),
     (
         "promote [--bake SECS] [--keep-old]",
@@ -25,9 +25,19 @@ pub const VERBS: &[(&str, &str)] = &[
     ),
     ("rollback", "give the stable color 100% (one weight change)"),
     ("finish-bake", "end a promote's bake now"),
-    ("deploy TAG", "deploy an image tag to the idle color"),
-    ("build [SOURCE_VERSION]", "start a build"),
-    ("scale COLOR N", "set a color's desired task count"),
+    (
+        "deploy [TAG] | deploy --tag TAG",
+        "deploy an image tag to the idle color",
+    ),
+    (
+        "release --tag TAG [--plan P | --steps 1,10,50 --hold 2m]",
+        "start a release by a plan (R picks the image and plan)",
+    ),
+    ("build [REF] | build --source-version REF", "start a build"),
+    (
+        "scale COLOR N | scale --color C --count N",
+        "set a color's desired task count",
+    ),
     (
         "arm",
         "allow writes for this session on a read-only profile",
@@ -36,59 +46,156 @@ pub const VERBS: &[(&str, &str)] = &[
         "pause | resume | abort | dismiss",
         "the release: hold its weight, go on, stable 100% (confirm), hide an ended one",
     ),
-    ("refresh", "poll everything now"),
+    ("refresh | status", "poll everything now"),
     (
         "help | quit",
         "show the keys; leave the console (the platform keeps running)",
     ),
 ];
 
-/// Parses one command line (without the leading `:`).
+/// Parses one command line (without the leading `:`): the console's own verbs and short
+/// forms first, then the CLI's words and flags, parsed by the CLI's own parser.
 pub fn parse_command(line: &str) -> Result<Action, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let Some((&verb, args)) = words.split_first() else {
         return Err("empty command: try `:help`".into());
     };
-    match verb {
-        "shift" => parse_shift(args),
-        "promote" => parse_promote(args),
-        "rollback" | "rb" => no_args(verb, args, Action::Rollback),
-        "finish-bake" => no_args(verb, args, Action::FinishBake),
-        "deploy" => match args {
-            [tag] => Ok(Action::Deploy {
-                tag: Some((*tag).to_string()),
-            }),
-            [] => Ok(Action::Deploy { tag: None }),
-            _ => Err("usage: deploy TAG (it goes to the idle color)".into()),
-        },
-        "build" => match args {
-            [] => Ok(Action::StartBuild {
-                source_version: None,
-            }),
-            [v] => Ok(Action::StartBuild {
-                source_version: Some((*v).to_string()),
-            }),
-            _ => Err("usage: build [SOURCE_VERSION]".into()),
-        },
-        "scale" => match args {
-            [color, n] => Ok(Action::Scale {
-                color: color.parse::<Color>().map_err(|e| e.to_string())?,
-                desired: task_count(n)?,
-            }),
-            _ => Err("usage: scale blue|green N".into()),
-        },
-        "arm" => no_args(verb, args, Action::Arm),
-        "pause" => no_args(verb, args, release(Request::Pause)),
-        "resume" => no_args(verb, args, release(Request::Resume)),
-        "abort" => no_args(verb, args, release(Request::Abort)),
-        "dismiss" => no_args(verb, args, Action::DismissRelease),
-        "refresh" => no_args(verb, args, Action::Refresh),
-        "help" | "h" | "?" => Ok(Action::ToggleHelp),
-        "quit" | "q" | "exit" => Ok(Action::Quit),
-        other => Err(format!(
-            "unknown command `{other}`: try shift, promote, rollback, deploy, build, scale, arm, help"
+    let flags = args.iter().any(|a| a.starts_with("--"));
+    match (verb, args) {
+        ("shift", [_]) => parse_shift(args),
+        ("shift", [flag, _]) if matches!(*flag, "-g" | "-b") => parse_shift(args),
+        ("rb", _) => no_args(verb, args, Action::Rollback),
+        ("finish-bake", _) => no_args(verb, args, Action::FinishBake),
+        ("deploy", []) => Ok(Action::Deploy { tag: None }),
+        ("deploy", [tag]) if !flags => Ok(Action::Deploy {
+            tag: Some((*tag).to_string()),
+        }),
+        ("release", []) => Ok(Action::OpenRelease),
+        ("build", [v]) if !flags => Ok(Action::StartBuild {
+            source_version: Some((*v).to_string()),
+        }),
+        ("scale", [color, n]) if !flags => Ok(Action::Scale {
+            color: color.parse::<Color>().map_err(|e| e.to_string())?,
+            desired: task_count(n)?,
+        }),
+        ("arm", _) => no_args(verb, args, Action::Arm),
+        ("dismiss", _) => no_args(verb, args, Action::DismissRelease),
+        ("refresh", _) => no_args(verb, args, Action::Refresh),
+        ("help" | "h" | "?", _) => Ok(Action::ToggleHelp),
+        ("quit" | "q" | "exit", _) => Ok(Action::Quit),
+        _ => parse_cli(&words),
+    }
+}
+
+/// The CLI's verbs, parsed by the CLI's parser: the same words, flags, bounds and messages.
+fn parse_cli(words: &[&str]) -> Result<Action, String> {
+    use crate::cli::{Cli, Command};
+    use clap::{CommandFactory, Parser};
+    let verb = words.first().copied().unwrap_or_default();
+    let known = Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == verb);
+    if !known {
+        let shown: String = verb.chars().take(32).collect();
+        return Err(format!(
+            "unknown command `{shown}`: try shift, promote, rollback, release, deploy, build, scale, arm, help"
+        ));
+    }
+    // The flags of the whole console (profile, config, read-only…) were set when it started.
+    let globals: Vec<String> = Cli::command()
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    if let Some(g) = words.iter().find_map(|w| {
+        globals
+            .iter()
+            .find(|g| *w == g.as_str() || w.starts_with(&format!("{g}=")))
+    }) {
+        return Err(format!(
+            "`{g}` applies to the whole console: quit and start it again with {g}"
+        ));
+    }
+    let parsed = Cli::try_parse_from(std::iter::once("bluegreen").chain(words.iter().copied()))
+        .map_err(|e| clap_message(verb, &e))?;
+    let Some(command) = parsed.command else {
+        return Err("empty command: try `:help`".into());
+    };
+    match command {
+        Command::Shift(a) => {
+            if a.force {
+                return Err("shift: the confirm dialog overrides the guard (f), not --force".into());
+            }
+            let (color, share) = match (a.green, a.blue) {
+                (Some(g), _) => (Color::Green, g),
+                (None, Some(b)) => (Color::Blue, b),
+                (None, None) => (Color::Green, Share::ZERO),
+            };
+            Ok(Action::Shift {
+                color: Some(color),
+                share,
+            })
+        }
+        Command::Promote { bake, keep_old } => Ok(Action::Promote {
+            bake_secs: Some(bake),
+            keep_old,
+        }),
+        Command::Rollback => Ok(Action::Rollback),
+        Command::Build { source_version, .. } => Ok(Action::StartBuild { source_version }),
+        Command::Deploy { tag, color: None, .. } => Ok(Action::Deploy { tag: Some(tag) }),
+        Command::Deploy { color: Some(_), .. } => Err(
+            "deploy: the console deploys to the idle color; `bluegreen deploy --color` in a shell picks another".into(),
+        ),
+        Command::Scale { color, count } => Ok(Action::Scale {
+            color,
+            desired: count,
+        }),
+        Command::Release(args) => {
+            if args.detach || args.stops_at_pause() {
+                return Err("release: --detach and --until are for a shell; the console follows the release on screen".into());
+            }
+            Ok(Action::Release(Box::new(args)))
+        }
+        Command::Pause => Ok(release(Request::Pause)),
+        Command::Resume => Ok(release(Request::Resume)),
+        Command::Abort => Ok(release(Request::Abort)),
+        Command::Status { .. } => Ok(Action::Refresh),
+        Command::Logs { .. } => Err(
+            "logs: the logs panel shows them (b, g, a pick colors; / filters)".into(),
+        ),
+        _ => Err(format!(
+            "`{verb}` runs in a shell, not in the console: `bluegreen {verb} --help` says how"
         )),
     }
+}
+
+/// clap's error in one line: what was wrong, without the usage block.
+fn clap_message(verb: &str, e: &clap::Error) -> String {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return format!(
+            "`bluegreen {verb} --help` in a shell shows the whole help; `:help` lists the verbs"
+        );
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).skip_while(|l| l.is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or("invalid command")
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" and the list under it.
+    if first.ends_with(':') {
+        let listed: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+        first = format!("{} {}", first, listed.join(", "));
+    }
+    let tip = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tip: "))
+        .map(|t| format!(" ({})", t.trim_start_matches("tip: ")))
+        .unwrap_or_default();
+    format!("{verb}: {first}{tip}")
 }
 
 fn no_args(verb: &str, args: &[&str], action: Action) -> Result<Action, String> {
@@ -175,47 +282,6 @@ fn parse_shift(args: &[&str]) -> Result<Action, String> {
     }
 }
 
-fn parse_promote(args: &[&str]) -> Result<Action, String> {
-    let mut bake_secs = None;
-    let mut keep_old = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match *a {
-            "--keep-old" => keep_old = true,
-            "--bake" => {
-                let v = it
-                    .next()
-                    .ok_or("promote: --bake needs a number of seconds")?;
-                bake_secs = Some(parse_secs(v)?);
-            }
-            other => {
-                if let Some(v) = other.strip_prefix("--bake=") {
-                    bake_secs = Some(parse_secs(v)?);
-                } else {
-                    return Err(format!(
-                        "promote: unknown option `{other}` (use --bake SECS, --keep-old)"
-                    ));
-                }
-            }
-        }
-    }
-    Ok(Action::Promote {
-        bake_secs,
-        keep_old,
-    })
-}
-
-fn parse_secs(v: &str) -> Result<u64, String> {
-    let max = crate::rollout::limits::MAX_BAKE_SECS;
-    match at_most(v.trim_end_matches('s'), max) {
-        Ok(n) => Ok(n),
-        Err(Refused::OverLimit) => Err(format!(
-            "promote: a bake of `{v}` is longer than the limit of {max} s (a day)"
-        )),
-        Err(Refused::NotANumber) => Err(format!("promote: `{v}` is not a number of seconds")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +346,65 @@ mod tests {
     }
 
     #[test]
+    fn the_cli_words_and_flags_work_as_in_a_shell() {
+        assert_eq!(
+            parse_command("shift --green 0.5"),
+            Ok(Action::Shift {
+                color: Some(Color::Green),
+                share: Share::permille(5).expect("valid")
+            })
+        );
+        assert_eq!(
+            parse_command("deploy --tag v3"),
+            Ok(Action::Deploy {
+                tag: Some("v3".into())
+            })
+        );
+        assert_eq!(
+            parse_command("scale --color blue --count 3"),
+            Ok(Action::Scale {
+                color: Color::Blue,
+                desired: 3
+            })
+        );
+        assert_eq!(
+            parse_command("build --source-version main"),
+            Ok(Action::StartBuild {
+                source_version: Some("main".into())
+            })
+        );
+        let Ok(Action::Release(args)) =
+            parse_command("release --tag v2 --steps 1,10,50 --hold 90s --keep-old")
+        else {
+            panic!("release parses");
+        };
+        assert_eq!(args.tag, "v2");
+        assert_eq!(args.hold, 90);
+        assert!(args.keep_old);
+        assert_eq!(parse_command("release"), Ok(Action::OpenRelease));
+        assert_eq!(parse_command("status"), Ok(Action::Refresh));
+        // The CLI's own bounds and messages.
+        let e = parse_command("release --tag v2 --steps 10,5").map(|_| ());
+        assert!(e.is_ok(), "steps are checked when the plan is built: {e:?}");
+        let e = parse_command("scale --color blue --count 5000").expect_err("bounded");
+        assert!(e.contains("0..=1000"), "{e}");
+        let e = parse_command("release --plan careful").expect_err("needs a tag");
+        assert!(e.contains("--tag"), "{e}");
+        // What belongs to a shell or to the whole console is refused, saying where it goes.
+        let e = parse_command("doctor").expect_err("a shell verb");
+        assert!(e.contains("runs in a shell"), "{e}");
+        let e = parse_command("shift --green 10 --profile prod").expect_err("a global flag");
+        assert!(
+            e.contains("--profile") && e.contains("whole console"),
+            "{e}"
+        );
+        let e = parse_command("release --tag v2 --detach").expect_err("detach");
+        assert!(e.contains("--detach"), "{e}");
+        let e = parse_command("shift --green 10 --force").expect_err("force");
+        assert!(e.contains("(f)"), "{e}");
+    }
+
+    #[test]
     fn explains_bad_input() {
         assert!(
             parse_command("shift 130")
@@ -304,12 +429,12 @@ mod tests {
         assert!(
             parse_command("rollback now")
                 .expect_err("bad input is refused")
-                .contains("no arguments")
+                .contains("unexpected argument 'now'")
         );
         assert!(
             parse_command("promote --bake")
                 .expect_err("bad input is refused")
-                .contains("seconds")
+                .contains("--bake <SECONDS>")
         );
     }
 
@@ -352,11 +477,12 @@ mod tests {
                 let line = if eq { format!("promote --bake={n}{s}") } else { format!("promote --bake {n}{s}") };
                 match parse_command(&line) {
                     Ok(a) => {
-                        prop_assert!(fits(&n, MAX_BAKE_SECS));
+                        prop_assert!(fits(&n, MAX_BAKE_SECS) && s.is_empty());
                         prop_assert_eq!(a, Action::Promote { bake_secs: n.parse().ok(), keep_old: false });
                     }
+                    // As the CLI: whole seconds, the range named.
                     Err(e) => {
-                        prop_assert!(!fits(&n, MAX_BAKE_SECS));
+                        prop_assert!(!fits(&n, MAX_BAKE_SECS) || !s.is_empty());
                         prop_assert!(e.contains(&MAX_BAKE_SECS.to_string()), "{}", e);
                     }
                 }
@@ -369,7 +495,7 @@ mod tests {
                     Ok(other) => prop_assert!(false, "{other:?}"),
                     Err(e) => {
                         prop_assert!(!fits(&n, 100));
-                        prop_assert!(e.contains("0–100"), "{}", e);
+                        prop_assert!(e.contains("0–100") || e.contains("0..=100"), "{}", e);
                     }
                 }
             }

@@ -118,7 +118,112 @@ pub(super) fn open_deploy(state: &mut State, tag: Option<String>) {
     });
 }
 
+/// `R`: a release starts with its image, then its plan, then a confirm.
+pub(super) fn open_release_picker(state: &mut State) {
+    if write_refused(state, "release") {
+        return;
+    }
+    if let Some(r) = running_release(state) {
+        state.notify(NoticeLevel::Warning, r);
+        return;
+    }
+    if state.deploy_choices().is_empty() {
+        state.notify(
+            NoticeLevel::Warning,
+            "no images known yet: build one (B) or name a tag with `:release --tag TAG`",
+        );
+        return;
+    }
+    state.mode = Mode::PickRelease {
+        tag: None,
+        selected: 0,
+    };
+}
+
+/// Why a new release cannot start while one runs, with the way out.
+fn running_release(state: &State) -> Option<String> {
+    let r = state.release.data.as_ref()?.as_ref()?;
+    (!r.is_over()).then(|| {
+        format!(
+            "release {} of {} is running ({}): :pause, :resume or :abort it first",
+            r.id,
+            r.tag,
+            r.describe()
+        )
+    })
+}
+
+/// The confirm dialog of a release: the plan resolved as `bluegreen release` resolves it, and
+/// the start refusal computed up front from the last snapshot.
+pub(super) fn open_release(state: &mut State, args: &crate::cli::release::ReleaseArgs) {
+    if write_refused(state, "release") {
+        return;
+    }
+    let known: Vec<&str> = state.deploy_choices().iter().map(|(t, _)| *t).collect();
+    if state.images.data.is_some() && !known.contains(&args.tag.as_str()) {
+        state.notify(
+            NoticeLevel::Error,
+            format!(
+                "no image is tagged `{}` in the registry; build it first (B)",
+                args.tag
+            ),
+        );
+        return;
+    }
+    let spec = match crate::cli::release::spec(&state.info.kind, &state.release_settings, args) {
+        Ok(spec) => spec,
+        Err(f) => {
+            state.notify(NoticeLevel::Error, format!("release: {}", f.message));
+            return;
+        }
+    };
+    let current = state.release.data.as_ref().and_then(|r| r.as_ref());
+    let (canary, refusal) = match state.snapshot() {
+        Some(snap) => match crate::rollout::release::check_start(snap, current) {
+            Ok(c) => (Some(c), None),
+            Err(r) => (None, Some(r)),
+        },
+        None => (None, None),
+    };
+    state.mode = Mode::Confirm(PendingOp::Release {
+        spec: Box::new(spec),
+        canary,
+        refusal,
+    });
+}
+
 pub(super) fn confirm(state: &mut State) -> Vec<Command> {
+    if let Mode::PickRelease { tag, selected } = &state.mode {
+        let (tag, selected) = (tag.clone(), *selected);
+        match tag {
+            None => match state
+                .deploy_choices()
+                .get(selected)
+                .map(|(t, _)| t.to_string())
+            {
+                Some(tag) => {
+                    // The profile's default plan comes first.
+                    state.mode = Mode::PickRelease {
+                        tag: Some(tag),
+                        selected: 0,
+                    };
+                }
+                None => {
+                    state.mode = Mode::Normal;
+                    state.notify(NoticeLevel::Warning, "that image has no tag to release");
+                }
+            },
+            Some(tag) => {
+                let plan = state.plan_choices().get(selected).cloned();
+                state.mode = Mode::Normal;
+                match crate::cli::release::ReleaseArgs::by_plan(&tag, plan.as_deref()) {
+                    Ok(args) => open_release(state, &args),
+                    Err(e) => state.notify(NoticeLevel::Error, format!("release: {e}")),
+                }
+            }
+        }
+        return vec![];
+    }
     match &state.mode {
         Mode::PickImage { selected } => {
             let tag = state
@@ -183,6 +288,10 @@ pub(super) fn confirm(state: &mut State) -> Vec<Command> {
         PendingOp::FinishBake { .. } => {
             start_busy(state, "finishing the bake");
             vec![Command::FinishBake]
+        }
+        PendingOp::Release { spec, .. } => {
+            start_busy(state, format!("starting the release of {}", spec.tag));
+            vec![Command::StartRelease(spec)]
         }
         PendingOp::AbortRelease { .. } => {
             start_busy(state, "aborting the release");

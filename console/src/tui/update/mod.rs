@@ -14,7 +14,10 @@ mod cmdline;
 mod dialogs;
 mod prompt;
 
-use dialogs::{apply_slider, confirm, open_deploy, open_promote, open_rollback};
+use dialogs::{
+    apply_slider, confirm, open_deploy, open_promote, open_release, open_release_picker,
+    open_rollback,
+};
 use prompt::{input, set_filter, submit};
 pub mod keys;
 
@@ -149,6 +152,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Deploy { tag } => {
             open_deploy(state, tag);
+            vec![]
+        }
+        Action::OpenRelease => {
+            open_release_picker(state);
+            vec![]
+        }
+        Action::Release(args) => {
+            open_release(state, &args);
             vec![]
         }
         Action::Scale { color, desired } => {
@@ -369,6 +380,7 @@ fn nudge_slider(state: &mut State, delta: i32) {
 fn select(state: &mut State, delta: i64) {
     let images = state.images.data.as_ref().map_or(0, Vec::len);
     let choices = state.deploy_choices().len();
+    let plans = state.plan_choices().len();
     let step = |i: usize, n: usize| -> usize {
         if n == 0 {
             0
@@ -378,6 +390,10 @@ fn select(state: &mut State, delta: i64) {
     };
     match &mut state.mode {
         Mode::PickImage { selected } => *selected = step(*selected, choices),
+        Mode::PickRelease { tag, selected } => {
+            let n = if tag.is_some() { plans } else { choices };
+            *selected = step(*selected, n);
+        }
         _ => match state.focus {
             Focus::Images => state.image_index = step(state.image_index, images),
             Focus::Build => {

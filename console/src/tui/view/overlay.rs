@@ -17,6 +17,9 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
         Mode::Confirm(op) => confirm(frame, area, state, op),
         Mode::Help => help(frame, area, state),
         Mode::PickImage { selected } => pick_image(frame, area, state, *selected),
+        Mode::PickRelease { tag, selected } => {
+            pick_release(frame, area, state, tag.as_deref(), *selected)
+        }
         _ => {}
     }
 }
@@ -228,6 +231,60 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
             });
             "Finish bake"
         }
+        PendingOp::Release {
+            spec,
+            canary,
+            refusal,
+        } => {
+            let plan = &spec.plan;
+            lines.push(match canary {
+                Some(c) => Line::from(vec![
+                    Span::styled(
+                        format!("release {} to ", spec.tag),
+                        Style::new().add_modifier(Modifier::BOLD),
+                    ),
+                    colored(*c),
+                    Span::styled(
+                        format!(" by plan {}", plan.name),
+                        Style::new().add_modifier(Modifier::BOLD),
+                    ),
+                ]),
+                None => Line::raw(format!(
+                    "release {} to the idle color by plan {}",
+                    spec.tag, plan.name
+                )),
+            });
+            lines.push(Line::raw(format!(
+                "deploy, smoke test ({}), then {plan}",
+                spec.options
+                    .smoke
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+            lines.push(dim(format!(
+                "gates every {} s; a failing gate rolls back at once",
+                plan.interval_secs
+            )));
+            let old = canary.map(Color::other);
+            lines.push(Line::raw(match (old, spec.options.keep_old) {
+                (Some(o), false) => {
+                    format!("bake {} s, then {o} scales to 0", spec.options.bake_secs)
+                }
+                (Some(o), true) => format!("bake {} s; {o} keeps running", spec.options.bake_secs),
+                (None, _) => format!("bake {} s", spec.options.bake_secs),
+            }));
+            lines.push(dim(if state.is_local() {
+                "the daemon drives it: it goes on when the console quits"
+            } else {
+                "this console drives it: quitting leaves it holding its weight until `bluegreen resume`"
+            }));
+            if let Some(r) = refusal {
+                lines.extend(refusal_lines(r, false));
+            }
+            "Start a release"
+        }
         PendingOp::AbortRelease { id, tag, stable } => {
             lines.push(Line::from(vec![
                 Span::raw(format!("abort release {id} of {tag}: ")),
@@ -257,6 +314,56 @@ fn pick_image(frame: &mut Frame, area: Rect, state: &State, selected: usize) {
     }
     lines.push(dim("↑/↓ choose · ⏎ deploy… · esc cancel"));
     draw_modal(frame, area, "Deploy an image", false, lines);
+}
+
+/// The release picker: its image first, then its plan (the profile's default first).
+fn pick_release(frame: &mut Frame, area: Rect, state: &State, tag: Option<&str>, selected: usize) {
+    let rows = (area.height.saturating_sub(6) as usize).max(1);
+    let start = selected.saturating_sub(rows.saturating_sub(1));
+    let mut lines = Vec::new();
+    match tag {
+        None => {
+            lines.push(dim("release which image? (then its plan)"));
+            let choices = state.deploy_choices();
+            for (i, (tag, img)) in choices.iter().enumerate().skip(start).take(rows) {
+                lines.push(images::image_line(state, tag, img, i == selected));
+            }
+            lines.push(dim("↑/↓ choose · ⏎ next: the plan · esc cancel"));
+        }
+        Some(tag) => {
+            lines.push(dim(format!("release {tag} by which plan?")));
+            let settings = &state.release_settings;
+            for (i, name) in state
+                .plan_choices()
+                .iter()
+                .enumerate()
+                .skip(start)
+                .take(rows)
+            {
+                let about = match settings.plan(name) {
+                    Some(p) => p.to_string(),
+                    None if name == "all-at-once" => "100% at once, then the bake".into(),
+                    None => crate::rollout::plan::Plan::default_canary().to_string(),
+                };
+                let default = if settings.default_plan.as_deref() == Some(name.as_str()) {
+                    " (profile default)"
+                } else {
+                    ""
+                };
+                let style = if i == selected {
+                    Style::new().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::new()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{name:<16}"), style.add_modifier(Modifier::BOLD)),
+                    Span::styled(format!(" {about}{default}"), style),
+                ]));
+            }
+            lines.push(dim("↑/↓ choose · ⏎ review and confirm… · esc cancel"));
+        }
+    }
+    draw_modal(frame, area, "Start a release", false, lines);
 }
 
 /// The main screen's keys from the session's keymap, grouped; the command-line verbs come

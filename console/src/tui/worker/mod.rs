@@ -78,6 +78,35 @@ impl Workers {
             Command::Build { source_version } => self.spawn(move |ops| async move {
                 OpResult::BuildStarted(ops.build(source_version).await)
             }),
+            Command::StartRelease(spec) => {
+                // Locally the daemon drives it; on AWS this task does, until the release
+                // ends or the console quits (then it holds its weight for `resume`).
+                let ops = self.ops.clone();
+                let tx = self.tx.clone();
+                self.tasks.retain(|t| !t.is_finished());
+                self.tasks.push(tokio::spawn(async move {
+                    use crate::cli::release::{Driver, launch};
+                    let (r, driver) = match launch(&ops, *spec).await {
+                        Ok(started) => started,
+                        Err(e) => {
+                            let _ = tx.send(Event::Done(OpResult::ReleaseStarted(Err(e))));
+                            return;
+                        }
+                    };
+                    let here = matches!(driver, Driver::Caller);
+                    let _ = tx.send(Event::Done(OpResult::ReleaseStarted(Ok((
+                        Box::new(r.clone()),
+                        here,
+                    )))));
+                    if here {
+                        let ended = ops
+                            .drive_release(r, &crate::ops::release::Quiet, false)
+                            .await;
+                        tracing::info!(?ended, "release driven");
+                        let _ = tx.send(Event::Done(OpResult::ReleaseDriven(ended.map(Box::new))));
+                    }
+                }));
+            }
             Command::ReleaseRequest(request) => self.spawn(move |ops| async move {
                 let by = format!("console {}", crate::ops::release::operator());
                 OpResult::ReleaseRequested(
