@@ -14,6 +14,8 @@ pub enum Action {
     FocusPrev,
     /// Open or close the help overlay.
     ToggleHelp,
+    /// Show or hide the guide's line (the next sensible action).
+    ToggleGuide,
     /// Open the `:` command line.
     OpenCommandLine,
     /// Close the open dialog or prompt without doing anything; in normal mode, reset the

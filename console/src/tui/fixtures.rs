@@ -296,6 +296,7 @@ pub fn shift_not_converged() -> State {
     );
     feed(&mut s, Polled::Services(Ok(Box::new(snap))), NOW - 1_000);
     s.traffic.desired = Some(w(60, 40));
+    s.guide = crate::tui::update::guide::next_step(&s);
     s
 }
 

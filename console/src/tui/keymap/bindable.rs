@@ -100,6 +100,7 @@ bindable! {
     OpenCommandLine => Action::OpenCommandLine,
     Refresh => Action::Refresh,
     ToggleHelp => Action::ToggleHelp,
+    ToggleGuide => Action::ToggleGuide,
     Quit => Action::Quit,
 }
 

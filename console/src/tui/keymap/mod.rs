@@ -286,6 +286,16 @@ impl Keymap {
         }
     }
 
+    /// The first main-screen key bound to `action`, as the footer writes it.
+    pub fn key_for(&self, action: &Action) -> Option<String> {
+        self.normal
+            .rows
+            .iter()
+            .flat_map(|r| &r.bindings)
+            .find(|b| &b.action == action)
+            .map(|b| b.key.to_string())
+    }
+
     /// The main screen's keys for the help overlay, grouped: `(group, [(keys, what)])`.
     pub fn help(&self) -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         Group::ALL
@@ -416,6 +426,9 @@ fn normal() -> Vec<Row> {
         row(Logs, "scroll")
             .key(code(KeyCode::PageUp), PageUp)
             .key(code(KeyCode::PageDown), PageDown),
+        row(Console, "guide: a line naming the next step")
+            .hint("guide")
+            .shown(ch('i'), ToggleGuide),
         row(Console, "command line")
             .hint("command")
             .shown(ch(':'), OpenCommandLine),

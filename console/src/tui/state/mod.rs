@@ -340,10 +340,15 @@ pub struct State {
     pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
     /// The profile's plans, gates and smoke checks, for releases started here.
     pub release_settings: std::sync::Arc<crate::config::ReleaseSettings>,
+    /// The guide's line: the next sensible action for this state (`update` keeps it).
+    pub guide: Option<String>,
+    /// Whether the guide shows (`i` toggles it; on by default on the local platform).
+    pub show_guide: bool,
 }
 
 impl State {
     pub fn new(info: PlatformInfo, access: Access, log_capacity: usize, now: UnixMillis) -> Self {
+        let show_guide = matches!(info.kind, PlatformKind::Local { .. });
         State {
             now,
             info,
@@ -370,6 +375,8 @@ impl State {
             owned_bake: None,
             keymap: Default::default(),
             release_settings: Default::default(),
+            guide: None,
+            show_guide,
         }
     }
 

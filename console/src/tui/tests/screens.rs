@@ -164,6 +164,7 @@ fn panels_never_overlap() {
                 a.logs,
                 a.release,
                 a.notice,
+                a.guide,
                 Some(a.footer),
             ]
             .into_iter()
@@ -368,4 +369,95 @@ fn starting_a_release_shows_the_plans_then_what_it_will_do() {
         "{text}"
     );
     assert!(text.contains("GET /health → 200"), "{text}");
+}
+
+#[test]
+fn the_guide_names_the_next_step_for_each_state_on_screen() {
+    use crate::rollout::{Color, Weights};
+    use crate::tui::event::{Event, Polled};
+    let at = |s: &mut State, weights: Weights, green: crate::rollout::ColorState| {
+        let snap = fixtures::snapshot(
+            weights,
+            Color::Blue,
+            fixtures::color_state(Color::Blue, 2, 2, "v1", 1),
+            green,
+        );
+        let now = s.now;
+        crate::tui::update::handle_event(
+            s,
+            Event::Polled(Polled::Services(Ok(Box::new(snap))), now),
+        );
+    };
+    let guide_row = |s: &State| {
+        rows(&draw(s, 160, 48))
+            .into_iter()
+            .find(|r| r.contains('➜'))
+            .unwrap_or_default()
+    };
+    let mut s = fixtures::healthy_blue_live();
+    let all_blue = Weights::percent(100, 0).expect("valid");
+    at(
+        &mut s,
+        all_blue,
+        fixtures::color_state(Color::Green, 0, 0, "v2", 2),
+    );
+    assert!(
+        guide_row(&s).contains("green runs nothing: press d to deploy v2 to green"),
+        "{}",
+        guide_row(&s)
+    );
+    at(
+        &mut s,
+        all_blue,
+        fixtures::color_state(Color::Green, 2, 1, "v2", 2),
+    );
+    assert!(
+        guide_row(&s).contains("green is starting (1/2 healthy)"),
+        "{}",
+        guide_row(&s)
+    );
+    at(
+        &mut s,
+        all_blue,
+        fixtures::color_state(Color::Green, 2, 2, "v2", 2),
+    );
+    assert!(
+        guide_row(&s).contains("green runs v2 healthy at 0%: move the slider with → and press ⏎"),
+        "{}",
+        guide_row(&s)
+    );
+    let half = Weights::percent(50, 50).expect("valid");
+    at(
+        &mut s,
+        half,
+        fixtures::color_state(Color::Green, 2, 2, "v2", 2),
+    );
+    assert!(
+        guide_row(&s).contains("green has 50%: press p to promote, r to roll back"),
+        "{}",
+        guide_row(&s)
+    );
+    // i hides it, and the logs get the row back.
+    let logs = crate::tui::view::layout(Rect::new(0, 0, 160, 48), &s)
+        .logs
+        .expect("logs");
+    press(&mut s, &[KeyCode::Char('i')]);
+    assert_eq!(guide_row(&s), "");
+    let more = crate::tui::view::layout(Rect::new(0, 0, 160, 48), &s)
+        .logs
+        .expect("logs");
+    assert_eq!(more.height, logs.height + 1);
+    // A release on screen: its own next step.
+    let r = fixtures::release_holding();
+    assert!(
+        guide_row(&r).contains("release step 2/3 holds"),
+        "{}",
+        guide_row(&r)
+    );
+    let rb = fixtures::release_rolled_back();
+    assert!(
+        guide_row(&rb).contains("g shows green's logs only"),
+        "{}",
+        guide_row(&rb)
+    );
 }

@@ -12,6 +12,7 @@ use crate::rollout::{Color, Weights};
 mod apply;
 mod cmdline;
 mod dialogs;
+pub mod guide;
 mod prompt;
 
 use dialogs::{
@@ -26,8 +27,14 @@ pub use cmdline::{VERBS as COMMAND_VERBS, parse_command};
 /// Bake time choices in the promote dialog are clamped to this range.
 const MAX_BAKE: Duration = Duration::from_secs(crate::rollout::limits::MAX_BAKE_SECS);
 
-/// Feeds one event into the state; returns the commands it causes.
+/// Feeds one event into the state; returns the commands it causes. The guide follows.
 pub fn handle_event(state: &mut State, event: Event) -> Vec<Command> {
+    let commands = handle(state, event);
+    state.guide = guide::next_step(state);
+    commands
+}
+
+fn handle(state: &mut State, event: Event) -> Vec<Command> {
     match event {
         Event::Key(key) => match keys::action_for(state, key) {
             Some(action) => update(state, action),
@@ -49,6 +56,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
     match action {
         Action::Quit => {
             state.quit = true;
+            vec![]
+        }
+        Action::ToggleGuide => {
+            state.show_guide = !state.show_guide;
             vec![]
         }
         Action::FocusNext => {

@@ -31,6 +31,24 @@ pub(super) fn render(frame: &mut Frame, notice: Option<Rect>, footer: Rect, stat
     }
 }
 
+/// `➜ green is healthy at 0%: move the slider with → and press ⏎ · i hides this`.
+pub(super) fn guide(frame: &mut Frame, area: Rect, state: &State, text: &str) {
+    let toggle = state
+        .keymap
+        .key_for(&crate::tui::action::Action::ToggleGuide)
+        .map(|k| format!(" · {k} hides this"))
+        .unwrap_or_default();
+    let line = Line::from(vec![
+        Span::styled(
+            "➜ ",
+            Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(text.to_string(), Style::new().fg(Tint::Cyan)),
+        Span::styled(toggle, Style::new().fg(Tint::DarkGray)),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
 fn status_line(state: &State) -> Option<Line<'static>> {
     if let Some(b) = state.busy.first() {
         return Some(Line::from(vec![

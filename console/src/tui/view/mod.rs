@@ -32,6 +32,8 @@ pub struct Areas {
     pub logs: Option<Rect>,
     /// The release panel, while a release shows (taken from the logs' rows).
     pub release: Option<Rect>,
+    /// The guide's line, while it shows.
+    pub guide: Option<Rect>,
     pub notice: Option<Rect>,
     pub footer: Rect,
 }
@@ -60,9 +62,11 @@ const MIN_SMALL_LOG_ROWS: u16 = 5;
 pub fn layout(area: Rect, state: &State) -> Areas {
     let shown = release::shown(state).is_some();
     let notice_rows = u16::from(area.height >= 14);
-    let [header, body, notice, footer] = Layout::vertical([
+    let guide_rows = u16::from(state.show_guide && state.guide.is_some() && area.height >= 20);
+    let [header, body, guide, notice, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(guide_rows),
         Constraint::Length(notice_rows),
         Constraint::Length(1),
     ])
@@ -70,6 +74,7 @@ pub fn layout(area: Rect, state: &State) -> Areas {
     let mut a = Areas {
         header,
         footer,
+        guide: (guide_rows > 0).then_some(guide),
         notice: (notice_rows > 0).then_some(notice),
         ..Areas::default()
     };
@@ -233,6 +238,9 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     if let Some(r) = a.release {
         release::render(frame, r, state);
+    }
+    if let (Some(r), Some(text)) = (a.guide, &state.guide) {
+        footer::guide(frame, r, state, text);
     }
     footer::render(frame, a.notice, a.footer, state);
     overlay::render(frame, frame.area(), state);
