@@ -99,9 +99,7 @@ pub fn next_step(state: &State) -> Option<String> {
             key(state, Bindable::Rollback, "rollback")
         ));
     }
-    let Some(idle) = snap.idle() else {
-        return None;
-    };
+    let idle = snap.idle()?;
     let cs = snap.colors.get(idle);
     let live = idle.other();
     let running = cs.service.image.as_ref().and_then(|i| i.tag.clone());
