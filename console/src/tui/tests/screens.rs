@@ -394,6 +394,10 @@ fn the_guide_names_the_next_step_for_each_state_on_screen() {
             .find(|r| r.contains('➜'))
             .unwrap_or_default()
     };
+    let assert_guide = |s: &State, wanted: &str| {
+        let row = guide_row(s);
+        assert!(row.contains(wanted), "{row}");
+    };
     let mut s = fixtures::healthy_blue_live();
     let all_blue = Weights::percent(100, 0).expect("valid");
     at(
@@ -401,30 +405,21 @@ fn the_guide_names_the_next_step_for_each_state_on_screen() {
         all_blue,
         fixtures::color_state(Color::Green, 0, 0, "v2", 2),
     );
-    assert!(
-        guide_row(&s).contains("green runs nothing: press d to deploy v2 to green"),
-        "{}",
-        guide_row(&s)
-    );
+    assert_guide(&s, "green runs nothing: press d to deploy v2 to green");
     at(
         &mut s,
         all_blue,
         fixtures::color_state(Color::Green, 2, 1, "v2", 2),
     );
-    assert!(
-        guide_row(&s).contains("green is starting (1/2 healthy)"),
-        "{}",
-        guide_row(&s)
-    );
+    assert_guide(&s, "green is starting (1/2 healthy)");
     at(
         &mut s,
         all_blue,
         fixtures::color_state(Color::Green, 2, 2, "v2", 2),
     );
-    assert!(
-        guide_row(&s).contains("green runs v2 healthy at 0%: move the slider with → and press ⏎"),
-        "{}",
-        guide_row(&s)
+    assert_guide(
+        &s,
+        "green runs v2 healthy at 0%: move the slider with → and press ⏎",
     );
     let half = Weights::percent(50, 50).expect("valid");
     at(
@@ -432,11 +427,7 @@ fn the_guide_names_the_next_step_for_each_state_on_screen() {
         half,
         fixtures::color_state(Color::Green, 2, 2, "v2", 2),
     );
-    assert!(
-        guide_row(&s).contains("green has 50%: press p to promote, r to roll back"),
-        "{}",
-        guide_row(&s)
-    );
+    assert_guide(&s, "green has 50%: press p to promote, r to roll back");
     // i hides it, and the logs get the row back.
     let logs = crate::tui::view::layout(Rect::new(0, 0, 160, 48), &s)
         .logs
@@ -449,15 +440,7 @@ fn the_guide_names_the_next_step_for_each_state_on_screen() {
     assert_eq!(more.height, logs.height + 1);
     // A release on screen: its own next step.
     let r = fixtures::release_holding();
-    assert!(
-        guide_row(&r).contains("release step 2/3 holds"),
-        "{}",
-        guide_row(&r)
-    );
+    assert_guide(&r, "release step 2/3 holds");
     let rb = fixtures::release_rolled_back();
-    assert!(
-        guide_row(&rb).contains("g shows green's logs only"),
-        "{}",
-        guide_row(&rb)
-    );
+    assert_guide(&rb, "g shows green's logs only");
 }

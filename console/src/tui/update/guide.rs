@@ -10,10 +10,12 @@ use crate::tui::state::{Mode, State};
 /// The key the session's keymap binds to `b` on the main screen, or the `:` verb as a
 /// fallback when a keymap file unbound it.
 fn key(state: &State, b: Bindable, verb: &str) -> String {
-    state
-        .keymap
-        .key_for(&b.action())
-        .unwrap_or_else(|| format!(":{verb}"))
+    key_or(state, b, || format!(":{verb}"))
+}
+
+/// The key bound to `b`, or `fallback` when a keymap file unbound it.
+fn key_or(state: &State, b: Bindable, fallback: impl FnOnce() -> String) -> String {
+    state.keymap.key_for(&b.action()).unwrap_or_else(fallback)
 }
 
 /// The next step for the state on screen; `None` while a dialog or prompt says its own keys.
@@ -65,14 +67,10 @@ pub fn next_step(state: &State) -> Option<String> {
                     r.canary
                 ));
             }
-            (Some(_), _) if !dismissed => {
+            (Some(outcome), _) if !dismissed => {
                 return Some(format!(
-                    "release {} ended ({}): :dismiss hides its panel",
-                    r.id,
-                    r.outcome
-                        .as_ref()
-                        .map(|o| o.to_string())
-                        .unwrap_or_default()
+                    "release {} ended ({outcome}): :dismiss hides its panel",
+                    r.id
                 ));
             }
             _ => {}
@@ -153,8 +151,5 @@ fn logs_key(state: &State, color: Color) -> String {
         Color::Blue => Bindable::ShowBlue,
         Color::Green => Bindable::ShowGreen,
     };
-    state
-        .keymap
-        .key_for(&b.action())
-        .unwrap_or_else(|| "the logs panel".into())
+    key_or(state, b, || "the logs panel".into())
 }
