@@ -12,7 +12,7 @@ use clap::builder::TypedValueParser as _;
 
 use super::local::{DaemonFlags, default_source_dir};
 use super::render;
-use super::run::{Outcome, wait_explained};
+use super::run::{Failure, Outcome, wait_explained};
 use crate::clock::now_millis;
 use crate::ops::{Access, Ops, WaitFor, exit};
 use crate::platform::Platform;
@@ -34,7 +34,16 @@ pub struct DemoArgs {
     /// Tasks per color.
     #[arg(long, default_value_t = 2, value_parser = super::Bounded { min: 1, max: 8 }.map(|n| n as u32))]
     pub tasks: u32,
+    /// Also build and publish `v2` from the same tree, with its version compiled in (a
+    /// different binary, and a banner that says v2), so the walkthrough has two real
+    /// versions to move between.
+    #[arg(long)]
+    pub second_release: bool,
 }
+
+/// The demo's two releases: the first runs on blue, the second waits in the registry.
+const FIRST: &str = "v1";
+const SECOND: &str = "v2";
 
 /// The posts the demo starts with.
 const SEED_POSTS: [(&str, &str, &str); 3] = [
@@ -66,25 +75,18 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
 
     step(
         1,
-        "building the blog in release mode (buildspec.local.yaml → local registry as v1)",
+        if args.second_release {
+            "building the blog in release mode (buildspec.local.yaml → local registry as v1, then v2)"
+        } else {
+            "building the blog in release mode (buildspec.local.yaml → local registry as v1)"
+        },
     );
-    match Registry::new(paths.registry_dir()).resolve("v1") {
-        Ok(digest) => detail(&format!(
-            "v1 is already in the local registry ({}); not rebuilding (`bluegreen build` makes new releases)",
-            crate::format::short_digest(&digest)
-        )),
-        Err(_) => {
-            let build = run_build(&paths, &source, "v1").await?;
-            if build.status != BuildStatus::Succeeded {
-                let log = build.log_location.clone().unwrap_or_default();
-                output::err(&lifecycle::log_tail(Path::new(&log), 0, 30));
-                return Err(anyhow::anyhow!(
-                    "the build failed ({:?}); full log: {log}",
-                    build.status
-                )
-                .into());
-            }
-        }
+    let mut releases = vec![FIRST];
+    if args.second_release {
+        releases.push(SECOND);
+    }
+    for tag in releases {
+        publish(&paths, &source, tag).await?;
     }
 
     step(2, "starting the local platform daemon");
@@ -115,7 +117,7 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
     );
     let snap = platform.snapshot().await?;
     if guard::first_release(&snap) {
-        let receipt = ops.deploy("v1", Some(Color::Blue)).await?;
+        let receipt = ops.deploy(FIRST, Some(Color::Blue)).await?;
         if receipt.desired != args.tasks {
             ops.scale(receipt.color, args.tasks).await?;
         }
@@ -201,6 +203,28 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
     Ok(exit::OK)
 }
 
+/// Builds `tag` into the local registry unless it is there already.
+async fn publish(paths: &Paths, source: &Path, tag: &str) -> Result<(), Failure> {
+    if let Ok(digest) = Registry::new(paths.registry_dir()).resolve(tag) {
+        detail(&format!(
+            "{tag} is already in the local registry ({}); not rebuilding (`bluegreen build` makes new releases)",
+            crate::format::short_digest(&digest)
+        ));
+        return Ok(());
+    }
+    let build = run_build(paths, source, tag).await?;
+    if build.status != BuildStatus::Succeeded {
+        let log = build.log_location.clone().unwrap_or_default();
+        output::err(&lifecycle::log_tail(Path::new(&log), 0, 30));
+        return Err(anyhow::anyhow!(
+            "the build of {tag} failed ({:?}); full log: {log}",
+            build.status
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn step(n: u32, text: &str) {
     say!("[{n}/5] {text}");
 }
@@ -212,8 +236,13 @@ fn detail(text: &str) {
 /// Builds in this process (the daemon may not run yet), printing each phase as it ends.
 async fn run_build(paths: &Paths, source: &Path, tag: &str) -> anyhow::Result<Build> {
     let store = BuildStore::new(paths.builds_dir());
-    let req =
+    let mut req =
         daemon::engine::build_request(paths, source.to_path_buf(), None, Some(tag.to_string()));
+    if tag != FIRST {
+        // The first release keeps the checkout's own version (`git describe`); a later one
+        // compiles its tag in, so it is a different binary, not v1 under a second name.
+        req.env.push(("BLOG_BUILD_VERSION".into(), tag.to_string()));
+    }
     let submitted = build::submit(&store, &req).context("cannot record the build")?;
     detail(&format!(
         "{} · the first release build of a fresh clone takes several minutes; follow it with: tail -f {}",
@@ -256,7 +285,7 @@ fn demo_account(paths: &Paths) -> anyhow::Result<String> {
     }
     let registry = Registry::new(paths.registry_dir());
     let digest = registry
-        .resolve("v1")
+        .resolve(FIRST)
         .context("the demo's author account needs the v1 blog binary in the registry")?;
     let blog = registry.blob_path(&digest);
     let bytes: [u8; 18] = rand::random();

@@ -23,13 +23,17 @@ use clap::builder::TypedValueParser as _;
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum LocalCommand {
     /// Start the local platform daemon in the background (no-op if it runs).
+    #[command(after_long_help = super::shell::LOCAL_UP)]
     Up(DaemonFlags),
     /// Stop the daemon and every task it runs. State stays in the state directory.
+    #[command(after_long_help = super::shell::LOCAL_DOWN)]
     Down,
     /// Hand the running platform to a new daemon run from this bluegreen binary (after an
     /// upgrade, say): the listening sockets and the tasks carry over, so no request fails.
+    #[command(after_long_help = super::shell::LOCAL_RESTART)]
     Restart,
     /// Whether the daemon runs, its ports and its state directory.
+    #[command(after_long_help = super::shell::LOCAL_STATUS)]
     Status {
         /// One JSON document (also set by the global `--json`).
         #[arg(long)]
@@ -38,9 +42,11 @@ pub enum LocalCommand {
     /// Inject a fault into one color's answers, so a release's gates can be seen catching a
     /// bad canary: `--color green --error-rate 20 [--latency-ms 500] [--for 2m]`, `--clear`,
     /// or `--crash` (kill its tasks once). Alone, lists the faults in force.
+    #[command(after_long_help = super::shell::LOCAL_FAULT)]
     Fault(super::fault::FaultArgs),
     /// Store a blog binary in the local registry under one or more tags (what
     /// buildspec.local.yaml's post_build runs). Prints the digest.
+    #[command(after_long_help = super::shell::LOCAL_PUBLISH)]
     Publish {
         /// A tag to point at the binary; repeat for several (`--tag v2 --tag 1a2b3c4`).
         #[arg(long = "tag", required = true, value_name = "TAG")]

@@ -19,6 +19,7 @@ mod output;
 pub(crate) mod release;
 mod render;
 mod run;
+mod shell;
 
 pub use connect::{Connection, connect};
 pub use run::{run, usage_failure};
@@ -66,15 +67,18 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Both colors, the listener, the latest builds and images.
+    #[command(after_long_help = shell::STATUS)]
     Status {
         /// Also list tasks and targets, and the API calls the refresh cost.
         #[arg(long, short)]
         verbose: bool,
     },
     /// Moves traffic: `--green 20` gives green 20% and blue 80%.
+    #[command(after_long_help = shell::SHIFT)]
     Shift(ShiftArgs),
     /// Gives the canary 100%, makes it stable, and after the bake scales the old color to 0.
     /// Finishes a pending bake when one is left from an earlier promote.
+    #[command(after_long_help = shell::PROMOTE)]
     Promote {
         /// Seconds the old color keeps running, so a rollback can undo the promote.
         #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = secs(limits::MAX_BAKE_SECS))]
@@ -84,8 +88,10 @@ pub enum Command {
         keep_old: bool,
     },
     /// Gives the stable color 100% with one weight change (during a bake: undoes the promote).
+    #[command(after_long_help = shell::ROLLBACK)]
     Rollback,
     /// Starts a build.
+    #[command(after_long_help = shell::BUILD)]
     Build {
         /// Branch, tag or commit to build.
         #[arg(long, value_name = "REF")]
@@ -98,6 +104,7 @@ pub enum Command {
         timeout: u64,
     },
     /// Deploys an image tag to the idle color with the live color's task count.
+    #[command(after_long_help = shell::DEPLOY)]
     Deploy {
         #[arg(long)]
         tag: String,
@@ -112,8 +119,10 @@ pub enum Command {
         timeout: u64,
     },
     /// Waits until a color is healthy or the listener shows given weights.
+    #[command(after_long_help = shell::WAIT)]
     Wait(WaitArgs),
     /// Both colors' log lines, tagged with color and task; `--follow` keeps tailing.
+    #[command(after_long_help = shell::LOGS)]
     Logs {
         /// Start this many seconds back.
         #[arg(long, value_name = "S", default_value_t = 600, value_parser = secs(limits::MAX_LOG_SINCE_SECS))]
@@ -129,6 +138,7 @@ pub enum Command {
         lines: u32,
     },
     /// Sets a color's desired task count.
+    #[command(after_long_help = shell::SCALE)]
     Scale {
         #[arg(long)]
         color: Color,
@@ -140,32 +150,53 @@ pub enum Command {
     /// listener, walks the steps with their gates, rolls back on its own when a gate fails,
     /// and promotes. Exit codes: 0 released, 6 rolled back or aborted, 7 paused (with
     /// --until-paused), 3 refused, 4 platform error.
+    #[command(after_long_help = shell::RELEASE)]
     Release(release::ReleaseArgs),
     /// Rehearses a rollback on the local platform: releases the image the stable color runs
     /// as a canary with a fault (`--fault 5xx=20%`, `latency=500ms`, `crash`) and reports
     /// whether the gates caught it, at which step, how fast, and how many requests failed.
+    #[command(after_long_help = shell::REHEARSE)]
     Rehearse(release::RehearseArgs),
     /// Pauses the running release at its current weight (its gates still roll back).
+    #[command(after_long_help = shell::PAUSE)]
     Pause,
     /// Resumes a paused release, or takes over one whose driver went away.
+    #[command(after_long_help = shell::RESUME)]
     Resume,
     /// Aborts the running release: the stable color gets 100% at once.
+    #[command(after_long_help = shell::ABORT)]
     Abort,
     /// Writes a profile into bluegreen.toml from `terraform output -json` files (merged).
+    #[command(after_long_help = shell::INIT)]
     Init {
         /// A file with `terraform output -json` output; repeat for several states.
         #[arg(long = "from-terraform", value_name = "FILE", required = true, num_args = 1..)]
         from_terraform: Vec<PathBuf>,
     },
     /// The local platform daemon.
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = shell::LOCAL)]
     Local(LocalCommand),
     /// A local demo: builds, deploys and opens the console.
+    #[command(after_long_help = shell::DEMO)]
     Demo(DemoArgs),
     /// Checks that the profile will work, and says how to fix what will not: credentials,
     /// identity, permissions and every resource on AWS; the state directory, daemon, ports,
     /// checkout and cargo locally. Exit 0 when nothing fails, 3 when something does.
+    #[command(after_long_help = shell::DOCTOR)]
     Doctor,
+    /// Prints a completion script for bash, zsh, fish, elvish or powershell.
+    #[command(after_long_help = shell::COMPLETIONS)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the bluegreen(1) man page, or with --out writes it and one page per verb.
+    #[command(after_long_help = shell::MAN)]
+    Man {
+        /// The directory for bluegreen.1, bluegreen-release.1, … (created when missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -163,6 +163,8 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         Command::Local(cmd) => Ok(super::local::run(cmd, &local_state_dir(&g)?).await?),
         Command::Demo(args) => super::demo::run(args, &local_state_dir(&g)?).await,
         Command::Doctor => super::doctor::run(&g).await,
+        Command::Completions { shell } => super::shell::completions(shell),
+        Command::Man { out: dir } => super::shell::man(dir.as_deref(), out),
         Command::Release(args) => {
             let conn = connect::connect(&g).await?;
             super::release::release(&conn.ops, &conn.release, args, out).await
@@ -308,7 +310,9 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
         | Command::Demo(_)
         | Command::Release(_)
         | Command::Rehearse(_)
-        | Command::Doctor => Ok(exit::OK),
+        | Command::Doctor
+        | Command::Completions { .. }
+        | Command::Man { .. } => Ok(exit::OK),
     }
 }
 

@@ -15,6 +15,7 @@ mod aws_platform;
 mod aws_release;
 mod blog_dynamodb;
 mod blog_two_process_sqlite;
+mod cli_shell;
 mod delivery_buildspec_run;
 mod delivery_image;
 mod delivery_operator_policy;
