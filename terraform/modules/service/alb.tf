@@ -1,6 +1,6 @@
 resource "aws_lb" "this" {
   #checkov:skip=CKV2_AWS_28:A WAF web ACL is the account's choice and is attached outside this stack (aws_wafv2_web_acl_association).
-  #checkov:skip=CKV2_AWS_20:No HTTP-to-HTTPS redirect without a certificate; with one, serve the production listener on 443 (prod_listener_port) with certificate_arn.
+  #checkov:skip=CKV2_AWS_20:With certificate_arn, aws_lb_listener.http_redirect answers port 80 with a 301 to HTTPS; checkov reads the default (no certificate), where there is no HTTPS to redirect to.
   name                       = var.name
   load_balancer_type         = "application"
   internal                   = var.internal_alb
@@ -52,9 +52,10 @@ resource "aws_lb_target_group" "color" {
 # Production traffic: a weighted forward over both colors. The console moves the weights and records
 # the stable color in the bluegreen:stable tag while releases run.
 resource "aws_lb_listener" "prod" {
-  # HTTPS with TLS 1.2+ when certificate_arn is set; plain HTTP otherwise (no domain, no TLS).
+  # HTTPS (TLS 1.3 policy, 443 by default) when certificate_arn is set; plain HTTP on 80 otherwise
+  # (no domain, no TLS).
   load_balancer_arn = aws_lb.this.arn
-  port              = var.prod_listener_port
+  port              = local.prod_listener_port
   protocol          = local.listener_proto
   certificate_arn   = var.certificate_arn
   ssl_policy        = local.https ? var.ssl_policy : null
@@ -131,6 +132,32 @@ resource "aws_lb_listener" "prod" {
       tags["bluegreen:release:29"],
     ]
   }
+}
+
+# With a certificate, plain HTTP on port 80 gets a permanent redirect to the production listener,
+# same host, path and query, so old links and typed addresses land on HTTPS. Without one there is
+# nothing to redirect to: port 80 is the production listener itself.
+resource "aws_lb_listener" "http_redirect" {
+  count = local.https ? 1 : 0
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+
+    redirect {
+      protocol    = "HTTPS"
+      port        = tostring(local.prod_listener_port)
+      host        = "#{host}"
+      path        = "/#{path}"
+      query       = "#{query}"
+      status_code = "HTTP_301"
+    }
+  }
+
+  tags = local.tags
 }
 
 # Smoke tests of the idle color before it gets production traffic. Starts on green, the idle color.

@@ -64,7 +64,8 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 # The blog's own identity. The seed granted AmazonDynamoDBFullAccess; the serving blog makes only
-# these calls, on one table and its listing index (a test derives them from the blog's store).
+# these calls, on the posts table, its two indexes (Query only) and the authors table (a test
+# derives them from the blog's store).
 # Scan is left out: the listing queries ByTimestamp, and the one-off `blog migrate` runs with the
 # operator's credentials, not the task's.
 resource "aws_iam_role" "task" {
@@ -84,8 +85,15 @@ data "aws_iam_policy_document" "task" {
       "dynamodb:Query",
       "dynamodb:UpdateItem",
     ]
+    resources = [data.aws_dynamodb_table.posts.arn]
+  }
+
+  # The listing reads ByTimestamp and /authors/NAME reads ByAuthor; an index only answers Query.
+  statement {
+    sid     = "PostsIndexes"
+    actions = ["dynamodb:Query"]
     resources = [
-      data.aws_dynamodb_table.posts.arn,
+      "${data.aws_dynamodb_table.posts.arn}/index/ByAuthor",
       "${data.aws_dynamodb_table.posts.arn}/index/ByTimestamp",
     ]
   }

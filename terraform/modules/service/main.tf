@@ -31,6 +31,8 @@ locals {
   log_group_name = "/ecs/${var.name}"
   https          = var.certificate_arn != null
   listener_proto = local.https ? "HTTPS" : "HTTP"
+  # 443 with a certificate (port 80 then redirects to it), 80 without.
+  prod_listener_port = coalesce(var.prod_listener_port, local.https ? 443 : 80)
 
   # Null when the table uses an AWS-owned key; then the task role needs no key permission.
   table_kms_key_arn = try(data.aws_dynamodb_table.posts.server_side_encryption[0].kms_key_arn, null)

@@ -1,4 +1,5 @@
-# The load balancer accepts only its two listener ports, and talks only to the tasks' container port.
+# The load balancer accepts only its listener ports (and, with HTTPS, port 80 for the redirect), and
+# talks only to the tasks' container port.
 resource "aws_security_group" "alb" {
   name        = "${var.name}-alb"
   description = "${var.name} load balancer: production and test listeners in, container port out"
@@ -13,8 +14,22 @@ resource "aws_vpc_security_group_ingress_rule" "alb_prod" {
   security_group_id = aws_security_group.alb.id
   description       = "Production listener"
   ip_protocol       = "tcp"
-  from_port         = var.prod_listener_port
-  to_port           = var.prod_listener_port
+  from_port         = local.prod_listener_port
+  to_port           = local.prod_listener_port
+  cidr_ipv4         = each.value
+  tags              = local.tags
+}
+
+# With a certificate, port 80 only redirects to HTTPS; the same readers may reach it.
+resource "aws_vpc_security_group_ingress_rule" "alb_http_redirect" {
+  for_each = local.https ? toset(var.prod_ingress_cidrs) : toset([])
+
+  #checkov:skip=CKV_AWS_260:Port 80 answers every request with a redirect to HTTPS and serves nothing; prod_ingress_cidrs narrows it with the production listener.
+  security_group_id = aws_security_group.alb.id
+  description       = "Plain HTTP, redirected to the HTTPS production listener"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = each.value
   tags              = local.tags
 }

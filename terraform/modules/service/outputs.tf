@@ -79,7 +79,7 @@ output "test_listener_arn" {
 
 output "prod_url" {
   description = "URL of the production listener."
-  value       = "${lower(local.listener_proto)}://${aws_lb.this.dns_name}:${var.prod_listener_port}/"
+  value       = "${lower(local.listener_proto)}://${aws_lb.this.dns_name}:${local.prod_listener_port}/"
 }
 
 output "test_url" {

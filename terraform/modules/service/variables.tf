@@ -78,9 +78,14 @@ variable "container_port" {
 }
 
 variable "prod_listener_port" {
-  description = "Port of the production listener (80 for HTTP, 443 with a certificate)."
+  description = "Port of the production listener. Null picks 443 with a certificate and 80 without; with a certificate, port 80 answers with the redirect to HTTPS and cannot be the listener's."
   type        = number
-  default     = 80
+  default     = null
+
+  validation {
+    condition     = var.prod_listener_port == null || var.certificate_arn == null || var.prod_listener_port != 80
+    error_message = "With a certificate, port 80 redirects to HTTPS: serve the production listener on another port (leave prod_listener_port null for 443)."
+  }
 }
 
 variable "test_listener_port" {
@@ -89,8 +94,8 @@ variable "test_listener_port" {
   default     = 8080
 
   validation {
-    condition     = var.test_listener_port != var.prod_listener_port
-    error_message = "The test listener needs its own port, different from the production listener's."
+    condition     = var.test_listener_port != coalesce(var.prod_listener_port, var.certificate_arn == null ? 80 : 443) && (var.certificate_arn == null || var.test_listener_port != 80)
+    error_message = "The test listener needs its own port, different from the production listener's (and, with a certificate, from port 80, which redirects to HTTPS)."
   }
 }
 
@@ -107,15 +112,20 @@ variable "test_ingress_cidrs" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for HTTPS listeners. Null serves plain HTTP."
+  description = "ACM certificate of the HTTPS listeners. With it, production and test listeners serve HTTPS and port 80 answers with a permanent redirect to the production listener; null serves plain HTTP on both and adds no redirect."
   type        = string
   default     = null
 }
 
 variable "ssl_policy" {
-  description = "TLS policy of the HTTPS listeners."
+  description = "TLS policy of the HTTPS listeners: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only by default."
   type        = string
-  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  default     = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+
+  validation {
+    condition     = startswith(var.ssl_policy, "ELBSecurityPolicy-TLS13-")
+    error_message = "Use a TLS 1.3 policy (ELBSecurityPolicy-TLS13-…); the older policies still accept TLS 1.0 or weak ciphers."
+  }
 }
 
 variable "access_logs_bucket" {

@@ -12,7 +12,9 @@ codebuild_project_name = "blog-dev-image"
 # security group still admits only the load balancer on the container port.
 assign_public_ip = true
 
-prod_listener_port = 80
+# With certificate_arn set, production serves HTTPS on 443 and port 80 redirects to it (301);
+# without it, plain HTTP on 80. prod_listener_port overrides the port.
+# certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/..."
 test_listener_port = 8080
 prod_ingress_cidrs = ["0.0.0.0/0"]
 # Add your office or VPN range (for example "198.51.100.0/24") to smoke-test the idle color from

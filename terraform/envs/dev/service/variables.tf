@@ -60,9 +60,9 @@ variable "assign_public_ip" {
 }
 
 variable "prod_listener_port" {
-  description = "Production listener port."
+  description = "Production listener port; null picks 443 with a certificate (port 80 then redirects to it) and 80 without."
   type        = number
-  default     = 80
+  default     = null
 }
 
 variable "test_listener_port" {
@@ -84,7 +84,7 @@ variable "test_ingress_cidrs" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for HTTPS; null serves HTTP."
+  description = "ACM certificate for HTTPS (and a 301 from port 80 to it); null serves HTTP."
   type        = string
   default     = null
 }

@@ -101,7 +101,7 @@ fn assert_only_migrate_creates_tables() {
 }
 
 #[test]
-fn task_role_is_scoped_to_the_table_and_its_index() {
+fn task_role_is_scoped_to_the_tables_and_query_on_the_indexes() {
     let m = service();
     let doc = role_policy_document(&m, "task");
     let mut dynamodb = Vec::new();
@@ -117,7 +117,11 @@ fn task_role_is_scoped_to_the_table_and_its_index() {
             assert!(src(attr(cond, "values")).contains("dynamodb."));
         }
     }
-    assert_eq!(dynamodb.len(), 2, "one DynamoDB statement per table");
+    assert_eq!(
+        dynamodb.len(),
+        3,
+        "one DynamoDB statement per table, and Query on the posts table's indexes"
+    );
     let (actions, resources) = &dynamodb[0];
     let expected = blog_serving_dynamodb_actions();
     assert!(expected.contains("dynamodb:Query"), "{expected:?}");
@@ -129,15 +133,39 @@ fn task_role_is_scoped_to_the_table_and_its_index() {
         actions, &expected,
         "the task role grants exactly the DynamoDB calls the serving blog makes (migrate runs as the operator)"
     );
+    assert_eq!(resources, "[data.aws_dynamodb_table.posts.arn]");
+    // The indexes answer only Query: the listing (ByTimestamp) and the author pages (ByAuthor).
+    let (actions, resources) = &dynamodb[1];
+    assert_eq!(actions, &BTreeSet::from(["dynamodb:Query".to_string()]));
     assert_eq!(
         resources,
-        "[data.aws_dynamodb_table.posts.arn, \"${data.aws_dynamodb_table.posts.arn}/index/ByTimestamp\"]"
+        "[\"${data.aws_dynamodb_table.posts.arn}/index/ByAuthor\", \"${data.aws_dynamodb_table.posts.arn}/index/ByTimestamp\"]"
+    );
+    let indexes: BTreeSet<String> = sub_blocks(
+        base().resource("aws_dynamodb_table", "posts"),
+        "global_secondary_index",
+    )
+    .into_iter()
+    .map(|g| {
+        format!(
+            "${{data.aws_dynamodb_table.posts.arn}}/index/{}",
+            lit_str(attr(g, "name"))
+        )
+    })
+    .collect();
+    let granted: BTreeSet<String> = array(attr(statements(doc)[1], "resources"))
+        .iter()
+        .map(|e| e.to_string().trim_matches('"').to_string())
+        .collect();
+    assert_eq!(
+        granted, indexes,
+        "Query on every index the base stack defines, and no other"
     );
     assert_eq!(
         src(attr(m.data("aws_dynamodb_table", "posts"), "name")),
         "var.table_name"
     );
-    let (actions, resources) = &dynamodb[1];
+    let (actions, resources) = &dynamodb[2];
     let expected = blog_serving_account_actions();
     assert_eq!(
         expected,

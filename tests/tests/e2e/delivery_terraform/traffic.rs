@@ -53,7 +53,7 @@ fn production_listener_is_a_weighted_forward_the_console_owns() {
     let m = service();
     let prod = m.resource("aws_lb_listener", "prod");
     assert_eq!(src(attr(prod, "load_balancer_arn")), "aws_lb.this.arn");
-    assert_eq!(src(attr(prod, "port")), "var.prod_listener_port");
+    assert_eq!(src(attr(prod, "port")), "local.prod_listener_port");
 
     let action = sub_block(prod, "default_action");
     assert_eq!(lit_str(attr(action, "type")), "forward");
@@ -160,12 +160,20 @@ fn test_listener_serves_the_idle_color_on_its_own_port() {
     assert_eq!(src(attr(test, "load_balancer_arn")), "aws_lb.this.arn");
     assert_eq!(src(attr(test, "port")), "var.test_listener_port");
     let test_port = number(m.variable_default("test_listener_port").expect("default"));
-    let prod_port = number(m.variable_default("prod_listener_port").expect("default"));
-    assert_ne!(test_port, prod_port);
     assert!(
-        m.block_text("variable", &["test_listener_port"])
-            .contains("var.test_listener_port != var.prod_listener_port"),
-        "the ports must be validated to differ"
+        ![80, 443].contains(&test_port),
+        "the test listener's default {test_port} must differ from production's 80 and 443"
+    );
+    let validation = m.block_text("variable", &["test_listener_port"]);
+    assert!(
+        validation.contains(
+            "var.test_listener_port != coalesce(var.prod_listener_port, var.certificate_arn == null ? 80 : 443)"
+        ),
+        "the ports must be validated to differ, the production port as the module picks it: {validation}"
+    );
+    assert!(
+        validation.contains("var.certificate_arn == null || var.test_listener_port != 80"),
+        "with a certificate, port 80 is the redirect's: {validation}"
     );
 
     let action = sub_block(test, "default_action");
@@ -225,10 +233,25 @@ fn security_groups_admit_only_listener_ports_and_the_container_port_from_the_alb
     assert_eq!(
         alb_ports,
         BTreeSet::from([
-            "var.prod_listener_port".to_string(),
+            "80".to_string(),
+            "local.prod_listener_port".to_string(),
             "var.test_listener_port".to_string()
         ])
     );
+    // Port 80 opens only for the redirect (with a certificate), to the production listener's
+    // readers; the production and test rules keep their own ranges.
+    for (rule, cidrs) in [
+        ("alb_prod", "toset(var.prod_ingress_cidrs)"),
+        ("alb_test", "toset(var.test_ingress_cidrs)"),
+        (
+            "alb_http_redirect",
+            "local.https ? toset(var.prod_ingress_cidrs) : toset([])",
+        ),
+    ] {
+        let rule = m.resource("aws_vpc_security_group_ingress_rule", rule);
+        assert_eq!(src(attr(rule, "for_each")), cidrs, "{:?}", rule.labels());
+        assert_eq!(src(attr(rule, "cidr_ipv4")), "each.value");
+    }
     let alb_out = m.resource("aws_vpc_security_group_egress_rule", "alb_to_tasks");
     assert_eq!(src(attr(alb_out, "from_port")), "var.container_port");
     assert_eq!(
@@ -248,4 +271,104 @@ fn security_groups_admit_only_listener_ports_and_the_container_port_from_the_alb
         "[aws_security_group.alb.id]"
     );
     assert!(boolean(attr(alb, "drop_invalid_header_fields")));
+}
+
+#[test]
+fn with_a_certificate_listeners_serve_https_and_port_80_redirects_permanently() {
+    let m = service();
+    assert_eq!(src(m.local("https")), "var.certificate_arn != null");
+    assert_eq!(
+        src(m.local("listener_proto")),
+        "local.https ? \"HTTPS\" : \"HTTP\""
+    );
+    assert_eq!(
+        src(m.local("prod_listener_port")),
+        "coalesce(var.prod_listener_port, local.https ? 443 : 80)",
+        "production on 443 with a certificate, 80 without, unless a port is given"
+    );
+    assert!(
+        m.variable_default("certificate_arn")
+            .is_none_or(|d| matches!(d, hcl::Expression::Null))
+    );
+    assert!(
+        m.variable_default("prod_listener_port")
+            .is_none_or(|d| matches!(d, hcl::Expression::Null)),
+        "the production port follows the certificate by default"
+    );
+    assert!(
+        m.block_text("variable", &["prod_listener_port"]).contains(
+            "var.prod_listener_port == null || var.certificate_arn == null || var.prod_listener_port != 80"
+        ),
+        "with a certificate, port 80 belongs to the redirect"
+    );
+
+    // Both listeners: HTTPS with the certificate and a TLS 1.3 policy, plain HTTP without.
+    for name in ["prod", "test"] {
+        let listener = m.resource("aws_lb_listener", name);
+        assert_eq!(
+            src(attr(listener, "protocol")),
+            "local.listener_proto",
+            "{name}"
+        );
+        assert_eq!(
+            src(attr(listener, "certificate_arn")),
+            "var.certificate_arn",
+            "{name}"
+        );
+        assert_eq!(
+            src(attr(listener, "ssl_policy")),
+            "local.https ? var.ssl_policy : null",
+            "{name}"
+        );
+    }
+    let policy = lit_str(m.variable_default("ssl_policy").expect("a default policy")).to_string();
+    assert!(
+        policy.starts_with("ELBSecurityPolicy-TLS13-1-2-"),
+        "a modern policy (TLS 1.3, TLS 1.2 at least): {policy}"
+    );
+    assert!(
+        m.block_text("variable", &["ssl_policy"])
+            .contains("startswith(var.ssl_policy, \"ELBSecurityPolicy-TLS13-\")"),
+        "older policies (TLS 1.0, CBC ciphers) are refused"
+    );
+
+    // Port 80: only with a certificate, a 301 to the production listener, same host, path, query.
+    let redirect = m.resource("aws_lb_listener", "http_redirect");
+    let action = sub_block(redirect, "default_action");
+    let to = sub_block(action, "redirect");
+    let expected = [
+        (redirect, "count", "local.https ? 1 : 0"),
+        (redirect, "load_balancer_arn", "aws_lb.this.arn"),
+        (redirect, "port", "80"),
+        (redirect, "protocol", "\"HTTP\""),
+        (action, "type", "\"redirect\""),
+        (to, "protocol", "\"HTTPS\""),
+        (to, "status_code", "\"HTTP_301\""),
+        (to, "port", "tostring(local.prod_listener_port)"),
+    ];
+    for (block, key, want) in expected {
+        assert_eq!(src(attr(block, key)), want, "the port-80 listener's {key}");
+    }
+    for (key, keep) in [
+        ("host", "#{host}"),
+        ("path", "/#{path}"),
+        ("query", "#{query}"),
+    ] {
+        assert!(
+            attr_opt(to.body(), key).is_none_or(|e| lit(e) == Some(keep)),
+            "the redirect keeps the {key}"
+        );
+    }
+    assert!(
+        attr_opt(redirect.body(), "certificate_arn").is_none(),
+        "port 80 serves no TLS"
+    );
+
+    // The URLs the stack prints follow the protocol and the port the module picked.
+    let prod_url = src(attr(m.labelled("output", &["prod_url"])[0], "value"));
+    assert!(
+        prod_url.contains("lower(local.listener_proto)")
+            && prod_url.contains("local.prod_listener_port"),
+        "{prod_url}"
+    );
 }
