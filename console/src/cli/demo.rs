@@ -121,7 +121,13 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
         if receipt.desired != args.tasks {
             ops.scale(receipt.color, args.tasks).await?;
         }
-        wait_explained(&ops, &WaitFor::Stable(receipt.color), FIRST_RELEASE_TIMEOUT).await?;
+        wait_explained(
+            &ops,
+            &WaitFor::Stable(receipt.color),
+            FIRST_RELEASE_TIMEOUT,
+            super::progress::Mode::detect(false),
+        )
+        .await?;
         detail(&format!(
             "{} {} task(s) healthy; {} is stable",
             args.tasks, receipt.color, receipt.color
@@ -249,12 +255,21 @@ async fn run_build(paths: &Paths, source: &Path, tag: &str) -> anyhow::Result<Bu
         submitted.id,
         submitted.log_location.clone().unwrap_or_default()
     ));
+    let log = std::path::PathBuf::from(submitted.log_location.clone().unwrap_or_default());
+    let progress = super::progress::Progress::start(
+        super::progress::Mode::detect(false),
+        &format!("building {tag}"),
+    );
+    let phase = std::sync::Mutex::new(String::from("PRE_BUILD"));
     let mut printed = 0usize;
-    let done = build::execute(&store, &req, submitted, &mut |b| {
+    let mut on_update = |b: &Build| {
+        if let (Some(p), Ok(mut current)) = (b.phases.last(), phase.lock()) {
+            current.clone_from(&p.name);
+        }
         for p in b.phases.iter().filter(|p| p.status.is_done()).skip(printed) {
             printed += 1;
             if p.duration_ms.unwrap_or(0) >= 100 || p.status != BuildStatus::Succeeded {
-                detail(&format!(
+                progress.line(&format!(
                     "{:<16} {:?} ({:.1} s){}",
                     p.name,
                     p.status,
@@ -266,8 +281,21 @@ async fn run_build(paths: &Paths, source: &Path, tag: &str) -> anyhow::Result<Bu
                 ));
             }
         }
-    })
-    .await;
+    };
+    let execute = build::execute(&store, &req, submitted, &mut on_update);
+    tokio::pin!(execute);
+    // The phase, the elapsed time and the log's latest line (cargo's progress), every half second.
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let done = loop {
+        tokio::select! {
+            done = &mut execute => break done,
+            _ = tick.tick() => {
+                let current = phase.lock().map(|p| p.clone()).unwrap_or_default();
+                let latest = super::progress::latest_log_line(&log).unwrap_or_default();
+                progress.set(&current, &latest);
+            }
+        }
+    };
     Ok(done)
 }
 

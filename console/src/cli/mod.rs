@@ -16,6 +16,7 @@ mod doctor;
 mod fault;
 mod local;
 mod output;
+mod progress;
 pub(crate) mod release;
 mod render;
 mod run;

@@ -158,16 +158,26 @@ impl ReleaseArgs {
     }
 }
 
-/// Prints one line per note: stderr for humans, nothing with `--json`.
-struct Lines<'a> {
-    out: &'a Out,
+/// Prints one line per note (stderr for humans, nothing with `--json`), under a live line on
+/// a terminal that says where the release is and for how long it has run.
+struct Lines {
+    progress: super::progress::Progress,
 }
 
-impl Observer for Lines<'_> {
+impl Lines {
+    fn new(out: &Out) -> Lines {
+        Lines {
+            progress: super::progress::Progress::start(out.mode(), "release"),
+        }
+    }
+}
+
+impl Observer for Lines {
     fn note(&self, r: &Release, note: &Note) {
         if let Some(line) = line(r, note) {
-            self.out
-                .progress(&format!("{} {line}", format::clock(now_millis())));
+            self.progress.line(&line);
+            self.progress
+                .set(&format!("{} of {} to {}", r.id, r.tag, r.canary), &line);
         }
     }
 }
@@ -276,7 +286,7 @@ pub(super) async fn release(
     out: &Out,
 ) -> Outcome {
     let spec = spec(&ops.platform().info().kind, settings, &args)?;
-    let lines = Lines { out };
+    let lines = Lines::new(out);
     let r = match launch(ops, spec).await? {
         (r, Driver::Daemon) => {
             if args.detach {
@@ -337,7 +347,7 @@ pub(super) async fn wait_release(
     if r.is_over() || (until_paused && matches!(r.stage, Stage::Paused { .. })) {
         return finish(&r, out);
     }
-    let lines = Lines { out };
+    let lines = Lines::new(out);
     match tokio::time::timeout(timeout, follow(ops, r.clone(), &lines, until_paused)).await {
         Ok(r) => finish(&r?, out),
         Err(_) => {
@@ -360,7 +370,7 @@ pub(super) async fn wait_release(
 async fn follow(
     ops: &Ops,
     mut r: Release,
-    lines: &Lines<'_>,
+    lines: &Lines,
     until_paused: bool,
 ) -> Result<Release, Failure> {
     lines.note(&r, &Note::Started);
@@ -435,7 +445,7 @@ pub(super) async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
                 ));
                 let mut taken = r.clone();
                 taken.driver = operator();
-                let lines = Lines { out };
+                let lines = Lines::new(out);
                 let r = ops.drive_release(taken, &lines, false).await?;
                 return finish(&r, out);
             }
@@ -628,7 +638,7 @@ pub(super) async fn rehearse(
         .await?;
     let canary = r.canary;
     client.drive_release().await?;
-    let lines = Lines { out };
+    let lines = Lines::new(out);
     lines.note(&r, &Note::Started);
     // The fault goes in once the canary takes production traffic (its smoke test passed).
     let deadline = std::time::Instant::now() + crate::ops::release::DEPLOY_TIMEOUT;

@@ -419,3 +419,24 @@ pub fn local_status(
     out.push_str(&rollout(info, snap, now, false));
     out
 }
+
+/// What a wait's last poll saw, for its progress line.
+pub fn wait_seen(what: &crate::ops::WaitFor, snap: &crate::rollout::Snapshot) -> String {
+    use crate::ops::WaitFor;
+    let color = |c: crate::rollout::Color| {
+        let s = snap.colors.get(c);
+        format!(
+            "{c}: {}/{} healthy target(s), {} running, {} pending (revision {})",
+            s.healthy_targets(),
+            s.service.desired,
+            s.service.running,
+            s.service.pending,
+            s.service.revision
+        )
+    };
+    match what {
+        WaitFor::Healthy(c) => color(*c),
+        WaitFor::Stable(c) => format!("{} · listener {}", color(*c), snap.listener.weights),
+        WaitFor::Weights(_) => format!("listener {}", snap.listener.weights),
+    }
+}

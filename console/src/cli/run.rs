@@ -92,6 +92,11 @@ impl Out {
         }
     }
 
+    /// How a long wait shows its progress.
+    pub(super) fn mode(&self) -> super::progress::Mode {
+        super::progress::Mode::detect(self.json)
+    }
+
     /// Progress while waiting: stderr, and only for humans.
     pub(super) fn progress(&self, line: &str) {
         if !self.json {
@@ -260,6 +265,7 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
                     ops,
                     &WaitFor::Healthy(receipt.color),
                     Duration::from_secs(timeout),
+                    out.mode(),
                 )
                 .await?;
             }
@@ -508,17 +514,20 @@ async fn build(ops: &Ops, source: Option<String>, wait: bool, timeout: u64, out:
         return Ok(exit::OK);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let mut last_phase = String::new();
+    let progress = super::progress::Progress::start(out.mode(), &format!("build {}", started.id));
     loop {
         let builds = ops.platform().builds(20).await?;
         if let Some(b) = builds.iter().find(|b| b.id == started.id) {
-            if let Some(p) = b.phases.last()
-                && p.name != last_phase
-            {
-                last_phase = p.name.clone();
-                out.progress(&format!("phase {last_phase}"));
-            }
+            let phase = b.phases.last().map_or("QUEUED", |p| p.name.as_str());
+            // A local build's log is a file; its latest line is cargo's progress.
+            let latest = b
+                .log_location
+                .as_deref()
+                .and_then(|l| super::progress::latest_log_line(std::path::Path::new(l)))
+                .unwrap_or_default();
+            progress.set(phase, &latest);
             if b.status.is_done() {
+                drop(progress);
                 let line = render::build_line(b, now_millis());
                 let ok = b.status == BuildStatus::Succeeded;
                 if ok {
@@ -572,7 +581,7 @@ async fn wait(ops: &Ops, args: &WaitArgs, out: &Out) -> Outcome {
         (None, Some(w)) => WaitFor::Weights(w),
         (None, None) => WaitFor::Weights(Weights::all(crate::rollout::Color::Blue)),
     };
-    let snap = wait_explained(ops, &what, Duration::from_secs(args.timeout)).await?;
+    let snap = wait_explained(ops, &what, Duration::from_secs(args.timeout), out.mode()).await?;
     let human = match &what {
         WaitFor::Healthy(c) => {
             let s = snap.colors.get(*c);
@@ -649,12 +658,21 @@ fn print_log_line(line: &crate::rollout::LogLine, out: &Out) {
 
 /// [`Ops::wait`]; when waiting for health times out, the failure also says what the color
 /// looks like: its targets, stopped tasks and latest service events.
+/// While it waits, the progress line says what it waits for and what the last poll saw.
 pub(super) async fn wait_explained(
     ops: &Ops,
     what: &WaitFor,
     timeout: Duration,
+    mode: super::progress::Mode,
 ) -> Result<crate::rollout::Snapshot, Failure> {
-    match ops.wait(what, timeout).await {
+    let progress =
+        super::progress::Progress::start(mode, &format!("waiting for {}", what.describe()));
+    let watch = |snap: &crate::rollout::Snapshot| {
+        progress.set(&render::wait_seen(what, snap), "");
+    };
+    let waited = ops.wait_watching(what, timeout, &watch).await;
+    drop(progress);
+    match waited {
         Ok(snap) => Ok(snap),
         Err(e @ OpError::Platform(PlatformError::TimedOut { .. })) => {
             let mut failure = Failure::from(e);

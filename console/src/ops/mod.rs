@@ -420,7 +420,17 @@ impl Ops {
 
     /// Polls until `what` holds or `timeout` passes.
     pub async fn wait(&self, what: &WaitFor, timeout: Duration) -> Result<Snapshot, OpError> {
-        wait::wait(self.platform.as_ref(), what, timeout).await
+        wait::wait(self.platform.as_ref(), what, timeout, None).await
+    }
+
+    /// [`Ops::wait`], showing every snapshot that does not hold yet to `watch`.
+    pub async fn wait_watching(
+        &self,
+        what: &WaitFor,
+        timeout: Duration,
+        watch: wait::Watch<'_>,
+    ) -> Result<Snapshot, OpError> {
+        wait::wait(self.platform.as_ref(), what, timeout, Some(watch)).await
     }
 }
 

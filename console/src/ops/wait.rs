@@ -32,7 +32,7 @@ impl WaitFor {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             WaitFor::Healthy(c) => format!("{c} to become healthy"),
             WaitFor::Weights(w) => format!("weights {w}"),
@@ -50,10 +50,14 @@ fn poll_interval(platform: &dyn Platform) -> Duration {
     }
 }
 
+/// Sees every snapshot a wait polls (progress output).
+pub type Watch<'a> = &'a (dyn Fn(&Snapshot) + Send + Sync);
+
 pub(super) async fn wait(
     platform: &dyn Platform,
     what: &WaitFor,
     timeout: Duration,
+    watch: Option<Watch<'_>>,
 ) -> Result<Snapshot, OpError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let poll = poll_interval(platform);
@@ -61,6 +65,9 @@ pub(super) async fn wait(
         let snap = platform.snapshot().await?;
         if what.holds(&snap) {
             return Ok(snap);
+        }
+        if let Some(watch) = watch {
+            watch(&snap);
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {
