@@ -1,6 +1,7 @@
 //! The console's hot paths: drawing a full frame with a full log buffer and a regex filter,
-//! and ingesting log lines. Targets (issue 5): a 160×48 frame ≤ 2 ms; ingest ≥ 50,000 lines/s
-//! with keys still answered within 50 ms.
+//! drawing a frame with the release panel shown (a release holding its step with its gates,
+//! and one rolled back by a gate), and ingesting log lines. Targets (issue 5): a 160×48 frame
+//! ≤ 2 ms; ingest ≥ 50,000 lines/s with keys still answered within 50 ms.
 //!
 //! `cargo bench -p bluegreen --features fixtures --bench tui_render` (the fixture states are
 //! behind that feature).
@@ -60,6 +61,36 @@ fn render_frame(c: &mut Criterion) {
     g.finish();
 }
 
+/// A frame with the release panel: the steps in a row and the gates with their values, over
+/// a full log buffer, at the size of the real binary's tests and at the smallest supported.
+fn render_release(c: &mut Criterion) {
+    let mut g = c.benchmark_group("render_release_panel");
+    for (name, mut state) in [
+        ("holding", fixtures::release_holding()),
+        ("rolled_back", fixtures::release_rolled_back()),
+    ] {
+        handle_event(
+            &mut state,
+            Event::Polled(Polled::Logs(Ok(fixtures::log_lines(LINES, NOW))), NOW),
+        );
+        assert!(
+            matches!(state.release.data, Some(Some(_))),
+            "{name}: the release panel has a release"
+        );
+        for (w, h) in [(160, 48), (80, 24)] {
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+            g.bench_function(format!("{name}_{w}x{h}"), |b| {
+                b.iter(|| {
+                    terminal
+                        .draw(|f| render(f, black_box(&state)))
+                        .expect("draws");
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("log_ingest");
     const BATCH: u64 = 5_000;
@@ -99,5 +130,11 @@ fn key_during_ingest(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, render_frame, ingest, key_during_ingest);
+criterion_group!(
+    benches,
+    render_frame,
+    render_release,
+    ingest,
+    key_during_ingest
+);
 criterion_main!(benches);

@@ -24,7 +24,7 @@ fn now_ms() -> i64 {
 }
 
 /// Posts one minute of ALB metrics for `color`: requests, 5xx, p99 25 ms.
-async fn put(stack: &Stack, color: Color, requests: f64, errors: f64) {
+pub(super) async fn put(stack: &Stack, color: Color, requests: f64, errors: f64) {
     let cw = aws_sdk_cloudwatch::Client::new(&stack.topo.sdk);
     let dim = |arn: &str| arn.splitn(6, ':').nth(5).unwrap_or_default().to_string();
     let lb = dim(&stack.topo.load_balancer)
