@@ -60,7 +60,7 @@ struct Cli {
     #[arg(long, env = "BLOG_LOG_FORMAT", default_value = "text", global = true)]
     log_format: LogFormat,
     /// Seconds to let requests in flight finish after SIGTERM.
-    #[arg(long, env = "BLOG_SHUTDOWN_GRACE", default_value_t = server::DEFAULT_GRACE.as_secs(), global = true)]
+    #[arg(long, env = "BLOG_SHUTDOWN_GRACE", default_value_t = server::DEFAULT_GRACE.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_grace: u64,
     /// DynamoDB only: every SECS seconds, file items the seed's app wrote since `blog migrate`
     /// into the listing index (the migration's backfill, repeated). Off when unset.
@@ -79,6 +79,20 @@ struct Cli {
     /// Seconds a session lasts after signing in.
     #[arg(long, env = "BLOG_SESSION_TTL", default_value_t = DEFAULT_TTL.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     session_ttl: u64,
+    /// Seconds a request's head may take from its first byte (and a new connection's first
+    /// request from accept); slower clients are disconnected.
+    #[arg(long, env = "BLOG_HEADER_TIMEOUT", value_name = "SECS", default_value_t = server::DEFAULT_HEADER_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=300))]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive after its head (then 408).
+    #[arg(long, env = "BLOG_BODY_TIMEOUT", value_name = "SECS", default_value_t = blog::web::limits::DEFAULT_BODY_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
+    body_timeout: u64,
+    /// Seconds a keep-alive connection may wait for its next request; keep it above the load
+    /// balancer's idle timeout (the ALB's is 60 s).
+    #[arg(long, env = "BLOG_IDLE_TIMEOUT", value_name = "SECS", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Connections served at once; more wait in the accept queue.
+    #[arg(long, env = "BLOG_MAX_CONNECTIONS", value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS as u64, global = true, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    max_connections: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -244,12 +258,21 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     startup::start_backfill(cli.backfill_every, &opened);
     let auth = Auth::new(opened.accounts.clone(), sessions, Passwords::new()?);
-    let state = AppState::new(opened.store, site, csrf, auth).with_page_cache(cli.page_cache);
-    server::serve(
+    let state = AppState::new(opened.store, site, csrf, auth)
+        .with_page_cache(cli.page_cache)
+        .with_body_timeout(Duration::from_secs(cli.body_timeout));
+    let limits = server::Limits {
+        header_timeout: Duration::from_secs(cli.header_timeout),
+        idle_timeout: Duration::from_secs(cli.idle_timeout),
+        max_connections: usize::try_from(cli.max_connections)
+            .unwrap_or(server::DEFAULT_MAX_CONNECTIONS),
+        grace: Duration::from_secs(cli.shutdown_grace),
+    };
+    server::serve_with(
         listener,
         blog::web::app(state),
         server::shutdown_signal(),
-        Duration::from_secs(cli.shutdown_grace),
+        limits,
     )
     .await
     .context("serving")?;

@@ -21,6 +21,13 @@ pub enum AppError {
     Forbidden(String),
     #[error("request body too large")]
     TooLarge,
+    /// The body did not arrive within the body timeout.
+    #[error("request body too slow")]
+    SlowBody(std::time::Duration),
+    #[error("address too long")]
+    UriTooLong,
+    #[error("request headers too large")]
+    HeadersTooLarge,
     // Sources are not repeated in these messages: the log line walks the chain (`Chain`).
     #[error("store")]
     Store(#[source] StoreError),
@@ -51,6 +58,9 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::UriTooLong => StatusCode::URI_TOO_LONG,
+            AppError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::Store(StoreError::Rejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,6 +95,30 @@ impl AppError {
                     "The form sent more than {} KB. Posts are limited to 100 KB; go back, \
                      shorten the text and send it again.",
                     super::BODY_LIMIT / 1024
+                ),
+            },
+            AppError::SlowBody(limit) => ErrorPage {
+                heading: "The form took too long to arrive",
+                message: format!(
+                    "The blog waits {} seconds for a form; this one was still arriving. Nothing \
+                     was saved. Go back and send it again, on a faster connection if you can.",
+                    limit.as_secs()
+                ),
+            },
+            AppError::UriTooLong => ErrorPage {
+                heading: "That address is too long",
+                message: format!(
+                    "The blog reads addresses up to {} KB. Use the links on its pages.",
+                    super::limits::MAX_URI_BYTES / 1024
+                ),
+            },
+            AppError::HeadersTooLarge => ErrorPage {
+                heading: "The request carried too much",
+                message: format!(
+                    "The request's headers were over {} KB or {} headers (often too many or too \
+                     large cookies). Clear this site's cookies and try again.",
+                    super::limits::MAX_HEADER_BYTES / 1024,
+                    super::limits::MAX_HEADERS
                 ),
             },
             AppError::Store(StoreError::Rejected(why)) => ErrorPage {

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod error;
 pub mod handlers;
 pub mod layers;
+pub mod limits;
 pub mod pages;
 
 use std::sync::Arc;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub csrf: Arc<Csrf>,
     pub pages: Arc<PageCache>,
     pub auth: Auth,
+    /// How long a request's body may take to arrive (`web::limits`).
+    pub body_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -97,12 +100,19 @@ impl AppState {
             csrf: Arc::new(csrf),
             pages: Arc::new(PageCache::new(true)),
             auth,
+            body_timeout: limits::DEFAULT_BODY_TIMEOUT,
         }
     }
 
     /// Turns the page cache off (every page rendered from the store), or on.
     pub fn with_page_cache(mut self, enabled: bool) -> Self {
         self.pages = Arc::new(PageCache::new(enabled));
+        self
+    }
+
+    /// How long a request's body may take to arrive.
+    pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -138,6 +148,10 @@ pub fn app(state: AppState) -> Router {
         .route("/static/favicon.svg", get(assets::favicon))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limits,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::context,

@@ -1,0 +1,233 @@
+//! Serving: bind, announce, serve until SIGTERM, drain. ECS and the local supervisor stop a
+//! blog with SIGTERM; zero downtime depends on finishing what is in flight before exiting 0.
+
+pub mod conn;
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+/// How long in-flight requests may take after SIGTERM before the process exits anyway; ECS
+/// kills a task 30 s after SIGTERM by default.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(25);
+
+/// Binds `ip:port` (port 0 picks a free one).
+pub async fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(ip, port)).await
+}
+
+/// The first line the blog prints on stdout, before any log line. The local platform reads it
+/// to learn the address when it passes `--port 0`; keep it exactly this shape:
+/// `listening on http://127.0.0.1:43123` (IPv6: `listening on http://[::1]:43123`).
+pub fn announcement(addr: SocketAddr) -> String {
+    format!("listening on http://{addr}")
+}
+
+/// Connections served at once unless `BLOG_MAX_CONNECTIONS` says otherwise; more wait in the
+/// kernel's accept queue until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// A request's head (line and headers) must arrive within this after its first byte, and a
+/// new connection's first request within this after accept.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A keep-alive connection with no request for this long is closed. Longer than the ALB's
+/// default idle timeout (60 s), as AWS asks of targets, so the balancer never reuses a
+/// connection the blog is closing.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// hyper answers a head longer than this itself (431, without the blog's page); the router's
+/// own limit (`web::limits`) is lower, so readers get the blog's page first.
+const HYPER_MAX_HEAD: usize = 64 * 1024;
+const HYPER_MAX_HEADERS: usize = 256;
+
+/// How connections are served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    /// How long requests in flight may take after the shutdown signal.
+    pub grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+/// Serves `app` until `shutdown` resolves, then stops accepting and lets open requests finish,
+/// for at most `grace`, with the default [`Limits`].
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> io::Result<()> {
+    let limits = Limits {
+        grace,
+        ..Limits::default()
+    };
+    serve_with(listener, app, shutdown, limits).await
+}
+
+/// Serves `app` until `shutdown` resolves. Then it stops accepting, closes every connection
+/// that has no request in flight (idle keep-alive ones, and slow clients still sending a
+/// head), lets the requests in flight finish on connections that then close, and returns
+/// once they are done or `limits.grace` has passed.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+) -> io::Result<()> {
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stopping.send(true);
+    });
+    let clock = conn::Clock {
+        header_timeout: limits.header_timeout,
+        idle_timeout: limits.idle_timeout,
+    };
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_header_size(HYPER_MAX_HEAD)
+        .max_headers(HYPER_MAX_HEADERS);
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let tracker = TaskTracker::new();
+    let mut accept_stop = stop.clone();
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = stopped(&mut accept_stop) => break,
+        };
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset while queued: wait a
+                    // little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut accept_stop) => break,
+        };
+        // Small responses go out at once instead of waiting on Nagle's algorithm.
+        let _ = tcp.set_nodelay(true);
+        let activity = conn::Activity::new();
+        let io = TokioIo::new(conn::TimedIo::new(tcp, activity.clone(), clock));
+        let service = service(app.clone(), activity.clone());
+        let connection = http.serve_connection(io, service);
+        let mut stop = stop.clone();
+        tracker.spawn(async move {
+            let _permit = permit;
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => log_end(result),
+                () = stopped(&mut stop) => {
+                    if activity.busy() {
+                        connection.as_mut().graceful_shutdown();
+                        log_end(connection.await);
+                    }
+                    // Otherwise nothing is in flight: dropping the connection closes it.
+                }
+            }
+        });
+    }
+    drop(listener);
+    tracker.close();
+    stopped(&mut stop.clone()).await;
+    tokio::select! {
+        () = tracker.wait() => {
+            tracing::info!("stopped");
+        }
+        () = tokio::time::sleep(limits.grace) => {
+            tracing::warn!(
+                "requests still open {:?} after the shutdown signal; exiting anyway",
+                limits.grace
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The router as one connection's hyper service, telling the connection when a request
+/// starts and when its response is done.
+fn service(
+    app: Router,
+    activity: conn::Activity,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<conn::TrackedBody>,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<http::Response<conn::TrackedBody>, std::convert::Infallible>>
+             + Send,
+> + Clone {
+    hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        activity.request_started();
+        let activity = activity.clone();
+        let reply = app.clone().oneshot(request.map(axum::body::Body::new));
+        async move {
+            let response = match reply.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            Ok(response.map(|body| conn::TrackedBody::new(body, activity)))
+        }
+    })
+}
+
+/// Resolves once the shutdown signal came (never if its sender is gone without one).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn log_end(result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        // Timeouts, resets and malformed requests: the client's doing, not worth a warning.
+        tracing::debug!(error = %e, "connection ended");
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,87 @@
+//! Limits checked before a handler runs, so each refusal is the blog's own page with its
+//! headers: an address or head too long (414, 431; hyper's own limits are set higher, see
+//! `server`), a `Content-Length` over the body limit (413, before a byte of the body is read),
+//! and a body that does not arrive in time (408). The body is read here, whole, under one
+//! deadline: a client sending a byte a second cannot hold a request open for long.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::header::{CONNECTION, CONTENT_LENGTH};
+use http::{HeaderValue, Method};
+
+use super::{AppError, AppState, BODY_LIMIT};
+
+/// Longest path and query string served.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes (names and values) and headers in one request.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub const MAX_HEADERS: usize = 100;
+/// A request's body must have arrived this long after its head unless `BLOG_BODY_TIMEOUT`
+/// says otherwise: 512 KB at 20 KB/s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match checked(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(e) => {
+            let mut response = e.into_response();
+            // The rest of the body, if any, is never read: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+async fn checked(state: &AppState, request: Request) -> Result<Request, AppError> {
+    let uri_bytes = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return Err(AppError::UriTooLong);
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        return Err(AppError::HeadersTooLarge);
+    }
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return Err(AppError::TooLarge);
+    }
+    if matches!(*request.method(), Method::GET | Method::HEAD) && declared.unwrap_or(0) == 0 {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let read = axum::body::to_bytes(body, BODY_LIMIT);
+    match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(e)) => {
+            if e.into_inner()
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(AppError::TooLarge)
+            } else {
+                Err(AppError::BadRequest(
+                    "The form did not arrive whole (the connection broke off). Go back and send it \
+                     again."
+                        .into(),
+                ))
+            }
+        }
+        Err(_) => Err(AppError::SlowBody(state.body_timeout)),
+    }
+}

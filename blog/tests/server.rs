@@ -1,0 +1,332 @@
+//! The server over real loopback TCP: slow clients against each timeout, the limits hyper
+//! would otherwise answer itself, and a shutdown with slow clients connected.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use blog::server::{self, Limits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+const LIMITS: Limits = Limits {
+    header_timeout: Duration::from_millis(800),
+    idle_timeout: Duration::from_millis(1500),
+    max_connections: 16,
+    grace: Duration::from_secs(20),
+};
+const BODY_TIMEOUT: Duration = Duration::from_millis(1000);
+
+struct Running {
+    addr: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+    _blog: support::Blog,
+}
+
+async fn start(limits: Limits) -> Running {
+    let blog = support::blog().await;
+    let state = support::state_on(blog.store.clone()).with_body_timeout(BODY_TIMEOUT);
+    let listener = server::bind("127.0.0.1".parse().expect("ip"), 0)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(server::serve_with(
+        listener,
+        blog::web::app(state),
+        async move {
+            let _ = stopped.await;
+        },
+        limits,
+    ));
+    Running {
+        addr,
+        stop: Some(stop),
+        done,
+        _blog: blog,
+    }
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what came and
+/// how long it took.
+async fn read_to_close(tcp: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(started + limit),
+            tcp.read(&mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => panic!(
+                "the connection was still open after {limit:?}; got {:?}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// Sends one keep-alive `GET /health` on `tcp` and checks its 200.
+async fn health_on(tcp: &mut TcpStream) {
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: blog\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 4096];
+    let n = tcp.read(&mut buf).await.expect("read");
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+fn within(took: Duration, low: Duration, high: Duration) {
+    assert!(
+        took >= low && took <= high,
+        "took {took:?}, expected {low:?}..{high:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_partial_header_is_cut_off_at_the_header_timeout() {
+    let blog = start(LIMITS).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: blog\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let (reply, took) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+    within(
+        took,
+        Duration::from_millis(700),
+        Duration::from_millis(2500),
+    );
+    assert!(!reply.contains("200 OK"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_head_sent_a_byte_at_a_time_is_cut_off_too() {
+    let blog = start(LIMITS).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    let started = Instant::now();
+    // A byte every 100 ms never finishes the head within 800 ms.
+    for byte in b"GET / HTTP/1.1\r\nHost: blog\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if tcp.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() > Duration::from_secs(5) {
+            panic!("still accepting bytes after 5 s");
+        }
+    }
+    let (_, _) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+    within(
+        started.elapsed(),
+        Duration::from_millis(700),
+        Duration::from_millis(2500),
+    );
+}
+
+#[tokio::test]
+async fn a_slow_body_gets_408_at_the_body_timeout() {
+    let blog = start(LIMITS).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    tcp.write_all(
+        b"POST /login HTTP/1.1\r\nHost: blog\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\nname=ann",
+    )
+    .await
+    .expect("write");
+    let (reply, took) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+    within(
+        took,
+        Duration::from_millis(900),
+        Duration::from_millis(2500),
+    );
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(
+        reply.contains("The form took too long to arrive"),
+        "{reply}"
+    );
+    assert!(reply.contains("content-security-policy"), "{reply}");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_closes_at_the_idle_timeout() {
+    let blog = start(LIMITS).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    health_on(&mut tcp).await;
+    // Idle longer than the header timeout (0.8 s) but not the idle timeout (1.5 s): still
+    // served, since waiting is not sending a head.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    health_on(&mut tcp).await;
+    let (_, took) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+    within(
+        took,
+        Duration::from_millis(1300),
+        Duration::from_millis(3000),
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_content_length_is_refused_before_the_body() {
+    let blog = start(LIMITS).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    tcp.write_all(
+        b"POST /posts/new HTTP/1.1\r\nHost: blog\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 10000000000\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let started = Instant::now();
+    let (reply, _) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("That was too much text"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "no body was awaited"
+    );
+}
+
+#[tokio::test]
+async fn long_addresses_and_heads_get_the_blogs_page() {
+    let blog = start(LIMITS).await;
+    let long_uri = format!("/?older={}", "a".repeat(10 * 1024));
+    let big_cookie = "c".repeat(20 * 1024);
+    for (request, status, heading) in [
+        (
+            format!("GET {long_uri} HTTP/1.1\r\nHost: blog\r\nConnection: close\r\n\r\n"),
+            "414",
+            "That address is too long",
+        ),
+        (
+            format!(
+                "GET / HTTP/1.1\r\nHost: blog\r\nCookie: x={big_cookie}\r\nConnection: close\r\n\r\n"
+            ),
+            "431",
+            "The request carried too much",
+        ),
+        (
+            format!(
+                "GET / HTTP/1.1\r\nHost: blog\r\n{}Connection: close\r\n\r\n",
+                (0..150)
+                    .map(|i| format!("X-H{i}: v\r\n"))
+                    .collect::<String>()
+            ),
+            "431",
+            "The request carried too much",
+        ),
+    ] {
+        let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+        tcp.write_all(request.as_bytes()).await.expect("write");
+        let (reply, _) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status}")), "{reply}");
+        assert!(reply.contains(heading), "{reply}");
+        assert!(reply.contains("content-security-policy"), "{reply}");
+        assert!(reply.contains("x-blog-color: green"), "{reply}");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_with_slow_clients_connected_exits_promptly() {
+    // Timeouts far longer than the test, so only shutdown can end these connections.
+    let limits = Limits {
+        header_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        ..LIMITS
+    };
+    let mut blog = start(limits).await;
+    let mut partial = TcpStream::connect(blog.addr).await.expect("connect");
+    partial
+        .write_all(b"GET / HTTP/1.1\r\nHost: blog\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let mut idle = TcpStream::connect(blog.addr).await.expect("connect");
+    health_on(&mut idle).await;
+    let mut silent = TcpStream::connect(blog.addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    let _ = blog.stop.take().map(|s| s.send(()));
+    tokio::time::timeout(Duration::from_secs(3), &mut blog.done)
+        .await
+        .expect("serve returns within 3 s of the signal (grace is 20 s)")
+        .expect("join")
+        .expect("serve");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    for tcp in [&mut partial, &mut idle, &mut silent] {
+        read_to_close(tcp, Duration::from_secs(2)).await;
+    }
+    assert!(
+        TcpStream::connect(blog.addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let mut blog = start(LIMITS).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    // A body still arriving when the signal comes: the request is in flight.
+    tcp.write_all(
+        b"POST /login HTTP/1.1\r\nHost: blog\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 9\r\n\r\nname=",
+    )
+    .await
+    .expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = blog.stop.take().map(|s| s.send(()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tcp.write_all(b"ann&")
+        .await
+        .expect("the connection is still open");
+    let (reply, _) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+    // The sign-in form without a token: refused, but answered, and the connection closed.
+    assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+    tokio::time::timeout(Duration::from_secs(3), &mut blog.done)
+        .await
+        .expect("serve returns")
+        .expect("join")
+        .expect("serve");
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_wait_for_a_free_one() {
+    let blog = start(Limits {
+        max_connections: 2,
+        ..LIMITS
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+        health_on(&mut tcp).await;
+        held.push(tcp);
+    }
+    // The kernel completes the third handshake, but the blog does not serve it yet.
+    let mut third = TcpStream::connect(blog.addr).await.expect("connect");
+    third
+        .write_all(b"GET /health HTTP/1.1\r\nHost: blog\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 4096];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(400), third.read(&mut buf))
+            .await
+            .is_err(),
+        "a third connection was served while two were open"
+    );
+    drop(held.pop());
+    let (reply, _) = read_to_close(&mut third, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
