@@ -62,28 +62,17 @@ struct Plain {
 impl Progress {
     /// A wait for `what` ("building v1", "waiting for green to become healthy").
     pub fn start(mode: Mode, what: &str) -> Progress {
-        Self::with_steps(mode, what, None)
-    }
-
-    fn with_steps(mode: Mode, what: &str, len: Option<u64>) -> Progress {
         match mode {
             Mode::Quiet => Progress {
                 bar: None,
                 lines: None,
             },
             Mode::Bar => {
-                let (bar, template) = match len {
-                    Some(n) => (
-                        ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-                        "{spinner} {prefix} [{elapsed_precise}] [{bar:20}] {pos}/{len} {wide_msg}",
-                    ),
-                    None => (
-                        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-                        "{spinner} {prefix} [{elapsed_precise}] {wide_msg}",
-                    ),
-                };
-                if let Ok(style) = ProgressStyle::with_template(template) {
-                    bar.set_style(style.progress_chars("=> "));
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{spinner} {prefix} [{elapsed_precise}] {wide_msg}",
+                ) {
+                    bar.set_style(style);
                 }
                 bar.set_prefix(what.to_string());
                 bar.enable_steady_tick(Duration::from_millis(120));

@@ -63,7 +63,7 @@ pub(super) async fn put(stack: &Stack, color: Color, requests: f64, errors: f64)
 }
 
 /// A release of v2 to green at the smoke stage (no checks), steps `percents` held `hold`.
-fn release(percents: &[u16], hold_secs: u64, alarms: &[&str]) -> Release {
+pub(super) fn release(percents: &[u16], hold_secs: u64, alarms: &[&str]) -> Release {
     let mut plan = Plan::stepped(
         "moto",
         PlanKind::Canary,

@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use bluegreen::ops::exit;
 use bluegreen::platform::Platform;
-use bluegreen::rollout::plan::{Plan, PlanKind, Step};
-use bluegreen::rollout::release::{DRIVER_GONE_MS, ReleaseOptions, Stage};
-use bluegreen::rollout::{Color, Gate, Outcome, Release, Share};
+use bluegreen::rollout::release::{DRIVER_GONE_MS, Stage};
+use bluegreen::rollout::{Color, Gate, Outcome, Release};
 use bluegreen_tests::aws::{Run, Stack, TopologyOptions, cli};
 
-use super::aws_release::put;
+use super::aws_release::{put, release};
 
 /// The longest each phase of these tests may take: the first console reaching its step, the
 /// heartbeat ageing past [`DRIVER_GONE_MS`], and the second console's drive (one 20 s hold).
@@ -30,41 +29,13 @@ fn now_ms() -> i64 {
 /// A release of v2 to green at its smoke stage (no checks), 10% then 50% held 20 s each, last
 /// driven by a console that went away before [`DRIVER_GONE_MS`].
 fn abandoned() -> Release {
-    let plan = Plan::stepped(
-        "moto",
-        PlanKind::Canary,
-        [100, 500]
-            .into_iter()
-            .map(|p| Step {
-                weight: Share::permille(p).expect("valid"),
-                hold_secs: 20,
-            })
-            .collect(),
-        2,
-    )
-    .expect("valid");
     let gone = now_ms() - DRIVER_GONE_MS - 1_000;
-    Release {
-        id: format!("r{}", now_ms()),
-        tag: "v2".into(),
-        canary: Color::Green,
-        desired: 2,
-        plan,
-        options: ReleaseOptions {
-            bake_secs: 0,
-            keep_old: true,
-            scale_in_on_rollback: false,
-            smoke: Vec::new(),
-        },
-        started_at: gone,
-        stage: Stage::Smoke,
-        driver: "closed-laptop".into(),
-        driven_at: gone,
-        gates: Vec::new(),
-        request: None,
-        outcome: None,
-        ended_at: None,
-    }
+    let mut r = release(&[100, 500], 20, &[]);
+    r.plan.interval_secs = 2;
+    r.started_at = gone;
+    r.driver = "closed-laptop".into();
+    r.driven_at = gone;
+    r
 }
 
 /// Reads the listener's weights (percent) every 100 ms and keeps each change, until dropped.
@@ -258,5 +229,10 @@ async fn resume_from_another_process_rolls_back_when_its_gate_fails() {
     // Step 1, then the one ModifyListener of the rollback.
     assert_eq!(stack.prod_modifies() - before, 2);
     assert_eq!(stack.topo.raw_weights().await.expect("weights"), (999, 0));
+    // The sampler polls every 100 ms: give it a bounded moment to see the rollback's read.
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while sampler.seen().last() != Some(&(100, 0)) && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(sampler.seen(), vec![(100, 0), (90, 10), (100, 0)]);
 }

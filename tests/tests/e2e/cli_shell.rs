@@ -2,18 +2,19 @@
 //! real bash, zsh and fish, complete the verbs and flags; `bluegreen man --out` writes pages
 //! that man renders.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bluegreen_tests::local::{bluegreen, text};
 
 /// A shell for the test, or a skip outside CI (`.ci/run` installs them).
-fn shell(name: &str) -> Option<&'static str> {
-    for dir in ["/usr/bin", "/bin", "/usr/local/bin"] {
-        let path = format!("{dir}/{name}");
-        if Path::new(&path).exists() {
-            return Some(Box::leak(path.into_boxed_str()));
-        }
+fn shell(name: &str) -> Option<PathBuf> {
+    let found = ["/usr/bin", "/bin", "/usr/local/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.exists());
+    if found.is_some() {
+        return found;
     }
     assert!(
         std::env::var_os("CI").is_none(),
@@ -45,7 +46,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// What bash's completion function offers for the words typed so far (the last one partial).
-fn bash_offers(bash: &str, script: &Path, words: &[&str]) -> Vec<String> {
+fn bash_offers(bash: &Path, script: &Path, words: &[&str]) -> Vec<String> {
     let line = words.join(" ");
     let program = format!(
         r#"source "$1"
@@ -72,21 +73,21 @@ fn bash_completes_verbs_subverbs_and_flags() {
     let Some(bash) = shell("bash") else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let script = script(dir.path(), "bash");
-    let verbs = bash_offers(bash, &script, &["bluegreen", "re"]);
+    let verbs = bash_offers(&bash, &script, &["bluegreen", "re"]);
     for verb in ["release", "rehearse", "resume"] {
         assert!(verbs.iter().any(|v| v == verb), "no {verb} in {verbs:?}");
     }
     assert!(!verbs.iter().any(|v| v == "status"), "{verbs:?}");
-    let flags = bash_offers(bash, &script, &["bluegreen", "release", "--st"]);
+    let flags = bash_offers(&bash, &script, &["bluegreen", "release", "--st"]);
     assert!(flags.iter().any(|f| f == "--steps"), "{flags:?}");
-    let local = bash_offers(bash, &script, &["bluegreen", "local", ""]);
+    let local = bash_offers(&bash, &script, &["bluegreen", "local", ""]);
     for sub in ["up", "down", "restart", "status", "fault", "publish"] {
         assert!(
             local.iter().any(|v| v == sub),
             "no local {sub} in {local:?}"
         );
     }
-    let shells = bash_offers(bash, &script, &["bluegreen", "completions", ""]);
+    let shells = bash_offers(&bash, &script, &["bluegreen", "completions", ""]);
     for s in ["bash", "zsh", "fish"] {
         assert!(shells.iter().any(|v| v == s), "no {s} in {shells:?}");
     }
@@ -98,7 +99,7 @@ fn fish_completes_verbs_and_flags() {
     let dir = tempfile::tempdir().expect("tempdir");
     let script = script(dir.path(), "fish");
     let complete = |line: &str| -> String {
-        run(Command::new(fish)
+        run(Command::new(&fish)
             .args(["--no-config", "-c"])
             .arg(format!("source {}; complete -C '{line}'", script.display())))
     };
@@ -125,11 +126,11 @@ fn zsh_loads_the_completion_function() {
     let script = script(dir.path(), "zsh");
     // The script is a completion function (`#compdef bluegreen`): it parses, and compinit
     // registers it from an fpath directory for the command.
-    run(Command::new(zsh).arg("-n").arg(&script));
+    run(Command::new(&zsh).arg("-n").arg(&script));
     let fpath = dir.path().join("zfunc");
     std::fs::create_dir_all(&fpath).expect("mkdir");
     std::fs::copy(&script, fpath.join("_bluegreen")).expect("copy");
-    let registered = run(Command::new(zsh).args(["-f", "-c"]).arg(format!(
+    let registered = run(Command::new(&zsh).args(["-f", "-c"]).arg(format!(
         "fpath=({} $fpath); autoload -Uz compinit; compinit -u -d {}/zcompdump; print -r -- $_comps[bluegreen]",
         fpath.display(),
         dir.path().display()
@@ -158,7 +159,7 @@ fn man_pages_render_with_their_examples() {
         assert!(pages.join(page).exists(), "no {page}: {said}");
     }
     let Some(man) = shell("man") else { return };
-    let rendered = run(Command::new(man)
+    let rendered = run(Command::new(&man)
         .env("MANWIDTH", "100")
         .env("MAN_KEEP_FORMATTING", "0")
         .arg("-l")
