@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use super::Global;
 use crate::config::{self, ConfigFile, Target};
-use crate::ops::{Access, Ops};
+use crate::ops::{Access, Ops, operator_here};
 use crate::platform::aws::{AwsOptions, AwsPlatform};
 use crate::platform::{Platform, PlatformError};
+use crate::rollout::{Operator, OperatorError};
 
 /// The local platform's state directory when nothing else names one.
 pub const DEFAULT_STATE_DIR: &str = ".bluegreen";
@@ -108,35 +109,50 @@ pub fn select(global: &Global) -> anyhow::Result<Selected> {
 /// Connects to the selected platform.
 pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     let selected = select(global)?;
-    let (profile, platform, profile_read_only, max_tasks): (String, Arc<dyn Platform>, bool, u32) =
-        match selected {
-            Selected::Local {
-                profile,
-                state_dir,
-                read_only,
-                max_tasks,
-            } => {
-                let platform = crate::platform::local::lifecycle::connect(&state_dir)
-                    .await
-                    .map_err(ConnectError)?;
-                (profile, platform, read_only, max_tasks)
-            }
-            Selected::Aws {
-                profile,
-                cfg,
-                read_only,
-                max_tasks,
-            } => {
-                let opts = AwsOptions {
-                    aws_profile: global.aws_profile.clone(),
-                    region: global.region.clone(),
-                };
-                let platform = AwsPlatform::connect(&profile, &cfg, &opts)
-                    .await
-                    .map_err(ConnectError)?;
-                (profile, Arc::new(platform), read_only, max_tasks)
-            }
-        };
+    let named = global.as_name.as_deref();
+    let (profile, platform, profile_read_only, max_tasks, operator): (
+        String,
+        Arc<dyn Platform>,
+        bool,
+        u32,
+        Result<Operator, OperatorError>,
+    ) = match selected {
+        Selected::Local {
+            profile,
+            state_dir,
+            read_only,
+            max_tasks,
+        } => {
+            let platform = crate::platform::local::lifecycle::connect(&state_dir)
+                .await
+                .map_err(ConnectError)?;
+            let operator = operator_here(named, None);
+            (profile, platform, read_only, max_tasks, operator)
+        }
+        Selected::Aws {
+            profile,
+            cfg,
+            read_only,
+            max_tasks,
+        } => {
+            let opts = AwsOptions {
+                aws_profile: global.aws_profile.clone(),
+                region: global.region.clone(),
+            };
+            let platform = AwsPlatform::connect(&profile, &cfg, &opts)
+                .await
+                .map_err(ConnectError)?;
+            // The caller identity is asked only when no name is given.
+            let operator = match named {
+                Some(_) => operator_here(named, None),
+                None => {
+                    let caller = platform.caller_name().await.map_err(ConnectError)?;
+                    operator_here(None, Some(&caller))
+                }
+            };
+            (profile, Arc::new(platform), read_only, max_tasks, operator)
+        }
+    };
     let access = Access {
         read_only: global.read_only,
         profile_read_only,
@@ -148,7 +164,10 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     };
     Ok(Connection {
         profile,
-        ops: Ops::new(platform, access).with_max_tasks(max_tasks),
+        ops: Ops::new(platform, access)
+            .with_max_tasks(max_tasks)
+            .with_operator(operator?)
+            .with_reason(global.reason.clone()),
         config_file: config_path(global),
         release,
     })

@@ -63,6 +63,36 @@ pub struct Global {
     /// JSON output (one document on stdout), errors included.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The name the deploy lock and the journal record for you, where a team shares one AWS
+    /// identity [default: the AWS caller identity's user or session name; locally the OS user].
+    #[arg(
+        long = "as",
+        global = true,
+        env = "BLUEGREEN_USER",
+        value_name = "NAME"
+    )]
+    pub as_name: Option<String>,
+    /// Why you are making this change: kept with the deploy lock and in the journal.
+    #[arg(long, global = true, value_name = "TEXT", value_parser = reason)]
+    pub reason: Option<String>,
+}
+
+/// A `--reason`: one printable line, bounded.
+fn reason(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("the reason is empty; say why in a few words, or leave --reason out".into());
+    }
+    if s.chars().count() > limits::MAX_REASON_CHARS {
+        return Err(format!(
+            "the reason is longer than {} characters; shorten it (the journal keeps the details of the change itself)",
+            limits::MAX_REASON_CHARS
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("the reason has a control character (a newline or an escape); give one line of plain text".into());
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Debug, Subcommand)]

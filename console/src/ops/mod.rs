@@ -14,8 +14,8 @@ use crate::platform::{
 };
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
-    Bake, BakeStep, Build, Color, LogLine, PerColor, Snapshot, UnixMillis, Weights, bake,
-    healthy_count, limits,
+    Bake, BakeStep, Build, Color, LogLine, Operator, OperatorError, PerColor, Snapshot, UnixMillis,
+    Weights, bake, healthy_count, limits,
 };
 
 pub mod release;
@@ -195,22 +195,88 @@ pub struct RollbackReport {
     pub warnings: Vec<String>,
 }
 
-/// The verbs, over one platform, with one access policy.
+/// This machine's name for the journal and the lock.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
+
+/// The OS user running this process (by uid, so `sudo -u` and containers are right), or
+/// `$USER` when the uid has no passwd entry.
+pub fn os_user() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|n| !n.trim().is_empty())
+}
+
+/// The operator on this machine: `named` (from `--as NAME` or `BLUEGREEN_USER`), else
+/// `fallback` (the AWS caller identity's name), else the OS user.
+pub fn operator_here(
+    named: Option<&str>,
+    fallback: Option<&str>,
+) -> Result<Operator, OperatorError> {
+    let name = named
+        .map(str::to_string)
+        .or_else(|| fallback.map(str::to_string))
+        .or_else(os_user)
+        .unwrap_or_default();
+    Operator::new(&name, &host_name())
+}
+
+/// The verbs, over one platform, with one access policy, on behalf of one operator.
 #[derive(Clone)]
 pub struct Ops {
     platform: Arc<dyn Platform>,
     access: Access,
     /// Tasks per color the profile allows (`max_tasks`).
     max_tasks: u32,
+    /// Who the lock and the journal name for this session's writes.
+    operator: Operator,
+    /// Why (`--reason`), kept with the lock and in the journal.
+    reason: Option<String>,
 }
 
 impl Ops {
+    /// The verbs on behalf of this process's OS user (see [`Ops::with_operator`]).
     pub fn new(platform: Arc<dyn Platform>, access: Access) -> Self {
+        let operator = operator_here(None, None).unwrap_or_else(|_| Operator {
+            name: "unknown".into(),
+            host: host_name(),
+        });
         Ops {
             platform,
             access,
             max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
+            operator,
+            reason: None,
         }
+    }
+
+    /// The same verbs, giving `reason` for every write.
+    pub fn with_reason(mut self, reason: Option<String>) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    /// Why this session writes, if it said.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// The same verbs on behalf of `operator`.
+    pub fn with_operator(mut self, operator: Operator) -> Self {
+        self.operator = operator;
+        self
+    }
+
+    /// Who this session's writes are made by.
+    pub fn operator(&self) -> &Operator {
+        &self.operator
     }
 
     /// The same verbs with another task ceiling per color.

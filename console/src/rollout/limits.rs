@@ -43,3 +43,6 @@ pub const MAX_HEALTH_THRESHOLD: u32 = 100;
 pub const MAX_FAULT_LATENCY_MS: u32 = 60_000;
 /// The longest a fault may last (`local fault --for`): a day.
 pub const MAX_FAULT_SECS: u64 = 24 * 3600;
+
+/// Longest `--reason` kept with the lock and in the journal.
+pub const MAX_REASON_CHARS: usize = 200;

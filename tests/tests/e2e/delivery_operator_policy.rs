@@ -25,6 +25,7 @@ const RESOURCE_WILDCARD_ONLY: &[&str] = &[
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetHealth",
+    "sts:GetCallerIdentity",
 ];
 
 fn policy() -> Value {

@@ -60,4 +60,6 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     ("logs", "FilterLogEvents", "logs:FilterLogEvents"),
     ("cloudwatch", "GetMetricData", "cloudwatch:GetMetricData"),
     ("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"),
+    // Who the operator is, for the deploy lock and the journal (needs no grant, but listed).
+    ("sts", "GetCallerIdentity", "sts:GetCallerIdentity"),
 ];

@@ -22,10 +22,11 @@ use aws_sdk_elasticloadbalancingv2::types::Action;
 
 use crate::config::{AwsProfile, ListenerRef};
 use crate::platform::{
-    DeployReceipt, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo, PlatformKind,
-    PlatformResult, SmokeAnswer, WeightChange,
+    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::operator::name_from_arn;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Release, Snapshot,
     TargetState, Weights,
@@ -102,6 +103,7 @@ pub struct AwsPlatform {
     ecr: aws_sdk_ecr::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    sts: aws_sdk_sts::Client,
     counts: Arc<Counts>,
     /// Task definitions never change once registered, so they are cached by ARN.
     task_defs: Mutex<HashMap<String, ecs::TaskDefInfo>>,
@@ -181,10 +183,31 @@ impl AwsPlatform {
             ecr: client!(aws_sdk_ecr),
             logs: client!(aws_sdk_cloudwatchlogs),
             cloudwatch: client!(aws_sdk_cloudwatch),
+            sts: client!(aws_sdk_sts),
             elb,
             counts,
             task_defs: Mutex::new(HashMap::new()),
             last_actions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The caller identity's operator name ([`name_from_arn`]): what the deploy lock and the
+    /// journal record when no `--as NAME` is given. One `sts:GetCallerIdentity` call.
+    pub async fn caller_name(&self) -> PlatformResult<String> {
+        const OP: Op = Op::new("sts", "GetCallerIdentity");
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| OP.error("caller", e))?;
+        let arn = out.arn().unwrap_or_default();
+        name_from_arn(arn).map(str::to_string).ok_or_else(|| {
+            OP.fail(
+                "caller",
+                FaultKind::Invalid,
+                format!("the caller identity `{arn}` names no user or session; give a name with --as NAME or BLUEGREEN_USER"),
+            )
         })
     }
 
