@@ -8,15 +8,23 @@ case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$BENCH_ROOT/$TARGET_DIR" ;; esac
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "$1 is required ($2)" >&2; exit 1; }; }
 
-# Builds the release binaries (BENCH_NO_BUILD=1 uses the ones already built) and runs copies,
-# so a rebuild during the run cannot swap them out.
+# Builds the binaries (BENCH_NO_BUILD=1 uses the ones already built) and runs copies, so a
+# rebuild during the run cannot swap them out. BENCH_PROFILE=debug uses the dev profile: a
+# quicker build on a busy machine, for figures that measure waits rather than CPU (say so
+# when quoting them).
 build_release() {
+  local profile="${BENCH_PROFILE:-release}" dir flag
+  case "$profile" in
+    release) dir=release flag=--release ;;
+    debug) dir=debug flag= ;;
+    *) echo "BENCH_PROFILE must be release or debug, not '$profile'" >&2; exit 1 ;;
+  esac
   if [ -z "${BENCH_NO_BUILD:-}" ]; then
-    echo "==> building bluegreen and blog in release mode" >&2
-    (cd "$BENCH_ROOT" && cargo build --release -p bluegreen -p blog >&2)
+    echo "==> building bluegreen and blog ($profile)" >&2
+    (cd "$BENCH_ROOT" && cargo build $flag -p bluegreen -p blog >&2)
   fi
   BIN_DIR="$(mktemp -d /tmp/bg-bench-bin.XXXXXX)"
-  cp "$TARGET_DIR/release/bluegreen" "$TARGET_DIR/release/blog" "$BIN_DIR/"
+  cp "$TARGET_DIR/$dir/bluegreen" "$TARGET_DIR/$dir/blog" "$BIN_DIR/"
   BG="$BIN_DIR/bluegreen"
   BLOG="$BIN_DIR/blog"
 }

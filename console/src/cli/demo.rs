@@ -181,7 +181,9 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
             "{}",
             render::rollout(&platform.info(), &snap, now_millis(), false)
         );
-        say!("\nOpen {url} in a browser. Next release:");
+        say!("\nOpen {url} in a browser.");
+        say!("Next: {}", next_step(platform.as_ref()).await);
+        say!("All the verbs of a release:");
         say!("  RELEASE_TAG=v2 bluegreen build --wait      # builds v2 into the local registry");
         say!("  bluegreen deploy --tag v2 --wait           # to the idle color (green)");
         say!(
@@ -205,8 +207,25 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
         return Ok(exit::OK);
     }
     crate::tui::run(ops, crate::tui::TuiOptions::default()).await?;
-    say!("The local platform keeps running at {url} (`bluegreen local down` stops it).");
+    say!("The local platform keeps running at {url}.");
+    say!("Next: {}", next_step(platform.as_ref()).await);
+    say!("`bluegreen` reopens the console; `bluegreen local down` stops the platform.");
     Ok(exit::OK)
+}
+
+/// The next step for the state the console left, or where to look when it cannot be read.
+async fn next_step(platform: &dyn Platform) -> String {
+    let (snap, release, images) =
+        tokio::join!(platform.snapshot(), platform.release(), platform.images());
+    match snap {
+        Ok(snap) => {
+            let mut images = images.unwrap_or_default();
+            images.sort_by_key(|i| std::cmp::Reverse(i.pushed_at));
+            let tags: Vec<String> = images.into_iter().flat_map(|i| i.tags).collect();
+            render::next_step(&snap, release.ok().flatten().as_ref(), &tags)
+        }
+        Err(e) => format!("the platform did not answer ({e}); `bluegreen status` says more"),
+    }
 }
 
 /// Builds `tag` into the local registry unless it is there already.

@@ -440,3 +440,83 @@ pub fn wait_seen(what: &crate::ops::WaitFor, snap: &crate::rollout::Snapshot) ->
         WaitFor::Weights(_) => format!("listener {}", snap.listener.weights),
     }
 }
+
+/// What to do next, for the state the demo's console left: the CLI verb for the step the
+/// console's guide would name, so a presenter who quit the console knows where they are.
+/// `tags` are the registry's tags, newest first.
+pub fn next_step(
+    snap: &Snapshot,
+    release: Option<&crate::rollout::Release>,
+    tags: &[String],
+) -> String {
+    if let Some(r) = release.filter(|r| r.outcome.is_none()) {
+        return format!(
+            "release {} of {} is {}: `bluegreen wait --release` follows it, `bluegreen abort` rolls it back",
+            r.id,
+            r.tag,
+            r.describe()
+        );
+    }
+    if let Some(bake) = snap.bake_pending() {
+        return format!(
+            "promoted; {} keeps running through the bake: `bluegreen rollback` undoes the promote until then",
+            bake.old
+        );
+    }
+    if let Some(canary) = snap.canary() {
+        let share = snap.listener.weights.share(canary);
+        return format!(
+            "{canary} has {share}%: `bluegreen promote` gives it 100%, `bluegreen rollback` gives {} 100% back",
+            canary.other()
+        );
+    }
+    let Some(idle) = snap.idle() else {
+        return "no color has all the traffic: `bluegreen status` says why".into();
+    };
+    let live = idle.other();
+    let tag_of = |c: Color| {
+        snap.colors
+            .get(c)
+            .service
+            .image
+            .as_ref()
+            .and_then(|i| i.tag.clone())
+    };
+    let idle_state = snap.colors.get(idle);
+    let live_tag = tag_of(live);
+    let other_tag = tags
+        .iter()
+        .find(|t| Some(t.as_str()) != live_tag.as_deref())
+        .cloned();
+    if idle_state.service.desired == 0 || idle_state.tasks.is_empty() {
+        return match other_tag {
+            Some(tag) => format!(
+                "{idle} runs nothing: `bluegreen release --tag {tag} --steps 10,50 --hold 30s` walks it in with gates (or `bluegreen deploy --tag {tag} --wait`, then `bluegreen shift --{idle} 10`)"
+            ),
+            None => {
+                "one version is built: `bluegreen demo --second-release` builds v2 to release next"
+                    .into()
+            }
+        };
+    }
+    if !idle_state.release_healthy() {
+        return format!(
+            "{idle} is starting: `bluegreen wait --healthy {idle}` returns once its tasks are healthy"
+        );
+    }
+    if tag_of(idle).is_some() && tag_of(idle) == live_tag {
+        return match other_tag {
+            Some(tag) => format!(
+                "{idle} runs the same image as {live}: `bluegreen deploy --tag {tag}` puts another there"
+            ),
+            None => {
+                "one version is built: `bluegreen demo --second-release` builds v2 to release next"
+                    .into()
+            }
+        };
+    }
+    format!(
+        "{idle} runs {} healthy at 0%: `bluegreen shift --{idle} 10` sends it a tenth of the traffic",
+        tag_of(idle).unwrap_or_else(|| "its image".into())
+    )
+}

@@ -475,3 +475,42 @@ mod proptests {
         }
     }
 }
+
+#[test]
+fn the_demo_names_the_next_step_for_the_state_it_leaves() {
+    let tags = vec!["v2".to_string(), "v1".to_string()];
+    let mut rest = snapshot(w(0), Color::Blue, None);
+    // Green runs v2, healthy, at 0%.
+    rest.colors.green = color(Color::Green, "v2", "sha256:cccc", 2, 2);
+    let healthy = render::next_step(&rest, None, &tags);
+    assert!(
+        healthy.contains("`bluegreen shift --green 10`"),
+        "{healthy}"
+    );
+
+    let mut starting = rest.clone();
+    starting.colors.green = color(Color::Green, "v2", "sha256:cccc", 0, 2);
+    let s = render::next_step(&starting, None, &tags);
+    assert!(s.contains("`bluegreen wait --healthy green`"), "{s}");
+
+    let mut empty = rest.clone();
+    empty.colors.green.service.desired = 0;
+    empty.colors.green.tasks.clear();
+    let s = render::next_step(&empty, None, &tags);
+    assert!(s.contains("--tag v2"), "{s}");
+    let s = render::next_step(&empty, None, &["v1".to_string()]);
+    assert!(s.contains("demo --second-release"), "{s}");
+
+    let split = snapshot(w(50), Color::Blue, None);
+    let s = render::next_step(&split, None, &tags);
+    assert!(s.starts_with("green has 50%"), "{s}");
+    assert!(
+        s.contains("`bluegreen promote`") && s.contains("`bluegreen rollback`"),
+        "{s}"
+    );
+
+    let mut same = rest.clone();
+    same.colors.green = color(Color::Green, "v1", "sha256:aaaa", 2, 2);
+    let s = render::next_step(&same, None, &tags);
+    assert!(s.contains("`bluegreen deploy --tag v2`"), "{s}");
+}
