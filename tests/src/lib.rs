@@ -8,6 +8,7 @@
 //!   generator.
 //! - [`blog_http`]: a small blocking HTTP client and the steps a reader's browser takes.
 //! - [`terraform`]: the stack's HCL, parsed, and helpers to read expressions out of it.
+//! - [`tmux`]: the real console in a private tmux server, driven by keys and read by captures.
 //! - [`bins`]: finds the workspace's binaries (`blog`, `bluegreen`) under the target directory,
 //!   since this crate gets no `CARGO_BIN_EXE_*` for other crates' binaries.
 
@@ -17,3 +18,4 @@ pub mod blog_http;
 pub mod local;
 pub mod moto;
 pub mod terraform;
+pub mod tmux;

@@ -21,6 +21,7 @@ mod delivery_buildspec_run;
 mod delivery_image;
 mod delivery_operator_policy;
 mod delivery_terraform;
+mod demo_captures;
 mod local_control;
 mod local_fault;
 mod local_inject;

@@ -4,98 +4,12 @@
 //! the CLI (`status --json`). Bounded: every wait has a deadline, and the tmux server runs on
 //! its own socket and is killed at the end.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bluegreen::rollout::Color;
-use bluegreen_tests::bins::bin;
 use bluegreen_tests::local::{LocalPlatform, text};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A tmux server of our own (private socket), with one session running the console.
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn start(socket: &Path, cwd: &Path, state: &Path, width: u16, height: u16) -> Tmux {
-        let console = format!(
-            "'{}' --state-dir '{}'; echo CONSOLE-EXIT=$?; sleep 60",
-            bin("bluegreen").display(),
-            state.display()
-        );
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(socket)
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "console"])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .arg("-c")
-            .arg(cwd)
-            .args(["env", "-u", "BLUEGREEN_CONFIG", "-u", "BLUEGREEN_PROFILE"])
-            // A keymap.toml of whoever runs the tests must not change the keys pressed here.
-            .arg(format!(
-                "XDG_CONFIG_HOME={}",
-                cwd.join("no-config").display()
-            ))
-            .args(["TERM=xterm-256color", "sh", "-c", &console])
-            .output()
-            .expect("tmux runs (CI installs it: apt-get install tmux)");
-        assert!(out.status.success(), "tmux new-session: {}", text(&out));
-        Tmux {
-            socket: socket.to_path_buf(),
-        }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        assert!(out.status.success(), "tmux {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Sends tmux key names (`Enter`, `Escape`) or literal characters.
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "console"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "console"])
-    }
-
-    /// Waits until the screen shows every one of `needles`; returns it.
-    fn wait_for(&self, what: &str, needles: &[&str]) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen();
-            if needles.iter().all(|n| screen.contains(n)) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what} ({needles:?}); the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
+use bluegreen_tests::tmux::{Tmux, WAIT};
 
 /// The listener's weights as the CLI reports them: `(blue, green)`.
 fn cli_weights(p: &LocalPlatform) -> (u64, u64) {

@@ -406,6 +406,17 @@ fn the_guide_names_the_next_step_for_each_state_on_screen() {
         fixtures::color_state(Color::Green, 0, 0, "v2", 2),
     );
     assert_guide(&s, "green runs nothing: press d to deploy v2 to green");
+    // The newest image is the one blue already runs: the guide offers the other one.
+    if let Some(images) = s.images.data.as_mut() {
+        images.reverse();
+    }
+    assert_eq!(s.deploy_choices()[0].0, "v1", "blue's tag comes first now");
+    at(
+        &mut s,
+        all_blue,
+        fixtures::color_state(Color::Green, 0, 0, "v2", 2),
+    );
+    assert_guide(&s, "green runs nothing: press d to deploy v2 to green");
     at(
         &mut s,
         all_blue,

@@ -101,16 +101,32 @@ pub fn next_step(state: &State) -> Option<String> {
     let cs = snap.colors.get(idle);
     let live = idle.other();
     let running = cs.service.image.as_ref().and_then(|i| i.tag.clone());
+    let live_tag = snap
+        .colors
+        .get(live)
+        .service
+        .image
+        .as_ref()
+        .and_then(|i| i.tag.clone());
     if cs.service.desired == 0 || cs.tasks.is_empty() {
-        let latest = state.deploy_choices().first().map(|(t, _)| t.to_string());
-        return Some(match latest {
-            Some(tag) => format!(
+        let choices = state.deploy_choices();
+        // The newest tag that is not what the live color already runs.
+        let next = choices
+            .iter()
+            .map(|(t, _)| t.to_string())
+            .find(|t| Some(t) != live_tag.as_ref());
+        return Some(match (next, choices.is_empty()) {
+            (Some(tag), _) => format!(
                 "{idle} runs nothing: press {} to deploy {tag} to {idle}, or {} for a release by plan",
                 key(state, Bindable::Deploy, "deploy"),
                 key(state, Bindable::StartRelease, "release")
             ),
-            None => format!(
+            (None, true) => format!(
                 "no image yet: press {} to build one",
+                key(state, Bindable::StartBuild, "build")
+            ),
+            (None, false) => format!(
+                "{live} runs the only image there is: press {} to build a new one",
                 key(state, Bindable::StartBuild, "build")
             ),
         });
@@ -122,13 +138,6 @@ pub fn next_step(state: &State) -> Option<String> {
             cs.service.desired
         ));
     }
-    let live_tag = snap
-        .colors
-        .get(live)
-        .service
-        .image
-        .as_ref()
-        .and_then(|i| i.tag.clone());
     if running.is_some() && running == live_tag {
         return Some(format!(
             "{idle} runs the same image as {live}: build a new one ({}) or deploy another ({})",

@@ -1,0 +1,96 @@
+//! The real `bluegreen` console in a tmux pane of a private tmux server: keys in, screens out
+//! (capture-pane). Every wait has a deadline; the server is killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::bins::bin;
+use crate::local::text;
+
+/// How long [`Tmux::wait_for`] waits for a screen.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A tmux server of our own (private socket), with one session running the console.
+pub struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    /// Starts the console against the local platform in `state`, in a `width`×`height` pane.
+    pub fn start(socket: &Path, cwd: &Path, state: &Path, width: u16, height: u16) -> Tmux {
+        let console = format!(
+            "'{}' --state-dir '{}'; echo CONSOLE-EXIT=$?; sleep 60",
+            bin("bluegreen").display(),
+            state.display()
+        );
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(socket)
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", "console"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg("-c")
+            .arg(cwd)
+            .args(["env", "-u", "BLUEGREEN_CONFIG", "-u", "BLUEGREEN_PROFILE"])
+            // A keymap.toml of whoever runs the tests must not change the keys pressed here.
+            .arg(format!(
+                "XDG_CONFIG_HOME={}",
+                cwd.join("no-config").display()
+            ))
+            .args(["TERM=xterm-256color", "sh", "-c", &console])
+            .output()
+            .expect("tmux runs (CI installs it: apt-get install tmux)");
+        assert!(out.status.success(), "tmux new-session: {}", text(&out));
+        Tmux {
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(out.status.success(), "tmux {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`) or literal characters.
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "console"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    pub fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "console"])
+    }
+
+    /// Waits until the screen shows every one of `needles`; returns it.
+    pub fn wait_for(&self, what: &str, needles: &[&str]) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what} ({needles:?}); the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
