@@ -578,6 +578,8 @@ async fn markdown_is_rendered_sanitized_and_stored_as_written() {
 async fn health_notices_a_deleted_database_file() {
     let mut b = blog().await;
     assert_eq!(b.get("/health").await.status, StatusCode::OK);
+    b.sign_in("Ann").await;
+    let token = b.get("/posts/new").await.csrf_field();
     std::fs::remove_file(b.store.path()).expect("delete the database file");
     let down = b.get("/health").await;
     assert_eq!(
@@ -586,6 +588,24 @@ async fn health_notices_a_deleted_database_file() {
         "{}",
         down.body
     );
+    // A post would go into the unlinked file and be lost at the next start: it is refused,
+    // and the author's text comes back with the error.
+    let refused = b
+        .submit("Into the void", "Text that must not vanish", &token)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("Into the void")
+            && refused.body.contains("Text that must not vanish"),
+        "{}",
+        refused.body
+    );
+    assert!(!b.store.path().exists(), "nothing recreated the file");
 }
 
 #[tokio::test]
@@ -613,4 +633,38 @@ async fn control_character_titles_are_refused() {
         assert!(!r.body.contains('\u{0}'), "NUL never reaches the HTML");
     }
     assert!(b.get("/").await.body.contains("Nothing here yet."));
+}
+
+#[tokio::test]
+async fn errors_the_router_answers_itself_are_blog_pages() {
+    use axum::body::Body;
+    use http::Request;
+    let mut b = blog().await;
+    for (method, uri) in [("DELETE", "/"), ("PUT", "/posts/new"), ("POST", "/health")] {
+        let r = b
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert!(
+            r.headers[header::CONTENT_TYPE]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/html"),
+            "{method} {uri}: {:?}",
+            r.headers
+        );
+        assert!(r.headers.contains_key(header::ALLOW), "{method} {uri}");
+        assert!(
+            r.body.contains("banner-green") && r.body.contains("not something this page does"),
+            "{method} {uri}: {}",
+            r.body
+        );
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+    }
 }

@@ -144,6 +144,8 @@ impl SqliteStore {
     ) -> Result<R, StoreError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
+            // One stat per write (a few µs) keeps posts out of a deleted file.
+            inner.same_file()?;
             inner.with_conn_mut(|conn| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -159,6 +161,25 @@ impl SqliteStore {
 }
 
 impl Inner {
+    /// Fails when the path no longer names the file this process opened (deleted, or replaced
+    /// by another): a write would go into a file nobody will read again.
+    fn same_file(&self) -> Result<(), StoreError> {
+        match file_identity(&self.path) {
+            Ok(file) if file == self.file => Ok(()),
+            Ok(_) => Err(StoreError::backend(
+                "SQLite database file replaced",
+                format!(
+                    "{} is no longer the file this process opened; restart the blog",
+                    self.path.display()
+                ),
+            )),
+            Err(e) => Err(StoreError::backend(
+                format!("SQLite database file {} is gone", self.path.display()),
+                e,
+            )),
+        }
+    }
+
     fn take(&self) -> Result<Connection, StoreError> {
         let pooled = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
         match pooled {
@@ -401,24 +422,7 @@ impl PostStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        match file_identity(&self.inner.path) {
-            Ok(file) if file == self.inner.file => {}
-            Ok(_) => {
-                return Err(StoreError::backend(
-                    "SQLite database file replaced",
-                    format!(
-                        "{} is no longer the file this process opened; restart the blog",
-                        self.inner.path.display()
-                    ),
-                ));
-            }
-            Err(e) => {
-                return Err(StoreError::backend(
-                    format!("SQLite database file {} is gone", self.inner.path.display()),
-                    e,
-                ));
-            }
-        }
+        self.inner.same_file()?;
         self.read(|conn| {
             conn.prepare_cached("SELECT 1 FROM posts LIMIT 1")?
                 .query_row([], |_| Ok(()))

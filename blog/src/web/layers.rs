@@ -9,10 +9,10 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::AppState;
 use super::error::ErrorPage;
@@ -31,7 +31,11 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     let path = request.uri().path().to_string();
 
     let mut response = next.run(request).await;
-    if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
+    if let Some(page) = response
+        .extensions_mut()
+        .remove::<ErrorPage>()
+        .or_else(|| framework_error(&response))
+    {
         response = error_page(&state, response, &page);
     }
 
@@ -58,6 +62,52 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
+/// An error the router or an extractor answered by itself (a method the route does not take,
+/// say), in plain text or with no body: it gets the blog's page too, worded by its status.
+fn framework_error(response: &Response) -> Option<ErrorPage> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return None;
+    }
+    // Only what axum and hyper write themselves (plain text, or nothing); a handler's own
+    // answer (the health check's JSON, a page) stays as it is.
+    let plain = match response.headers().get(CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.to_str().is_ok_and(|v| v.starts_with("text/plain")),
+    };
+    if !plain {
+        return None;
+    }
+    let (heading, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "That is not something this page does",
+            "This address does not take that kind of request. Use the links and buttons on the \
+             blog's pages.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => (
+            "That form could not be read",
+            "The blog reads forms sent by its own pages. Go back, reload the page and send it \
+             again.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "That was too much text",
+            "The request carried more than the blog reads. Go back and shorten it.",
+        ),
+        s if s.is_server_error() => (
+            "Something went wrong",
+            "The blog could not answer this request. Please try again in a moment.",
+        ),
+        _ => (
+            "That request did not make sense",
+            "The blog could not read this request. Use the links on its pages.",
+        ),
+    };
+    Some(ErrorPage {
+        heading,
+        message: message.into(),
+    })
+}
+
 fn error_page(state: &AppState, response: Response, page: &ErrorPage) -> Response {
     let status = response.status();
     let nav = response
@@ -75,7 +125,11 @@ fn error_page(state: &AppState, response: Response, page: &ErrorPage) -> Respons
     .render();
     match html {
         Ok(html) => {
-            let (parts, _) = response.into_parts();
+            let (mut parts, _) = response.into_parts();
+            // The page replaces the body, so the old body's type and length go with it; the
+            // rest (`Allow` on a 405, say) stays.
+            parts.headers.remove(CONTENT_TYPE);
+            parts.headers.remove(CONTENT_LENGTH);
             let mut rendered = Html(html).into_response();
             *rendered.status_mut() = parts.status;
             rendered.headers_mut().extend(parts.headers);
