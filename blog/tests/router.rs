@@ -668,3 +668,25 @@ async fn errors_the_router_answers_itself_are_blog_pages() {
         assert_eq!(r.headers["x-frame-options"], "DENY");
     }
 }
+
+#[tokio::test]
+async fn query_strings_the_routes_ignore_add_no_cache_entries() {
+    let mut b = blog().await;
+    let post = b.seed(1, "Ann", "2026-01-01T10:00:00").await;
+    let index = b.get("/").await.body;
+    let view = b.get(&format!("/posts/{}", post.id)).await.body;
+    assert_eq!(b.pages.usage().0, 2);
+    for i in 0..300 {
+        assert_eq!(b.get(&format!("/?utm_source={i}")).await.body, index);
+        assert_eq!(
+            b.get(&format!("/posts/{}?ref={i}", post.id)).await.body,
+            view
+        );
+    }
+    let (pages, bytes) = b.pages.usage();
+    assert_eq!(pages, 2, "still one entry per page");
+    assert!(bytes <= blog::web::cache::MAX_BYTES, "{bytes}");
+    // What the routes do read still selects another page.
+    b.get(&format!("/posts/{}?author=Ann", post.id)).await;
+    assert_eq!(b.pages.usage().0, 3);
+}

@@ -10,6 +10,13 @@ use axum::body::Bytes;
 /// Pages kept at most; the cache empties when full (pages are cheap to render again).
 const MAX_PAGES: usize = 256;
 
+/// Bytes of pages kept at most: a task has 512 MB, and one 100 KB post of `"` renders to
+/// about 520 KB, so entries alone do not bound the memory.
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// A page larger than this is rendered every time rather than kept.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
 pub struct PageCache {
     enabled: bool,
     state: Mutex<State>,
@@ -19,6 +26,15 @@ pub struct PageCache {
 struct State {
     version: u64,
     pages: HashMap<String, Bytes>,
+    /// Sum of the kept pages' lengths (keys included).
+    bytes: usize,
+}
+
+impl State {
+    fn clear(&mut self) {
+        self.pages.clear();
+        self.bytes = 0;
+    }
 }
 
 impl PageCache {
@@ -53,12 +69,27 @@ impl PageCache {
                 return;
             }
             state.version = version;
-            state.pages.clear();
+            state.clear();
         }
-        if state.pages.len() >= MAX_PAGES {
-            state.pages.clear();
+        let size = key.len() + page.len();
+        if page.len() > MAX_PAGE_BYTES {
+            return;
         }
-        state.pages.insert(key, page);
+        if state.pages.len() >= MAX_PAGES || state.bytes + size > MAX_BYTES {
+            state.clear();
+        }
+        if let Some(old) = state.pages.insert(key.clone(), page) {
+            state.bytes -= key.len() + old.len();
+        }
+        state.bytes += size;
+    }
+
+    /// Pages and bytes held now.
+    pub fn usage(&self) -> (usize, usize) {
+        self.state
+            .lock()
+            .map(|s| (s.pages.len(), s.bytes))
+            .unwrap_or_default()
     }
 }
 
@@ -78,5 +109,26 @@ mod tests {
         cache.put(1, "/".into(), Bytes::from_static(b"stale"));
         assert_eq!(cache.get(2, "/"), None);
         assert_eq!(cache.get(1, "/"), None);
+    }
+
+    #[test]
+    fn bounded_in_bytes_as_well_as_pages() {
+        let cache = PageCache::new(true);
+        let big = Bytes::from(vec![b'"'; 520 * 1024]);
+        for i in 0..1000 {
+            cache.put(1, format!("/posts/{i}"), big.clone());
+            let (pages, bytes) = cache.usage();
+            assert!(bytes <= MAX_BYTES, "{bytes} bytes after {i} pages");
+            assert!(pages <= MAX_PAGES);
+        }
+        // Replacing a page does not count it twice.
+        let cache = PageCache::new(true);
+        cache.put(1, "/".into(), Bytes::from_static(b"12345"));
+        cache.put(1, "/".into(), Bytes::from_static(b"123"));
+        assert_eq!(cache.usage(), (1, 4));
+        // A page over the per-page bound is not kept at all.
+        cache.put(1, "/huge".into(), Bytes::from(vec![0; MAX_PAGE_BYTES + 1]));
+        assert_eq!(cache.get(1, "/huge"), None);
+        assert_eq!(cache.usage(), (1, 4));
     }
 }

@@ -15,7 +15,7 @@ use blog::domain::{Post, PostId, Timestamp};
 use blog::store::PostStore;
 use blog::store::sqlite::SqliteStore;
 use blog::web::pages::encode_query;
-use blog::web::{AppState, Csrf, Site, app};
+use blog::web::{AppState, Csrf, PageCache, Site, app};
 use http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt;
 
@@ -24,6 +24,8 @@ pub const SESSION_SECRET: &str = "router test session secret";
 pub struct Blog {
     pub app: Router,
     pub store: Arc<SqliteStore>,
+    /// The app's page cache, to see what it holds.
+    pub pages: Arc<PageCache>,
     pub _dir: Option<tempfile::TempDir>,
     /// The cookies this "browser" holds.
     pub cookies: BTreeMap<String, String>,
@@ -86,6 +88,7 @@ pub async fn blog_with(page_cache: bool, ttl: Duration) -> Blog {
     }
     let state = state_with(store.clone(), passwords, ttl).with_page_cache(page_cache);
     Blog {
+        pages: state.pages.clone(),
         app: app(state),
         store,
         _dir: Some(dir),
@@ -112,6 +115,7 @@ pub fn view_of(b: &Blog) -> Blog {
     Blog {
         app: b.app.clone(),
         store: b.store.clone(),
+        pages: b.pages.clone(),
         _dir: None,
         cookies: BTreeMap::new(),
         extra: Vec::new(),

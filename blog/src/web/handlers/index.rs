@@ -7,7 +7,6 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use askama::Template;
-use http::Uri;
 
 use super::cached;
 use crate::store::paging::{self, PAGE_SIZE};
@@ -29,7 +28,6 @@ const DAMAGED: &str =
 pub async fn list(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    uri: Uri,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let Query(params) = params.map_err(|_| AppError::BadRequest(DAMAGED.into()))?;
@@ -41,7 +39,12 @@ pub async fn list(
         (None, Some(newer)) => PageRequest::Newer(decode(newer)?),
         (Some(_), Some(_)) => return Err(AppError::BadRequest(DAMAGED.into())),
     };
-    let key = format!("/?{}", uri.query().unwrap_or_default());
+    // Keyed by what the route reads, so query strings it ignores add no entries.
+    let key = match &request {
+        PageRequest::First => "/".to_string(),
+        PageRequest::Older(c) => format!("/?older={}", c.encode()),
+        PageRequest::Newer(c) => format!("/?newer={}", c.encode()),
+    };
     cached(&state, &ctx, key, async {
         let found = paging::page(state.store.as_ref(), &request, PAGE_SIZE).await?;
         let view = IndexView {

@@ -126,10 +126,18 @@ pub async fn show(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     which: Result<Query<Which>, QueryRejection>,
-    uri: Uri,
 ) -> Result<Response, AppError> {
     let which = query(which)?;
-    cached(&state, &ctx, uri.to_string(), async {
+    // Keyed by what the route reads, so query strings it ignores add no entries.
+    let key = format!(
+        "/posts/{id}?author={}",
+        which
+            .author
+            .as_deref()
+            .map(crate::web::pages::encode_query)
+            .unwrap_or_default()
+    );
+    cached(&state, &ctx, key, async {
         let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
         Ok(post_view(&state, &ctx, &versions[at], &versions).render()?)
     })
