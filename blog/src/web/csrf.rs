@@ -2,10 +2,11 @@
 //! green mid-shift.
 //!
 //! Double submit: a random token lives in a cookie, and each form carries a value derived from
-//! it. With `BLOG_CSRF_SECRET` (shared by every process) the form value is an HMAC of the
-//! cookie, so a planted cookie is useless without the secret; without it the form value is the
-//! cookie itself, the plain double-submit pattern. No server-side state either way
-//! (docs/blog.md, "CSRF across processes").
+//! it. With `BLOG_CSRF_SECRET` (shared by every process) the cookie is a nonce with its own
+//! HMAC, so the server accepts only cookies it issued (a value the client made up gets a fresh
+//! cookie, never a token), and the form value is a second HMAC of the cookie; without it the
+//! form value is the cookie itself, the plain double-submit pattern. No server-side state
+//! either way (docs/blog.md, "CSRF across processes").
 //!
 //! Since there are sessions, this token guards only the sign-in form: every form shown to a
 //! signed-in author carries a token bound to the session instead (`auth::session`), and every
@@ -65,15 +66,19 @@ impl Csrf {
         self.secret.is_some()
     }
 
-    /// The token for a form, reusing the reader's cookie when it has a well-formed one.
+    /// The token for a form, reusing the reader's cookie when it is one of ours.
     pub fn issue(&self, request: &HeaderMap, scheme: Scheme) -> FormToken {
-        if let Some(cookie) = cookie_token(request, scheme) {
+        if let Some(cookie) = self.cookie_token(request, scheme) {
             return FormToken {
                 field: self.derive(&cookie),
                 set_cookie: None,
             };
         }
-        let cookie = hex::encode(rand::random::<[u8; TOKEN_BYTES]>());
+        let nonce = hex::encode(rand::random::<[u8; TOKEN_BYTES]>());
+        let cookie = match &self.secret {
+            Some(secret) => format!("{nonce}.{}", hex::encode(cookie_mac(secret, &nonce))),
+            None => nonce,
+        };
         let header = scheme.set_cookie(COOKIE_NAME, &cookie, None);
         FormToken {
             field: self.derive(&cookie),
@@ -83,7 +88,7 @@ impl Csrf {
 
     /// Whether `submitted` matches the request's cookie.
     pub fn verify(&self, request: &HeaderMap, scheme: Scheme, submitted: &str) -> bool {
-        let Some(cookie) = cookie_token(request, scheme) else {
+        let Some(cookie) = self.cookie_token(request, scheme) else {
             return false;
         };
         match &self.secret {
@@ -103,6 +108,38 @@ impl Csrf {
             None => cookie.to_string(),
         }
     }
+
+    /// The reader's token cookie, if present and one of ours: shaped like a token and, when
+    /// signed, carrying a valid MAC of its nonce.
+    fn cookie_token(&self, request: &HeaderMap, scheme: Scheme) -> Option<String> {
+        let value = cookies::read(request, &scheme.cookie_name(COOKIE_NAME))?;
+        let ours = match &self.secret {
+            None => is_hex_token(value),
+            Some(secret) => value.split_once('.').is_some_and(|(nonce, tag)| {
+                is_hex_token(nonce)
+                    && hex::decode(tag)
+                        .is_ok_and(|tag| cookie_mac_state(secret, nonce).verify_slice(&tag).is_ok())
+            }),
+        };
+        ours.then(|| value.to_string())
+    }
+}
+
+fn is_hex_token(v: &str) -> bool {
+    v.len() == TOKEN_BYTES * 2 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The cookie's own MAC: under another label than the form value's, so one never stands in
+/// for the other.
+fn cookie_mac_state(secret: &[u8], nonce: &str) -> hmac::Hmac<sha2::Sha256> {
+    crate::auth::session::mac(secret, format!("csrf-cookie:{nonce}").as_bytes())
+}
+
+fn cookie_mac(secret: &[u8], nonce: &str) -> Vec<u8> {
+    cookie_mac_state(secret, nonce)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 fn mac(secret: &[u8], cookie: &str) -> hmac::Hmac<sha2::Sha256> {
@@ -111,13 +148,6 @@ fn mac(secret: &[u8], cookie: &str) -> hmac::Hmac<sha2::Sha256> {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The reader's token cookie, if present and shaped like one of ours.
-fn cookie_token(request: &HeaderMap, scheme: Scheme) -> Option<String> {
-    cookies::read(request, &scheme.cookie_name(COOKIE_NAME))
-        .filter(|v| v.len() == TOKEN_BYTES * 2 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -165,8 +195,35 @@ mod tests {
         assert!(green.verify(&headers, Scheme::Http, &token.field));
         assert!(!other.verify(&headers, Scheme::Http, &token.field));
         // The cookie value alone is not a valid signed token.
-        let cookie = cookie_token(&headers, Scheme::Http).expect("cookie");
+        let cookie = green.cookie_token(&headers, Scheme::Http).expect("cookie");
         assert!(!green.verify(&headers, Scheme::Http, &cookie));
+    }
+
+    #[test]
+    fn a_planted_cookie_gets_a_fresh_one_never_a_token() {
+        let csrf = Csrf::new(Some("a shared secret of enough length")).expect("secret");
+        let planted = "ab".repeat(TOKEN_BYTES);
+        for value in [
+            planted.clone(),
+            format!("{planted}.{}", "00".repeat(32)),
+            format!("{planted}.zz"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                COOKIE,
+                HeaderValue::from_str(&format!("{COOKIE_NAME}={value}")).expect("ascii"),
+            );
+            let token = csrf.issue(&headers, Scheme::Http);
+            let set = token.headers();
+            let fresh = set
+                .get(SET_COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .expect("a planted cookie is replaced");
+            assert!(!fresh.contains(&value), "{fresh}");
+            // The token issued belongs to the fresh cookie, not to the planted one.
+            assert!(!csrf.verify(&headers, Scheme::Http, &token.field));
+            assert!(csrf.verify(&with_cookie(&token), Scheme::Http, &token.field));
+        }
     }
 
     #[test]
