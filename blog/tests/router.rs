@@ -690,3 +690,80 @@ async fn query_strings_the_routes_ignore_add_no_cache_entries() {
     b.get(&format!("/posts/{}?author=Ann", post.id)).await;
     assert_eq!(b.pages.usage().0, 3);
 }
+
+#[tokio::test]
+async fn the_atom_feed_has_the_latest_twenty_posts_with_absolute_links() {
+    let mut b = blog().await;
+    for n in 1..=24 {
+        b.seed(n, "Ann", &format!("2026-01-{n:02}T10:00:00")).await;
+    }
+    let id = b
+        .write(
+            "Tags & <b>brackets</b>",
+            "Bob",
+            "**bold** <script>alert(1)</script> [x](javascript:alert(2))",
+        )
+        .await;
+    b.sign_out_here();
+    b.extra.push(("host", "Blog.Example:8443".into()));
+    b.extra.push(("x-forwarded-proto", "https".into()));
+    let r = b.get("/feed.atom").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.headers[header::CONTENT_TYPE],
+        "application/atom+xml; charset=utf-8"
+    );
+    assert!(
+        r.body
+            .starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body.matches("<entry>").count(), 20, "{}", r.body);
+    // Newest first: Bob's post (now), then Ann's 24, 23, …; the 4 oldest are left out.
+    let first = r.body.find("<entry>").expect("an entry");
+    assert!(r.body[first..].find(&format!("urn:uuid:{id}")).is_some());
+    assert!(r.body.contains("Post number 6<") && !r.body.contains("Post number 5<"));
+    assert!(r.body.contains("<updated>2026-01-24T10:00:00Z</updated>"));
+    assert!(
+        r.body.contains(&format!(
+            "href=\"https://blog.example:8443/posts/{id}?author=Bob\""
+        )),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<link rel=\"self\" type=\"application/atom+xml\" href=\"https://blog.example:8443/feed.atom\"/>"));
+    // Titles and content are escaped text; the content is the sanitized HTML, escaped once.
+    // (askama writes numeric character references: &#60; is <, &#38; is &.)
+    assert!(
+        r.body
+            .contains("Tags &#38; &#60;b&#62;brackets&#60;/b&#62;"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("&#60;strong&#62;bold&#60;/strong&#62;"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("<script") && !r.body.contains("&#60;script"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("javascript:"), "{}", r.body);
+    // Every page links to it.
+    let page = b.get("/").await;
+    assert!(page.body.contains(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Test Blog\" href=\"/feed.atom\">"
+    ));
+    // A forged Host cannot put markup into the links.
+    b.extra.retain(|(k, _)| *k != "host");
+    b.extra.push(("host", "evil\"><x".into()));
+    let forged = b.get("/feed.atom").await;
+    assert!(
+        forged.body.contains("https://localhost/feed.atom"),
+        "{}",
+        forged.body
+    );
+}

@@ -127,9 +127,10 @@ impl AppState {
 
 /// The blog's routes, with its headers, error pages, body limit and request log.
 pub fn app(state: AppState) -> Router {
-    use handlers::{account, assets, health, index, posts};
+    use handlers::{account, assets, feed, health, index, posts};
     Router::new()
         .route("/", get(index::list))
+        .route("/feed.atom", get(feed::atom))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/account", get(account::account_page))

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod feed;
 pub mod health;
 pub mod index;
 pub mod posts;
