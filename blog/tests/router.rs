@@ -767,3 +767,73 @@ async fn the_atom_feed_has_the_latest_twenty_posts_with_absolute_links() {
         forged.body
     );
 }
+
+#[tokio::test]
+async fn author_pages_list_one_authors_posts_paged_and_linked() {
+    let mut b = blog().await;
+    for n in 1..=25 {
+        let author = if n % 5 == 0 { "Bob" } else { "Ann Lee" };
+        b.seed(n, author, &format!("2026-01-{n:02}T10:00:00")).await;
+    }
+    let index = b.get("/").await;
+    assert!(
+        index
+            .body
+            .contains("<a class=\"author\" href=\"/authors/Ann%20Lee\">Ann Lee</a>"),
+        "{}",
+        index.body
+    );
+    let first = b.get("/authors/Ann%20Lee").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains("<h1 class=\"page-title\">Posts by Ann Lee</h1>")
+    );
+    assert_eq!(first.body.matches("class=\"card\"").count(), 20);
+    assert!(!first.body.contains(">Bob<"), "only Ann Lee's posts");
+    // 20 of Ann's 20 posts fit on the first page: no older link.
+    assert!(!first.body.contains("Older posts →"), "{}", first.body);
+
+    let bob = b.get("/authors/Bob").await;
+    assert_eq!(bob.body.matches("class=\"card\"").count(), 5);
+    for n in [5, 10, 15, 20, 25] {
+        assert!(bob.body.contains(&format!("Post number {n}<")), "{n}");
+    }
+
+    // Paging stays on the author's page.
+    for n in 26..=30 {
+        b.seed(n, "Bob", &format!("2026-01-{n:02}T10:00:00")).await;
+    }
+    for n in 31..=45 {
+        b.seed(n, "Bob", &format!("2026-02-{:02}T10:00:00", n - 30))
+            .await;
+    }
+    let bob = b.get("/authors/Bob").await;
+    let older = bob
+        .body
+        .split("href=\"")
+        .find(|s| s.starts_with("/authors/Bob?older="))
+        .and_then(|s| s.split('"').next())
+        .expect("an older link on Bob's page")
+        .to_string();
+    let page2 = b.get(&older).await;
+    assert_eq!(page2.status, StatusCode::OK);
+    assert!(page2.body.contains("Posts by Bob, older"));
+    assert_eq!(page2.body.matches("class=\"card\"").count(), 5);
+    assert!(page2.body.contains("href=\"/authors/Bob?newer="));
+
+    let post = b.seed(99, "Ann Lee", "2025-01-01T00:00:00").await;
+    let view = b.get(&format!("/posts/{}", post.id)).await;
+    assert!(
+        view.body.contains("href=\"/authors/Ann%20Lee\""),
+        "{}",
+        view.body
+    );
+
+    let nobody = b.get("/authors/Nobody").await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    assert!(nobody.body.contains("No posts by this author"));
+    let long = b.get(&format!("/authors/{}", "x".repeat(300))).await;
+    assert_eq!(long.status, StatusCode::NOT_FOUND);
+}

@@ -21,6 +21,15 @@ pub enum Order {
     OldestFirst,
 }
 
+/// Which posts [`PostStore::feed`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every post (the index, the Atom feed).
+    All,
+    /// One author's posts (`/authors/NAME`).
+    Author(&'a str),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The post (or the exact `(post_id, author)` item) does not exist.
@@ -61,10 +70,12 @@ pub trait PostStore: Send + Sync + 'static {
     /// Limits this store adds to the blog's own validation.
     fn limits(&self) -> FieldLimits;
 
-    /// Up to `limit` posts strictly after `after` in `order` (from the newest or oldest end
-    /// when `after` is `None`). Posts without a timestamp are not in the feed.
+    /// Up to `limit` posts of `scope` strictly after `after` in `order` (from the newest or
+    /// oldest end when `after` is `None`), through an index either way, so a page deep in the
+    /// list costs what the first one does. Posts without a timestamp are not in the feed.
     async fn feed(
         &self,
+        scope: Scope<'_>,
         after: Option<&Cursor>,
         order: Order,
         limit: usize,

@@ -2,7 +2,7 @@
 //! (timestamp, post id and author, which is also the DynamoDB index's exclusive start key); it
 //! travels in links as opaque hex.
 
-use super::{Order, PostStore, StoreError};
+use super::{Order, PostStore, Scope, StoreError};
 use crate::domain::{PostId, PostSummary, Timestamp};
 
 /// Posts per index page.
@@ -76,14 +76,15 @@ pub struct Page {
 /// Fetches one page: `size + 1` posts tell whether another page follows.
 pub async fn page(
     store: &dyn PostStore,
+    scope: Scope<'_>,
     request: &PageRequest,
     size: usize,
 ) -> Result<Page, StoreError> {
     match request {
-        PageRequest::First => first(store, size).await,
+        PageRequest::First => first(store, scope, size).await,
         PageRequest::Older(cursor) => {
             let mut posts = store
-                .feed(Some(cursor), Order::NewestFirst, size + 1)
+                .feed(scope, Some(cursor), Order::NewestFirst, size + 1)
                 .await?;
             let older = trim(&mut posts, size);
             let newer = posts
@@ -99,11 +100,11 @@ pub async fn page(
         }
         PageRequest::Newer(cursor) => {
             let mut posts = store
-                .feed(Some(cursor), Order::OldestFirst, size + 1)
+                .feed(scope, Some(cursor), Order::OldestFirst, size + 1)
                 .await?;
             if posts.len() <= size {
                 // Nothing newer beyond this page: show the full newest page instead.
-                return first(store, size).await;
+                return first(store, scope, size).await;
             }
             posts.truncate(size);
             posts.reverse();
@@ -119,8 +120,10 @@ pub async fn page(
     }
 }
 
-async fn first(store: &dyn PostStore, size: usize) -> Result<Page, StoreError> {
-    let mut posts = store.feed(None, Order::NewestFirst, size + 1).await?;
+async fn first(store: &dyn PostStore, scope: Scope<'_>, size: usize) -> Result<Page, StoreError> {
+    let mut posts = store
+        .feed(scope, None, Order::NewestFirst, size + 1)
+        .await?;
     let older = trim(&mut posts, size);
     Ok(Page {
         posts,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Cursor, Order, PostStore, StoreError, newest_first};
+use super::{Cursor, Order, PostStore, Scope, StoreError, newest_first};
 use crate::domain::post::excerpt;
 use crate::domain::{Edit, FieldLimits, Post, PostId, PostKey, PostSummary, Timestamp};
 
@@ -268,6 +268,18 @@ const FEED_OLDER: &str = "SELECT post_id, author, title, substr(content, 1, ?2),
 const FEED_NEWER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
      FROM posts WHERE (timestamp, post_id, author) > (?3, ?4, ?5)
      ORDER BY timestamp ASC, post_id ASC, author ASC LIMIT ?1";
+// One author's posts, through `posts_by_author (author, timestamp, post_id)`; the author is
+// fixed, so (timestamp, post_id) orders them.
+const AUTHOR_FIRST_NEWEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts WHERE author = ?3 ORDER BY timestamp DESC, post_id DESC LIMIT ?1";
+const AUTHOR_FIRST_OLDEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts WHERE author = ?3 ORDER BY timestamp ASC, post_id ASC LIMIT ?1";
+const AUTHOR_OLDER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts WHERE author = ?3 AND (timestamp, post_id) < (?4, ?5)
+     ORDER BY timestamp DESC, post_id DESC LIMIT ?1";
+const AUTHOR_NEWER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+     FROM posts WHERE author = ?3 AND (timestamp, post_id) > (?4, ?5)
+     ORDER BY timestamp ASC, post_id ASC LIMIT ?1";
 
 #[async_trait]
 impl PostStore for SqliteStore {
@@ -281,29 +293,48 @@ impl PostStore for SqliteStore {
 
     async fn feed(
         &self,
+        scope: Scope<'_>,
         after: Option<&Cursor>,
         order: Order,
         limit: usize,
     ) -> Result<Vec<PostSummary>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let prefix = EXCERPT_PREFIX_CHARS as i64;
-        self.read(|conn| match after {
-            None => {
-                let sql = match order {
-                    Order::NewestFirst => FEED_FIRST_NEWEST,
-                    Order::OldestFirst => FEED_FIRST_OLDEST,
+        let newest = order == Order::NewestFirst;
+        self.read(|conn| match (scope, after) {
+            (Scope::All, None) => {
+                let sql = if newest {
+                    FEED_FIRST_NEWEST
+                } else {
+                    FEED_FIRST_OLDEST
                 };
                 let mut stmt = conn.prepare_cached(sql)?;
                 stmt.query_map(params![limit, prefix], summary)?.collect()
             }
-            Some(c) => {
-                let sql = match order {
-                    Order::NewestFirst => FEED_OLDER,
-                    Order::OldestFirst => FEED_NEWER,
-                };
+            (Scope::All, Some(c)) => {
+                let sql = if newest { FEED_OLDER } else { FEED_NEWER };
                 let mut stmt = conn.prepare_cached(sql)?;
                 stmt.query_map(
                     params![limit, prefix, c.timestamp.as_str(), c.id.as_str(), c.author],
+                    summary,
+                )?
+                .collect()
+            }
+            (Scope::Author(author), None) => {
+                let sql = if newest {
+                    AUTHOR_FIRST_NEWEST
+                } else {
+                    AUTHOR_FIRST_OLDEST
+                };
+                let mut stmt = conn.prepare_cached(sql)?;
+                stmt.query_map(params![limit, prefix, author], summary)?
+                    .collect()
+            }
+            (Scope::Author(author), Some(c)) => {
+                let sql = if newest { AUTHOR_OLDER } else { AUTHOR_NEWER };
+                let mut stmt = conn.prepare_cached(sql)?;
+                stmt.query_map(
+                    params![limit, prefix, author, c.timestamp.as_str(), c.id.as_str()],
                     summary,
                 )?
                 .collect()
@@ -476,24 +507,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn feed_uses_the_time_index() {
+    async fn every_listing_walks_an_index() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(dir.path().join("blog.db")).expect("open");
-        let plan: Vec<String> = store
-            .read(|conn| {
-                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {FEED_OLDER}"))?;
-                stmt.query_map(params![21, 400, "2026", "a", "b"], |row| {
-                    row.get::<_, String>(3)
-                })?
-                .collect()
-            })
-            .expect("plan");
-        let plan = plan.join("\n");
-        assert!(plan.contains("posts_by_time"), "{plan}");
-        assert!(
-            !plan.contains("TEMP B-TREE"),
-            "sorts instead of walking the index: {plan}"
-        );
+        // (query, its five parameters after limit and prefix, the index it must walk)
+        for (sql, a, b, c, index) in [
+            (FEED_OLDER, "2026", "a", "b", "posts_by_time"),
+            (FEED_NEWER, "2026", "a", "b", "posts_by_time"),
+            (AUTHOR_OLDER, "Ann", "2026", "a", "posts_by_author"),
+            (AUTHOR_NEWER, "Ann", "2026", "a", "posts_by_author"),
+        ] {
+            let plan: Vec<String> = store
+                .read(|conn| {
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    stmt.query_map(params![21, 400, a, b, c], |row| row.get::<_, String>(3))?
+                        .collect()
+                })
+                .expect("plan");
+            let plan = plan.join("\n");
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(
+                !plan.contains("TEMP B-TREE"),
+                "sorts instead of walking the index: {plan}"
+            );
+        }
     }
 
     #[tokio::test]

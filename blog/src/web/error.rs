@@ -14,6 +14,9 @@ pub enum AppError {
     /// A path the blog does not serve at all.
     #[error("no such page")]
     NoPage,
+    /// `/authors/NAME` for a name with no posts.
+    #[error("no such author")]
+    NoAuthor,
     #[error("bad request: {0}")]
     BadRequest(String),
     /// Signed in (or not needed) but not allowed; the message says why and what to do.
@@ -54,7 +57,7 @@ pub struct ErrorPage {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::NotFound | AppError::NoPage => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoPage | AppError::NoAuthor => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -79,6 +82,12 @@ impl AppError {
                 heading: "Page not found",
                 message: "The blog has no page at this address. Check the link, or start from \
                           the latest posts."
+                    .into(),
+            },
+            AppError::NoAuthor => ErrorPage {
+                heading: "No posts by this author",
+                message: "Nobody of that name has written here (or their posts were deleted). \
+                          The latest posts list every author."
                     .into(),
             },
             AppError::BadRequest(why) => ErrorPage {

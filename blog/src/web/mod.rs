@@ -131,6 +131,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(index::list))
         .route("/feed.atom", get(feed::atom))
+        .route("/authors/{name}", get(index::by_author))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route("/account", get(account::account_page))

@@ -27,6 +27,8 @@ impl Nav {
 pub struct IndexView<'a> {
     pub site: &'a Site,
     pub nav: Nav,
+    /// The author whose posts these are (`/authors/NAME`), or `None` on the index.
+    pub author: Option<String>,
     pub posts: Vec<Card>,
     pub newer_href: Option<String>,
     pub older_href: Option<String>,
@@ -38,6 +40,7 @@ pub struct Card {
     pub href: String,
     pub title: String,
     pub author: String,
+    pub author_href: String,
     pub date: String,
     pub datetime: String,
     pub excerpt: String,
@@ -49,6 +52,7 @@ impl Card {
             href: format!("/posts/{}", post.id),
             title: post.title.clone(),
             author: post.author.clone(),
+            author_href: author_href(&post.author),
             date: post.timestamp.human(),
             datetime: post.timestamp.machine(),
             excerpt: post.excerpt.clone(),
@@ -62,6 +66,8 @@ pub struct PostView<'a> {
     pub site: &'a Site,
     pub nav: Nav,
     pub post: &'a Post,
+    /// The post's author's page.
+    pub author_href: String,
     pub date: String,
     pub datetime: String,
     /// Sanitized HTML of the post's Markdown.
@@ -94,6 +100,11 @@ pub fn post_href(post: &Post, suffix: &str, specific: bool) -> String {
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
+/// The author's page, `/authors/NAME`.
+pub fn author_href(author: &str) -> String {
+    format!("/authors/{}", encode_query(author))
+}
+
 pub fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {

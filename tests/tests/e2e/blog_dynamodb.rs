@@ -19,7 +19,7 @@ use blog::auth::{Auth, Passwords, Sessions};
 use blog::domain::{Post, PostId, Timestamp};
 use blog::store::dynamodb::{DynamoStore, migrate};
 use blog::store::paging::{self, PageRequest};
-use blog::store::{PostStore, StoreError};
+use blog::store::{PostStore, Scope, StoreError};
 use blog::web::{AppState, Csrf, Site};
 use bluegreen_tests::bins::bin;
 use bluegreen_tests::blog_http::{Reply, all_titles, form, get, http, sign_in};
@@ -105,22 +105,27 @@ async fn create_indexed_table(client: &Client, table: &str) {
         .attribute_definitions(attr("author"))
         .attribute_definitions(attr("feed"))
         .attribute_definitions(attr("timestamp"))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("ByTimestamp")
-                .key_schema(key("feed", KeyType::Hash))
-                .key_schema(key("timestamp", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("gsi"),
-        )
+        .global_secondary_indexes(gsi("ByTimestamp", "feed"))
+        .global_secondary_indexes(gsi("ByAuthor", "author"))
         .send()
         .await
         .expect("create the indexed table");
+}
+
+/// A global secondary index as Terraform defines the blog's: partition `hash`, sort
+/// `timestamp`, projecting everything.
+fn gsi(name: &str, hash: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .key_schema(key("timestamp", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("gsi")
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -358,14 +363,21 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
             log.push(line.to_string())
         }))
         .expect("migrate");
-    assert!(report.index_created);
+    assert!(
+        report.index_created && report.author_index_created,
+        "{log:?}"
+    );
     assert_eq!(report.backfilled, 4, "{log:?}");
     let again = rt
         .block_on(migrate::migrate(&client, table, &mut |_: &str| {}))
         .expect("migrate again");
     assert_eq!(
-        (again.index_created, again.backfilled),
-        (false, 0),
+        (
+            again.index_created,
+            again.author_index_created,
+            again.backfilled
+        ),
+        (false, false, 0),
         "idempotent"
     );
 
@@ -415,6 +427,16 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
         "readers get no cleanup controls"
     );
     assert_eq!(get(&addr, &format!("/posts/{}", uuid_v4())).status, 404);
+    // The author page of a seed author, through the ByAuthor index migrate added.
+    let bob = get(&addr, "/authors/Bob");
+    assert_eq!(bob.status, 200, "{}", bob.body);
+    assert!(
+        bob.body.contains("Posts by Bob") && bob.body.contains("Third"),
+        "{}",
+        bob.body
+    );
+    assert!(!bob.body.contains("Hello from Flask"), "{}", bob.body);
+    assert_eq!(get(&addr, "/authors/Nobody").status, 404);
 
     // Edit a seed item: title and content change, author and timestamp stay.
     // The seed's posts have authors without accounts: only an admin may edit them.
@@ -622,13 +644,14 @@ fn the_index_pages_with_a_cursor() {
             .collect::<Vec<_>>()
     };
     let first = rt
-        .block_on(paging::page(&store, &PageRequest::First, 20))
+        .block_on(paging::page(&store, Scope::All, &PageRequest::First, 20))
         .expect("page 1");
     assert_eq!(titles(&first).first().map(String::as_str), Some("Post 44"));
     assert_eq!(first.posts.len(), 20);
     let second = rt
         .block_on(paging::page(
             &store,
+            Scope::All,
             &PageRequest::Older(first.older.clone().expect("older")),
             20,
         ))
@@ -637,6 +660,7 @@ fn the_index_pages_with_a_cursor() {
     let third = rt
         .block_on(paging::page(
             &store,
+            Scope::All,
             &PageRequest::Older(second.older.clone().expect("older")),
             20,
         ))
@@ -649,11 +673,38 @@ fn the_index_pages_with_a_cursor() {
     let back = rt
         .block_on(paging::page(
             &store,
+            Scope::All,
             &PageRequest::Newer(third.newer.clone().expect("newer")),
             20,
         ))
         .expect("back");
     assert_eq!(titles(&back), titles(&second));
+
+    // One author's posts through ByAuthor, paged the same way: Author 1 wrote 1, 4, … 43.
+    let mine = rt
+        .block_on(paging::page(
+            &store,
+            Scope::Author("Author 1"),
+            &PageRequest::First,
+            10,
+        ))
+        .expect("author page 1");
+    assert_eq!(titles(&mine).first().map(String::as_str), Some("Post 43"));
+    assert_eq!(mine.posts.len(), 10);
+    assert!(mine.posts.iter().all(|p| p.author == "Author 1"));
+    let rest = rt
+        .block_on(paging::page(
+            &store,
+            Scope::Author("Author 1"),
+            &PageRequest::Older(mine.older.clone().expect("older")),
+            10,
+        ))
+        .expect("author page 2");
+    assert_eq!(
+        titles(&rest),
+        ["Post 13", "Post 10", "Post 07", "Post 04", "Post 01"]
+    );
+    assert!(rest.older.is_none());
 
     // Writes on a post deleted meanwhile are refused, never resurrecting it.
     let gone = first.posts[0].clone();

@@ -74,6 +74,15 @@ pub fn start_key(cursor: &Cursor) -> Item {
     ])
 }
 
+/// The `ByAuthor` index's exclusive start key for `cursor`: the table's key and the index's.
+pub fn author_start_key(cursor: &Cursor) -> Item {
+    HashMap::from([
+        ("post_id".to_string(), s(cursor.id.as_str())),
+        ("author".to_string(), s(cursor.author.as_str())),
+        (TIMESTAMP_ATTR.to_string(), s(cursor.timestamp.as_str())),
+    ])
+}
+
 /// A post from an item; a missing title or content reads as empty, as the seed's templates
 /// would show it.
 pub fn from_item(item: &Item) -> Result<Post, StoreError> {

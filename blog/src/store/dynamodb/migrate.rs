@@ -13,7 +13,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::Item;
-use super::schema::{self, FEED_ATTR, FEED_VALUE, INDEX, IndexState, SchemaError, TIMESTAMP_ATTR};
+use super::schema::{
+    self, FEED_ATTR, FEED_VALUE, INDEXES, IndexState, SchemaError, TIMESTAMP_ATTR, TableShape,
+};
 use crate::domain::Timestamp;
 
 /// How long to wait for DynamoDB to finish building the index or a new table.
@@ -37,8 +39,10 @@ pub enum MigrateError {
 /// What a migration did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MigrateReport {
-    /// Whether this run asked DynamoDB to create the index.
+    /// Whether this run asked DynamoDB to create the `ByTimestamp` index.
     pub index_created: bool,
+    /// Whether this run asked DynamoDB to create the `ByAuthor` index.
+    pub author_index_created: bool,
     /// Legacy items that gained `feed` (and a `timestamp` if they had none).
     pub backfilled: usize,
     /// Legacy items deleted between the scan and their update, left deleted.
@@ -69,7 +73,9 @@ fn call<
     }
 }
 
-/// Adds the `ByTimestamp` index if missing, backfills legacy items, and waits for the index.
+/// Adds the `ByTimestamp` index if missing, backfills legacy items, waits for the index, then
+/// does the same for `ByAuthor` (DynamoDB builds one new index on a table at a time; author
+/// pages need no backfill, since every item has an `author`).
 pub async fn migrate(
     client: &Client,
     table: &str,
@@ -77,31 +83,54 @@ pub async fn migrate(
 ) -> Result<MigrateReport, MigrateError> {
     let mut report = MigrateReport::default();
     let shape = schema::inspect(client, table).await?;
-    if shape.index == IndexState::Missing {
-        progress(&format!("adding index {INDEX} to {table}"));
-        add_index(client, table, shape.provisioned).await?;
-        report.index_created = true;
-    } else {
-        progress(&format!("index {INDEX} already on {table}"));
-    }
+    report.index_created = ensure_index(client, table, 0, &shape, progress).await?;
     let (backfilled, vanished) = backfill(client, table, progress).await?;
     report.backfilled = backfilled;
     report.vanished = vanished;
-    wait_for_index(client, table, progress).await?;
+    wait_for_index(client, table, 0, progress).await?;
+    let shape = schema::inspect(client, table).await?;
+    report.author_index_created = ensure_index(client, table, 1, &shape, progress).await?;
+    wait_for_index(client, table, 1, progress).await?;
     Ok(report)
+}
+
+/// The state of [`INDEXES`]`[which]` in `shape`.
+fn state(shape: &TableShape, which: usize) -> IndexState {
+    if which == 0 {
+        shape.index
+    } else {
+        shape.author_index
+    }
+}
+
+/// Asks for index `which` of [`INDEXES`] when `shape` lacks it; returns whether it asked.
+async fn ensure_index(
+    client: &Client,
+    table: &str,
+    which: usize,
+    shape: &TableShape,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<bool, MigrateError> {
+    let (name, hash) = INDEXES[which];
+    if state(shape, which) != IndexState::Missing {
+        progress(&format!("index {name} already on {table}"));
+        return Ok(false);
+    }
+    progress(&format!("adding index {name} to {table}"));
+    add_index(client, table, name, hash, shape.provisioned).await?;
+    Ok(true)
 }
 
 async fn add_index(
     client: &Client,
     table: &str,
+    name: &str,
+    hash: &str,
     provisioned: Option<(i64, i64)>,
 ) -> Result<(), MigrateError> {
     let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(INDEX)
-        .key_schema(schema::key(
-            FEED_ATTR,
-            aws_sdk_dynamodb::types::KeyType::Hash,
-        )?)
+        .index_name(name)
+        .key_schema(schema::key(hash, aws_sdk_dynamodb::types::KeyType::Hash)?)
         .key_schema(schema::key(
             TIMESTAMP_ATTR,
             aws_sdk_dynamodb::types::KeyType::Range,
@@ -121,7 +150,7 @@ async fn add_index(
     client
         .update_table()
         .table_name(table)
-        .attribute_definitions(schema::attr(FEED_ATTR)?)
+        .attribute_definitions(schema::attr(hash)?)
         .attribute_definitions(schema::attr(TIMESTAMP_ATTR)?)
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder().create(create).build(),
@@ -200,11 +229,13 @@ pub async fn backfill(
 async fn wait_for_index(
     client: &Client,
     table: &str,
+    which: usize,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), MigrateError> {
+    let name = INDEXES[which].0;
     let started = std::time::Instant::now();
     loop {
-        match schema::inspect(client, table).await?.index {
+        match state(&schema::inspect(client, table).await?, which) {
             IndexState::Active => return Ok(()),
             IndexState::Missing => {
                 return Err(SchemaError::NoIndex {
@@ -217,11 +248,11 @@ async fn wait_for_index(
         if started.elapsed() > WAIT_LIMIT {
             return Err(MigrateError::TimedOut(
                 WAIT_LIMIT,
-                format!("index {INDEX} on {table}"),
+                format!("index {name} on {table}"),
             ));
         }
         progress(&format!(
-            "index {INDEX} on {table} is still being built; waiting"
+            "index {name} on {table} is still being built; waiting"
         ));
         tokio::time::sleep(POLL_EVERY).await;
     }
@@ -238,11 +269,14 @@ pub async fn copy_table(
     let mut report = CopyReport::default();
     schema::inspect(client, from).await?;
     match schema::inspect(client, to).await {
-        Ok(shape) if shape.index == IndexState::Missing => {
-            progress(&format!("{to} exists without {INDEX}; adding it"));
-            add_index(client, to, shape.provisioned).await?;
+        Ok(shape) => {
+            for which in 0..INDEXES.len() {
+                if ensure_index(client, to, which, &shape, progress).await? {
+                    wait_for_index(client, to, which, progress).await?;
+                }
+            }
+            progress(&format!("{to} exists; copying into it"));
         }
-        Ok(_) => progress(&format!("{to} exists; copying into it")),
         Err(SchemaError::NoTable { .. }) => {
             progress(&format!("creating {to}"));
             schema::create_table(client, to).await?;
@@ -293,7 +327,9 @@ pub async fn copy_table(
         "copied {} items from {from} to {to} ({} already there)",
         report.copied, report.skipped
     ));
-    wait_for_index(client, to, progress).await?;
+    for which in 0..INDEXES.len() {
+        wait_for_index(client, to, which, progress).await?;
+    }
     Ok(report)
 }
 

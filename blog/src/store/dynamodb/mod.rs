@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use self::schema::{FEED_ATTR, FEED_VALUE, INDEX, IndexState, SchemaError, TIMESTAMP_ATTR};
-use super::{Cursor, Order, PostStore, StoreError, newest_first};
+use super::{Cursor, Order, PostStore, Scope, StoreError, newest_first};
 use crate::domain::{Edit, FieldLimits, Post, PostId, PostKey, PostSummary, Timestamp};
 
 #[derive(Clone)]
@@ -89,12 +89,22 @@ impl PostStore for DynamoStore {
 
     async fn feed(
         &self,
+        scope: Scope<'_>,
         after: Option<&Cursor>,
         order: Order,
         limit: usize,
     ) -> Result<Vec<PostSummary>, StoreError> {
         let mut posts = Vec::with_capacity(limit);
-        let mut start = after.map(item::start_key);
+        // Every post, through `ByTimestamp` (one partition, `feed = "posts"`); one author's,
+        // through `ByAuthor` (partition `author`). Both sort by `timestamp`.
+        let (index, attr, value) = match scope {
+            Scope::All => (INDEX, FEED_ATTR, FEED_VALUE),
+            Scope::Author(author) => (schema::AUTHOR_INDEX, "author", author),
+        };
+        let mut start = after.map(|c| match scope {
+            Scope::All => item::start_key(c),
+            Scope::Author(_) => item::author_start_key(c),
+        });
         // A query page stops at 1 MB; long posts can need a second round trip.
         loop {
             let want = i32::try_from(limit - posts.len()).unwrap_or(i32::MAX);
@@ -102,10 +112,10 @@ impl PostStore for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(INDEX)
-                .key_condition_expression("#feed = :feed")
-                .expression_attribute_names("#feed", FEED_ATTR)
-                .expression_attribute_values(":feed", AttributeValue::S(FEED_VALUE.into()))
+                .index_name(index)
+                .key_condition_expression("#part = :part")
+                .expression_attribute_names("#part", attr)
+                .expression_attribute_values(":part", AttributeValue::S(value.into()))
                 .scan_index_forward(order == Order::OldestFirst)
                 .limit(want)
                 .set_exclusive_start_key(start.take())

@@ -18,6 +18,13 @@ pub const INDEX: &str = "ByTimestamp";
 pub const FEED_ATTR: &str = "feed";
 pub const FEED_VALUE: &str = "posts";
 pub const TIMESTAMP_ATTR: &str = "timestamp";
+/// One author's posts by time: partition `author`, sort `timestamp` (`/authors/NAME`).
+pub const AUTHOR_INDEX: &str = "ByAuthor";
+pub const AUTHOR_ATTR: &str = "author";
+
+/// The global secondary indexes the blog reads, each with its partition key (all sort by
+/// `timestamp`, all project everything), in the order `blog migrate` adds them.
+pub const INDEXES: [(&str, &str); 2] = [(INDEX, FEED_ATTR), (AUTHOR_INDEX, AUTHOR_ATTR)];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -28,15 +35,29 @@ pub enum SchemaError {
     )]
     WrongKey { table: String, found: String },
     #[error(
-        "DynamoDB table {table} has an index {INDEX} keyed {found}; the blog needs feed (hash) and timestamp (range)"
+        "DynamoDB table {table} has an index {index} keyed {found}; the blog needs {} (hash) and timestamp (range)",
+        partition_of(index)
     )]
-    WrongIndex { table: String, found: String },
+    WrongIndex {
+        table: String,
+        index: &'static str,
+        found: String,
+    },
     #[error(
         "DynamoDB table {table} has no {INDEX} index yet; run `blog migrate --store dynamodb:{table}` once"
     )]
     NoIndex { table: String },
     #[error("DynamoDB: {0}")]
     Call(String),
+}
+
+/// The partition key of index `name` (one of [`INDEXES`]).
+fn partition_of(name: &str) -> &'static str {
+    INDEXES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, hash)| *hash)
+        .unwrap_or(FEED_ATTR)
 }
 
 /// The state of the listing index on a table.
@@ -51,7 +72,10 @@ pub enum IndexState {
 /// What the blog needs to know about a table.
 #[derive(Clone, Debug)]
 pub struct TableShape {
+    /// `ByTimestamp`, the listing index.
     pub index: IndexState,
+    /// `ByAuthor`, for author pages (added by `blog migrate`; the blog starts without it).
+    pub author_index: IndexState,
     pub limits: FieldLimits,
     /// Read and write capacity when the table is provisioned; a new index needs its own.
     pub provisioned: Option<(i64, i64)>,
@@ -119,22 +143,27 @@ pub(crate) fn shape_of(table: &str, desc: &TableDescription) -> Result<TableShap
     for lsi in desc.local_secondary_indexes() {
         mark(lsi.key_schema());
     }
-    let mut index = IndexState::Missing;
+    let mut states = [IndexState::Missing; INDEXES.len()];
     for gsi in desc.global_secondary_indexes() {
         mark(gsi.key_schema());
-        if gsi.index_name() == Some(INDEX) {
-            if keys(gsi.key_schema()) != (Some(FEED_ATTR), Some(TIMESTAMP_ATTR)) {
+        for (i, (name, hash)) in INDEXES.iter().enumerate() {
+            if gsi.index_name() != Some(*name) {
+                continue;
+            }
+            if keys(gsi.key_schema()) != (Some(*hash), Some(TIMESTAMP_ATTR)) {
                 return Err(SchemaError::WrongIndex {
                     table: table.into(),
+                    index: name,
                     found: describe_keys(gsi.key_schema()),
                 });
             }
-            index = match gsi.index_status() {
+            states[i] = match gsi.index_status() {
                 Some(IndexStatus::Active) | None => IndexState::Active,
                 Some(_) => IndexState::Building,
             };
         }
     }
+    let [index, author_index] = states;
     let on_demand = desc
         .billing_mode_summary()
         .and_then(|b| b.billing_mode())
@@ -151,6 +180,7 @@ pub(crate) fn shape_of(table: &str, desc: &TableDescription) -> Result<TableShap
     };
     Ok(TableShape {
         index,
+        author_index,
         limits,
         provisioned,
     })
@@ -180,13 +210,16 @@ pub(crate) fn throughput(read: i64, write: i64) -> Result<ProvisionedThroughput,
         .map_err(|e| SchemaError::Call(e.to_string()))
 }
 
-/// The `ByTimestamp` index definition, as a table created by the blog carries it.
+/// The definition of index `name` (partition `hash`, sort `timestamp`, projecting everything),
+/// as a table created by the blog carries it.
 pub fn index_definition(
+    name: &str,
+    hash: &str,
     provisioned: Option<(i64, i64)>,
 ) -> Result<GlobalSecondaryIndex, SchemaError> {
     GlobalSecondaryIndex::builder()
-        .index_name(INDEX)
-        .key_schema(key(FEED_ATTR, KeyType::Hash)?)
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
         .key_schema(key(TIMESTAMP_ATTR, KeyType::Range)?)
         .projection(
             Projection::builder()
@@ -198,7 +231,7 @@ pub fn index_definition(
         .map_err(|e| SchemaError::Call(e.to_string()))
 }
 
-/// Creates a table in the blog's own shape: the seed's key, the listing index, on-demand
+/// Creates a table in the blog's own shape: the seed's key, both indexes, on-demand
 /// billing, and no index on title or content (so neither has the 1,024-byte limit).
 pub async fn create_table(client: &Client, table: &str) -> Result<(), SchemaError> {
     client
@@ -211,7 +244,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), SchemaErro
         .attribute_definitions(attr(TIMESTAMP_ATTR)?)
         .key_schema(key("post_id", KeyType::Hash)?)
         .key_schema(key("author", KeyType::Range)?)
-        .global_secondary_indexes(index_definition(None)?)
+        .global_secondary_indexes(index_definition(INDEX, FEED_ATTR, None)?)
+        .global_secondary_indexes(index_definition(AUTHOR_INDEX, AUTHOR_ATTR, None)?)
         .send()
         .await
         .map_err(|e| SchemaError::Call(DisplayErrorContext(&e).to_string()))?;

@@ -11,7 +11,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderValue};
 
 use crate::domain::markdown;
-use crate::store::{Order, StoreError};
+use crate::store::{Order, Scope, StoreError};
 use crate::web::context::Ctx;
 use crate::web::pages::encode_query;
 use crate::web::{AppError, AppState};
@@ -53,7 +53,10 @@ pub async fn atom(
     // The host is part of the page, so it is part of the key.
     let key = format!("/feed.atom\n{base}");
     let mut response = super::cached(&state, &ctx, key, async {
-        let posts = state.store.feed(None, Order::NewestFirst, ENTRIES).await?;
+        let posts = state
+            .store
+            .feed(Scope::All, None, Order::NewestFirst, ENTRIES)
+            .await?;
         let entries: Vec<Entry> = stream::iter(posts)
             .map(|summary| {
                 let store = state.store.clone();

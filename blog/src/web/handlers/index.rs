@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -10,9 +10,9 @@ use askama::Template;
 
 use super::cached;
 use crate::store::paging::{self, PAGE_SIZE};
-use crate::store::{Cursor, PageRequest};
+use crate::store::{Cursor, PageRequest, Scope};
 use crate::web::context::Ctx;
-use crate::web::pages::{Card, IndexView, Nav};
+use crate::web::pages::{Card, IndexView, Nav, author_href};
 use crate::web::{AppError, AppState};
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +30,31 @@ pub async fn list(
     Extension(ctx): Extension<Ctx>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, AppError> {
+    listing(&state, &ctx, None, params).await
+}
+
+/// `/authors/NAME`: one author's posts, paged like the index.
+pub async fn by_author(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    if name.is_empty() || name.chars().count() > MAX_AUTHOR_CHARS {
+        return Err(AppError::NoPage);
+    }
+    listing(&state, &ctx, Some(name), params).await
+}
+
+/// Longest author name looked up (the form's limit on names, with room to spare).
+const MAX_AUTHOR_CHARS: usize = 200;
+
+async fn listing(
+    state: &AppState,
+    ctx: &Ctx,
+    author: Option<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, AppError> {
     let Query(params) = params.map_err(|_| AppError::BadRequest(DAMAGED.into()))?;
     let decode =
         |text: &str| Cursor::decode(text).map_err(|_| AppError::BadRequest(DAMAGED.into()));
@@ -39,20 +64,32 @@ pub async fn list(
         (None, Some(newer)) => PageRequest::Newer(decode(newer)?),
         (Some(_), Some(_)) => return Err(AppError::BadRequest(DAMAGED.into())),
     };
+    let base = match &author {
+        Some(name) => author_href(name),
+        None => "/".to_string(),
+    };
     // Keyed by what the route reads, so query strings it ignores add no entries.
     let key = match &request {
-        PageRequest::First => "/".to_string(),
-        PageRequest::Older(c) => format!("/?older={}", c.encode()),
-        PageRequest::Newer(c) => format!("/?newer={}", c.encode()),
+        PageRequest::First => base.clone(),
+        PageRequest::Older(c) => format!("{base}?older={}", c.encode()),
+        PageRequest::Newer(c) => format!("{base}?newer={}", c.encode()),
     };
-    cached(&state, &ctx, key, async {
-        let found = paging::page(state.store.as_ref(), &request, PAGE_SIZE).await?;
+    let scope = match &author {
+        Some(name) => Scope::Author(name),
+        None => Scope::All,
+    };
+    cached(state, ctx, key, async {
+        let found = paging::page(state.store.as_ref(), scope, &request, PAGE_SIZE).await?;
+        if author.is_some() && found.is_first && found.posts.is_empty() {
+            return Err(AppError::NoAuthor);
+        }
         let view = IndexView {
             site: &state.site,
             nav: Nav::of(&ctx.viewer),
+            author: author.clone(),
             posts: found.posts.iter().map(Card::of).collect(),
-            newer_href: found.newer.map(|c| format!("/?newer={}", c.encode())),
-            older_href: found.older.map(|c| format!("/?older={}", c.encode())),
+            newer_href: found.newer.map(|c| format!("{base}?newer={}", c.encode())),
+            older_href: found.older.map(|c| format!("{base}?older={}", c.encode())),
             is_first: found.is_first,
         };
         Ok(view.render()?)

@@ -168,6 +168,7 @@ fn post_view<'a>(
         site: &state.site,
         nav: Nav::of(&ctx.viewer),
         post,
+        author_href: pages::author_href(&post.author),
         date: date(post),
         datetime: post
             .timestamp
