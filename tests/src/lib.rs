@@ -6,6 +6,7 @@
 //!   fault-injecting loopback proxy.
 //! - [`local`]: a local-platform daemon in a temporary state directory, and a bounded load
 //!   generator.
+//! - [`blog_proc`]: the built `blog` binary as a process on a SQLite file.
 //! - [`blog_http`]: a small blocking HTTP client and the steps a reader's browser takes.
 //! - [`terraform`]: the stack's HCL, parsed, and helpers to read expressions out of it.
 //! - [`tmux`]: the real console in a private tmux server, driven by keys and read by captures.
@@ -15,6 +16,7 @@
 pub mod aws;
 pub mod bins;
 pub mod blog_http;
+pub mod blog_proc;
 pub mod local;
 pub mod moto;
 pub mod terraform;

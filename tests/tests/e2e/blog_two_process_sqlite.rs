@@ -2,16 +2,14 @@
 //! green) on one SQLite file, `--bind 127.0.0.1 --port 0`, the address read from the first
 //! stdout line, `/health` probed, SIGTERM to stop.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bluegreen_tests::bins::bin;
-use bluegreen_tests::blog_http::{Reply, add_account, all_titles, form, http, sign_in};
+use bluegreen_tests::blog_http::{add_account, all_titles, form, http, sign_in};
+use bluegreen_tests::blog_proc::Blog;
 
-const SECRET: &str = "shared-by-blue-and-green-0123456789";
 const PASSWORD: &str = "Ann's long password";
 
 /// Ann's account on the database at `db`, made with `blog user add`.
@@ -23,100 +21,6 @@ fn add_ann(db: &Path) {
         false,
         &[],
     );
-}
-
-/// A running blog process; killed if a test fails before stopping it.
-struct Blog {
-    child: Child,
-    addr: String,
-    /// Stdout after the first line, collected by a thread so the pipe never fills.
-    rest: mpsc::Receiver<String>,
-}
-
-impl Blog {
-    fn start(db: &Path, color: &str, envs: &[(&str, &str)]) -> Blog {
-        let mut child = Command::new(bin("blog"))
-            .args(["--bind", "127.0.0.1", "--port", "0", "--store"])
-            .arg(format!("sqlite:{}", db.display()))
-            .env("BLOG_COLOR", color)
-            .env("BLOG_VERSION", format!("v-{color}"))
-            .env("BLOG_CSRF_SECRET", SECRET)
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start blog");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().expect("a first line").expect("utf-8 line");
-        let addr = first
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first stdout line is {first:?}"))
-            .to_string();
-        assert!(addr.starts_with("127.0.0.1:"), "{first}");
-        let (tx, rest) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Blog { child, addr, rest }
-    }
-
-    fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        http(&self.addr, "GET", path, cookie, None)
-    }
-
-    fn new_post(&self, cookie: &str, token: &str, title: &str) -> Reply {
-        let body = form(&[
-            ("title", title),
-            ("author", "Ann"),
-            ("content", "hi"),
-            ("csrf_token", token),
-        ]);
-        self.post("/posts/new", cookie, &body)
-    }
-
-    fn post(&self, path: &str, cookie: &str, body: &str) -> Reply {
-        http(&self.addr, "POST", path, Some(cookie), Some(body))
-    }
-
-    /// SIGTERM, then the exit status (within 10 s).
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "blog did not exit within 10 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Blog {
-    /// Stdout lines after the first, up to the process's exit.
-    fn remaining_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Ok(line) = self.rest.recv_timeout(Duration::from_secs(5)) {
-            lines.push(line);
-        }
-        lines
-    }
-}
-
-impl Drop for Blog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
