@@ -14,7 +14,7 @@ use crate::platform::{
 };
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
-    Bake, BakeStep, Build, Color, LogLine, PerColor, Snapshot, UnixMillis, Weights, bake,
+    Bake, BakeStep, Build, Color, LogLine, PerColor, Snapshot, UnixMillis, Weights, bake, drift,
     healthy_count, limits,
 };
 
@@ -235,8 +235,10 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
+        let resting = adopt_resting(&mut snap);
         guard::check_shift(&snap, desired, force)?;
+        self.record_resting(resting).await?;
         let change = self.platform.set_weights(desired).await;
         verified(change)
     }
@@ -249,9 +251,11 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
+        let resting = adopt_resting(&mut snap);
         let finishes = self.platform.info().finishes_bake;
         let target = guard::check_promote(&snap, pending, finishes)?;
+        self.record_resting(resting).await?;
         let old = target.other();
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
         let bake = Bake::starting(old, now_millis(), opts.bake.as_millis(), opts.keep_old);
@@ -335,10 +339,12 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
+        let resting = adopt_resting(&mut snap);
         let target = guard::check_deploy(&snap, color)?;
         let desired = guard::deploy_count(&snap, target);
         guard::check_count(target, desired, self.max_tasks)?;
+        self.record_resting(resting).await?;
         Ok(self.platform.deploy(target, tag, desired).await?)
     }
 
@@ -358,6 +364,32 @@ impl Ops {
         // The test listener shows the idle color; not on any critical path.
         let _ = self.platform.point_test_listener(color.other()).await;
         Ok(true)
+    }
+
+    /// Records the stable color [`adopt_resting`] found, with the verb's first write (after
+    /// its guards passed, so a refused verb writes nothing).
+    async fn record_resting(&self, resting: Option<Color>) -> Result<(), OpError> {
+        if let Some(color) = resting {
+            self.platform.record_stable(color, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Records `stable` on a listener with no stable color, after checking the stack against
+    /// `expected` (the profile's services and task families, when the caller has them), as
+    /// [`crate::rollout::drift::check_adopt`] decides. Idempotent for the color recorded.
+    pub async fn adopt(
+        &self,
+        stable: Color,
+        expected: Option<&PerColor<drift::Expected>>,
+    ) -> Result<drift::Adopted, OpError> {
+        self.access.check("adopt")?;
+        let snap = self.platform.snapshot().await?;
+        let adopted = drift::check_adopt(&snap, stable, expected)?;
+        if adopted.recorded {
+            self.platform.record_stable(stable, None).await?;
+        }
+        Ok(adopted)
     }
 
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
@@ -432,6 +464,15 @@ impl Ops {
     ) -> Result<Snapshot, OpError> {
         wait::wait(self.platform.as_ref(), what, timeout, Some(watch)).await
     }
+}
+
+/// On a stack with no recorded stable color at rest, the color with 100% is stable
+/// (AGREEMENTS "Existing stacks"): it is set in `snap` for the guards, and returned so the
+/// verb records it with its first write.
+fn adopt_resting(snap: &mut Snapshot) -> Option<Color> {
+    let color = guard::resting_stable(snap)?;
+    snap.listener.stable = Some(color);
+    Some(color)
 }
 
 /// Turns a weight change that was not verified into an error.

@@ -4,11 +4,13 @@
 
 pub mod bake;
 mod color;
+pub mod drift;
 pub mod gate;
 pub mod guard;
 pub mod limits;
 pub mod plan;
 pub mod release;
+pub mod split;
 mod state;
 mod weights;
 
@@ -18,6 +20,7 @@ pub use gate::{Gate, GateConfig, GateResult, Verdict};
 pub use guard::{GuardRule, Refusal};
 pub use plan::{Plan, SmokeCheck, Step};
 pub use release::{Outcome, Release, Stage};
+pub use split::SplitVerdict;
 pub use state::*;
 pub use weights::{Share, ShareError, Weights, WeightsError};
 

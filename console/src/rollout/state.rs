@@ -40,6 +40,20 @@ pub struct Listener {
     /// proxy only). Empty, and absent from JSON, everywhere else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<InjectedFault>,
+    /// The weights a console last wrote, recorded with the listener (a tag on AWS, the
+    /// daemon's state locally) so every console on the environment shares it. `None` when no
+    /// console has written them yet (a stack made elsewhere). Weights that differ from it
+    /// were changed by someone else: drift ([`crate::rollout::drift`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<Written>,
+}
+
+/// What a console last wrote to the production listener, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub weights: Weights,
+    /// When the write was made: the measured split counts only requests after it.
+    pub at: UnixMillis,
 }
 
 /// A fault the local proxy injects into one color's answers, so a release's gates can be seen

@@ -8,12 +8,35 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::AwsPlatform;
 use super::calls::Op;
 use crate::platform::{FaultKind, PlatformError, PlatformResult, WeightChange};
-use crate::rollout::{Bake, Color, Listener, TargetHealth, TargetState, Weights};
+use crate::rollout::{Bake, Color, Listener, TargetHealth, TargetState, Weights, Written};
 
 pub const TAG_STABLE: &str = "bluegreen:stable";
 pub const TAG_BAKE_OLD: &str = "bluegreen:bake-old";
 pub const TAG_BAKE_UNTIL: &str = "bluegreen:bake-until";
 pub const TAG_KEEP_OLD: &str = "bluegreen:keep-old";
+/// The weights a console last wrote and when: `BLUE/GREEN@MILLIS`, per mille
+/// (`900/100@1764763200000`). Drift is any other weights on the listener.
+pub const TAG_WRITTEN: &str = "bluegreen:weights";
+
+/// The [`TAG_WRITTEN`] value of `w`.
+pub fn written_tag(w: &Written) -> String {
+    format!(
+        "{}/{}@{}",
+        w.weights.get(Color::Blue),
+        w.weights.get(Color::Green),
+        w.at
+    )
+}
+
+/// Parses a [`TAG_WRITTEN`] value; `None` when it is not one (a hand-edited tag is no record).
+pub fn parse_written_tag(v: &str) -> Option<Written> {
+    let (weights, at) = v.split_once('@')?;
+    let (blue, green) = weights.split_once('/')?;
+    Some(Written {
+        weights: Weights::permille(blue.parse().ok()?, green.parse().ok()?).ok()?,
+        at: at.parse().ok()?,
+    })
+}
 
 const DESCRIBE_LISTENERS: Op = Op::new("elbv2", "DescribeListeners");
 const DESCRIBE_TAGS: Op = Op::new("elbv2", "DescribeTags");
@@ -197,6 +220,7 @@ impl AwsPlatform {
             test_color,
             test_id: self.test_listener.clone(),
             faults: Vec::new(),
+            written: tag(TAG_WRITTEN).as_deref().and_then(parse_written_tag),
         })
     }
 
@@ -315,6 +339,31 @@ impl AwsPlatform {
             Ok(w) => (Some(w), None),
             Err(e) => (None, Some(e)),
         };
+        // After the weights are in force (never on their critical path): what this console
+        // wrote, so every console tells its own change from someone else's.
+        if write_error.is_none() {
+            let written = Written {
+                weights: desired,
+                at: crate::clock::now_millis(),
+            };
+            let tag = Tag::builder()
+                .key(TAG_WRITTEN)
+                .value(written_tag(&written))
+                .build();
+            if let Err(e) = self
+                .elb
+                .add_tags()
+                .resource_arns(&self.prod_listener)
+                .tags(tag)
+                .send()
+                .await
+            {
+                tracing::warn!(
+                    "weights written, but not recorded as written (status may show drift): {}",
+                    ADD_TAGS.error(&self.prod_listener, e)
+                );
+            }
+        }
         WeightChange {
             previous,
             desired,
@@ -424,4 +473,22 @@ pub(crate) async fn resolve(
                 format!("the load balancer has no listener on port {port}"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_tag_round_trips_and_refuses_junk() {
+        let w = Written {
+            weights: Weights::permille(999, 1).expect("valid"),
+            at: 1_764_763_200_000,
+        };
+        assert_eq!(written_tag(&w), "999/1@1764763200000");
+        assert_eq!(parse_written_tag(&written_tag(&w)), Some(w));
+        for junk in ["", "90/10", "900/200@1", "a/b@c", "900/100@", "1000/0@x"] {
+            assert_eq!(parse_written_tag(junk), None, "{junk}");
+        }
+    }
 }

@@ -28,7 +28,7 @@ use crate::platform::{
 use crate::rollout::gate::AlarmState;
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
-    Snapshot, TargetState, UnixMillis, Weights, bake,
+    Snapshot, TargetState, UnixMillis, Weights, Written, bake,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -37,6 +37,8 @@ struct Rollout {
     stable: Option<Color>,
     bake: Option<Bake>,
     release: Option<Release>,
+    /// The weights a console last wrote (drift is any other weights in force).
+    written: Option<Written>,
 }
 
 pub struct Engine {
@@ -88,6 +90,7 @@ impl Engine {
                 stable: persisted.stable,
                 bake: persisted.bake.clone(),
                 release: persisted.release.clone(),
+                written: persisted.written,
             }),
             production,
             test,
@@ -122,6 +125,7 @@ impl Engine {
             config: self.config.clone(),
             release: r.release.clone(),
             faults: self.routes.faults.active(now_millis()),
+            written: r.written,
         }
     }
 
@@ -158,6 +162,7 @@ impl Engine {
             test_color: self.routes.test_color(),
             test_id: Some(self.test.clone()),
             faults: self.routes.faults.active(now_millis()),
+            written: r.written,
         }
     }
 
@@ -268,8 +273,36 @@ impl Engine {
             self.routes.set_weights(Weights::all(color));
             self.routes.set_test_color(Some(color.other()));
             r.stable = Some(color);
+            r.written = Some(Written {
+                weights: Weights::all(color),
+                at: now_millis(),
+            });
             tracing::info!("first release is healthy on {color}: stable with 100% of traffic");
             let _ = self.save_locked(&r, "first-release");
+        }
+    }
+
+    /// Sets the proxy's weights (one atomic store: the next request routes by them), and
+    /// with `record` keeps them as what a console last wrote. A control client that does not
+    /// ask to record (one that is not a console) makes drift.
+    pub fn write_weights(&self, desired: Weights, record: bool) -> WeightChange {
+        let mut r = self.lock_rollout();
+        let previous = self.routes.weights();
+        self.routes.set_weights(desired);
+        if record {
+            r.written = Some(Written {
+                weights: desired,
+                at: now_millis(),
+            });
+        }
+        let write_error = self.save_locked(&r, "set-weights").err();
+        drop(r);
+        WeightChange {
+            previous: Some(previous),
+            desired,
+            observed: Some(self.routes.weights()),
+            write_error,
+            read_error: None,
         }
     }
 
@@ -432,19 +465,7 @@ impl Platform for Engine {
     }
 
     async fn set_weights(&self, desired: Weights) -> WeightChange {
-        let r = self.lock_rollout();
-        let previous = self.routes.weights();
-        // One atomic store: the next request routes by the new weights.
-        self.routes.set_weights(desired);
-        let write_error = self.save_locked(&r, "set-weights").err();
-        drop(r);
-        WeightChange {
-            previous: Some(previous),
-            desired,
-            observed: Some(self.routes.weights()),
-            write_error,
-            read_error: None,
-        }
+        self.write_weights(desired, true)
     }
 
     async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
