@@ -20,6 +20,8 @@ pub struct Connection {
     pub config_file: Option<PathBuf>,
     /// The profile's plans, gates and smoke checks.
     pub release: config::ReleaseSettings,
+    /// What the profile says each color is (AWS), for `adopt`'s checks.
+    pub expected: Option<crate::rollout::PerColor<crate::rollout::drift::Expected>>,
 }
 
 /// What the flags and the configuration file select, before connecting.
@@ -108,6 +110,13 @@ pub fn select(global: &Global) -> anyhow::Result<Selected> {
 /// Connects to the selected platform.
 pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     let selected = select(global)?;
+    let expected = match &selected {
+        Selected::Aws { cfg, .. } => Some(cfg.colors.map(|_, c| crate::rollout::drift::Expected {
+            service: c.service.clone(),
+            task_family: c.task_family.clone(),
+        })),
+        Selected::Local { .. } => None,
+    };
     let (profile, platform, profile_read_only, max_tasks): (String, Arc<dyn Platform>, bool, u32) =
         match selected {
             Selected::Local {
@@ -148,9 +157,12 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     };
     Ok(Connection {
         profile,
-        ops: Ops::new(platform, access).with_max_tasks(max_tasks),
+        ops: Ops::new(platform, access)
+            .with_max_tasks(max_tasks)
+            .with_accept_unmeasured(global.accept_unmeasured),
         config_file: config_path(global),
         release,
+        expected,
     })
 }
 

@@ -6,8 +6,11 @@ use std::fmt::Write as _;
 use crate::ops::{PromoteReport, RollbackReport};
 use crate::platform::local::wire::DaemonStatus;
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
+use crate::rollout::drift::Drift;
+use crate::rollout::split::Measured;
 use crate::rollout::{
-    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Share, Snapshot, UnixMillis,
+    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Share, Snapshot, SplitVerdict,
+    UnixMillis,
 };
 
 pub use crate::format::{duration, short_digest, time};
@@ -130,6 +133,50 @@ pub fn status(s: &Status) -> String {
     }
     if let Some(calls) = s.calls.filter(|_| s.verbose) {
         let _ = writeln!(out, "\napi calls: {} for this refresh", calls.refresh);
+    }
+    out
+}
+
+/// The measured traffic: desired (what a console last wrote), listener (what the API reads
+/// back) and observed (the requests' share) per color, and the drift found.
+pub fn traffic(m: &Measured, drifts: &[Drift]) -> String {
+    let mut out = String::new();
+    let window = match (m.window_secs, &m.unavailable) {
+        (_, Some(why)) => format!("observed: {why}"),
+        (None, None) => "observed: the weights changed too recently to measure".to_string(),
+        (Some(secs), None) => format!(
+            "observed over the last {secs} s: {} request(s)",
+            m.requests.blue.saturating_add(m.requests.green)
+        ),
+    };
+    let _ = writeln!(out, "split    desired · listener · observed  ({window})");
+    for color in Color::ALL {
+        let observed = m
+            .observed
+            .map_or("-".to_string(), |o| format!("{}%", o.share(color)));
+        let _ = writeln!(
+            out,
+            "{:<8} {:>5}% · {:>5}% · {:>6}",
+            color.as_str(),
+            m.desired.share(color).to_string(),
+            m.listener.share(color).to_string(),
+            observed
+        );
+    }
+    match &m.verdict {
+        Some(v @ SplitVerdict::TooFewRequests { .. }) => {
+            let _ = writeln!(out, "         {}", v.describe());
+        }
+        Some(SplitVerdict::Matches { .. }) => {
+            let _ = writeln!(out, "         requests follow the listener");
+        }
+        _ => {}
+    }
+    if drifts.is_empty() {
+        let _ = writeln!(out, "drift    none");
+    }
+    for d in drifts {
+        let _ = writeln!(out, "drift    {}", d.describe());
     }
     out
 }
@@ -319,6 +366,17 @@ pub fn promote(r: &PromoteReport, now: UnixMillis) -> String {
         let _ = write!(out, "\nwarning: {w}");
     }
     out
+}
+
+/// A finished bake, with what its scale-in relied on.
+pub fn finished_bake_measured(f: &crate::ops::FinishedBake) -> String {
+    let mut line = finished_bake(&f.bake);
+    if f.accepted_unmeasured {
+        line.push_str(" (accepted unmeasured: --accept-unmeasured)");
+    } else if let Some(v) = &f.split {
+        line.push_str(&format!(" ({})", v.describe()));
+    }
+    line
 }
 
 pub fn finished_bake(b: &Bake) -> String {

@@ -15,7 +15,7 @@ use crate::platform::{
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, LogLine, PerColor, Snapshot, UnixMillis, Weights, bake, drift,
-    healthy_count, limits,
+    healthy_count, limits, split,
 };
 
 pub mod release;
@@ -42,6 +42,9 @@ pub mod exit {
     pub const ROLLED_BACK: i32 = 6;
     /// A release paused, awaiting a person (only when asked to stop there).
     pub const PAUSED: i32 = 7;
+    /// `status --check`: drift (weights someone else wrote, or traffic that does not follow
+    /// the listener).
+    pub const DRIFT: i32 = 8;
 }
 
 /// Whether writes are allowed in this session.
@@ -202,6 +205,20 @@ pub struct Ops {
     access: Access,
     /// Tasks per color the profile allows (`max_tasks`).
     max_tasks: u32,
+    /// `--accept-unmeasured`: a bake may finish with too few requests measured to judge the
+    /// split (never with a measured mismatch).
+    accept_unmeasured: bool,
+}
+
+/// How a bake finished: the bake, and the measured split its scale-in relied on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishedBake {
+    pub bake: Bake,
+    /// The requests' split since the promote, judged against 100% on the stable color;
+    /// `None` when nothing was scaled in (keep-old).
+    pub split: Option<split::SplitVerdict>,
+    /// The split could not be judged and `--accept-unmeasured` let the scale-in go ahead.
+    pub accepted_unmeasured: bool,
 }
 
 impl Ops {
@@ -210,7 +227,35 @@ impl Ops {
             platform,
             access,
             max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
+            accept_unmeasured: false,
         }
+    }
+
+    /// The same verbs, letting a bake finish when too few requests were measured to judge
+    /// the split (`--accept-unmeasured`).
+    pub fn with_accept_unmeasured(mut self, accept: bool) -> Self {
+        self.accept_unmeasured = accept;
+        self
+    }
+
+    pub fn accepts_unmeasured(&self) -> bool {
+        self.accept_unmeasured
+    }
+
+    /// Desired, listener and observed weights, with the verdict on the requests since the
+    /// last write ([`split::window_for`]). A metrics failure is reported inside, never fatal.
+    pub async fn measure(&self, listener: &crate::rollout::Listener) -> split::Measured {
+        let resolution = self.platform.info().metrics_resolution_ms;
+        let window = split::window_for(listener, now_millis(), resolution);
+        let requests = match window {
+            None => Ok(PerColor::new(0, 0)),
+            Some(secs) => match self.platform.metrics(secs).await {
+                Ok(Some(m)) => Ok(split::counts(&m)),
+                Ok(None) => Err("the platform reports no request metrics".to_string()),
+                Err(e) => Err(format!("request metrics unavailable: {e}")),
+            },
+        };
+        split::measured(listener, window, requests)
     }
 
     /// The same verbs with another task ceiling per color.
@@ -280,6 +325,13 @@ impl Ops {
     /// (unless keep-old), as [`crate::rollout::bake`] decides. Does nothing when no bake is
     /// pending; a stale bake is only cleared.
     pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
+        Ok(self.finish_bake_measured().await?.map(|f| f.bake))
+    }
+
+    /// [`Ops::finish_bake`], saying what the scale-in relied on. The old color is scaled in
+    /// only when the requests since the promote all went to the stable color
+    /// ([`split::judge`]); too few requests hold the bake unless `--accept-unmeasured`.
+    pub async fn finish_bake_measured(&self) -> Result<Option<FinishedBake>, OpError> {
         self.access.check("promote")?;
         let listener = self.platform.listener().await?;
         match listener.bake_step(UnixMillis::MAX) {
@@ -290,6 +342,14 @@ impl Ops {
             }
             BakeStep::Hold(refusal) => Err(refusal.into()),
             BakeStep::Finish { stable, bake } => {
+                let (split, accepted_unmeasured) = if bake.keep_old {
+                    (None, false)
+                } else {
+                    let verdict = self.measure_promote(&listener, stable).await;
+                    let accepted =
+                        split::check_scale_in(&verdict, bake.old, self.accept_unmeasured)?;
+                    (Some(verdict), accepted)
+                };
                 // Cleared first: from here on a rollback targets the stable color, not the old
                 // one that is about to go away.
                 self.platform.record_stable(stable, None).await?;
@@ -297,8 +357,31 @@ impl Ops {
                 if let Some(old) = bake::scale_in(now.weights, stable, &bake)? {
                     self.platform.scale(old, 0).await?;
                 }
-                Ok(Some(bake))
+                Ok(Some(FinishedBake {
+                    bake,
+                    split,
+                    accepted_unmeasured,
+                }))
             }
+        }
+    }
+
+    /// The requests since the promote's write, judged against all of them on `stable`.
+    async fn measure_promote(
+        &self,
+        listener: &crate::rollout::Listener,
+        stable: Color,
+    ) -> split::SplitVerdict {
+        let m = self.measure(listener).await;
+        let need = split::MIN_ALL_REQUESTS;
+        match m.verdict {
+            Some(_) if m.desired == Weights::all(stable) || m.listener == Weights::all(stable) => {
+                split::judge(Weights::all(stable), m.requests)
+            }
+            _ => split::SplitVerdict::TooFewRequests {
+                n: m.requests.blue + m.requests.green,
+                need,
+            },
         }
     }
 

@@ -8,7 +8,77 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Color, PerColor, UnixMillis, Weights};
+use super::guard::{GuardRule, Refusal};
+use super::{Color, ColorMetrics, Listener, PerColor, UnixMillis, Weights};
+
+/// The longest window a split is measured over: the default bake.
+pub const MAX_WINDOW_SECS: u64 = 300;
+
+/// The window when the time of the change is not known (no record, or weights someone else
+/// wrote): the last minute, a whole CloudWatch period.
+pub const UNKNOWN_CHANGE_WINDOW_SECS: u64 = 60;
+
+/// The three numbers per color the traffic panel and `status` show, and the verdict on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// What a console last wrote (the listener's weights when none did).
+    pub desired: Weights,
+    /// What the listener reads back.
+    pub listener: Weights,
+    /// The share of requests each color served over the window; `None` with none measured.
+    pub observed: Option<Weights>,
+    pub requests: PerColor<u64>,
+    /// The window measured, in seconds: after the last write, whole metric periods only.
+    /// `None` when the weights changed too recently to measure, or no metrics were read.
+    pub window_secs: Option<u64>,
+    /// The requests judged against the listener's weights.
+    pub verdict: Option<SplitVerdict>,
+    /// Why nothing was measured (the platform has no metrics, or their read failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+/// The window to measure the listener's split over at `now`: after the console's last write
+/// when the listener still shows it, else the last [`UNKNOWN_CHANGE_WINDOW_SECS`].
+pub fn window_for(listener: &Listener, now: UnixMillis, resolution_ms: u64) -> Option<u64> {
+    match listener.written {
+        Some(w) if w.weights == listener.weights => {
+            window_after(w.at, now, resolution_ms, MAX_WINDOW_SECS)
+        }
+        _ => Some(UNKNOWN_CHANGE_WINDOW_SECS),
+    }
+}
+
+/// Requests per color in a metrics read: the window's summary, or the sum of its points.
+pub fn counts(metrics: &PerColor<ColorMetrics>) -> PerColor<u64> {
+    metrics.map(|_, m| match m.window {
+        Some(w) => w.requests,
+        None => m.points.iter().map(|p| p.requests).sum(),
+    })
+}
+
+/// The traffic view of `listener` with `requests` counted over `window_secs`.
+pub fn measured(
+    listener: &Listener,
+    window_secs: Option<u64>,
+    requests: Result<PerColor<u64>, String>,
+) -> Measured {
+    let desired = listener.written.map_or(listener.weights, |w| w.weights);
+    let (requests, unavailable) = match requests {
+        Ok(r) => (r, None),
+        Err(e) => (PerColor::new(0, 0), Some(e)),
+    };
+    let judged = window_secs.is_some() && unavailable.is_none();
+    Measured {
+        desired,
+        listener: listener.weights,
+        observed: observed_weights(&requests),
+        verdict: judged.then(|| judge(listener.weights, requests.clone())),
+        requests,
+        window_secs: window_secs.filter(|_| unavailable.is_none()),
+        unavailable,
+    }
+}
 
 /// Standard deviations a measured share may stray from the desired one: a correct split is
 /// called a mismatch with probability about 0.27% per judgement.
@@ -73,6 +143,34 @@ impl SplitVerdict {
                 "only {n} request(s) measured since the weights changed; {need} are needed to judge the split"
             ),
         }
+    }
+}
+
+/// Whether the old color may be scaled in after a promote, given the verdict on the
+/// requests since it: yes when they match; with too few requests only when `accept` (the
+/// answer says the override was used); never on a mismatch, which means something still
+/// routes to `old`.
+pub fn check_scale_in(verdict: &SplitVerdict, old: Color, accept: bool) -> Result<bool, Refusal> {
+    match verdict {
+        SplitVerdict::Matches { .. } => Ok(false),
+        SplitVerdict::TooFewRequests { .. } if accept => Ok(true),
+        SplitVerdict::TooFewRequests { .. } => Err(Refusal {
+            overridable: true,
+            ..Refusal::new(
+                GuardRule::SplitUnmeasured,
+                format!(
+                    "bake held, {old} keeps running: {}; send traffic and try again, or finish it anyway with --accept-unmeasured",
+                    verdict.describe()
+                ),
+            )
+        }),
+        SplitVerdict::Mismatch { .. } => Err(Refusal::new(
+            GuardRule::SplitUnmeasured,
+            format!(
+                "bake held, {old} keeps running: {}; something still routes requests to {old}: find it (`bluegreen status`) before scaling {old} in",
+                verdict.describe()
+            ),
+        )),
     }
 }
 
