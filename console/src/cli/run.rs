@@ -437,7 +437,8 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     // A bake left by an earlier promote (the console quit mid-bake) on a platform that does not
     // finish bakes itself: finish it rather than promote the old color back. Everything else,
     // including the refusal while the platform bakes, is the promote guard's call.
-    if !p.info().finishes_bake
+    // `--accept-unmeasured` finishes a bake the platform holds for too few requests, too.
+    if (!p.info().finishes_bake || ops.accepts_unmeasured())
         && let Some(pending) = guard::already_promoted(&listener).cloned()
     {
         let stable = pending.old.other();
