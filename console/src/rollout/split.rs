@@ -57,6 +57,23 @@ pub fn counts(metrics: &PerColor<ColorMetrics>) -> PerColor<u64> {
     })
 }
 
+/// Requests per color in the metric points that start a whole period (`resolution_ms`)
+/// after `since`: what a view that polls a fixed window can count after a write.
+pub fn counts_since(
+    metrics: &PerColor<ColorMetrics>,
+    since: UnixMillis,
+    resolution_ms: u64,
+) -> PerColor<u64> {
+    let from = since.saturating_add(i64::try_from(resolution_ms).unwrap_or(i64::MAX));
+    metrics.map(|_, m| {
+        m.points
+            .iter()
+            .filter(|p| p.at >= from)
+            .map(|p| p.requests)
+            .sum()
+    })
+}
+
 /// The traffic view of `listener` with `requests` counted over `window_secs`.
 pub fn measured(
     listener: &Listener,
