@@ -399,7 +399,7 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, check: bool, out: &Out)
     }
     // Measured after the refresh's count too: one metrics read.
     let measured = ops.measure(&snap.listener).await;
-    let drifts = drift::find(&snap.listener, measured.verdict.as_ref());
+    let drifts = drift::find(&snap, measured.verdict.as_ref());
     human.push('\n');
     human.push_str(&render::traffic(&measured, &drifts));
     value["traffic"] = json!(measured);

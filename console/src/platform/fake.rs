@@ -178,6 +178,7 @@ impl FakePlatform {
                 test_id: Some("fake-test-listener".into()),
                 faults: Vec::new(),
                 written: None,
+                written_services: Vec::new(),
             },
             services: PerColor::new(service(blue_tasks, Some("v1")), service(0, None)),
             images: vec![image(2, "v2"), image(1, "v1")],

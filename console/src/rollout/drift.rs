@@ -16,6 +16,10 @@ pub enum DriftKind {
     Weights,
     /// The requests each color served do not follow the listener's weights.
     ObservedSplit,
+    /// A color's service has another desired count than a console set (scaled by hand).
+    ServiceCount,
+    /// A color's service runs another task definition than a console deployed (replaced).
+    TaskDefinition,
 }
 
 /// One drift, with what was recorded and what is there now, in words to show as-is.
@@ -39,6 +43,7 @@ impl Drift {
                 "traffic does not follow the listener: it asks {}, requests show {}",
                 self.recorded, self.found
             ),
+            DriftKind::ServiceCount | DriftKind::TaskDefinition => self.found.clone(),
         }
     }
 }
@@ -67,10 +72,44 @@ pub fn observed(listener_weights: Weights, verdict: &SplitVerdict) -> Option<Dri
     }
 }
 
-/// Every drift found: the weights against the record, and the traffic against the weights.
-pub fn find(listener: &Listener, split: Option<&SplitVerdict>) -> Vec<Drift> {
+/// Each color's service against what a console last set on it.
+pub fn services(snap: &Snapshot) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for w in &snap.listener.written_services {
+        let s = &snap.colors.get(w.color).service;
+        if s.desired != w.desired {
+            out.push(Drift {
+                kind: DriftKind::ServiceCount,
+                recorded: w.desired.to_string(),
+                found: format!(
+                    "{} desired count changed outside the console: it set {}, the service `{}` has {}",
+                    w.color, w.desired, s.name, s.desired
+                ),
+            });
+        }
+        if let Some(td) = &w.task_definition
+            && *td != s.task_definition
+        {
+            out.push(Drift {
+                kind: DriftKind::TaskDefinition,
+                recorded: td.clone(),
+                found: format!(
+                    "{} task definition replaced outside the console: it deployed {td}, the service `{}` runs {}",
+                    w.color, s.name, s.task_definition
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Every drift found: the weights and the services against the record, and the traffic
+/// against the weights.
+pub fn find(snap: &Snapshot, split: Option<&SplitVerdict>) -> Vec<Drift> {
+    let listener = &snap.listener;
     weights(listener)
         .into_iter()
+        .chain(services(snap))
         .chain(split.and_then(|v| observed(listener.weights, v)))
         .collect()
 }
@@ -169,8 +208,9 @@ mod tests {
     use super::*;
     use crate::rollout::{Color, PerColor, Written, split};
 
-    fn listener(weights: Weights, written: Option<Weights>) -> Listener {
-        Listener {
+    fn listener(weights: Weights, written: Option<Weights>) -> Snapshot {
+        let mut snap = crate::rollout::tests::snap(weights, Some(Color::Blue), (2, 2), (2, 2));
+        snap.listener = Listener {
             id: "l".into(),
             weights,
             stable: Some(Color::Blue),
@@ -179,7 +219,9 @@ mod tests {
             test_id: None,
             faults: Vec::new(),
             written: written.map(|weights| Written { weights, at: 0 }),
-        }
+            written_services: Vec::new(),
+        };
+        snap
     }
 
     fn expected() -> PerColor<Expected> {
@@ -232,6 +274,41 @@ mod tests {
     }
 
     #[test]
+    fn a_service_scaled_by_hand_or_a_task_definition_replaced_is_drift() {
+        let w = Weights::all(Color::Blue);
+        let mut s = listener(w, Some(w));
+        s.listener.written_services = vec![
+            crate::rollout::WrittenService {
+                color: Color::Blue,
+                desired: 2,
+                task_definition: Some("blog-blue:3".into()),
+            },
+            crate::rollout::WrittenService {
+                color: Color::Green,
+                desired: 2,
+                task_definition: None,
+            },
+        ];
+        assert!(find(&s, None).is_empty(), "as written");
+        s.colors.blue.service.desired = 5;
+        s.colors.blue.service.task_definition = "blog-blue:4".into();
+        let d = find(&s, None);
+        let kinds: Vec<DriftKind> = d.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![DriftKind::ServiceCount, DriftKind::TaskDefinition]
+        );
+        assert_eq!(
+            d[0].describe(),
+            "blue desired count changed outside the console: it set 2, the service `blog-blue` has 5"
+        );
+        assert_eq!(
+            d[1].describe(),
+            "blue task definition replaced outside the console: it deployed blog-blue:3, the service `blog-blue` runs blog-blue:4"
+        );
+    }
+
+    #[test]
     fn weights_someone_else_wrote_are_drift_with_both_numbers() {
         let moved = Weights::percent(50, 50).expect("valid");
         let l = listener(moved, Some(Weights::all(Color::Blue)));
@@ -257,6 +334,7 @@ mod tests {
         let l = listener(w, Some(w));
         let bad = split::judge(w, PerColor::new(100, 100));
         let d = find(&l, Some(&bad));
+        assert_eq!(d.len(), 1);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].kind, DriftKind::ObservedSplit);
         assert!(d[0].found.contains("blue 50 / green 50 over 200 requests"));

@@ -46,6 +46,21 @@ pub struct Listener {
     /// were changed by someone else: drift ([`crate::rollout::drift`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written: Option<Written>,
+    /// What a console last set on each color's service (AWS: listener tags beside the
+    /// weights' record; the local daemon runs the services itself and records none). A
+    /// service that differs was changed by someone else: drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written_services: Vec<WrittenService>,
+}
+
+/// What a console last set on one color's service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenService {
+    pub color: Color,
+    pub desired: u32,
+    /// `family:revision`, when the write named it (a deploy does; a scale reports what the
+    /// service ran).
+    pub task_definition: Option<String>,
 }
 
 /// What a console last wrote to the production listener, and when.

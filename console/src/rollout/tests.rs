@@ -47,6 +47,7 @@ pub(crate) fn snap(
             test_id: None,
             faults: Vec::new(),
             written: None,
+            written_services: Vec::new(),
         },
         colors: PerColor::new(
             color_state(Color::Blue, blue),

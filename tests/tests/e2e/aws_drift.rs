@@ -123,6 +123,69 @@ async fn a_listener_another_client_changed_is_drift_and_the_old_color_is_not_sca
     env.cli(&["status", "--check"]).await.expect_code(exit::OK);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_scaled_by_hand_or_given_another_task_definition_is_drift() {
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    env.cli(&["scale", "--color", "green", "--count", "2"])
+        .await
+        .expect_code(exit::OK);
+    env.cli(&["status", "--check"]).await.expect_code(exit::OK);
+
+    // Another client scales green by hand.
+    let other = aws_sdk_ecs::Client::new(&env.topo.sdk);
+    other
+        .update_service()
+        .cluster(&env.topo.cluster)
+        .service(&env.topo.services.green)
+        .desired_count(5)
+        .send()
+        .await
+        .expect("scale by hand");
+    let run = env.cli(&["status", "--check"]).await;
+    run.expect_code(exit::DRIFT);
+    assert!(
+        run.stdout.contains(
+            "drift    green desired count changed outside the console: it set 2, the service `blog-green` has 5"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // And replaces its task definition.
+    other
+        .update_service()
+        .cluster(&env.topo.cluster)
+        .service(&env.topo.services.green)
+        .task_definition(format!("{}:1", env.topo.families.blue))
+        .send()
+        .await
+        .expect("replace the task definition");
+    let run = env.cli(&["--json", "status", "--check"]).await;
+    run.expect_code(exit::DRIFT);
+    let doc = run.json();
+    let kinds: Vec<&str> = doc["drift"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, vec!["service-count", "task-definition"], "{doc}");
+    assert!(
+        doc["drift"][1]["found"]
+            .as_str()
+            .is_some_and(|f| f
+                .contains("it deployed blog-green:1, the service `blog-green` runs blog-blue:1")),
+        "{doc}"
+    );
+
+    // The console's own write ends the count drift.
+    env.cli(&["scale", "--color", "green", "--count", "5"])
+        .await
+        .expect_code(exit::OK);
+    let doc = env.cli(&["--json", "status"]).await.json();
+    assert_eq!(doc["drift"].as_array().map(Vec::len), Some(0), "{doc}");
+}
+
 /// `terraform output -json` for a stack: the output names `init --from-terraform` reads.
 fn outputs(topo: &Topology, dir: &Path) -> PathBuf {
     let mut o = serde_json::Map::new();

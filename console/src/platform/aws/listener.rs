@@ -8,7 +8,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::AwsPlatform;
 use super::calls::Op;
 use crate::platform::{FaultKind, PlatformError, PlatformResult, WeightChange};
-use crate::rollout::{Bake, Color, Listener, TargetHealth, TargetState, Weights, Written};
+use crate::rollout::{
+    Bake, Color, Listener, TargetHealth, TargetState, Weights, Written, WrittenService,
+};
 
 pub const TAG_STABLE: &str = "bluegreen:stable";
 pub const TAG_BAKE_OLD: &str = "bluegreen:bake-old";
@@ -17,6 +19,34 @@ pub const TAG_KEEP_OLD: &str = "bluegreen:keep-old";
 /// The weights a console last wrote and when: `BLUE/GREEN@MILLIS`, per mille
 /// (`900/100@1764763200000`). Drift is any other weights on the listener.
 pub const TAG_WRITTEN: &str = "bluegreen:weights";
+
+/// What a console last set on a color's service: `bluegreen:service-blue =
+/// DESIRED[@FAMILY:REVISION]`.
+pub fn service_tag_key(color: Color) -> String {
+    format!("bluegreen:service-{color}")
+}
+
+/// The service tag's value.
+pub fn service_tag(w: &WrittenService) -> String {
+    match &w.task_definition {
+        Some(td) => format!("{}@{td}", w.desired),
+        None => w.desired.to_string(),
+    }
+}
+
+/// Parses a service tag; `None` when it is not one.
+pub fn parse_service_tag(color: Color, v: &str) -> Option<WrittenService> {
+    let (desired, td) = match v.split_once('@') {
+        Some((d, td)) if !td.is_empty() => (d, Some(td.to_string())),
+        Some(_) => return None,
+        None => (v, None),
+    };
+    Some(WrittenService {
+        color,
+        desired: desired.parse().ok()?,
+        task_definition: td,
+    })
+}
 
 /// The [`TAG_WRITTEN`] value of `w`.
 pub fn written_tag(w: &Written) -> String {
@@ -221,6 +251,14 @@ impl AwsPlatform {
             test_id: self.test_listener.clone(),
             faults: Vec::new(),
             written: tag(TAG_WRITTEN).as_deref().and_then(parse_written_tag),
+            written_services: Color::ALL
+                .into_iter()
+                .filter_map(|c| {
+                    tag(&service_tag_key(c))
+                        .as_deref()
+                        .and_then(|v| parse_service_tag(c, v))
+                })
+                .collect(),
         })
     }
 
@@ -406,6 +444,29 @@ impl AwsPlatform {
         Ok(())
     }
 
+    /// Records what this console set on a color's service, after the write (a failure is a
+    /// warning: `status` then shows drift until the next write).
+    pub(super) async fn record_service(&self, w: WrittenService) {
+        let tag = Tag::builder()
+            .key(service_tag_key(w.color))
+            .value(service_tag(&w))
+            .build();
+        if let Err(e) = self
+            .elb
+            .add_tags()
+            .resource_arns(&self.prod_listener)
+            .tags(tag)
+            .send()
+            .await
+        {
+            tracing::warn!(
+                "{} service set, but not recorded as written (status may show drift): {}",
+                w.color,
+                ADD_TAGS.error(&self.prod_listener, e)
+            );
+        }
+    }
+
     pub(super) async fn write_test_listener(&self, color: Color) -> PlatformResult<()> {
         let Some(test) = &self.test_listener else {
             return Ok(());
@@ -489,6 +550,31 @@ mod tests {
         assert_eq!(parse_written_tag(&written_tag(&w)), Some(w));
         for junk in ["", "90/10", "900/200@1", "a/b@c", "900/100@", "1000/0@x"] {
             assert_eq!(parse_written_tag(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn the_service_tag_round_trips_and_refuses_junk() {
+        for w in [
+            WrittenService {
+                color: Color::Green,
+                desired: 3,
+                task_definition: Some("blog-green:7".into()),
+            },
+            WrittenService {
+                color: Color::Blue,
+                desired: 0,
+                task_definition: None,
+            },
+        ] {
+            assert_eq!(
+                parse_service_tag(w.color, &service_tag(&w)),
+                Some(w.clone())
+            );
+        }
+        assert_eq!(service_tag_key(Color::Blue), "bluegreen:service-blue");
+        for junk in ["", "x", "2@", "-1@a:1"] {
+            assert_eq!(parse_service_tag(Color::Blue, junk), None, "{junk}");
         }
     }
 }

@@ -136,7 +136,7 @@ fn measured_lines(state: &State) -> (Option<Line<'static>>, Vec<Line<'static>>) 
     let verdict = measured
         .verdict
         .filter(|v| l.written.is_some() && matches!(v, split::SplitVerdict::Mismatch { .. }));
-    for d in drift::find(l, verdict.as_ref()) {
+    for d in drift::find(s, verdict.as_ref()) {
         lines.push(Line::from(Span::styled(
             format!("⚠ drift: {}", d.describe()),
             Style::new().fg(Tint::Red).add_modifier(Modifier::BOLD),

@@ -166,6 +166,7 @@ impl Engine {
             test_id: Some(self.test.clone()),
             faults: self.routes.faults.active(now_millis()),
             written: r.written,
+            written_services: Vec::new(),
         }
     }
 
