@@ -12,7 +12,7 @@ use tokio::net::UnixStream;
 
 /// Sets the proxy's weights (in percent) as a second control client that is not a console: it does not
 /// ask the daemon to record them as the console's.
-async fn set_behind_the_console(p: &LocalPlatform, blue: u16, green: u16) {
+pub(crate) async fn set_behind_the_console(p: &LocalPlatform, blue: u16, green: u16) {
     let socket = bluegreen::platform::local::paths::Paths::new(&p.state)
         .expect("paths")
         .control_socket();
