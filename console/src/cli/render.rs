@@ -48,9 +48,11 @@ pub fn rollout(info: &PlatformInfo, snap: &Snapshot, now: UnixMillis, verbose: b
         (None, Some(stable)) => format!("shift in progress: from {stable} to {}", stable.other()),
         (None, None) => "split, no stable color recorded".to_string(),
     };
-    let stable = l
-        .stable
-        .map_or("none recorded".to_string(), |c| c.to_string());
+    let stable = match (l.stable, crate::rollout::guard::resting_stable(snap)) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(c)) => format!("{c} (at rest, not yet recorded: the first write records it)"),
+        (None, None) => "none recorded".to_string(),
+    };
     let _ = writeln!(out, "traffic  {} · {shape} · stable {stable}", l.weights);
     if let Some(b) = &l.bake {
         let _ = writeln!(

@@ -256,7 +256,8 @@ async fn a_stack_made_elsewhere_works_with_every_verb_from_init_to_promote_and_r
     let run = cli(&env, &config, &["status", "--check"]).await;
     run.expect_code(exit::OK);
     assert!(
-        run.stdout.contains("stable none recorded"),
+        run.stdout
+            .contains("stable blue (at rest, not yet recorded: the first write records it)"),
         "{}",
         run.stdout
     );
