@@ -212,7 +212,7 @@ fn bake_line(snap: &Snapshot, b: &Bake, now: UnixMillis, platform_finishes: bool
         )
     } else if platform_finishes {
         format!(
-            "promoted {promoted}, bake over; the platform is finishing it (old color {})",
+            "promoted {promoted}, bake over; the platform finishes it once the requests show none reach the old color {} (see split; `bluegreen --accept-unmeasured promote` finishes it with too few)",
             b.old
         )
     } else {
