@@ -21,6 +21,8 @@ pub struct Connection {
     pub config_file: Option<PathBuf>,
     /// The profile's plans, gates and smoke checks.
     pub release: config::ReleaseSettings,
+    /// What the profile says each color is (AWS), for `adopt`'s checks.
+    pub expected: Option<crate::rollout::PerColor<crate::rollout::drift::Expected>>,
 }
 
 /// What the flags and the configuration file select, before connecting.
@@ -109,6 +111,13 @@ pub fn select(global: &Global) -> anyhow::Result<Selected> {
 /// Connects to the selected platform.
 pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
     let selected = select(global)?;
+    let expected = match &selected {
+        Selected::Aws { cfg, .. } => Some(cfg.colors.map(|_, c| crate::rollout::drift::Expected {
+            service: c.service.clone(),
+            task_family: c.task_family.clone(),
+        })),
+        Selected::Local { .. } => None,
+    };
     let named = global.as_name.as_deref();
     let (profile, platform, profile_read_only, max_tasks, operator): (
         String,
@@ -167,9 +176,11 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
         ops: Ops::new(platform, access)
             .with_max_tasks(max_tasks)
             .with_operator(operator?)
-            .with_reason(global.reason.clone()),
+            .with_reason(global.reason.clone())
+            .with_accept_unmeasured(global.accept_unmeasured),
         config_file: config_path(global),
         release,
+        expected,
     })
 }
 

@@ -75,6 +75,10 @@ pub struct Global {
     /// Why you are making this change: kept with the deploy lock and in the journal.
     #[arg(long, global = true, value_name = "TEXT", value_parser = reason)]
     pub reason: Option<String>,
+    /// Let a promote's bake scale the old color in when too few requests were measured to
+    /// judge the traffic split (a quiet environment); a measured mismatch still holds it.
+    #[arg(long, global = true)]
+    pub accept_unmeasured: bool,
 }
 
 /// A `--reason`: one printable line, bounded.
@@ -103,6 +107,19 @@ pub enum Command {
         /// Also list tasks and targets, and the API calls the refresh cost.
         #[arg(long, short)]
         verbose: bool,
+        /// Exit 8 when drift is found (weights someone else wrote, or traffic that does not
+        /// follow the listener), 0 when clean.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Records which color is stable on a stack with no record (a listener made outside this
+    /// project with its traffic split), after checking its services, target groups and task
+    /// families against the profile. Lists every mismatch and records nothing if there is one.
+    #[command(after_long_help = shell::ADOPT)]
+    Adopt {
+        /// The color that serves as stable now.
+        #[arg(long)]
+        stable: Color,
     },
     /// Moves traffic: `--green 20` gives green 20% and blue 80%.
     #[command(after_long_help = shell::SHIFT)]

@@ -6,8 +6,11 @@ use std::fmt::Write as _;
 use crate::ops::{PromoteReport, RollbackReport};
 use crate::platform::local::wire::DaemonStatus;
 use crate::platform::{DeployReceipt, PlatformInfo, PlatformKind, WeightChange, WeightOutcome};
+use crate::rollout::drift::Drift;
+use crate::rollout::split::Measured;
 use crate::rollout::{
-    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Share, Snapshot, UnixMillis,
+    Bake, Build, BuildStatus, Color, ColorState, Image, LogLine, Share, Snapshot, SplitVerdict,
+    UnixMillis,
 };
 
 pub use crate::format::{duration, short_digest, time};
@@ -45,9 +48,11 @@ pub fn rollout(info: &PlatformInfo, snap: &Snapshot, now: UnixMillis, verbose: b
         (None, Some(stable)) => format!("shift in progress: from {stable} to {}", stable.other()),
         (None, None) => "split, no stable color recorded".to_string(),
     };
-    let stable = l
-        .stable
-        .map_or("none recorded".to_string(), |c| c.to_string());
+    let stable = match (l.stable, crate::rollout::guard::resting_stable(snap)) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(c)) => format!("{c} (at rest, not yet recorded: the first write records it)"),
+        (None, None) => "none recorded".to_string(),
+    };
     let _ = writeln!(out, "traffic  {} · {shape} · stable {stable}", l.weights);
     if let Some(b) = &l.bake {
         let _ = writeln!(
@@ -134,6 +139,50 @@ pub fn status(s: &Status) -> String {
     out
 }
 
+/// The measured traffic: desired (what a console last wrote), listener (what the API reads
+/// back) and observed (the requests' share) per color, and the drift found.
+pub fn traffic(m: &Measured, drifts: &[Drift]) -> String {
+    let mut out = String::new();
+    let window = match (m.window_secs, &m.unavailable) {
+        (_, Some(why)) => format!("observed: {why}"),
+        (None, None) => "observed: the weights changed too recently to measure".to_string(),
+        (Some(secs), None) => format!(
+            "observed over the last {secs} s: {} request(s)",
+            m.requests.blue.saturating_add(m.requests.green)
+        ),
+    };
+    let _ = writeln!(out, "split    desired · listener · observed  ({window})");
+    for color in Color::ALL {
+        let observed = m
+            .observed
+            .map_or("-".to_string(), |o| format!("{}%", o.share(color)));
+        let _ = writeln!(
+            out,
+            "{:<8} {:>5}% · {:>5}% · {:>6}",
+            color.as_str(),
+            m.desired.share(color).to_string(),
+            m.listener.share(color).to_string(),
+            observed
+        );
+    }
+    match &m.verdict {
+        Some(v @ SplitVerdict::TooFewRequests { .. }) => {
+            let _ = writeln!(out, "         {}", v.describe());
+        }
+        Some(SplitVerdict::Matches { .. }) => {
+            let _ = writeln!(out, "         requests follow the listener");
+        }
+        _ => {}
+    }
+    if drifts.is_empty() {
+        let _ = writeln!(out, "drift    none");
+    }
+    for d in drifts {
+        let _ = writeln!(out, "drift    {}", d.describe());
+    }
+    out
+}
+
 /// The colors with a task running the image `digest`.
 pub fn running_on(snap: &Snapshot, digest: &str) -> Vec<Color> {
     snap.colors
@@ -163,7 +212,7 @@ fn bake_line(snap: &Snapshot, b: &Bake, now: UnixMillis, platform_finishes: bool
         )
     } else if platform_finishes {
         format!(
-            "promoted {promoted}, bake over; the platform is finishing it (old color {})",
+            "promoted {promoted}, bake over; the platform finishes it once the requests show none reach the old color {} (see split; `bluegreen --accept-unmeasured promote` finishes it with too few)",
             b.old
         )
     } else {
@@ -319,6 +368,17 @@ pub fn promote(r: &PromoteReport, now: UnixMillis) -> String {
         let _ = write!(out, "\nwarning: {w}");
     }
     out
+}
+
+/// A finished bake, with what its scale-in relied on.
+pub fn finished_bake_measured(f: &crate::ops::FinishedBake) -> String {
+    let mut line = finished_bake(&f.bake);
+    if f.accepted_unmeasured {
+        line.push_str(" (accepted unmeasured: --accept-unmeasured)");
+    } else if let Some(v) = &f.split {
+        line.push_str(&format!(" ({})", v.describe()));
+    }
+    line
 }
 
 pub fn finished_bake(b: &Bake) -> String {

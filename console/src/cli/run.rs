@@ -13,7 +13,7 @@ use crate::config::{ConfigError, terraform};
 use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
 use crate::platform::PlatformError;
 use crate::rollout::release::Request;
-use crate::rollout::{Bake, BuildStatus, Weights, guard, limits};
+use crate::rollout::{Bake, BuildStatus, Color, Weights, drift, guard, limits};
 
 /// Why a command did not reach its requested state: the exit code and what to print.
 #[derive(Debug)]
@@ -174,6 +174,10 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
             let conn = connect::connect(&g).await?;
             super::release::release(&conn.ops, &conn.release, args, out).await
         }
+        Command::Adopt { stable } => {
+            let conn = connect::connect(&g).await?;
+            adopt(&conn, stable, out).await
+        }
         Command::Rehearse(args) => {
             let conn = connect::connect(&g).await?;
             super::release::rehearse(&conn.ops, &conn.release, args, out).await
@@ -225,7 +229,7 @@ fn init(g: &Global, files: &[std::path::PathBuf], out: &Out) -> Outcome {
 
 async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome {
     match command {
-        Command::Status { verbose } => status(ops, profile, verbose, out).await,
+        Command::Status { verbose, check } => status(ops, profile, verbose, check, out).await,
         Command::Shift(args) => {
             let change = ops.shift(args.weights(), args.force).await?;
             out.print(
@@ -316,13 +320,14 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
         | Command::Demo(_)
         | Command::Release(_)
         | Command::Rehearse(_)
+        | Command::Adopt { .. }
         | Command::Doctor
         | Command::Completions { .. }
         | Command::Man { .. } => Ok(exit::OK),
     }
 }
 
-async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
+async fn status(ops: &Ops, profile: &str, verbose: bool, check: bool, out: &Out) -> Outcome {
     let p = ops.platform();
     let before = p.api_calls();
     let snap = p.snapshot().await?;
@@ -392,8 +397,36 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
             value["release"] = json!({ "error": e.to_string() });
         }
     }
+    // Measured after the refresh's count too: one metrics read.
+    let measured = ops.measure(&snap.listener).await;
+    let drifts = drift::find(&snap, measured.verdict.as_ref());
+    human.push('\n');
+    human.push_str(&render::traffic(&measured, &drifts));
+    value["traffic"] = json!(measured);
+    value["drift"] = json!(drifts);
+    let code = if check && !drifts.is_empty() {
+        exit::DRIFT
+    } else {
+        code
+    };
+    value["ok"] = json!(code == exit::OK);
     out.print(human.trim_end(), value);
     Ok(code)
+}
+
+/// `adopt --stable COLOR`: checks the stack, then records the stable color.
+async fn adopt(conn: &connect::Connection, stable: Color, out: &Out) -> Outcome {
+    let adopted = conn.ops.adopt(stable, conn.expected.as_ref()).await?;
+    let human = if adopted.recorded {
+        format!(
+            "{stable} recorded as stable ({}): the services and task families match the profile; promote and rollback now work from it",
+            adopted.weights
+        )
+    } else {
+        format!("{stable} was already recorded as stable; nothing written")
+    };
+    out.print(&human, json!({ "ok": true, "adopted": adopted }));
+    Ok(exit::OK)
 }
 
 async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
@@ -404,7 +437,8 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     // A bake left by an earlier promote (the console quit mid-bake) on a platform that does not
     // finish bakes itself: finish it rather than promote the old color back. Everything else,
     // including the refusal while the platform bakes, is the promote guard's call.
-    if !p.info().finishes_bake
+    // `--accept-unmeasured` finishes a bake the platform holds for too few requests, too.
+    if (!p.info().finishes_bake || ops.accepts_unmeasured())
         && let Some(pending) = guard::already_promoted(&listener).cloned()
     {
         let stable = pending.old.other();
@@ -415,13 +449,14 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
         if !bake_wait(&pending, out).await {
             return Ok(exit::OK);
         }
-        let done = ops.finish_bake().await?;
-        let human = done
-            .as_ref()
-            .map_or("no bake was pending".to_string(), render::finished_bake);
+        let done = ops.finish_bake_measured().await?;
+        let human = done.as_ref().map_or(
+            "no bake was pending".to_string(),
+            render::finished_bake_measured,
+        );
         out.print(
             &human,
-            json!({ "ok": true, "promoted": stable, "finished_bake": done }),
+            json!({ "ok": true, "promoted": stable, "finished_bake": done.as_ref().map(|d| &d.bake), "split": done.as_ref().map(|d| d.split), "accepted_unmeasured": done.as_ref().is_some_and(|d| d.accepted_unmeasured) }),
         );
         return Ok(exit::OK);
     }
@@ -440,22 +475,22 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
             );
             return Ok(exit::OK);
         }
-        finished = ops.finish_bake().await?;
+        finished = ops.finish_bake_measured().await?;
         if finished.is_none() {
             return ended_elsewhere(ops, &report, out).await;
         }
     }
     let human = match &finished {
-        Some(b) => format!(
+        Some(f) => format!(
             "{} is live and stable; {}",
             report.promoted,
-            render::finished_bake(b)
+            render::finished_bake_measured(f)
         ),
         None => format!("{} is live and stable", report.promoted),
     };
     out.print(
         &human,
-        json!({ "ok": true, "report": report, "finished_bake": finished }),
+        json!({ "ok": true, "report": report, "finished_bake": finished.as_ref().map(|f| &f.bake), "split": finished.as_ref().and_then(|f| f.split), "accepted_unmeasured": finished.as_ref().is_some_and(|f| f.accepted_unmeasured) }),
     );
     Ok(exit::OK)
 }

@@ -83,8 +83,13 @@ fn io_failure(what: &str, e: &std::io::Error) -> Failure {
 pub const STATUS: &str = "\
 Examples:
   bluegreen status                      # both colors, the listener, builds and images
-  bluegreen status --verbose            # also tasks, targets and the API calls it cost
+  bluegreen status --verbose --check    # also tasks, targets and API calls; exit 8 on drift
   bluegreen --profile prod status --json | jq .weights";
+
+pub const ADOPT: &str = "\
+Examples:
+  bluegreen adopt --stable blue         # a stack made elsewhere, split: blue is stable
+  bluegreen --profile tutorial adopt --stable green --json";
 
 pub const SHIFT: &str = "\
 Examples:
@@ -95,8 +100,9 @@ Examples:
 pub const PROMOTE: &str = "\
 Examples:
   bluegreen promote                     # canary to 100%, old color scaled to 0 after 300 s
-  bluegreen promote --bake 900          # 15 minutes in which rollback undoes the promote
-  bluegreen promote --keep-old          # keep the old color running for a quick way back";
+  bluegreen promote --bake 900 --keep-old  # 15 minutes to undo; keep the old color after
+  bluegreen --accept-unmeasured promote # a quiet environment: finish the bake with too few
+                                        # requests to measure the split (a mismatch still holds)";
 
 pub const ROLLBACK: &str = "\
 Examples:

@@ -81,6 +81,8 @@ fn snapshot(weights: Weights, stable: Color, bake: Option<Bake>) -> Snapshot {
             test_color: Some(Color::Green),
             test_id: Some("arn:test".into()),
             faults: Vec::new(),
+            written: None,
+            written_services: Vec::new(),
         },
         colors: PerColor::new(
             color(Color::Blue, "v1", "sha256:aaaa1111bbbb2222", 2, 2),

@@ -15,7 +15,7 @@ use crate::platform::{
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, LogLine, Operator, OperatorError, PerColor, Snapshot, UnixMillis,
-    Weights, bake, healthy_count, limits,
+    Weights, bake, drift, healthy_count, limits, split,
 };
 
 pub mod release;
@@ -42,6 +42,9 @@ pub mod exit {
     pub const ROLLED_BACK: i32 = 6;
     /// A release paused, awaiting a person (only when asked to stop there).
     pub const PAUSED: i32 = 7;
+    /// `status --check`: drift (weights someone else wrote, or traffic that does not follow
+    /// the listener).
+    pub const DRIFT: i32 = 8;
 }
 
 /// Whether writes are allowed in this session.
@@ -239,6 +242,20 @@ pub struct Ops {
     operator: Operator,
     /// Why (`--reason`), kept with the lock and in the journal.
     reason: Option<String>,
+    /// `--accept-unmeasured`: a bake may finish with too few requests measured to judge the
+    /// split (never with a measured mismatch).
+    accept_unmeasured: bool,
+}
+
+/// How a bake finished: the bake, and the measured split its scale-in relied on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishedBake {
+    pub bake: Bake,
+    /// The requests' split since the promote, judged against 100% on the stable color;
+    /// `None` when nothing was scaled in (keep-old).
+    pub split: Option<split::SplitVerdict>,
+    /// The split could not be judged and `--accept-unmeasured` let the scale-in go ahead.
+    pub accepted_unmeasured: bool,
 }
 
 impl Ops {
@@ -254,6 +271,7 @@ impl Ops {
             max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
             operator,
             reason: None,
+            accept_unmeasured: false,
         }
     }
 
@@ -279,6 +297,33 @@ impl Ops {
         &self.operator
     }
 
+    /// The same verbs, letting a bake finish when too few requests were measured to judge
+    /// the split (`--accept-unmeasured`).
+    pub fn with_accept_unmeasured(mut self, accept: bool) -> Self {
+        self.accept_unmeasured = accept;
+        self
+    }
+
+    pub fn accepts_unmeasured(&self) -> bool {
+        self.accept_unmeasured
+    }
+
+    /// Desired, listener and observed weights, with the verdict on the requests since the
+    /// last write ([`split::window_for`]). A metrics failure is reported inside, never fatal.
+    pub async fn measure(&self, listener: &crate::rollout::Listener) -> split::Measured {
+        let resolution = self.platform.info().metrics_resolution_ms;
+        let window = split::window_for(listener, now_millis(), resolution);
+        let requests = match window {
+            None => Ok(PerColor::new(0, 0)),
+            Some(secs) => match self.platform.metrics(secs).await {
+                Ok(Some(m)) => Ok(split::counts(&m)),
+                Ok(None) => Err("the platform reports no request metrics".to_string()),
+                Err(e) => Err(format!("request metrics unavailable: {e}")),
+            },
+        };
+        split::measured(listener, window, requests)
+    }
+
     /// The same verbs with another task ceiling per color.
     pub fn with_max_tasks(mut self, max_tasks: u32) -> Self {
         self.max_tasks = max_tasks;
@@ -301,8 +346,10 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
+        let resting = adopt_resting(&mut snap);
         guard::check_shift(&snap, desired, force)?;
+        self.record_resting(resting).await?;
         let change = self.platform.set_weights(desired).await;
         verified(change)
     }
@@ -315,9 +362,11 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
+        let resting = adopt_resting(&mut snap);
         let finishes = self.platform.info().finishes_bake;
         let target = guard::check_promote(&snap, pending, finishes)?;
+        self.record_resting(resting).await?;
         let old = target.other();
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
         let bake = Bake::starting(old, now_millis(), opts.bake.as_millis(), opts.keep_old);
@@ -342,6 +391,13 @@ impl Ops {
     /// (unless keep-old), as [`crate::rollout::bake`] decides. Does nothing when no bake is
     /// pending; a stale bake is only cleared.
     pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
+        Ok(self.finish_bake_measured().await?.map(|f| f.bake))
+    }
+
+    /// [`Ops::finish_bake`], saying what the scale-in relied on. The old color is scaled in
+    /// only when the requests since the promote all went to the stable color
+    /// ([`split::judge`]); too few requests hold the bake unless `--accept-unmeasured`.
+    pub async fn finish_bake_measured(&self) -> Result<Option<FinishedBake>, OpError> {
         self.access.check("promote")?;
         let listener = self.platform.listener().await?;
         match listener.bake_step(UnixMillis::MAX) {
@@ -352,6 +408,14 @@ impl Ops {
             }
             BakeStep::Hold(refusal) => Err(refusal.into()),
             BakeStep::Finish { stable, bake } => {
+                let (split, accepted_unmeasured) = if bake.keep_old {
+                    (None, false)
+                } else {
+                    let verdict = self.measure_promote(&listener, stable).await;
+                    let accepted =
+                        split::check_scale_in(&verdict, bake.old, self.accept_unmeasured)?;
+                    (Some(verdict), accepted)
+                };
                 // Cleared first: from here on a rollback targets the stable color, not the old
                 // one that is about to go away.
                 self.platform.record_stable(stable, None).await?;
@@ -359,8 +423,31 @@ impl Ops {
                 if let Some(old) = bake::scale_in(now.weights, stable, &bake)? {
                     self.platform.scale(old, 0).await?;
                 }
-                Ok(Some(bake))
+                Ok(Some(FinishedBake {
+                    bake,
+                    split,
+                    accepted_unmeasured,
+                }))
             }
+        }
+    }
+
+    /// The requests since the promote's write, judged against all of them on `stable`.
+    async fn measure_promote(
+        &self,
+        listener: &crate::rollout::Listener,
+        stable: Color,
+    ) -> split::SplitVerdict {
+        let m = self.measure(listener).await;
+        let need = split::MIN_ALL_REQUESTS;
+        match m.verdict {
+            Some(_) if m.desired == Weights::all(stable) || m.listener == Weights::all(stable) => {
+                split::judge(Weights::all(stable), m.requests)
+            }
+            _ => split::SplitVerdict::TooFewRequests {
+                n: m.requests.blue + m.requests.green,
+                need,
+            },
         }
     }
 
@@ -401,10 +488,12 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
+        let resting = adopt_resting(&mut snap);
         let target = guard::check_deploy(&snap, color)?;
         let desired = guard::deploy_count(&snap, target);
         guard::check_count(target, desired, self.max_tasks)?;
+        self.record_resting(resting).await?;
         Ok(self.platform.deploy(target, tag, desired).await?)
     }
 
@@ -424,6 +513,32 @@ impl Ops {
         // The test listener shows the idle color; not on any critical path.
         let _ = self.platform.point_test_listener(color.other()).await;
         Ok(true)
+    }
+
+    /// Records the stable color [`adopt_resting`] found, with the verb's first write (after
+    /// its guards passed, so a refused verb writes nothing).
+    async fn record_resting(&self, resting: Option<Color>) -> Result<(), OpError> {
+        if let Some(color) = resting {
+            self.platform.record_stable(color, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Records `stable` on a listener with no stable color, after checking the stack against
+    /// `expected` (the profile's services and task families, when the caller has them), as
+    /// [`crate::rollout::drift::check_adopt`] decides. Idempotent for the color recorded.
+    pub async fn adopt(
+        &self,
+        stable: Color,
+        expected: Option<&PerColor<drift::Expected>>,
+    ) -> Result<drift::Adopted, OpError> {
+        self.access.check("adopt")?;
+        let snap = self.platform.snapshot().await?;
+        let adopted = drift::check_adopt(&snap, stable, expected)?;
+        if adopted.recorded {
+            self.platform.record_stable(stable, None).await?;
+        }
+        Ok(adopted)
     }
 
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
@@ -498,6 +613,15 @@ impl Ops {
     ) -> Result<Snapshot, OpError> {
         wait::wait(self.platform.as_ref(), what, timeout, Some(watch)).await
     }
+}
+
+/// On a stack with no recorded stable color at rest, the color with 100% is stable
+/// (AGREEMENTS "Existing stacks"): it is set in `snap` for the guards, and returned so the
+/// verb records it with its first write.
+fn adopt_resting(snap: &mut Snapshot) -> Option<Color> {
+    let color = guard::resting_stable(snap)?;
+    snap.listener.stable = Some(color);
+    Some(color)
 }
 
 /// Turns a weight change that was not verified into an error.

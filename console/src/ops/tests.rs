@@ -242,12 +242,15 @@ async fn a_test_listener_that_cannot_be_repointed_is_a_warning_not_a_failure() {
 #[tokio::test]
 async fn finish_bake_clears_first_then_scales_the_old_color_in() {
     let p = promoted(now_millis() + 60_000, false);
-    let bake = ops(&p)
-        .finish_bake()
+    p.state().metrics = Some(requests(0, 200));
+    let done = ops(&p)
+        .finish_bake_measured()
         .await
         .expect("finish")
         .expect("a bake");
-    assert_eq!(bake.old, Color::Blue);
+    assert_eq!(done.bake.old, Color::Blue);
+    assert!(done.split.is_some_and(|v| v.matches()));
+    assert!(!done.accepted_unmeasured);
     let calls = p.calls();
     let clear = calls
         .iter()
@@ -284,6 +287,54 @@ async fn finish_bake_keeps_the_old_color_with_keep_old_and_does_nothing_without_
     assert_eq!(ops(&p).finish_bake().await.expect("nothing"), None);
 }
 
+/// Request counts per color over any window.
+fn requests(blue: u64, green: u64) -> PerColor<crate::rollout::ColorMetrics> {
+    let m = |requests| crate::rollout::ColorMetrics {
+        points: Vec::new(),
+        window: Some(crate::rollout::MetricPoint {
+            at: 0,
+            requests,
+            errors_5xx: 0,
+            p99_ms: None,
+        }),
+    };
+    PerColor::new(m(blue), m(green))
+}
+
+#[tokio::test]
+async fn finish_bake_holds_until_the_requests_show_the_promote() {
+    // No metrics at all: too few requests; the refusal says how to override.
+    let p = promoted(0, false);
+    let r = refused(ops(&p).finish_bake().await);
+    assert_eq!(r.rule, GuardRule::SplitUnmeasured);
+    assert!(r.reason.contains("--accept-unmeasured"), "{r}");
+    assert!(r.reason.contains("blue keeps running"), "{r}");
+    assert_eq!(p.state().services.get(Color::Blue).desired, 2);
+    assert!(p.state().listener.bake.is_some(), "still pending");
+
+    // Too few requests, overridden: scaled in, and the answer says so.
+    let done = ops(&p)
+        .with_accept_unmeasured(true)
+        .finish_bake_measured()
+        .await
+        .expect("finish")
+        .expect("a bake");
+    assert!(done.accepted_unmeasured);
+    assert_eq!(p.state().services.get(Color::Blue).desired, 0);
+
+    // Something still routes to the old color: held, even with the override.
+    let p = promoted(0, false);
+    p.state().metrics = Some(requests(40, 160));
+    let r = refused(ops(&p).with_accept_unmeasured(true).finish_bake().await);
+    assert_eq!(r.rule, GuardRule::SplitUnmeasured);
+    assert!(
+        r.reason
+            .contains("observed split blue 20 / green 80 over 200 requests does not match the desired blue 0 / green 100"),
+        "{r}"
+    );
+    assert_eq!(p.state().services.get(Color::Blue).desired, 2);
+}
+
 #[tokio::test]
 async fn finish_bake_holds_when_traffic_moved() {
     let p = promoted(0, false);
@@ -298,6 +349,7 @@ async fn finish_bake_holds_when_traffic_moved() {
 #[tokio::test]
 async fn finish_bake_rechecks_after_the_clear_when_the_listener_moves_under_it() {
     let p = promoted(0, false);
+    p.state().metrics = Some(requests(0, 200));
     // Another console shifts right after this one read the listener.
     p.inject(Fault::ListenerMoves(w(20, 80)));
     let r = refused(ops(&p).finish_bake().await);

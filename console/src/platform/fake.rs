@@ -177,6 +177,8 @@ impl FakePlatform {
                 test_color: Some(Color::Green),
                 test_id: Some("fake-test-listener".into()),
                 faults: Vec::new(),
+                written: None,
+                written_services: Vec::new(),
             },
             services: PerColor::new(service(blue_tasks, Some("v1")), service(0, None)),
             images: vec![image(2, "v2"), image(1, "v1")],
@@ -489,6 +491,12 @@ impl Platform for FakePlatform {
             ));
         } else if !self.scripted(&mut s, &Fault::WeightNotApplied) {
             s.listener.weights = desired;
+        }
+        if write_error.is_none() {
+            s.listener.written = Some(crate::rollout::Written {
+                weights: desired,
+                at: crate::clock::now_millis(),
+            });
         }
         if self.scripted(&mut s, &Fault::ReadBackFails) {
             return WeightChange {

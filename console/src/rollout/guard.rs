@@ -38,6 +38,14 @@ pub enum GuardRule {
     OverCeiling,
     /// A release driven by a plan is running.
     ReleaseRunning,
+    /// `adopt` on a listener that already records another stable color.
+    StableRecorded,
+    /// `adopt` found the stack differs from the profile (services, task families), or the
+    /// color to adopt does not serve.
+    StackMismatch,
+    /// The requests' measured split does not (yet) show the desired weights: the old color
+    /// is not scaled in (`--accept-unmeasured` overrides too few requests).
+    SplitUnmeasured,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.
@@ -98,9 +106,9 @@ pub fn check_promote(
 ) -> Result<Color, Refusal> {
     let listener = &snap.listener;
     let stable = listener.stable.ok_or_else(|| {
-        Refusal::new(
-            GuardRule::NoStable,
-            "no stable color is recorded: deploy a first release (it becomes stable) before promoting",
+        no_stable(
+            listener,
+            "deploy a first release (it becomes stable) before promoting",
         )
     })?;
     if let Some(bake) = already_promoted(listener) {
@@ -158,7 +166,8 @@ pub fn rollback_candidates(listener: &Listener) -> Vec<Color> {
     Color::ALL
         .into_iter()
         .filter(|c| {
-            listener.stable == Some(*c) || listener.bake.as_ref().map(|b| b.old) == Some(*c)
+            listener.stable.or_else(|| resting(listener)) == Some(*c)
+                || listener.bake.as_ref().map(|b| b.old) == Some(*c)
         })
         .collect()
 }
@@ -176,12 +185,15 @@ pub fn rollback_target(
         Some(bake) if Some(bake.old) != listener.stable && healthy_targets(bake.old) > 0 => {
             bake.old
         }
-        _ => listener.stable.ok_or_else(|| {
-            Refusal::new(
-                GuardRule::NoStable,
-                "no stable color is recorded, so there is nothing to roll back to; use `shift` to set weights explicitly",
-            )
-        })?,
+        _ => listener
+            .stable
+            .or_else(|| resting(listener))
+            .ok_or_else(|| {
+                no_stable(
+                    listener,
+                    "there is nothing to roll back to; use `shift` to set weights explicitly",
+                )
+            })?,
     };
     if healthy_targets(target) == 0 {
         return Err(Refusal::new(
@@ -192,6 +204,36 @@ pub fn rollback_target(
         ));
     }
     Ok(target)
+}
+
+/// The refusal when no stable color is recorded. With traffic split (a stack made outside
+/// this project, say) it names the verb that records one; at rest, `advice`.
+fn no_stable(listener: &Listener, advice: &str) -> Refusal {
+    let reason = if listener.weights.is_split() {
+        format!(
+            "no stable color is recorded and traffic is split ({}): say which color is stable with `bluegreen adopt --stable blue` (or green), which first checks the stack against the profile",
+            listener.weights
+        )
+    } else {
+        format!("no stable color is recorded: {advice}")
+    };
+    Refusal::new(GuardRule::NoStable, reason)
+}
+
+/// The stable color of a listener with no record at rest: the color with 100% (AGREEMENTS
+/// "Existing stacks"). It is recorded with the console's first write.
+fn resting(listener: &Listener) -> Option<Color> {
+    match listener.stable {
+        Some(_) => None,
+        None => listener.weights.live(),
+    }
+}
+
+/// The color to record as stable before the first write to a stack with no record: at rest
+/// with a healthy target on the color that has 100%. `None` when a color is recorded, when
+/// traffic is split (`bluegreen adopt` decides), or when nothing runs (a first release).
+pub fn resting_stable(snap: &Snapshot) -> Option<Color> {
+    resting(&snap.listener).filter(|c| snap.colors.get(*c).healthy_targets() > 0)
 }
 
 /// Whether a rollback to `target` must also rewrite the stable record: it moves the stable

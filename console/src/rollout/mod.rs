@@ -4,12 +4,14 @@
 
 pub mod bake;
 mod color;
+pub mod drift;
 pub mod gate;
 pub mod guard;
 pub mod limits;
 pub mod operator;
 pub mod plan;
 pub mod release;
+pub mod split;
 mod state;
 mod weights;
 
@@ -20,6 +22,7 @@ pub use guard::{GuardRule, Refusal};
 pub use operator::{Operator, OperatorError};
 pub use plan::{Plan, SmokeCheck, Step};
 pub use release::{Outcome, Release, Stage};
+pub use split::SplitVerdict;
 pub use state::*;
 pub use weights::{Share, ShareError, Weights, WeightsError};
 

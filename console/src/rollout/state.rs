@@ -40,6 +40,35 @@ pub struct Listener {
     /// proxy only). Empty, and absent from JSON, everywhere else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<InjectedFault>,
+    /// The weights a console last wrote, recorded with the listener (a tag on AWS, the
+    /// daemon's state locally) so every console on the environment shares it. `None` when no
+    /// console has written them yet (a stack made elsewhere). Weights that differ from it
+    /// were changed by someone else: drift ([`crate::rollout::drift`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<Written>,
+    /// What a console last set on each color's service (AWS: listener tags beside the
+    /// weights' record; the local daemon runs the services itself and records none). A
+    /// service that differs was changed by someone else: drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written_services: Vec<WrittenService>,
+}
+
+/// What a console last set on one color's service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenService {
+    pub color: Color,
+    pub desired: u32,
+    /// `family:revision`, when the write named it (a deploy does; a scale reports what the
+    /// service ran).
+    pub task_definition: Option<String>,
+}
+
+/// What a console last wrote to the production listener, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub weights: Weights,
+    /// When the write was made: the measured split counts only requests after it.
+    pub at: UnixMillis,
 }
 
 /// A fault the local proxy injects into one color's answers, so a release's gates can be seen

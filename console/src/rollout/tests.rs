@@ -46,6 +46,8 @@ pub(crate) fn snap(
             test_color: None,
             test_id: None,
             faults: Vec::new(),
+            written: None,
+            written_services: Vec::new(),
         },
         colors: PerColor::new(
             color_state(Color::Blue, blue),
@@ -137,9 +139,39 @@ fn promote_refused_when_canary_unhealthy() {
 #[test]
 fn promote_refused_without_stable() {
     let s = snap(w(10), None, (2, 2), (2, 2));
+    let r = check_promote(&s, None, false).expect_err("no stable");
+    assert_eq!(r.rule, GuardRule::NoStable);
+    assert!(
+        r.reason
+            .contains("traffic is split (blue 90 / green 10): say which color is stable with `bluegreen adopt --stable blue`"),
+        "{}",
+        r.reason
+    );
+}
+
+/// A stack made outside this project at rest: the color with 100% is stable (and is what
+/// the first write records); split, `adopt` decides; with nothing running, it is a first
+/// release and nothing is guessed.
+#[test]
+fn a_resting_listener_with_no_record_has_its_live_color_as_stable() {
+    let rest = snap(w(0), None, (2, 2), (0, 0));
+    assert_eq!(guard::resting_stable(&rest), Some(Color::Blue));
+    assert_eq!(rest.rollback_target(), Ok(Color::Blue));
     assert_eq!(
-        check_promote(&s, None, false).expect_err("no stable").rule,
-        GuardRule::NoStable
+        guard::rollback_candidates(&rest.listener),
+        vec![Color::Blue]
+    );
+    assert_eq!(
+        guard::resting_stable(&snap(w(10), None, (2, 2), (2, 2))),
+        None
+    );
+    assert_eq!(
+        guard::resting_stable(&snap(w(0), None, (0, 0), (0, 0))),
+        None
+    );
+    assert_eq!(
+        guard::resting_stable(&snap(w(0), Some(Color::Blue), (2, 2), (0, 0))),
+        None
     );
 }
 
@@ -194,9 +226,12 @@ fn rollback_refused_when_target_has_no_healthy_target() {
 #[test]
 fn rollback_refused_without_stable() {
     let s = snap(w(60), None, (2, 2), (2, 2));
-    assert_eq!(
-        s.rollback_target().expect_err("no stable").rule,
-        GuardRule::NoStable
+    let r = s.rollback_target().expect_err("no stable");
+    assert_eq!(r.rule, GuardRule::NoStable);
+    assert!(
+        r.reason.contains("bluegreen adopt --stable"),
+        "{}",
+        r.reason
     );
 }
 

@@ -109,6 +109,8 @@ pub fn snapshot(weights: Weights, stable: Color, blue: ColorState, green: ColorS
             test_color: Some(stable.other()),
             test_id: Some("127.0.0.1:8081".into()),
             faults: Vec::new(),
+            written: None,
+            written_services: Vec::new(),
         },
         colors: PerColor::new(blue, green),
         api_calls: 1,

@@ -168,7 +168,11 @@ async fn promote_bakes_then_scales_the_old_color_to_zero() {
     env.cli(&["shift", "--green", "20"])
         .await
         .expect_code(exit::OK);
-    let run = env.cli(&["promote", "--bake", "1"]).await;
+    // moto serves no traffic, so no split can be measured: the override is explicit, and
+    // the output says it was used.
+    let run = env
+        .cli(&["--accept-unmeasured", "promote", "--bake", "1"])
+        .await;
     run.expect_code(exit::OK);
     assert!(
         run.stderr
@@ -177,8 +181,9 @@ async fn promote_bakes_then_scales_the_old_color_to_zero() {
         run.stderr
     );
     assert!(
-        run.stdout
-            .contains("green is live and stable; bake finished: blue scaled to 0"),
+        run.stdout.contains(
+            "green is live and stable; bake finished: blue scaled to 0 (accepted unmeasured: --accept-unmeasured)"
+        ),
         "{}",
         run.stdout
     );
@@ -305,7 +310,22 @@ async fn the_next_promote_finishes_a_pending_bake() {
         .set_tag(TAG_BAKE_UNTIL, &soon.to_string())
         .await
         .expect("shorten the bake");
-    let run = env.cli(&["promote"]).await;
+    // Without a measured split (moto serves no traffic) the bake holds and says how to
+    // override; the old color keeps running.
+    let held = env.cli(&["promote"]).await;
+    held.expect_code(exit::REFUSED);
+    assert!(
+        held.stderr.contains("bake held, blue keeps running")
+            && held.stderr.contains("--accept-unmeasured"),
+        "{}",
+        held.stderr
+    );
+    assert_eq!(env.topo.service(Color::Blue).await.expect("blue").0, 2);
+    assert_eq!(
+        env.topo.tag(TAG_BAKE_OLD).await.expect("tags").as_deref(),
+        Some("blue")
+    );
+    let run = env.cli(&["--accept-unmeasured", "promote"]).await;
     run.expect_code(exit::OK);
     assert!(
         run.stderr.contains("its bake is pending; finishing it"),

@@ -102,9 +102,14 @@ async fn until(platform: &dyn Platform, what: &str, done: impl Fn(&Release) -> b
 
 /// Runs `bluegreen resume` to its end within [`DRIVE_LIMIT`]: its pid and what it printed.
 async fn resume(stack: &Stack) -> (u32, Run) {
-    let child = cli::command(&stack.config, &stack.env(), &["resume"])
-        .spawn()
-        .expect("spawn resume");
+    // moto serves no traffic: the promote's bake is accepted unmeasured, explicitly.
+    let child = cli::command(
+        &stack.config,
+        &stack.env(),
+        &["--accept-unmeasured", "resume"],
+    )
+    .spawn()
+    .expect("spawn resume");
     let pid = child.id().expect("a pid");
     let out = tokio::time::timeout(DRIVE_LIMIT, child.wait_with_output())
         .await

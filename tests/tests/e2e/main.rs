@@ -10,6 +10,7 @@
 mod aws_bench;
 mod aws_cli;
 mod aws_doctor;
+mod aws_drift;
 mod aws_faults;
 mod aws_platform;
 mod aws_release;
@@ -23,6 +24,7 @@ mod delivery_operator_policy;
 mod delivery_terraform;
 mod demo_captures;
 mod local_control;
+mod local_drift;
 mod local_fault;
 mod local_inject;
 mod local_plan;

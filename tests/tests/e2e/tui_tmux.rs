@@ -108,3 +108,50 @@ async fn console_moves_the_slider_applies_promotes_and_rolls_back() {
         "the alternate screen is gone after quitting:\n{screen}"
     );
 }
+
+/// The figure "time from an out-of-band change to drift on screen": proxy weights changed
+/// behind the console (a control client that is not a console), timed until the console's
+/// traffic panel shows the drift warning, and until it is gone when the weights are back.
+/// Printed, never asserted on: timing targets go in benchmarks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_made_behind_the_console_shows_on_screen_and_clears() {
+    let p = LocalPlatform::start(&["v1"], &[]).await;
+    p.first_release("v1", 1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = p.state.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let tmux = Tmux::start(&dir.path().join("tmux.sock"), &cwd, &p.state, 160, 48);
+    tmux.wait_for(
+        "the console with the listener loaded",
+        &["live blue", "desired·listener·observed"],
+    );
+    let until = |shown: bool| {
+        let start = Instant::now();
+        loop {
+            let screen = tmux.screen();
+            if screen.contains("⚠ drift: weights changed outside the console") == shown {
+                return (start.elapsed(), screen);
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "drift shown={shown} never came; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut seen = Vec::new();
+    for (blue, green) in [(50, 50), (70, 30), (90, 10)] {
+        let changed = Instant::now();
+        crate::local_drift::set_behind_the_console(&p, blue, green).await;
+        let (_, screen) = until(true);
+        seen.push(changed.elapsed());
+        assert!(
+            screen.contains(&format!("the listener shows blue {blue} / green {green}"))
+                && screen.contains(&format!("blue 100·{blue}·")),
+            "{screen}"
+        );
+        // Back to what the console wrote: the warning goes.
+        crate::local_drift::set_behind_the_console(&p, 100, 0).await;
+        until(false);
+    }
+    println!("figure: out-of-band proxy weight change to drift on the console's screen: {seen:?}");
+}

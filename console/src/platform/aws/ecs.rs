@@ -371,6 +371,12 @@ impl AwsPlatform {
             .send()
             .await
             .map_err(|e| UPDATE_SERVICE.error(&res.service, e))?;
+        self.record_service(crate::rollout::WrittenService {
+            color,
+            desired,
+            task_definition: Some(info.family_revision.clone()),
+        })
+        .await;
         Ok(DeployReceipt {
             color,
             tag: tag.to_string(),
@@ -383,7 +389,8 @@ impl AwsPlatform {
 
     pub(super) async fn scale_service(&self, color: Color, desired: u32) -> PlatformResult<()> {
         let service = &self.cfg.colors.get(color).service;
-        self.ecs
+        let out = self
+            .ecs
             .update_service()
             .cluster(&self.cfg.cluster)
             .service(service)
@@ -391,6 +398,16 @@ impl AwsPlatform {
             .send()
             .await
             .map_err(|e| UPDATE_SERVICE.error(service, e))?;
+        let task_definition = out
+            .service()
+            .and_then(|s| s.task_definition())
+            .map(|arn| family_revision_of(Some(arn)));
+        self.record_service(crate::rollout::WrittenService {
+            color,
+            desired,
+            task_definition,
+        })
+        .await;
         Ok(())
     }
 }

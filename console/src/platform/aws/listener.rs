@@ -8,12 +8,65 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::AwsPlatform;
 use super::calls::Op;
 use crate::platform::{FaultKind, PlatformError, PlatformResult, WeightChange};
-use crate::rollout::{Bake, Color, Listener, TargetHealth, TargetState, Weights};
+use crate::rollout::{
+    Bake, Color, Listener, TargetHealth, TargetState, Weights, Written, WrittenService,
+};
 
 pub const TAG_STABLE: &str = "bluegreen:stable";
 pub const TAG_BAKE_OLD: &str = "bluegreen:bake-old";
 pub const TAG_BAKE_UNTIL: &str = "bluegreen:bake-until";
 pub const TAG_KEEP_OLD: &str = "bluegreen:keep-old";
+/// The weights a console last wrote and when: `BLUE/GREEN@MILLIS`, per mille
+/// (`900/100@1764763200000`). Drift is any other weights on the listener.
+pub const TAG_WRITTEN: &str = "bluegreen:weights";
+
+/// What a console last set on a color's service: `bluegreen:service-blue =
+/// DESIRED[@FAMILY:REVISION]`.
+pub fn service_tag_key(color: Color) -> String {
+    format!("bluegreen:service-{color}")
+}
+
+/// The service tag's value.
+pub fn service_tag(w: &WrittenService) -> String {
+    match &w.task_definition {
+        Some(td) => format!("{}@{td}", w.desired),
+        None => w.desired.to_string(),
+    }
+}
+
+/// Parses a service tag; `None` when it is not one.
+pub fn parse_service_tag(color: Color, v: &str) -> Option<WrittenService> {
+    let (desired, td) = match v.split_once('@') {
+        Some((d, td)) if !td.is_empty() => (d, Some(td.to_string())),
+        Some(_) => return None,
+        None => (v, None),
+    };
+    Some(WrittenService {
+        color,
+        desired: desired.parse().ok()?,
+        task_definition: td,
+    })
+}
+
+/// The [`TAG_WRITTEN`] value of `w`.
+pub fn written_tag(w: &Written) -> String {
+    format!(
+        "{}/{}@{}",
+        w.weights.get(Color::Blue),
+        w.weights.get(Color::Green),
+        w.at
+    )
+}
+
+/// Parses a [`TAG_WRITTEN`] value; `None` when it is not one (a hand-edited tag is no record).
+pub fn parse_written_tag(v: &str) -> Option<Written> {
+    let (weights, at) = v.split_once('@')?;
+    let (blue, green) = weights.split_once('/')?;
+    Some(Written {
+        weights: Weights::permille(blue.parse().ok()?, green.parse().ok()?).ok()?,
+        at: at.parse().ok()?,
+    })
+}
 
 const DESCRIBE_LISTENERS: Op = Op::new("elbv2", "DescribeListeners");
 const DESCRIBE_TAGS: Op = Op::new("elbv2", "DescribeTags");
@@ -197,6 +250,15 @@ impl AwsPlatform {
             test_color,
             test_id: self.test_listener.clone(),
             faults: Vec::new(),
+            written: tag(TAG_WRITTEN).as_deref().and_then(parse_written_tag),
+            written_services: Color::ALL
+                .into_iter()
+                .filter_map(|c| {
+                    tag(&service_tag_key(c))
+                        .as_deref()
+                        .and_then(|v| parse_service_tag(c, v))
+                })
+                .collect(),
         })
     }
 
@@ -315,6 +377,31 @@ impl AwsPlatform {
             Ok(w) => (Some(w), None),
             Err(e) => (None, Some(e)),
         };
+        // After the weights are in force (never on their critical path): what this console
+        // wrote, so every console tells its own change from someone else's.
+        if write_error.is_none() {
+            let written = Written {
+                weights: desired,
+                at: crate::clock::now_millis(),
+            };
+            let tag = Tag::builder()
+                .key(TAG_WRITTEN)
+                .value(written_tag(&written))
+                .build();
+            if let Err(e) = self
+                .elb
+                .add_tags()
+                .resource_arns(&self.prod_listener)
+                .tags(tag)
+                .send()
+                .await
+            {
+                tracing::warn!(
+                    "weights written, but not recorded as written (status may show drift): {}",
+                    ADD_TAGS.error(&self.prod_listener, e)
+                );
+            }
+        }
         WeightChange {
             previous,
             desired,
@@ -355,6 +442,29 @@ impl AwsPlatform {
                 .map_err(|e| REMOVE_TAGS.error(&self.prod_listener, e))?;
         }
         Ok(())
+    }
+
+    /// Records what this console set on a color's service, after the write (a failure is a
+    /// warning: `status` then shows drift until the next write).
+    pub(super) async fn record_service(&self, w: WrittenService) {
+        let tag = Tag::builder()
+            .key(service_tag_key(w.color))
+            .value(service_tag(&w))
+            .build();
+        if let Err(e) = self
+            .elb
+            .add_tags()
+            .resource_arns(&self.prod_listener)
+            .tags(tag)
+            .send()
+            .await
+        {
+            tracing::warn!(
+                "{} service set, but not recorded as written (status may show drift): {}",
+                w.color,
+                ADD_TAGS.error(&self.prod_listener, e)
+            );
+        }
     }
 
     pub(super) async fn write_test_listener(&self, color: Color) -> PlatformResult<()> {
@@ -424,4 +534,47 @@ pub(crate) async fn resolve(
                 format!("the load balancer has no listener on port {port}"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_tag_round_trips_and_refuses_junk() {
+        let w = Written {
+            weights: Weights::permille(999, 1).expect("valid"),
+            at: 1_764_763_200_000,
+        };
+        assert_eq!(written_tag(&w), "999/1@1764763200000");
+        assert_eq!(parse_written_tag(&written_tag(&w)), Some(w));
+        for junk in ["", "90/10", "900/200@1", "a/b@c", "900/100@", "1000/0@x"] {
+            assert_eq!(parse_written_tag(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn the_service_tag_round_trips_and_refuses_junk() {
+        for w in [
+            WrittenService {
+                color: Color::Green,
+                desired: 3,
+                task_definition: Some("blog-green:7".into()),
+            },
+            WrittenService {
+                color: Color::Blue,
+                desired: 0,
+                task_definition: None,
+            },
+        ] {
+            assert_eq!(
+                parse_service_tag(w.color, &service_tag(&w)),
+                Some(w.clone())
+            );
+        }
+        assert_eq!(service_tag_key(Color::Blue), "bluegreen:service-blue");
+        for junk in ["", "x", "2@", "-1@a:1"] {
+            assert_eq!(parse_service_tag(Color::Blue, junk), None, "{junk}");
+        }
+    }
 }

@@ -45,7 +45,7 @@ mod release;
 pub use calls::Counts;
 pub(crate) use calls::Op;
 pub(crate) use listener::resolve as resolve_listener;
-pub use listener::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_KEEP_OLD, TAG_STABLE};
+pub use listener::{TAG_BAKE_OLD, TAG_BAKE_UNTIL, TAG_KEEP_OLD, TAG_STABLE, TAG_WRITTEN};
 
 /// Overrides from the command line.
 #[derive(Debug, Clone, Default)]

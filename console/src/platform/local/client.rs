@@ -271,7 +271,10 @@ impl Platform for LocalClient {
 
     async fn set_weights(&self, desired: Weights) -> WeightChange {
         match self
-            .request::<WeightChange>(Request::SetWeights { weights: desired })
+            .request::<WeightChange>(Request::SetWeights {
+                weights: desired,
+                record: true,
+            })
             .await
         {
             Ok(change) => change,

@@ -50,6 +50,10 @@ pub enum Request {
     },
     SetWeights {
         weights: Weights,
+        /// Keep these as the weights a console last wrote (every console sends `true`). A
+        /// client that leaves it out changes the weights "out of band": drift.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        record: bool,
     },
     RecordStable {
         stable: Color,
@@ -187,6 +191,7 @@ pub(crate) mod tests {
             v: VERSION,
             body: Request::SetWeights {
                 weights: Weights::with_green_percent(10).expect("valid"),
+                record: false,
             },
         };
         let line = serde_json::to_string(&req).expect("json");
@@ -251,8 +256,9 @@ pub(crate) mod tests {
                 }),
                 (color(), any::<u32>())
                     .prop_map(|(color, desired)| Request::Scale { color, desired }),
-                (0u16..=1000).prop_map(|g| Request::SetWeights {
-                    weights: Weights::permille(1000 - g, g).expect("in range")
+                (0u16..=1000, any::<bool>()).prop_map(|(g, record)| Request::SetWeights {
+                    weights: Weights::permille(1000 - g, g).expect("in range"),
+                    record,
                 }),
                 (
                     color(),

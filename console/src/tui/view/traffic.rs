@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{dim, error_line, fmt, panel_block};
-use crate::rollout::{Color, Weights};
+use crate::rollout::{Color, Weights, drift, split};
 use crate::tui::state::{Focus, State};
 
 pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
@@ -57,6 +57,8 @@ pub(super) fn body(state: &State, width: u16, height: Option<u16>) -> Vec<Line<'
         return lines;
     };
     let mut lines = vec![bar(observed, width as usize)];
+    let (three, drifts) = measured_lines(state);
+    lines.extend(drifts);
     lines.extend(fault_lines(state));
     lines.extend(error);
     if let Some(desired) = state.traffic.desired {
@@ -72,6 +74,9 @@ pub(super) fn body(state: &State, width: u16, height: Option<u16>) -> Vec<Line<'
         ]));
     }
     lines.push(slider_line(state, observed));
+    if let Some(three) = three.filter(|_| height.is_none_or(|h| h as usize > lines.len())) {
+        lines.push(three);
+    }
     if height.is_none_or(|h| h as usize > lines.len())
         && let Some(s) = state.snapshot()
     {
@@ -84,6 +89,60 @@ pub(super) fn body(state: &State, width: u16, height: Option<u16>) -> Vec<Line<'
         lines.push(dim(format!("slider moves {canary} · {test}")));
     }
     lines
+}
+
+/// `blue 90·90·89.7  green 10·10·10.3  desired·listener·observed`: the three numbers per
+/// color, observed from the requests after the last write (shown when the panel has room);
+/// and a drift warning with both numbers when the weights are not what a console wrote, or
+/// the requests do not follow them (always shown, under the bar).
+fn measured_lines(state: &State) -> (Option<Line<'static>>, Vec<Line<'static>>) {
+    let Some(s) = state.snapshot() else {
+        return (None, Vec::new());
+    };
+    let l = &s.listener;
+    let since = l.written.map_or(i64::MIN, |w| w.at);
+    let counts = state
+        .metrics
+        .data
+        .as_ref()
+        .and_then(|m| m.as_ref())
+        .map(|m| split::counts_since(m, since, state.info.metrics_resolution_ms));
+    let measured = split::measured(
+        l,
+        counts.as_ref().map(|_| 0),
+        counts.ok_or_else(|| "no metrics yet".to_string()),
+    );
+    let mut spans = Vec::new();
+    for color in Color::ALL {
+        let observed = measured
+            .observed
+            .map_or("-".to_string(), |o| o.share(color).to_string());
+        spans.push(Span::styled(
+            format!(
+                "{color} {}·{}·{observed}  ",
+                measured.desired.share(color),
+                measured.listener.share(color)
+            ),
+            fmt::color_style(color),
+        ));
+    }
+    spans.push(Span::styled(
+        "desired·listener·observed",
+        Style::new().add_modifier(Modifier::DIM),
+    ));
+    let mut lines = Vec::new();
+    // Requests are judged only after a recorded write: without its time the polled window
+    // may straddle a change.
+    let verdict = measured
+        .verdict
+        .filter(|v| l.written.is_some() && matches!(v, split::SplitVerdict::Mismatch { .. }));
+    for d in drift::find(s, verdict.as_ref()) {
+        lines.push(Line::from(Span::styled(
+            format!("⚠ drift: {}", d.describe()),
+            Style::new().fg(Tint::Red).add_modifier(Modifier::BOLD),
+        )));
+    }
+    (Some(Line::from(spans)), lines)
 }
 
 /// `⚠ fault green: 20% 5xx +500ms, 1m40s left`, one line per fault the listener injects (the
@@ -189,5 +248,37 @@ mod tests {
                 t.backend()
             );
         }
+    }
+
+    /// Weights no console wrote: the panel warns with both, under the bar, on the smallest
+    /// screen too; the three numbers per color show where there is room.
+    #[test]
+    fn drift_shows_under_the_bar_with_both_weights() {
+        let mut s = fixtures::healthy_blue_live();
+        if let Some(snap) = s.services.data.as_mut() {
+            snap.listener.written = Some(crate::rollout::Written {
+                weights: crate::rollout::Weights::percent(80, 20).expect("valid"),
+                at: NOW - 60_000,
+            });
+        }
+        s.now = NOW;
+        let lines: Vec<String> = super::body(&s, 200, None)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("blue 80·100·")
+                && l.contains("green 20·0·")
+                && l.ends_with("desired·listener·observed")),
+            "{lines:#?}"
+        );
+        let small: Vec<String> = super::body(&s, 200, Some(3))
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(
+            small[1],
+            "⚠ drift: weights changed outside the console: it wrote blue 80 / green 20, the listener shows blue 100 / green 0"
+        );
     }
 }

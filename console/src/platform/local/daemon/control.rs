@@ -305,7 +305,9 @@ impl Control {
                 desired,
             } => to_value(e.deploy(color, &tag, desired).await),
             Request::Scale { color, desired } => to_value(e.scale(color, desired).await),
-            Request::SetWeights { weights } => to_value(Ok(e.set_weights(weights).await)),
+            Request::SetWeights { weights, record } => {
+                to_value(Ok(e.write_weights(weights, record)))
+            }
             Request::RecordStable { stable, bake } => to_value(e.record_stable(stable, bake).await),
             Request::PointTestListener { color } => to_value(e.point_test_listener(color).await),
             Request::ReadLogs { cursor, limit } => to_value(e.read_logs(&cursor, limit).await),

@@ -28,7 +28,7 @@ use crate::platform::{
 use crate::rollout::gate::AlarmState;
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
-    Snapshot, TargetState, UnixMillis, Weights, bake,
+    Snapshot, TargetState, UnixMillis, Weights, Written, bake, split,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -37,6 +37,10 @@ struct Rollout {
     stable: Option<Color>,
     bake: Option<Bake>,
     release: Option<Release>,
+    /// The weights a console last wrote (drift is any other weights in force).
+    written: Option<Written>,
+    /// Why the due bake is held (not persisted): logged once per reason.
+    held: Option<String>,
 }
 
 pub struct Engine {
@@ -88,6 +92,8 @@ impl Engine {
                 stable: persisted.stable,
                 bake: persisted.bake.clone(),
                 release: persisted.release.clone(),
+                written: persisted.written,
+                held: None,
             }),
             production,
             test,
@@ -122,6 +128,7 @@ impl Engine {
             config: self.config.clone(),
             release: r.release.clone(),
             faults: self.routes.faults.active(now_millis()),
+            written: r.written,
         }
     }
 
@@ -158,6 +165,8 @@ impl Engine {
             test_color: self.routes.test_color(),
             test_id: Some(self.test.clone()),
             faults: self.routes.faults.active(now_millis()),
+            written: r.written,
+            written_services: Vec::new(),
         }
     }
 
@@ -268,8 +277,54 @@ impl Engine {
             self.routes.set_weights(Weights::all(color));
             self.routes.set_test_color(Some(color.other()));
             r.stable = Some(color);
+            r.written = Some(Written {
+                weights: Weights::all(color),
+                at: now_millis(),
+            });
             tracing::info!("first release is healthy on {color}: stable with 100% of traffic");
             let _ = self.save_locked(&r, "first-release");
+        }
+    }
+
+    /// The proxy's requests since the promote's write, judged against all on `stable`.
+    fn promote_split(
+        &self,
+        written: Option<Written>,
+        stable: Color,
+        now: UnixMillis,
+    ) -> split::SplitVerdict {
+        let all = Weights::all(stable);
+        let window = written
+            .filter(|w| w.weights == all)
+            .and_then(|w| split::window_after(w.at, now, 1000, split::MAX_WINDOW_SECS));
+        let counts = match window {
+            Some(secs) => split::counts(&self.metrics.points(secs, now)),
+            None => PerColor::new(0, 0),
+        };
+        split::judge(all, counts)
+    }
+
+    /// Sets the proxy's weights (one atomic store: the next request routes by them), and
+    /// with `record` keeps them as what a console last wrote. A control client that does not
+    /// ask to record (one that is not a console) makes drift.
+    pub fn write_weights(&self, desired: Weights, record: bool) -> WeightChange {
+        let mut r = self.lock_rollout();
+        let previous = self.routes.weights();
+        self.routes.set_weights(desired);
+        if record {
+            r.written = Some(Written {
+                weights: desired,
+                at: now_millis(),
+            });
+        }
+        let write_error = self.save_locked(&r, "set-weights").err();
+        drop(r);
+        WeightChange {
+            previous: Some(previous),
+            desired,
+            observed: Some(self.routes.weights()),
+            write_error,
+            read_error: None,
         }
     }
 
@@ -289,6 +344,21 @@ impl Engine {
                 let _ = self.save_locked(&r, "finish-bake");
             }
             BakeStep::Finish { stable, bake } => {
+                // The old color goes only once the requests since the promote all reach the
+                // stable color (rollout::split); `promote --accept-unmeasured` can finish a
+                // bake held for too few requests.
+                if !bake.keep_old {
+                    let verdict = self.promote_split(r.written, stable, now);
+                    if let Err(refusal) = split::check_scale_in(&verdict, bake.old, false) {
+                        let why = refusal.reason;
+                        if r.held.as_deref() != Some(why.as_str()) {
+                            tracing::warn!("{why}");
+                            r.held = Some(why);
+                        }
+                        return;
+                    }
+                }
+                r.held = None;
                 r.bake = None;
                 // Under the lock the weights cannot have moved since the step: the re-check is
                 // the same read.
@@ -432,19 +502,7 @@ impl Platform for Engine {
     }
 
     async fn set_weights(&self, desired: Weights) -> WeightChange {
-        let r = self.lock_rollout();
-        let previous = self.routes.weights();
-        // One atomic store: the next request routes by the new weights.
-        self.routes.set_weights(desired);
-        let write_error = self.save_locked(&r, "set-weights").err();
-        drop(r);
-        WeightChange {
-            previous: Some(previous),
-            desired,
-            observed: Some(self.routes.weights()),
-            write_error,
-            read_error: None,
-        }
+        self.write_weights(desired, true)
     }
 
     async fn record_stable(&self, stable: Color, bake: Option<Bake>) -> PlatformResult<()> {
@@ -550,6 +608,11 @@ mod tests {
             weights,
             stable: Some(Color::Blue),
             bake: Some(bake),
+            // Written by the promote ten seconds ago.
+            written: Some(Written {
+                weights,
+                at: now_millis() - 10_000,
+            }),
             services: PerColor::new(spec.clone(), spec),
             ..Persisted::default()
         };
@@ -582,12 +645,61 @@ mod tests {
         }
     }
 
-    /// The engine after one tick with blue stable, `weights` in force and `bake` recorded.
+    /// `n` requests served by `color` since the promote (a sample before them is the base).
+    fn served(e: &Engine, color: Color, n: u64) {
+        e.metrics.sample(now_millis() - 5_000);
+        for _ in 0..n {
+            e.metrics
+                .color(color)
+                .record(std::time::Duration::from_millis(1), false);
+        }
+    }
+
+    /// The engine after one tick with blue stable, `weights` in force and `bake` recorded,
+    /// and enough requests since the promote, all on the color with 100%.
     fn ticked(weights: Weights, bake: Bake) -> (tempfile::TempDir, Engine) {
         let dir = tempfile::tempdir().expect("tempdir");
         let e = engine(dir.path(), weights, bake);
+        if let Some(live) = weights.live() {
+            served(&e, live, split::MIN_ALL_REQUESTS);
+        }
         e.tick();
         (dir, e)
+    }
+
+    #[test]
+    fn a_due_bake_is_held_until_the_requests_show_the_split() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = engine(
+            dir.path(),
+            Weights::all(Color::Blue),
+            due(Color::Green, false),
+        );
+        // Too few requests: held, green keeps running.
+        served(&e, Color::Blue, split::MIN_ALL_REQUESTS - 1);
+        e.tick();
+        assert!(bake_of(&e).is_some());
+        assert_eq!(desired(&e, Color::Green), 2);
+        assert!(
+            e.lock_rollout()
+                .held
+                .as_deref()
+                .is_some_and(|h| h.contains("--accept-unmeasured")),
+        );
+        // Something still routes to green: held, with both numbers.
+        e.metrics
+            .color(Color::Green)
+            .record(std::time::Duration::from_millis(1), false);
+        e.metrics
+            .color(Color::Blue)
+            .record(std::time::Duration::from_millis(1), false);
+        e.tick();
+        assert_eq!(desired(&e, Color::Green), 2);
+        let held = e.lock_rollout().held.clone().unwrap_or_default();
+        assert!(
+            held.contains("does not match the desired blue 100 / green 0"),
+            "{held}"
+        );
     }
 
     fn bake_of(e: &Engine) -> Option<Bake> {

@@ -11,7 +11,7 @@ use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
-use crate::rollout::{Bake, Color, InjectedFault, PerColor, Release, Weights};
+use crate::rollout::{Bake, Color, InjectedFault, PerColor, Release, Weights, Written};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -78,6 +78,9 @@ pub struct Persisted {
     /// The faults the proxy injects (`local fault`), so a restart keeps them with their end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<InjectedFault>,
+    /// The weights a console last wrote, to tell drift from the console's own changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<Written>,
 }
 
 impl Default for Persisted {
@@ -92,6 +95,7 @@ impl Default for Persisted {
             config: DaemonConfig::default(),
             release: None,
             faults: Vec::new(),
+            written: None,
         }
     }
 }
