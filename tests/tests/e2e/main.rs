@@ -15,6 +15,7 @@ mod aws_faults;
 mod aws_platform;
 mod aws_release;
 mod aws_release_resume;
+mod blog_browser;
 mod blog_dynamodb;
 mod blog_two_process_sqlite;
 mod cli_shell;
