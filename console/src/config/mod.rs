@@ -138,6 +138,9 @@ pub struct AwsProfile {
     /// seconds); 20 s when not set.
     pub call_timeout: Option<std::time::Duration>,
     pub colors: PerColor<ColorResources>,
+    /// The journal's DynamoDB table (`journal_table`, the Terraform output
+    /// `journal_table_name`); without it writes are not journaled, with a warning.
+    pub journal_table: Option<String>,
 }
 
 /// A listener by ARN, or by load balancer name and port.

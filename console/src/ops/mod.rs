@@ -18,9 +18,11 @@ use crate::rollout::{
     Weights, bake, healthy_count, limits,
 };
 
+mod journal;
 pub mod release;
 mod wait;
 
+pub use journal::Journaled;
 pub use release::{Note, Observer, ReleaseSpec};
 pub use wait::WaitFor;
 
@@ -239,6 +241,10 @@ pub struct Ops {
     operator: Operator,
     /// Why (`--reason`), kept with the lock and in the journal.
     reason: Option<String>,
+    /// The release (and step) this session's writes belong to, for the journal.
+    journal_release: Option<crate::rollout::journal::ReleaseRef>,
+    /// Journal appends that failed, shared by the clones of this session.
+    journal_warnings: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Ops {
@@ -254,6 +260,8 @@ impl Ops {
             max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
             operator,
             reason: None,
+            journal_release: None,
+            journal_warnings: Arc::default(),
         }
     }
 
@@ -301,6 +309,17 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
+        let forced = if force { " (forced)" } else { "" };
+        let result = self.shift_unjournaled(desired, force).await;
+        self.journaled("shift", format!("to {desired}{forced}"), result)
+            .await
+    }
+
+    async fn shift_unjournaled(
+        &self,
+        desired: Weights,
+        force: bool,
+    ) -> Result<WeightChange, OpError> {
         let snap = self.platform.snapshot().await?;
         guard::check_shift(&snap, desired, force)?;
         let change = self.platform.set_weights(desired).await;
@@ -315,6 +334,15 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
+        let result = self.promote_unjournaled(opts, pending).await;
+        self.journaled("promote", String::new(), result).await
+    }
+
+    async fn promote_unjournaled(
+        &self,
+        opts: PromoteOptions,
+        pending: Option<Weights>,
+    ) -> Result<PromoteReport, OpError> {
         let snap = self.platform.snapshot().await?;
         let finishes = self.platform.info().finishes_bake;
         let target = guard::check_promote(&snap, pending, finishes)?;
@@ -343,6 +371,15 @@ impl Ops {
     /// pending; a stale bake is only cleared.
     pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
         self.access.check("promote")?;
+        let result = self.finish_bake_unjournaled().await;
+        // Nothing pending is no write, and no entry.
+        if matches!(result, Ok(None)) {
+            return result;
+        }
+        self.journaled("finish-bake", String::new(), result).await
+    }
+
+    async fn finish_bake_unjournaled(&self) -> Result<Option<Bake>, OpError> {
         let listener = self.platform.listener().await?;
         match listener.bake_step(UnixMillis::MAX) {
             BakeStep::Nothing | BakeStep::Baking { .. } => Ok(None),
@@ -368,6 +405,11 @@ impl Ops {
     /// target health; stable/bake bookkeeping and the test listener follow afterwards.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
+        let result = self.rollback_unjournaled().await;
+        self.journaled("rollback", String::new(), result).await
+    }
+
+    async fn rollback_unjournaled(&self) -> Result<RollbackReport, OpError> {
         let listener = self.platform.listener().await?;
         let mut healthy = PerColor::new(0usize, 0usize);
         for color in guard::rollback_candidates(&listener) {
@@ -401,6 +443,17 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
+        let to = color.map_or("the idle color".to_string(), |c| c.to_string());
+        let result = self.deploy_unjournaled(tag, color).await;
+        self.journaled("deploy", format!("{tag} to {to}"), result)
+            .await
+    }
+
+    async fn deploy_unjournaled(
+        &self,
+        tag: &str,
+        color: Option<Color>,
+    ) -> Result<DeployReceipt, OpError> {
         let snap = self.platform.snapshot().await?;
         let target = guard::check_deploy(&snap, color)?;
         let desired = guard::deploy_count(&snap, target);
@@ -417,6 +470,16 @@ impl Ops {
             return Ok(false);
         }
         self.access.check("deploy")?;
+        let result = self.settle_unjournaled(&snap, color).await;
+        self.journaled(
+            "settle-first-release",
+            format!("{color} stable with all traffic"),
+            result,
+        )
+        .await
+    }
+
+    async fn settle_unjournaled(&self, snap: &Snapshot, color: Color) -> Result<bool, OpError> {
         if snap.listener.weights != Weights::all(color) {
             verified(self.platform.set_weights(Weights::all(color)).await)?;
         }
@@ -429,6 +492,12 @@ impl Ops {
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
+        let result = self.scale_unjournaled(color, desired).await;
+        self.journaled("scale", format!("{color} to {desired}"), result)
+            .await
+    }
+
+    async fn scale_unjournaled(&self, color: Color, desired: u32) -> Result<(), OpError> {
         guard::check_count(color, desired, self.max_tasks)?;
         if desired == 0 {
             let listener = self.platform.listener().await?;
@@ -440,7 +509,12 @@ impl Ops {
     /// Starts a build.
     pub async fn build(&self, source_version: Option<String>) -> Result<Build, OpError> {
         self.access.check("build")?;
-        Ok(self.platform.start_build(source_version).await?)
+        let what = source_version
+            .clone()
+            .unwrap_or_else(|| "the default branch".into());
+        let result = self.platform.start_build(source_version).await;
+        self.journaled("build", format!("of {what}"), result.map_err(OpError::from))
+            .await
     }
 
     /// The latest `keep` log lines from `cursor` on (of `color` only, if given), filtered
@@ -513,3 +587,6 @@ mod tests;
 
 #[cfg(test)]
 mod release_tests;
+
+#[cfg(test)]
+mod journal_tests;

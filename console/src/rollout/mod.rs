@@ -6,6 +6,7 @@ pub mod bake;
 mod color;
 pub mod gate;
 pub mod guard;
+pub mod journal;
 pub mod limits;
 pub mod operator;
 pub mod plan;

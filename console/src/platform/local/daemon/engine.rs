@@ -14,6 +14,7 @@ use crate::clock::now_millis;
 use crate::format::short_digest;
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
 use crate::platform::local::http::HttpClient;
+use crate::platform::local::journal::JournalFile;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::local::proxy::metrics::Metrics;
@@ -22,10 +23,11 @@ use crate::platform::local::registry::Registry;
 use crate::platform::local::supervisor::Supervisor;
 use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
+    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    PlatformInfo, PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::journal::{Entry, Query};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
     Snapshot, TargetState, UnixMillis, Weights, bake,
@@ -52,6 +54,8 @@ pub struct Engine {
     production: String,
     test: String,
     calls: AtomicU64,
+    /// `<state_dir>/journal.jsonl`: every client's entries and the daemon's own.
+    journal: Arc<JournalFile>,
 }
 
 fn err(
@@ -75,6 +79,7 @@ impl Engine {
         production: String,
         test: String,
     ) -> Self {
+        let paths_journal = paths.journal_file();
         Engine {
             registry: Registry::new(paths.registry_dir()),
             builds: BuildStore::new(paths.builds_dir()),
@@ -92,6 +97,7 @@ impl Engine {
             production,
             test,
             calls: AtomicU64::new(0),
+            journal: Arc::new(JournalFile::new(paths_journal)),
         }
     }
 
@@ -522,6 +528,32 @@ impl Platform for Engine {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {
+        let journal = self.journal.clone();
+        let entry = entry.clone();
+        let path = journal.path().display().to_string();
+        // The append syncs to disk: off the runtime's threads.
+        tokio::task::spawn_blocking(move || journal.append(&entry))
+            .await
+            .map_err(|e| err("journal-append", path.clone(), FaultKind::Other, e))?
+            .map_err(|e| err("journal-append", path, FaultKind::Other, e))
+    }
+
+    async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
+        let journal = self.journal.clone();
+        let query = query.clone();
+        let path = journal.path().display().to_string();
+        let (entries, skipped) = tokio::task::spawn_blocking(move || journal.read(&query))
+            .await
+            .map_err(|e| err("journal-read", path.clone(), FaultKind::Other, e))?
+            .map_err(|e| err("journal-read", path, FaultKind::Other, e))?;
+        Ok(JournalPage {
+            entries,
+            skipped,
+            note: None,
+        })
     }
 }
 
