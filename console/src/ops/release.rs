@@ -472,9 +472,9 @@ impl Ops {
                     tokio::time::sleep(nap).await;
                 }
                 StepDecision::Advance => {
+                    obs.note(r, &Note::Gates { index, left_ms: 0 });
                     self.journal_step(r, index, intervals, "the gates passed: next step")
                         .await;
-                    obs.note(r, &Note::Gates { index, left_ms: 0 });
                     return self.enter_step(r, index + 1, obs).await;
                 }
                 StepDecision::Pause { reason } => {
