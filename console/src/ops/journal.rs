@@ -9,7 +9,6 @@
 //! - not a refusal by `--read-only` or an unarmed read-only profile: such a session writes
 //!   nothing, the journal included.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{OpError, Ops, PromoteReport, RollbackReport};
@@ -116,16 +115,12 @@ fn warnings(w: &[String]) -> String {
 }
 
 /// The part of an entry id after its time: this process's sequence number in the high half,
-/// so one process's entries of one millisecond keep their order, and a random low half (the
-/// std hasher's per-process random keys over the pid and the time), so two hosts differ.
+/// so one process's entries of one millisecond keep their order, and a random low half, so
+/// two hosts writing in the same millisecond differ.
 fn nonce() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seq = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u64(seq);
-    h.write_i64(now_millis());
-    (seq << 32) | (h.finish() & 0xffff_ffff)
+    (seq << 32) | u64::from(rand::random::<u32>())
 }
 
 impl Ops {
