@@ -17,6 +17,7 @@
 //! ecr_repository = "blog"
 //! call_timeout = 20        # optional: seconds per API call attempt
 //! max_tasks = 40           # optional: tasks per color a scale may ask for (default 20)
+//! journal_table = "blog-journal"   # optional: the journal table (Terraform journal_table_name)
 //!
 //! [profiles.prod.blue]
 //! service = "blog-blue"
