@@ -7,7 +7,7 @@ use super::run::{Failure, Out, Outcome};
 use crate::clock::now_millis;
 use crate::format;
 use crate::ops::{Ops, exit};
-use crate::rollout::journal::{self, Entry, Evidence, Query};
+use crate::rollout::journal::{self, Evidence, Query};
 
 /// What `history` was asked for.
 #[derive(Debug, Clone)]
@@ -15,37 +15,6 @@ pub struct HistoryArgs {
     pub since_secs: Option<u64>,
     pub limit: usize,
     pub release: Option<String>,
-}
-
-/// One entry as one line: `2026-12-03T13:02:48Z alice@laptop shift 100/0 → 90/10 applied (why)`.
-pub fn entry_line(e: &Entry) -> String {
-    let mut line = format!(
-        "{}  {:<24} {:<13} {:<22} {}",
-        format::time(e.at),
-        e.operator.to_string(),
-        e.verb,
-        e.weights_text(),
-        e.outcome
-    );
-    if let Some(r) = &e.release {
-        line += &format!(
-            "  [{}{}]",
-            r.id,
-            r.step
-                .map(|s| format!(" step {}", s + 1))
-                .unwrap_or_default()
-        );
-    }
-    if let Some(d) = &e.detail {
-        line += &format!("  {d}");
-    }
-    if let Some(m) = &e.message {
-        line += &format!("  — {m}");
-    }
-    if let Some(r) = &e.reason {
-        line += &format!("  (reason: {r})");
-    }
-    line
 }
 
 /// A release's evidence for people: the timeline, then the intervals, then what failed.
@@ -110,7 +79,7 @@ pub async fn history(ops: &Ops, args: HistoryArgs, out: &Out) -> Outcome {
         release: None,
     };
     let page = ops.history(&query).await?;
-    let mut human: Vec<String> = page.entries.iter().map(entry_line).collect();
+    let mut human: Vec<String> = page.entries.iter().map(format::journal_entry).collect();
     if human.is_empty() {
         human.push("no journal entries".into());
     }

@@ -190,14 +190,31 @@ impl Entry {
         self
     }
 
-    /// The before→after column: `100/0 → 90/10`, or `-` when the write moved no weight.
+    /// The before→after column, blue/green in percent: `100/0 → 90/10`, or `-` when the
+    /// write moved no weight.
     pub fn weights_text(&self) -> String {
+        let w = |w: Option<Weights>| {
+            w.map_or("?".to_string(), |w| {
+                format!(
+                    "{}/{}",
+                    percent(w.get(super::Color::Blue)),
+                    percent(w.get(super::Color::Green))
+                )
+            })
+        };
         match (self.before, self.after) {
-            (Some(b), Some(a)) => format!("{b} → {a}"),
-            (None, Some(a)) => format!("? → {a}"),
-            (Some(b), None) => format!("{b} → ?"),
             (None, None) => "-".into(),
+            (b, a) => format!("{} → {}", w(b), w(a)),
         }
+    }
+}
+
+/// Per mille as a percentage, with one decimal only when it is not whole.
+fn percent(permille: u16) -> String {
+    if permille % 10 == 0 {
+        (permille / 10).to_string()
+    } else {
+        format!("{}.{}", permille / 10, permille % 10)
     }
 }
 
@@ -455,6 +472,17 @@ mod tests {
         assert!(needs_newline(text.as_bytes().last().copied()));
         assert!(!needs_newline(Some(b'\n')));
         assert!(!needs_newline(None));
+    }
+
+    #[test]
+    fn weights_read_blue_slash_green_in_percent() {
+        let mut e = entry(1, "shift");
+        assert_eq!(e.weights_text(), "-");
+        e.before = Weights::permille(1000, 0).ok();
+        e.after = Weights::permille(995, 5).ok();
+        assert_eq!(e.weights_text(), "100/0 → 99.5/0.5");
+        e.after = None;
+        assert_eq!(e.weights_text(), "100/0 → ?");
     }
 
     #[test]
