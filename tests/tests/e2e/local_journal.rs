@@ -90,6 +90,31 @@ async fn every_write_verb_appends_exactly_one_entry_naming_who_and_why() {
     assert_ne!(e.operator.name, "carol");
     assert!(!e.operator.host.is_empty());
 
+    // A bake the daemon ends is journaled too, by the daemon.
+    p.ops
+        .wait(
+            &bluegreen::ops::WaitFor::Healthy(Color::Green),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("green healthy at 2");
+    one_entry(&p, &with(&["shift", "--green", "50"]), 0).await;
+    one_entry(&p, &with(&["promote", "--bake", "1"]), 0).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (entries, _) = history(&p).await;
+        if let Some(e) = entries.iter().find(|e| e.verb == "finish-bake") {
+            assert_eq!(e.operator.name, "daemon");
+            assert_eq!(e.outcome, bluegreen::rollout::journal::Outcome::Applied);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finish-bake entry: {entries:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The human view: one line per entry, newest last.
     let (code, _, out) = cli(&p, &["history", "--since", "1h"]).await;
     assert_eq!(code, 0, "{out}");

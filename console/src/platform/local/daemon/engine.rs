@@ -27,7 +27,7 @@ use crate::platform::{
     PlatformInfo, PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
-use crate::rollout::journal::{Entry, Query};
+use crate::rollout::journal::{Entry, Outcome, Query};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
     Snapshot, TargetState, UnixMillis, Weights, bake,
@@ -279,6 +279,24 @@ impl Engine {
         }
     }
 
+    /// Journals a write the daemon made by itself (ending a bake): by `daemon@HOST`. A failed
+    /// append is logged; the write stands.
+    fn journal_own(&self, verb: &str, outcome: Outcome, what: String) {
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default();
+        let Ok(operator) = crate::rollout::Operator::new("daemon", &host) else {
+            return;
+        };
+        let mut e = Entry::new(now_millis(), rand::random::<u64>(), operator, verb);
+        e.outcome = outcome;
+        e.detail = Some(what);
+        if let Err(err) = self.journal.append(&e.bounded()) {
+            tracing::warn!("the {verb} went ahead, but its journal entry was not written: {err}");
+        }
+    }
+
     /// Ends the bake once it is due, as [`crate::rollout::bake`] decides. All of it happens
     /// under the rollout lock, which `set_weights` and `record_stable` also take: a rollback
     /// either moved traffic before (and the old color keeps running) or finds no bake to undo.
@@ -298,19 +316,38 @@ impl Engine {
                 r.bake = None;
                 // Under the lock the weights cannot have moved since the step: the re-check is
                 // the same read.
-                match bake::scale_in(self.routes.weights(), stable, &bake) {
-                    Ok(Some(old)) => {
-                        if let Err(e) = self.supervisor.scale(old, 0) {
-                            tracing::warn!("bake finished but {old} was not scaled in: {e}");
+                let (outcome, what) = match bake::scale_in(self.routes.weights(), stable, &bake) {
+                    Ok(Some(old)) => match self.supervisor.scale(old, 0) {
+                        Ok(()) => {
+                            tracing::info!("bake finished: {stable} stays stable, {old} scaled in");
+                            (
+                                Outcome::Applied,
+                                format!("{stable} stays stable; {old} scaled to 0"),
+                            )
                         }
-                        tracing::info!("bake finished: {stable} stays stable, {old} scaled in");
+                        Err(e) => {
+                            tracing::warn!("bake finished but {old} was not scaled in: {e}");
+                            (Outcome::Failed, format!("{old} was not scaled in: {e}"))
+                        }
+                    },
+                    Ok(None) => {
+                        tracing::info!(
+                            "bake finished: {stable} stays stable; keeping the old color"
+                        );
+                        (
+                            Outcome::Applied,
+                            format!("{stable} stays stable; the old color kept"),
+                        )
                     }
-                    Ok(None) => tracing::info!(
-                        "bake finished: {stable} stays stable; keeping the old color"
-                    ),
-                    Err(refusal) => tracing::warn!("{refusal}"),
-                }
+                    Err(refusal) => {
+                        tracing::warn!("{refusal}");
+                        (Outcome::Refused, refusal.to_string())
+                    }
+                };
                 let _ = self.save_locked(&r, "finish-bake");
+                // The append syncs to disk: not under the rollout lock a rollback waits for.
+                drop(r);
+                self.journal_own("finish-bake", outcome, what);
             }
         }
     }
