@@ -99,6 +99,55 @@ pub fn time(at: UnixMillis) -> String {
         .unwrap_or_else(|| at.to_string())
 }
 
+/// One journal entry on one line, for `history`: `2026-12-03T13:02:48Z  alice@laptop  shift
+/// 100/0 → 90/10  applied  [r… step 1]  to 90/10 — message  (reason: why)`.
+pub fn journal_entry(e: &crate::rollout::journal::Entry) -> String {
+    let head = format!(
+        "{}  {:<24} {:<13} {:<16} {}",
+        time(e.at),
+        e.operator.to_string(),
+        e.verb,
+        e.weights_text(),
+        e.outcome
+    );
+    head + &journal_tail(e)
+}
+
+/// The same, narrower, for the console's journal view: the clock time, and the outcome before
+/// the weights so an 80-column screen shows it.
+pub fn journal_entry_short(e: &crate::rollout::journal::Entry) -> String {
+    let head = format!(
+        "{} {} {} {} {}",
+        clock(e.at),
+        e.operator,
+        e.verb,
+        e.outcome,
+        e.weights_text()
+    );
+    head + &journal_tail(e)
+}
+
+fn journal_tail(e: &crate::rollout::journal::Entry) -> String {
+    let mut tail = String::new();
+    if let Some(r) = &e.release {
+        let step = r
+            .step
+            .map(|s| format!(" step {}", s + 1))
+            .unwrap_or_default();
+        tail += &format!("  [{}{step}]", r.id);
+    }
+    if let Some(d) = &e.detail {
+        tail += &format!("  {d}");
+    }
+    if let Some(m) = &e.message {
+        tail += &format!("  — {m}");
+    }
+    if let Some(r) = &e.reason {
+        tail += &format!("  (reason: {r})");
+    }
+    tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,6 +162,42 @@ impl LocalPlatform {
         }
     }
 
+    /// Runs `bluegreen ARGS…` off the runtime's threads: its exit code, its stdout as JSON
+    /// (`null` when it is not), and everything it printed.
+    pub async fn cli_json(&self, args: &[&str]) -> (i32, serde_json::Value, String) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let state = self.state.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            bluegreen(&state, state.parent().unwrap_or(&state), &refs)
+        })
+        .await
+        .expect("joined");
+        let code = out.status.code().unwrap_or(-1);
+        let doc = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (code, doc, text(&out))
+    }
+
+    /// Waits (at most 120 s) until the recorded release holds its first step (its smoke test
+    /// passed), failing if it ends first.
+    pub async fn wait_for_first_step(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = self
+                .platform
+                .release()
+                .await
+                .expect("read")
+                .expect("recorded");
+            assert!(r.outcome.is_none(), "ended early: {:?}", r.outcome);
+            if matches!(r.stage, bluegreen::rollout::Stage::Step { index: 0, .. }) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never reached step 1: {r:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn url(&self) -> String {
         match self.platform.info().kind {
             PlatformKind::Local { url, .. } => url,

@@ -14,6 +14,7 @@ mod connect;
 mod demo;
 mod doctor;
 mod fault;
+mod history;
 mod local;
 mod output;
 mod progress;
@@ -245,6 +246,25 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// The journal: every write (when, who, the verb, the weights before and after, the
+    /// outcome, the reason), newest last. With --release ID, that release's evidence.
+    #[command(after_long_help = shell::HISTORY)]
+    History {
+        /// Only entries this recent: a number and a unit, s, m, h or d (30m, 2h, 7d).
+        #[arg(long, value_name = "AGE", value_parser = since_age)]
+        since: Option<u64>,
+        /// At most the latest N entries.
+        #[arg(long, short = 'n', value_name = "N", default_value_t = crate::rollout::journal::DEFAULT_LIMIT as u64, value_parser = Bounded { min: 1, max: crate::rollout::journal::MAX_ENTRIES as u64 })]
+        limit: u64,
+        /// One release's evidence (its timeline, gate intervals and failing values).
+        #[arg(long, value_name = "ID", conflicts_with_all = ["since", "limit"])]
+        release: Option<String>,
+    },
+}
+
+/// `--since 2h` for `history`.
+fn since_age(s: &str) -> Result<u64, String> {
+    crate::rollout::journal::parse_since(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Args)]

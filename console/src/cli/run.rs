@@ -172,7 +172,8 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         Command::Man { out: dir } => super::shell::man(dir.as_deref(), out),
         Command::Release(args) => {
             let conn = connect::connect(&g).await?;
-            super::release::release(&conn.ops, &conn.release, args, out).await
+            let done = super::release::release(&conn.ops, &conn.release, args, out).await;
+            journal_warnings(&conn.ops, done)
         }
         Command::Adopt { stable } => {
             let conn = connect::connect(&g).await?;
@@ -180,13 +181,23 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         }
         Command::Rehearse(args) => {
             let conn = connect::connect(&g).await?;
-            super::release::rehearse(&conn.ops, &conn.release, args, out).await
+            let done = super::release::rehearse(&conn.ops, &conn.release, args, out).await;
+            journal_warnings(&conn.ops, done)
         }
         command => {
             let conn = connect::connect(&g).await?;
-            verb(command, &conn.ops, &conn.profile, out).await
+            let done = verb(command, &conn.ops, &conn.profile, out).await;
+            journal_warnings(&conn.ops, done)
         }
     }
+}
+
+/// Says, on stderr, which writes went unjournaled; the command's outcome stands as it is.
+fn journal_warnings(ops: &Ops, done: Outcome) -> Outcome {
+    for w in ops.take_journal_warnings() {
+        output::err(&format!("warning: {w}"));
+    }
+    done
 }
 
 fn local_state_dir(g: &Global) -> Result<std::path::PathBuf, Failure> {
@@ -324,6 +335,18 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
         | Command::Doctor
         | Command::Completions { .. }
         | Command::Man { .. } => Ok(exit::OK),
+        Command::History {
+            since,
+            limit,
+            release,
+        } => {
+            let args = super::history::HistoryArgs {
+                since_secs: since,
+                limit: limit as usize,
+                release,
+            };
+            super::history::history(ops, args, out).await
+        }
     }
 }
 

@@ -227,6 +227,12 @@ Examples:
   bluegreen completions zsh > ~/.zfunc/_bluegreen     # with fpath+=~/.zfunc before compinit
   bluegreen completions fish > ~/.config/fish/completions/bluegreen.fish";
 
+pub const HISTORY: &str = "\
+Examples:
+  bluegreen history                      # the latest 50 writes, newest last
+  bluegreen history --since 2h --json
+  bluegreen history --release r1764766968000 --json > evidence.json";
+
 pub const MAN: &str = "\
 Examples:
   bluegreen man | man -l -              # read bluegreen(1) now

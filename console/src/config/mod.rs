@@ -17,6 +17,7 @@
 //! ecr_repository = "blog"
 //! call_timeout = 20        # optional: seconds per API call attempt
 //! max_tasks = 40           # optional: tasks per color a scale may ask for (default 20)
+//! journal_table = "blog-journal"   # optional: the journal table (Terraform journal_table_name)
 //!
 //! [profiles.prod.blue]
 //! service = "blog-blue"
@@ -138,6 +139,9 @@ pub struct AwsProfile {
     /// seconds); 20 s when not set.
     pub call_timeout: Option<std::time::Duration>,
     pub colors: PerColor<ColorResources>,
+    /// The journal's DynamoDB table (`journal_table`, the Terraform output
+    /// `journal_table_name`); without it writes are not journaled, with a warning.
+    pub journal_table: Option<String>,
 }
 
 /// A listener by ARN, or by load balancer name and port.

@@ -48,6 +48,7 @@ struct RawProfile {
     gates: Option<Spanned<crate::rollout::GateConfig>>,
     smoke: Option<Spanned<Vec<crate::rollout::SmokeCheck>>>,
     scale_in_on_rollback: Option<bool>,
+    journal_table: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +186,7 @@ fn profile(
             ("call_timeout", raw.call_timeout.is_some()),
             ("blue", raw.blue.is_some()),
             ("green", raw.green.is_some()),
+            ("journal_table", raw.journal_table.is_some()),
         ];
         if let Some((key, _)) = aws_keys.iter().find(|(_, present)| *present) {
             return Err(lines.error(
@@ -284,6 +286,7 @@ fn aws(
         container: raw.container,
         call_timeout,
         colors: PerColor::new(blue, green),
+        journal_table: raw.journal_table,
     })
 }
 

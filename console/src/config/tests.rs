@@ -499,3 +499,20 @@ fn bad_plans_name_the_line_and_the_way_out() {
     let err = parse(&local).expect_err("alarms on local").to_string();
     assert!(err.contains("local profile"), "{err}");
 }
+
+#[test]
+fn journal_table_is_optional_and_read_when_given() {
+    let aws = |text: &str| {
+        let f = parse(text).expect("valid");
+        let Target::Aws(aws) = f.profile(None).expect("prod").target.clone() else {
+            panic!("aws")
+        };
+        aws
+    };
+    assert_eq!(aws(GOOD).journal_table, None);
+    let with = GOOD.replace(
+        "cluster = \"blog\"",
+        "cluster = \"blog\"\njournal_table = \"blog-journal\"",
+    );
+    assert_eq!(aws(&with).journal_table.as_deref(), Some("blog-journal"));
+}

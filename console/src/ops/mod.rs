@@ -18,9 +18,11 @@ use crate::rollout::{
     Weights, bake, drift, healthy_count, limits, split,
 };
 
+mod journal;
 pub mod release;
 mod wait;
 
+pub use journal::Journaled;
 pub use release::{Note, Observer, ReleaseSpec};
 pub use wait::WaitFor;
 
@@ -245,6 +247,10 @@ pub struct Ops {
     /// `--accept-unmeasured`: a bake may finish with too few requests measured to judge the
     /// split (never with a measured mismatch).
     accept_unmeasured: bool,
+    /// The release (and step) this session's writes belong to, for the journal.
+    journal_release: Option<crate::rollout::journal::ReleaseRef>,
+    /// Journal appends that failed, shared by the clones of this session.
+    journal_warnings: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// How a bake finished: the bake, and the measured split its scale-in relied on.
@@ -272,6 +278,8 @@ impl Ops {
             operator,
             reason: None,
             accept_unmeasured: false,
+            journal_release: None,
+            journal_warnings: Arc::default(),
         }
     }
 
@@ -346,6 +354,17 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
+        let forced = if force { " (forced)" } else { "" };
+        let result = self.shift_unjournaled(desired, force).await;
+        self.journaled("shift", format!("to {desired}{forced}"), result)
+            .await
+    }
+
+    async fn shift_unjournaled(
+        &self,
+        desired: Weights,
+        force: bool,
+    ) -> Result<WeightChange, OpError> {
         let mut snap = self.platform.snapshot().await?;
         let resting = adopt_resting(&mut snap);
         guard::check_shift(&snap, desired, force)?;
@@ -362,6 +381,15 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
+        let result = self.promote_unjournaled(opts, pending).await;
+        self.journaled("promote", String::new(), result).await
+    }
+
+    async fn promote_unjournaled(
+        &self,
+        opts: PromoteOptions,
+        pending: Option<Weights>,
+    ) -> Result<PromoteReport, OpError> {
         let mut snap = self.platform.snapshot().await?;
         let resting = adopt_resting(&mut snap);
         let finishes = self.platform.info().finishes_bake;
@@ -399,6 +427,15 @@ impl Ops {
     /// ([`split::judge`]); too few requests hold the bake unless `--accept-unmeasured`.
     pub async fn finish_bake_measured(&self) -> Result<Option<FinishedBake>, OpError> {
         self.access.check("promote")?;
+        let result = self.finish_bake_unjournaled().await;
+        // Nothing pending is no write, and no entry.
+        if matches!(result, Ok(None)) {
+            return result;
+        }
+        self.journaled("finish-bake", String::new(), result).await
+    }
+
+    async fn finish_bake_unjournaled(&self) -> Result<Option<FinishedBake>, OpError> {
         let listener = self.platform.listener().await?;
         match listener.bake_step(UnixMillis::MAX) {
             BakeStep::Nothing | BakeStep::Baking { .. } => Ok(None),
@@ -455,6 +492,11 @@ impl Ops {
     /// target health; stable/bake bookkeeping and the test listener follow afterwards.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
+        let result = self.rollback_unjournaled().await;
+        self.journaled("rollback", String::new(), result).await
+    }
+
+    async fn rollback_unjournaled(&self) -> Result<RollbackReport, OpError> {
         let listener = self.platform.listener().await?;
         let mut healthy = PerColor::new(0usize, 0usize);
         for color in guard::rollback_candidates(&listener) {
@@ -488,6 +530,17 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
+        let to = color.map_or("the idle color".to_string(), |c| c.to_string());
+        let result = self.deploy_unjournaled(tag, color).await;
+        self.journaled("deploy", format!("{tag} to {to}"), result)
+            .await
+    }
+
+    async fn deploy_unjournaled(
+        &self,
+        tag: &str,
+        color: Option<Color>,
+    ) -> Result<DeployReceipt, OpError> {
         let mut snap = self.platform.snapshot().await?;
         let resting = adopt_resting(&mut snap);
         let target = guard::check_deploy(&snap, color)?;
@@ -506,6 +559,16 @@ impl Ops {
             return Ok(false);
         }
         self.access.check("deploy")?;
+        let result = self.settle_unjournaled(&snap, color).await;
+        self.journaled(
+            "settle-first-release",
+            format!("{color} stable with all traffic"),
+            result,
+        )
+        .await
+    }
+
+    async fn settle_unjournaled(&self, snap: &Snapshot, color: Color) -> Result<bool, OpError> {
         if snap.listener.weights != Weights::all(color) {
             verified(self.platform.set_weights(Weights::all(color)).await)?;
         }
@@ -544,6 +607,12 @@ impl Ops {
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
+        let result = self.scale_unjournaled(color, desired).await;
+        self.journaled("scale", format!("{color} to {desired}"), result)
+            .await
+    }
+
+    async fn scale_unjournaled(&self, color: Color, desired: u32) -> Result<(), OpError> {
         guard::check_count(color, desired, self.max_tasks)?;
         if desired == 0 {
             let listener = self.platform.listener().await?;
@@ -555,7 +624,12 @@ impl Ops {
     /// Starts a build.
     pub async fn build(&self, source_version: Option<String>) -> Result<Build, OpError> {
         self.access.check("build")?;
-        Ok(self.platform.start_build(source_version).await?)
+        let what = source_version
+            .clone()
+            .unwrap_or_else(|| "the default branch".into());
+        let result = self.platform.start_build(source_version).await;
+        self.journaled("build", format!("of {what}"), result.map_err(OpError::from))
+            .await
     }
 
     /// The latest `keep` log lines from `cursor` on (of `color` only, if given), filtered
@@ -637,3 +711,6 @@ mod tests;
 
 #[cfg(test)]
 mod release_tests;
+
+#[cfg(test)]
+mod journal_tests;

@@ -14,6 +14,7 @@ use super::{OpError, Ops, PromoteOptions, WaitFor};
 use crate::clock::now_millis;
 use crate::platform::{PlatformError, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
+use crate::rollout::journal::{self, Interval};
 use crate::rollout::plan::{self, Plan, StepDecision};
 use crate::rollout::release::{self, Outcome, ReleaseOptions, Request, Stage};
 use crate::rollout::{Release, Weights, healthy_count};
@@ -106,6 +107,7 @@ impl Ops {
             ended_at: None,
         };
         self.platform.record_release(&r).await?;
+        self.journal_release(&r, journal::RELEASE_START).await;
         Ok(r)
     }
 
@@ -117,12 +119,28 @@ impl Ops {
     /// Records a person's request to the running release. An abort rolls back here and
     /// now (the panic key never waits for the driver) and ends the release as aborted.
     pub async fn request_release(&self, request: Request, by: &str) -> Result<Release, OpError> {
-        self.access.check(match request {
+        let verb = match request {
             Request::Abort => "abort",
             Request::Pause => "pause",
             Request::Resume => "resume",
-        })?;
-        let mut r = release::check_request(self.platform.release().await?)?;
+        };
+        self.access.check(verb)?;
+        let recorded = self.platform.release().await;
+        let ops = match &recorded {
+            Ok(Some(r)) => self.in_release(&r.id, None),
+            _ => self.clone(),
+        };
+        let result = ops.request_unjournaled(request, by, recorded).await;
+        ops.journaled(verb, String::new(), result).await
+    }
+
+    async fn request_unjournaled(
+        &self,
+        request: Request,
+        by: &str,
+        recorded: Result<Option<Release>, crate::platform::PlatformError>,
+    ) -> Result<Release, OpError> {
+        let mut r = release::check_request(recorded?)?;
         if request == Request::Abort {
             let moved = !matches!(r.stage, Stage::Deploying | Stage::Smoke);
             if moved {
@@ -152,7 +170,11 @@ impl Ops {
                 return Ok(r);
             }
             match r.stage.clone() {
-                Stage::Deploying => self.deploy_canary(&mut r, observer).await?,
+                Stage::Deploying => {
+                    self.in_release(&r.id, None)
+                        .deploy_canary(&mut r, observer)
+                        .await?
+                }
                 Stage::Smoke => self.smoke_test(&mut r, observer).await?,
                 Stage::Step { index, since } => {
                     self.hold_step(&mut r, index, since, observer).await?
@@ -168,7 +190,11 @@ impl Ops {
                     self.hold_paused(&mut r, index, since, &reason, observer)
                         .await?
                 }
-                Stage::Promoting => self.promote_canary(&mut r, observer).await?,
+                Stage::Promoting => {
+                    self.in_release(&r.id, None)
+                        .promote_canary(&mut r, observer)
+                        .await?
+                }
                 Stage::Done => {
                     self.end(&mut r, Outcome::Released).await?;
                 }
@@ -188,7 +214,9 @@ impl Ops {
         r.stage = Stage::Done;
         r.request = None;
         r.ended_at = Some(now_millis());
-        self.record(r).await
+        let recorded = self.record(r).await;
+        self.journal_release(r, journal::RELEASE_END).await;
+        recorded
     }
 
     /// Ends the release as failed with `e`, recorded, and returns `e` for the caller.
@@ -288,7 +316,11 @@ impl Ops {
             r.stage = Stage::Promoting;
             return self.record(r).await;
         };
-        match self.shift(weights, false).await {
+        match self
+            .in_release(&r.id, Some(index))
+            .shift(weights, false)
+            .await
+        {
             Ok(_) => {}
             Err(e) => return Err(self.fail(r, e).await),
         }
@@ -313,7 +345,7 @@ impl Ops {
     }
 
     /// Reads the gates' inputs and evaluates them.
-    async fn check_gates(&self, r: &Release, since: i64) -> Vec<GateResult> {
+    async fn check_gates(&self, r: &Release, since: i64) -> (Vec<GateResult>, Interval) {
         let resolution = self.platform.info().metrics_resolution_ms;
         let window = plan::window_secs(since, now_millis(), resolution).unwrap_or(1);
         let healthy = match self.platform.target_health(r.canary).await {
@@ -334,6 +366,7 @@ impl Ops {
                 .await
                 .map_err(|e| e.to_string())
         };
+        let canary_point = canary.as_ref().ok().copied().flatten();
         let input = GateInput {
             healthy,
             desired: r.desired,
@@ -341,7 +374,19 @@ impl Ops {
             stable,
             alarms,
         };
-        gate::evaluate(&r.plan.gates, r.canary, &input)
+        let results = gate::evaluate(&r.plan.gates, r.canary, &input);
+        let (blue, green) = match r.canary {
+            crate::rollout::Color::Blue => (canary_point, stable),
+            crate::rollout::Color::Green => (stable, canary_point),
+        };
+        let interval = Interval {
+            at: now_millis(),
+            weights: r.step_weights(),
+            blue,
+            green,
+            gates: results.clone(),
+        };
+        (results, interval)
     }
 
     /// Picks up a request recorded by another console; `true` when the release ended
@@ -372,12 +417,18 @@ impl Ops {
     ) -> Result<(), OpError> {
         let interval = Duration::from_secs(r.plan.interval_secs);
         let mut recorded_verdicts: Vec<Verdict> = Vec::new();
+        // The step's gate intervals, journaled in one entry when the step ends.
+        let mut intervals: Vec<Interval> = Vec::new();
         self.first_window(since).await;
         loop {
             if self.pick_up_request(r).await? {
+                self.journal_step(r, index, intervals, "the release ended meanwhile")
+                    .await;
                 return Ok(());
             }
             if r.request.take() == Some(Request::Pause) {
+                self.journal_step(r, index, intervals, "paused by request")
+                    .await;
                 r.stage = Stage::Paused {
                     index: Some(index),
                     since: now_millis(),
@@ -392,12 +443,18 @@ impl Ops {
                 );
                 return Ok(());
             }
-            let results = self.check_gates(r, since).await;
+            let (results, judged) = self.check_gates(r, since).await;
+            intervals.push(judged);
+            if intervals.len() > journal::MAX_INTERVALS {
+                intervals.remove(0);
+            }
             let decision = plan::decide(&r.plan, index, since, now_millis(), &results);
             let verdicts: Vec<Verdict> = results.iter().map(|g| g.verdict).collect();
             r.gates = results;
             match decision {
                 StepDecision::RollBack { failed } => {
+                    self.journal_step(r, index, intervals, "a gate failed: rolling back")
+                        .await;
                     return self.roll_back(r, failed).await;
                 }
                 StepDecision::Hold { left_ms } => {
@@ -416,9 +473,13 @@ impl Ops {
                 }
                 StepDecision::Advance => {
                     obs.note(r, &Note::Gates { index, left_ms: 0 });
+                    self.journal_step(r, index, intervals, "the gates passed: next step")
+                        .await;
                     return self.enter_step(r, index + 1, obs).await;
                 }
                 StepDecision::Pause { reason } => {
+                    self.journal_step(r, index, intervals, &format!("paused: {reason}"))
+                        .await;
                     r.stage = Stage::Paused {
                         index: Some(index),
                         since: now_millis(),
@@ -453,9 +514,11 @@ impl Ops {
                     None => self.enter_step(r, 0, obs).await,
                 };
             }
-            if index.is_some() {
-                let results = self.check_gates(r, paused_since).await;
+            if let Some(step) = index {
+                let (results, judged) = self.check_gates(r, paused_since).await;
                 if gate::overall(&results) == Verdict::Fail {
+                    self.journal_step(r, step, vec![judged], "a gate failed while paused")
+                        .await;
                     let failed = results
                         .iter()
                         .filter(|g| g.verdict == Verdict::Fail)
@@ -481,7 +544,12 @@ impl Ops {
             .map(|g| g.to_string())
             .collect::<Vec<_>>()
             .join("; ");
-        let report = match self.rollback().await {
+        let step = match r.stage {
+            Stage::Step { index, .. } => Some(index),
+            Stage::Paused { index, .. } => index,
+            _ => None,
+        };
+        let report = match self.in_release(&r.id, step).rollback().await {
             Ok(rep) => rep,
             Err(e) => {
                 let outcome = Outcome::Failed {

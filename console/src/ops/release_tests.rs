@@ -17,7 +17,7 @@ fn ops(p: &Arc<FakePlatform>) -> Ops {
 }
 
 /// A canary plan of `steps` percent, each held `hold_secs`, checked every second.
-fn plan(steps: &[u8], hold_secs: u64) -> Plan {
+pub(super) fn plan(steps: &[u8], hold_secs: u64) -> Plan {
     Plan::stepped(
         "test",
         PlanKind::Canary,
@@ -33,7 +33,7 @@ fn plan(steps: &[u8], hold_secs: u64) -> Plan {
     .expect("valid plan")
 }
 
-fn spec(plan: Plan) -> ReleaseSpec {
+pub(super) fn spec(plan: Plan) -> ReleaseSpec {
     ReleaseSpec {
         tag: "v2".into(),
         plan,
@@ -48,7 +48,7 @@ fn spec(plan: Plan) -> ReleaseSpec {
 }
 
 /// Window totals per color: `(requests, errors)` each, p99 10 ms.
-fn metrics(blue: (u64, u64), green: (u64, u64)) -> PerColor<ColorMetrics> {
+pub(super) fn metrics(blue: (u64, u64), green: (u64, u64)) -> PerColor<ColorMetrics> {
     let m = |(requests, errors_5xx): (u64, u64)| ColorMetrics {
         points: Vec::new(),
         window: Some(MetricPoint {

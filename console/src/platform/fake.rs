@@ -13,10 +13,11 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
+    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    PlatformInfo, PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::journal::{self, Entry, Query};
 use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, LogLine,
     PerColor, Release, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState,
@@ -143,6 +144,10 @@ pub struct FakeState {
     pub calls: Vec<Call>,
     once: VecDeque<Fault>,
     always: Vec<Fault>,
+    /// The journal's entries, in the order appended.
+    pub journal: Vec<Entry>,
+    /// Every journal append fails (the write it records must still stand).
+    pub journal_fails: bool,
 }
 
 /// The in-memory platform.
@@ -194,6 +199,8 @@ impl FakePlatform {
             calls: Vec::new(),
             once: VecDeque::new(),
             always: Vec::new(),
+            journal: Vec::new(),
+            journal_fails: false,
         })
     }
 
@@ -628,5 +635,27 @@ impl Platform for FakePlatform {
 
     fn api_calls(&self) -> u64 {
         self.api_calls.load(Ordering::Relaxed)
+    }
+
+    async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {
+        let mut s = self.state();
+        if s.journal_fails {
+            return Err(PlatformError::call(
+                "fake:journal-append",
+                "journal",
+                FaultKind::Other,
+                "injected journal failure",
+            ));
+        }
+        s.journal.push(entry.clone());
+        Ok(())
+    }
+
+    async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
+        let entries = journal::select(self.state().journal.clone(), query);
+        Ok(JournalPage {
+            entries,
+            ..JournalPage::default()
+        })
     }
 }

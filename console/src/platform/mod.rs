@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::rollout::gate::AlarmState;
+use crate::rollout::journal::{Entry, Query};
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, LogLine, PerColor, Release, Snapshot,
     TargetState, UnixMillis, Weights,
@@ -214,4 +215,27 @@ pub trait Platform: Send + Sync {
 
     /// API calls (or control requests) made so far by this instance, for `status --verbose`.
     fn api_calls(&self) -> u64;
+
+    // The journal (issue 12, h-journal).
+
+    /// Appends one entry to the journal: locally the daemon's `<state_dir>/journal.jsonl`,
+    /// on AWS one conditional PutItem into the journal table. Never rewrites an entry.
+    async fn journal_append(&self, entry: &Entry) -> PlatformResult<()>;
+
+    /// The entries `query` asks for, oldest first, and how many damaged lines were skipped.
+    async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage>;
+}
+
+/// What a journal read found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JournalPage {
+    /// Oldest first.
+    pub entries: Vec<Entry>,
+    /// Lines that did not parse (a torn last line after a crash), skipped.
+    #[serde(default)]
+    pub skipped: usize,
+    /// Why no journal is read here, when none is configured (an AWS profile without
+    /// `journal_table`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -7,6 +7,7 @@ mod color;
 pub mod drift;
 pub mod gate;
 pub mod guard;
+pub mod journal;
 pub mod limits;
 pub mod operator;
 pub mod plan;

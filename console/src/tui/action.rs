@@ -133,4 +133,6 @@ pub enum Action {
     Submit,
     /// Run a command line (what `:` submits), e.g. `shift 30`.
     RunCommand(String),
+    /// Open or close the journal view: who changed what, newest last.
+    ToggleJournal,
 }

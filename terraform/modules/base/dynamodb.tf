@@ -88,3 +88,37 @@ resource "aws_dynamodb_table" "authors" {
 
   tags = local.tags
 }
+
+# The console's journal: one item per write (who, when, the verb, the weights before and after,
+# the outcome, the gate values). Hash key = the environment (its cluster name), range key = the
+# entry's time-ordered id, so `bluegreen history --since 2h` is one Query. Append-only by IAM:
+# the operator policy grants PutItem (the console adds attribute_not_exists(id)) and Query, never
+# UpdateItem or DeleteItem.
+resource "aws_dynamodb_table" "journal" {
+  name                        = "${var.name}-journal"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "environment"
+  range_key                   = "id"
+  deletion_protection_enabled = var.table_deletion_protection
+
+  attribute {
+    name = "environment"
+    type = "S"
+  }
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = module.kms.key_arn
+  }
+
+  tags = local.tags
+}

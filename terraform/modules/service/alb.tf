@@ -95,6 +95,11 @@ resource "aws_lb_listener" "prod" {
     ignore_changes = [
       default_action,
       tags["bluegreen:stable"],
+      # What a console last wrote (weights, each color's count and task definition), for
+      # drift: written by the console beside the weights.
+      tags["bluegreen:weights"],
+      tags["bluegreen:service-blue"],
+      tags["bluegreen:service-green"],
       tags["bluegreen:bake-old"],
       tags["bluegreen:bake-until"],
       tags["bluegreen:keep-old"],

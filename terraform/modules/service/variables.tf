@@ -24,6 +24,11 @@ variable "table_name" {
   type        = string
 }
 
+variable "journal_table_name" {
+  description = "DynamoDB table of the console's journal (the base stack's journal_table_name output), which the operator policy may append to and query."
+  type        = string
+}
+
 variable "ecr_repository_name" {
   description = "ECR repository of the base stack (its ecr_repository_name output)."
   type        = string

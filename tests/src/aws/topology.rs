@@ -73,6 +73,8 @@ pub struct Topology {
     /// Image digests by tag.
     pub digests: Vec<(String, String)>,
     pub options: TopologyOptions,
+    /// The console's journal table (`<cluster>-journal`, as the Terraform base module names it).
+    pub journal_table: String,
 }
 
 /// Names the step that failed, with the SDK error's whole chain.
@@ -413,6 +415,10 @@ impl Topology {
             .await
             .step("create_project")?;
 
+        // The journal table, keyed as the Terraform base module keys it.
+        let journal_table = format!("{cluster}-journal");
+        create_journal_table(&aws_sdk_dynamodb::Client::new(&sdk), &journal_table).await?;
+
         Ok(Topology {
             sdk,
             cluster,
@@ -429,19 +435,21 @@ impl Topology {
             tasks,
             digests,
             options,
+            journal_table,
         })
     }
 
     /// A `bluegreen.toml` profile for this topology.
     pub fn profile_toml(&self, profile: &str, read_only: bool) -> String {
         let mut out = format!(
-            "[profiles.{profile}]\nregion = \"{REGION}\"\nread_only = {read_only}\ncluster = \"{}\"\nload_balancer = \"{}\"\nprod_listener = \"{}\"\ntest_listener = \"{}\"\ncodebuild_project = \"{}\"\necr_repository = \"{}\"\n",
+            "[profiles.{profile}]\nregion = \"{REGION}\"\nread_only = {read_only}\ncluster = \"{}\"\nload_balancer = \"{}\"\nprod_listener = \"{}\"\ntest_listener = \"{}\"\ncodebuild_project = \"{}\"\necr_repository = \"{}\"\njournal_table = \"{}\"\n",
             self.cluster,
             self.load_balancer,
             self.prod_listener,
             self.test_listener,
             self.project,
-            self.repository
+            self.repository,
+            self.journal_table
         );
         for color in Color::ALL {
             out += &format!(
@@ -601,6 +609,39 @@ impl Topology {
 }
 
 /// An `SdkConfig` for `endpoint` with moto's test credentials.
+/// The console's journal table: hash key `environment`, range key `id`, on demand.
+pub async fn create_journal_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+    };
+    ddb.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("environment")?)
+        .attribute_definitions(attr("id")?)
+        .key_schema(key("environment", KeyType::Hash)?)
+        .key_schema(key("id", KeyType::Range)?)
+        .send()
+        .await
+        .step("create_journal_table")?;
+    Ok(())
+}
+
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))

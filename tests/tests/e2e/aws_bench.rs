@@ -88,3 +88,38 @@ async fn aws_refresh_figures() {
         ratio(pair)
     );
 }
+
+/// The journal's cost on AWS: API calls and time per append (one conditional PutItem) and per
+/// `history` read (Query), against moto on loopback. Printed, never asserted.
+#[tokio::test]
+#[ignore = "benchmark: prints figures"]
+async fn aws_journal_figures() {
+    use bluegreen::rollout::Operator;
+    use bluegreen::rollout::journal::{Entry, Query};
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    let p = env.adapter().await;
+    let op = Operator::new("bench", "moto").expect("valid");
+    let before = p.api_calls();
+    let t = Instant::now();
+    for i in 0..ROUNDS {
+        let e = Entry::new(
+            1_764_766_968_000 + i64::from(i),
+            u64::from(i),
+            op.clone(),
+            "shift",
+        );
+        p.journal_append(&e).await.expect("append");
+    }
+    let append = t.elapsed() / ROUNDS;
+    let append_calls = (p.api_calls() - before) as f64 / f64::from(ROUNDS);
+    let before = p.api_calls();
+    let t = Instant::now();
+    let page = p.journal_read(&Query::latest(50)).await.expect("read");
+    let read = t.elapsed();
+    println!("journal append (PutItem):       {append_calls:.1} calls, {append:?} per entry");
+    println!(
+        "journal read of {} entries:     {} calls, {read:?}",
+        page.entries.len(),
+        p.api_calls() - before
+    );
+}

@@ -5,23 +5,13 @@
 use std::time::Duration;
 
 use bluegreen::rollout::Color;
-use bluegreen_tests::local::{Load, LocalPlatform, text};
+use bluegreen_tests::local::{Load, LocalPlatform};
 use serde_json::Value;
 
 const CLIENTS: usize = 8;
 
 async fn cli(p: &LocalPlatform, args: &[&str]) -> (i32, Value, String) {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let state = p.state.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        bluegreen_tests::local::bluegreen(&state, state.parent().unwrap_or(&state), &refs)
-    })
-    .await
-    .expect("joined");
-    let code = out.status.code().unwrap_or(-1);
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (code, doc, text(&out))
+    p.cli_json(args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,19 +109,7 @@ async fn a_canary_answering_20_percent_5xx_is_rolled_back_by_its_gate() {
     assert_eq!(code, 0, "detached: {out}");
     let id = doc["release"]["id"].as_str().expect("an id").to_string();
     // Once the canary holds step 1 (its smoke test passed), green starts failing 20%.
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = p.platform.release().await.expect("read").expect("recorded");
-        assert!(r.outcome.is_none(), "ended early: {:?}", r.outcome);
-        if matches!(r.stage, bluegreen::rollout::Stage::Step { index: 0, .. }) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never reached step 1: {r:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    p.wait_for_first_step().await;
     let faulted = std::time::Instant::now();
     let (code, _, out) = cli(
         &p,

@@ -62,4 +62,7 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     ("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"),
     // Who the operator is, for the deploy lock and the journal (needs no grant, but listed).
     ("sts", "GetCallerIdentity", "sts:GetCallerIdentity"),
+    // The journal (issue 12, h-journal): append-only, so PutItem (conditional) and Query only.
+    ("dynamodb", "PutItem", "dynamodb:PutItem"),
+    ("dynamodb", "Query", "dynamodb:Query"),
 ];

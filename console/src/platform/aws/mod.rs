@@ -22,10 +22,11 @@ use aws_sdk_elasticloadbalancingv2::types::Action;
 
 use crate::config::{AwsProfile, ListenerRef};
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
+    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    PlatformInfo, PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::journal::{Entry, Query};
 use crate::rollout::operator::name_from_arn;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Release, Snapshot,
@@ -36,6 +37,7 @@ mod calls;
 mod convert;
 mod ecs;
 pub mod iam;
+mod journal;
 mod listener;
 mod logs;
 mod metrics;
@@ -104,6 +106,7 @@ pub struct AwsPlatform {
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     sts: aws_sdk_sts::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     counts: Arc<Counts>,
     /// Task definitions never change once registered, so they are cached by ARN.
     task_defs: Mutex<HashMap<String, ecs::TaskDefInfo>>,
@@ -184,6 +187,7 @@ impl AwsPlatform {
             logs: client!(aws_sdk_cloudwatchlogs),
             cloudwatch: client!(aws_sdk_cloudwatch),
             sts: client!(aws_sdk_sts),
+            dynamodb: client!(aws_sdk_dynamodb),
             elb,
             counts,
             task_defs: Mutex::new(HashMap::new()),
@@ -339,5 +343,13 @@ impl Platform for AwsPlatform {
 
     fn api_calls(&self) -> u64 {
         self.counts.calls()
+    }
+
+    async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {
+        self.put_journal(entry).await
+    }
+
+    async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
+        self.query_journal(query).await
     }
 }

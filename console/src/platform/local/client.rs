@@ -17,10 +17,11 @@ use super::wire::{
     Crashed, DaemonStatus, Envelope, FaultReport, MAX_REPLY, Reply, Request, Restarted, VERSION,
 };
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformResult, SmokeAnswer, WeightChange,
+    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    PlatformInfo, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::journal::{Entry, Query};
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot, TargetState,
     Weights,
@@ -343,6 +344,20 @@ impl Platform for LocalClient {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {
+        self.newer(Request::JournalAppend {
+            entry: Box::new(entry.clone()),
+        })
+        .await
+    }
+
+    async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
+        self.newer(Request::JournalRead {
+            query: query.clone(),
+        })
+        .await
     }
 }
 

@@ -12,6 +12,7 @@ pub mod client;
 pub(crate) mod daemon;
 pub(crate) mod files;
 pub mod http;
+pub mod journal;
 pub mod lifecycle;
 pub(crate) mod logs;
 pub mod paths;

@@ -60,6 +60,11 @@ impl Paths {
         self.root.join("tasks.json")
     }
 
+    /// The journal (JSON Lines, append-only), which the daemon owns.
+    pub fn journal_file(&self) -> PathBuf {
+        self.root.join("journal.jsonl")
+    }
+
     /// The SQLite database both colors share.
     pub fn database(&self) -> PathBuf {
         self.root.join("blog.db")

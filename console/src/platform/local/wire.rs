@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::{LogCursor, PlatformError};
+use crate::rollout::journal::{Entry, Query};
 use crate::rollout::{Bake, Color, InjectedFault, Release, UnixMillis, Weights};
 
 /// The protocol version this build speaks. A daemon refuses other versions with a message
@@ -102,6 +103,15 @@ pub enum Request {
     /// restart: no request fails), then exits.
     Restart {
         exe: std::path::PathBuf,
+    },
+    /// Appends one entry to the journal (answers `null`). Added after protocol 1 shipped,
+    /// like [`Request::SetFault`].
+    JournalAppend {
+        entry: Box<Entry>,
+    },
+    /// The journal's entries a query asks for (answers a [`crate::platform::JournalPage`]).
+    JournalRead {
+        query: Query,
     },
 }
 

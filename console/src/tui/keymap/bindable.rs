@@ -102,6 +102,7 @@ bindable! {
     ToggleHelp => Action::ToggleHelp,
     ToggleGuide => Action::ToggleGuide,
     Quit => Action::Quit,
+    ToggleJournal => Action::ToggleJournal,
 }
 
 impl From<Bindable> for Action {

@@ -253,6 +253,8 @@ pub struct Keymap {
     pub help: Context,
     pub confirm: Context,
     pub pick_image: Context,
+    /// The journal view: any key closes it.
+    pub journal: Context,
 }
 
 impl Keymap {
@@ -271,6 +273,7 @@ impl Keymap {
             Mode::Command { .. } | Mode::Filter { .. } => prompt(key),
             Mode::Confirm(_) => self.confirm.lookup(state, key),
             Mode::PickImage { .. } | Mode::PickRelease { .. } => self.pick_image.lookup(state, key),
+            Mode::Journal => self.journal.lookup(state, key),
         }
     }
 
@@ -283,6 +286,7 @@ impl Keymap {
             Mode::Command { .. } | Mode::Filter { .. } => Vec::new(),
             Mode::Confirm(_) => self.confirm.hints(state),
             Mode::PickImage { .. } | Mode::PickRelease { .. } => self.pick_image.hints(state),
+            Mode::Journal => self.journal.hints(state),
         }
     }
 
@@ -342,6 +346,11 @@ impl Default for Keymap {
                 loose: true,
                 ..Context::new(pick_image())
             },
+            journal: Context {
+                rows: vec![Row::new(None, "quit").key(Key::ch('q'), Action::Quit)],
+                fallback: Some((Action::ToggleJournal, "close the journal")),
+                loose: true,
+            },
         }
     }
 }
@@ -400,6 +409,7 @@ fn normal() -> Vec<Row> {
         row(Console, "this help")
             .hint("help")
             .shown(ch('?'), ToggleHelp),
+        row(Console, "the journal: who changed what").key(ch('J'), ToggleJournal),
         row(Logs, "follow / pause")
             .hint("follow")
             .hint_when(When::LogsFocused)

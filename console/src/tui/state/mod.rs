@@ -26,16 +26,19 @@ pub enum Resource {
     Metrics,
     /// The release a plan drives, as recorded with the listener.
     Release,
+    /// The journal's latest entries (polled slowly; at once when its view opens).
+    Journal,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 6] = [
+    pub const ALL: [Resource; 7] = [
         Resource::Services,
         Resource::Builds,
         Resource::Images,
         Resource::Logs,
         Resource::Metrics,
         Resource::Release,
+        Resource::Journal,
     ];
 }
 
@@ -264,6 +267,8 @@ pub enum Mode {
         tag: Option<String>,
         selected: usize,
     },
+    /// The journal view: who changed what, newest last.
+    Journal,
 }
 
 /// A one-line message under the panels: an operation's outcome or why a key did nothing.
@@ -344,6 +349,8 @@ pub struct State {
     pub guide: Option<String>,
     /// Whether the guide shows (`i` toggles it; on by default on the local platform).
     pub show_guide: bool,
+    /// The journal's latest entries, for its view (`J`).
+    pub journal: Panel<crate::platform::JournalPage>,
 }
 
 impl State {
@@ -377,6 +384,7 @@ impl State {
             release_settings: Default::default(),
             guide: None,
             show_guide,
+            journal: Panel::default(),
         }
     }
 

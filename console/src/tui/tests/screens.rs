@@ -455,3 +455,48 @@ fn the_guide_names_the_next_step_for_each_state_on_screen() {
     let rb = fixtures::release_rolled_back();
     assert_guide(&rb, "g shows green's logs only");
 }
+
+/// The journal view over a fixture: three writes by two people, one refused, newest last.
+#[test]
+fn the_journal_view_lists_who_changed_what_and_any_key_closes_it() {
+    use crate::platform::JournalPage;
+    use crate::rollout::journal::{Entry, Outcome, ReleaseRef};
+    use crate::rollout::{Operator, Weights};
+    use crate::tui::command::Command;
+    use crate::tui::event::{Event, Polled};
+    use crate::tui::state::{Mode, Resource};
+    let mut s = fixtures::healthy_blue_live();
+    let cmds = press(&mut s, &[KeyCode::Char('J')]);
+    assert_eq!(s.mode, Mode::Journal);
+    assert!(
+        cmds.contains(&Command::Refresh(Resource::Journal)),
+        "{cmds:?}"
+    );
+    let at = fixtures::NOW - 600_000;
+    let who = |name: &str| Operator::new(name, "laptop").expect("valid");
+    let mut shift = Entry::new(at, 1, who("alice"), "shift");
+    shift.before = Some(Weights::all(crate::rollout::Color::Blue));
+    shift.after = Weights::with_green_percent(10).ok();
+    shift.reason = Some("weekly release".into());
+    shift.release = Some(ReleaseRef {
+        id: "r1795845000000".into(),
+        step: Some(0),
+    });
+    let mut refused = Entry::new(at + 60_000, 2, who("bob"), "scale");
+    refused.outcome = Outcome::Refused;
+    refused.message = Some("blue serves traffic: not scaled to 0".into());
+    let mut rollback = Entry::new(at + 120_000, 3, who("alice"), "rollback");
+    rollback.before = shift.after;
+    rollback.after = shift.before;
+    let page = JournalPage {
+        entries: vec![shift, refused, rollback],
+        ..JournalPage::default()
+    };
+    crate::tui::update::handle_event(
+        &mut s,
+        Event::Polled(Polled::Journal(Ok(page)), fixtures::NOW),
+    );
+    screens("journal_view", &s);
+    press(&mut s, &[KeyCode::Char('x')]);
+    assert_eq!(s.mode, Mode::Normal, "any key closes it");
+}

@@ -77,6 +77,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             };
             vec![]
         }
+        Action::ToggleJournal => {
+            if state.mode == Mode::Journal {
+                state.mode = Mode::Normal;
+                return vec![];
+            }
+            state.mode = Mode::Journal;
+            vec![Command::Refresh(Resource::Journal)]
+        }
         Action::OpenCommandLine => {
             state.mode = Mode::Command {
                 input: String::new(),

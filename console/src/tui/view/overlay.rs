@@ -16,6 +16,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     match &state.mode {
         Mode::Confirm(op) => confirm(frame, area, state, op),
         Mode::Help => help(frame, area, state),
+        Mode::Journal => journal(frame, area, state),
         Mode::PickImage { selected } => pick_image(frame, area, state, *selected),
         Mode::PickRelease { tag, selected } => {
             pick_release(frame, area, state, tag.as_deref(), *selected)
@@ -418,4 +419,40 @@ fn help(frame: &mut Frame, area: Rect, state: &State) {
         };
         frame.render_widget(Paragraph::new(chunk.to_vec()), col);
     }
+}
+
+/// The journal view: the latest entries that fit, newest last, one line each.
+fn journal(frame: &mut Frame, area: Rect, state: &State) {
+    let r = centered(
+        area,
+        area.width.saturating_sub(4).min(160),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, r);
+    let status: String = super::status_spans(&state.journal, state)
+        .iter()
+        .map(|s| s.content.to_string())
+        .collect();
+    let title = format!("Journal · newest last · {status} · any key closes");
+    let block = modal(&title, false);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let mut lines: Vec<Line> = super::error_line(&state.journal).into_iter().collect();
+    lines.extend(match &state.journal.data {
+        Some(page) if page.entries.is_empty() => vec![dim(page
+            .note
+            .clone()
+            .unwrap_or_else(|| "no writes journaled yet".into()))],
+        Some(page) => page
+            .entries
+            .iter()
+            .map(|e| Line::raw(crate::format::journal_entry_short(e)))
+            .collect(),
+        None => vec![dim("loading…".to_string())],
+    });
+    let rows = inner.height as usize;
+    if lines.len() > rows {
+        lines.drain(..lines.len() - rows);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }

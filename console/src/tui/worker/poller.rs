@@ -21,6 +21,12 @@ pub const LOG_BATCH: usize = 5_000;
 const LOG_CATCH_UP: usize = 500;
 /// How far back the tail starts.
 const LOG_BACKLOG_MS: i64 = 5 * 60 * 1000;
+/// What the journal view shows: the latest entries.
+const JOURNAL_QUERY: crate::rollout::journal::Query = crate::rollout::journal::Query {
+    since: None,
+    limit: 200,
+    release: None,
+};
 /// Window of the traffic metrics.
 const METRICS_WINDOW_SECS: u64 = 300;
 /// Snapshots keep their data after an error, but the next try waits longer, up to this.
@@ -35,6 +41,9 @@ pub struct Intervals {
     pub logs: Duration,
     pub metrics: Duration,
     pub release: Duration,
+    /// The journal: slow, since nobody reads it at the pace of the weights, and its view
+    /// asks for a refresh when it opens.
+    pub journal: Duration,
 }
 
 impl Default for Intervals {
@@ -46,6 +55,7 @@ impl Default for Intervals {
             logs: Duration::from_secs(1),
             metrics: Duration::from_secs(10),
             release: Duration::from_secs(1),
+            journal: Duration::from_secs(15),
         }
     }
 }
@@ -59,6 +69,7 @@ impl Intervals {
             Resource::Logs => self.logs,
             Resource::Metrics => self.metrics,
             Resource::Release => self.release,
+            Resource::Journal => self.journal,
         }
     }
 }
@@ -112,6 +123,7 @@ fn is_err(p: &Polled) -> bool {
         Polled::Logs(r) => r.is_err(),
         Polled::Metrics(r) => r.is_err(),
         Polled::Release(r) => r.is_err(),
+        Polled::Journal(r) => r.is_err(),
     }
 }
 
@@ -123,6 +135,7 @@ async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> 
         Resource::Images => (Polled::Images(p.images().await), false),
         Resource::Metrics => (Polled::Metrics(p.metrics(METRICS_WINDOW_SECS).await), false),
         Resource::Release => (Polled::Release(p.release().await.map(Box::new)), false),
+        Resource::Journal => (Polled::Journal(p.journal_read(&JOURNAL_QUERY).await), false),
         Resource::Logs => match p.read_logs(cursor, LOG_BATCH).await {
             Ok(batch) => {
                 *cursor = batch.cursor;

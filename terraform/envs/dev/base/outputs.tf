@@ -28,3 +28,8 @@ output "codebuild_project_name" {
   description = "CodeBuild project that builds the image."
   value       = module.base.codebuild_project_name
 }
+
+output "journal_table_name" {
+  description = "DynamoDB table of the console's journal (the profile's journal_table)."
+  value       = module.base.journal_table_name
+}

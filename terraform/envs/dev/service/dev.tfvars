@@ -5,6 +5,7 @@ environment            = "dev"
 name                   = "blog-dev"
 region                 = "us-east-1"
 table_name             = "BlogPosts"
+journal_table_name     = "blog-dev-journal"
 ecr_repository_name    = "blog-dev"
 codebuild_project_name = "blog-dev-image"
 

@@ -65,6 +65,7 @@ module "service" {
   region                  = var.region
   table_name              = var.table_name
   authors_table_name      = var.authors_table_name
+  journal_table_name      = var.journal_table_name
   ecr_repository_name     = var.ecr_repository_name
   codebuild_project_name  = var.codebuild_project_name
   image_tag               = var.image_tag

@@ -20,6 +20,11 @@ variable "authors_table_name" {
   default     = "BlogAuthors"
 }
 
+variable "journal_table_name" {
+  description = "The base state's journal_table_name output."
+  type        = string
+}
+
 variable "table_name" {
   description = "The base state's table_name output."
   type        = string

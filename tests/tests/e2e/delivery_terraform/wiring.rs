@@ -62,6 +62,7 @@ fn applied_output(name: &str) -> String {
             format!("{elb}:listener/app/blog-dev/50dc6c495c0c9188/0467ef3c8400ae65")
         }
         "authors_table_name" => "BlogAuthors".into(),
+        "journal_table_name" => "blog-dev-journal".into(),
         "operator_policy_arn" => {
             "arn:aws:iam::123456789012:policy/blog-dev-bluegreen-operator".into()
         }
@@ -114,6 +115,7 @@ fn init_from_terraform_accepts_both_states_outputs() {
         "service = \"blog-dev-green\"",
         "log_group = \"/ecs/blog-dev\"",
         "log_stream_prefix = \"green\"",
+        "journal_table = \"blog-dev-journal\"",
     ] {
         assert!(profile.contains(expected), "{expected} not in:\n{profile}");
     }

@@ -324,6 +324,8 @@ impl Control {
             Request::Faults => to_value(Ok(e.fault_report(Vec::new()))),
             Request::Crash { color } => to_value(Ok(e.crash(color))),
             Request::Shutdown => to_value(Ok(())),
+            Request::JournalAppend { entry } => to_value(e.journal_append(&entry).await),
+            Request::JournalRead { query } => to_value(e.journal_read(&query).await),
             // Answered in `connection`, which ends the connection after it.
             Request::Restart { .. } => Err(invalid("restart is answered elsewhere".into())),
         };

@@ -14,6 +14,7 @@ use crate::clock::now_millis;
 use crate::format::short_digest;
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
 use crate::platform::local::http::HttpClient;
+use crate::platform::local::journal::JournalFile;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::local::proxy::metrics::Metrics;
@@ -22,10 +23,11 @@ use crate::platform::local::registry::Registry;
 use crate::platform::local::supervisor::Supervisor;
 use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
-    PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
+    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    PlatformInfo, PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::journal::{Entry, Outcome, Query};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
     Snapshot, TargetState, UnixMillis, Weights, Written, bake, split,
@@ -56,6 +58,8 @@ pub struct Engine {
     production: String,
     test: String,
     calls: AtomicU64,
+    /// `<state_dir>/journal.jsonl`: every client's entries and the daemon's own.
+    journal: Arc<JournalFile>,
 }
 
 fn err(
@@ -79,6 +83,7 @@ impl Engine {
         production: String,
         test: String,
     ) -> Self {
+        let paths_journal = paths.journal_file();
         Engine {
             registry: Registry::new(paths.registry_dir()),
             builds: BuildStore::new(paths.builds_dir()),
@@ -98,6 +103,7 @@ impl Engine {
             production,
             test,
             calls: AtomicU64::new(0),
+            journal: Arc::new(JournalFile::new(paths_journal)),
         }
     }
 
@@ -328,6 +334,24 @@ impl Engine {
         }
     }
 
+    /// Journals a write the daemon made by itself (ending a bake): by `daemon@HOST`. A failed
+    /// append is logged; the write stands.
+    fn journal_own(&self, verb: &str, outcome: Outcome, what: String) {
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default();
+        let Ok(operator) = crate::rollout::Operator::new("daemon", &host) else {
+            return;
+        };
+        let mut e = Entry::new(now_millis(), rand::random::<u64>(), operator, verb);
+        e.outcome = outcome;
+        e.detail = Some(what);
+        if let Err(err) = self.journal.append(&e.bounded()) {
+            tracing::warn!("the {verb} went ahead, but its journal entry was not written: {err}");
+        }
+    }
+
     /// Ends the bake once it is due, as [`crate::rollout::bake`] decides. All of it happens
     /// under the rollout lock, which `set_weights` and `record_stable` also take: a rollback
     /// either moved traffic before (and the old color keeps running) or finds no bake to undo.
@@ -362,19 +386,38 @@ impl Engine {
                 r.bake = None;
                 // Under the lock the weights cannot have moved since the step: the re-check is
                 // the same read.
-                match bake::scale_in(self.routes.weights(), stable, &bake) {
-                    Ok(Some(old)) => {
-                        if let Err(e) = self.supervisor.scale(old, 0) {
-                            tracing::warn!("bake finished but {old} was not scaled in: {e}");
+                let (outcome, what) = match bake::scale_in(self.routes.weights(), stable, &bake) {
+                    Ok(Some(old)) => match self.supervisor.scale(old, 0) {
+                        Ok(()) => {
+                            tracing::info!("bake finished: {stable} stays stable, {old} scaled in");
+                            (
+                                Outcome::Applied,
+                                format!("{stable} stays stable; {old} scaled to 0"),
+                            )
                         }
-                        tracing::info!("bake finished: {stable} stays stable, {old} scaled in");
+                        Err(e) => {
+                            tracing::warn!("bake finished but {old} was not scaled in: {e}");
+                            (Outcome::Failed, format!("{old} was not scaled in: {e}"))
+                        }
+                    },
+                    Ok(None) => {
+                        tracing::info!(
+                            "bake finished: {stable} stays stable; keeping the old color"
+                        );
+                        (
+                            Outcome::Applied,
+                            format!("{stable} stays stable; the old color kept"),
+                        )
                     }
-                    Ok(None) => tracing::info!(
-                        "bake finished: {stable} stays stable; keeping the old color"
-                    ),
-                    Err(refusal) => tracing::warn!("{refusal}"),
-                }
+                    Err(refusal) => {
+                        tracing::warn!("{refusal}");
+                        (Outcome::Refused, refusal.to_string())
+                    }
+                };
                 let _ = self.save_locked(&r, "finish-bake");
+                // The append syncs to disk: not under the rollout lock a rollback waits for.
+                drop(r);
+                self.journal_own("finish-bake", outcome, what);
             }
         }
     }
@@ -580,6 +623,32 @@ impl Platform for Engine {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {
+        let journal = self.journal.clone();
+        let entry = entry.clone();
+        let path = journal.path().display().to_string();
+        // The append syncs to disk: off the runtime's threads.
+        tokio::task::spawn_blocking(move || journal.append(&entry))
+            .await
+            .map_err(|e| err("journal-append", path.clone(), FaultKind::Other, e))?
+            .map_err(|e| err("journal-append", path, FaultKind::Other, e))
+    }
+
+    async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
+        let journal = self.journal.clone();
+        let query = query.clone();
+        let path = journal.path().display().to_string();
+        let (entries, skipped) = tokio::task::spawn_blocking(move || journal.read(&query))
+            .await
+            .map_err(|e| err("journal-read", path.clone(), FaultKind::Other, e))?
+            .map_err(|e| err("journal-read", path, FaultKind::Other, e))?;
+        Ok(JournalPage {
+            entries,
+            skipped,
+            note: None,
+        })
     }
 }
 
