@@ -38,6 +38,8 @@ pub enum GuardRule {
     OverCeiling,
     /// A release driven by a plan is running.
     ReleaseRunning,
+    /// Someone else holds the deploy lock.
+    Locked,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.

@@ -7,6 +7,7 @@ mod color;
 pub mod gate;
 pub mod guard;
 pub mod limits;
+pub mod lock;
 pub mod operator;
 pub mod plan;
 pub mod release;
