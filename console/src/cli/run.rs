@@ -308,6 +308,7 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             );
             Ok(exit::OK)
         }
+        Command::Lock { action } => super::lock::run(ops, action, out).await,
         Command::Pause => super::release::request(ops, Request::Pause, out).await,
         Command::Resume => super::release::request(ops, Request::Resume, out).await,
         Command::Abort => super::release::request(ops, Request::Abort, out).await,
@@ -391,6 +392,11 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, out: &Out) -> Outcome {
             human.push_str(&format!("\nrelease  unreadable: {e}\n"));
             value["release"] = json!({ "error": e.to_string() });
         }
+    }
+    // The lock is shown only when someone holds it (or a driver's lease ended).
+    if let Ok(Some(lock)) = p.lock_read().await {
+        human.push_str(&format!("\n{}\n", ops.lock_header(Some(&lock), now)));
+        value["lock"] = json!(lock);
     }
     out.print(human.trim_end(), value);
     Ok(code)

@@ -138,6 +138,9 @@ pub struct AwsProfile {
     /// seconds); 20 s when not set.
     pub call_timeout: Option<std::time::Duration>,
     pub colors: PerColor<ColorResources>,
+    /// The DynamoDB table of the deploy lock (`lock_table`, Terraform's `lock_table_name`).
+    /// Without it, writes are refused (rollback excepted) with the way to add it.
+    pub lock_table: Option<String>,
 }
 
 /// A listener by ARN, or by load balancer name and port.

@@ -48,6 +48,8 @@ struct RawProfile {
     gates: Option<Spanned<crate::rollout::GateConfig>>,
     smoke: Option<Spanned<Vec<crate::rollout::SmokeCheck>>>,
     scale_in_on_rollback: Option<bool>,
+    /// The DynamoDB table of the deploy lock (Terraform's `lock_table_name`).
+    lock_table: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +186,7 @@ fn profile(
             ("container", raw.container.is_some()),
             ("call_timeout", raw.call_timeout.is_some()),
             ("blue", raw.blue.is_some()),
+            ("lock_table", raw.lock_table.is_some()),
             ("green", raw.green.is_some()),
         ];
         if let Some((key, _)) = aws_keys.iter().find(|(_, present)| *present) {
@@ -284,6 +287,7 @@ fn aws(
         container: raw.container,
         call_timeout,
         colors: PerColor::new(blue, green),
+        lock_table: raw.lock_table.filter(|t| !t.trim().is_empty()),
     })
 }
 

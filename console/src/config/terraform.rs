@@ -78,7 +78,7 @@ pub const REQUIRED: &[&str] = &[
 ];
 
 /// Outputs used when present.
-pub const OPTIONAL: &[&str] = &["load_balancer_arn", "test_listener_arn"];
+pub const OPTIONAL: &[&str] = &["load_balancer_arn", "test_listener_arn", "lock_table_name"];
 
 impl Outputs {
     /// Reads and merges the files. A name present in two files must agree.
@@ -176,6 +176,9 @@ impl Outputs {
         }
         out += &format!("codebuild_project = {}\n", v("codebuild_project_name"));
         out += &format!("ecr_repository = {}\n", v("ecr_repository_name"));
+        if self.get("lock_table_name").is_some() {
+            out += &format!("lock_table = {}\n", v("lock_table_name"));
+        }
         for color in ["blue", "green"] {
             out += &format!("\n[profiles.{key}.{color}]\n");
             out += &format!("service = {}\n", v(&format!("{color}_service_name")));

@@ -18,6 +18,7 @@ use crate::rollout::{
     Weights, bake, healthy_count, limits,
 };
 
+pub mod lock;
 pub mod release;
 mod wait;
 
@@ -193,6 +194,9 @@ pub struct RollbackReport {
     /// Follow-up calls that failed after the weights were in force (stable tag, test listener):
     /// reported, never fatal.
     pub warnings: Vec<String>,
+    /// The deploy lock's lease this rollback took over (it is never blocked by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_over_from: Option<Box<crate::rollout::lock::LockRecord>>,
 }
 
 /// This machine's name for the journal and the lock.
@@ -301,6 +305,7 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
+        let _lock = self.lock("shift").await?;
         let snap = self.platform.snapshot().await?;
         guard::check_shift(&snap, desired, force)?;
         let change = self.platform.set_weights(desired).await;
@@ -315,6 +320,7 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
+        let _lock = self.lock("promote").await?;
         let snap = self.platform.snapshot().await?;
         let finishes = self.platform.info().finishes_bake;
         let target = guard::check_promote(&snap, pending, finishes)?;
@@ -343,6 +349,7 @@ impl Ops {
     /// pending; a stale bake is only cleared.
     pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
         self.access.check("promote")?;
+        let lock = self.lock("finish bake").await?;
         let listener = self.platform.listener().await?;
         match listener.bake_step(UnixMillis::MAX) {
             BakeStep::Nothing | BakeStep::Baking { .. } => Ok(None),
@@ -354,9 +361,11 @@ impl Ops {
             BakeStep::Finish { stable, bake } => {
                 // Cleared first: from here on a rollback targets the stable color, not the old
                 // one that is about to go away.
+                lock.still_held("finish bake").await?;
                 self.platform.record_stable(stable, None).await?;
                 let now = self.platform.listener().await?;
                 if let Some(old) = bake::scale_in(now.weights, stable, &bake)? {
+                    lock.still_held("finish bake").await?;
                     self.platform.scale(old, 0).await?;
                 }
                 Ok(Some(bake))
@@ -368,6 +377,7 @@ impl Ops {
     /// target health; stable/bake bookkeeping and the test listener follow afterwards.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
+        let lock = self.lock("rollback").await?;
         let listener = self.platform.listener().await?;
         let mut healthy = PerColor::new(0usize, 0usize);
         for color in guard::rollback_candidates(&listener) {
@@ -376,7 +386,7 @@ impl Ops {
         }
         let target = guard::rollback_target(&listener, |c| *healthy.get(c))?;
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = lock.warning.iter().cloned().collect();
         if guard::rollback_rewrites_stable(&listener, target)
             && let Err(e) = self.platform.record_stable(target, None).await
         {
@@ -394,6 +404,10 @@ impl Ops {
             target,
             change,
             warnings,
+            taken_over_from: lock
+                .outcome
+                .as_ref()
+                .and_then(|o| o.previous.clone().map(Box::new)),
         })
     }
 
@@ -401,6 +415,7 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
+        let _lock = self.lock("deploy").await?;
         let snap = self.platform.snapshot().await?;
         let target = guard::check_deploy(&snap, color)?;
         let desired = guard::deploy_count(&snap, target);
@@ -417,6 +432,7 @@ impl Ops {
             return Ok(false);
         }
         self.access.check("deploy")?;
+        let _lock = self.lock("deploy").await?;
         if snap.listener.weights != Weights::all(color) {
             verified(self.platform.set_weights(Weights::all(color)).await)?;
         }
@@ -429,6 +445,7 @@ impl Ops {
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
+        let _lock = self.lock("scale").await?;
         guard::check_count(color, desired, self.max_tasks)?;
         if desired == 0 {
             let listener = self.platform.listener().await?;
@@ -513,3 +530,6 @@ mod tests;
 
 #[cfg(test)]
 mod release_tests;
+
+#[cfg(test)]
+mod lock_tests;

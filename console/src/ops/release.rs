@@ -146,6 +146,11 @@ impl Ops {
         until_paused: bool,
     ) -> Result<Release, OpError> {
         observer.note(&r, &Note::Started);
+        if !r.is_over() {
+            // The driver holds the lock for the whole release (`resume` takes an ended one).
+            self.lock_drive(&r.id, (r.plan.interval_secs as i64).saturating_mul(1000))
+                .await?;
+        }
         loop {
             if r.is_over() {
                 observer.note(&r, &Note::Ended);
@@ -347,6 +352,9 @@ impl Ops {
     /// Picks up a request recorded by another console; `true` when the release ended
     /// meanwhile (an abort) and the driver must stop.
     async fn pick_up_request(&self, r: &mut Release) -> Result<bool, OpError> {
+        // The driver's lease, renewed each gate interval: a driver that went away lets it end.
+        self.lock_drive(&r.id, (r.plan.interval_secs as i64).saturating_mul(1000))
+            .await?;
         let Some(latest) = self.platform.release().await? else {
             return Ok(false);
         };

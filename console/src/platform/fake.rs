@@ -13,10 +13,11 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    DeployReceipt, FaultKind, LockSwap, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::lock::{self, LockRecord};
 use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, LogLine,
     PerColor, Release, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState,
@@ -76,6 +77,8 @@ pub enum Call {
     RecordRelease,
     SmokeGet(String),
     Alarms,
+    LockRead,
+    LockSwap,
 }
 
 impl Call {
@@ -102,6 +105,8 @@ impl Call {
             Call::RecordRelease => "record-release",
             Call::SmokeGet(_) => "smoke-get",
             Call::Alarms => "alarms",
+            Call::LockRead => "lock-read",
+            Call::LockSwap => "lock-swap",
         }
     }
 }
@@ -143,6 +148,8 @@ pub struct FakeState {
     pub calls: Vec<Call>,
     once: VecDeque<Fault>,
     always: Vec<Fault>,
+    /// The deploy lock's record.
+    pub lock: Option<LockRecord>,
 }
 
 /// The in-memory platform.
@@ -192,6 +199,7 @@ impl FakePlatform {
             calls: Vec::new(),
             once: VecDeque::new(),
             always: Vec::new(),
+            lock: None,
         })
     }
 
@@ -228,6 +236,14 @@ impl FakePlatform {
     /// The calls received so far.
     pub fn calls(&self) -> Vec<Call> {
         self.state().calls.clone()
+    }
+
+    /// The calls received so far, but the deploy lock's.
+    pub fn calls_but_lock(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !matches!(c, Call::LockRead | Call::LockSwap))
+            .collect()
     }
 
     /// How many weight writes were made.
@@ -620,5 +636,25 @@ impl Platform for FakePlatform {
 
     fn api_calls(&self) -> u64 {
         self.api_calls.load(Ordering::Relaxed)
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::LockRead)?;
+        Ok(s.lock.clone())
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::LockSwap)?;
+        Ok(if lock::swap_in_place(&mut s.lock, expected, new) {
+            LockSwap::Swapped
+        } else {
+            LockSwap::Conflict
+        })
     }
 }

@@ -406,6 +406,20 @@ pub fn driver_gone(current: Option<&LockRecord>, now: UnixMillis) -> Option<Stri
     ))
 }
 
+/// The compare-and-swap on a record kept in memory (the daemon's state, the fake platform):
+/// replaces `slot` with `new` only if its token is `expected`; answers whether it did.
+pub fn swap_in_place(
+    slot: &mut Option<LockRecord>,
+    expected: Option<&str>,
+    new: Option<&LockRecord>,
+) -> bool {
+    if slot.as_ref().map(|r| r.token.as_str()) != expected {
+        return false;
+    }
+    *slot = new.cloned();
+    true
+}
+
 /// Parses `--for`: `90m`, `4h`, `1h30m`, `45s` (bounded to [`MIN_TAKE_MS`]..[`MAX_TAKE_MS`]).
 pub fn parse_lease(text: &str) -> Result<i64, String> {
     let t = text.trim();

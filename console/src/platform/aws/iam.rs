@@ -62,4 +62,8 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     ("cloudwatch", "DescribeAlarms", "cloudwatch:DescribeAlarms"),
     // Who the operator is, for the deploy lock and the journal (needs no grant, but listed).
     ("sts", "GetCallerIdentity", "sts:GetCallerIdentity"),
+    // The deploy lock (h-lock): one item of the lock table, compare-and-swap only.
+    ("dynamodb", "GetItem", "dynamodb:GetItem"),
+    ("dynamodb", "PutItem", "dynamodb:PutItem"),
+    ("dynamodb", "DeleteItem", "dynamodb:DeleteItem"),
 ];

@@ -22,10 +22,11 @@ use aws_sdk_elasticloadbalancingv2::types::Action;
 
 use crate::config::{AwsProfile, ListenerRef};
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    DeployReceipt, FaultKind, LockSwap, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::lock::LockRecord;
 use crate::rollout::operator::name_from_arn;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Release, Snapshot,
@@ -37,6 +38,7 @@ mod convert;
 mod ecs;
 pub mod iam;
 mod listener;
+mod lock;
 mod logs;
 mod metrics;
 mod registry;
@@ -104,6 +106,7 @@ pub struct AwsPlatform {
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     sts: aws_sdk_sts::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
     counts: Arc<Counts>,
     /// Task definitions never change once registered, so they are cached by ARN.
     task_defs: Mutex<HashMap<String, ecs::TaskDefInfo>>,
@@ -184,6 +187,7 @@ impl AwsPlatform {
             logs: client!(aws_sdk_cloudwatchlogs),
             cloudwatch: client!(aws_sdk_cloudwatch),
             sts: client!(aws_sdk_sts),
+            dynamodb: client!(aws_sdk_dynamodb),
             elb,
             counts,
             task_defs: Mutex::new(HashMap::new()),
@@ -339,5 +343,17 @@ impl Platform for AwsPlatform {
 
     fn api_calls(&self) -> u64 {
         self.counts.calls()
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        self.read_lock().await
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        self.swap_lock(expected, new).await
     }
 }

@@ -17,10 +17,11 @@ use super::wire::{
     Crashed, DaemonStatus, Envelope, FaultReport, MAX_REPLY, Reply, Request, Restarted, VERSION,
 };
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    DeployReceipt, FaultKind, LockSwap, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::lock::LockRecord;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot, TargetState,
     Weights,
@@ -340,6 +341,22 @@ impl Platform for LocalClient {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        self.newer(Request::LockRead).await
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        self.newer(Request::LockSwap {
+            expected: expected.map(str::to_string),
+            new: new.cloned().map(Box::new),
+        })
+        .await
     }
 }
 

@@ -22,10 +22,11 @@ use crate::platform::local::registry::Registry;
 use crate::platform::local::supervisor::Supervisor;
 use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
-    DeployReceipt, FaultKind, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
+    DeployReceipt, FaultKind, LockSwap, LogBatch, LogCursor, Platform, PlatformError, PlatformInfo,
     PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
+use crate::rollout::lock::{self, LockRecord};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
     Snapshot, TargetState, UnixMillis, Weights, bake,
@@ -37,6 +38,7 @@ struct Rollout {
     stable: Option<Color>,
     bake: Option<Bake>,
     release: Option<Release>,
+    lock: Option<LockRecord>,
 }
 
 pub struct Engine {
@@ -88,6 +90,7 @@ impl Engine {
                 stable: persisted.stable,
                 bake: persisted.bake.clone(),
                 release: persisted.release.clone(),
+                lock: persisted.lock.clone(),
             }),
             production,
             test,
@@ -122,6 +125,7 @@ impl Engine {
             config: self.config.clone(),
             release: r.release.clone(),
             faults: self.routes.faults.active(now_millis()),
+            lock: r.lock.clone(),
         }
     }
 
@@ -522,6 +526,33 @@ impl Platform for Engine {
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        Ok(self.lock_rollout().lock.clone())
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        if let Some(r) = new {
+            r.validate()
+                .map_err(|e| err("lock-swap", "deploy lock", FaultKind::Invalid, e))?;
+        }
+        // Under the rollout lock: one swap at a time, saved before it is answered.
+        let mut r = self.lock_rollout();
+        let before = r.lock.clone();
+        if !lock::swap_in_place(&mut r.lock, expected, new) {
+            return Ok(LockSwap::Conflict);
+        }
+        if let Err(e) = self.save_locked(&r, "lock-swap") {
+            // Not kept: a holder the disk does not know would vanish with a restart.
+            r.lock = before;
+            return Err(e);
+        }
+        Ok(LockSwap::Swapped)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
+use crate::rollout::lock::LockRecord;
 use crate::rollout::{Bake, Color, InjectedFault, PerColor, Release, Weights};
 
 pub const STATE_VERSION: u32 = 1;
@@ -78,6 +79,9 @@ pub struct Persisted {
     /// The faults the proxy injects (`local fault`), so a restart keeps them with their end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<InjectedFault>,
+    /// The deploy lock, so a restart (planned or not) keeps its holder and lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockRecord>,
 }
 
 impl Default for Persisted {
@@ -92,6 +96,7 @@ impl Default for Persisted {
             config: DaemonConfig::default(),
             release: None,
             faults: Vec::new(),
+            lock: None,
         }
     }
 }
@@ -152,6 +157,18 @@ mod tests {
                 latency_ms: 500,
                 until: Some(1_000),
             }],
+            lock: Some(LockRecord {
+                holder: crate::rollout::Operator::new("alice", "laptop").expect("valid"),
+                hold: crate::rollout::lock::Hold::Explicit,
+                purpose: "lock take".into(),
+                reason: Some("migration".into()),
+                since: 1,
+                renewed: 1,
+                expires: 2,
+                token: "t".into(),
+                taken_over_from: None,
+                handed_over_from: None,
+            }),
             ..Persisted::default()
         };
         save(&path, &s).expect("save");
