@@ -11,6 +11,7 @@ mod aws_bench;
 mod aws_cli;
 mod aws_doctor;
 mod aws_faults;
+mod aws_lock;
 mod aws_platform;
 mod aws_release;
 mod aws_release_resume;
