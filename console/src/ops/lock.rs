@@ -9,6 +9,7 @@
 //! - `--read-only` is checked before the lock, so it stays stronger.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
@@ -237,11 +238,36 @@ impl Ops {
     /// Takes (or renews) the lock for the driver of release `id`, renewing every
     /// `interval_ms`; an ended lease of another driver is taken over (`resume`).
     pub async fn lock_drive(&self, id: &str, interval_ms: i64) -> Result<LockOutcome, OpError> {
-        self.apply_lock(Intent::Drive {
-            release: id,
-            lease_ms: lock::driver_lease_ms(interval_ms),
-        })
-        .await
+        let lease_ms = lock::driver_lease_ms(interval_ms);
+        let outcome = self
+            .apply_lock(Intent::Drive {
+                release: id,
+                lease_ms,
+            })
+            .await?;
+        self.lease_checked.store(now_millis(), Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    /// [`Ops::lock_drive`] once half a lease passed since this session last checked it (the
+    /// driver calls this with every record of its release).
+    pub(crate) async fn renew_drive(&self, id: &str, interval_ms: i64) -> Result<(), OpError> {
+        let half = lock::driver_lease_ms(interval_ms) / 2;
+        if now_millis() - self.lease_checked.load(Ordering::Relaxed) < half {
+            return Ok(());
+        }
+        self.lock_drive(id, interval_ms).await.map(|_| ())
+    }
+
+    /// Lets go of the lease of a release's driver once the release ended (best effort: it
+    /// ends by itself otherwise).
+    pub async fn lock_drive_done(&self) {
+        if let Ok(Some(r)) = self.platform.lock_read().await
+            && r.hold == lock::Hold::Driver
+            && r.holder.same_person(&self.operator)
+        {
+            let _ = self.platform.lock_swap(Some(&r.token), None).await;
+        }
     }
 
     /// What this console's header shows: the holder, or who took this operator's lease over.

@@ -243,6 +243,9 @@ pub struct Ops {
     operator: Operator,
     /// Why (`--reason`), kept with the lock and in the journal.
     reason: Option<String>,
+    /// When this session's release driver last checked its deploy-lock lease (shared by
+    /// clones), so the lease costs calls only every half lease.
+    lease_checked: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Ops {
@@ -258,6 +261,7 @@ impl Ops {
             max_tasks: crate::rollout::limits::DEFAULT_MAX_TASKS,
             operator,
             reason: None,
+            lease_checked: Arc::default(),
         }
     }
 

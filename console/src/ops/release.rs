@@ -6,7 +6,8 @@
 //!
 //! AWS API calls per gate interval: target health (1), metrics (1), the release record (1),
 //! and the alarms when the profile names some (1); the record is rewritten only when the
-//! verdicts change or every [`HEARTBEAT_MS`].
+//! verdicts change or every [`HEARTBEAT_MS`], and with it the driver's deploy-lock lease is
+//! read and renewed (GetItem + PutItem) once half of it has passed.
 
 use std::time::Duration;
 
@@ -153,6 +154,7 @@ impl Ops {
         }
         loop {
             if r.is_over() {
+                self.lock_drive_done().await;
                 observer.note(&r, &Note::Ended);
                 return Ok(r);
             }
@@ -183,6 +185,12 @@ impl Ops {
 
     /// Records `r` as driven now.
     async fn record(&self, r: &mut Release) -> Result<(), OpError> {
+        if !r.is_over() {
+            // The driver's lease, renewed with the record (each stage, every heartbeat): a
+            // driver that went away lets it end, and `resume` takes it over.
+            self.renew_drive(&r.id, (r.plan.interval_secs as i64).saturating_mul(1000))
+                .await?;
+        }
         r.driven_at = now_millis();
         self.platform.record_release(r).await?;
         Ok(())
@@ -352,9 +360,6 @@ impl Ops {
     /// Picks up a request recorded by another console; `true` when the release ended
     /// meanwhile (an abort) and the driver must stop.
     async fn pick_up_request(&self, r: &mut Release) -> Result<bool, OpError> {
-        // The driver's lease, renewed each gate interval: a driver that went away lets it end.
-        self.lock_drive(&r.id, (r.plan.interval_secs as i64).saturating_mul(1000))
-            .await?;
         let Some(latest) = self.platform.release().await? else {
             return Ok(false);
         };

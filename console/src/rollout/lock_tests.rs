@@ -234,8 +234,12 @@ fn a_driver_renews_its_lease_and_an_ended_one_is_taken_by_resume() {
         panic!("acquire")
     };
     assert_eq!(record.purpose, "release r-7");
-    // Renewed by the driver a gate interval later.
-    let later = T0 + 20_000;
+    // Half the lease left: nothing to write; less than that: renewed.
+    assert_eq!(
+        decide(Some(&record), &asker(&alice, T0 + lease / 2, "t2"), drive),
+        Decision::Proceed
+    );
+    let later = T0 + lease / 2 + 1;
     let Decision::Renew(renewed) = decide(Some(&record), &asker(&alice, later, "t2"), drive) else {
         panic!("renew")
     };
@@ -252,7 +256,7 @@ fn a_driver_renews_its_lease_and_an_ended_one_is_taken_by_resume() {
     assert_eq!(
         driver_gone(Some(&renewed), gone).as_deref(),
         Some(
-            "release r-7 driven by alice@laptop, lease expired at 2027-01-15T08:01:20Z: `bluegreen resume` takes it over"
+            "release r-7 driven by alice@laptop, lease expired at 2027-01-15T08:01:30Z: `bluegreen resume` takes it over"
         )
     );
     assert_eq!(driver_gone(Some(&renewed), later), None);

@@ -32,3 +32,8 @@ output "kms_key_arn" {
   description = "Key encrypting the table, the images and the build logs."
   value       = module.kms.key_arn
 }
+
+output "lock_table_name" {
+  description = "DynamoDB table of the deploy lock (the console profile's lock_table)."
+  value       = aws_dynamodb_table.locks.name
+}

@@ -28,3 +28,8 @@ output "codebuild_project_name" {
   description = "CodeBuild project that builds the image."
   value       = module.base.codebuild_project_name
 }
+
+output "lock_table_name" {
+  description = "DynamoDB table of the deploy lock (the console profile's lock_table)."
+  value       = module.base.lock_table_name
+}
