@@ -25,6 +25,7 @@ mod delivery_terraform;
 mod local_control;
 mod local_fault;
 mod local_inject;
+mod local_lock;
 mod local_plan;
 mod local_release;
 mod local_restart;
