@@ -36,6 +36,7 @@ pub enum Polled {
     Logs(Result<Vec<LogLine>, PlatformError>),
     Metrics(Result<Option<PerColor<ColorMetrics>>, PlatformError>),
     Release(Result<Box<Option<crate::rollout::Release>>, PlatformError>),
+    Lock(Result<Option<Box<crate::rollout::lock::LockRecord>>, PlatformError>),
 }
 
 impl Polled {
@@ -47,6 +48,7 @@ impl Polled {
             Polled::Logs(_) => Resource::Logs,
             Polled::Metrics(_) => Resource::Metrics,
             Polled::Release(_) => Resource::Release,
+            Polled::Lock(_) => Resource::Lock,
         }
     }
 }

@@ -26,16 +26,19 @@ pub enum Resource {
     Metrics,
     /// The release a plan drives, as recorded with the listener.
     Release,
+    /// The deploy lock's record (its holder shows in the header).
+    Lock,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 6] = [
+    pub const ALL: [Resource; 7] = [
         Resource::Services,
         Resource::Builds,
         Resource::Images,
         Resource::Logs,
         Resource::Metrics,
         Resource::Release,
+        Resource::Lock,
     ];
 }
 
@@ -344,6 +347,10 @@ pub struct State {
     pub guide: Option<String>,
     /// Whether the guide shows (`i` toggles it; on by default on the local platform).
     pub show_guide: bool,
+    /// The deploy lock, as last read.
+    pub lock: Panel<Option<crate::rollout::lock::LockRecord>>,
+    /// Who this console writes as, to tell "my lock was taken over" in the header.
+    pub operator: Option<crate::rollout::Operator>,
 }
 
 impl State {
@@ -377,6 +384,8 @@ impl State {
             release_settings: Default::default(),
             guide: None,
             show_guide,
+            lock: Panel::default(),
+            operator: None,
         }
     }
 

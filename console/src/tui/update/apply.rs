@@ -64,6 +64,7 @@ pub(super) fn loading(state: &mut State, resource: Resource, at: UnixMillis) {
         Resource::Logs => state.logs.loading(at),
         Resource::Metrics => state.metrics.loading(at),
         Resource::Release => state.release.loading(at),
+        Resource::Lock => state.lock.loading(at),
     }
 }
 
@@ -99,6 +100,8 @@ pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<C
         Polled::Metrics(Err(e)) => state.metrics.failed(&e, at),
         Polled::Release(Ok(r)) => state.release.loaded(*r, at),
         Polled::Release(Err(e)) => state.release.failed(&e, at),
+        Polled::Lock(Ok(r)) => state.lock.loaded(r.map(|r| *r), at),
+        Polled::Lock(Err(e)) => state.lock.failed(&e, at),
     }
     vec![]
 }

@@ -35,6 +35,7 @@ pub struct Intervals {
     pub logs: Duration,
     pub metrics: Duration,
     pub release: Duration,
+    pub lock: Duration,
 }
 
 impl Default for Intervals {
@@ -46,6 +47,7 @@ impl Default for Intervals {
             logs: Duration::from_secs(1),
             metrics: Duration::from_secs(10),
             release: Duration::from_secs(1),
+            lock: Duration::from_secs(2),
         }
     }
 }
@@ -59,6 +61,7 @@ impl Intervals {
             Resource::Logs => self.logs,
             Resource::Metrics => self.metrics,
             Resource::Release => self.release,
+            Resource::Lock => self.lock,
         }
     }
 }
@@ -112,6 +115,7 @@ fn is_err(p: &Polled) -> bool {
         Polled::Logs(r) => r.is_err(),
         Polled::Metrics(r) => r.is_err(),
         Polled::Release(r) => r.is_err(),
+        Polled::Lock(r) => r.is_err(),
     }
 }
 
@@ -123,6 +127,10 @@ async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> 
         Resource::Images => (Polled::Images(p.images().await), false),
         Resource::Metrics => (Polled::Metrics(p.metrics(METRICS_WINDOW_SECS).await), false),
         Resource::Release => (Polled::Release(p.release().await.map(Box::new)), false),
+        Resource::Lock => (
+            Polled::Lock(p.lock_read().await.map(|r| r.map(Box::new))),
+            false,
+        ),
         Resource::Logs => match p.read_logs(cursor, LOG_BATCH).await {
             Ok(batch) => {
                 *cursor = batch.cursor;
