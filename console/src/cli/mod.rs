@@ -16,6 +16,7 @@ mod doctor;
 mod fault;
 mod history;
 mod local;
+mod lock;
 mod output;
 mod progress;
 pub(crate) mod release;
@@ -206,6 +207,14 @@ pub enum Command {
     /// whether the gates caught it, at which step, how fast, and how many requests failed.
     #[command(after_long_help = shell::REHEARSE)]
     Rehearse(release::RehearseArgs),
+    /// The deploy lock: who holds it, since when, from where and why; with a verb, takes,
+    /// releases or hands it over. Every write takes it for its own duration, or is refused
+    /// (exit 3) naming the holder; rollback takes it over.
+    #[command(after_long_help = shell::LOCK)]
+    Lock {
+        #[command(subcommand)]
+        action: Option<lock::LockCommand>,
+    },
     /// Pauses the running release at its current weight (its gates still roll back).
     #[command(after_long_help = shell::PAUSE)]
     Pause,

@@ -391,6 +391,13 @@ pub fn finished_bake(b: &Bake) -> String {
 
 pub fn rollback(r: &RollbackReport) -> String {
     let mut out = weight_change(&format!("rolled back to {}", r.target), &r.change);
+    if let Some(p) = &r.taken_over_from {
+        let _ = write!(
+            out,
+            "\ndeploy lock taken over from {} (held for {}); `bluegreen lock release` when done",
+            p.holder, p.purpose
+        );
+    }
     for w in &r.warnings {
         let _ = write!(out, "\nwarning: {w}");
     }

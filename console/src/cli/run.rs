@@ -323,6 +323,7 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
             );
             Ok(exit::OK)
         }
+        Command::Lock { action } => super::lock::run(ops, action, out).await,
         Command::Pause => super::release::request(ops, Request::Pause, out).await,
         Command::Resume => super::release::request(ops, Request::Resume, out).await,
         Command::Abort => super::release::request(ops, Request::Abort, out).await,
@@ -433,6 +434,11 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, check: bool, out: &Out)
         code
     };
     value["ok"] = json!(code == exit::OK);
+    // The lock is shown only when someone holds it (or a driver's lease ended).
+    if let Ok(Some(lock)) = p.lock_read().await {
+        human.push_str(&format!("\n{}\n", ops.lock_header(Some(&lock), now)));
+        value["lock"] = json!(lock);
+    }
     out.print(human.trim_end(), value);
     Ok(code)
 }

@@ -150,6 +150,26 @@ Examples:
   bluegreen rehearse --fault latency=500ms --steps 10 --hold 30s
   bluegreen rehearse --fault crash --json";
 
+pub const LOCK: &str = "\
+Examples:
+  bluegreen lock                        # who holds it, since when, from where, why
+  bluegreen lock --json";
+
+pub const LOCK_TAKE: &str = "\
+Examples:
+  bluegreen lock take --reason migration   # 4 h, until `lock release`
+  bluegreen lock take --reason release-train --for 90m";
+
+pub const LOCK_RELEASE: &str = "\
+Examples:
+  bluegreen lock release                # yours
+  bluegreen lock release --force --reason alice-on-leave   # journaled";
+
+pub const LOCK_HAND_OVER: &str = "\
+Examples:
+  bluegreen lock hand-over --to bob     # shift change: bob holds it from any host
+  bluegreen lock hand-over --to bob --reason night-shift";
+
 pub const PAUSE: &str = "\
 Examples:
   bluegreen pause                       # hold the canary's weight; the gates still roll back

@@ -142,6 +142,9 @@ pub struct AwsProfile {
     /// The journal's DynamoDB table (`journal_table`, the Terraform output
     /// `journal_table_name`); without it writes are not journaled, with a warning.
     pub journal_table: Option<String>,
+    /// The DynamoDB table of the deploy lock (`lock_table`, Terraform's `lock_table_name`).
+    /// Without it, writes are refused (rollback excepted) with the way to add it.
+    pub lock_table: Option<String>,
 }
 
 /// A listener by ARN, or by load balancer name and port.

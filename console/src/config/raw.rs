@@ -49,6 +49,8 @@ struct RawProfile {
     smoke: Option<Spanned<Vec<crate::rollout::SmokeCheck>>>,
     scale_in_on_rollback: Option<bool>,
     journal_table: Option<String>,
+    /// The DynamoDB table of the deploy lock (Terraform's `lock_table_name`).
+    lock_table: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +187,7 @@ fn profile(
             ("container", raw.container.is_some()),
             ("call_timeout", raw.call_timeout.is_some()),
             ("blue", raw.blue.is_some()),
+            ("lock_table", raw.lock_table.is_some()),
             ("green", raw.green.is_some()),
             ("journal_table", raw.journal_table.is_some()),
         ];
@@ -287,6 +290,7 @@ fn aws(
         call_timeout,
         colors: PerColor::new(blue, green),
         journal_table: raw.journal_table,
+        lock_table: raw.lock_table.filter(|t| !t.trim().is_empty()),
     })
 }
 

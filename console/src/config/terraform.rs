@@ -82,6 +82,7 @@ pub const OPTIONAL: &[&str] = &[
     "load_balancer_arn",
     "test_listener_arn",
     "journal_table_name",
+    "lock_table_name",
 ];
 
 impl Outputs {
@@ -182,6 +183,9 @@ impl Outputs {
         out += &format!("ecr_repository = {}\n", v("ecr_repository_name"));
         if self.get("journal_table_name").is_some() {
             out += &format!("journal_table = {}\n", v("journal_table_name"));
+        }
+        if self.get("lock_table_name").is_some() {
+            out += &format!("lock_table = {}\n", v("lock_table_name"));
         }
         for color in ["blue", "green"] {
             out += &format!("\n[profiles.{key}.{color}]\n");

@@ -19,6 +19,7 @@ use crate::rollout::{
 };
 
 mod journal;
+pub mod lock;
 pub mod release;
 mod wait;
 
@@ -198,6 +199,9 @@ pub struct RollbackReport {
     /// Follow-up calls that failed after the weights were in force (stable tag, test listener):
     /// reported, never fatal.
     pub warnings: Vec<String>,
+    /// The deploy lock's lease this rollback took over (it is never blocked by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_over_from: Option<Box<crate::rollout::lock::LockRecord>>,
 }
 
 /// This machine's name for the journal and the lock.
@@ -251,6 +255,9 @@ pub struct Ops {
     journal_release: Option<crate::rollout::journal::ReleaseRef>,
     /// Journal appends that failed, shared by the clones of this session.
     journal_warnings: Arc<std::sync::Mutex<Vec<String>>>,
+    /// When this session's release driver last checked its deploy-lock lease (shared by
+    /// clones), so the lease costs calls only every half lease.
+    lease_checked: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// How a bake finished: the bake, and the measured split its scale-in relied on.
@@ -280,6 +287,7 @@ impl Ops {
             accept_unmeasured: false,
             journal_release: None,
             journal_warnings: Arc::default(),
+            lease_checked: Arc::default(),
         }
     }
 
@@ -354,6 +362,7 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
+        let _lock = self.lock("shift").await?;
         let forced = if force { " (forced)" } else { "" };
         let result = self.shift_unjournaled(desired, force).await;
         self.journaled("shift", format!("to {desired}{forced}"), result)
@@ -381,6 +390,7 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
+        let _lock = self.lock("promote").await?;
         let result = self.promote_unjournaled(opts, pending).await;
         self.journaled("promote", String::new(), result).await
     }
@@ -427,7 +437,8 @@ impl Ops {
     /// ([`split::judge`]); too few requests hold the bake unless `--accept-unmeasured`.
     pub async fn finish_bake_measured(&self) -> Result<Option<FinishedBake>, OpError> {
         self.access.check("promote")?;
-        let result = self.finish_bake_unjournaled().await;
+        let lock = self.lock("finish bake").await?;
+        let result = self.finish_bake_unjournaled(&lock).await;
         // Nothing pending is no write, and no entry.
         if matches!(result, Ok(None)) {
             return result;
@@ -435,7 +446,10 @@ impl Ops {
         self.journaled("finish-bake", String::new(), result).await
     }
 
-    async fn finish_bake_unjournaled(&self) -> Result<Option<FinishedBake>, OpError> {
+    async fn finish_bake_unjournaled(
+        &self,
+        lock: &lock::LockGuard,
+    ) -> Result<Option<FinishedBake>, OpError> {
         let listener = self.platform.listener().await?;
         match listener.bake_step(UnixMillis::MAX) {
             BakeStep::Nothing | BakeStep::Baking { .. } => Ok(None),
@@ -455,9 +469,11 @@ impl Ops {
                 };
                 // Cleared first: from here on a rollback targets the stable color, not the old
                 // one that is about to go away.
+                lock.still_held("finish bake").await?;
                 self.platform.record_stable(stable, None).await?;
                 let now = self.platform.listener().await?;
                 if let Some(old) = bake::scale_in(now.weights, stable, &bake)? {
+                    lock.still_held("finish bake").await?;
                     self.platform.scale(old, 0).await?;
                 }
                 Ok(Some(FinishedBake {
@@ -492,11 +508,15 @@ impl Ops {
     /// target health; stable/bake bookkeeping and the test listener follow afterwards.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
-        let result = self.rollback_unjournaled().await;
+        let lock = self.lock("rollback").await?;
+        let result = self.rollback_unjournaled(&lock).await;
         self.journaled("rollback", String::new(), result).await
     }
 
-    async fn rollback_unjournaled(&self) -> Result<RollbackReport, OpError> {
+    async fn rollback_unjournaled(
+        &self,
+        lock: &lock::LockGuard,
+    ) -> Result<RollbackReport, OpError> {
         let listener = self.platform.listener().await?;
         let mut healthy = PerColor::new(0usize, 0usize);
         for color in guard::rollback_candidates(&listener) {
@@ -505,7 +525,7 @@ impl Ops {
         }
         let target = guard::rollback_target(&listener, |c| *healthy.get(c))?;
         let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = lock.warning.iter().cloned().collect();
         if guard::rollback_rewrites_stable(&listener, target)
             && let Err(e) = self.platform.record_stable(target, None).await
         {
@@ -523,6 +543,10 @@ impl Ops {
             target,
             change,
             warnings,
+            taken_over_from: lock
+                .outcome
+                .as_ref()
+                .and_then(|o| o.previous.clone().map(Box::new)),
         })
     }
 
@@ -530,6 +554,7 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
+        let _lock = self.lock("deploy").await?;
         let to = color.map_or("the idle color".to_string(), |c| c.to_string());
         let result = self.deploy_unjournaled(tag, color).await;
         self.journaled("deploy", format!("{tag} to {to}"), result)
@@ -559,6 +584,7 @@ impl Ops {
             return Ok(false);
         }
         self.access.check("deploy")?;
+        let _lock = self.lock("deploy").await?;
         let result = self.settle_unjournaled(&snap, color).await;
         self.journaled(
             "settle-first-release",
@@ -607,6 +633,7 @@ impl Ops {
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
+        let _lock = self.lock("scale").await?;
         let result = self.scale_unjournaled(color, desired).await;
         self.journaled("scale", format!("{color} to {desired}"), result)
             .await
@@ -714,3 +741,6 @@ mod release_tests;
 
 #[cfg(test)]
 mod journal_tests;
+
+#[cfg(test)]
+mod lock_tests;

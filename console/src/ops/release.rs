@@ -6,7 +6,8 @@
 //!
 //! AWS API calls per gate interval: target health (1), metrics (1), the release record (1),
 //! and the alarms when the profile names some (1); the record is rewritten only when the
-//! verdicts change or every [`HEARTBEAT_MS`].
+//! verdicts change or every [`HEARTBEAT_MS`], and with it the driver's deploy-lock lease is
+//! read and renewed (GetItem + PutItem) once half of it has passed.
 
 use std::time::Duration;
 
@@ -164,8 +165,14 @@ impl Ops {
         until_paused: bool,
     ) -> Result<Release, OpError> {
         observer.note(&r, &Note::Started);
+        if !r.is_over() {
+            // The driver holds the lock for the whole release (`resume` takes an ended one).
+            self.lock_drive(&r.id, (r.plan.interval_secs as i64).saturating_mul(1000))
+                .await?;
+        }
         loop {
             if r.is_over() {
+                self.lock_drive_done().await;
                 observer.note(&r, &Note::Ended);
                 return Ok(r);
             }
@@ -204,6 +211,12 @@ impl Ops {
 
     /// Records `r` as driven now.
     async fn record(&self, r: &mut Release) -> Result<(), OpError> {
+        if !r.is_over() {
+            // The driver's lease, renewed with the record (each stage, every heartbeat): a
+            // driver that went away lets it end, and `resume` takes it over.
+            self.renew_drive(&r.id, (r.plan.interval_secs as i64).saturating_mul(1000))
+                .await?;
+        }
         r.driven_at = now_millis();
         self.platform.record_release(r).await?;
         Ok(())

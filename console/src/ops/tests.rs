@@ -384,7 +384,7 @@ async fn rollback_during_a_shift_is_one_weight_write_to_stable() {
     let report = ops(&p).rollback().await.expect("rollback");
     assert_eq!(report.target, Color::Blue);
     assert_eq!(p.weight_writes(), 1);
-    let calls = p.calls();
+    let calls = p.calls_but_lock();
     assert_eq!(
         calls[..3],
         [
@@ -568,7 +568,7 @@ async fn counts_above_the_ceiling_are_refused_before_any_call() {
     let p = Arc::new(FakePlatform::blue_live(2));
     let r = refused(ops(&p).scale(Color::Blue, 10_000).await);
     assert_eq!(r.rule, GuardRule::OverCeiling);
-    assert!(p.calls().is_empty());
+    assert!(p.calls_but_lock().is_empty());
     let roomy = ops(&p).with_max_tasks(50);
     roomy
         .scale(Color::Blue, 50)

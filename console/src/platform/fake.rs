@@ -13,11 +13,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    DeployReceipt, FaultKind, JournalPage, LockSwap, LogBatch, LogCursor, Platform, PlatformError,
     PlatformInfo, PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{self, Entry, Query};
+use crate::rollout::lock::{self, LockRecord};
 use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, LogLine,
     PerColor, Release, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState,
@@ -77,6 +78,8 @@ pub enum Call {
     RecordRelease,
     SmokeGet(String),
     Alarms,
+    LockRead,
+    LockSwap,
 }
 
 impl Call {
@@ -103,6 +106,8 @@ impl Call {
             Call::RecordRelease => "record-release",
             Call::SmokeGet(_) => "smoke-get",
             Call::Alarms => "alarms",
+            Call::LockRead => "lock-read",
+            Call::LockSwap => "lock-swap",
         }
     }
 }
@@ -148,6 +153,8 @@ pub struct FakeState {
     pub journal: Vec<Entry>,
     /// Every journal append fails (the write it records must still stand).
     pub journal_fails: bool,
+    /// The deploy lock's record.
+    pub lock: Option<LockRecord>,
 }
 
 /// The in-memory platform.
@@ -201,6 +208,7 @@ impl FakePlatform {
             always: Vec::new(),
             journal: Vec::new(),
             journal_fails: false,
+            lock: None,
         })
     }
 
@@ -237,6 +245,14 @@ impl FakePlatform {
     /// The calls received so far.
     pub fn calls(&self) -> Vec<Call> {
         self.state().calls.clone()
+    }
+
+    /// The calls received so far, but the deploy lock's.
+    pub fn calls_but_lock(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !matches!(c, Call::LockRead | Call::LockSwap))
+            .collect()
     }
 
     /// How many weight writes were made.
@@ -656,6 +672,26 @@ impl Platform for FakePlatform {
         Ok(JournalPage {
             entries,
             ..JournalPage::default()
+        })
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::LockRead)?;
+        Ok(s.lock.clone())
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        let mut s = self.state();
+        self.enter(&mut s, Call::LockSwap)?;
+        Ok(if lock::swap_in_place(&mut s.lock, expected, new) {
+            LockSwap::Swapped
+        } else {
+            LockSwap::Conflict
         })
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Query};
+use crate::rollout::lock::LockRecord;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, LogLine, PerColor, Release, Snapshot,
     TargetState, UnixMillis, Weights,
@@ -140,6 +141,17 @@ pub struct SmokeAnswer {
 /// The most of a smoke answer's body that is kept (and searched for its expected text).
 pub const SMOKE_BODY_LIMIT: usize = 256 * 1024;
 
+/// The answer of a compare-and-swap of the deploy lock ([`Platform::lock_swap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockSwap {
+    /// The record was written (or deleted).
+    Swapped,
+    /// The record's token was not the expected one: someone else wrote it meanwhile; read
+    /// it again and decide again.
+    Conflict,
+}
+
 /// The platform: AWS (CodeBuild, ECR, ECS, ELBv2, CloudWatch) or the local embedded platform.
 ///
 /// Used as `Arc<dyn Platform>` by the command layer ([`crate::ops`]), which enforces
@@ -224,6 +236,21 @@ pub trait Platform: Send + Sync {
 
     /// The entries `query` asks for, oldest first, and how many damaged lines were skipped.
     async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage>;
+
+    // The deploy lock (issue 12, h-lock).
+
+    /// The deploy lock's record, if there is one. The platform only stores it; every
+    /// decision is [`crate::rollout::lock::decide`]'s, in the command layer.
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>>;
+
+    /// Compare-and-swap of the deploy lock: writes `new` (deletes the record with `None`) only
+    /// if the stored record's token is `expected` (`None`: only if there is no record).
+    /// Never writes when the token differs: that is [`LockSwap::Conflict`], not an error.
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap>;
 }
 
 /// What a journal read found.

@@ -46,6 +46,8 @@ pub enum GuardRule {
     /// The requests' measured split does not (yet) show the desired weights: the old color
     /// is not scaled in (`--accept-unmeasured` overrides too few requests).
     SplitUnmeasured,
+    /// Someone else holds the deploy lock.
+    Locked,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.

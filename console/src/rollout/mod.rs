@@ -9,6 +9,7 @@ pub mod gate;
 pub mod guard;
 pub mod journal;
 pub mod limits;
+pub mod lock;
 pub mod operator;
 pub mod plan;
 pub mod release;

@@ -37,6 +37,7 @@ pub enum Polled {
     Metrics(Result<Option<PerColor<ColorMetrics>>, PlatformError>),
     Release(Result<Box<Option<crate::rollout::Release>>, PlatformError>),
     Journal(Result<crate::platform::JournalPage, PlatformError>),
+    Lock(Result<Option<Box<crate::rollout::lock::LockRecord>>, PlatformError>),
 }
 
 impl Polled {
@@ -49,6 +50,7 @@ impl Polled {
             Polled::Metrics(_) => Resource::Metrics,
             Polled::Release(_) => Resource::Release,
             Polled::Journal(_) => Resource::Journal,
+            Polled::Lock(_) => Resource::Lock,
         }
     }
 }

@@ -93,6 +93,7 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
     }
     let mut state = State::new(info, ops.access(), opts.log_capacity, now_millis());
     state.keymap = std::sync::Arc::new(keymap);
+    state.operator = Some(ops.operator().clone());
     state.release_settings = std::sync::Arc::new(opts.release.clone());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut workers = worker::Workers::start(ops, tx, opts.intervals);

@@ -122,3 +122,35 @@ resource "aws_dynamodb_table" "journal" {
 
   tags = local.tags
 }
+
+# The deploy lock: one item per environment (`pk` = the production listener's ARN), written
+# by the console with conditional PutItem/DeleteItem only (docs/architecture.md, "The deploy
+# lock"). `expires_at` is the lease's end; TTL deletes abandoned leases eventually (an
+# expired lease is free either way).
+resource "aws_dynamodb_table" "locks" {
+  name                        = "${var.name}-locks"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = var.table_deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = module.kms.key_arn
+  }
+
+  tags = local.tags
+}

@@ -37,3 +37,8 @@ output "journal_table_name" {
   description = "DynamoDB table of the console's journal (the profile's journal_table)."
   value       = aws_dynamodb_table.journal.name
 }
+
+output "lock_table_name" {
+  description = "DynamoDB table of the deploy lock (the console profile's lock_table)."
+  value       = aws_dynamodb_table.locks.name
+}

@@ -21,6 +21,7 @@ resource "aws_iam_policy" "operator" {
     test_listener_arn      = aws_lb_listener.test.arn
     log_group_name         = aws_cloudwatch_log_group.tasks.name
     journal_table_name     = var.journal_table_name
+    lock_table_name        = coalesce(var.lock_table_name, "${var.name}-locks")
   })
 
   tags = local.tags

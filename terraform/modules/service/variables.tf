@@ -29,6 +29,12 @@ variable "journal_table_name" {
   type        = string
 }
 
+variable "lock_table_name" {
+  description = "DynamoDB table of the deploy lock (the base stack's lock_table_name output); by default <name>-locks, as the base module names it."
+  type        = string
+  default     = null
+}
+
 variable "ecr_repository_name" {
   description = "ECR repository of the base stack (its ecr_repository_name output)."
   type        = string

@@ -75,6 +75,35 @@ pub struct Topology {
     pub options: TopologyOptions,
     /// The console's journal table (`<cluster>-journal`, as the Terraform base module names it).
     pub journal_table: String,
+    /// The deploy lock's table, as Terraform's base module makes it.
+    pub lock_table: String,
+}
+
+/// The deploy lock's table as the base module makes it: `pk` (S) hash key, on demand.
+pub async fn create_lock_table(sdk: &aws_config::SdkConfig, name: &str) -> anyhow::Result<String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .send()
+        .await
+        .step("create_table (lock)")?;
+    Ok(name.to_string())
 }
 
 /// Names the step that failed, with the SDK error's whole chain.
@@ -414,6 +443,7 @@ impl Topology {
             .send()
             .await
             .step("create_project")?;
+        let lock_table = create_lock_table(&sdk, "blog-locks").await?;
 
         // The journal table, keyed as the Terraform base module keys it.
         let journal_table = format!("{cluster}-journal");
@@ -436,20 +466,22 @@ impl Topology {
             digests,
             options,
             journal_table,
+            lock_table,
         })
     }
 
     /// A `bluegreen.toml` profile for this topology.
     pub fn profile_toml(&self, profile: &str, read_only: bool) -> String {
         let mut out = format!(
-            "[profiles.{profile}]\nregion = \"{REGION}\"\nread_only = {read_only}\ncluster = \"{}\"\nload_balancer = \"{}\"\nprod_listener = \"{}\"\ntest_listener = \"{}\"\ncodebuild_project = \"{}\"\necr_repository = \"{}\"\njournal_table = \"{}\"\n",
+            "[profiles.{profile}]\nregion = \"{REGION}\"\nread_only = {read_only}\ncluster = \"{}\"\nload_balancer = \"{}\"\nprod_listener = \"{}\"\ntest_listener = \"{}\"\ncodebuild_project = \"{}\"\necr_repository = \"{}\"\njournal_table = \"{}\"\nlock_table = \"{}\"\n",
             self.cluster,
             self.load_balancer,
             self.prod_listener,
             self.test_listener,
             self.project,
             self.repository,
-            self.journal_table
+            self.journal_table,
+            self.lock_table
         );
         for color in Color::ALL {
             out += &format!(

@@ -65,4 +65,8 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
     // The journal (issue 12, h-journal): append-only, so PutItem (conditional) and Query only.
     ("dynamodb", "PutItem", "dynamodb:PutItem"),
     ("dynamodb", "Query", "dynamodb:Query"),
+    // The deploy lock: one item of the lock table, compare-and-swap only (PutItem, listed
+    // above for the journal, too).
+    ("dynamodb", "GetItem", "dynamodb:GetItem"),
+    ("dynamodb", "DeleteItem", "dynamodb:DeleteItem"),
 ];

@@ -22,11 +22,12 @@ use aws_sdk_elasticloadbalancingv2::types::Action;
 
 use crate::config::{AwsProfile, ListenerRef};
 use crate::platform::{
-    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    DeployReceipt, FaultKind, JournalPage, LockSwap, LogBatch, LogCursor, Platform, PlatformError,
     PlatformInfo, PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Query};
+use crate::rollout::lock::LockRecord;
 use crate::rollout::operator::name_from_arn;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, ColorState, Image, Listener, PerColor, Release, Snapshot,
@@ -39,6 +40,7 @@ mod ecs;
 pub mod iam;
 mod journal;
 mod listener;
+mod lock;
 mod logs;
 mod metrics;
 mod registry;
@@ -351,5 +353,17 @@ impl Platform for AwsPlatform {
 
     async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
         self.query_journal(query).await
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        self.read_lock().await
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        self.swap_lock(expected, new).await
     }
 }

@@ -17,11 +17,12 @@ use super::wire::{
     Crashed, DaemonStatus, Envelope, FaultReport, MAX_REPLY, Reply, Request, Restarted, VERSION,
 };
 use crate::platform::{
-    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    DeployReceipt, FaultKind, JournalPage, LockSwap, LogBatch, LogCursor, Platform, PlatformError,
     PlatformInfo, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Query};
+use crate::rollout::lock::LockRecord;
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot, TargetState,
     Weights,
@@ -356,6 +357,22 @@ impl Platform for LocalClient {
     async fn journal_read(&self, query: &Query) -> PlatformResult<JournalPage> {
         self.newer(Request::JournalRead {
             query: query.clone(),
+        })
+        .await
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        self.newer(Request::LockRead).await
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        self.newer(Request::LockSwap {
+            expected: expected.map(str::to_string),
+            new: new.cloned().map(Box::new),
         })
         .await
     }

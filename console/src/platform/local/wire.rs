@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::{LogCursor, PlatformError};
 use crate::rollout::journal::{Entry, Query};
+use crate::rollout::lock::LockRecord;
 use crate::rollout::{Bake, Color, InjectedFault, Release, UnixMillis, Weights};
 
 /// The protocol version this build speaks. A daemon refuses other versions with a message
@@ -112,6 +113,14 @@ pub enum Request {
     /// The journal's entries a query asks for (answers a [`crate::platform::JournalPage`]).
     JournalRead {
         query: Query,
+    },
+    /// The deploy lock's record (answers `Option<LockRecord>`). Added after protocol 1
+    /// shipped, as [`Request::SetFault`] was.
+    LockRead,
+    /// Compare-and-swap of the deploy lock (answers a [`crate::platform::LockSwap`]).
+    LockSwap {
+        expected: Option<String>,
+        new: Option<Box<LockRecord>>,
     },
 }
 
@@ -306,6 +315,26 @@ pub(crate) mod tests {
                 prop::option::of(color()).prop_map(|color| Request::ClearFaults { color }),
                 Just(Request::Faults),
                 color().prop_map(|color| Request::Crash { color }),
+                Just(Request::LockRead),
+                (prop::option::of(text), any::<i64>()).prop_map(|(expected, at)| {
+                    Request::LockSwap {
+                        expected: expected.clone(),
+                        new: expected.map(|token| {
+                            Box::new(LockRecord {
+                                holder: crate::rollout::Operator::new("alice", "h").expect("valid"),
+                                hold: crate::rollout::lock::Hold::Write,
+                                purpose: "shift".into(),
+                                reason: None,
+                                since: at,
+                                renewed: at,
+                                expires: at,
+                                token,
+                                taken_over_from: None,
+                                handed_over_from: None,
+                            })
+                        }),
+                    }
+                }),
             ]
         }
     }

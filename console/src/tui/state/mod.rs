@@ -28,10 +28,12 @@ pub enum Resource {
     Release,
     /// The journal's latest entries (polled slowly; at once when its view opens).
     Journal,
+    /// The deploy lock's record (its holder shows in the header).
+    Lock,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 7] = [
+    pub const ALL: [Resource; 8] = [
         Resource::Services,
         Resource::Builds,
         Resource::Images,
@@ -39,6 +41,7 @@ impl Resource {
         Resource::Metrics,
         Resource::Release,
         Resource::Journal,
+        Resource::Lock,
     ];
 }
 
@@ -351,6 +354,10 @@ pub struct State {
     pub show_guide: bool,
     /// The journal's latest entries, for its view (`J`).
     pub journal: Panel<crate::platform::JournalPage>,
+    /// The deploy lock, as last read.
+    pub lock: Panel<Option<crate::rollout::lock::LockRecord>>,
+    /// Who this console writes as, to tell "my lock was taken over" in the header.
+    pub operator: Option<crate::rollout::Operator>,
 }
 
 impl State {
@@ -385,6 +392,8 @@ impl State {
             guide: None,
             show_guide,
             journal: Panel::default(),
+            lock: Panel::default(),
+            operator: None,
         }
     }
 

@@ -761,6 +761,7 @@ fn rolled_back_to_blue(previous: Weights, warnings: Vec<String>) -> Event {
             read_error: None,
         },
         warnings,
+        taken_over_from: None,
     })))
 }
 

@@ -65,6 +65,7 @@ pub(super) fn loading(state: &mut State, resource: Resource, at: UnixMillis) {
         Resource::Metrics => state.metrics.loading(at),
         Resource::Release => state.release.loading(at),
         Resource::Journal => state.journal.loading(at),
+        Resource::Lock => state.lock.loading(at),
     }
 }
 
@@ -102,6 +103,8 @@ pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<C
         Polled::Release(Err(e)) => state.release.failed(&e, at),
         Polled::Journal(Ok(page)) => state.journal.loaded(page, at),
         Polled::Journal(Err(e)) => state.journal.failed(&e, at),
+        Polled::Lock(Ok(r)) => state.lock.loaded(r.map(|r| *r), at),
+        Polled::Lock(Err(e)) => state.lock.failed(&e, at),
     }
     vec![]
 }

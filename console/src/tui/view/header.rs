@@ -90,6 +90,20 @@ fn header(state: &State, labels: bool) -> Line<'static> {
     } else {
         Span::styled("writable", Style::new().fg(Tint::DarkGray))
     });
+    // The deploy lock, while someone holds it (or took this console's over).
+    if let Some(Some(record)) = &state.lock.data
+        && let Some(me) = &state.operator
+    {
+        let line = crate::ops::lock::header(Some(record), me, state.now);
+        let style = if line.starts_with("lock taken over") {
+            fmt::bold(Style::new().fg(Tint::White).bg(Tint::Red))
+        } else if record.holder.same_person(me) {
+            Style::new().fg(Tint::Green)
+        } else {
+            Style::new().fg(Tint::Yellow)
+        };
+        spans.extend([sep(), Span::styled(line, style)]);
+    }
     if let Some(age) = state.oldest_age() {
         spans.push(sep());
         let style = if age > 30_000 {
@@ -100,4 +114,58 @@ fn header(state: &State, labels: bool) -> Line<'static> {
         spans.push(Span::styled(format!("data {}", fmt::age(age)), style));
     }
     Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::Operator;
+    use crate::rollout::lock::{Hold, LockRecord};
+    use crate::tui::fixtures::{self, NOW};
+
+    fn text(state: &State) -> String {
+        header(state, true)
+            .spans
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect()
+    }
+
+    fn held_by(name: &str, taken_from: Option<&str>) -> LockRecord {
+        LockRecord {
+            holder: Operator::new(name, "desk").expect("valid"),
+            hold: if taken_from.is_some() {
+                Hold::Rollback
+            } else {
+                Hold::Explicit
+            },
+            purpose: "lock take".into(),
+            reason: None,
+            since: NOW - 60_000,
+            renewed: NOW - 60_000,
+            expires: NOW + 3_600_000,
+            token: "t".into(),
+            taken_over_from: taken_from.map(|n| Operator::new(n, "laptop").expect("valid")),
+            handed_over_from: None,
+        }
+    }
+
+    #[test]
+    fn the_header_shows_the_holder_and_a_takeover_of_my_lock() {
+        let mut s = fixtures::healthy_blue_live();
+        s.operator = Some(Operator::new("alice", "laptop").expect("valid"));
+        assert!(!text(&s).contains("lock"), "{}", text(&s));
+        s.lock.loaded(Some(held_by("bob", None)), NOW);
+        assert!(
+            text(&s).contains("lock: bob@desk (lock take, 1h00m left)"),
+            "{}",
+            text(&s)
+        );
+        s.lock.loaded(Some(held_by("bob", Some("alice"))), NOW);
+        assert!(
+            text(&s).contains("lock taken over by bob@desk for a rollback at"),
+            "{}",
+            text(&s)
+        );
+    }
 }

@@ -44,6 +44,7 @@ pub struct Intervals {
     /// The journal: slow, since nobody reads it at the pace of the weights, and its view
     /// asks for a refresh when it opens.
     pub journal: Duration,
+    pub lock: Duration,
 }
 
 impl Default for Intervals {
@@ -56,6 +57,7 @@ impl Default for Intervals {
             metrics: Duration::from_secs(10),
             release: Duration::from_secs(1),
             journal: Duration::from_secs(15),
+            lock: Duration::from_secs(2),
         }
     }
 }
@@ -70,6 +72,7 @@ impl Intervals {
             Resource::Metrics => self.metrics,
             Resource::Release => self.release,
             Resource::Journal => self.journal,
+            Resource::Lock => self.lock,
         }
     }
 }
@@ -124,6 +127,7 @@ fn is_err(p: &Polled) -> bool {
         Polled::Metrics(r) => r.is_err(),
         Polled::Release(r) => r.is_err(),
         Polled::Journal(r) => r.is_err(),
+        Polled::Lock(r) => r.is_err(),
     }
 }
 
@@ -136,6 +140,10 @@ async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> 
         Resource::Metrics => (Polled::Metrics(p.metrics(METRICS_WINDOW_SECS).await), false),
         Resource::Release => (Polled::Release(p.release().await.map(Box::new)), false),
         Resource::Journal => (Polled::Journal(p.journal_read(&JOURNAL_QUERY).await), false),
+        Resource::Lock => (
+            Polled::Lock(p.lock_read().await.map(|r| r.map(Box::new))),
+            false,
+        ),
         Resource::Logs => match p.read_logs(cursor, LOG_BATCH).await {
             Ok(batch) => {
                 *cursor = batch.cursor;

@@ -33,3 +33,8 @@ output "journal_table_name" {
   description = "DynamoDB table of the console's journal (the profile's journal_table)."
   value       = module.base.journal_table_name
 }
+
+output "lock_table_name" {
+  description = "DynamoDB table of the deploy lock (the console profile's lock_table)."
+  value       = module.base.lock_table_name
+}

@@ -53,6 +53,7 @@ fn applied_output(name: &str) -> String {
         "cluster_name" | "ecr_repository_name" => "blog-dev".into(),
         "table_name" => "BlogPosts".into(),
         "codebuild_project_name" => "blog-dev-image".into(),
+        "lock_table_name" => "blog-dev-locks".into(),
         "log_group_name" => "/ecs/blog-dev".into(),
         "load_balancer_arn" => format!("{elb}:loadbalancer/app/blog-dev/50dc6c495c0c9188"),
         "prod_listener_arn" => {
@@ -112,6 +113,7 @@ fn init_from_terraform_accepts_both_states_outputs() {
     for expected in [
         "cluster = \"blog-dev\"",
         "codebuild_project = \"blog-dev-image\"",
+        "lock_table = \"blog-dev-locks\"",
         "service = \"blog-dev-green\"",
         "log_group = \"/ecs/blog-dev\"",
         "log_stream_prefix = \"green\"",

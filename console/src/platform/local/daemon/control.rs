@@ -328,6 +328,10 @@ impl Control {
             Request::JournalRead { query } => to_value(e.journal_read(&query).await),
             // Answered in `connection`, which ends the connection after it.
             Request::Restart { .. } => Err(invalid("restart is answered elsewhere".into())),
+            Request::LockRead => to_value(e.lock_read().await),
+            Request::LockSwap { expected, new } => {
+                to_value(e.lock_swap(expected.as_deref(), new.as_deref()).await)
+            }
         };
         reply_of(result)
     }

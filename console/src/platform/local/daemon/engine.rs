@@ -23,11 +23,12 @@ use crate::platform::local::registry::Registry;
 use crate::platform::local::supervisor::Supervisor;
 use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
-    DeployReceipt, FaultKind, JournalPage, LogBatch, LogCursor, Platform, PlatformError,
+    DeployReceipt, FaultKind, JournalPage, LockSwap, LogBatch, LogCursor, Platform, PlatformError,
     PlatformInfo, PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Outcome, Query};
+use crate::rollout::lock::{self, LockRecord};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
     Snapshot, TargetState, UnixMillis, Weights, Written, bake, split,
@@ -43,6 +44,7 @@ struct Rollout {
     written: Option<Written>,
     /// Why the due bake is held (not persisted): logged once per reason.
     held: Option<String>,
+    lock: Option<LockRecord>,
 }
 
 pub struct Engine {
@@ -99,6 +101,7 @@ impl Engine {
                 release: persisted.release.clone(),
                 written: persisted.written,
                 held: None,
+                lock: persisted.lock.clone(),
             }),
             production,
             test,
@@ -135,6 +138,7 @@ impl Engine {
             release: r.release.clone(),
             faults: self.routes.faults.active(now_millis()),
             written: r.written,
+            lock: r.lock.clone(),
         }
     }
 
@@ -649,6 +653,33 @@ impl Platform for Engine {
             skipped,
             note: None,
         })
+    }
+
+    async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {
+        Ok(self.lock_rollout().lock.clone())
+    }
+
+    async fn lock_swap(
+        &self,
+        expected: Option<&str>,
+        new: Option<&LockRecord>,
+    ) -> PlatformResult<LockSwap> {
+        if let Some(r) = new {
+            r.validate()
+                .map_err(|e| err("lock-swap", "deploy lock", FaultKind::Invalid, e))?;
+        }
+        // Under the rollout lock: one swap at a time, saved before it is answered.
+        let mut r = self.lock_rollout();
+        let before = r.lock.clone();
+        if !lock::swap_in_place(&mut r.lock, expected, new) {
+            return Ok(LockSwap::Conflict);
+        }
+        if let Err(e) = self.save_locked(&r, "lock-swap") {
+            // Not kept: a holder the disk does not know would vanish with a restart.
+            r.lock = before;
+            return Err(e);
+        }
+        Ok(LockSwap::Swapped)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::platform::local::supervisor::{ServiceSpec, SupervisorConfig};
 use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
+use crate::rollout::lock::LockRecord;
 use crate::rollout::{Bake, Color, InjectedFault, PerColor, Release, Weights, Written};
 
 pub const STATE_VERSION: u32 = 1;
@@ -81,6 +82,9 @@ pub struct Persisted {
     /// The weights a console last wrote, to tell drift from the console's own changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written: Option<Written>,
+    /// The deploy lock, so a restart (planned or not) keeps its holder and lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockRecord>,
 }
 
 impl Default for Persisted {
@@ -96,6 +100,7 @@ impl Default for Persisted {
             release: None,
             faults: Vec::new(),
             written: None,
+            lock: None,
         }
     }
 }
@@ -156,6 +161,18 @@ mod tests {
                 latency_ms: 500,
                 until: Some(1_000),
             }],
+            lock: Some(LockRecord {
+                holder: crate::rollout::Operator::new("alice", "laptop").expect("valid"),
+                hold: crate::rollout::lock::Hold::Explicit,
+                purpose: "lock take".into(),
+                reason: Some("migration".into()),
+                since: 1,
+                renewed: 1,
+                expires: 2,
+                token: "t".into(),
+                taken_over_from: None,
+                handed_over_from: None,
+            }),
             ..Persisted::default()
         };
         save(&path, &s).expect("save");

@@ -1,0 +1,185 @@
+//! The deploy lock through the verbs, on the fake platform: two consoles, one environment.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::platform::fake::{FakePlatform, Fault};
+use crate::rollout::GuardRule;
+use crate::rollout::lock::{Hold, MAX_SKEW_MS};
+
+fn console(p: &Arc<FakePlatform>, name: &str, host: &str) -> Ops {
+    Ops::new(p.clone(), Access::default())
+        .with_operator(Operator::new(name, host).expect("valid"))
+        .with_reason(Some(format!("{name}'s shift")))
+}
+
+fn split() -> Weights {
+    Weights::percent(90, 10).expect("valid")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_takes_a_short_lease_and_lets_it_go() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().services.green.healthy = 2;
+    p.state().services.green.desired = 2;
+    console(&p, "alice", "laptop")
+        .shift(split(), false)
+        .await
+        .expect("shift");
+    assert_eq!(p.state().lock, None, "released after the write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_console_is_refused_with_the_holders_name() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let alice = console(&p, "alice", "laptop");
+    let bob = console(&p, "bob", "desk");
+    let taken = alice.lock_take(3_600_000).await.expect("take");
+    assert_eq!(taken.record.as_ref().map(|r| r.hold), Some(Hold::Explicit));
+    let e = bob.scale(Color::Green, 2).await.expect_err("locked");
+    assert_eq!(e.exit_code(), exit::REFUSED);
+    let OpError::Refused(r) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(r.rule, GuardRule::Locked);
+    for part in ["alice@laptop", "\"alice's shift\"", "Ask alice", "--to bob"] {
+        assert!(r.reason.contains(part), "{part:?} missing: {r}");
+    }
+    assert_eq!(p.state().services.green.desired, 0, "nothing changed");
+    // Alice writes from her second terminal; the lock stays hers.
+    console(&p, "alice", "jump-host")
+        .scale(Color::Green, 2)
+        .await
+        .expect("same person");
+    assert_eq!(
+        p.state().lock.as_ref().map(|r| r.holder.name.clone()),
+        Some("alice".into())
+    );
+    // Handed over, bob writes and alice is refused.
+    alice.lock_hand_over("bob").await.expect("hand over");
+    bob.scale(Color::Green, 1).await.expect("bob's now");
+    assert!(matches!(
+        alice.scale(Color::Green, 2).await,
+        Err(OpError::Refused(_))
+    ));
+    assert!(matches!(
+        alice.lock_release(false).await,
+        Err(OpError::Refused(_))
+    ));
+    let forced = alice.lock_release(true).await.expect("force");
+    assert_eq!(forced.previous.map(|r| r.holder.name), Some("bob".into()));
+    assert_eq!(p.state().lock, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_takes_the_lock_over_and_the_previous_console_says_so() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().services.green.healthy = 2;
+    p.state().services.green.desired = 2;
+    let alice = console(&p, "alice", "laptop");
+    let bob = console(&p, "bob", "desk");
+    alice.lock_take(3_600_000).await.expect("take");
+    alice.shift(split(), false).await.expect("alice shifts");
+    let report = bob.rollback().await.expect("never blocked");
+    assert_eq!(p.state().listener.weights, Weights::all(Color::Blue));
+    assert_eq!(
+        report.taken_over_from.map(|r| r.holder.name),
+        Some("alice".into())
+    );
+    let record = p.state().lock.clone().expect("held by bob");
+    assert_eq!(record.hold, Hold::Rollback);
+    let header = alice.lock_header(Some(&record), now_millis());
+    assert!(
+        header.starts_with("lock taken over by bob@desk for a rollback"),
+        "{header}"
+    );
+    // Alice's next write is refused, naming bob and the takeover.
+    let e = alice.shift(split(), false).await.expect_err("bob holds it");
+    assert!(
+        e.to_string().contains("taken over from alice@laptop"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bake_finish_stops_once_a_rollback_took_the_lock_over() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let alice = console(&p, "alice", "laptop");
+    let bob = console(&p, "bob", "desk");
+    // Alice's bake finish has taken the lock and read the listener; bob's rollback lands.
+    let finishing = alice.lock("finish bake").await.expect("lock");
+    bob.rollback().await.expect("rollback");
+    let e = finishing
+        .still_held("finish bake")
+        .await
+        .expect_err("taken over");
+    assert!(e.to_string().contains("taken meanwhile by bob@desk"), "{e}");
+    drop(finishing);
+    assert_eq!(
+        p.state().lock.as_ref().map(|r| r.holder.name.clone()),
+        Some("bob".into()),
+        "alice's release of her write lease did not delete bob's record"
+    );
+    // A whole bake finish from alice now refuses before any change.
+    let e = alice.finish_bake().await.expect_err("refused");
+    assert_eq!(e.exit_code(), exit::REFUSED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drivers_ended_lease_is_taken_by_resume() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let alice = console(&p, "alice", "laptop");
+    let bob = console(&p, "bob", "desk");
+    alice.lock_drive("r1", 20_000).await.expect("drive");
+    assert!(bob.lock_drive("r1", 20_000).await.is_err(), "still alive");
+    // Alice's laptop closed: no renewal, the lease ends.
+    let ended = {
+        let mut s = p.state();
+        let r = s.lock.as_mut().expect("held");
+        r.expires = now_millis() - MAX_SKEW_MS - 1;
+        r.clone()
+    };
+    assert!(
+        lock::header(Some(&ended), bob.operator(), now_millis())
+            .starts_with("release r1 driven by alice@laptop, lease expired at"),
+    );
+    let took = bob.lock_drive("r1", 20_000).await.expect("resume");
+    assert_eq!(took.expired.map(|r| r.holder.name), Some("alice".into()));
+    assert_eq!(
+        p.state().lock.as_ref().map(|r| r.holder.name.clone()),
+        Some("bob".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_is_stronger_than_the_lock_and_rollback_survives_a_broken_lock() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let ro = Ops::new(
+        p.clone(),
+        Access {
+            read_only: true,
+            ..Access::default()
+        },
+    );
+    let e = ro.lock_take(3_600_000).await.expect_err("read-only");
+    assert!(
+        matches!(&e, OpError::Refused(r) if r.rule == GuardRule::ReadOnly),
+        "{e:?}"
+    );
+    assert!(
+        ro.rollback().await.is_err(),
+        "read-only refuses rollback too"
+    );
+    p.always(Fault::CallFails("lock-read"));
+    let alice = console(&p, "alice", "laptop");
+    let e = alice.scale(Color::Green, 1).await.expect_err("no lock");
+    assert_eq!(e.exit_code(), exit::PLATFORM);
+    p.state().listener.weights = split();
+    p.state().services.green.desired = 2;
+    let report = alice.rollback().await.expect("never blocked");
+    assert!(
+        report.warnings[0].starts_with("the rollback went ahead without the deploy lock"),
+        "{:?}",
+        report.warnings
+    );
+}
