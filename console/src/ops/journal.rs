@@ -61,8 +61,13 @@ impl Journaled for RollbackReport {
         self.change.weights()
     }
     fn result_detail(&self) -> Option<String> {
+        let took = self
+            .taken_over_from
+            .as_ref()
+            .map(|l| format!("; took the deploy lock over from {}", l.holder))
+            .unwrap_or_default();
         Some(format!(
-            "{} has all traffic{}",
+            "{} has all traffic{took}{}",
             self.target,
             warnings(&self.warnings)
         ))

@@ -88,6 +88,20 @@ async fn rollback_takes_the_lock_over_and_the_previous_console_says_so() {
     );
     let record = p.state().lock.clone().expect("held by bob");
     assert_eq!(record.hold, Hold::Rollback);
+    // The journal says so too.
+    let journal = p.state().journal.clone();
+    let entry = journal
+        .iter()
+        .rev()
+        .find(|e| e.verb == "rollback")
+        .expect("the rollback's entry");
+    assert!(
+        entry
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("took the deploy lock over from alice@laptop")),
+        "{entry:?}"
+    );
     let header = alice.lock_header(Some(&record), now_millis());
     assert!(
         header.starts_with("lock taken over by bob@desk for a rollback"),

@@ -203,6 +203,10 @@ fn outputs(topo: &Topology, dir: &Path) -> PathBuf {
     put("codebuild_project_name", &topo.project);
     put("ecr_repository_name", &topo.repository);
     put("log_group_name", &topo.log_group);
+    // The console's own tables come from this project's base module even for a stack made
+    // elsewhere (the deploy lock refuses writes without its table).
+    put("lock_table_name", &topo.lock_table);
+    put("journal_table_name", &topo.journal_table);
     for color in Color::ALL {
         put(&format!("{color}_service_name"), topo.services.get(color));
         put(&format!("{color}_task_family"), topo.families.get(color));

@@ -18,10 +18,15 @@ async fn cli_writes_are_journaled_in_dynamodb_and_read_back_by_history() {
         ])
         .await
         .expect_code(0);
+    // One for the journal entry, one for the deploy lock the write took (and let go with a
+    // DeleteItem).
     assert_eq!(
-        stack.proxy.attempts("PutItem").0,
-        1,
-        "one PutItem per write"
+        (
+            stack.proxy.attempts("PutItem").0,
+            stack.proxy.attempts("DeleteItem").0
+        ),
+        (2, 1),
+        "one journal PutItem per write, beside the lock's"
     );
     stack
         .cli(&["--as", "frank", "rollback"])

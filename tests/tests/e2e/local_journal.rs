@@ -101,7 +101,13 @@ async fn every_write_verb_appends_exactly_one_entry_naming_who_and_why() {
     one_entry(&p, &with(&["shift", "--green", "50"]), 0).await;
     one_entry(&p, &with(&["promote", "--bake", "1"]), 0).await;
     let deadline = Instant::now() + Duration::from_secs(30);
+    let production = p.production.to_string();
     loop {
+        // The daemon scales blue in only once requests show none reach it (rollout::split):
+        // readers keep coming.
+        for _ in 0..40 {
+            bluegreen_tests::blog_http::get(&production, "/health");
+        }
         let (entries, _) = history(&p).await;
         if let Some(e) = entries.iter().find(|e| e.verb == "finish-bake") {
             assert_eq!(e.operator.name, "daemon");
