@@ -76,9 +76,9 @@ pub async fn run(args: DemoArgs, state_dir: &Path) -> Outcome {
     step(
         1,
         if args.second_release {
-            "building the blog in release mode (buildspec.local.yaml → local registry as v1, then v2)"
+            "building the blog (buildspec.local.yaml → local registry as v1, then v2)"
         } else {
-            "building the blog in release mode (buildspec.local.yaml → local registry as v1)"
+            "building the blog (buildspec.local.yaml → local registry as v1)"
         },
     );
     let mut releases = vec![FIRST];
@@ -270,7 +270,7 @@ async fn run_build(paths: &Paths, source: &Path, tag: &str) -> anyhow::Result<Bu
     }
     let submitted = build::submit(&store, &req).context("cannot record the build")?;
     detail(&format!(
-        "{} · the first release build of a fresh clone takes several minutes; follow it with: tail -f {}",
+        "{} · the first build of a fresh clone takes a minute or two; follow it with: tail -f {}",
         submitted.id,
         submitted.log_location.clone().unwrap_or_default()
     ));

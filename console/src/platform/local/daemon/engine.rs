@@ -427,6 +427,21 @@ impl Engine {
     }
 }
 
+/// The cargo profile a binary at `exe` was built with, from its directory under `target/`:
+/// `debug` is the `dev` profile, `local` and `release` are themselves; anything else (an
+/// installed binary) builds with `release`.
+pub fn cargo_profile_of(exe: &std::path::Path) -> &'static str {
+    match exe
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+    {
+        Some("debug") => "dev",
+        Some("local") => "local",
+        _ => "release",
+    }
+}
+
 /// A build of `source_dir` that can publish into this state directory.
 pub fn build_request(
     paths: &Paths,
@@ -439,6 +454,10 @@ pub fn build_request(
         paths.root().display().to_string(),
     )];
     if let Ok(exe) = crate::platform::local::paths::current_exe() {
+        // The blog builds with the cargo profile this binary was built with (its directory
+        // under target/), so a demo run from `--profile local` compiles the blog that way too.
+        let profile = cargo_profile_of(&exe);
+        env.push(("BLUEGREEN_CARGO_PROFILE".into(), profile.into()));
         env.push(("BLUEGREEN".into(), exe.display().to_string()));
     }
     BuildRequest {
@@ -765,6 +784,28 @@ mod tests {
         }
         e.tick();
         (dir, e)
+    }
+
+    #[test]
+    fn the_blog_builds_with_the_profile_bluegreen_was_built_with() {
+        use std::path::Path;
+        assert_eq!(
+            cargo_profile_of(Path::new("/src/target/local/bluegreen")),
+            "local"
+        );
+        assert_eq!(
+            cargo_profile_of(Path::new("/src/target/debug/bluegreen")),
+            "dev"
+        );
+        assert_eq!(
+            cargo_profile_of(Path::new("/src/target/release/bluegreen")),
+            "release"
+        );
+        assert_eq!(
+            cargo_profile_of(Path::new("/root/.cargo/bin/bluegreen")),
+            "release"
+        );
+        assert_eq!(cargo_profile_of(Path::new("bluegreen")), "release");
     }
 
     #[test]
