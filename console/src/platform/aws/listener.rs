@@ -384,23 +384,8 @@ impl AwsPlatform {
                 weights: desired,
                 at: crate::clock::now_millis(),
             };
-            let tag = Tag::builder()
-                .key(TAG_WRITTEN)
-                .value(written_tag(&written))
-                .build();
-            if let Err(e) = self
-                .elb
-                .add_tags()
-                .resource_arns(&self.prod_listener)
-                .tags(tag)
-                .send()
-                .await
-            {
-                tracing::warn!(
-                    "weights written, but not recorded as written (status may show drift): {}",
-                    ADD_TAGS.error(&self.prod_listener, e)
-                );
-            }
+            self.record_written(TAG_WRITTEN, written_tag(&written), "weights written")
+                .await;
         }
         WeightChange {
             previous,
@@ -447,10 +432,15 @@ impl AwsPlatform {
     /// Records what this console set on a color's service, after the write (a failure is a
     /// warning: `status` then shows drift until the next write).
     pub(super) async fn record_service(&self, w: WrittenService) {
-        let tag = Tag::builder()
-            .key(service_tag_key(w.color))
-            .value(service_tag(&w))
-            .build();
+        let what = format!("{} service set", w.color);
+        self.record_written(&service_tag_key(w.color), service_tag(&w), &what)
+            .await;
+    }
+
+    /// Puts one "what a console last wrote" tag on the production listener. A failure is a
+    /// warning naming `what` was done: `status` then shows drift until the next write.
+    async fn record_written(&self, key: &str, value: String, what: &str) {
+        let tag = Tag::builder().key(key).value(value).build();
         if let Err(e) = self
             .elb
             .add_tags()
@@ -460,8 +450,7 @@ impl AwsPlatform {
             .await
         {
             tracing::warn!(
-                "{} service set, but not recorded as written (status may show drift): {}",
-                w.color,
+                "{what}, but not recorded as written (status may show drift): {}",
                 ADD_TAGS.error(&self.prod_listener, e)
             );
         }
