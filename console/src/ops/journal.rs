@@ -117,6 +117,27 @@ impl Journaled for Option<super::FinishedBake> {
     }
 }
 
+impl Journaled for super::lock::LockOutcome {
+    fn result_detail(&self) -> Option<String> {
+        let mut parts = vec![match &self.record {
+            Some(r) => format!(
+                "held by {} for {} until {}",
+                r.holder,
+                r.purpose,
+                crate::format::clock(r.expires)
+            ),
+            None => "the lock is free".to_string(),
+        }];
+        if let Some(p) = &self.previous {
+            parts.push(format!("cleared the lock of {} ({})", p.holder, p.purpose));
+        }
+        if let Some(e) = &self.expired {
+            parts.push(format!("replaced the ended lease of {}", e.holder));
+        }
+        Some(parts.join("; "))
+    }
+}
+
 impl Journaled for Release {
     fn result_detail(&self) -> Option<String> {
         Some(self.describe())
@@ -203,26 +224,20 @@ impl Ops {
                     };
                 }
             }
-            Err(OpError::Refused(r)) => {
-                e.outcome = Outcome::Refused;
-                e.message = Some(r.to_string());
-            }
-            Err(OpError::Weights(change)) => {
-                (e.before, e.after) = change.weights();
-                e.outcome = match change.outcome() {
-                    WeightOutcome::NotApplied => Outcome::NotApplied,
-                    _ => Outcome::Unknown,
-                };
-                e.message = Some(result_message(&result));
-            }
-            Err(OpError::Platform(_)) => {
-                e.outcome = Outcome::Failed;
-                e.message = Some(result_message(&result));
-            }
+            Err(err) => failed(&mut e, err),
         }
         e.detail = (!detail.is_empty()).then_some(detail);
         self.append_journal(e).await;
         result
+    }
+
+    /// Journals a write that ended before its body ran (the deploy lock refused it, or could
+    /// not be read): one entry, refused or failed, naming why.
+    pub(crate) async fn journal_unstarted(&self, verb: &str, request: String, err: &OpError) {
+        let mut e = self.journal_entry(verb);
+        failed(&mut e, err);
+        e.detail = (!request.is_empty()).then_some(request);
+        self.append_journal(e).await;
     }
 
     /// The journal warnings of this session so far, taken (each is shown once).
@@ -285,9 +300,21 @@ impl Ops {
     }
 }
 
-fn result_message<T>(r: &Result<T, OpError>) -> String {
-    match r {
-        Ok(_) => String::new(),
-        Err(e) => e.to_string(),
-    }
+/// An entry's outcome and message for a write that did not succeed.
+fn failed(e: &mut Entry, err: &OpError) {
+    e.outcome = match err {
+        OpError::Refused(_) => Outcome::Refused,
+        OpError::Weights(change) => {
+            (e.before, e.after) = change.weights();
+            match change.outcome() {
+                WeightOutcome::NotApplied => Outcome::NotApplied,
+                _ => Outcome::Unknown,
+            }
+        }
+        OpError::Platform(_) => Outcome::Failed,
+    };
+    e.message = Some(match err {
+        OpError::Refused(r) => r.to_string(),
+        other => other.to_string(),
+    });
 }

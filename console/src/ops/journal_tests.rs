@@ -153,3 +153,46 @@ async fn a_release_rolled_back_by_a_gate_leaves_evidence_with_the_failing_values
     assert_eq!(i.interval.weights, Weights::with_green_percent(10).ok());
     assert!(ev.timeline.iter().all(|a| a.operator.name == "alice"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_verbs_and_a_write_the_lock_refused_are_journaled() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let alice = ops(&p);
+    let bob = Ops::new(p.clone(), Access::default())
+        .with_operator(Operator::new("bob", "desk").expect("valid"));
+    alice.lock_take(3_600_000).await.expect("take");
+    // Bob's write never starts: the lock refuses it, and the journal says who tried what.
+    bob.scale(Color::Green, 2).await.expect_err("locked");
+    // Bob clears alice's lock by force: the entry names whose lock it cleared.
+    bob.lock_release(true).await.expect("forced");
+    assert_eq!(verbs(&p), ["lock-take", "scale", "lock-release"]);
+    let es = journal(&p);
+    assert_eq!(es[0].operator.name, "alice");
+    assert_eq!(es[0].reason.as_deref(), Some("ticket 42"));
+    assert!(
+        es[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("held by alice@laptop")),
+        "{:?}",
+        es[0].detail
+    );
+    assert_eq!(es[1].operator.name, "bob");
+    assert_eq!(es[1].outcome, Outcome::Refused);
+    assert!(
+        es[1]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("alice@laptop")),
+        "{:?}",
+        es[1].message
+    );
+    assert_eq!(es[2].outcome, Outcome::Applied);
+    let detail = es[2].detail.as_deref().unwrap_or_default();
+    assert!(detail.starts_with("--force"), "{detail}");
+    assert!(
+        detail.contains("cleared the lock of alice@laptop"),
+        "{detail}"
+    );
+    assert_eq!(p.state().services.green.desired, 0, "nothing changed");
+}

@@ -146,7 +146,12 @@ impl Ops {
                 ));
                 Ok(guard)
             }
-            Err(e) => Err(e),
+            // Who tried what stays on record: the write never started, and says why.
+            Err(e) => {
+                self.journal_unstarted(&verb.replace(' ', "-"), String::new(), &e)
+                    .await;
+                Err(e)
+            }
         }
     }
 
@@ -219,20 +224,26 @@ impl Ops {
     /// `lock take --reason TEXT [--for DURATION]`.
     pub async fn lock_take(&self, lease_ms: i64) -> Result<LockOutcome, OpError> {
         self.access.check("lock take")?;
-        self.apply_lock(Intent::Take { lease_ms }).await
+        let result = self.apply_lock(Intent::Take { lease_ms }).await;
+        let asked = format!("for {}", crate::format::duration(lease_ms));
+        self.journaled("lock-take", asked, result).await
     }
 
-    /// `lock release [--force]`.
+    /// `lock release [--force]`: a forced release names whose lock it cleared.
     pub async fn lock_release(&self, force: bool) -> Result<LockOutcome, OpError> {
         self.access.check("lock release")?;
-        self.apply_lock(Intent::Release { force }).await
+        let result = self.apply_lock(Intent::Release { force }).await;
+        let asked = if force { "--force" } else { "" };
+        self.journaled("lock-release", asked.into(), result).await
     }
 
     /// `lock hand-over --to NAME`.
     pub async fn lock_hand_over(&self, to: &str) -> Result<LockOutcome, OpError> {
         self.access.check("lock hand-over")?;
         let to = Operator::new(to, "any-host").map_err(|e| PlatformError::Config(e.to_string()))?;
-        self.apply_lock(Intent::HandOver { to: &to }).await
+        let result = self.apply_lock(Intent::HandOver { to: &to }).await;
+        self.journaled("lock-hand-over", format!("to {}", to.name), result)
+            .await
     }
 
     /// Takes (or renews) the lock for the driver of release `id`, renewing every
