@@ -102,6 +102,8 @@ impl Ops {
             stage: Stage::Deploying,
             driver: spec.driver,
             driven_at: now,
+            by: Some(self.operator.clone()),
+            reason: self.reason.clone(),
             gates: Vec::new(),
             request: None,
             outcome: None,

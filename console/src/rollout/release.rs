@@ -125,6 +125,12 @@ pub struct Release {
     /// Who drives it (`user@host pid N`, or `daemon`), and when the driver last wrote.
     pub driver: String,
     pub driven_at: UnixMillis,
+    /// Who started it, and why (`--reason`): a driver that is not that console (the local
+    /// daemon) holds the deploy lock and journals in this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<super::Operator>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The gates' latest results, while a step holds and after a rollback.
     #[serde(default)]
     pub gates: Vec<GateResult>,

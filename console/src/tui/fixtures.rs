@@ -462,6 +462,8 @@ fn release(stage: Stage, outcome: Option<Outcome>, gates: Vec<GateResult>) -> Re
         stage,
         driver: "daemon".into(),
         driven_at: NOW - 1_000,
+        by: None,
+        reason: None,
         gates,
         request: None,
         ended_at: outcome.as_ref().map(|_| NOW - 2_000),

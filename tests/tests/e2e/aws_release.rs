@@ -95,6 +95,8 @@ pub(super) fn release(percents: &[u16], hold_secs: u64, alarms: &[&str]) -> Rele
         driver: "moto-test".into(),
         driven_at: now_ms(),
         gates: Vec::new(),
+        by: None,
+        reason: None,
         request: None,
         outcome: None,
         ended_at: None,

@@ -74,3 +74,60 @@ async fn two_consoles_the_daemon_keeps_the_lock_and_rollback_takes_it_over() {
         serde_json::Value::Null
     );
 }
+
+/// The daemon drives a release in the name of whoever started it: the lock's holder and the
+/// release's own journal entries are that person (and their reason), not the daemon's OS user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_drives_a_release_in_the_name_of_whoever_started_it() {
+    let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    p.first_release("v1", 1).await;
+    let (code, _, out) = p
+        .cli_json(&[
+            "--as",
+            "alice",
+            "--reason",
+            "ticket 7",
+            "release",
+            "--tag",
+            "v2",
+            "--steps",
+            "10",
+            "--hold",
+            "1h",
+            "--interval",
+            "1",
+            "--detach",
+            "--json",
+        ])
+        .await;
+    assert_eq!(code, exit::OK, "{out}");
+    // The driver's lease is alice's as soon as the daemon drives, and its deploy is hers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let deploy = loop {
+        let lock = json(&p.cli(&["--json", "lock"]));
+        let (_, doc, out) = p.cli_json(&["history", "--json"]).await;
+        let entries = doc["entries"].as_array().cloned().unwrap_or_default();
+        let deploy = entries
+            .iter()
+            .find(|e| e["verb"] == "deploy" && e["release"]["id"].is_string())
+            .cloned();
+        if let (Some(d), "driver") = (deploy, lock["lock"]["hold"].as_str().unwrap_or("")) {
+            assert_eq!(lock["lock"]["holder"]["name"], "alice", "{lock}");
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never drove the release as alice: {lock} {out}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert_eq!(deploy["operator"]["name"], "alice", "{deploy}");
+    assert_eq!(deploy["reason"], "ticket 7", "{deploy}");
+
+    // Bob is refused with alice's name; his abort (the panic key) is not.
+    let out = p.cli(&["--as", "bob", "shift", "--green", "20"]);
+    assert_eq!(out.status.code(), Some(exit::REFUSED), "{}", text(&out));
+    assert!(text(&out).contains("Ask alice"), "{}", text(&out));
+    let out = p.cli(&["--as", "bob", "abort"]);
+    assert_eq!(out.status.code(), Some(exit::OK), "{}", text(&out));
+}

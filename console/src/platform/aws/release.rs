@@ -300,6 +300,8 @@ mod tests {
             driver: "ops@host pid 7".into(),
             driven_at: 6,
             gates: Vec::new(),
+            by: None,
+            reason: None,
             request: None,
             outcome: None,
             ended_at: None,

@@ -54,7 +54,12 @@ impl Releases {
             return Ok(true);
         }
         let platform: Arc<dyn Platform> = self.engine.clone();
-        let ops = Ops::new(platform, Access::default());
+        // The daemon drives in the name of whoever started the release: the deploy lock and
+        // the journal show that person, not the daemon's OS user.
+        let mut ops = Ops::new(platform, Access::default()).with_reason(release.reason.clone());
+        if let Some(by) = &release.by {
+            ops = ops.with_operator(by.clone());
+        }
         let stop = self.stop.clone();
         let id = release.id.clone();
         *driver = Some(tokio::spawn(async move {
