@@ -153,6 +153,7 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
                 dirty = true;
             }
         }
+        workers.watch(state::Resource::Journal, state.mode == state::Mode::Journal);
     }
     drop(guard);
     drop(workers);

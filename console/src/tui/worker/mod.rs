@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -21,6 +22,8 @@ pub struct Workers {
     ops: Ops,
     tx: mpsc::UnboundedSender<Event>,
     nudges: HashMap<Resource, Arc<Notify>>,
+    /// The flags of the on-demand pollers: up while their view is open.
+    watched: HashMap<Resource, Arc<AtomicBool>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -29,22 +32,37 @@ impl Workers {
     pub fn start(ops: Ops, tx: mpsc::UnboundedSender<Event>, intervals: Intervals) -> Self {
         let mut nudges = HashMap::new();
         let mut tasks = Vec::new();
+        let mut watched = HashMap::new();
         for resource in Resource::ALL {
             let nudge = Arc::new(Notify::new());
             nudges.insert(resource, nudge.clone());
+            let flag = poller::on_demand(resource).then(|| Arc::new(AtomicBool::new(false)));
+            if let Some(f) = &flag {
+                watched.insert(resource, f.clone());
+            }
             tasks.push(tokio::spawn(poller::run(
                 resource,
                 ops.platform().clone(),
                 tx.clone(),
                 nudge,
                 intervals.of(resource),
+                flag,
             )));
         }
         Workers {
             ops,
             tx,
             nudges,
+            watched,
             tasks,
+        }
+    }
+
+    /// Says whether the screen shows `resource` now: an on-demand poller keeps its interval
+    /// only while it does ([`poller::on_demand`]).
+    pub fn watch(&self, resource: Resource, shown: bool) {
+        if let Some(f) = self.watched.get(&resource) {
+            f.store(shown, Ordering::Relaxed);
         }
     }
 

@@ -3,6 +3,7 @@
 //! and refreshes asked for meanwhile collapse into one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -41,8 +42,8 @@ pub struct Intervals {
     pub logs: Duration,
     pub metrics: Duration,
     pub release: Duration,
-    /// The journal: slow, since nobody reads it at the pace of the weights, and its view
-    /// asks for a refresh when it opens.
+    /// The journal: slow, since nobody reads it at the pace of the weights, and only while
+    /// its view is open (it is read once when it opens, see [`on_demand`]).
     pub journal: Duration,
     pub lock: Duration,
 }
@@ -77,12 +78,22 @@ impl Intervals {
     }
 }
 
+/// Whether `r` is polled only while something on screen shows it: the journal, which costs a
+/// Query per read on AWS and is shown only in its own view. Such a poller reads when nudged
+/// (the view opening, a refresh) and keeps its interval only while watched.
+pub fn on_demand(r: Resource) -> bool {
+    r == Resource::Journal
+}
+
+/// Polls `resource` every `every` (longer after an error) and at each nudge. With `watched`,
+/// it reads only at a nudge while the flag is down.
 pub(super) async fn run(
     resource: Resource,
     platform: Arc<dyn Platform>,
     tx: mpsc::UnboundedSender<Event>,
     nudge: Arc<Notify>,
     every: Duration,
+    watched: Option<Arc<AtomicBool>>,
 ) {
     let mut cursor = LogCursor {
         since: Some(now_millis() - LOG_BACKLOG_MS),
@@ -90,7 +101,11 @@ pub(super) async fn run(
     };
     let mut show_loading = true;
     let mut backoff = every;
+    let idle = || watched.as_ref().is_some_and(|w| !w.load(Ordering::Relaxed));
     loop {
+        if idle() {
+            nudge.notified().await;
+        }
         if show_loading && tx.send(Event::Loading(resource, now_millis())).is_err() {
             return;
         }
@@ -109,6 +124,9 @@ pub(super) async fn run(
         }
         if more {
             tokio::task::yield_now().await;
+            continue;
+        }
+        if idle() {
             continue;
         }
         tokio::select! {
@@ -152,5 +170,60 @@ async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> 
             }
             Err(e) => (Polled::Logs(Err(e)), false),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::fake::FakePlatform;
+
+    fn journal_reads(rx: &mut mpsc::UnboundedReceiver<Event>) -> usize {
+        let mut n = 0;
+        while let Ok(ev) = rx.try_recv() {
+            n += usize::from(matches!(ev, Event::Polled(Polled::Journal(_), _)));
+        }
+        n
+    }
+
+    async fn pass(secs: u64) {
+        // Paused time: sleeping moves the clock and lets the poller run.
+        for _ in 0..secs {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_on_demand_poller_reads_at_a_nudge_and_on_its_interval_only_while_watched() {
+        assert!(on_demand(Resource::Journal) && !on_demand(Resource::Services));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let nudge = Arc::new(Notify::new());
+        let watched = Arc::new(AtomicBool::new(false));
+        let every = Duration::from_secs(15);
+        let task = tokio::spawn(run(
+            Resource::Journal,
+            Arc::new(FakePlatform::blue_live(2)),
+            tx,
+            nudge.clone(),
+            every,
+            Some(watched.clone()),
+        ));
+        pass(60).await;
+        assert_eq!(journal_reads(&mut rx), 0, "not read while nobody looks");
+        nudge.notify_one();
+        pass(1).await;
+        assert_eq!(journal_reads(&mut rx), 1, "a nudge reads once");
+        pass(60).await;
+        assert_eq!(journal_reads(&mut rx), 0, "and no more while unwatched");
+        watched.store(true, Ordering::Relaxed);
+        nudge.notify_one();
+        pass(46).await;
+        assert_eq!(journal_reads(&mut rx), 4, "at the nudge, then every 15 s");
+        watched.store(false, Ordering::Relaxed);
+        pass(16).await;
+        let _ = journal_reads(&mut rx);
+        pass(60).await;
+        assert_eq!(journal_reads(&mut rx), 0, "closed again: quiet");
+        task.abort();
     }
 }
