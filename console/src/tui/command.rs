@@ -18,7 +18,10 @@ pub enum Command {
         opts: PromoteOptions,
         pending: Option<Weights>,
     },
-    FinishBake,
+    FinishBake {
+        /// `--accept-unmeasured`: too few requests measured do not hold the scale-in.
+        accept_unmeasured: bool,
+    },
     Rollback,
     Deploy {
         tag: String,

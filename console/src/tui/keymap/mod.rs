@@ -57,6 +57,8 @@ pub enum When {
     ForcibleShift,
     /// The open dialog is a promote.
     PromoteDialog,
+    /// The open dialog finishes a bake that scales the old color in.
+    ScaleInDialog,
 }
 
 impl When {
@@ -66,6 +68,12 @@ impl When {
             (When::LogsFocused, _) => state.focus == Focus::Logs,
             (When::ShiftDialog, Mode::Confirm(PendingOp::Shift { .. })) => true,
             (When::PromoteDialog, Mode::Confirm(PendingOp::Promote { .. })) => true,
+            (
+                When::ScaleInDialog,
+                Mode::Confirm(PendingOp::FinishBake {
+                    keep_old: false, ..
+                }),
+            ) => true,
             (
                 When::ForcibleShift,
                 Mode::Confirm(PendingOp::Shift {
@@ -491,6 +499,10 @@ fn confirm() -> Vec<Row> {
             .when(When::ShiftDialog)
             .hint_when(When::ForcibleShift)
             .shown(ch('f'), Action::ToggleForce),
+        row("finish without a measured split")
+            .hint("accept unmeasured")
+            .when(When::ScaleInDialog)
+            .shown(ch('u'), Action::ToggleForce),
         row("bake time")
             .hint("bake ±60 s")
             .when(When::PromoteDialog)

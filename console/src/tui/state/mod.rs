@@ -198,6 +198,9 @@ pub enum PendingOp {
     FinishBake {
         old: Option<Color>,
         keep_old: bool,
+        /// Scale the old color in even when too few requests were measured since the
+        /// promote to judge the split (`f` in the dialog; `--accept-unmeasured`).
+        accept_unmeasured: bool,
     },
     /// Start a release: deploy, smoke test, the plan's steps with their gates, promote.
     Release {

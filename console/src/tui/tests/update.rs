@@ -677,10 +677,57 @@ fn ticks_advance_the_clock_and_offer_to_finish_a_due_bake() {
         s.mode,
         Mode::Confirm(PendingOp::FinishBake {
             old: Some(Color::Green),
-            keep_old: false
+            keep_old: false,
+            accept_unmeasured: false,
         })
     );
-    assert_eq!(press(&mut s, &[KeyCode::Enter]), vec![Command::FinishBake]);
+    // `u` is the explicit override of a bake held for too few requests, and undoes itself;
+    // `f` (the shift guard's) does nothing here.
+    press(
+        &mut s,
+        &[
+            KeyCode::Char('f'),
+            KeyCode::Char('u'),
+            KeyCode::Char('u'),
+            KeyCode::Char('u'),
+        ],
+    );
+    assert_eq!(
+        press(&mut s, &[KeyCode::Enter]),
+        vec![Command::FinishBake {
+            accept_unmeasured: true
+        }]
+    );
+}
+
+#[test]
+fn a_bake_finish_without_the_override_is_asked_without_it_and_a_held_one_says_how() {
+    let mut s = fixtures::healthy_blue_live();
+    if let Some(snap) = s.services.data.as_mut() {
+        snap.listener.bake = Some(crate::rollout::Bake {
+            old: Color::Green,
+            until: NOW - 1_000,
+            keep_old: false,
+        });
+    }
+    press(&mut s, &[KeyCode::Char('F')]);
+    assert_eq!(
+        press(&mut s, &[KeyCode::Enter]),
+        vec![Command::FinishBake {
+            accept_unmeasured: false
+        }]
+    );
+    let held = crate::rollout::split::check_scale_in(
+        &crate::rollout::split::SplitVerdict::TooFewRequests { n: 3, need: 116 },
+        Color::Green,
+        false,
+    )
+    .expect_err("held");
+    handle_event(
+        &mut s,
+        Event::Done(OpResult::BakeFinished(Err(OpError::Refused(held)))),
+    );
+    assert!(notice(&s).contains("F, then u"), "{}", notice(&s));
 }
 
 #[test]
@@ -800,7 +847,9 @@ fn a_bake_this_session_started_ends_by_a_command_once_due() {
     s.busy.clear();
     assert_eq!(
         handle_event(&mut s, Event::Tick(NOW + 1_100)),
-        vec![Command::FinishBake]
+        vec![Command::FinishBake {
+            accept_unmeasured: false
+        }]
     );
     assert_eq!(s.busy.len(), 1, "the finish is a write like any other");
     assert!(

@@ -5,7 +5,7 @@ use super::super::event::{OpResult, Polled};
 use super::super::state::{NoticeLevel, Resource, State};
 use crate::ops::OpError;
 use crate::platform::WeightOutcome;
-use crate::rollout::UnixMillis;
+use crate::rollout::{GuardRule, UnixMillis};
 
 pub(super) fn tick(state: &mut State, now: UnixMillis) -> Vec<Command> {
     state.now = now;
@@ -29,7 +29,9 @@ fn finish_owned_bake(state: &mut State) -> Option<Command> {
     state.bake_offered = Some(bake.until);
     state.owned_bake = None;
     super::start_busy(state, "finishing the bake");
-    Some(Command::FinishBake)
+    Some(Command::FinishBake {
+        accept_unmeasured: false,
+    })
 }
 
 /// On a platform that does not finish bakes by itself, say once per bake (one this session did
@@ -270,6 +272,11 @@ pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
 
 fn failed(state: &mut State, what: &str, e: &OpError) {
     let text = match e {
+        // A bake held for too few requests: the console's own way past it.
+        OpError::Refused(r) if r.rule == GuardRule::SplitUnmeasured && r.overridable => format!(
+            "{what} refused: {}; here: F, then u to finish it without a measured split",
+            r.reason
+        ),
         OpError::Refused(r) => format!("{what} refused: {}", r.reason),
         OpError::Weights(change) if change.outcome() == WeightOutcome::Unknown => {
             format!("{what}: {e}")

@@ -285,9 +285,11 @@ pub(super) fn confirm(state: &mut State) -> Vec<Command> {
             start_busy(state, format!("deploying {tag}"));
             vec![Command::Deploy { tag, color }]
         }
-        PendingOp::FinishBake { .. } => {
+        PendingOp::FinishBake {
+            accept_unmeasured, ..
+        } => {
             start_busy(state, "finishing the bake");
-            vec![Command::FinishBake]
+            vec![Command::FinishBake { accept_unmeasured }]
         }
         PendingOp::Release { spec, .. } => {
             start_busy(state, format!("starting the release of {}", spec.tag));

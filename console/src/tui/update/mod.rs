@@ -156,6 +156,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
                     state.mode = Mode::Confirm(PendingOp::FinishBake {
                         old: Some(b.old),
                         keep_old: b.keep_old,
+                        accept_unmeasured: false,
                     })
                 }
                 None => state.notify(NoticeLevel::Info, "no bake is pending"),
@@ -205,14 +206,20 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Confirm => confirm(state),
         Action::ToggleForce => {
-            if let Mode::Confirm(PendingOp::Shift {
-                refusal: Some(r),
-                force,
-                ..
-            }) = &mut state.mode
-                && r.overridable
-            {
-                *force = !*force;
+            match &mut state.mode {
+                Mode::Confirm(PendingOp::Shift {
+                    refusal: Some(r),
+                    force,
+                    ..
+                }) if r.overridable => *force = !*force,
+                // The explicit override of a bake held for too few requests; a kept old color
+                // is never scaled in, so there is nothing to override.
+                Mode::Confirm(PendingOp::FinishBake {
+                    keep_old: false,
+                    accept_unmeasured,
+                    ..
+                }) => *accept_unmeasured = !*accept_unmeasured,
+                _ => {}
             }
             vec![]
         }

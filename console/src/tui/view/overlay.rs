@@ -75,17 +75,11 @@ fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
         Span::styled(r.reason.clone(), Style::new().fg(Tint::LightRed)),
     ])];
     if r.overridable {
-        v.push(if force {
-            Line::styled(
-                "FORCE: the guard is overridden (f to undo)",
-                Style::new().fg(Tint::White).bg(Tint::Red),
-            )
-        } else {
-            Line::styled(
-                "press f to force past this guard",
-                Style::new().fg(Tint::Yellow),
-            )
-        });
+        v.push(override_line(
+            force,
+            "FORCE: the guard is overridden (f to undo)",
+            "press f to force past this guard",
+        ));
     } else {
         v.push(Line::styled(
             "this cannot be forced: fix the cause first",
@@ -93,6 +87,15 @@ fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
         ));
     }
     v
+}
+
+/// A dialog's explicit override: loud while it is on, a hint naming its key while off.
+fn override_line(on: bool, on_text: &'static str, off_text: &'static str) -> Line<'static> {
+    if on {
+        Line::styled(on_text, Style::new().fg(Tint::White).bg(Tint::Red))
+    } else {
+        Line::styled(off_text, Style::new().fg(Tint::Yellow))
+    }
 }
 
 fn keys_line(op: &PendingOp, blocked: bool) -> Line<'static> {
@@ -216,7 +219,11 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
             }
             "Deploy"
         }
-        PendingOp::FinishBake { old, keep_old } => {
+        PendingOp::FinishBake {
+            old,
+            keep_old,
+            accept_unmeasured,
+        } => {
             lines.push(match (old, keep_old) {
                 (Some(c), false) => Line::from(vec![
                     Span::raw("finish the bake: scale "),
@@ -230,6 +237,13 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
                 ]),
                 (None, _) => Line::raw("finish the bake"),
             });
+            if !keep_old {
+                lines.push(override_line(
+                    *accept_unmeasured,
+                    "UNMEASURED: scaled in even if too few requests show the split (u to undo)",
+                    "held until the requests show none reach it; u finishes it without a measured split",
+                ));
+            }
             "Finish bake"
         }
         PendingOp::Release {

@@ -85,9 +85,10 @@ impl Workers {
             Command::Promote { opts, pending } => self.spawn(move |ops| async move {
                 OpResult::Promoted(ops.promote(opts, pending).await)
             }),
-            Command::FinishBake => {
-                self.spawn(|ops| async move { OpResult::BakeFinished(ops.finish_bake().await) })
-            }
+            Command::FinishBake { accept_unmeasured } => self.spawn(move |ops| async move {
+                let ops = ops.with_accept_unmeasured(accept_unmeasured);
+                OpResult::BakeFinished(ops.finish_bake().await)
+            }),
             Command::Rollback => {
                 self.spawn(|ops| async move { OpResult::RolledBack(ops.rollback().await) })
             }
