@@ -13,13 +13,20 @@ use tokio::net::UnixStream;
 /// Sets the proxy's weights (in percent) as a second control client that is not a console: it does not
 /// ask the daemon to record them as the console's.
 pub(crate) async fn set_behind_the_console(p: &LocalPlatform, blue: u16, green: u16) {
+    behind_the_console(
+        p,
+        format!(r#"{{"v":1,"op":"set-weights","weights":{{"blue":{blue},"green":{green}}}}}"#),
+    )
+    .await
+}
+
+/// Sends one control request as a client that is not a console, and checks it was done.
+async fn behind_the_console(p: &LocalPlatform, line: String) {
     let socket = bluegreen::platform::local::paths::Paths::new(&p.state)
         .expect("paths")
         .control_socket();
     let stream = UnixStream::connect(&socket).await.expect("connect");
     let (read, mut write) = stream.into_split();
-    let line =
-        format!(r#"{{"v":1,"op":"set-weights","weights":{{"blue":{blue},"green":{green}}}}}"#);
     write.write_all(line.as_bytes()).await.expect("write");
     write.write_all(b"\n").await.expect("write");
     let mut answer = String::new();
@@ -110,4 +117,50 @@ async fn proxy_weights_changed_behind_the_console_are_drift_and_hold_the_bake() 
     );
     let s = p.platform.snapshot().await.expect("snapshot");
     assert_eq!(s.colors.blue.service.desired, 0);
+}
+
+/// A service scaled, or deployed anew, by a control client that is not a console is drift
+/// with what the console set and what runs now; a console's own scale is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_changed_behind_the_console_is_drift() {
+    let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    p.first_release("v1", 1).await;
+    p.deploy_green("v2").await;
+    let (code, out) = status_check(&p);
+    assert_eq!(code, exit::OK, "{out}");
+
+    behind_the_console(
+        &p,
+        r#"{"v":1,"op":"scale","color":"green","desired":2}"#.into(),
+    )
+    .await;
+    let (code, out) = status_check(&p);
+    assert_eq!(code, exit::DRIFT, "{out}");
+    assert!(
+        out.contains("green desired count changed outside the console: it set 1, the service `blog-green` has 2"),
+        "{out}"
+    );
+
+    // The console's own scale is recorded: no drift. Then a deploy behind its back replaces
+    // green's revision.
+    p.ops.scale(Color::Green, 1).await.expect("scale");
+    let (code, out) = status_check(&p);
+    assert_eq!(code, exit::OK, "{out}");
+    behind_the_console(
+        &p,
+        r#"{"v":1,"op":"deploy","color":"green","tag":"v1","desired":1}"#.into(),
+    )
+    .await;
+    let (code, out) = status_check(&p);
+    assert_eq!(code, exit::DRIFT, "{out}");
+    assert!(
+        out.contains("green task definition replaced outside the console"),
+        "{out}"
+    );
+
+    // The record survives a planned restart.
+    let out = p.cli(&["local", "restart"]);
+    assert_eq!(out.status.code(), Some(exit::OK), "{}", text(&out));
+    let (code, out) = status_check(&p);
+    assert_eq!(code, exit::DRIFT, "{out}");
 }

@@ -263,12 +263,18 @@ impl Platform for LocalClient {
             color,
             tag: tag.to_string(),
             desired,
+            record: true,
         })
         .await
     }
 
     async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()> {
-        self.request(Request::Scale { color, desired }).await
+        self.request(Request::Scale {
+            color,
+            desired,
+            record: true,
+        })
+        .await
     }
 
     async fn set_weights(&self, desired: Weights) -> WeightChange {

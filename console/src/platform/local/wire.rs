@@ -45,10 +45,17 @@ pub enum Request {
         color: Color,
         tag: String,
         desired: u32,
+        /// Keep this as what a console last set on the service (every console sends `true`);
+        /// a client that leaves it out changes the service "out of band": drift.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        record: bool,
     },
     Scale {
         color: Color,
         desired: u32,
+        /// As for `deploy`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        record: bool,
     },
     SetWeights {
         weights: Weights,
@@ -268,13 +275,21 @@ pub(crate) mod tests {
                         release_tag
                     }
                 ),
-                (color(), text, any::<u32>()).prop_map(|(color, tag, desired)| Request::Deploy {
-                    color,
-                    tag,
-                    desired
+                (color(), text, any::<u32>(), any::<bool>()).prop_map(
+                    |(color, tag, desired, record)| Request::Deploy {
+                        color,
+                        tag,
+                        desired,
+                        record,
+                    }
+                ),
+                (color(), any::<u32>(), any::<bool>()).prop_map(|(color, desired, record)| {
+                    Request::Scale {
+                        color,
+                        desired,
+                        record,
+                    }
                 }),
-                (color(), any::<u32>())
-                    .prop_map(|(color, desired)| Request::Scale { color, desired }),
                 (0u16..=1000, any::<bool>()).prop_map(|(g, record)| Request::SetWeights {
                     weights: Weights::permille(1000 - g, g).expect("in range"),
                     record,

@@ -303,8 +303,13 @@ impl Control {
                 color,
                 tag,
                 desired,
-            } => to_value(e.deploy(color, &tag, desired).await),
-            Request::Scale { color, desired } => to_value(e.scale(color, desired).await),
+                record,
+            } => to_value(e.deploy_recorded(color, &tag, desired, record)),
+            Request::Scale {
+                color,
+                desired,
+                record,
+            } => to_value(e.scale_recorded(color, desired, record)),
             Request::SetWeights { weights, record } => {
                 to_value(Ok(e.write_weights(weights, record)))
             }

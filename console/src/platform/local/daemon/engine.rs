@@ -31,7 +31,7 @@ use crate::rollout::journal::{Entry, Outcome, Query};
 use crate::rollout::lock::{self, LockRecord};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
-    Snapshot, TargetState, UnixMillis, Weights, Written, bake, split,
+    Snapshot, TargetState, UnixMillis, Weights, Written, WrittenService, bake, split,
 };
 
 /// The rollout facts that are not in the routing table.
@@ -42,6 +42,9 @@ struct Rollout {
     release: Option<Release>,
     /// The weights a console last wrote (drift is any other weights in force).
     written: Option<Written>,
+    /// What a console (or this daemon's own bake finish) last set on each color's service:
+    /// a control client that deploys or scales without recording it is drift.
+    written_services: Vec<WrittenService>,
     /// Why the due bake is held (not persisted): logged once per reason.
     held: Option<String>,
     lock: Option<LockRecord>,
@@ -100,6 +103,7 @@ impl Engine {
                 bake: persisted.bake.clone(),
                 release: persisted.release.clone(),
                 written: persisted.written,
+                written_services: persisted.written_services.clone(),
                 held: None,
                 lock: persisted.lock.clone(),
             }),
@@ -138,6 +142,7 @@ impl Engine {
             release: r.release.clone(),
             faults: self.routes.faults.active(now_millis()),
             written: r.written,
+            written_services: r.written_services.clone(),
             lock: r.lock.clone(),
         }
     }
@@ -176,7 +181,7 @@ impl Engine {
             test_id: Some(self.test.clone()),
             faults: self.routes.faults.active(now_millis()),
             written: r.written,
-            written_services: Vec::new(),
+            written_services: r.written_services.clone(),
         }
     }
 
@@ -338,6 +343,68 @@ impl Engine {
         }
     }
 
+    /// Deploys `tag` to `color`; with `record`, as a console's write (the drift record).
+    pub fn deploy_recorded(
+        &self,
+        color: Color,
+        tag: &str,
+        desired: u32,
+        record: bool,
+    ) -> PlatformResult<DeployReceipt> {
+        if desired == 0 {
+            return Err(err(
+                "deploy",
+                format!("blog-{color}"),
+                FaultKind::Invalid,
+                "a deploy needs at least 1 task",
+            ));
+        }
+        // Under the rollout lock, so the record and the service change together.
+        let mut r = self.lock_rollout();
+        let release = self.supervisor.deploy(color, tag, desired).map_err(|e| {
+            let fault = match e {
+                crate::platform::local::supervisor::SupervisorError::Registry(
+                    crate::platform::local::registry::RegistryError::UnknownTag { .. },
+                ) => FaultKind::NotFound,
+                crate::platform::local::supervisor::SupervisorError::TooMany { .. } => {
+                    FaultKind::Invalid
+                }
+                _ => FaultKind::Other,
+            };
+            err("deploy", format!("blog:{tag}"), fault, e)
+        })?;
+        let task_definition = format!("blog-{color}:{}", release.revision);
+        if record {
+            record_service(
+                &mut r.written_services,
+                color,
+                desired,
+                Some(task_definition.clone()),
+            );
+        }
+        self.save_locked(&r, "deploy")?;
+        Ok(DeployReceipt {
+            color,
+            tag: tag.to_string(),
+            task_definition,
+            revision: release.revision,
+            image: format!("blog:{tag}@{}", short_digest(&release.digest)),
+            desired,
+        })
+    }
+
+    /// Scales `color` to `desired`; with `record`, as a console's write (the drift record).
+    pub fn scale_recorded(&self, color: Color, desired: u32, record: bool) -> PlatformResult<()> {
+        let mut r = self.lock_rollout();
+        self.supervisor
+            .scale(color, desired)
+            .map_err(|e| err("scale", format!("blog-{color}"), FaultKind::Invalid, e))?;
+        if record {
+            record_service(&mut r.written_services, color, desired, None);
+        }
+        self.save_locked(&r, "scale")
+    }
+
     /// Journals a write the daemon made by itself (ending a bake): by `daemon@HOST`. A failed
     /// append is logged; the write stands.
     fn journal_own(&self, verb: &str, outcome: Outcome, what: String) {
@@ -393,6 +460,7 @@ impl Engine {
                 let (outcome, what) = match bake::scale_in(self.routes.weights(), stable, &bake) {
                     Ok(Some(old)) => match self.supervisor.scale(old, 0) {
                         Ok(()) => {
+                            record_service(&mut r.written_services, old, 0, None);
                             tracing::info!("bake finished: {stable} stays stable, {old} scaled in");
                             (
                                 Outcome::Applied,
@@ -529,42 +597,11 @@ impl Platform for Engine {
     }
 
     async fn deploy(&self, color: Color, tag: &str, desired: u32) -> PlatformResult<DeployReceipt> {
-        if desired == 0 {
-            return Err(err(
-                "deploy",
-                format!("blog-{color}"),
-                FaultKind::Invalid,
-                "a deploy needs at least 1 task",
-            ));
-        }
-        let release = self.supervisor.deploy(color, tag, desired).map_err(|e| {
-            let fault = match e {
-                crate::platform::local::supervisor::SupervisorError::Registry(
-                    crate::platform::local::registry::RegistryError::UnknownTag { .. },
-                ) => FaultKind::NotFound,
-                crate::platform::local::supervisor::SupervisorError::TooMany { .. } => {
-                    FaultKind::Invalid
-                }
-                _ => FaultKind::Other,
-            };
-            err("deploy", format!("blog:{tag}"), fault, e)
-        })?;
-        self.save("deploy")?;
-        Ok(DeployReceipt {
-            color,
-            tag: tag.to_string(),
-            task_definition: format!("blog-{color}:{}", release.revision),
-            revision: release.revision,
-            image: format!("blog:{tag}@{}", short_digest(&release.digest)),
-            desired,
-        })
+        self.deploy_recorded(color, tag, desired, true)
     }
 
     async fn scale(&self, color: Color, desired: u32) -> PlatformResult<()> {
-        self.supervisor
-            .scale(color, desired)
-            .map_err(|e| err("scale", format!("blog-{color}"), FaultKind::Invalid, e))?;
-        self.save("scale")
+        self.scale_recorded(color, desired, true)
     }
 
     async fn set_weights(&self, desired: Weights) -> WeightChange {
@@ -700,6 +737,27 @@ impl Platform for Engine {
         }
         Ok(LockSwap::Swapped)
     }
+}
+
+/// Keeps what was last set on `color`'s service. A scale names no task definition: the one
+/// recorded by the last deploy stays the one to compare with.
+fn record_service(
+    written: &mut Vec<WrittenService>,
+    color: Color,
+    desired: u32,
+    task_definition: Option<String>,
+) {
+    let kept = written
+        .iter()
+        .find(|w| w.color == color)
+        .and_then(|w| w.task_definition.clone());
+    written.retain(|w| w.color != color);
+    written.push(WrittenService {
+        color,
+        desired,
+        task_definition: task_definition.or(kept),
+    });
+    written.sort_by_key(|w| w.color == Color::Green);
 }
 
 #[cfg(test)]

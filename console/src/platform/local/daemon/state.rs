@@ -82,6 +82,10 @@ pub struct Persisted {
     /// The weights a console last wrote, to tell drift from the console's own changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written: Option<Written>,
+    /// What a console last set on each color's service (drift is any other count or
+    /// revision).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub written_services: Vec<crate::rollout::WrittenService>,
     /// The deploy lock, so a restart (planned or not) keeps its holder and lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockRecord>,
@@ -100,6 +104,7 @@ impl Default for Persisted {
             release: None,
             faults: Vec::new(),
             written: None,
+            written_services: Vec::new(),
             lock: None,
         }
     }
