@@ -179,6 +179,11 @@ async fn the_lock_verbs_and_a_write_the_lock_refused_are_journaled() {
     );
     assert_eq!(es[1].operator.name, "bob");
     assert_eq!(es[1].outcome, Outcome::Refused);
+    assert_eq!(
+        es[1].detail.as_deref(),
+        Some("green to 2"),
+        "what was tried"
+    );
     assert!(
         es[1]
             .message

@@ -117,8 +117,14 @@ fn token() -> String {
 
 impl Ops {
     /// The deploy lock for the write verb `verb` (`rollback` takes it over). Each write verb
-    /// calls this right after its access check.
-    pub(crate) async fn lock(&self, verb: &str) -> Result<LockGuard, OpError> {
+    /// calls this right after its access check; a refusal is journaled as `journal_verb`
+    /// with what was `asked`, as the write's own entry would have been.
+    pub(crate) async fn lock(
+        &self,
+        verb: &str,
+        journal_verb: &str,
+        asked: &str,
+    ) -> Result<LockGuard, OpError> {
         let mut guard = LockGuard {
             platform: self.platform.clone(),
             me: self.operator.clone(),
@@ -129,7 +135,10 @@ impl Ops {
         let intent = if verb == "rollback" {
             Intent::Rollback
         } else {
-            Intent::Write { verb }
+            Intent::Write {
+                verb,
+                release: self.journal_release.as_ref().map(|r| r.id.as_str()),
+            }
         };
         match self.apply_lock(intent).await {
             Ok(outcome) => {
@@ -148,7 +157,7 @@ impl Ops {
             }
             // Who tried what stays on record: the write never started, and says why.
             Err(e) => {
-                self.journal_unstarted(&verb.replace(' ', "-"), String::new(), &e)
+                self.journal_unstarted(journal_verb, asked.to_string(), &e)
                     .await;
                 Err(e)
             }

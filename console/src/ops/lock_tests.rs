@@ -121,7 +121,10 @@ async fn a_bake_finish_stops_once_a_rollback_took_the_lock_over() {
     let alice = console(&p, "alice", "laptop");
     let bob = console(&p, "bob", "desk");
     // Alice's bake finish has taken the lock and read the listener; bob's rollback lands.
-    let finishing = alice.lock("finish bake").await.expect("lock");
+    let finishing = alice
+        .lock("finish bake", "finish-bake", "")
+        .await
+        .expect("lock");
     bob.rollback().await.expect("rollback");
     let e = finishing
         .still_held("finish bake")
@@ -196,4 +199,41 @@ async fn read_only_is_stronger_than_the_lock_and_rollback_survives_a_broken_lock
         "{:?}",
         report.warnings
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_another_engineers_lock_refuses_is_never_recorded() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let alice = console(&p, "alice", "laptop");
+    let bob = console(&p, "bob", "desk");
+    bob.lock_take(3_600_000).await.expect("take");
+    let e = alice
+        .start_release(super::release_tests::spec(
+            crate::rollout::plan::Plan::default_canary(),
+        ))
+        .await
+        .expect_err("locked");
+    let OpError::Refused(r) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(r.rule, GuardRule::Locked);
+    assert!(r.reason.contains("Ask bob"), "{r}");
+    assert_eq!(p.state().release, None, "nothing recorded");
+    let last = p.state().journal.last().cloned().expect("journaled");
+    assert_eq!(
+        (last.verb.as_str(), last.operator.name.as_str()),
+        ("release-start", "alice")
+    );
+    assert_eq!(last.outcome, crate::rollout::journal::Outcome::Refused);
+    // Free again, her release takes the driver's lease from the start.
+    bob.lock_release(false).await.expect("release");
+    let started = alice
+        .start_release(super::release_tests::spec(
+            crate::rollout::plan::Plan::default_canary(),
+        ))
+        .await
+        .expect("started");
+    let lock = p.state().lock.clone().expect("held");
+    assert_eq!(lock.hold, Hold::Driver);
+    assert_eq!(lock.purpose, format!("release {}", started.id));
 }

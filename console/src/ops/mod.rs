@@ -362,11 +362,11 @@ impl Ops {
     /// Moves traffic to `desired`, after the guard (unless `force`).
     pub async fn shift(&self, desired: Weights, force: bool) -> Result<WeightChange, OpError> {
         self.access.check("shift")?;
-        let _lock = self.lock("shift").await?;
         let forced = if force { " (forced)" } else { "" };
+        let asked = format!("to {desired}{forced}");
+        let _lock = self.lock("shift", "shift", &asked).await?;
         let result = self.shift_unjournaled(desired, force).await;
-        self.journaled("shift", format!("to {desired}{forced}"), result)
-            .await
+        self.journaled("shift", asked, result).await
     }
 
     async fn shift_unjournaled(
@@ -390,7 +390,7 @@ impl Ops {
         pending: Option<Weights>,
     ) -> Result<PromoteReport, OpError> {
         self.access.check("promote")?;
-        let _lock = self.lock("promote").await?;
+        let _lock = self.lock("promote", "promote", "").await?;
         let result = self.promote_unjournaled(opts, pending).await;
         self.journaled("promote", String::new(), result).await
     }
@@ -437,7 +437,7 @@ impl Ops {
     /// ([`split::judge`]); too few requests hold the bake unless `--accept-unmeasured`.
     pub async fn finish_bake_measured(&self) -> Result<Option<FinishedBake>, OpError> {
         self.access.check("promote")?;
-        let lock = self.lock("finish bake").await?;
+        let lock = self.lock("finish bake", "finish-bake", "").await?;
         let result = self.finish_bake_unjournaled(&lock).await;
         // Nothing pending is no write, and no entry.
         if matches!(result, Ok(None)) {
@@ -508,7 +508,7 @@ impl Ops {
     /// target health; stable/bake bookkeeping and the test listener follow afterwards.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
-        let lock = self.lock("rollback").await?;
+        let lock = self.lock("rollback", "rollback", "").await?;
         let result = self.rollback_unjournaled(&lock).await;
         self.journaled("rollback", String::new(), result).await
     }
@@ -554,11 +554,11 @@ impl Ops {
     /// count, as [`guard::check_deploy`] allows.
     pub async fn deploy(&self, tag: &str, color: Option<Color>) -> Result<DeployReceipt, OpError> {
         self.access.check("deploy")?;
-        let _lock = self.lock("deploy").await?;
         let to = color.map_or("the idle color".to_string(), |c| c.to_string());
+        let asked = format!("{tag} to {to}");
+        let _lock = self.lock("deploy", "deploy", &asked).await?;
         let result = self.deploy_unjournaled(tag, color).await;
-        self.journaled("deploy", format!("{tag} to {to}"), result)
-            .await
+        self.journaled("deploy", asked, result).await
     }
 
     async fn deploy_unjournaled(
@@ -584,14 +584,10 @@ impl Ops {
             return Ok(false);
         }
         self.access.check("deploy")?;
-        let _lock = self.lock("deploy").await?;
+        let asked = format!("{color} stable with all traffic");
+        let _lock = self.lock("deploy", "settle-first-release", &asked).await?;
         let result = self.settle_unjournaled(&snap, color).await;
-        self.journaled(
-            "settle-first-release",
-            format!("{color} stable with all traffic"),
-            result,
-        )
-        .await
+        self.journaled("settle-first-release", asked, result).await
     }
 
     async fn settle_unjournaled(&self, snap: &Snapshot, color: Color) -> Result<bool, OpError> {
@@ -633,10 +629,10 @@ impl Ops {
     /// Sets a color's desired count, as [`guard::check_scale`] allows.
     pub async fn scale(&self, color: Color, desired: u32) -> Result<(), OpError> {
         self.access.check("scale")?;
-        let _lock = self.lock("scale").await?;
+        let asked = format!("{color} to {desired}");
+        let _lock = self.lock("scale", "scale", &asked).await?;
         let result = self.scale_unjournaled(color, desired).await;
-        self.journaled("scale", format!("{color} to {desired}"), result)
-            .await
+        self.journaled("scale", asked, result).await
     }
 
     async fn scale_unjournaled(&self, color: Color, desired: u32) -> Result<(), OpError> {

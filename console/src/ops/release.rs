@@ -91,8 +91,17 @@ impl Ops {
         let current = self.platform.release().await?;
         let canary = release::check_start(&snap, current.as_ref())?;
         let now = now_millis();
+        let id = format!("r{now}");
+        // The driver's lease first: a release another engineer's lock refuses is never
+        // recorded (it would wait for a driver that cannot take the lock).
+        let interval_ms = (spec.plan.interval_secs as i64).saturating_mul(1000);
+        if let Err(e) = self.lock_drive(&id, interval_ms).await {
+            self.journal_unstarted(journal::RELEASE_START, spec.tag.clone(), &e)
+                .await;
+            return Err(e);
+        }
         let r = Release {
-            id: format!("r{now}"),
+            id,
             tag: spec.tag,
             canary,
             desired: crate::rollout::guard::deploy_count(&snap, canary),
@@ -109,7 +118,10 @@ impl Ops {
             outcome: None,
             ended_at: None,
         };
-        self.platform.record_release(&r).await?;
+        if let Err(e) = self.platform.record_release(&r).await {
+            self.lock_drive_done().await;
+            return Err(e.into());
+        }
         self.journal_release(&r, journal::RELEASE_START).await;
         Ok(r)
     }

@@ -144,8 +144,12 @@ impl LockRecord {
 /// What the lock is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent<'a> {
-    /// One write verb (`shift`, `promote`, `deploy`, `scale`, `build`, bake finish, …).
-    Write { verb: &'a str },
+    /// One write verb (`shift`, `promote`, `deploy`, `scale`, `build`, bake finish, …);
+    /// `release` names the release whose driver makes it (its steps, promote, bake finish).
+    Write {
+        verb: &'a str,
+        release: Option<&'a str>,
+    },
     /// A rollback: never refused.
     Rollback,
     /// `lock take` for `lease_ms`.
@@ -238,7 +242,12 @@ pub fn decide(current: Option<&LockRecord>, asker: &Asker<'_>, intent: Intent<'_
         expired: ended.clone(),
     };
     match intent {
-        Intent::Write { verb } => match (mine, theirs) {
+        Intent::Write { verb, release } => match (mine, theirs) {
+            // A release drives under this lease: only its own driver writes, so a write by
+            // hand (even the driver's own person, from another terminal) never fights its steps.
+            (Some(r), _) if r.hold == Hold::Driver && !drives(r, release) => {
+                Decision::Refuse(driving(r, verb, now))
+            }
             (Some(r), _) => renew_to(r, asker, WRITE_LEASE_MS, None),
             (_, Some(r)) => Decision::Refuse(held(r, asker.me, verb, now)),
             _ => acquire(fresh(asker, Hold::Write, verb, WRITE_LEASE_MS)),
@@ -382,6 +391,22 @@ pub fn held(r: &LockRecord, me: &Operator, verb: &str, now: UnixMillis) -> Refus
             r.describe(now),
             r.holder.name,
             me.name
+        ),
+    )
+}
+
+/// Whether `r` is the lease of the driver of `release`.
+fn drives(r: &LockRecord, release: Option<&str>) -> bool {
+    release.is_some_and(|id| r.purpose.strip_prefix("release ") == Some(id))
+}
+
+/// A write by hand while the operator's own release drives under the lock.
+fn driving(r: &LockRecord, verb: &str, now: UnixMillis) -> Refusal {
+    Refusal::new(
+        GuardRule::ReleaseRunning,
+        format!(
+            "`{verb}` refused: a release is running under the deploy lock held by {}, and a write by hand would fight its steps. Let it go on (`bluegreen resume` if it is paused), `bluegreen abort` it, or `bluegreen rollback`, which is never blocked",
+            r.describe(now)
         ),
     )
 }

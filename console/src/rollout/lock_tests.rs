@@ -36,7 +36,10 @@ fn a_free_lock_is_acquired_for_one_write_with_a_short_lease() {
     let d = decide(
         None,
         &asker(&alice, T0, "t1"),
-        Intent::Write { verb: "shift" },
+        Intent::Write {
+            verb: "shift",
+            release: None,
+        },
     );
     let Decision::Acquire { record, expired } = d else {
         panic!("{d:?}")
@@ -58,7 +61,10 @@ fn someone_elses_live_lease_refuses_with_who_since_where_why_and_until() {
     let d = decide(
         Some(&r),
         &asker(&bob, T0 + 60_000, "t2"),
-        Intent::Write { verb: "promote" },
+        Intent::Write {
+            verb: "promote",
+            release: None,
+        },
     );
     let Decision::Refuse(refusal) = d else {
         panic!("{d:?}")
@@ -89,7 +95,10 @@ fn the_same_person_proceeds_from_another_host() {
         decide(
             Some(&r),
             &asker(&alice_jump, T0 + 1, "t2"),
-            Intent::Write { verb: "shift" }
+            Intent::Write {
+                verb: "shift",
+                release: None,
+            }
         ),
         Decision::Proceed
     );
@@ -102,7 +111,10 @@ fn my_lease_that_would_end_mid_write_is_renewed_not_replaced() {
     let d = decide(
         Some(&r),
         &asker(&alice, T0, "t2"),
-        Intent::Write { verb: "shift" },
+        Intent::Write {
+            verb: "shift",
+            release: None,
+        },
     );
     let Decision::Renew(rec) = d else {
         panic!("{d:?}")
@@ -119,7 +131,10 @@ fn the_expiry_boundary_allows_for_clock_skew() {
     let bob = op("bob", "desk");
     let end = T0 + 1000;
     let r = held_by(&alice, Hold::Write, end);
-    let write = Intent::Write { verb: "shift" };
+    let write = Intent::Write {
+        verb: "shift",
+        release: None,
+    };
     // At the expiry and up to the skew allowance after it, still alice's.
     for now in [end - 1, end, end + MAX_SKEW_MS - 1] {
         assert!(
@@ -275,7 +290,10 @@ fn a_write_inside_my_release_keeps_the_drivers_hold() {
     let d = decide(
         Some(&r),
         &asker(&alice, T0, "t"),
-        Intent::Write { verb: "shift" },
+        Intent::Write {
+            verb: "shift",
+            release: Some("r-7"),
+        },
     );
     let Decision::Renew(rec) = d else {
         panic!("{d:?}")
@@ -290,7 +308,10 @@ fn a_write_inside_my_release_keeps_the_drivers_hold() {
         decide(
             Some(&r),
             &asker(&alice, T0, "t"),
-            Intent::Write { verb: "shift" }
+            Intent::Write {
+                verb: "shift",
+                release: Some("r-7"),
+            }
         ),
         Decision::Proceed
     );
@@ -356,7 +377,10 @@ fn hand_over_is_the_holders_and_names_both() {
         decide(
             Some(&rec),
             &asker(&bob_desk, T0 + 6, "t"),
-            Intent::Write { verb: "shift" }
+            Intent::Write {
+                verb: "shift",
+                release: None,
+            }
         ),
         Decision::Proceed
     );
@@ -413,4 +437,32 @@ fn records_round_trip_as_json() {
     let json = serde_json::to_string(&r).expect("json");
     assert!(json.contains(r#""hold":"driver""#), "{json}");
     assert_eq!(serde_json::from_str::<LockRecord>(&json).expect("parse"), r);
+}
+
+#[test]
+fn a_write_by_hand_during_my_own_release_is_refused_but_rollback_is_not() {
+    let alice = op("alice", "laptop");
+    let mut r = held_by(&alice, Hold::Driver, T0 + 60_000);
+    r.purpose = "release r-7".into();
+    for release in [None, Some("r-6")] {
+        let d = decide(
+            Some(&r),
+            &asker(&alice, T0, "t"),
+            Intent::Write {
+                verb: "shift",
+                release,
+            },
+        );
+        let Decision::Refuse(refusal) = d else {
+            panic!("{release:?}: {d:?}")
+        };
+        assert_eq!(refusal.rule, GuardRule::ReleaseRunning);
+        for part in ["`shift` refused", "release r-7", "abort", "rollback"] {
+            assert!(refusal.reason.contains(part), "{part:?}: {refusal}");
+        }
+    }
+    assert!(matches!(
+        decide(Some(&r), &asker(&alice, T0, "t"), Intent::Rollback),
+        Decision::Renew(_)
+    ));
 }

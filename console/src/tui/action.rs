@@ -86,6 +86,9 @@ pub enum Action {
     Confirm,
     /// In a confirm dialog: override an overridable guard refusal.
     ToggleForce,
+    /// In the finish-bake dialog: scale the old color in even when too few requests were
+    /// measured since the promote (`--accept-unmeasured`).
+    ToggleAcceptUnmeasured,
 
     /// Move the selection in the focused list (images, builds, image picker) down.
     SelectNext,

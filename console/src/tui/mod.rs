@@ -142,7 +142,11 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
         for ev in pending {
             let is_tick = matches!(ev, Event::Tick(_));
             urgent |= matches!(ev, Event::Key(_) | Event::Resize { .. });
-            for cmd in update::handle_event(&mut state, ev) {
+            let cmds = update::handle_event(&mut state, ev);
+            // Before the commands run: the journal view's first read must find it watched,
+            // or its poller would park after that read instead of keeping its interval.
+            workers.watch(state::Resource::Journal, state.mode == state::Mode::Journal);
+            for cmd in cmds {
                 workers.execute(cmd);
             }
             if is_tick {
@@ -153,7 +157,6 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
                 dirty = true;
             }
         }
-        workers.watch(state::Resource::Journal, state.mode == state::Mode::Journal);
     }
     drop(guard);
     drop(workers);

@@ -171,7 +171,8 @@ async fn throttles_are_retried_and_a_lasting_one_refuses_writes_but_not_rollback
     env.cli(&["--as", "alice", "--reason", "r", "lock", "take"])
         .await
         .expect_code(exit::OK);
-    assert_eq!(env.proxy.attempts("PutItem"), (3, 2));
+    // Three for the lock (two throttled, retried), one for `lock take`'s journal entry.
+    assert_eq!(env.proxy.attempts("PutItem"), (4, 2));
     assert_eq!(env.proxy.attempts("GetItem"), (2, 1));
     env.cli(&["--as", "alice", "lock", "release"])
         .await
@@ -285,7 +286,10 @@ async fn aws_lock_figures() {
     let t = Instant::now();
     for _ in 0..ROUNDS {
         let g = ops
-            .apply_lock(bluegreen::rollout::lock::Intent::Write { verb: "x" })
+            .apply_lock(bluegreen::rollout::lock::Intent::Write {
+                verb: "x",
+                release: None,
+            })
             .await
             .expect("lock");
         let token = g.record.expect("held").token;

@@ -124,10 +124,19 @@ async fn the_daemon_drives_a_release_in_the_name_of_whoever_started_it() {
     assert_eq!(deploy["operator"]["name"], "alice", "{deploy}");
     assert_eq!(deploy["reason"], "ticket 7", "{deploy}");
 
-    // Bob is refused with alice's name; his abort (the panic key) is not.
+    // Bob is refused with alice's name, and so is a release of his; alice's own write by
+    // hand is refused too (it would fight her release's steps). Bob's abort (the panic key)
+    // is not.
     let out = p.cli(&["--as", "bob", "shift", "--green", "20"]);
     assert_eq!(out.status.code(), Some(exit::REFUSED), "{}", text(&out));
     assert!(text(&out).contains("Ask alice"), "{}", text(&out));
+    let out = p.cli(&["--as", "alice", "shift", "--green", "20"]);
+    assert_eq!(out.status.code(), Some(exit::REFUSED), "{}", text(&out));
+    assert!(
+        text(&out).contains("a release is running under the deploy lock held by alice@"),
+        "{}",
+        text(&out)
+    );
     let out = p.cli(&["--as", "bob", "abort"]);
     assert_eq!(out.status.code(), Some(exit::OK), "{}", text(&out));
 }

@@ -502,7 +502,7 @@ fn confirm() -> Vec<Row> {
         row("finish without a measured split")
             .hint("accept unmeasured")
             .when(When::ScaleInDialog)
-            .shown(ch('u'), Action::ToggleForce),
+            .shown(ch('u'), Action::ToggleAcceptUnmeasured),
         row("bake time")
             .hint("bake ±60 s")
             .when(When::PromoteDialog)

@@ -26,7 +26,7 @@ pub enum Resource {
     Metrics,
     /// The release a plan drives, as recorded with the listener.
     Release,
-    /// The journal's latest entries (polled slowly; at once when its view opens).
+    /// The journal's latest entries (read when its view opens, then slowly while it is open).
     Journal,
     /// The deploy lock's record (its holder shows in the header).
     Lock,
@@ -43,6 +43,14 @@ impl Resource {
         Resource::Journal,
         Resource::Lock,
     ];
+
+    /// Whether it is read only while something on screen shows it: the journal, which costs
+    /// a Query per read on AWS and is shown only in its own view. Such a poller reads when
+    /// its view opens and keeps its interval only while the view is open; a refresh of
+    /// everything (ctrl-r) leaves it alone.
+    pub fn on_demand(self) -> bool {
+        self == Resource::Journal
+    }
 }
 
 /// Where a panel's data stands.
@@ -199,7 +207,7 @@ pub enum PendingOp {
         old: Option<Color>,
         keep_old: bool,
         /// Scale the old color in even when too few requests were measured since the
-        /// promote to judge the split (`f` in the dialog; `--accept-unmeasured`).
+        /// promote to judge the split (`u` in the dialog; `--accept-unmeasured`).
         accept_unmeasured: bool,
     },
     /// Start a release: deploy, smoke test, the plan's steps with their gates, promote.

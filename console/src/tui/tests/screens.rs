@@ -78,6 +78,22 @@ fn promote_dialog() {
 }
 
 #[test]
+fn finish_bake_dialog_with_and_without_the_unmeasured_override() {
+    let mut s = fixtures::healthy_blue_live();
+    if let Some(snap) = s.services.data.as_mut() {
+        snap.listener.bake = Some(crate::rollout::Bake {
+            old: crate::rollout::Color::Green,
+            until: fixtures::NOW - 1_000,
+            keep_old: false,
+        });
+    }
+    press(&mut s, &[KeyCode::Char('F')]);
+    screens("finish_bake", &s);
+    press(&mut s, &[KeyCode::Char('u')]);
+    screens("finish_bake_unmeasured", &s);
+}
+
+#[test]
 fn logs_filtered_and_paused() {
     let mut s = fixtures::healthy_blue_live();
     s.focus = Focus::Logs;
@@ -257,8 +273,8 @@ fn help_and_footer_show_a_rebinding() {
     let cmds = press(&mut s, &[KeyCode::Char('r')]);
     assert_eq!(
         cmds.len(),
-        crate::tui::state::Resource::ALL.len(),
-        "r refreshes"
+        crate::tui::state::Resource::ALL.len() - 1,
+        "r refreshes (all but the closed journal)"
     );
     press(&mut s, &[KeyCode::Char('x')]);
     assert!(

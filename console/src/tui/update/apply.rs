@@ -273,10 +273,9 @@ pub(super) fn done(state: &mut State, result: OpResult) -> Vec<Command> {
 fn failed(state: &mut State, what: &str, e: &OpError) {
     let text = match e {
         // A bake held for too few requests: the console's own way past it.
-        OpError::Refused(r) if r.rule == GuardRule::SplitUnmeasured && r.overridable => format!(
-            "{what} refused: {}; here: F, then u to finish it without a measured split",
-            r.reason
-        ),
+        OpError::Refused(r) if r.rule == GuardRule::SplitUnmeasured && r.overridable => {
+            format!("{what} refused: {} (in this console: F, then u)", r.reason)
+        }
         OpError::Refused(r) => format!("{what} refused: {}", r.reason),
         OpError::Weights(change) if change.outcome() == WeightOutcome::Unknown => {
             format!("{what}: {e}")

@@ -95,7 +95,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
             cancel(state);
             vec![]
         }
-        Action::Refresh => Resource::ALL.into_iter().map(Command::Refresh).collect(),
+        Action::Refresh => Resource::ALL
+            .into_iter()
+            .filter(|r| !r.on_demand())
+            .map(Command::Refresh)
+            .collect(),
         Action::NudgeSlider { delta } => {
             nudge_slider(state, delta);
             vec![]
@@ -206,20 +210,27 @@ pub fn update(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Confirm => confirm(state),
         Action::ToggleForce => {
-            match &mut state.mode {
-                Mode::Confirm(PendingOp::Shift {
-                    refusal: Some(r),
-                    force,
-                    ..
-                }) if r.overridable => *force = !*force,
-                // The explicit override of a bake held for too few requests; a kept old color
-                // is never scaled in, so there is nothing to override.
-                Mode::Confirm(PendingOp::FinishBake {
-                    keep_old: false,
-                    accept_unmeasured,
-                    ..
-                }) => *accept_unmeasured = !*accept_unmeasured,
-                _ => {}
+            if let Mode::Confirm(PendingOp::Shift {
+                refusal: Some(r),
+                force,
+                ..
+            }) = &mut state.mode
+                && r.overridable
+            {
+                *force = !*force;
+            }
+            vec![]
+        }
+        Action::ToggleAcceptUnmeasured => {
+            // The explicit override of a bake held for too few requests; a kept old color is
+            // never scaled in, so there is nothing to override.
+            if let Mode::Confirm(PendingOp::FinishBake {
+                keep_old: false,
+                accept_unmeasured,
+                ..
+            }) = &mut state.mode
+            {
+                *accept_unmeasured = !*accept_unmeasured;
             }
             vec![]
         }

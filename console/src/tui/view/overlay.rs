@@ -241,7 +241,7 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, op: &PendingOp) {
                 lines.push(override_line(
                     *accept_unmeasured,
                     "UNMEASURED: scaled in even if too few requests show the split (u to undo)",
-                    "held until the requests show none reach it; u finishes it without a measured split",
+                    "scaled in only once the requests since the promote show none reach it; u: scale in even if too few were measured",
                 ));
             }
             "Finish bake"

@@ -36,7 +36,9 @@ impl Workers {
         for resource in Resource::ALL {
             let nudge = Arc::new(Notify::new());
             nudges.insert(resource, nudge.clone());
-            let flag = poller::on_demand(resource).then(|| Arc::new(AtomicBool::new(false)));
+            let flag = resource
+                .on_demand()
+                .then(|| Arc::new(AtomicBool::new(false)));
             if let Some(f) = &flag {
                 watched.insert(resource, f.clone());
             }
@@ -59,7 +61,7 @@ impl Workers {
     }
 
     /// Says whether the screen shows `resource` now: an on-demand poller keeps its interval
-    /// only while it does ([`poller::on_demand`]).
+    /// only while it does ([`Resource::on_demand`]).
     pub fn watch(&self, resource: Resource, shown: bool) {
         if let Some(f) = self.watched.get(&resource) {
             f.store(shown, Ordering::Relaxed);

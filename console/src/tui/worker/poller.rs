@@ -78,13 +78,6 @@ impl Intervals {
     }
 }
 
-/// Whether `r` is polled only while something on screen shows it: the journal, which costs a
-/// Query per read on AWS and is shown only in its own view. Such a poller reads when nudged
-/// (the view opening, a refresh) and keeps its interval only while watched.
-pub fn on_demand(r: Resource) -> bool {
-    r == Resource::Journal
-}
-
 /// Polls `resource` every `every` (longer after an error) and at each nudge. With `watched`,
 /// it reads only at a nudge while the flag is down.
 pub(super) async fn run(
@@ -195,7 +188,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_on_demand_poller_reads_at_a_nudge_and_on_its_interval_only_while_watched() {
-        assert!(on_demand(Resource::Journal) && !on_demand(Resource::Services));
+        assert!(Resource::Journal.on_demand() && !Resource::Services.on_demand());
         let (tx, mut rx) = mpsc::unbounded_channel();
         let nudge = Arc::new(Notify::new());
         let watched = Arc::new(AtomicBool::new(false));

@@ -170,8 +170,12 @@ impl Engine {
     }
 
     fn listener_state(&self) -> Listener {
-        // Weights and bake from one moment: under the lock that changes them.
-        let r = self.lock_rollout();
+        self.listener_locked(&self.lock_rollout())
+    }
+
+    /// The listener as of `r`, the rollout state held: weights, bake and the drift record from
+    /// one moment, under the lock that changes them.
+    fn listener_locked(&self, r: &Rollout) -> Listener {
         Listener {
             id: self.production.clone(),
             weights: self.routes.weights(),
@@ -554,10 +558,17 @@ impl Platform for Engine {
     }
 
     async fn snapshot(&self) -> PlatformResult<Snapshot> {
+        // The services read under the rollout lock too (then the supervisor's, the engine's
+        // order): a deploy or scale records and changes its service under it, so the record
+        // and the services are never from two moments (which would look like drift).
+        let r = self.lock_rollout();
+        let listener = self.listener_locked(&r);
+        let colors = PerColor::from_fn(|c| self.supervisor.color_state(c));
+        drop(r);
         Ok(Snapshot {
             taken_at: now_millis(),
-            listener: self.listener_state(),
-            colors: PerColor::from_fn(|c| self.supervisor.color_state(c)),
+            listener,
+            colors,
             api_calls: 1,
         })
     }
