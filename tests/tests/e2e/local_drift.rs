@@ -163,4 +163,8 @@ async fn a_service_changed_behind_the_console_is_drift() {
     assert_eq!(out.status.code(), Some(exit::OK), "{}", text(&out));
     let (code, out) = status_check(&p);
     assert_eq!(code, exit::DRIFT, "{out}");
+    assert!(
+        out.contains("green task definition replaced outside the console"),
+        "{out}"
+    );
 }

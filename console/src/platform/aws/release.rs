@@ -320,6 +320,28 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_release_a_person_can_start_fits_the_tags() {
+        use crate::rollout::plan::{self, MAX_HOLD_SECS, MAX_STEPS, Plan, PlanKind};
+        use crate::rollout::{Operator, Share, operator::MAX_NAME};
+        let mut r = release();
+        let steps = (1..=MAX_STEPS as u16)
+            .map(|i| plan::Step {
+                weight: Share::permille(i * 9).expect("below 1000"),
+                hold_secs: MAX_HOLD_SECS,
+            })
+            .collect();
+        r.plan = Plan::stepped("x".repeat(64), PlanKind::Canary, steps, 3600).expect("valid");
+        let long = "n".repeat(MAX_NAME);
+        r.by = Some(Operator::new(&long, &"h".repeat(MAX_NAME)).expect("valid"));
+        r.reason = Some("é\"".repeat(crate::rollout::lock::MAX_REASON / 2));
+        r.driver = format!("{long}@{long} pid 4294967295");
+        let chunks = encode(&r).expect("fits");
+        assert!(chunks.len() <= MAX_CHUNKS, "{} chunks", chunks.len());
+        let back = decode(&chunks.len().to_string(), |i| chunks.get(i).cloned()).expect("decodes");
+        assert_eq!(back, r);
+    }
+
+    #[test]
     fn missing_or_damaged_chunks_are_reported() {
         let chunks = encode(&release()).expect("fits");
         let n = chunks.len().to_string();
