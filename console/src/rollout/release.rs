@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gate::GateResult;
 use super::plan::{Plan, SmokeCheck};
+use super::step_split::StepSplit;
 use super::{Color, UnixMillis, Weights};
 
 /// Where a release is.
@@ -106,6 +107,10 @@ pub struct ReleaseOptions {
     pub keep_old: bool,
     pub scale_in_on_rollback: bool,
     pub smoke: Vec<SmokeCheck>,
+    /// `--accept-unmeasured`: a step whose requests are too few to judge its split goes on
+    /// after its hold (a measured mismatch still holds it), and the bake may scale in.
+    #[serde(default)]
+    pub accept_unmeasured: bool,
 }
 
 /// One release and where it is.
@@ -128,6 +133,10 @@ pub struct Release {
     /// The gates' latest results, while a step holds and after a rollback.
     #[serde(default)]
     pub gates: Vec<GateResult>,
+    /// The measured split of the step that holds (or paused), as last judged: what the step
+    /// waits for, or the mismatch it warns about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<StepSplit>,
     /// A pause, resume or abort someone asked for and the driver has not acted on yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
