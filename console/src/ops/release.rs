@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::{OpError, Ops, PromoteOptions, WaitFor};
 use crate::clock::now_millis;
-use crate::platform::{PlatformError, WeightOutcome};
+use crate::platform::{PlatformError, PlatformKind, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
 use crate::rollout::journal::{self, Interval};
 use crate::rollout::plan::{self, Plan, StepDecision};
@@ -391,8 +391,9 @@ impl Ops {
             Err(_) => 0,
         };
         let metrics = self.platform.metrics(window).await;
+        let per_minute = matches!(self.platform.info().kind, PlatformKind::Aws { .. });
         let requests = match &metrics {
-            Ok(Some(m)) => Ok(split::counts(m)),
+            Ok(Some(m)) => Ok(step_split::step_requests(m, since, per_minute)),
             Ok(None) => Err("this platform has no metrics".to_string()),
             Err(e) => Err(format!("metrics could not be read: {e}")),
         };
@@ -502,7 +503,9 @@ impl Ops {
                 gated,
                 measured,
                 r.split.as_ref(),
-                r.options.accept_unmeasured,
+                // Recorded with the release, or given to this driver (`--accept-unmeasured
+                // resume` on AWS).
+                r.options.accept_unmeasured || self.accepts_unmeasured(),
             );
             let mut verdicts: Vec<String> = results.iter().map(|g| g.verdict.to_string()).collect();
             verdicts.push(split_key(&judged_split));

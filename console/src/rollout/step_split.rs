@@ -15,7 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::StepDecision;
-use super::split::SplitVerdict;
+use super::split::{self, SplitVerdict};
+use super::{ColorMetrics, PerColor, UnixMillis};
 
 /// Gate intervals in a row, after a step's hold, whose requests mismatch its weights before
 /// the release pauses. One mismatched judgement can be chance (3 sigma: about 0.27% of correct
@@ -90,6 +91,25 @@ impl StepSplit {
                 }
             )),
         }
+    }
+}
+
+/// The requests per color of a step entered at `since`, in a metrics read of its window.
+/// Where each point is a whole period stamped with its start (CloudWatch's minutes,
+/// `stamped_at_start`), the window's first period began before the step's write and holds
+/// the previous step's requests too: only the points that start after the write count, so
+/// the split waits for the first minute of the step's own. Where the window's summary is the
+/// step's own already (the local proxy reads it from a sample taken after the write), it
+/// counts as it is.
+pub fn step_requests(
+    metrics: &PerColor<ColorMetrics>,
+    since: UnixMillis,
+    stamped_at_start: bool,
+) -> PerColor<u64> {
+    if stamped_at_start {
+        split::counts_since(metrics, since, 1)
+    } else {
+        split::counts(metrics)
     }
 }
 
@@ -197,6 +217,36 @@ mod tests {
     /// The gates' decision for the step at `now` (entered at 0, held 60 s).
     fn gates(now: i64, verdict: Verdict) -> StepDecision {
         plan::decide(&plan(PlanKind::Canary), 0, 0, now, &[gate(verdict)])
+    }
+
+    #[test]
+    fn a_cloudwatch_minute_that_began_before_the_step_is_not_the_steps() {
+        let point = |at, requests| crate::rollout::MetricPoint {
+            at,
+            requests,
+            errors_5xx: 0,
+            p99_ms: None,
+        };
+        let color = |points: Vec<crate::rollout::MetricPoint>| ColorMetrics {
+            window: points
+                .iter()
+                .copied()
+                .reduce(|a, b| crate::rollout::MetricPoint {
+                    requests: a.requests + b.requests,
+                    ..b
+                }),
+            points,
+        };
+        // Minutes at 0 and 60 s; the step began at 30 s: the first minute mixes both steps.
+        let m = PerColor::new(
+            color(vec![point(0, 900), point(60_000, 500)]),
+            color(vec![point(0, 100), point(60_000, 500)]),
+        );
+        assert_eq!(step_requests(&m, 30_000, true), PerColor::new(500, 500));
+        // The local proxy's window is the step's own: its summary counts.
+        assert_eq!(step_requests(&m, 30_000, false), PerColor::new(1_400, 600));
+        // No minute of the step's own yet: nothing measured, so the step waits.
+        assert_eq!(step_requests(&m, 61_000, true), PerColor::new(0, 0));
     }
 
     #[test]
