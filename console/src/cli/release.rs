@@ -32,7 +32,10 @@ pub struct ReleaseArgs {
     /// The canary's weights in percent, comma-separated and increasing (e.g. 1,10,50).
     #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
     pub steps: Option<Vec<Share>>,
-    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h).
+    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h). After its
+    /// hold a step goes on once its gates pass and the requests since its weight write show
+    /// its weights: with too few it keeps holding (`--accept-unmeasured`, a global flag, lets
+    /// it go on), and a mismatch that lasts 3 intervals pauses the release for a person.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
     pub hold: u64,
     /// Seconds between gate checks.
