@@ -489,6 +489,19 @@ async fn too_few_requests_hold_a_step_past_its_hold_until_traffic_arrives() {
             crate::cli::release::status_lines(r, crate::clock::now_millis())
                 .contains("split    waiting for 10 more requests")
         );
+        // The CLI's gate line says it too.
+        let line = crate::cli::release::line(
+            r,
+            &Note::Gates {
+                index: 0,
+                left_ms: 0,
+            },
+        )
+        .expect("a line");
+        assert!(
+            line.ends_with("hold done · waiting for 10 more requests to measure the split (10 of 20 since the step's weights)"),
+            "{line}"
+        );
         assert_eq!(
             s.listener.weights,
             Weights::with_green_percent(10).expect("valid")

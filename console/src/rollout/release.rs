@@ -231,6 +231,16 @@ impl Release {
         self.outcome.is_some()
     }
 
+    /// Whether the bake of the promote written at `promoted_at` to `stable` is this
+    /// release's own, started with `--accept-unmeasured`: then it may finish with too few
+    /// requests, as `promote --accept-unmeasured` would (never on a measured mismatch).
+    pub fn accepts_unmeasured_bake(&self, stable: Color, promoted_at: Option<UnixMillis>) -> bool {
+        self.options.accept_unmeasured
+            && self.canary == stable
+            && promoted_at.is_some_and(|at| at >= self.started_at)
+            && matches!(self.outcome, None | Some(Outcome::Released))
+    }
+
     /// The weights the plan wants now, if it is at a step.
     pub fn step_weights(&self) -> Option<Weights> {
         match &self.stage {
