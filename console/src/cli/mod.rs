@@ -77,8 +77,9 @@ pub struct Global {
     /// Why you are making this change: kept with the deploy lock and in the journal.
     #[arg(long, global = true, value_name = "TEXT", value_parser = reason)]
     pub reason: Option<String>,
-    /// Let a promote's bake scale the old color in when too few requests were measured to
-    /// judge the traffic split (a quiet environment); a measured mismatch still holds it.
+    /// Let a promote's bake scale the old color in, and a release's steps go on after their
+    /// hold, when too few requests were measured to judge the traffic split (a quiet
+    /// environment; recorded with a release); a measured mismatch still holds either.
     #[arg(long, global = true)]
     pub accept_unmeasured: bool,
 }
@@ -198,7 +199,8 @@ pub enum Command {
     },
     /// Releases a tag by a plan: deploys it to the idle color, runs the smoke test on the test
     /// listener, walks the steps with their gates, rolls back on its own when a gate fails,
-    /// and promotes. Exit codes: 0 released, 6 rolled back or aborted, 7 paused (with
+    /// and promotes. A step goes on after its hold only once its gates pass and its own
+    /// requests show its weights (the measured split). Exit codes: 0 released, 6 rolled back or aborted, 7 paused (with
     /// --until-paused), 3 refused, 4 platform error.
     #[command(after_long_help = shell::RELEASE)]
     Release(release::ReleaseArgs),

@@ -32,7 +32,10 @@ pub struct ReleaseArgs {
     /// The canary's weights in percent, comma-separated and increasing (e.g. 1,10,50).
     #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
     pub steps: Option<Vec<Share>>,
-    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h).
+    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h). After its
+    /// hold a step goes on once its gates pass and the requests since its weight write show
+    /// its weights: with too few it keeps holding (`--accept-unmeasured`, a global flag, lets
+    /// it go on), and a mismatch that lasts 3 intervals pauses the release for a person.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
     pub hold: u64,
     /// Seconds between gate checks.
@@ -210,7 +213,12 @@ pub fn line(r: &Release, note: &Note) -> Option<String> {
             } else {
                 "hold done".into()
             };
-            format!("step {} gates: {} · {left}", index + 1, gates.join(" · "))
+            let mut line = format!("step {} gates: {} · {left}", index + 1, gates.join(" · "));
+            // What the step waits for besides its hold: requests that show its weights.
+            if let Some(words) = r.split.as_ref().and_then(|s| s.describe()) {
+                line.push_str(&format!(" · {words}"));
+            }
+            line
         }
         Note::Paused { reason } => format!("paused: {reason}"),
         Note::Resumed => "resumed".into(),
@@ -245,6 +253,7 @@ pub fn spec(
             keep_old: args.keep_old,
             scale_in_on_rollback: args.scale_in_on_rollback || settings.scale_in_on_rollback,
             smoke: settings.smoke.clone(),
+            accept_unmeasured: false,
         },
         driver: operator(),
     })
@@ -412,7 +421,7 @@ async fn follow(
                 Stage::Promoting => lines.note(&r, &Note::Promoted),
                 _ => {}
             }
-        } else if r.gates != last.gates
+        } else if (r.gates != last.gates || r.split != last.split)
             && let Stage::Step { index, .. } = r.stage
         {
             let left_ms = r.hold_left_ms(now_millis()).unwrap_or(0);
@@ -482,6 +491,11 @@ pub fn status_lines(r: &Release, now: i64) -> String {
     }
     if let Stage::Paused { reason, .. } = &r.stage {
         s.push_str(&format!("\n         paused: {reason}"));
+    }
+    if r.outcome.is_none()
+        && let Some(words) = r.split.as_ref().and_then(|sp| sp.describe())
+    {
+        s.push_str(&format!("\n         split    {words}"));
     }
     if r.driver_gone(now) {
         s.push_str(&format!(
@@ -632,6 +646,7 @@ pub(super) async fn rehearse(
                 keep_old: true,
                 scale_in_on_rollback: false,
                 smoke: settings.smoke.clone(),
+                accept_unmeasured: false,
             },
             driver: "daemon".into(),
         })

@@ -413,6 +413,8 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, check: bool, out: &Out)
                 "hold_left_ms": r.hold_left_ms(now),
                 "driver_gone": r.driver_gone(now),
                 "undriven_since": r.driver_gone(now).then_some(r.driven_at),
+                // What the step waits for besides its hold, or the mismatch it warns about.
+                "step_split": r.split.as_ref().filter(|_| !r.is_over()).and_then(|s| s.describe()),
             });
         }
         Ok(None) => value["release"] = Value::Null,

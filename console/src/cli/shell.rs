@@ -142,7 +142,13 @@ pub const RELEASE: &str = "\
 Examples:
   bluegreen release --tag v2                     # the profile's plan, else 10% then 50%
   bluegreen release --tag v2 --steps 1,10,50 --hold 5m --bake 10m
-  bluegreen release --tag v2 --plan canary --detach   # locally the daemon drives it on";
+  bluegreen --accept-unmeasured release --tag v2 --detach   # a quiet environment: steps with
+                                 # too few requests go on after the hold; the daemon drives it
+
+A step waits, after its hold, for its gates to pass and for the requests since its weight
+write to show its weights. Too few requests: it keeps holding and says how many more it
+needs. Another split: a warning with both numbers, and after 3 gate intervals a pause for a
+person (`resume` overrides, `abort` rolls back).";
 
 pub const REHEARSE: &str = "\
 Examples:

@@ -290,6 +290,9 @@ impl Ops {
     pub(crate) async fn journal_release(&self, r: &Release, verb: &str) {
         let mut e = self.in_release(&r.id, None).journal_entry(verb);
         e.detail = Some(format!("{} on {} ({})", r.tag, r.canary, r.plan.name));
+        if r.options.accept_unmeasured && r.outcome.is_none() {
+            e.detail = e.detail.map(|d| format!("{d}, --accept-unmeasured"));
+        }
         if let Some(o) = &r.outcome {
             e.message = Some(o.to_string());
             if matches!(o, crate::rollout::Outcome::Failed { .. }) {

@@ -120,8 +120,9 @@ async fn read_only_refusals_write_nothing_not_even_the_journal() {
 #[tokio::test]
 async fn a_release_rolled_back_by_a_gate_leaves_evidence_with_the_failing_values() {
     let p = Arc::new(FakePlatform::blue_live(2));
-    p.state().metrics = Some(super::release_tests::metrics((100, 0), (100, 30)));
+    p.state().metrics = Some(super::release_tests::metrics((500, 0), (500, 150)));
     let o = ops(&p);
+    // 1,000 requests split 90/10 by the fake: 100 reach the canary, 30 of them fail.
     let spec = super::release_tests::spec(super::release_tests::plan(&[10], 0));
     let r = o.start_release(spec).await.expect("start");
     let r = o

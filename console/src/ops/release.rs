@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use super::{OpError, Ops, PromoteOptions, WaitFor};
 use crate::clock::now_millis;
-use crate::platform::{PlatformError, WeightOutcome};
+use crate::platform::{PlatformError, PlatformKind, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
 use crate::rollout::journal::{self, Interval};
 use crate::rollout::plan::{self, Plan, StepDecision};
 use crate::rollout::release::{self, Outcome, ReleaseOptions, Request, Stage};
-use crate::rollout::{Release, Weights, healthy_count};
+use crate::rollout::split::{self, SplitVerdict};
+use crate::rollout::step_split::{self, StepSplit};
+use crate::rollout::{PerColor, Release, Weights, healthy_count};
 
 /// The driver rewrites the record at least this often, so `status` can tell a live driver
 /// from one that went away ([`release::DRIVER_GONE_MS`]).
@@ -106,7 +108,12 @@ impl Ops {
             canary,
             desired: crate::rollout::guard::deploy_count(&snap, canary),
             plan: spec.plan,
-            options: spec.options,
+            // `--accept-unmeasured` is recorded with the release, so whoever drives it (the
+            // daemon, a console that resumes it) honours it.
+            options: ReleaseOptions {
+                accept_unmeasured: spec.options.accept_unmeasured || self.accepts_unmeasured(),
+                ..spec.options
+            },
             started_at: now,
             stage: Stage::Deploying,
             driver: spec.driver,
@@ -114,6 +121,7 @@ impl Ops {
             by: Some(self.operator.clone()),
             reason: self.reason.clone(),
             gates: Vec::new(),
+            split: None,
             request: None,
             outcome: None,
             ended_at: None,
@@ -145,8 +153,19 @@ impl Ops {
             Ok(Some(r)) => self.in_release(&r.id, None),
             _ => self.clone(),
         };
+        // A resume is the explicit override of what paused the release (a lasting split
+        // mismatch, gates that could not judge): the journal says which.
+        let detail = match (&request, &recorded) {
+            (Request::Resume, Ok(Some(r))) => match &r.stage {
+                Stage::Paused { reason, .. } if !r.is_over() => {
+                    format!("overrides the pause: {reason}")
+                }
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
         let result = ops.request_unjournaled(request, by, recorded).await;
-        ops.journaled(verb, String::new(), result).await
+        ops.journaled(verb, detail, result).await
     }
 
     async fn request_unjournaled(
@@ -356,6 +375,7 @@ impl Ops {
             since: now_millis(),
         };
         r.gates.clear();
+        r.split = None;
         self.record(r).await?;
         obs.note(r, &Note::StepEntered { index, weights });
         Ok(())
@@ -371,8 +391,13 @@ impl Ops {
         }
     }
 
-    /// Reads the gates' inputs and evaluates them.
-    async fn check_gates(&self, r: &Release, since: i64) -> (Vec<GateResult>, Interval) {
+    /// Reads the gates' inputs and evaluates them; with them, the requests per color of the
+    /// same window (the step's own), for its split (`Err` when they could not be read).
+    async fn check_gates(
+        &self,
+        r: &Release,
+        since: i64,
+    ) -> (Vec<GateResult>, Interval, Result<PerColor<u64>, String>) {
         let resolution = self.platform.info().metrics_resolution_ms;
         let window = plan::window_secs(since, now_millis(), resolution).unwrap_or(1);
         let healthy = match self.platform.target_health(r.canary).await {
@@ -380,6 +405,12 @@ impl Ops {
             Err(_) => 0,
         };
         let metrics = self.platform.metrics(window).await;
+        let per_minute = matches!(self.platform.info().kind, PlatformKind::Aws { .. });
+        let requests = match &metrics {
+            Ok(Some(m)) => Ok(step_split::step_requests(m, since, per_minute)),
+            Ok(None) => Err("this platform has no metrics".to_string()),
+            Err(e) => Err(format!("metrics could not be read: {e}")),
+        };
         let (canary, stable) = match metrics {
             Ok(Some(m)) => (Ok(m.get(r.canary).window), m.get(r.canary.other()).window),
             Ok(None) => (Err("this platform has no metrics".to_string()), None),
@@ -413,7 +444,7 @@ impl Ops {
             green,
             gates: results.clone(),
         };
-        (results, interval)
+        (results, interval, requests)
     }
 
     /// Picks up a request recorded by another console; `true` when the release ended
@@ -443,7 +474,9 @@ impl Ops {
         obs: &dyn Observer,
     ) -> Result<(), OpError> {
         let interval = Duration::from_secs(r.plan.interval_secs);
-        let mut recorded_verdicts: Vec<Verdict> = Vec::new();
+        // The verdicts last recorded (the gates', then the split's kind): the record is
+        // rewritten when they change, or at the heartbeat.
+        let mut recorded_verdicts: Vec<String> = Vec::new();
         // The step's gate intervals, journaled in one entry when the step ends.
         let mut intervals: Vec<Interval> = Vec::new();
         self.first_window(since).await;
@@ -470,14 +503,28 @@ impl Ops {
                 );
                 return Ok(());
             }
-            let (results, judged) = self.check_gates(r, since).await;
+            let (results, judged, requests) = self.check_gates(r, since).await;
             intervals.push(judged);
             if intervals.len() > journal::MAX_INTERVALS {
                 intervals.remove(0);
             }
-            let decision = plan::decide(&r.plan, index, since, now_millis(), &results);
-            let verdicts: Vec<Verdict> = results.iter().map(|g| g.verdict).collect();
+            let gated = plan::decide(&r.plan, index, since, now_millis(), &results);
+            // The step counts as reached only when its own requests show its weights.
+            let desired = r.step_weights().unwrap_or(Weights::all(r.canary.other()));
+            let measured = requests.map(|counts| split::judge(desired, counts));
+            let (decision, judged_split) = step_split::reached(
+                index,
+                gated,
+                measured,
+                r.split.as_ref(),
+                // Recorded with the release, or given to this driver (`--accept-unmeasured
+                // resume` on AWS).
+                r.options.accept_unmeasured || self.accepts_unmeasured(),
+            );
+            let mut verdicts: Vec<String> = results.iter().map(|g| g.verdict.to_string()).collect();
+            verdicts.push(split_key(&judged_split));
             r.gates = results;
+            r.split = Some(judged_split);
             match decision {
                 StepDecision::RollBack { failed } => {
                     self.journal_step(r, index, intervals, "a gate failed: rolling back")
@@ -500,8 +547,17 @@ impl Ops {
                 }
                 StepDecision::Advance => {
                     obs.note(r, &Note::Gates { index, left_ms: 0 });
-                    self.journal_step(r, index, intervals, "the gates passed: next step")
-                        .await;
+                    let why = match r.split.as_ref() {
+                        Some(s) if s.accepted_unmeasured => format!(
+                            "the gates passed; {}: next step",
+                            s.describe().unwrap_or_default()
+                        ),
+                        _ => {
+                            "the gates passed and the requests showed the step's weights: next step"
+                                .to_string()
+                        }
+                    };
+                    self.journal_step(r, index, intervals, &why).await;
                     return self.enter_step(r, index + 1, obs).await;
                 }
                 StepDecision::Pause { reason } => {
@@ -542,7 +598,7 @@ impl Ops {
                 };
             }
             if let Some(step) = index {
-                let (results, judged) = self.check_gates(r, paused_since).await;
+                let (results, judged, _) = self.check_gates(r, paused_since).await;
                 if gate::overall(&results) == Verdict::Fail {
                     self.journal_step(r, step, vec![judged], "a gate failed while paused")
                         .await;
@@ -603,7 +659,10 @@ impl Ops {
             keep_old: r.options.keep_old,
         };
         let pending = Some(self.platform.listener().await?.weights);
-        let report = match self.promote(opts, pending).await {
+        let ops = self
+            .clone()
+            .with_accept_unmeasured(self.accepts_unmeasured() || r.options.accept_unmeasured);
+        let report = match ops.promote(opts, pending).await {
             Ok(rep) => rep,
             Err(e) => return Err(self.fail(r, e).await),
         };
@@ -626,10 +685,22 @@ impl Ops {
                 ))
                 .await;
             }
-            if let Err(e) = self.finish_bake().await {
+            if let Err(e) = ops.finish_bake().await {
                 return Err(self.fail(r, e).await);
             }
         }
         self.end(r, Outcome::Released).await
     }
+}
+
+/// What changes in a step's split that is worth a record: its kind and how long a mismatch
+/// has lasted (the growing request count is shown live, and at the heartbeat).
+fn split_key(s: &StepSplit) -> String {
+    let kind = match s.verdict {
+        Some(SplitVerdict::Matches { .. }) => "matches",
+        Some(SplitVerdict::Mismatch { .. }) => "mismatch",
+        Some(SplitVerdict::TooFewRequests { .. }) => "too-few",
+        None => "unmeasured",
+    };
+    format!("split {kind} {} {}", s.mismatched, s.accepted_unmeasured)
 }

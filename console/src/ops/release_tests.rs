@@ -42,6 +42,7 @@ pub(super) fn spec(plan: Plan) -> ReleaseSpec {
             keep_old: false,
             scale_in_on_rollback: false,
             smoke: SmokeCheck::defaults(),
+            accept_unmeasured: false,
         },
         driver: "test".into(),
     }
@@ -59,6 +60,27 @@ pub(super) fn metrics(blue: (u64, u64), green: (u64, u64)) -> PerColor<ColorMetr
         }),
     };
     PerColor::new(m(blue), m(green))
+}
+
+/// 20,000 requests a window, none failing: 200 reach the canary at a 1% step.
+pub(super) fn traffic() -> PerColor<ColorMetrics> {
+    metrics((10_000, 0), (10_000, 0))
+}
+
+/// Starts `spec` and drives it to its first pause, which must be at step 1: the release and
+/// the pause's reason.
+async fn paused_at_first_step(o: &Ops, spec: ReleaseSpec) -> (Release, String) {
+    let r = o.start_release(spec).await.expect("started");
+    let r = o
+        .drive_release(r, &super::release::Quiet, true)
+        .await
+        .expect("paused");
+    let Stage::Paused { index, reason, .. } = &r.stage else {
+        panic!("{:?}", r.stage)
+    };
+    assert_eq!(*index, Some(0));
+    let reason = reason.clone();
+    (r, reason)
 }
 
 /// Records every note, and runs `hook` on each, with the platform at hand.
@@ -82,9 +104,9 @@ fn recorder<F: Fn(&Release, &Note) + Send + Sync>(hook: F) -> Recorder<F> {
 }
 
 async fn run(p: &Arc<FakePlatform>, plan: Plan, obs: &dyn Observer) -> Result<Release, OpError> {
-    // The fake's metrics do not follow its weights: the bake's scale-in is accepted
-    // unmeasured, explicitly (the measured split is tested in ops::tests).
-    let o = ops(p).with_accept_unmeasured(true);
+    // No override: the fake's requests follow its weights, so every step and the bake are
+    // measured (the unmeasured and mismatched cases have their own tests).
+    let o = ops(p);
     let r = o.start_release(spec(plan)).await?;
     o.drive_release(r, obs, false).await
 }
@@ -92,11 +114,15 @@ async fn run(p: &Arc<FakePlatform>, plan: Plan, obs: &dyn Observer) -> Result<Re
 #[tokio::test]
 async fn a_good_release_walks_every_step_and_ends_released() {
     let p = Arc::new(FakePlatform::blue_live(2));
-    p.state().metrics = Some(metrics((1000, 1), (200, 0)));
+    p.state().metrics = Some(metrics((100_000, 100), (100_000, 0)));
     let obs = recorder(|_, _| {});
-    let r = run(&p, plan(&[1, 10, 50], 0), &obs)
-        .await
-        .expect("released");
+    let o = ops(&p);
+    // A bake long enough for a window of requests after the promote (2 s on one-second
+    // samples), so the scale-in is measured too.
+    let mut good = spec(plan(&[1, 10, 50], 0));
+    good.options.bake_secs = 3;
+    let r = o.start_release(good).await.expect("started");
+    let r = o.drive_release(r, &obs, false).await.expect("released");
     assert_eq!(r.outcome, Some(Outcome::Released));
     assert_eq!(r.canary, Color::Green);
     let s = p.state();
@@ -117,17 +143,29 @@ async fn a_good_release_walks_every_step_and_ends_released() {
     assert_eq!(s.services.get(Color::Blue).desired, 0);
     let notes = obs.notes.lock().expect("lock");
     assert!(notes.contains(&Note::Healthy) && notes.contains(&Note::Promoted));
+    // Each step went on because its requests showed its weights (the journal says so).
+    let steps: Vec<&str> = s
+        .journal
+        .iter()
+        .filter(|e| e.verb == "release-step")
+        .filter_map(|e| e.message.as_deref())
+        .collect();
+    assert_eq!(
+        steps,
+        ["the gates passed and the requests showed the step's weights: next step"; 3]
+    );
+    assert!(!r.options.accept_unmeasured);
 }
 
 #[tokio::test]
 async fn five_xx_at_step_two_rolls_back_at_once_naming_the_gate_and_values() {
     let p = Arc::new(FakePlatform::blue_live(2));
-    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    p.state().metrics = Some(traffic());
     let fake = p.clone();
-    // The canary starts failing once it reaches step 2.
+    // The canary starts failing once it reaches step 2: 20% of its requests.
     let obs = recorder(move |_, note| {
         if let Note::StepEntered { index: 1, .. } = note {
-            fake.state().metrics = Some(metrics((1000, 0), (100, 20)));
+            fake.state().metrics = Some(metrics((10_000, 0), (10_000, 2_000)));
         }
     });
     let r = run(&p, plan(&[1, 10, 50], 0), &obs).await.expect("driven");
@@ -135,7 +173,8 @@ async fn five_xx_at_step_two_rolls_back_at_once_naming_the_gate_and_values() {
         panic!("{:?}", r.outcome)
     };
     assert_eq!(failed[0].gate, Gate::Errors);
-    assert_eq!(failed[0].measured, "20% (20/100)");
+    // 10% of 20,000 requests went to green, 400 of them failed.
+    assert_eq!(failed[0].measured, "20% (400/2000)");
     assert!(reason.contains("errors fail"), "{reason}");
     assert_eq!(
         r.outcome.as_ref().map(Outcome::exit_code),
@@ -157,15 +196,7 @@ async fn unreadable_metrics_hold_and_never_pass() {
     let o = ops(&p);
     let mut pl = plan(&[10, 50], 1);
     pl.on_inconclusive = OnInconclusive::Pause;
-    let r = o.start_release(spec(pl)).await.expect("started");
-    let r = o
-        .drive_release(r, &super::release::Quiet, true)
-        .await
-        .expect("paused");
-    let Stage::Paused { index, reason, .. } = &r.stage else {
-        panic!("{:?}", r.stage)
-    };
-    assert_eq!(*index, Some(0));
+    let (r, reason) = paused_at_first_step(&o, spec(pl)).await;
     assert!(reason.contains("metrics could not be read"), "{reason}");
     // Step 1's weight holds; step 2 was never reached.
     assert_eq!(
@@ -178,7 +209,7 @@ async fn unreadable_metrics_hold_and_never_pass() {
 #[tokio::test]
 async fn a_weight_change_not_applied_stops_the_plan_with_no_next_step() {
     let p = Arc::new(FakePlatform::blue_live(2));
-    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    p.state().metrics = Some(traffic());
     let fake = p.clone();
     let obs = recorder(move |_, note| {
         if let Note::StepEntered { index: 0, .. } = note {
@@ -200,7 +231,7 @@ async fn a_weight_change_not_applied_stops_the_plan_with_no_next_step() {
         Weights::with_green_percent(1).expect("valid")
     );
     let unknown = Arc::new(FakePlatform::blue_live(2));
-    unknown.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    unknown.state().metrics = Some(traffic());
     let fake = unknown.clone();
     let obs = recorder(move |_, note| {
         if let Note::StepEntered { index: 0, .. } = note {
@@ -216,7 +247,7 @@ async fn a_weight_change_not_applied_stops_the_plan_with_no_next_step() {
 #[tokio::test]
 async fn a_driver_that_goes_away_leaves_the_weight_where_it_was() {
     let p = Arc::new(FakePlatform::blue_live(2));
-    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    p.state().metrics = Some(traffic());
     let o = ops(&p);
     let r = o
         .start_release(spec(plan(&[10, 50], 3600)))
@@ -243,7 +274,7 @@ async fn a_driver_that_goes_away_leaves_the_weight_where_it_was() {
 #[tokio::test]
 async fn an_abort_rolls_back_at_once_and_the_driver_stops() {
     let p = Arc::new(FakePlatform::blue_live(2));
-    p.state().metrics = Some(metrics((1000, 0), (100, 0)));
+    p.state().metrics = Some(traffic());
     let o = ops(&p);
     let r = o
         .start_release(spec(plan(&[10, 50], 3600)))
@@ -326,4 +357,201 @@ async fn a_release_is_refused_while_another_runs_or_traffic_is_split() {
         },
     );
     assert!(ro.start_release(spec(plan(&[10], 0))).await.is_err());
+}
+
+#[tokio::test]
+async fn a_last_step_whose_requests_do_not_follow_its_weights_pauses_until_a_person_resumes() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(traffic());
+    // The listener takes the step's 10%, but half the requests reach green (a route the
+    // console does not know about); the gates pass on the canary's own requests.
+    p.state().routed = Some(Weights::with_green_percent(50).expect("valid"));
+    let o = ops(&p);
+    let mut s = spec(plan(&[10], 0));
+    s.options.keep_old = true;
+    // Even the override of too few requests never passes a measured mismatch.
+    s.options.accept_unmeasured = true;
+    let (_, reason) = paused_at_first_step(&o, s).await;
+    assert!(reason.starts_with("step 1 not reached"), "{reason}");
+    assert!(
+        reason.contains("observed split blue 50 / green 50 over 20000 requests does not match the desired blue 90 / green 10"),
+        "{reason}"
+    );
+    assert!(reason.contains("for 3 gate intervals"), "{reason}");
+    {
+        let s = p.state();
+        // The step was never counted as reached: no promote.
+        assert_eq!(
+            s.listener.weights,
+            Weights::with_green_percent(10).expect("valid")
+        );
+        assert!(
+            !s.calls
+                .contains(&crate::platform::fake::Call::SetWeights(Weights::all(
+                    Color::Green
+                )))
+        );
+        // While it held, the record warned with both numbers.
+        let warned = s
+            .release_history
+            .iter()
+            .filter_map(|r| r.split.as_ref().and_then(|sp| sp.describe()))
+            .any(|w| w.starts_with("warning: observed split blue 50 / green 50"));
+        assert!(warned, "{:?}", s.release_history.last());
+    }
+    // `resume` is the explicit override, journaled as such.
+    o.request_release(Request::Resume, "bob")
+        .await
+        .expect("resumed");
+    let resumed = p
+        .state()
+        .journal
+        .iter()
+        .rev()
+        .find(|e| e.verb == "resume")
+        .and_then(|e| e.detail.clone())
+        .expect("journaled");
+    assert!(
+        resumed.starts_with("overrides the pause: step 1 not reached"),
+        "{resumed}"
+    );
+    let r = p.state().release.clone().expect("recorded");
+    let r = o
+        .drive_release(r, &super::release::Quiet, false)
+        .await
+        .expect("driven");
+    assert_eq!(r.outcome, Some(Outcome::Released));
+    assert_eq!(p.state().listener.weights, Weights::all(Color::Green));
+}
+
+/// Drives `r` in a task until the recorded release's split says `words`, then returns the
+/// driver still running.
+async fn drive_until_split_says(
+    o: &Ops,
+    p: &Arc<FakePlatform>,
+    r: Release,
+    words: &str,
+) -> tokio::task::JoinHandle<Result<Release, OpError>> {
+    let driver = {
+        let o = o.clone();
+        tokio::spawn(async move { o.drive_release(r, &super::release::Quiet, false).await })
+    };
+    let said = |p: &FakePlatform| {
+        p.state()
+            .release
+            .as_ref()
+            .and_then(|r| r.split.as_ref())
+            .and_then(|s| s.describe())
+            .filter(|d| d.contains(words))
+    };
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(d) = said(p) {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "the split never said {words:?}");
+    driver
+}
+
+#[tokio::test]
+async fn too_few_requests_hold_a_step_past_its_hold_until_traffic_arrives() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    // 10 requests a window: 1 to the canary at 10%, 20 needed to judge the split.
+    p.state().metrics = Some(metrics((5, 0), (5, 0)));
+    let o = ops(&p);
+    let mut pl = plan(&[10], 0);
+    // The gates cannot judge either; the plan would go on: only the split holds it.
+    pl.on_inconclusive = OnInconclusive::Proceed;
+    let mut s = spec(pl);
+    s.options.keep_old = true;
+    let r = o.start_release(s).await.expect("started");
+    let driver = drive_until_split_says(
+        &o,
+        &p,
+        r,
+        "waiting for 10 more requests to measure the split (10 of 20",
+    )
+    .await;
+    {
+        let s = p.state();
+        let r = s.release.as_ref().expect("recorded");
+        assert!(
+            matches!(r.stage, Stage::Step { index: 0, .. }),
+            "{:?}",
+            r.stage
+        );
+        assert_eq!(r.hold_left_ms(crate::clock::now_millis()), Some(0));
+        assert!(
+            crate::cli::release::status_lines(r, crate::clock::now_millis())
+                .contains("split    waiting for 10 more requests")
+        );
+        // The CLI's gate line says it too.
+        let line = crate::cli::release::line(
+            r,
+            &Note::Gates {
+                index: 0,
+                left_ms: 0,
+            },
+        )
+        .expect("a line");
+        assert!(
+            line.ends_with("hold done · waiting for 10 more requests to measure the split (10 of 20 since the step's weights)"),
+            "{line}"
+        );
+        assert_eq!(
+            s.listener.weights,
+            Weights::with_green_percent(10).expect("valid")
+        );
+    }
+    // Traffic arrives: the step is reached and the release ends.
+    p.state().metrics = Some(traffic());
+    let r = tokio::time::timeout(Duration::from_secs(20), driver)
+        .await
+        .expect("the step goes on")
+        .expect("joined")
+        .expect("driven");
+    assert_eq!(r.outcome, Some(Outcome::Released));
+}
+
+#[tokio::test]
+async fn a_release_started_accepting_unmeasured_goes_on_with_too_few_requests() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(metrics((5, 0), (5, 0)));
+    // `bluegreen --accept-unmeasured release`: the session's flag is recorded with it.
+    let o = ops(&p).with_accept_unmeasured(true);
+    let mut pl = plan(&[10], 0);
+    pl.on_inconclusive = OnInconclusive::Proceed;
+    let r = o.start_release(spec(pl)).await.expect("started");
+    assert!(r.options.accept_unmeasured);
+    // Another driver (the daemon, a console resuming it) honours the record.
+    let r = ops(&p)
+        .drive_release(r, &super::release::Quiet, false)
+        .await
+        .expect("driven");
+    assert_eq!(r.outcome, Some(Outcome::Released));
+    let s = p.state();
+    let start = s
+        .journal
+        .iter()
+        .find(|e| e.verb == crate::rollout::journal::RELEASE_START)
+        .and_then(|e| e.detail.clone());
+    assert!(
+        start.is_some_and(|d| d.ends_with("--accept-unmeasured")),
+        "{:?}",
+        s.journal.first()
+    );
+    let step = s
+        .journal
+        .iter()
+        .find(|e| e.verb == "release-step")
+        .and_then(|e| e.message.clone())
+        .expect("journaled");
+    assert_eq!(
+        step,
+        "the gates passed; too few requests to measure the split (10 of 20 since the step's weights), accepted unmeasured (--accept-unmeasured): next step"
+    );
 }

@@ -287,7 +287,7 @@ async fn finish_bake_keeps_the_old_color_with_keep_old_and_does_nothing_without_
     assert_eq!(ops(&p).finish_bake().await.expect("nothing"), None);
 }
 
-/// Request counts per color over any window.
+/// Request counts per color over any window (the fake splits their sum by the weights).
 fn requests(blue: u64, green: u64) -> PerColor<crate::rollout::ColorMetrics> {
     let m = |requests| crate::rollout::ColorMetrics {
         points: Vec::new(),
@@ -325,6 +325,7 @@ async fn finish_bake_holds_until_the_requests_show_the_promote() {
     // Something still routes to the old color: held, even with the override.
     let p = promoted(0, false);
     p.state().metrics = Some(requests(40, 160));
+    p.state().routed = Some(w(20, 80));
     let r = refused(ops(&p).with_accept_unmeasured(true).finish_bake().await);
     assert_eq!(r.rule, GuardRule::SplitUnmeasured);
     assert!(
@@ -350,6 +351,8 @@ async fn finish_bake_holds_when_traffic_moved() {
 async fn finish_bake_rechecks_after_the_clear_when_the_listener_moves_under_it() {
     let p = promoted(0, false);
     p.state().metrics = Some(requests(0, 200));
+    // The requests measured all came before the move.
+    p.state().routed = Some(Weights::all(Color::Green));
     // Another console shifts right after this one read the listener.
     p.inject(Fault::ListenerMoves(w(20, 80)));
     let r = refused(ops(&p).finish_bake().await);

@@ -21,8 +21,8 @@ use crate::rollout::journal::{self, Entry, Query};
 use crate::rollout::lock::{self, LockRecord};
 use crate::rollout::{
     Bake, Build, BuildStatus, Color, ColorMetrics, ColorState, Image, ImageRef, Listener, LogLine,
-    PerColor, Release, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth, TaskState,
-    UnixMillis, Weights,
+    MetricPoint, PerColor, Release, ServiceState, Snapshot, TargetHealth, TargetState, TaskHealth,
+    TaskState, UnixMillis, Weights,
 };
 
 /// The most log lines one read returns.
@@ -131,7 +131,14 @@ pub struct FakeState {
     pub services: PerColor<FakeService>,
     pub images: Vec<Image>,
     pub builds: Vec<Build>,
+    /// The metrics a read returns, as a template: the requests of both colors together are
+    /// split by the listener's weights (blue gets its share rounded down, green the rest), and
+    /// each color's 5xx scale with its requests (the template's rate); p99 as given. So the
+    /// requests follow the weights, as a load balancer's do, deterministically.
     pub metrics: Option<PerColor<ColorMetrics>>,
+    /// The requests are split by these weights instead of the listener's: a route the
+    /// console does not know about (another listener rule, a proxy changed behind its back).
+    pub routed: Option<Weights>,
     /// Log lines of both colors, oldest first. Reads return at most [`FAKE_LOG_BATCH`] at a
     /// time, short of the caller's limit, as the daemon does.
     pub logs: Vec<LogLine>,
@@ -196,6 +203,7 @@ impl FakePlatform {
             images: vec![image(2, "v2"), image(1, "v1")],
             builds: Vec::new(),
             metrics: None,
+            routed: None,
             logs: Vec::new(),
             finishes_bake: false,
             auto_healthy: true,
@@ -361,6 +369,47 @@ fn targets(color: Color, svc: &FakeService) -> Vec<TargetState> {
             reason: None,
         })
         .collect()
+}
+
+/// `template`'s requests split by `weights` (see [`FakeState::metrics`]): the window and
+/// each pair of points alike.
+fn split_by(template: &PerColor<ColorMetrics>, weights: Weights) -> PerColor<ColorMetrics> {
+    let pair = |b: &MetricPoint, g: &MetricPoint| -> PerColor<MetricPoint> {
+        let total = u128::from(b.requests) + u128::from(g.requests);
+        let blue = total * u128::from(weights.get(Color::Blue)) / u128::from(Weights::TOTAL);
+        let requests = PerColor::new(blue, total - blue);
+        PerColor::from_fn(|c| {
+            let was = if c == Color::Blue { b } else { g };
+            let now = *requests.get(c);
+            let errors = match u128::from(was.requests) {
+                0 => 0,
+                old => u128::from(was.errors_5xx) * now / old,
+            };
+            MetricPoint {
+                requests: u64::try_from(now).unwrap_or(u64::MAX),
+                errors_5xx: u64::try_from(errors).unwrap_or(u64::MAX),
+                ..*was
+            }
+        })
+    };
+    let mut out = template.clone();
+    if let (Some(b), Some(g)) = (template.blue.window, template.green.window) {
+        let p = pair(&b, &g);
+        out.blue.window = Some(p.blue);
+        out.green.window = Some(p.green);
+    }
+    for (i, (b, g)) in template
+        .blue
+        .points
+        .iter()
+        .zip(&template.green.points)
+        .enumerate()
+    {
+        let p = pair(b, g);
+        out.blue.points[i] = p.blue;
+        out.green.points[i] = p.green;
+    }
+    out
 }
 
 /// Removes the first item matching `pred`; whether there was one.
@@ -598,7 +647,8 @@ impl Platform for FakePlatform {
     async fn metrics(&self, _window_secs: u64) -> PlatformResult<Option<PerColor<ColorMetrics>>> {
         let mut s = self.state();
         self.enter(&mut s, Call::Metrics)?;
-        Ok(s.metrics.clone())
+        let weights = s.routed.unwrap_or(s.listener.weights);
+        Ok(s.metrics.as_ref().map(|m| split_by(m, weights)))
     }
 
     async fn release(&self) -> PlatformResult<Option<Release>> {

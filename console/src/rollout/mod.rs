@@ -15,6 +15,7 @@ pub mod plan;
 pub mod release;
 pub mod split;
 mod state;
+pub mod step_split;
 mod weights;
 
 pub use bake::BakeStep;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gate::GateResult;
 use super::plan::{Plan, SmokeCheck};
+use super::step_split::StepSplit;
 use super::{Color, UnixMillis, Weights};
 
 /// Where a release is.
@@ -106,6 +107,10 @@ pub struct ReleaseOptions {
     pub keep_old: bool,
     pub scale_in_on_rollback: bool,
     pub smoke: Vec<SmokeCheck>,
+    /// `--accept-unmeasured`: a step whose requests are too few to judge its split goes on
+    /// after its hold (a measured mismatch still holds it), and the bake may scale in.
+    #[serde(default)]
+    pub accept_unmeasured: bool,
 }
 
 /// One release and where it is.
@@ -134,6 +139,10 @@ pub struct Release {
     /// The gates' latest results, while a step holds and after a rollback.
     #[serde(default)]
     pub gates: Vec<GateResult>,
+    /// The measured split of the step that holds (or paused), as last judged: what the step
+    /// waits for, or the mismatch it warns about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<StepSplit>,
     /// A pause, resume or abort someone asked for and the driver has not acted on yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
@@ -226,6 +235,16 @@ pub fn check_request(current: Option<Release>) -> Result<Release, super::Refusal
 impl Release {
     pub fn is_over(&self) -> bool {
         self.outcome.is_some()
+    }
+
+    /// Whether the bake of the promote written at `promoted_at` to `stable` is this
+    /// release's own, started with `--accept-unmeasured`: then it may finish with too few
+    /// requests, as `promote --accept-unmeasured` would (never on a measured mismatch).
+    pub fn accepts_unmeasured_bake(&self, stable: Color, promoted_at: Option<UnixMillis>) -> bool {
+        self.options.accept_unmeasured
+            && self.canary == stable
+            && promoted_at.is_some_and(|at| at >= self.started_at)
+            && matches!(self.outcome, None | Some(Outcome::Released))
     }
 
     /// The weights the plan wants now, if it is at a step.

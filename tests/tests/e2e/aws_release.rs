@@ -89,6 +89,7 @@ pub(super) fn release(percents: &[u16], hold_secs: u64, alarms: &[&str]) -> Rele
             keep_old: true,
             scale_in_on_rollback: false,
             smoke: Vec::new(),
+            accept_unmeasured: false,
         },
         started_at: now_ms(),
         stage: Stage::Smoke,
@@ -97,6 +98,7 @@ pub(super) fn release(percents: &[u16], hold_secs: u64, alarms: &[&str]) -> Rele
         gates: Vec::new(),
         by: None,
         reason: None,
+        split: None,
         request: None,
         outcome: None,
         ended_at: None,
@@ -132,7 +134,10 @@ impl Observer for Intervals {
 async fn drive(stack: &Stack, r: Release) -> (Release, Arc<dyn Platform>, u64, usize, u64) {
     let platform: Arc<dyn Platform> = Arc::new(stack.adapter().await);
     platform.record_release(&r).await.expect("recorded");
-    // moto serves no traffic: the promote's bake is accepted unmeasured, explicitly.
+    // moto serves no traffic, and its CloudWatch holds only the minutes posted before each
+    // step (none of a step's own): these tests are about the gates and the listener, not the
+    // split, so the steps' split and the promote's bake are accepted unmeasured, explicitly
+    // (the split's own cases are the fake's and the local proxy's tests).
     let ops = Ops::new(platform.clone(), Access::default()).with_accept_unmeasured(true);
     let before = platform.api_calls();
     let intervals = Intervals {

@@ -102,7 +102,8 @@ async fn until(platform: &dyn Platform, what: &str, done: impl Fn(&Release) -> b
 
 /// Runs `bluegreen resume` to its end within [`DRIVE_LIMIT`]: its pid and what it printed.
 async fn resume(stack: &Stack) -> (u32, Run) {
-    // moto serves no traffic: the promote's bake is accepted unmeasured, explicitly.
+    // moto serves no traffic: the steps' split (no minute of a step's own) and the promote's
+    // bake are accepted unmeasured, explicitly; this test is about the takeover.
     let child = cli::command(
         &stack.config,
         &stack.env(),

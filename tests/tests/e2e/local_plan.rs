@@ -239,3 +239,86 @@ async fn a_rehearsal_reports_the_gate_the_step_the_time_and_the_failed_requests(
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("5xx=PERCENT"), "{out}");
 }
+
+/// The proxy's weights moved behind the console while a step holds: the listener (the proxy)
+/// was told 10%, but the requests show another split, so the step is never counted as
+/// reached: the release warns, then pauses naming both numbers, and is never promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_requests_show_another_split_is_not_reached_and_pauses() {
+    let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    p.first_release("v1", 1).await;
+    let load = Load::start(p.production, CLIENTS, 1_000_000, Duration::from_secs(240));
+    let (code, _, out) = cli(
+        &p,
+        &[
+            "release",
+            "--tag",
+            "v2",
+            "--steps",
+            "10",
+            "--hold",
+            "4",
+            "--interval",
+            "1",
+            "--bake",
+            "0",
+            "--detach",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "detached: {out}");
+    p.wait_for_first_step().await;
+    super::local_drift::set_behind_the_console(&p, 50, 50).await;
+    let (code, doc, out) = cli(
+        &p,
+        &[
+            "wait",
+            "--release",
+            "--until",
+            "paused",
+            "--json",
+            "--timeout",
+            "120",
+        ],
+    )
+    .await;
+    assert_eq!(code, 7, "paused for a person: {out}");
+    let reason = doc["release"]["stage"]["reason"]
+        .as_str()
+        .expect("a reason")
+        .to_string();
+    assert!(
+        reason.starts_with("step 1 not reached: observed split blue "),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("does not match the desired blue 90 / green 10 (allowed ±"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("for 3 gate intervals after its hold"),
+        "{reason}"
+    );
+    // Never promoted: blue is still stable, green never had 100%.
+    let snap = p.platform.snapshot().await.expect("snapshot");
+    assert_eq!(snap.stable(), Some(Color::Blue));
+    assert_ne!(snap.live(), Some(Color::Green));
+    // `status` shows the pause and the step's split, text and JSON.
+    let (code, status, out) = cli(&p, &["status", "--json"]).await;
+    assert_eq!(code, 0, "{out}");
+    let words = status["release"]["step_split"].as_str().unwrap_or_default();
+    assert!(
+        words.starts_with("warning: observed split blue "),
+        "{status:#}"
+    );
+    let out = bluegreen_tests::local::text(&p.cli(&["status"]));
+    assert!(out.contains("split    warning: observed split"), "{out}");
+    // Abort is the way out that is not an override: the stable color gets 100% back.
+    let (code, _, out) = cli(&p, &["abort"]).await;
+    assert_eq!(code, 0, "aborted: {out}");
+    let snap = p.platform.snapshot().await.expect("snapshot");
+    assert_eq!(snap.live(), Some(Color::Blue));
+    let report = load.stop().await;
+    assert!(report.requests > 100, "the load ran: {}", report.requests);
+}

@@ -516,3 +516,39 @@ fn the_journal_view_lists_who_changed_what_and_any_key_closes_it() {
     press(&mut s, &[KeyCode::Char('x')]);
     assert_eq!(s.mode, Mode::Normal, "any key closes it");
 }
+
+#[test]
+fn a_release_step_whose_requests_mismatch_warns_with_both_numbers() {
+    use crate::rollout::step_split::StepSplit;
+    let ten = crate::rollout::Weights::with_green_percent(10).expect("valid");
+    // The panel at 160×48 with the step's requests split `blue` / `green`.
+    let shown = |blue: u64, green: u64| {
+        let mut s = fixtures::release_holding();
+        if let Some(Some(r)) = s.release.data.as_mut() {
+            r.split = Some(StepSplit {
+                verdict: Some(crate::rollout::split::judge(
+                    ten,
+                    crate::rollout::PerColor::new(blue, green),
+                )),
+                unavailable: None,
+                mismatched: 1,
+                accepted_unmeasured: false,
+            });
+        }
+        format!("{:?}", draw(&s, 160, 48).backend())
+    };
+    let text = shown(250, 250);
+    assert!(
+        text.contains("split: warning: observed split blue 50 / green 50 over 500 requests"),
+        "{text}"
+    );
+    // Too few requests: what the step waits for.
+    let text = shown(5, 1);
+    assert!(
+        text.contains("split: waiting for 14 more requests to measure the split"),
+        "{text}"
+    );
+    // A matching split says nothing more than the gates.
+    let text = shown(450, 50);
+    assert!(!text.contains("split:"), "{text}");
+}

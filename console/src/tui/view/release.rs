@@ -1,5 +1,7 @@
 //! The release panel: the plan's steps in a row (done ✓, the current one with its countdown,
-//! the next ones), then every gate's measured value next to its threshold and its verdict.
+//! the next ones), what the step waits for besides its hold (requests that show its weights)
+//! or the mismatch it warns about, then every gate's measured value next to its threshold
+//! and its verdict.
 //! After a rollback it keeps naming the gate that failed until dismissed (`:dismiss`).
 
 use ratatui::Frame;
@@ -29,6 +31,7 @@ pub(super) fn wanted(state: &State) -> u16 {
         return 0;
     };
     let error = u16::from(state.release.error().is_some());
+    let error = error + u16::from(split_line(r).is_some());
     let gates = u16::try_from(r.gates.len()).unwrap_or(u16::MAX).max(1);
     error + 2 + gates
 }
@@ -50,6 +53,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     }
     lines.push(steps_line(r, state.now));
     lines.push(stage_line(r, state.now));
+    lines.extend(split_line(r));
     for g in &r.gates {
         let style = match g.verdict {
             Verdict::Pass => Style::new().fg(Tint::Green),
@@ -123,6 +127,18 @@ fn steps_line(r: &Release, now: i64) -> Line<'static> {
         },
     ));
     Line::from(spans)
+}
+
+/// What the step's measured split says, while the release runs and it does not match.
+fn split_line(r: &Release) -> Option<Line<'static>> {
+    let split = r.split.as_ref().filter(|_| !r.is_over())?;
+    let words = split.describe()?;
+    let style = if split.is_mismatch() {
+        Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().fg(Tint::Yellow)
+    };
+    Some(Line::styled(format!("split: {words}"), style))
 }
 
 /// The stage, or how the release ended and the keys that apply.

@@ -445,10 +445,13 @@ impl Engine {
             BakeStep::Finish { stable, bake } => {
                 // The old color goes only once the requests since the promote all reach the
                 // stable color (rollout::split); `promote --accept-unmeasured` can finish a
-                // bake held for too few requests.
+                // bake held for too few requests, and so does a release started with it.
                 if !bake.keep_old {
                     let verdict = self.promote_split(r.written, stable, now);
-                    if let Err(refusal) = split::check_scale_in(&verdict, bake.old, false) {
+                    let accept = r.release.as_ref().is_some_and(|rel| {
+                        rel.accepts_unmeasured_bake(stable, r.written.map(|w| w.at))
+                    });
+                    if let Err(refusal) = split::check_scale_in(&verdict, bake.old, accept) {
                         let why = refusal.reason;
                         if r.held.as_deref() != Some(why.as_str()) {
                             tracing::warn!("{why}");
@@ -910,6 +913,52 @@ mod tests {
             held.contains("does not match the desired blue 100 / green 0"),
             "{held}"
         );
+    }
+
+    #[test]
+    fn a_release_started_accepting_unmeasured_finishes_its_own_bake_with_too_few_requests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = engine(
+            dir.path(),
+            Weights::all(Color::Blue),
+            due(Color::Green, false),
+        );
+        let release = |accept: bool| crate::rollout::Release {
+            id: "r1".into(),
+            tag: "v2".into(),
+            canary: Color::Blue,
+            desired: 2,
+            plan: crate::rollout::Plan::default_canary(),
+            options: crate::rollout::release::ReleaseOptions {
+                bake_secs: 1,
+                keep_old: false,
+                scale_in_on_rollback: false,
+                smoke: Vec::new(),
+                accept_unmeasured: accept,
+            },
+            started_at: now_millis() - 60_000,
+            stage: crate::rollout::Stage::Done,
+            driver: "daemon".into(),
+            driven_at: now_millis(),
+            gates: Vec::new(),
+            by: None,
+            reason: None,
+            split: None,
+            request: None,
+            outcome: Some(crate::rollout::Outcome::Released),
+            ended_at: Some(now_millis()),
+        };
+        served(&e, Color::Blue, split::MIN_ALL_REQUESTS - 1);
+        // A release without the flag: held as any bake.
+        e.lock_rollout().release = Some(release(false));
+        e.tick();
+        assert!(bake_of(&e).is_some());
+        assert_eq!(desired(&e, Color::Green), 2);
+        // With it, recorded with the release: its bake finishes.
+        e.lock_rollout().release = Some(release(true));
+        e.tick();
+        assert_eq!(bake_of(&e), None);
+        assert_eq!(desired(&e, Color::Green), 0);
     }
 
     fn bake_of(e: &Engine) -> Option<Bake> {
