@@ -90,6 +90,10 @@ struct Cli {
     /// balancer's idle timeout (the ALB's is 60 s).
     #[arg(long, env = "BLOG_IDLE_TIMEOUT", value_name = "SECS", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_timeout: u64,
+    /// Seconds a response write may make no progress (the client stopped reading) before the
+    /// connection is closed; keep it below --shutdown-grace.
+    #[arg(long, env = "BLOG_WRITE_TIMEOUT", value_name = "SECS", default_value_t = server::DEFAULT_WRITE_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
+    write_timeout: u64,
     /// Connections served at once; more wait in the accept queue.
     #[arg(long, env = "BLOG_MAX_CONNECTIONS", value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS as u64, global = true, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     max_connections: u64,
@@ -264,6 +268,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     let limits = server::Limits {
         header_timeout: Duration::from_secs(cli.header_timeout),
         idle_timeout: Duration::from_secs(cli.idle_timeout),
+        write_timeout: Duration::from_secs(cli.write_timeout),
         max_connections: usize::try_from(cli.max_connections)
             .unwrap_or(server::DEFAULT_MAX_CONNECTIONS),
         grace: Duration::from_secs(cli.shutdown_grace),
