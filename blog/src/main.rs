@@ -147,19 +147,10 @@ enum UserAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Half the CPUs by default: one thread serves tens of thousands of requests a second, and
-    // the other half is left to the blocking pool (SQLite writes) and to whatever shares the
-    // machine (the other color and the proxy, locally). Fewer threads also cut tail latency.
-    let workers = cli.workers.map_or_else(
-        || (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).clamp(1, 4),
-        usize::from,
-    );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .max_blocking_threads(16)
-        .enable_all()
-        .build()
-    {
+    let workers = cli
+        .workers
+        .map_or_else(server::default_workers, usize::from);
+    let runtime = match server::runtime(workers) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("blog: cannot start the async runtime: {e}");
