@@ -90,6 +90,10 @@ struct Cli {
     /// balancer's idle timeout (the ALB's is 60 s).
     #[arg(long, env = "BLOG_IDLE_TIMEOUT", value_name = "SECS", default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_timeout: u64,
+    /// Seconds a response write may make no progress (the client stopped reading) before the
+    /// connection is closed; keep it below --shutdown-grace.
+    #[arg(long, env = "BLOG_WRITE_TIMEOUT", value_name = "SECS", default_value_t = server::DEFAULT_WRITE_TIMEOUT.as_secs(), global = true, value_parser = clap::value_parser!(u64).range(1..=600))]
+    write_timeout: u64,
     /// Connections served at once; more wait in the accept queue.
     #[arg(long, env = "BLOG_MAX_CONNECTIONS", value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS as u64, global = true, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     max_connections: u64,
@@ -143,19 +147,10 @@ enum UserAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Half the CPUs by default: one thread serves tens of thousands of requests a second, and
-    // the other half is left to the blocking pool (SQLite writes) and to whatever shares the
-    // machine (the other color and the proxy, locally). Fewer threads also cut tail latency.
-    let workers = cli.workers.map_or_else(
-        || (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).clamp(1, 4),
-        usize::from,
-    );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .max_blocking_threads(16)
-        .enable_all()
-        .build()
-    {
+    let workers = cli
+        .workers
+        .map_or_else(server::default_workers, usize::from);
+    let runtime = match server::runtime(workers) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("blog: cannot start the async runtime: {e}");
@@ -264,6 +259,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
     let limits = server::Limits {
         header_timeout: Duration::from_secs(cli.header_timeout),
         idle_timeout: Duration::from_secs(cli.idle_timeout),
+        write_timeout: Duration::from_secs(cli.write_timeout),
         max_connections: usize::try_from(cli.max_connections)
             .unwrap_or(server::DEFAULT_MAX_CONNECTIONS),
         grace: Duration::from_secs(cli.shutdown_grace),

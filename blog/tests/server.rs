@@ -5,14 +5,17 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use blog::domain::{Post, PostId, Timestamp};
 use blog::server::{self, Limits};
+use blog::store::PostStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 
 const LIMITS: Limits = Limits {
     header_timeout: Duration::from_millis(800),
     idle_timeout: Duration::from_millis(1500),
+    write_timeout: Duration::from_millis(1000),
     max_connections: 16,
     grace: Duration::from_secs(20),
 };
@@ -22,8 +25,17 @@ struct Running {
     addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<std::io::Result<()>>,
-    _blog: support::Blog,
+    blog: support::Blog,
 }
+
+/// Timeouts far longer than a test, so only the one under test (or shutdown) can end a
+/// connection.
+const PATIENT: Limits = Limits {
+    header_timeout: Duration::from_secs(60),
+    idle_timeout: Duration::from_secs(60),
+    write_timeout: Duration::from_secs(60),
+    ..LIMITS
+};
 
 async fn start(limits: Limits) -> Running {
     let blog = support::blog().await;
@@ -45,13 +57,16 @@ async fn start(limits: Limits) -> Running {
         addr,
         stop: Some(stop),
         done,
-        _blog: blog,
+        blog,
     }
 }
 
 /// Reads until the server closes the connection (or `limit` passes); returns what came and
 /// how long it took.
-async fn read_to_close(tcp: &mut TcpStream, limit: Duration) -> (String, Duration) {
+async fn read_to_close(
+    tcp: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: Duration,
+) -> (String, Duration) {
     let started = Instant::now();
     let mut out = Vec::new();
     let mut buf = [0u8; 16 * 1024];
@@ -329,4 +344,219 @@ async fn connections_over_the_limit_wait_for_a_free_one() {
     drop(held.pop());
     let (reply, _) = read_to_close(&mut third, Duration::from_secs(5)).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// A post whose page is 2 MB: more than the socket buffers between the blog and a client
+/// that does not read (`server::SEND_BUFFER` and 4 KB). Returns its path and the
+/// page's length.
+async fn huge_post(blog: &Running) -> (String, usize) {
+    let post = Post {
+        id: PostId::generate(),
+        author: "Legacy".into(),
+        title: "Quotes".into(),
+        content: "\"".repeat(2 * 1024 * 1024),
+        timestamp: Some(Timestamp::now()),
+    };
+    blog.blog.store.create(&post).await.expect("create");
+    let path = format!("/posts/{}", post.id.as_str());
+    // Read once, whole, to know the page's size.
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: blog\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
+    let (whole, _) = read_to_close(&mut tcp, Duration::from_secs(60)).await;
+    let length = whole
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .expect("content-length");
+    assert!(
+        whole.starts_with("HTTP/1.1 200"),
+        "{}",
+        &whole[..200.min(whole.len())]
+    );
+    assert!(whole.trim_end().ends_with("</html>"), "the whole page came");
+    (path, length)
+}
+
+/// A client with a tiny receive buffer that asks for `path` and then reads nothing.
+async fn stalled_reader(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut tcp = socket.connect(addr).await.expect("connect");
+    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: blog\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    tcp
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_at_the_write_timeout() {
+    let blog = start(Limits {
+        write_timeout: Duration::from_millis(1000),
+        ..PATIENT
+    })
+    .await;
+    let (path, size) = huge_post(&blog).await;
+    let mut tcp = stalled_reader(blog.addr, &path).await;
+    // Not reading for well past the write timeout: the blog gives up on the response.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Reading now drains what sat in the socket buffers, then the connection ends (every other
+    // timeout is a minute, so only the write timeout can have closed it).
+    let (reply, _) = read_to_close(&mut tcp, Duration::from_secs(20)).await;
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "the response had started"
+    );
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    assert!(
+        body.len() < size,
+        "the whole page ({size} bytes) arrived, so nothing was cut off"
+    );
+    assert!(!reply.trim_end().ends_with("</html>"));
+}
+
+#[tokio::test]
+async fn a_slow_but_reading_client_gets_the_whole_page() {
+    let blog = start(Limits {
+        write_timeout: Duration::from_millis(1000),
+        ..PATIENT
+    })
+    .await;
+    let (path, size) = huge_post(&blog).await;
+    let mut tcp = stalled_reader(blog.addr, &path).await;
+    // Pauses for half the write timeout between bursts of reading: there is always some
+    // progress, so the blog never gives up.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    let body_len = |got: &[u8]| {
+        let text = String::from_utf8_lossy(got);
+        text.split_once("\r\n\r\n")
+            .map_or(0, |(_, body)| body.len())
+    };
+    while body_len(&got) < size {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let until = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < until && body_len(&got) < size {
+            match tokio::time::timeout(Duration::from_millis(50), tcp.read(&mut buf)).await {
+                Ok(Ok(0)) => panic!("closed after {} of {size} bytes", body_len(&got)),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Ok(Err(e)) => panic!("read failed after {} bytes: {e}", body_len(&got)),
+                Err(_) => {}
+            }
+        }
+    }
+    assert_eq!(body_len(&got), size);
+    assert!(
+        String::from_utf8_lossy(&got)
+            .trim_end()
+            .ends_with("</html>")
+    );
+}
+
+#[tokio::test]
+async fn shutdown_with_a_client_that_stopped_reading_ends_within_the_grace() {
+    let mut blog = start(Limits {
+        write_timeout: Duration::from_millis(1000),
+        grace: Duration::from_secs(30),
+        ..PATIENT
+    })
+    .await;
+    let (path, _) = huge_post(&blog).await;
+    let _tcp = stalled_reader(blog.addr, &path).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = blog.stop.take().map(|s| s.send(()));
+    // The request is in flight, so shutdown waits for it; the write timeout ends it long
+    // before the 30 s grace would.
+    tokio::time::timeout(Duration::from_secs(15), &mut blog.done)
+        .await
+        .expect("serve returns well within the 30 s grace")
+        .expect("join")
+        .expect("serve");
+}
+
+/// Sends `method path` with a chunked body of `count` chunks of `chunk` bytes, one every
+/// `every`, never the last chunk (the body never ends), and returns what the blog answered
+/// before it closed the connection.
+async fn chunked_reply(
+    method: &str,
+    path: &str,
+    chunk: usize,
+    count: usize,
+    every: Duration,
+) -> String {
+    let blog = start(PATIENT).await;
+    let (mut read, mut write) = TcpStream::connect(blog.addr)
+        .await
+        .expect("connect")
+        .into_split();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: blog\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    );
+    let writer = tokio::spawn(async move {
+        write.write_all(head.as_bytes()).await?;
+        let data = format!("{chunk:x}\r\n{}\r\n", "a".repeat(chunk));
+        for _ in 0..count {
+            write.write_all(data.as_bytes()).await?;
+            tokio::time::sleep(every).await;
+        }
+        std::io::Result::Ok(write)
+    });
+    let (reply, _) = read_to_close(&mut read, Duration::from_secs(10)).await;
+    writer.abort();
+    assert!(reply.contains("content-security-policy"), "{reply}");
+    reply
+}
+
+#[tokio::test]
+async fn a_slow_chunked_body_gets_408_at_the_body_timeout() {
+    for (method, path) in [("POST", "/login"), ("GET", "/")] {
+        // A chunk every 400 ms for 20 s: bytes keep coming, the body never ends.
+        let reply = chunked_reply(method, path, 4, 50, Duration::from_millis(400)).await;
+        assert!(reply.starts_with("HTTP/1.1 408"), "{method}: {reply}");
+        assert!(
+            reply.contains("The form took too long to arrive"),
+            "{method}: {reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_chunked_body_gets_413() {
+    for (method, path) in [("POST", "/posts/new"), ("GET", "/")] {
+        // 520 KB in 8 KB chunks, over the 512 KB limit.
+        let reply = chunked_reply(method, path, 8 * 1024, 65, Duration::ZERO).await;
+        assert!(reply.starts_with("HTTP/1.1 413"), "{method}: {reply}");
+        assert!(
+            reply.contains("That was too much text"),
+            "{method}: {reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_get_with_a_body_the_route_ignores_keeps_the_connection_usable() {
+    let blog = start(PATIENT).await;
+    let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+    // A chunked body, then a Content-Length one, on one keep-alive connection, then a plain
+    // request: each is answered.
+    tcp.write_all(
+        b"GET /health HTTP/1.1\r\nHost: blog\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut buf = [0u8; 4096];
+    let n = tcp.read(&mut buf).await.expect("read");
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: blog\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .expect("write");
+    let n = tcp.read(&mut buf).await.expect("read");
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    health_on(&mut tcp).await;
 }

@@ -105,10 +105,14 @@ pub fn excerpt(content: &str) -> String {
     if chars <= EXCERPT_CHARS {
         return flat;
     }
-    let cut: String = flat.chars().take(EXCERPT_CHARS).collect();
+    let end = flat
+        .char_indices()
+        .nth(EXCERPT_CHARS)
+        .map_or(flat.len(), |(at, _)| at);
+    let cut = &flat[..end];
     let at_word = match cut.rfind(' ') {
         Some(space) if space > EXCERPT_CHARS / 2 => &cut[..space],
-        _ => cut.as_str(),
+        _ => cut,
     };
     format!("{}…", at_word.trim_end_matches([',', '.', ';', ':', ' ']))
 }

@@ -71,6 +71,18 @@ impl Timestamp {
             .and_then(|d| d.format(MACHINE).ok())
             .unwrap_or_default()
     }
+
+    /// [`Self::human`] and [`Self::machine`] from one parse (a listing shows both for each
+    /// of its posts).
+    pub fn human_and_machine(&self) -> (String, String) {
+        match self.datetime() {
+            Some(d) => (
+                d.format(HUMAN).unwrap_or_else(|_| self.0.clone()),
+                d.format(MACHINE).unwrap_or_default(),
+            ),
+            None => (self.0.clone(), String::new()),
+        }
+    }
 }
 
 fn parse_naive(raw: &str) -> Option<PrimitiveDateTime> {
@@ -107,6 +119,18 @@ mod tests {
         assert_eq!(without.as_str(), "2026-11-28T05:32:51");
         let small = Timestamp::from_datetime(datetime!(2026-11-28 05:32:51.000042 UTC));
         assert_eq!(small.as_str(), "2026-11-28T05:32:51.000042");
+    }
+
+    #[test]
+    fn one_parse_gives_both_forms() {
+        for raw in [
+            "2026-11-28T05:32:51.617374",
+            "2026-11-28T05:32:51",
+            "not a time",
+        ] {
+            let t = Timestamp::from_stored(raw);
+            assert_eq!(t.human_and_machine(), (t.human(), t.machine()), "{raw}");
+        }
     }
 
     #[test]

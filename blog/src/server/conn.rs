@@ -6,8 +6,13 @@
 //! - idle: `idle_timeout` after the last response (a keep-alive connection nobody uses), or
 //!   `header_timeout` after accept for a connection that never sent a byte;
 //! - head: `header_timeout` after the head's first byte (a partial header);
-//! - busy: no deadline here; the body has its own (`web::body`), and the handler's time is the
-//!   store's timeouts.
+//! - busy: no deadline here; the body has its own (`web::limits`), and the handler's time is
+//!   the store's timeouts.
+//!
+//! Writes have their own clock, whatever the phase: a write that makes no progress for
+//! `write_timeout` (a client that asked for a page and stopped reading it, so the socket's
+//! send buffer stays full) fails the same way. It counts from the first write that had to
+//! wait, and any byte accepted restarts it, so a slow but reading client is never cut off.
 //!
 //! Go's `net/http` splits the same way (`IdleTimeout` then `ReadHeaderTimeout`). hyper's own
 //! `header_read_timeout` starts when hyper waits for a head, so it also ends idle keep-alive
@@ -30,6 +35,7 @@ use tokio::time::{Instant, Sleep};
 pub struct Clock {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    pub write_timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +55,10 @@ pub struct Activity(Arc<Mutex<Shared>>);
 #[derive(Debug)]
 struct Shared {
     phase: Phase,
+    /// A response write is waiting for the client to read. The response body is gone by then
+    /// (hyper takes it whole, then flushes), so this, not the phase, says the response is
+    /// still going out.
+    writing: bool,
     /// The connection's task, parked on a read with no deadline while busy. hyper may not
     /// read again after a response on its own, so the end of a request wakes it to arm the
     /// idle deadline.
@@ -62,6 +72,7 @@ impl Activity {
                 since: Instant::now(),
                 fresh: true,
             },
+            writing: false,
             parked: None,
         })))
     }
@@ -100,6 +111,27 @@ impl Activity {
         });
     }
 
+    /// A write had to wait (`true`), or went out (`false`). The end of a wait restarts an
+    /// idle connection's clock: it was not idle while its response was still leaving.
+    fn write_pending(&self, pending: bool) {
+        if let Ok(mut s) = self.0.lock()
+            && s.writing != pending
+        {
+            s.writing = pending;
+            if !pending {
+                if let Phase::Idle { fresh: false, .. } = s.phase {
+                    s.phase = Phase::Idle {
+                        since: Instant::now(),
+                        fresh: false,
+                    };
+                }
+                if let Some(waker) = s.parked.take() {
+                    waker.wake();
+                }
+            }
+        }
+    }
+
     /// Bytes arrived: an idle connection is now receiving a head.
     fn bytes_read(&self) {
         if let Ok(mut s) = self.0.lock()
@@ -113,6 +145,9 @@ impl Activity {
 
     /// When a read waiting now must give up, if ever.
     fn deadline(&self, clock: Clock) -> Option<Instant> {
+        if self.writing() {
+            return None;
+        }
         match self.phase() {
             Phase::Idle { since, fresh: true } => Some(since + clock.header_timeout),
             Phase::Idle {
@@ -124,9 +159,14 @@ impl Activity {
         }
     }
 
-    /// Whether a request is being served (shutdown waits for those, and drops the rest).
+    fn writing(&self) -> bool {
+        self.0.lock().is_ok_and(|s| s.writing)
+    }
+
+    /// Whether a request is being served or its response is still going out (shutdown waits
+    /// for those, and drops the rest).
     pub fn busy(&self) -> bool {
-        self.phase() == Phase::Busy
+        self.phase() == Phase::Busy || self.writing()
     }
 }
 
@@ -136,12 +176,15 @@ impl Default for Activity {
     }
 }
 
-/// A socket whose reads fail with `TimedOut` past the connection's deadline.
+/// A socket whose reads fail with `TimedOut` past the connection's deadline, and whose
+/// writes fail with `TimedOut` after `write_timeout` without progress.
 pub struct TimedIo<T> {
     inner: T,
     activity: Activity,
     clock: Clock,
     timer: Pin<Box<Sleep>>,
+    /// Armed while a write waits on a full send buffer; `None` when the last write went out.
+    write_stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> TimedIo<T> {
@@ -151,6 +194,40 @@ impl<T> TimedIo<T> {
             activity,
             clock,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            write_stalled: None,
+        }
+    }
+
+    /// Passes a write's outcome through, failing a pending one once it has waited
+    /// `write_timeout` since the last progress.
+    fn write_progress<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            if self.write_stalled.take().is_some() {
+                self.activity.write_pending(false);
+            }
+            return poll;
+        }
+        if self.write_stalled.is_none() {
+            self.activity.write_pending(true);
+        }
+        let timeout = self.clock.write_timeout;
+        let stalled = self
+            .write_stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.write_stalled = None;
+                self.activity.write_pending(false);
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped reading the response",
+                )))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -202,11 +279,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.write_progress(cx, poll)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.write_progress(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -218,7 +299,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.write_progress(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -271,6 +354,7 @@ mod tests {
     const CLOCK: Clock = Clock {
         header_timeout: Duration::from_secs(2),
         idle_timeout: Duration::from_secs(7),
+        write_timeout: Duration::from_secs(3),
     };
 
     #[tokio::test]
@@ -298,5 +382,54 @@ mod tests {
         };
         assert_eq!(a.deadline(CLOCK), Some(since + CLOCK.header_timeout));
         assert!(!a.busy());
+    }
+
+    #[tokio::test]
+    async fn a_response_still_going_out_keeps_the_connection_busy() {
+        let a = Activity::new();
+        a.request_started();
+        a.request_finished();
+        assert!(!a.busy());
+        a.write_pending(true);
+        assert!(a.busy(), "the body is gone but its bytes are not");
+        assert_eq!(a.deadline(CLOCK), None, "no idle clock while writing");
+        a.write_pending(false);
+        assert!(!a.busy());
+        let Phase::Idle { since, .. } = a.phase() else {
+            panic!("idle once written");
+        };
+        assert_eq!(a.deadline(CLOCK), Some(since + CLOCK.idle_timeout));
+    }
+
+    #[tokio::test]
+    async fn a_write_with_no_progress_times_out_and_progress_restarts_the_clock() {
+        let clock = Clock {
+            write_timeout: Duration::from_millis(300),
+            ..CLOCK
+        };
+        let (near, mut far) = tokio::io::duplex(1024);
+        let activity = Activity::new();
+        let mut io = TimedIo::new(near, activity.clone(), clock);
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Fills the pipe; the peer reads a little twice within each timeout, then stops.
+        let written = tokio::spawn(async move {
+            let mut total = 0usize;
+            let chunk = [b'x'; 512];
+            loop {
+                match io.write(&chunk).await {
+                    Ok(n) => total += n,
+                    Err(e) => return (total, e.kind()),
+                }
+            }
+        });
+        let mut buf = [0u8; 1024];
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            far.read_exact(&mut buf).await.expect("read");
+        }
+        let (total, kind) = written.await.expect("join");
+        assert_eq!(kind, io::ErrorKind::TimedOut);
+        assert!(total >= 5 * 1024, "reads let writes through: {total}");
+        assert!(!activity.writing(), "the failed write is over");
     }
 }

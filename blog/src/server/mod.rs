@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -21,10 +21,45 @@ use tower::ServiceExt;
 /// kills a task 30 s after SIGTERM by default.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(25);
 
-/// Binds `ip:port` (port 0 picks a free one).
-pub async fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::new(ip, port)).await
+/// Half the CPUs, 1 to 4: one thread serves tens of thousands of requests a second, and the
+/// other half is left to the blocking pool (SQLite writes) and to whatever shares the machine
+/// (the other color and the proxy, locally). Fewer threads also cut tail latency.
+pub fn default_workers() -> usize {
+    (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).clamp(1, 4)
 }
+
+/// The runtime the blog serves on (the benchmark's baseline server uses the same).
+pub fn runtime(workers: usize) -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+}
+
+/// Binds `ip:port` (port 0 picks a free one). Accepted connections inherit the listener's
+/// [`SEND_BUFFER`].
+pub async fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
+    let addr = SocketAddr::new(ip, port);
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // What `TcpListener::bind` does: a restarted blog can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.set_send_buffer_size(SEND_BUFFER)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Each connection's kernel send buffer (Linux doubles it). Without a bound it grows to 4 MB
+/// (`tcp_wmem`), and a writer waiting on a full buffer is woken only when half of it has
+/// drained, so the write timeout would measure "read 2 MB" rather than "read nothing", and 512
+/// stalled connections could pin 2 GB of kernel memory. At this size a client reading
+/// 13 KB/s keeps its connection under the default write timeout; loopback and the ALB,
+/// milliseconds away, still get hundreds of MB/s.
+pub const SEND_BUFFER: u32 = 128 * 1024;
 
 /// The first line the blog prints on stdout, before any log line. The local platform reads it
 /// to learn the address when it passes `--port 0`; keep it exactly this shape:
@@ -43,6 +78,10 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// default idle timeout (60 s), as AWS asks of targets, so the balancer never reuses a
 /// connection the blog is closing.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// A response write that makes no progress for this long (the client stopped reading) ends
+/// the connection. Shorter than [`DEFAULT_GRACE`], so such a client never holds a shutdown to
+/// the end of its grace period; a reader that takes any bytes at all restarts it.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// hyper answers a head longer than this itself (431, without the blog's page); the router's
 /// own limit (`web::limits`) is lower, so readers get the blog's page first.
 const HYPER_MAX_HEAD: usize = 64 * 1024;
@@ -53,6 +92,8 @@ const HYPER_MAX_HEADERS: usize = 256;
 pub struct Limits {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How long a response write may wait for the client to read (see [`conn`]).
+    pub write_timeout: Duration,
     pub max_connections: usize,
     /// How long requests in flight may take after the shutdown signal.
     pub grace: Duration,
@@ -63,6 +104,7 @@ impl Default for Limits {
         Self {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             grace: DEFAULT_GRACE,
         }
@@ -87,7 +129,8 @@ pub async fn serve(
 /// Serves `app` until `shutdown` resolves. Then it stops accepting, closes every connection
 /// that has no request in flight (idle keep-alive ones, and slow clients still sending a
 /// head), lets the requests in flight finish on connections that then close, and returns
-/// once they are done or `limits.grace` has passed.
+/// once they are done or `limits.grace` has passed. A client that stopped reading its
+/// response is cut off by `limits.write_timeout` meanwhile.
 pub async fn serve_with(
     listener: TcpListener,
     app: Router,
@@ -103,6 +146,7 @@ pub async fn serve_with(
     let clock = conn::Clock {
         header_timeout: limits.header_timeout,
         idle_timeout: limits.idle_timeout,
+        write_timeout: limits.write_timeout,
     };
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{Cursor, Order, PostStore, Scope, StoreError, newest_first};
-use crate::domain::post::excerpt;
+use crate::domain::Excerpts;
 use crate::domain::{Edit, FieldLimits, Post, PostId, PostKey, PostSummary, Timestamp};
 
 /// How long a write waits for another process's write to finish.
@@ -64,6 +64,7 @@ struct Inner {
     file: (u64, u64),
     idle: Mutex<Vec<Connection>>,
     watch: Mutex<Watch>,
+    excerpts: Excerpts,
 }
 
 /// A connection that never writes, so its `PRAGMA data_version` changes exactly when another
@@ -116,6 +117,7 @@ impl SqliteStore {
                 file,
                 path,
                 idle: Mutex::new(vec![conn]),
+                excerpts: Excerpts::new(),
                 watch: Mutex::new(Watch {
                     conn: watch,
                     seen,
@@ -239,21 +241,27 @@ fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
     Ok((meta.dev(), meta.ino()))
 }
 
+/// Asked on every cached page: the statement is kept prepared, as parsing the pragma each
+/// time showed in the profile.
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.pragma_query_value(None, "data_version", |row| row.get(0))
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))
 }
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::backend("SQLite", e)
 }
 
-fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<PostSummary> {
-    let prefix: String = row.get(3)?;
+fn summary(row: &rusqlite::Row<'_>, excerpts: &Excerpts) -> rusqlite::Result<PostSummary> {
+    // Borrowed from SQLite's row: only the excerpt made of it is kept.
+    let prefix = row.get_ref(3)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(PostSummary {
         id: PostId::from_stored(row.get::<_, String>(0)?),
         author: row.get(1)?,
         title: row.get(2)?,
-        excerpt: excerpt(&prefix),
+        excerpt: excerpts.of(prefix),
         timestamp: Timestamp::from_stored(row.get::<_, String>(4)?),
     })
 }
@@ -301,6 +309,7 @@ impl PostStore for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let prefix = EXCERPT_PREFIX_CHARS as i64;
         let newest = order == Order::NewestFirst;
+        let summary = |row: &rusqlite::Row<'_>| summary(row, &self.inner.excerpts);
         self.read(|conn| match (scope, after) {
             (Scope::All, None) => {
                 let sql = if newest {

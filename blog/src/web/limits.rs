@@ -2,7 +2,8 @@
 //! headers: an address or head too long (414, 431; hyper's own limits are set higher, see
 //! `server`), a `Content-Length` over the body limit (413, before a byte of the body is read),
 //! and a body that does not arrive in time (408). The body is read here, whole, under one
-//! deadline: a client sending a byte a second cannot hold a request open for long.
+//! deadline: a client sending a byte a second cannot hold a request open for long. A chunked
+//! body is read the same way (413 once it passes the limit), on every method.
 
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
 use http::header::{CONNECTION, CONTENT_LENGTH};
-use http::{HeaderValue, Method};
+use http_body::Body as _;
 
 use super::{AppError, AppState, BODY_LIMIT};
 
@@ -61,7 +63,10 @@ async fn checked(state: &AppState, request: Request) -> Result<Request, AppError
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
         return Err(AppError::TooLarge);
     }
-    if matches!(*request.method(), Method::GET | Method::HEAD) && declared.unwrap_or(0) == 0 {
+    // Only a request with no body at all skips the read: a chunked one (no Content-Length)
+    // is read under the same deadline and limit whatever the method, so a GET whose route
+    // ignores its body can neither stall the connection nor smuggle megabytes through it.
+    if request.body().is_end_stream() {
         return Ok(request);
     }
     let (parts, body) = request.into_parts();

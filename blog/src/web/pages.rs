@@ -29,33 +29,34 @@ pub struct IndexView<'a> {
     pub nav: Nav,
     /// The author whose posts these are (`/authors/NAME`), or `None` on the index.
     pub author: Option<String>,
-    pub posts: Vec<Card>,
+    pub posts: Vec<Card<'a>>,
     pub newer_href: Option<String>,
     pub older_href: Option<String>,
     pub is_first: bool,
 }
 
-/// A post on the index page.
-pub struct Card {
+/// A post on the index page, borrowing its text from the listed summary.
+pub struct Card<'a> {
     pub href: String,
-    pub title: String,
-    pub author: String,
+    pub title: &'a str,
+    pub author: &'a str,
     pub author_href: String,
     pub date: String,
     pub datetime: String,
-    pub excerpt: String,
+    pub excerpt: &'a str,
 }
 
-impl Card {
-    pub fn of(post: &PostSummary) -> Self {
+impl<'a> Card<'a> {
+    pub fn of(post: &'a PostSummary) -> Self {
+        let (date, datetime) = post.timestamp.human_and_machine();
         Self {
             href: format!("/posts/{}", post.id),
-            title: post.title.clone(),
-            author: post.author.clone(),
+            title: &post.title,
+            author: &post.author,
             author_href: author_href(&post.author),
-            date: post.timestamp.human(),
-            datetime: post.timestamp.machine(),
-            excerpt: post.excerpt.clone(),
+            date,
+            datetime,
+            excerpt: &post.excerpt,
         }
     }
 }
