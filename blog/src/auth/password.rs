@@ -2,9 +2,11 @@
 //! strings, so a hash carries its own parameters and a later cost change keeps old hashes
 //! valid.
 //!
-//! Hashing is deliberately slow and memory-hungry, so it never runs on the async workers: each
-//! hash runs on the blocking pool, and at most [`Passwords::concurrency`] at a time. A burst of
-//! sign-ins therefore queues for one core instead of taking every core from the readers.
+//! Hashing is deliberately slow and memory-hungry, so it never runs on the async workers: every
+//! hash runs on one thread of its own, at most [`Passwords::concurrency`] at a time, and that
+//! thread runs at a lower scheduling priority ([`HASH_NICE`]). A burst of sign-ins therefore
+//! queues for one core, and yields even that core to the readers whenever they need it: under
+//! load a sign-in takes longer, reading does not.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,13 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// How long a sign-in waits for a hashing slot before the blog says it is busy.
 const QUEUE_WAIT: Duration = Duration::from_secs(5);
+/// How much lower the hashing thread's priority is than the server's (a nice value, per thread
+/// on Linux; at most 19). At 10 the scheduler gives it about a tenth of a core the readers also
+/// want, and all of an idle one.
+pub const HASH_NICE: i32 = 10;
+
+/// One hash (or verification) for the hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -46,6 +55,29 @@ pub struct Passwords {
     /// A hash of a random password, checked when the name is unknown, so an unknown name
     /// takes as long as a wrong password.
     decoy: Arc<String>,
+    /// The hashing thread's queue: the thread ends when the last clone is dropped.
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Starts the hashing thread, at [`HASH_NICE`]. A priority that cannot be lowered is logged;
+/// hashing still works.
+fn hashing_thread() -> Result<std::sync::mpsc::Sender<Job>, PasswordError> {
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("argon2".into())
+        .spawn(move || {
+            let me = rustix::thread::gettid();
+            let base = rustix::process::getpriority_process(Some(me)).unwrap_or(0);
+            let lower = base.saturating_add(HASH_NICE).min(19);
+            if let Err(e) = rustix::process::setpriority_process(Some(me), lower) {
+                tracing::warn!("cannot lower the password hashing thread's priority: {e}");
+            }
+            for job in queue {
+                job();
+            }
+        })
+        .map_err(|e| PasswordError::Hash(format!("cannot start the hashing thread: {e}")))?;
+    Ok(jobs)
 }
 
 impl Passwords {
@@ -64,6 +96,7 @@ impl Passwords {
             params,
             slots: Arc::new(Semaphore::new(Self::concurrency())),
             decoy: Arc::new(decoy),
+            jobs: hashing_thread()?,
         })
     }
 
@@ -123,13 +156,16 @@ impl Passwords {
             .await
             .map_err(|_| PasswordError::Busy)?
             .map_err(|_| PasswordError::Busy)?;
-        tokio::task::spawn_blocking(move || {
-            let out = work();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
             drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| PasswordError::Hash("the hashing thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| PasswordError::Hash("the hashing thread dropped a hash".into()))
     }
 }
 
@@ -179,6 +215,28 @@ mod tests {
                 .verify("correct horse battery".into(), None)
                 .await
                 .expect("verify")
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_run_on_one_thread_of_lower_priority() {
+        let passwords = Passwords::with_cost(8, 1).expect("params");
+        let (name, nice) = passwords
+            .blocking(|| {
+                let me = rustix::thread::gettid();
+                (
+                    std::thread::current().name().map(str::to_string),
+                    rustix::process::getpriority_process(Some(me)).ok(),
+                )
+            })
+            .await
+            .expect("ran");
+        assert_eq!(name.as_deref(), Some("argon2"));
+        let here = rustix::process::getpriority_process(None).expect("own priority");
+        assert_eq!(
+            nice,
+            Some((here + HASH_NICE).min(19)),
+            "lowered from {here}"
         );
     }
 
