@@ -102,6 +102,7 @@ fn info() -> PlatformInfo {
         cluster: "blog".into(),
         finishes_bake: false,
         metrics_resolution_ms: 1,
+        metrics_per_period: false,
     }
 }
 

@@ -327,12 +327,20 @@ impl Ops {
     /// Desired, listener and observed weights, with the verdict on the requests since the
     /// last write ([`split::window_for`]). A metrics failure is reported inside, never fatal.
     pub async fn measure(&self, listener: &crate::rollout::Listener) -> split::Measured {
-        let resolution = self.platform.info().metrics_resolution_ms;
-        let window = split::window_for(listener, now_millis(), resolution);
+        let info = self.platform.info();
+        let window = split::window_for(listener, now_millis(), info.metrics_resolution_ms);
+        // The window starts after the console's write when the listener still shows it.
+        let written = listener
+            .written
+            .filter(|w| w.weights == listener.weights)
+            .map(|w| w.at);
         let requests = match window {
             None => Ok(PerColor::new(0, 0)),
             Some(secs) => match self.platform.metrics(secs).await {
-                Ok(Some(m)) => Ok(split::counts(&m)),
+                Ok(Some(m)) => Ok(match written {
+                    Some(at) => split::requests_after(&m, at, info.metrics_per_period),
+                    None => split::counts(&m),
+                }),
                 Ok(None) => Err("the platform reports no request metrics".to_string()),
                 Err(e) => Err(format!("request metrics unavailable: {e}")),
             },

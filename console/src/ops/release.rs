@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::{OpError, Ops, PromoteOptions, WaitFor};
 use crate::clock::now_millis;
-use crate::platform::{PlatformError, PlatformKind, WeightOutcome};
+use crate::platform::{PlatformError, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
 use crate::rollout::journal::{self, Interval};
 use crate::rollout::plan::{self, Plan, StepDecision};
@@ -405,9 +405,9 @@ impl Ops {
             Err(_) => 0,
         };
         let metrics = self.platform.metrics(window).await;
-        let per_minute = matches!(self.platform.info().kind, PlatformKind::Aws { .. });
+        let per_period = self.platform.info().metrics_per_period;
         let requests = match &metrics {
-            Ok(Some(m)) => Ok(step_split::step_requests(m, since, per_minute)),
+            Ok(Some(m)) => Ok(split::requests_after(m, since, per_period)),
             Ok(None) => Err("this platform has no metrics".to_string()),
             Err(e) => Err(format!("metrics could not be read: {e}")),
         };
@@ -476,7 +476,7 @@ impl Ops {
         let interval = Duration::from_secs(r.plan.interval_secs);
         // The verdicts last recorded (the gates', then the split's kind): the record is
         // rewritten when they change, or at the heartbeat.
-        let mut recorded_verdicts: Vec<String> = Vec::new();
+        let mut recorded_verdicts: Option<(Vec<Verdict>, SplitKey)> = None;
         // The step's gate intervals, journaled in one entry when the step ends.
         let mut intervals: Vec<Interval> = Vec::new();
         self.first_window(since).await;
@@ -521,8 +521,10 @@ impl Ops {
                 // resume` on AWS).
                 r.options.accept_unmeasured || self.accepts_unmeasured(),
             );
-            let mut verdicts: Vec<String> = results.iter().map(|g| g.verdict.to_string()).collect();
-            verdicts.push(split_key(&judged_split));
+            let verdicts = Some((
+                results.iter().map(|g| g.verdict).collect::<Vec<_>>(),
+                split_key(&judged_split),
+            ));
             r.gates = results;
             r.split = Some(judged_split);
             match decision {
@@ -693,14 +695,16 @@ impl Ops {
     }
 }
 
-/// What changes in a step's split that is worth a record: its kind and how long a mismatch
-/// has lasted (the growing request count is shown live, and at the heartbeat).
-fn split_key(s: &StepSplit) -> String {
+/// What changes in a step's split that is worth a record: its kind, how long a mismatch has
+/// lasted, and the override (the growing request count is shown live, and at the heartbeat).
+type SplitKey = (&'static str, u32, bool);
+
+fn split_key(s: &StepSplit) -> SplitKey {
     let kind = match s.verdict {
         Some(SplitVerdict::Matches { .. }) => "matches",
         Some(SplitVerdict::Mismatch { .. }) => "mismatch",
         Some(SplitVerdict::TooFewRequests { .. }) => "too-few",
         None => "unmeasured",
     };
-    format!("split {kind} {} {}", s.mismatched, s.accepted_unmeasured)
+    (kind, s.mismatched, s.accepted_unmeasured)
 }

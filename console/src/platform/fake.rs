@@ -435,6 +435,7 @@ impl Platform for FakePlatform {
             cluster: "fake".into(),
             finishes_bake: self.state().finishes_bake,
             metrics_resolution_ms: 1,
+            metrics_per_period: false,
         }
     }
 

@@ -40,6 +40,11 @@ pub struct PlatformInfo {
     /// each second; CloudWatch's per-minute points are read as they are (docs/runbook.md).
     #[serde(default = "default_resolution")]
     pub metrics_resolution_ms: u64,
+    /// Each metric point is a whole period stamped with its start (CloudWatch's minutes): the
+    /// point in which a write happened holds requests from before it, so the requests since
+    /// a write are those of the points that start after it ([`crate::rollout::split::requests_after`]).
+    #[serde(default)]
+    pub metrics_per_period: bool,
 }
 
 fn default_resolution() -> u64 {

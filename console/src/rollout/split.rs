@@ -57,6 +57,25 @@ pub fn counts(metrics: &PerColor<ColorMetrics>) -> PerColor<u64> {
     })
 }
 
+/// Requests per color since a write at `since`, in a metrics read of a window that starts
+/// after it. Where each point is a whole period stamped with its start (`per_period`:
+/// CloudWatch's minutes), the window's first period began before the write and holds
+/// requests from before it: only the points that start after the write count, so the split
+/// waits for the first whole minute of its own. Where the window's summary is the
+/// platform's own count since the write (the local proxy reads it from a sample taken after
+/// it), it counts as it is.
+pub fn requests_after(
+    metrics: &PerColor<ColorMetrics>,
+    since: UnixMillis,
+    per_period: bool,
+) -> PerColor<u64> {
+    if per_period {
+        counts_since(metrics, since, 1)
+    } else {
+        counts(metrics)
+    }
+}
+
 /// Requests per color in the metric points that start a whole period (`resolution_ms`)
 /// after `since`: what a view that polls a fixed window can count after a write.
 pub fn counts_since(

@@ -15,8 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::StepDecision;
-use super::split::{self, SplitVerdict};
-use super::{ColorMetrics, PerColor, UnixMillis};
+use super::split::SplitVerdict;
 
 /// Gate intervals in a row, after a step's hold, whose requests mismatch its weights before
 /// the release pauses. One mismatched judgement can be chance (3 sigma: about 0.27% of correct
@@ -94,25 +93,6 @@ impl StepSplit {
     }
 }
 
-/// The requests per color of a step entered at `since`, in a metrics read of its window.
-/// Where each point is a whole period stamped with its start (CloudWatch's minutes,
-/// `stamped_at_start`), the window's first period began before the step's write and holds
-/// the previous step's requests too: only the points that start after the write count, so
-/// the split waits for the first minute of the step's own. Where the window's summary is the
-/// step's own already (the local proxy reads it from a sample taken after the write), it
-/// counts as it is.
-pub fn step_requests(
-    metrics: &PerColor<ColorMetrics>,
-    since: UnixMillis,
-    stamped_at_start: bool,
-) -> PerColor<u64> {
-    if stamped_at_start {
-        split::counts_since(metrics, since, 1)
-    } else {
-        split::counts(metrics)
-    }
-}
-
 /// Decides whether step `index` is reached, given the gates' `decision` for it
 /// ([`plan::decide`](super::plan::decide)), the verdict on the step's own requests
 /// (`Err` when they could not be read), the split recorded at the previous interval and
@@ -177,9 +157,10 @@ pub fn reached(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rollout::ColorMetrics;
     use crate::rollout::gate::{Gate, GateResult, Verdict};
     use crate::rollout::plan::{self, Plan, PlanKind, Step};
-    use crate::rollout::split::judge;
+    use crate::rollout::split::{self, judge};
     use crate::rollout::{PerColor, Share, Weights};
 
     fn plan(kind: PlanKind) -> Plan {
@@ -242,11 +223,17 @@ mod tests {
             color(vec![point(0, 900), point(60_000, 500)]),
             color(vec![point(0, 100), point(60_000, 500)]),
         );
-        assert_eq!(step_requests(&m, 30_000, true), PerColor::new(500, 500));
+        assert_eq!(
+            split::requests_after(&m, 30_000, true),
+            PerColor::new(500, 500)
+        );
         // The local proxy's window is the step's own: its summary counts.
-        assert_eq!(step_requests(&m, 30_000, false), PerColor::new(1_400, 600));
+        assert_eq!(
+            split::requests_after(&m, 30_000, false),
+            PerColor::new(1_400, 600)
+        );
         // No minute of the step's own yet: nothing measured, so the step waits.
-        assert_eq!(step_requests(&m, 61_000, true), PerColor::new(0, 0));
+        assert_eq!(split::requests_after(&m, 61_000, true), PerColor::new(0, 0));
     }
 
     #[test]

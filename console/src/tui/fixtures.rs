@@ -23,6 +23,7 @@ pub fn info() -> PlatformInfo {
         cluster: "/tmp/bg".into(),
         finishes_bake: true,
         metrics_resolution_ms: 1000,
+        metrics_per_period: false,
     }
 }
 

@@ -272,6 +272,7 @@ impl Platform for AwsPlatform {
             cluster: self.cfg.cluster.clone(),
             finishes_bake: false,
             metrics_resolution_ms: 1,
+            metrics_per_period: true,
         }
     }
 

@@ -557,6 +557,7 @@ impl Platform for Engine {
             cluster: state_dir,
             finishes_bake: true,
             metrics_resolution_ms: 1000,
+            metrics_per_period: false,
         }
     }
 
