@@ -236,7 +236,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", server::announcement(addr))?;
         out.flush()?;
     }
-    telemetry::init(cli.log_format);
+    let _log = telemetry::init(cli.log_format);
     tracing::info!(
         store = %cli.store,
         color = %site.color,

@@ -1,9 +1,9 @@
-//! The first step of every request: how it arrived ([`Scheme`]), who sent it ([`Viewer`]), and,
-//! for a POST, whether it came from this site. Handlers read the result as `Extension<Ctx>`;
-//! the `finish` layer reads it back from the response to draw error pages for the right
-//! reader.
+//! Every request's context, worked out inside `layers::finish` before the limits and the
+//! route: how it arrived ([`Scheme`]), who sent it ([`Viewer`]), and, for a POST, whether it
+//! came from this site. Handlers read the result as `Extension<Ctx>`; `finish` reads it back
+//! from the response to draw error pages for the right reader.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{HOST, ORIGIN, STRICT_TRANSPORT_SECURITY};
@@ -31,7 +31,7 @@ impl Ctx {
     }
 }
 
-pub async fn context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn context(state: &AppState, mut request: Request, next: Next) -> Response {
     let scheme = Scheme::of(request.headers());
     if request.method() == Method::POST
         && let Err(why) = same_origin(request.headers(), scheme)
@@ -57,7 +57,7 @@ pub async fn context(State(state): State<AppState>, mut request: Request, next: 
     };
     let ctx = Ctx { scheme, viewer };
     request.extensions_mut().insert(ctx.clone());
-    let mut response = next.run(request).await;
+    let mut response = super::limits::limits(state, request, next).await;
     if scheme == Scheme::Https {
         response
             .headers_mut()

@@ -1,5 +1,6 @@
-//! The last step of every response: error pages drawn with the banner, the `X-Blog-*` and
-//! security headers, and one log line per request.
+//! The first and last step of every request: it runs [`context`](super::context::context),
+//! which runs [`limits`](super::limits::limits), which runs the route; then error pages drawn
+//! with the banner, the `X-Blog-*` and security headers, and one log line per request.
 
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     let method = request.method().clone();
     let path = request.uri().path().to_string();
 
-    let mut response = next.run(request).await;
+    let mut response = super::context::context(&state, request, next).await;
     if let Some(page) = response
         .extensions_mut()
         .remove::<ErrorPage>()

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
@@ -26,8 +26,8 @@ pub const MAX_HEADERS: usize = 100;
 /// says otherwise: 512 KB at 20 KB/s.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match checked(&state, request).await {
+pub async fn limits(state: &AppState, request: Request, next: Next) -> Response {
+    match checked(state, request).await {
         Ok(request) => next.run(request).await,
         Err(e) => {
             let mut response = e.into_response();
