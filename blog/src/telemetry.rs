@@ -278,7 +278,8 @@ mod tests {
         );
         for i in 0..1000 {
             let mut w = writer.clone();
-            w.write_all(format!("line {i}\n").as_bytes()).expect("write");
+            w.write_all(format!("line {i}\n").as_bytes())
+                .expect("write");
         }
         drop(guard);
         let text = sink.text();

@@ -1,7 +1,7 @@
 //! Every request's context, worked out inside `layers::finish` before the limits and the
 //! route: how it arrived ([`Scheme`]), who sent it ([`Viewer`]), and, for a POST, whether it
-//! came from this site. Handlers read the result as `Extension<Ctx>`; `finish` reads it back
-//! from the response to draw error pages for the right reader.
+//! came from this site. Handlers read the result as `Extension<Ctx>`; `finish` gets it back
+//! with the response to draw error pages for the right reader.
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -31,17 +31,18 @@ impl Ctx {
     }
 }
 
-pub async fn context(state: &AppState, mut request: Request, next: Next) -> Response {
+/// Runs the rest of the request; the response comes back with the context it ran in.
+pub async fn context(state: &AppState, mut request: Request, next: Next) -> (Response, Ctx) {
     let scheme = Scheme::of(request.headers());
     if request.method() == Method::POST
         && let Err(why) = same_origin(request.headers(), scheme)
     {
-        let mut response = AppError::Forbidden(why.into()).into_response();
-        response.extensions_mut().insert(Ctx {
+        let response = AppError::Forbidden(why.into()).into_response();
+        let ctx = Ctx {
             scheme,
             viewer: Viewer::Anonymous { ended: false },
-        });
-        return response;
+        };
+        return (response, ctx);
     }
     let viewer = match state
         .auth
@@ -63,8 +64,7 @@ pub async fn context(state: &AppState, mut request: Request, next: Next) -> Resp
             .headers_mut()
             .insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
-    response.extensions_mut().insert(ctx);
-    response
+    (response, ctx)
 }
 
 const CROSS_SITE: &str = "This form was sent from another site, so the blog did not act on it. \

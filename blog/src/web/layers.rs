@@ -16,6 +16,7 @@ use http::header::{
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::AppState;
+use super::context::Ctx;
 use super::error::ErrorPage;
 use super::pages;
 
@@ -31,16 +32,18 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     let method = request.method().clone();
     let path = request.uri().path().to_string();
 
-    let mut response = super::context::context(&state, request, next).await;
+    let (mut response, ctx) = super::context::context(&state, request, next).await;
     if let Some(page) = response
         .extensions_mut()
         .remove::<ErrorPage>()
         .or_else(|| framework_error(&response))
     {
-        response = error_page(&state, response, &page);
+        response = error_page(&state, &ctx, response, &page);
     }
 
     let headers = response.headers_mut();
+    // Room for the headers below at once, rather than growing the map as they go in.
+    headers.reserve(8);
     headers.insert(&X_BLOG_COLOR, state.site.color_header.clone());
     headers.insert(&X_BLOG_VERSION, state.site.version_header.clone());
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
@@ -109,13 +112,9 @@ fn framework_error(response: &Response) -> Option<ErrorPage> {
     })
 }
 
-fn error_page(state: &AppState, response: Response, page: &ErrorPage) -> Response {
+fn error_page(state: &AppState, ctx: &Ctx, response: Response, page: &ErrorPage) -> Response {
     let status = response.status();
-    let nav = response
-        .extensions()
-        .get::<super::context::Ctx>()
-        .map(|ctx| pages::Nav::of(&ctx.viewer))
-        .unwrap_or_default();
+    let nav = pages::Nav::of(&ctx.viewer);
     let html = pages::ErrorView {
         site: &state.site,
         nav,
