@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use tracing_subscriber::EnvFilter;
 
+mod line;
+
+pub use line::REQUEST_TARGET;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -65,7 +69,10 @@ pub fn init(format: LogFormat) -> LogGuard {
         .with_writer(writer)
         .with_target(false);
     match format {
-        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .event_format(line::TextLine::new())
+            .init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

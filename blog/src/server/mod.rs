@@ -83,9 +83,12 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// the end of its grace period; a reader that takes any bytes at all restarts it.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// hyper answers a head longer than this itself (431, without the blog's page); the router's
-/// own limit (`web::limits`) is lower, so readers get the blog's page first.
+/// own limit (`web::limits`) is lower, so readers get the blog's page first. The same holds
+/// for the count of headers: hyper's default (100) stands, above the router's 64. A count set
+/// here would do no good and some harm: past 100, hyper parses every head into two arrays on
+/// the heap (16 KB allocated and freed per request, 3% of a cached page's time) instead of on
+/// the stack.
 const HYPER_MAX_HEAD: usize = 64 * 1024;
-const HYPER_MAX_HEADERS: usize = 256;
 
 /// How connections are served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,8 +154,7 @@ pub async fn serve_with(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(None)
-        .max_header_size(HYPER_MAX_HEAD)
-        .max_headers(HYPER_MAX_HEADERS);
+        .max_header_size(HYPER_MAX_HEAD);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tracker = TaskTracker::new();
     let mut accept_stop = stop.clone();

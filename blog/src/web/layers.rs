@@ -19,6 +19,7 @@ use super::AppState;
 use super::context::Ctx;
 use super::error::ErrorPage;
 use super::pages;
+use crate::telemetry::REQUEST_TARGET;
 
 pub static X_BLOG_COLOR: HeaderName = HeaderName::from_static("x-blog-color");
 pub static X_BLOG_VERSION: HeaderName = HeaderName::from_static("x-blog-version");
@@ -56,12 +57,15 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
 
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
+    // Strings, not `Display` values: the text format writes them as they are, without the
+    // formatting machinery (`telemetry::line`); JSON quotes them either way.
+    let (method, path) = (method.as_str(), path.as_str());
     if path == "/health" && status == 200 {
         // Load balancers and the local supervisor probe every few seconds; at info level the
         // probes would drown the requests people read the logs for. Failing probes stay at info.
-        tracing::debug!(target: "blog::request", method = %method, path = %path, status, micros, "request");
+        tracing::debug!(target: REQUEST_TARGET, method, path, status, micros, "request");
     } else {
-        tracing::info!(target: "blog::request", method = %method, path = %path, status, micros, "request");
+        tracing::info!(target: REQUEST_TARGET, method, path, status, micros, "request");
     }
     response
 }

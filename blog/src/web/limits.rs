@@ -1,5 +1,5 @@
 //! Limits checked before a handler runs, so each refusal is the blog's own page with its
-//! headers: an address or head too long (414, 431; hyper's own limits are set higher, see
+//! headers: an address or head too long (414, 431; hyper's own limits are higher, see
 //! `server`), a `Content-Length` over the body limit (413, before a byte of the body is read),
 //! and a body that does not arrive in time (408). The body is read here, whole, under one
 //! deadline: a client sending a byte a second cannot hold a request open for long. A chunked
@@ -21,7 +21,7 @@ use super::{AppError, AppState, BODY_LIMIT};
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Most header bytes (names and values) and headers in one request.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS: usize = 64;
 /// A request's body must have arrived this long after its head unless `BLOG_BODY_TIMEOUT`
 /// says otherwise: 512 KB at 20 KB/s.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
