@@ -52,7 +52,7 @@ pub async fn atom(
     let base = base_url(&headers, ctx.scheme.as_str());
     // The host is part of the page, so it is part of the key.
     let key = format!("/feed.atom\n{base}");
-    let mut response = super::cached(&state, &ctx, key, async {
+    let mut response = super::cached(&state, &ctx, key.into(), async {
         let posts = state
             .store
             .feed(Scope::All, None, Order::NewestFirst, ENTRIES)

@@ -1,5 +1,7 @@
 //! `GET /`: the newest posts, a page at a time, with links to older and newer pages.
 
+use std::borrow::Cow;
+
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -64,15 +66,15 @@ async fn listing(
         (None, Some(newer)) => PageRequest::Newer(decode(newer)?),
         (Some(_), Some(_)) => return Err(AppError::BadRequest(DAMAGED.into())),
     };
-    let base = match &author {
-        Some(name) => author_href(name),
-        None => "/".to_string(),
+    let base: Cow<str> = match &author {
+        Some(name) => author_href(name).into(),
+        None => "/".into(),
     };
     // Keyed by what the route reads, so query strings it ignores add no entries.
-    let key = match &request {
+    let key: Cow<str> = match &request {
         PageRequest::First => base.clone(),
-        PageRequest::Older(c) => format!("{base}?older={}", c.encode()),
-        PageRequest::Newer(c) => format!("{base}?newer={}", c.encode()),
+        PageRequest::Older(c) => format!("{base}?older={}", c.encode()).into(),
+        PageRequest::Newer(c) => format!("{base}?newer={}", c.encode()).into(),
     };
     let scope = match &author {
         Some(name) => Scope::Author(name),

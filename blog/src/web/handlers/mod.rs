@@ -8,16 +8,19 @@ pub mod health;
 pub mod index;
 pub mod posts;
 
+use std::borrow::Cow;
+
 use askama::Template;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::FormRejection;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, StatusCode};
 
-use super::AppError;
 use super::context::Ctx;
 use super::csrf::FormToken;
 use super::pages::encode_query;
+use super::{AppError, layers};
 
 /// Any path the blog does not serve.
 pub async fn not_found() -> AppError {
@@ -54,7 +57,7 @@ pub(crate) fn page(
 pub(crate) async fn cached<F>(
     state: &super::AppState,
     ctx: &Ctx,
-    key: String,
+    key: Cow<'_, str>,
     render: F,
 ) -> Result<Response, AppError>
 where
@@ -64,13 +67,26 @@ where
     if let Some(version) = version
         && let Some(page) = state.pages.get(version, &key)
     {
-        return Ok(Html(page).into_response());
+        return Ok(html(page));
     }
     let page = Bytes::from(render.await?);
     if let Some(version) = version {
-        state.pages.put(version, key, page.clone());
+        state.pages.put(version, key.into_owned(), page.clone());
     }
-    Ok(Html(page).into_response())
+    Ok(html(page))
+}
+
+/// A page as a response whose header map has room for the headers `layers::finish` adds to
+/// every response, so they go in without the map growing (a reallocation and a rehash).
+pub(crate) fn html(page: Bytes) -> Response {
+    let mut response = Response::new(Body::from(page));
+    let headers = response.headers_mut();
+    headers.reserve(1 + layers::ADDED_HEADERS);
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 /// Sends a reader who is not signed in to the sign-in page, coming back to `next` after.

@@ -137,7 +137,7 @@ pub async fn show(
             .map(crate::web::pages::encode_query)
             .unwrap_or_default()
     );
-    cached(&state, &ctx, key, async {
+    cached(&state, &ctx, key.into(), async {
         let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
         Ok(post_view(&state, &ctx, &versions[at], &versions).render()?)
     })
