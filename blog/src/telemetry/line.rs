@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use time::OffsetDateTime;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{Format, Full, Writer};
@@ -105,8 +106,8 @@ impl Visit for Fields<'_, '_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.result.is_ok() {
-            let mut digits = [0u8; 20];
-            let text = decimal(value, &mut digits);
+            let mut digits = itoa::Buffer::new();
+            let text = digits.format(value);
             self.result = self.name(field).and_then(|()| self.writer.write_str(text));
         }
     }
@@ -120,61 +121,33 @@ impl Visit for Fields<'_, '_> {
     }
 }
 
-/// `value` in decimal, written into the end of `buf`.
-fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
-}
-
 const STAMP: &str = "1970-01-01T00:00:00.000000Z";
 
-/// RFC 3339 in UTC with microseconds, as tracing's `SystemTime` writes it. A clock before
-/// 1970 reads as 1970.
+/// RFC 3339 in UTC with microseconds, as tracing's `SystemTime` writes it; the calendar is
+/// `time`'s. A clock before 1970, or past what `time` can represent, reads as 1970.
 fn timestamp(now: SystemTime, out: &mut [u8; STAMP.len()]) {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (year, month, day) = civil(secs / 86_400);
-    let of_day = secs % 86_400;
+    let at = now
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|since| time::Duration::try_from(since).ok())
+        .and_then(|since| OffsetDateTime::UNIX_EPOCH.checked_add(since))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     out.copy_from_slice(STAMP.as_bytes());
-    put(&mut out[0..4], year);
-    put(&mut out[5..7], month);
-    put(&mut out[8..10], day);
-    put(&mut out[11..13], of_day / 3600);
-    put(&mut out[14..16], of_day / 60 % 60);
-    put(&mut out[17..19], of_day % 60);
-    put(&mut out[20..26], u64::from(since.subsec_micros()));
+    put(&mut out[0..4], u32::try_from(at.year()).unwrap_or(0));
+    put(&mut out[5..7], u32::from(u8::from(at.month())));
+    put(&mut out[8..10], u32::from(at.day()));
+    put(&mut out[11..13], u32::from(at.hour()));
+    put(&mut out[14..16], u32::from(at.minute()));
+    put(&mut out[17..19], u32::from(at.second()));
+    put(&mut out[20..26], at.microsecond());
 }
 
 /// Writes the low digits of `value` into `out`, zero-padded to its width.
-fn put(out: &mut [u8], mut value: u64) {
+fn put(out: &mut [u8], mut value: u32) {
     for digit in out.iter_mut().rev() {
         *digit = b'0' + (value % 10) as u8;
         value /= 10;
     }
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (the `civil_from_days` algorithm of
-/// H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-fn civil(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -200,8 +173,7 @@ mod tests {
         assert_eq!(at(1_735_689_599, 999_999), "2024-12-31T23:59:59.999999Z");
         assert_eq!(at(1_764_866_746, 638_698), "2025-12-04T16:45:46.638698Z");
         assert_eq!(at(4_107_542_400, 0), "2100-03-01T00:00:00.000000Z");
-        assert_eq!(decimal(0, &mut [0; 20]), "0");
-        assert_eq!(decimal(u64::MAX, &mut [0; 20]), "18446744073709551615");
+        assert_eq!(at(0, 0).len(), STAMP.len());
     }
 
     #[derive(Clone, Default)]
@@ -237,8 +209,9 @@ mod tests {
             tracing::info!(target: REQUEST_TARGET, method = "GET", path = "/posts/7", status = 200u16, micros = 85u64, "request");
             tracing::info!(method = %"GET", path = %"/posts/7", status = 200u16, micros = 85u64, "request");
             tracing::warn!(target: REQUEST_TARGET, path = "/a b", "request");
+            tracing::info!(target: REQUEST_TARGET, status = 0u64, micros = u64::MAX, "request");
         });
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines.len(), 4, "{lines:?}");
         let (stamp, rest) = lines[0].split_at(STAMP.len());
         assert!(
             stamp.starts_with("20") && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
@@ -252,5 +225,9 @@ mod tests {
         // line after its timestamp.
         assert_eq!(&lines[1][STAMP.len()..], rest);
         assert_eq!(&lines[2][STAMP.len()..], "  WARN request path=/a b");
+        assert_eq!(
+            &lines[3][STAMP.len()..],
+            "  INFO request status=0 micros=18446744073709551615"
+        );
     }
 }
