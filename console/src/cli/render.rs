@@ -335,6 +335,16 @@ pub fn weight_change(verb: &str, c: &WeightChange) -> String {
         .map(|p| format!(" (was {p})"))
         .unwrap_or_default();
     match c.outcome() {
+        // In force, but the platform could not make it durable (a full disk): say what a
+        // restart would do.
+        WeightOutcome::Applied if c.write_error.is_some() => format!(
+            "{verb}: {} applied{was}, NOT SAVED: {}",
+            c.desired,
+            c.write_error
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        ),
         WeightOutcome::Applied => format!("{verb}: {} applied{was}", c.desired),
         WeightOutcome::NotApplied => format!(
             "{verb}: NOT applied: wanted {}, the listener shows {}",
@@ -479,6 +489,9 @@ pub fn local_status(
     let _ = writeln!(out, "  socket      {}", d.socket);
     let _ = writeln!(out, "  production  http://{}/", d.production);
     let _ = writeln!(out, "  test        http://{}/", d.test);
+    if let Some(why) = &d.unsaved {
+        let _ = writeln!(out, "  state       {why}");
+    }
     for f in &snap.listener.faults {
         let _ = writeln!(out, "  {}", super::fault::fault_line(f, now));
     }
