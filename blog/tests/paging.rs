@@ -20,6 +20,7 @@ async fn store_with(n: usize, dir: &tempfile::TempDir) -> (SqliteStore, Vec<Stri
             title: format!("p{i}"),
             content: String::new(),
             timestamp: Some(Timestamp::parse(&ts).expect("ts")),
+            format: blog::domain::Format::Markdown,
         };
         store.create(&post).await.expect("create");
         titles.push(post.title);

@@ -123,6 +123,7 @@ pub fn new_post(input: &crate::domain::input::NewPost) -> Post {
         title: input.title.as_str().to_string(),
         content: input.content.as_str().to_string(),
         timestamp: Some(Timestamp::now()),
+        format: crate::domain::Format::Markdown,
     }
 }
 

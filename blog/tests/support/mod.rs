@@ -247,6 +247,7 @@ impl Blog {
             title: format!("Post number {n}"),
             content: format!("Body of post {n}"),
             timestamp: Some(Timestamp::parse(ts).expect("timestamp")),
+            format: blog::domain::Format::Markdown,
         };
         self.store.create(&post).await.expect("create");
         post

@@ -16,13 +16,14 @@ use http::Uri;
 use super::account::login_page;
 use super::{cached, form_rejected, page, query, to_login};
 use crate::auth::SignedIn;
-use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
+use crate::domain::{Edit, FieldErrors, FieldLimits, Format, NewPost, Post, PostId, PostKey};
 use crate::store::{self, StoreError};
 use crate::telemetry::Chain;
 use crate::web::context::Ctx;
 use crate::web::pages::{
     self, DeleteView, Draft, FormMode, FormView, Nav, PostView, RefusedView, Version,
 };
+use crate::web::render;
 use crate::web::{AppError, AppState};
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,7 +34,22 @@ pub struct PostForm {
     /// whose author is the signed-in account.
     author: String,
     content: String,
+    /// The edit form's "Markdown" checkbox (`on` when ticked), shown on plain-text posts only.
+    markdown: Option<String>,
+    /// Set by a form that offered the box (an unticked box sends nothing).
+    plain: Option<String>,
     csrf_token: String,
+}
+
+impl PostForm {
+    fn markdown_ticked(&self) -> bool {
+        self.markdown.is_some()
+    }
+
+    /// The box as the form had it: `None` when it had none.
+    fn markdown_choice(&self) -> Option<bool> {
+        self.plain.is_some().then(|| self.markdown_ticked())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,7 +155,9 @@ pub async fn show(
     );
     cached(&state, &ctx, key.into(), async {
         let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
-        Ok(post_view(&state, &ctx, &versions[at], &versions).render()?)
+        let post = &versions[at];
+        let body_html = render::body_html(post.format, &post.content).await;
+        Ok(post_view(&state, &ctx, post, &versions, body_html).render()?)
     })
     .await
 }
@@ -149,6 +167,7 @@ fn post_view<'a>(
     ctx: &Ctx,
     post: &'a Post,
     versions: &[Post],
+    body_html: String,
 ) -> PostView<'a> {
     let several = versions.len() > 1;
     let date = |p: &Post| p.timestamp.as_ref().map(|t| t.human()).unwrap_or_default();
@@ -175,7 +194,7 @@ fn post_view<'a>(
             .as_ref()
             .map(|t| t.machine())
             .unwrap_or_default(),
-        body_html: crate::domain::markdown::to_html(&post.content),
+        body_html,
         edit_href: pages::post_href(post, "/edit", several),
         delete_href: pages::post_href(post, "/delete", several),
         can_change: ctx.viewer.may_change(&post.author),
@@ -191,6 +210,9 @@ pub(crate) struct FormDraft<'a> {
     pub author: &'a str,
     pub content: &'a str,
     pub cancel_href: String,
+    /// On an edit of a plain-text post, whether the Markdown box is ticked; `None` for the
+    /// blog's own Markdown posts and new ones (no box).
+    pub markdown_choice: Option<bool>,
 }
 
 /// Renders the post form for `me`, with a token bound to their session.
@@ -218,6 +240,7 @@ pub(crate) fn form_page(
         title: &title,
         author: draft.author,
         content: &content,
+        markdown_choice: draft.markdown_choice,
         errors,
         csrf: me.csrf.clone(),
         notes: limit_notes(state.store.limits()),
@@ -244,6 +267,7 @@ pub(crate) fn resume(state: &AppState, me: &SignedIn, draft: &Draft) -> Result<R
         author,
         content: &draft.draft_content,
         cancel_href: id.as_ref().map_or("/".into(), |id| format!("/posts/{id}")),
+        markdown_choice: draft.draft_markdown.as_deref().map(|ticked| ticked == "on"),
     };
     form_page(
         state,
@@ -289,6 +313,9 @@ fn sign_in_to_keep(
         draft_author: form.author.clone(),
         draft_title: form.title.clone(),
         draft_content: form.content.clone(),
+        draft_markdown: form
+            .markdown_choice()
+            .map(|ticked| if ticked { "on" } else { "off" }.to_string()),
     };
     login_page(
         state,
@@ -335,6 +362,7 @@ pub async fn new_form(
         author: &me.name,
         content: "",
         cancel_href: "/".into(),
+        markdown_choice: None,
     };
     form_page(
         &state,
@@ -363,6 +391,7 @@ pub async fn create(
             author: &me.name,
             content: &form.content,
             cancel_href: "/".into(),
+            markdown_choice: None,
         };
         form_page(&state, me, status, draft, errors, None)
     };
@@ -405,6 +434,7 @@ pub async fn edit_form(
         author: &post.author,
         content: &post.content,
         cancel_href: pages::post_href(post, "", versions.len() > 1),
+        markdown_choice: post.format.is_plain().then_some(false),
     };
     form_page(
         &state,
@@ -428,18 +458,26 @@ pub async fn update(
     let Some(me) = ctx.viewer.signed_in() else {
         return sign_in_to_keep(&state, &ctx, &headers, format!("/posts/{id}/edit"), &form);
     };
-    let again = |status: StatusCode, author: &str, errors: FieldErrors| {
+    // The Markdown box comes back as it was sent, on a form that had it: a plain-text post's.
+    let again = |status: StatusCode, author: &str, plain: bool, errors: FieldErrors| {
         let draft = FormDraft {
             id: Some(&id),
             title: &form.title,
             author,
             content: &form.content,
             cancel_href: format!("/posts/{id}"),
+            markdown_choice: plain.then_some(form.markdown_ticked()),
         };
         form_page(&state, me, status, draft, errors, None)
     };
     if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
-        return again(StatusCode::FORBIDDEN, &form.author, form_error(CSRF_FAILED));
+        let plain = form.plain.is_some();
+        return again(
+            StatusCode::FORBIDDEN,
+            &form.author,
+            plain,
+            form_error(CSRF_FAILED),
+        );
     }
     let versions = state.store.versions(&id).await?;
     // The author is part of the key: an author that matches no stored item is an attempt to
@@ -454,14 +492,35 @@ pub async fn update(
             )),
             ..FieldErrors::default()
         };
-        return again(StatusCode::UNPROCESSABLE_ENTITY, &original.author, errors);
+        let plain = original.format.is_plain();
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &original.author,
+            plain,
+            errors,
+        );
     };
     if !ctx.viewer.may_change(&current.author) {
         return refused_with_text(&state, &ctx, &refusal(&state, &current.author).await, &form);
     }
-    let edit = match Edit::parse(&form.title, &form.content, state.store.limits()) {
+    // A plain-text post stays plain text unless its author ticked Markdown; the blog's own
+    // posts stay Markdown.
+    let plain = current.format.is_plain();
+    let format = if plain && !form.markdown_ticked() {
+        Format::Plain
+    } else {
+        Format::Markdown
+    };
+    let edit = match Edit::parse_as(&form.title, &form.content, format, state.store.limits()) {
         Ok(edit) => edit,
-        Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, &current.author, errors),
+        Err(errors) => {
+            return again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &current.author,
+                plain,
+                errors,
+            );
+        }
     };
     match state.store.update(&current.key(), &edit).await {
         Ok(()) => {
@@ -469,7 +528,7 @@ pub async fn update(
         }
         Err(e) => {
             let (status, errors) = store_failure(e)?;
-            again(status, &current.author, errors)
+            again(status, &current.author, plain, errors)
         }
     }
 }
