@@ -295,6 +295,7 @@ async fn user_text_is_escaped() {
         content: attack.into(),
         timestamp: Some(Timestamp::now()),
         format: blog::domain::Format::Markdown,
+        revision: 0,
     };
     b.store.create(&post).await.expect("create");
     let id = post.id.to_string();
@@ -373,6 +374,7 @@ async fn duplicate_ids_show_the_newest_and_address_each_copy() {
         title: "Copy made by the seed's edit".into(),
         timestamp: Some(Timestamp::parse("2026-01-02T10:00:00").expect("ts")),
         format: blog::domain::Format::Markdown,
+        revision: 0,
         ..old.clone()
     };
     b.store
@@ -865,6 +867,7 @@ async fn plain_text_posts_stay_plain_text_until_their_author_chooses_markdown() 
         content: text.into(),
         timestamp: Some(Timestamp::now()),
         format: Format::Plain,
+        revision: 0,
     };
     b.store.create(&post).await.expect("create");
     let id = post.id.to_string();
@@ -996,6 +999,7 @@ async fn the_feed_never_carries_characters_xml_cannot() {
             content: "a &#1; b &#xFFFF; c <p>&#x1F;</p> \u{C} d".into(),
             timestamp: Some(Timestamp::now()),
             format,
+            revision: 0,
         };
         b.store.create(&post).await.expect("create");
     }
@@ -1032,4 +1036,80 @@ async fn the_feed_never_carries_characters_xml_cannot() {
         );
         assert!(r.body.contains(says), "{says}: {}", r.body);
     }
+}
+
+/// Issue 27, item 15: two edits begun from the same version of a post. The first save wins;
+/// the second is a conflict (409) that loses nothing: its author gets the text back, and the
+/// form, now at the winning revision, saves over it when sent again.
+#[tokio::test]
+async fn a_second_concurrent_edit_is_a_conflict_with_the_text_back() {
+    let mut b = blog().await;
+    let id = b.write("First", "Ann", "the original").await;
+    let mut admin = support::view_of(&b);
+    admin.sign_in("root").await;
+    let mine = b.get(&format!("/posts/{id}/edit")).await;
+    let theirs = admin.get(&format!("/posts/{id}/edit")).await;
+    assert!(
+        mine.body
+            .contains("<input type=\"hidden\" name=\"revision\" value=\"0\">"),
+        "{}",
+        mine.body
+    );
+    let save = |title: &str, content: &str, revision: &str, token: &str| {
+        form(&[
+            ("title", title),
+            ("author", "Ann"),
+            ("content", content),
+            ("revision", revision),
+            ("csrf_token", token),
+        ])
+    };
+    let first = admin
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("By root", "root's words", "0", &theirs.csrf_field()),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let token = mine.csrf_field();
+    let second = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("By Ann", "Ann's words & more", "0", &token),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert!(
+        second.body.contains("Someone else saved this post")
+            && second.body.contains("Ann&#39;s words &#38; more")
+            && second
+                .body
+                .contains("<input type=\"hidden\" name=\"revision\" value=\"1\">"),
+        "{}",
+        second.body
+    );
+    let stored = &b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read")[0];
+    assert_eq!(
+        (stored.content.as_str(), stored.revision),
+        ("root's words", 1),
+        "the first save stands"
+    );
+    // Sent again from the conflict page, it replaces the version it was shown.
+    let again = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("By Ann", "Ann's words & more", "1", &token),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let stored = &b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read")[0];
+    assert_eq!(stored.content, "Ann's words & more");
 }

@@ -426,6 +426,7 @@ async fn huge_post(blog: &Running) -> (String, usize) {
         content: "\"".repeat(2 * 1024 * 1024),
         timestamp: Some(Timestamp::now()),
         format: blog::domain::Format::Markdown,
+        revision: 0,
     };
     blog.blog.store.create(&post).await.expect("create");
     let path = format!("/posts/{}", post.id.as_str());

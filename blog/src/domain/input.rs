@@ -247,6 +247,9 @@ pub struct Edit {
     /// How the content is shown from now on: a plain-text post stays plain text unless its
     /// author chose Markdown (docs/blog.md, "Plain text and Markdown").
     pub format: super::Format,
+    /// The revision the author's form started from: the save is refused as a conflict when the
+    /// post has changed since. `None` (a form from before revisions existed): no check.
+    pub expected: Option<u64>,
 }
 
 impl Edit {
@@ -268,6 +271,7 @@ impl Edit {
                 title,
                 content,
                 format,
+                expected: None,
             }),
             (title, content) => Err(FieldErrors {
                 title: title.err(),
@@ -275,6 +279,12 @@ impl Edit {
                 ..FieldErrors::default()
             }),
         }
+    }
+
+    /// The same edit, saved only if the post is still at `revision`.
+    pub fn from_revision(mut self, revision: Option<u64>) -> Self {
+        self.expected = revision;
+        self
     }
 }
 

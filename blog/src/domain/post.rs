@@ -115,6 +115,10 @@ pub struct Post {
     pub content: String,
     pub timestamp: Option<Timestamp>,
     pub format: Format,
+    /// How many times the blog has changed it (0 for a post never edited, and for the seed's
+    /// items): an edit names the revision it started from, and a save from an older one is a
+    /// conflict (docs/blog.md, "Concurrent edits").
+    pub revision: u64,
 }
 
 impl Post {

@@ -26,7 +26,8 @@ const EXCERPT_PREFIX_CHARS: usize = 400;
 /// 1: posts; 2: author accounts (`users`) and the author index. Columns an older blog can
 /// live with (it never names them, and their defaults are what it means) are added by
 /// [`upgrade`] without a new version, so a rollback to the previous release still opens the
-/// file: `format` (docs/blog.md, "Plain text and Markdown").
+/// file: `format` (docs/blog.md, "Plain text and Markdown") and `revision` ("Concurrent
+/// edits").
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS posts (
     content   TEXT NOT NULL,
     timestamp TEXT NOT NULL,
     format    TEXT NOT NULL DEFAULT 'markdown',
+    revision  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (post_id, author)
 );
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (timestamp, post_id, author);
@@ -287,12 +289,30 @@ impl Inner {
 /// written by this blog, so all of them stay Markdown (the column's default, which is also
 /// what an older blog's inserts get during a rollout).
 fn upgrade(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    let has_format = tx
-        .prepare("SELECT 1 FROM pragma_table_info('posts') WHERE name = 'format'")?
-        .exists([])?;
-    if !has_format {
-        tx.execute_batch("ALTER TABLE posts ADD COLUMN format TEXT NOT NULL DEFAULT 'markdown';")?;
+    for (column, definition) in [
+        ("format", "TEXT NOT NULL DEFAULT 'markdown'"),
+        ("revision", "INTEGER NOT NULL DEFAULT 0"),
+    ] {
+        let present = tx
+            .prepare("SELECT 1 FROM pragma_table_info('posts') WHERE name = ?1")?
+            .exists([column])?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE posts ADD COLUMN {column} {definition};"
+            ))?;
+        }
     }
+    // Every change of a post's text counts, whoever makes it: a blog of the previous release
+    // (during a rollout) updates title and content without knowing the column.
+    tx.execute_batch(
+        "CREATE TRIGGER IF NOT EXISTS posts_revision
+         AFTER UPDATE OF title, content, format ON posts
+         WHEN NEW.revision = OLD.revision
+         BEGIN
+             UPDATE posts SET revision = OLD.revision + 1
+             WHERE post_id = NEW.post_id AND author = NEW.author;
+         END;",
+    )?;
     Ok(())
 }
 
@@ -439,7 +459,7 @@ impl PostStore for SqliteStore {
     async fn versions(&self, id: &PostId) -> Result<Vec<Post>, StoreError> {
         let mut posts = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT post_id, author, title, content, timestamp, format FROM posts
+                "SELECT post_id, author, title, content, timestamp, format, revision FROM posts
                  WHERE post_id = ?1",
             )?;
             stmt.query_map([id.as_str()], |row| {
@@ -450,6 +470,7 @@ impl PostStore for SqliteStore {
                     content: row.get(3)?,
                     timestamp: Some(Timestamp::from_stored(row.get::<_, String>(4)?)),
                     format: Format::from_marker(row.get_ref(5)?.as_str().ok()),
+                    revision: u64::try_from(row.get::<_, i64>(6)?).unwrap_or(0),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -501,21 +522,37 @@ impl PostStore for SqliteStore {
             edit.content.as_str().to_string(),
             edit.format.marker(),
         );
+        let expected = edit.expected.and_then(|r| i64::try_from(r).ok());
         self.write(move |tx| {
+            // The trigger `posts_revision` adds 1 to the revision.
             let changed = tx
                 .prepare_cached(
                     "UPDATE posts SET title = ?3, content = ?4, format = ?5
-                     WHERE post_id = ?1 AND author = ?2",
+                     WHERE post_id = ?1 AND author = ?2 AND (?6 IS NULL OR revision = ?6)",
                 )
                 .and_then(|mut stmt| {
-                    stmt.execute(params![key.id.as_str(), key.author, title, content, format])
+                    stmt.execute(params![
+                        key.id.as_str(),
+                        key.author,
+                        title,
+                        content,
+                        format,
+                        expected
+                    ])
                 })
                 .map_err(backend)?;
-            if changed == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
+            if changed > 0 {
+                return Ok(());
             }
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM posts WHERE post_id = ?1 AND author = ?2")
+                .and_then(|mut stmt| stmt.exists(params![key.id.as_str(), key.author]))
+                .map_err(backend)?;
+            Err(if exists {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            })
         })
         .await
     }
@@ -570,6 +607,7 @@ mod tests {
             content: format!("content {n}"),
             timestamp: Some(Timestamp::parse(ts).expect("valid timestamp")),
             format: Format::Markdown,
+            revision: 0,
         }
     }
 
@@ -584,14 +622,44 @@ mod tests {
             title: Title::parse("new", FieldLimits::default()).expect("valid"),
             content: Content::parse("body", FieldLimits::default()).expect("valid"),
             format: Format::Markdown,
+            expected: Some(0),
         };
         store.update(&p.key(), &edit).await.expect("update");
+        // A second save from the same revision lost the race: a conflict, nothing written.
+        let stale = Edit {
+            title: Title::parse("stale", FieldLimits::default()).expect("valid"),
+            ..edit.clone()
+        };
+        assert!(matches!(
+            store.update(&p.key(), &stale).await,
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(store.versions(&p.id).await.expect("read")[0].revision, 1);
+        // Another process of the previous release edits without knowing revisions: it counts.
+        store
+            .read(|c| {
+                c.execute(
+                    "UPDATE posts SET title = 'old blog' WHERE post_id = ?1",
+                    [p.id.as_str()],
+                )
+            })
+            .expect("an older blog's edit");
+        assert_eq!(store.versions(&p.id).await.expect("read")[0].revision, 2);
+        let edit = edit.from_revision(Some(2));
         let mut other = p.key();
         other.author = "someone else".into();
         assert!(matches!(
             store.update(&other, &edit).await,
             Err(StoreError::NotFound)
         ));
+        assert_eq!(
+            store.versions(&p.id).await.expect("read")[0].title,
+            "old blog"
+        );
+        store
+            .update(&p.key(), &edit)
+            .await
+            .expect("update from revision 2");
         assert_eq!(store.versions(&p.id).await.expect("read")[0].title, "new");
         store.delete(&p.key()).await.expect("delete");
         assert!(matches!(

@@ -141,6 +141,8 @@ pub struct FormView<'a> {
     pub content: &'a str,
     /// The "Markdown" box of a plain-text post's edit form, ticked or not; `None`: no box.
     pub markdown_choice: Option<bool>,
+    /// On an edit, the revision the form saves over (docs/blog.md, "Concurrent edits").
+    pub revision: Option<u64>,
     pub errors: FieldErrors,
     pub csrf: String,
     pub notes: Vec<String>,
@@ -206,6 +208,8 @@ pub struct Draft {
     pub draft_content: String,
     /// The edit form's Markdown box, when the form had one: `on` ticked, `off` not.
     pub draft_markdown: Option<String>,
+    /// The revision the edit started from.
+    pub draft_revision: Option<String>,
 }
 
 impl Draft {

@@ -248,6 +248,7 @@ impl Blog {
             content: format!("Body of post {n}"),
             timestamp: Some(Timestamp::parse(ts).expect("timestamp")),
             format: blog::domain::Format::Markdown,
+            revision: 0,
         };
         self.store.create(&post).await.expect("create");
         post

@@ -407,6 +407,7 @@ async fn a_plain_text_post_shows_its_markup_as_text() {
         content: "Use <b>x</b> for bold.\n# not a heading\n*not emphasis*".into(),
         timestamp: Some(Timestamp::now()),
         format: Format::Plain,
+        revision: 0,
     };
     blog::store::sqlite::SqliteStore::open(&db)
         .expect("open")

@@ -644,6 +644,7 @@ fn the_index_pages_with_a_cursor() {
             },
             timestamp: Some(Timestamp::parse(&format!("2026-03-01T12:00:{n:02}")).expect("ts")),
             format: blog::domain::Format::Markdown,
+            revision: 0,
         };
         rt.block_on(store.create(&post)).expect("create");
     }
@@ -999,4 +1000,59 @@ fn seed_posts_stay_plain_text_on_every_page() {
             .body
             .contains("<strong>seed</strong>")
     );
+}
+
+/// Issue 27, item 15: an edit is a conditional write on the revision it started from. The
+/// second of two edits from one revision is a conflict and writes nothing; a seed item (no
+/// `revision`) counts as revision 0; a deleted item is still "not found".
+#[test]
+fn concurrent_edits_are_conflicts_on_dynamodb() {
+    use blog::domain::{Edit, Format, PostKey};
+    let moto = MotoServer::start().expect("moto");
+    let rt = runtime();
+    let client = Client::new(&rt.block_on(moto.sdk_config()));
+    let table = "Posts";
+    rt.block_on(create_indexed_table(&client, table));
+    let id = rt.block_on(seed_create(
+        &client,
+        table,
+        "Seed",
+        "Vishal",
+        "from Flask",
+        "2026-11-28T05:32:51",
+    ));
+    let store = rt
+        .block_on(DynamoStore::open(client.clone(), table))
+        .expect("open");
+    let key = PostKey {
+        id: PostId::parse(&id).expect("id"),
+        author: "Vishal".into(),
+    };
+    let edit = |title: &str, revision: u64| {
+        Edit::parse_as(title, "text", Format::Plain, store.limits())
+            .expect("valid")
+            .from_revision(Some(revision))
+    };
+    rt.block_on(store.update(&key, &edit("first", 0)))
+        .expect("the seed's item is at revision 0");
+    let stale = rt.block_on(store.update(&key, &edit("second", 0)));
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let item = rt
+        .block_on(raw_item(&client, table, &id, "Vishal"))
+        .expect("item");
+    assert_eq!(text(&item, "title"), "first", "the conflict wrote nothing");
+    assert_eq!(item.get("revision"), Some(&AttributeValue::N("1".into())));
+    rt.block_on(store.update(&key, &edit("third", 1)))
+        .expect("from the current revision");
+    let versions = rt.block_on(store.versions(&key.id)).expect("read");
+    assert_eq!(
+        (versions[0].title.as_str(), versions[0].revision),
+        ("third", 2)
+    );
+    let gone = PostKey {
+        id: PostId::generate(),
+        author: "Nobody".into(),
+    };
+    let missing = rt.block_on(store.update(&gone, &edit("x", 0)));
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }

@@ -12,6 +12,16 @@ use crate::domain::{Format, Post, PostId, PostKey, PostSummary, Timestamp};
 
 /// The marker attribute: `markdown` on the blog's own posts, absent on the seed's.
 pub const FORMAT_ATTR: &str = "format";
+/// How many times the blog changed the item (N); absent means 0 (docs/blog.md, "Concurrent
+/// edits").
+pub const REVISION_ATTR: &str = "revision";
+
+fn revision_of(item: &Item) -> u64 {
+    match item.get(REVISION_ATTR) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
 use crate::store::{Cursor, StoreError};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -105,6 +115,7 @@ pub fn from_item(item: &Item) -> Result<Post, StoreError> {
         content: get(item, "content").unwrap_or_default().to_string(),
         timestamp: get(item, TIMESTAMP_ATTR).map(Timestamp::from_stored),
         format: format_of(item),
+        revision: revision_of(item),
     })
 }
 

@@ -183,12 +183,20 @@ impl PostStore for DynamoStore {
 
     async fn update(&self, key: &PostKey, edit: &Edit) -> Result<(), StoreError> {
         // Also files a legacy item into the listing index, as the backfill would. A plain-text
-        // item stays without the Markdown marker unless the edit chose Markdown.
+        // item stays without the Markdown marker unless the edit chose Markdown. The revision
+        // goes up by one, on the condition that it is the one the edit started from.
         let set = "SET title = :title, content = :content, #feed = :feed, \
                    #ts = if_not_exists(#ts, :now)";
         let expression = match edit.format {
-            Format::Markdown => format!("{set}, #fmt = :markdown"),
-            Format::Plain => format!("{set} REMOVE #fmt"),
+            Format::Markdown => format!("{set}, #fmt = :markdown ADD #rev :one"),
+            Format::Plain => format!("{set} REMOVE #fmt ADD #rev :one"),
+        };
+        let condition = match edit.expected {
+            None => "attribute_exists(post_id)",
+            Some(0) => {
+                "attribute_exists(post_id) AND (attribute_not_exists(#rev) OR #rev = :expected)"
+            }
+            Some(_) => "attribute_exists(post_id) AND #rev = :expected",
         };
         let mut update = self
             .client
@@ -196,15 +204,21 @@ impl PostStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(item::key(key)))
             .update_expression(expression)
-            .condition_expression("attribute_exists(post_id)")
-            .expression_attribute_names("#fmt", item::FORMAT_ATTR);
+            .condition_expression(condition)
+            .expression_attribute_names("#fmt", item::FORMAT_ATTR)
+            .expression_attribute_names("#rev", item::REVISION_ATTR)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
         if edit.format == Format::Markdown {
             update = update.expression_attribute_values(
                 ":markdown",
                 AttributeValue::S(Format::MARKDOWN.into()),
             );
         }
-        update
+        if let Some(expected) = edit.expected {
+            update = update
+                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()));
+        }
+        let sent = update
             .expression_attribute_names("#feed", FEED_ATTR)
             .expression_attribute_names("#ts", TIMESTAMP_ATTR)
             .expression_attribute_values(":title", AttributeValue::S(edit.title.as_str().into()))
@@ -218,17 +232,31 @@ impl PostStore for DynamoStore {
                 AttributeValue::S(Timestamp::now().as_str().into()),
             )
             .send()
-            .await
-            .map_err(|e| {
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception())
-                {
-                    StoreError::NotFound
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                // Gone, or changed since the edit began: a read tells which.
+                let found = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .set_key(Some(item::key(key)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| call_failed("GetItem", e))?;
+                Err(if found.item().is_some() {
+                    StoreError::Conflict
                 } else {
-                    rejected_or_failed("UpdateItem", e)
-                }
-            })?;
-        Ok(())
+                    StoreError::NotFound
+                })
+            }
+            Err(e) => Err(rejected_or_failed("UpdateItem", e)),
+        }
     }
 
     async fn delete(&self, key: &PostKey) -> Result<(), StoreError> {

@@ -44,6 +44,7 @@ pub struct LoginForm {
     draft_title: String,
     draft_content: String,
     draft_markdown: Option<String>,
+    draft_revision: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +151,7 @@ pub async fn login(
         draft_title: form.draft_title.clone(),
         draft_content: form.draft_content.clone(),
         draft_markdown: form.draft_markdown.clone(),
+        draft_revision: form.draft_revision.clone(),
     };
     let again = |status: StatusCode, error: String| {
         let login = LoginPage {

@@ -38,6 +38,8 @@ pub struct PostForm {
     markdown: Option<String>,
     /// Set by a form that offered the box (an unticked box sends nothing).
     plain: Option<String>,
+    /// On an edit, the post's revision when the form was shown.
+    revision: Option<String>,
     csrf_token: String,
 }
 
@@ -49,6 +51,13 @@ impl PostForm {
     /// The box as the form had it: `None` when it had none.
     fn markdown_choice(&self) -> Option<bool> {
         self.plain.is_some().then(|| self.markdown_ticked())
+    }
+
+    /// The revision the edit started from; one that is not a number matches none.
+    fn revision(&self) -> Option<u64> {
+        self.revision
+            .as_deref()
+            .map(|r| r.trim().parse().unwrap_or(u64::MAX))
     }
 }
 
@@ -106,6 +115,12 @@ fn store_failure(e: StoreError) -> Result<(StatusCode, FieldErrors), AppError> {
             (StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN.to_string())
         }
         StoreError::NotFound => return Err(AppError::NotFound),
+        StoreError::Conflict => (
+            StatusCode::CONFLICT,
+            "Someone else saved this post meanwhile, so nothing was saved. Your text is still \
+             here."
+                .to_string(),
+        ),
     };
     Ok((status, form_error(&message)))
 }
@@ -213,6 +228,8 @@ pub(crate) struct FormDraft<'a> {
     /// On an edit of a plain-text post, whether the Markdown box is ticked; `None` for the
     /// blog's own Markdown posts and new ones (no box).
     pub markdown_choice: Option<bool>,
+    /// On an edit, the revision the form saves over.
+    pub revision: Option<u64>,
 }
 
 /// Renders the post form for `me`, with a token bound to their session.
@@ -241,6 +258,7 @@ pub(crate) fn form_page(
         author: draft.author,
         content: &content,
         markdown_choice: draft.markdown_choice,
+        revision: draft.revision,
         errors,
         csrf: me.csrf.clone(),
         notes: limit_notes(state.store.limits()),
@@ -268,6 +286,10 @@ pub(crate) fn resume(state: &AppState, me: &SignedIn, draft: &Draft) -> Result<R
         content: &draft.draft_content,
         cancel_href: id.as_ref().map_or("/".into(), |id| format!("/posts/{id}")),
         markdown_choice: draft.draft_markdown.as_deref().map(|ticked| ticked == "on"),
+        revision: draft
+            .draft_revision
+            .as_deref()
+            .map(|r| r.parse().unwrap_or(u64::MAX)),
     };
     form_page(
         state,
@@ -316,6 +338,7 @@ fn sign_in_to_keep(
         draft_markdown: form
             .markdown_choice()
             .map(|ticked| if ticked { "on" } else { "off" }.to_string()),
+        draft_revision: form.revision.clone(),
     };
     login_page(
         state,
@@ -363,6 +386,7 @@ pub async fn new_form(
         content: "",
         cancel_href: "/".into(),
         markdown_choice: None,
+        revision: None,
     };
     form_page(
         &state,
@@ -392,6 +416,7 @@ pub async fn create(
             content: &form.content,
             cancel_href: "/".into(),
             markdown_choice: None,
+            revision: None,
         };
         form_page(&state, me, status, draft, errors, None)
     };
@@ -435,6 +460,7 @@ pub async fn edit_form(
         content: &post.content,
         cancel_href: pages::post_href(post, "", versions.len() > 1),
         markdown_choice: post.format.is_plain().then_some(false),
+        revision: Some(post.revision),
     };
     form_page(
         &state,
@@ -458,8 +484,13 @@ pub async fn update(
     let Some(me) = ctx.viewer.signed_in() else {
         return sign_in_to_keep(&state, &ctx, &headers, format!("/posts/{id}/edit"), &form);
     };
-    // The Markdown box comes back as it was sent, on a form that had it: a plain-text post's.
-    let again = |status: StatusCode, author: &str, plain: bool, errors: FieldErrors| {
+    // The Markdown box comes back as it was sent, on a form that had it: a plain-text post's;
+    // the revision too, but after a conflict, the one the post is at now.
+    let again_at = |status: StatusCode,
+                    author: &str,
+                    plain: bool,
+                    errors: FieldErrors,
+                    revision: Option<u64>| {
         let draft = FormDraft {
             id: Some(&id),
             title: &form.title,
@@ -467,8 +498,12 @@ pub async fn update(
             content: &form.content,
             cancel_href: format!("/posts/{id}"),
             markdown_choice: plain.then_some(form.markdown_ticked()),
+            revision,
         };
         form_page(&state, me, status, draft, errors, None)
+    };
+    let again = |status: StatusCode, author: &str, plain: bool, errors: FieldErrors| {
+        again_at(status, author, plain, errors, form.revision())
     };
     if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
         let plain = form.plain.is_some();
@@ -512,7 +547,7 @@ pub async fn update(
         Format::Markdown
     };
     let edit = match Edit::parse_as(&form.title, &form.content, format, state.store.limits()) {
-        Ok(edit) => edit,
+        Ok(edit) => edit.from_revision(form.revision()),
         Err(errors) => {
             return again(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -525,6 +560,33 @@ pub async fn update(
     match state.store.update(&current.key(), &edit).await {
         Ok(()) => {
             Ok(Redirect::to(&pages::post_href(current, "", versions.len() > 1)).into_response())
+        }
+        Err(StoreError::Conflict) => {
+            // Someone saved the post since this form was shown: nothing is written, the author
+            // gets their text back, and the form now saves over the version that won.
+            let now = state.store.versions(&id).await?;
+            let at = now
+                .iter()
+                .find(|p| p.author == current.author)
+                .ok_or(AppError::NotFound)?;
+            let message = format!(
+                "Someone else saved this post after you opened it, so your changes were not saved \
+                 (nothing of theirs was lost either). Your text is below as you left it. Open \
+                 the post in another tab to see theirs, then save here again: that replaces \
+                 their version with this one.{}",
+                if at.title == form.title.trim() {
+                    ""
+                } else {
+                    " Their title is shown on the post."
+                }
+            );
+            again_at(
+                StatusCode::CONFLICT,
+                &current.author,
+                plain,
+                form_error(&message),
+                Some(at.revision),
+            )
         }
         Err(e) => {
             let (status, errors) = store_failure(e)?;
