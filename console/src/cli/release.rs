@@ -191,13 +191,45 @@ impl Lines {
 /// one or stop.
 pub const NO_DEADLINE: &str = "this command waits with no deadline until the release is resumed or ends: `bluegreen resume` goes on (`bluegreen --accept-unmeasured resume` when it lacks traffic), `abort` ends it; Ctrl-C stops waiting and leaves the release as it is; `release --until paused` returns at a pause (exit 7), `bluegreen wait --release --timeout SECONDS` waits with a deadline";
 
+/// `line`, and for a pause met by a command that waits through it, what [`NO_DEADLINE`] says.
+fn waiting_line(mut line: String, note: &Note, waits_through_pauses: bool) -> String {
+    if waits_through_pauses && matches!(note, Note::Paused { .. }) {
+        line.push_str(" — ");
+        line.push_str(NO_DEADLINE);
+    }
+    line
+}
+
+#[cfg(test)]
+#[test]
+fn a_pause_met_by_a_command_that_waits_says_it_has_no_deadline_and_how_to_give_one() {
+    let paused = Note::Paused {
+        reason: "too few requests".into(),
+    };
+    let said = waiting_line("paused: too few requests".into(), &paused, true);
+    for part in [
+        "no deadline",
+        "--until paused",
+        "--timeout SECONDS",
+        "Ctrl-C",
+        "resume",
+    ] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+    assert_eq!(
+        waiting_line("paused: x".into(), &paused, false),
+        "paused: x"
+    );
+    assert_eq!(
+        waiting_line("resumed".into(), &Note::Resumed, true),
+        "resumed"
+    );
+}
+
 impl Observer for Lines {
     fn note(&self, r: &Release, note: &Note) {
-        if let Some(mut line) = line(r, note) {
-            if self.waits_through_pauses && matches!(note, Note::Paused { .. }) {
-                line.push_str(" — ");
-                line.push_str(NO_DEADLINE);
-            }
+        if let Some(line) = line(r, note) {
+            let line = waiting_line(line, note, self.waits_through_pauses);
             self.progress.line(&line);
             self.progress
                 .set(&format!("{} of {} to {}", r.id, r.tag, r.canary), &line);

@@ -400,7 +400,19 @@ pub fn finished_bake(b: &Bake) -> String {
 }
 
 pub fn rollback(r: &RollbackReport) -> String {
+    if r.unchanged {
+        return format!(
+            "nothing to roll back: {} is stable with all traffic ({}), and no bake or release is pending; nothing was written, and the deploy lock was left as it is",
+            r.target, r.change.desired
+        );
+    }
     let mut out = weight_change(&format!("rolled back to {}", r.target), &r.change);
+    if let Some(id) = &r.ended_release {
+        let _ = write!(
+            out,
+            "\nrelease {id} ended (aborted by this rollback): it takes no further step"
+        );
+    }
     if let Some(p) = &r.taken_over_from {
         let _ = write!(
             out,

@@ -2,13 +2,15 @@
 //! or slow) cannot take the daemon's every file descriptor: the health checks, the tasks it
 //! starts and the control socket keep theirs.
 //!
-//! At the bound, a new connection closes the oldest idle ones (no request being served:
+//! At the bound, a new connection closes the ones idle longest (no request being served:
 //! waiting for a head, or still sending a body), as nginx reuses its keep-alive
-//! connections under pressure; when every connection is serving a request, it waits a
-//! moment for one to end and is closed otherwise.
+//! connections under pressure: a flood's connections that never sent a request go first, a
+//! reader's keep-alive connection, idle a moment between its requests, last. When every
+//! connection is serving a request, a new one waits a moment for one to end and is closed
+//! otherwise.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,15 +69,25 @@ pub fn nofile() -> u64 {
 }
 
 /// One client connection as its listener's slots see it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Conn {
     /// Requests of this connection being served by a target (or answered by the proxy).
     serving: AtomicUsize,
+    /// When it was accepted or last finished serving a request.
+    idle_since: AtomicI64,
     /// Cancelled to close the connection.
     pub close: CancellationToken,
 }
 
 impl Conn {
+    fn new() -> Self {
+        Conn {
+            serving: AtomicUsize::new(0),
+            idle_since: AtomicI64::new(crate::clock::now_millis()),
+            close: CancellationToken::new(),
+        }
+    }
+
     /// Marks a request as being served until the guard is dropped.
     pub fn serving(self: &Arc<Self>) -> Serving {
         self.serving.fetch_add(1, Ordering::Relaxed);
@@ -93,6 +105,9 @@ pub struct Serving(Arc<Conn>);
 
 impl Drop for Serving {
     fn drop(&mut self) {
+        self.0
+            .idle_since
+            .store(crate::clock::now_millis(), Ordering::Relaxed);
         self.0.serving.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -157,7 +172,7 @@ impl Slots {
             }
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn::default());
+        let conn = Arc::new(Conn::new());
         self.lock().insert(id, conn.clone());
         Some(Slot {
             slots: self.clone(),
@@ -167,17 +182,25 @@ impl Slots {
         })
     }
 
-    /// Closes the oldest idle connections, a batch at a time.
+    /// Closes the connections idle longest, a batch at a time.
     fn evict_idle(&self) {
         let open = self.lock();
-        let mut closed = 0;
-        for conn in open.values() {
-            if closed == EVICT_BATCH {
-                break;
+        // The batch idle longest: a heap of the most recent idle times seen, at most a
+        // batch long, whose top is dropped for each connection idle longer.
+        let mut longest: BinaryHeap<(i64, u64)> = BinaryHeap::with_capacity(EVICT_BATCH + 1);
+        for (id, conn) in open.iter() {
+            if !conn.idle() || conn.close.is_cancelled() {
+                continue;
             }
-            if conn.idle() && !conn.close.is_cancelled() {
+            longest.push((conn.idle_since.load(Ordering::Relaxed), *id));
+            if longest.len() > EVICT_BATCH {
+                longest.pop();
+            }
+        }
+        let closed = longest.len();
+        for (_, id) in longest {
+            if let Some(conn) = open.get(&id) {
                 conn.close.cancel();
-                closed += 1;
             }
         }
         self.evicted.fetch_add(closed as u64, Ordering::Relaxed);
@@ -219,6 +242,8 @@ mod tests {
         let b = slots.acquire().await.expect("b");
         let c = slots.acquire().await.expect("c");
         let _busy = a.conn.serving();
+        // b has been idle longest (since it connected); c just finished a request.
+        b.conn.idle_since.store(0, Ordering::Relaxed);
         // The connections' tasks drop their slot once told to close.
         let (bc, cc) = (b.conn.clone(), c.conn.clone());
         let waiter = tokio::spawn({
@@ -237,6 +262,29 @@ mod tests {
         assert_eq!(waiter.await.expect("join"), Some(3));
         drop(c);
         assert_eq!(slots.pressure(), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn a_readers_connection_idle_a_moment_outlives_a_floods() {
+        let n = EVICT_BATCH + 8;
+        let slots = Slots::new(n);
+        let mut open = Vec::new();
+        for _ in 0..n {
+            open.push(slots.acquire().await.expect("slot"));
+        }
+        // The first connection is a reader's: it just finished a request. The others
+        // connected (a moment earlier) and sent nothing.
+        for s in &open[1..] {
+            s.conn.idle_since.store(1, Ordering::Relaxed);
+        }
+        drop(open[0].conn.serving());
+        slots.evict_idle();
+        let closed = open.iter().filter(|s| s.conn.close.is_cancelled()).count();
+        assert_eq!(closed, EVICT_BATCH);
+        assert!(
+            !open[0].conn.close.is_cancelled(),
+            "the reader's stays open"
+        );
     }
 
     #[tokio::test]
