@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use blog::domain::Format;
 use blog::domain::input::{CONTENT_MAX_BYTES, Content, FieldLimits};
 use blog::domain::markdown;
 
@@ -53,17 +54,42 @@ fn main() {
         ("&#1; entities", fill("&#1;", size)),
         ("plain words", fill("word ", size)),
     ];
+    let mut worst: Option<(&str, Duration)> = None;
     for (name, text) in &cases {
-        let checked = Content::parse(text, FieldLimits::default());
+        let started = Instant::now();
+        let checked = Content::parse_as(text, Format::Markdown, FieldLimits::default());
+        let check = started.elapsed();
         let (took, len) = timed(|| markdown::to_html(text).len());
+        if checked.is_ok() && worst.is_none_or(|(_, w)| took > w) {
+            worst = Some((name, took));
+        }
         println!(
-            "{name:>20}: {:>6} bytes, rendered in {:>9.1} ms to {len} bytes; on save: {}",
+            "{name:>20}: {:>6} bytes, checked in {:>7.1} ms, rendered in {:>7.1} ms to {len} \
+             bytes; on save: {}",
             text.len(),
+            check.as_secs_f64() * 1e3,
             took.as_secs_f64() * 1e3,
             match checked {
                 Ok(_) => "accepted".to_string(),
-                Err(e) => format!("refused ({})", e.chars().take(60).collect::<String>()),
+                Err(e) => format!("refused ({})", e.chars().take(50).collect::<String>()),
             }
+        );
+    }
+    // Nested as deep as allowed, all the way through.
+    let unit = format!("{}x\n", ">".repeat(markdown::MAX_NESTING - 1));
+    let deepest = fill(&unit, size);
+    assert!(Content::parse_as(&deepest, Format::Markdown, FieldLimits::default()).is_ok());
+    let (took, len) = timed(|| markdown::to_html(&deepest).len());
+    println!(
+        "{:>20}: {} bytes rendered in {:.1} ms to {len} bytes",
+        format!("{} levels of >", markdown::MAX_NESTING - 1),
+        deepest.len(),
+        took.as_secs_f64() * 1e3
+    );
+    if let Some((name, took)) = worst {
+        println!(
+            "the slowest post accepted: {name}, {:.1} ms",
+            took.as_secs_f64() * 1e3
         );
     }
 }

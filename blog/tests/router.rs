@@ -1113,3 +1113,45 @@ async fn a_second_concurrent_edit_is_a_conflict_with_the_text_back() {
         .expect("read")[0];
     assert_eq!(stored.content, "Ann's words & more");
 }
+
+/// Issue 27, item 2: a post nested deeper than the blog can render cheaply is refused on save
+/// with the author's text back; one saved before the bound is shown as plain text.
+#[tokio::test]
+async fn deeply_nested_markdown_is_refused_on_save_and_shown_plain_if_old() {
+    let mut b = blog().await;
+    b.sign_in("Ann").await;
+    let token = b.get("/posts/new").await.csrf_field();
+    let deep = format!("intro\n\n{}deep", ">".repeat(40_000));
+    let r = b.submit("Deep", &deep, &token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("more than 32 levels deep (at line 3)"),
+        "{}",
+        &r.body[..2000.min(r.body.len())]
+    );
+    assert!(
+        r.body
+            .contains(&format!("intro\n\n{}", "&#62;".repeat(100))),
+        "the text comes back"
+    );
+    // Written before the bound (straight into the store): plain text, not 40,000 quotes.
+    let old = Post {
+        id: PostId::generate(),
+        author: "Ann".into(),
+        title: "Old and deep".into(),
+        content: deep.clone(),
+        timestamp: Some(Timestamp::now()),
+        format: blog::domain::Format::Markdown,
+        revision: 0,
+    };
+    b.store.create(&old).await.expect("create");
+    let page = b.get(&format!("/posts/{}", old.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = post_body(&page.body);
+    assert!(
+        body.contains("<p class=\"plain-text\">intro<br>\n<br>\n&gt;&gt;&gt;")
+            && !body.contains("<blockquote"),
+        "{}",
+        &body[..300.min(body.len())]
+    );
+}
