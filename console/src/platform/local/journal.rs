@@ -18,7 +18,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -168,75 +168,153 @@ impl JournalFile {
     /// matching entries are kept.
     pub fn read(&self, q: &Query) -> std::io::Result<(Vec<Entry>, usize)> {
         let _turn = self.read_turn();
-        let mut file = match open_regular(&self.path, OpenOptions::new().read(true)) {
+        let file = match open_regular(&self.path, OpenOptions::new().read(true)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
             Err(e) => return Err(e),
         };
         let len = file.metadata()?.len();
         let start = len.saturating_sub(READ_WINDOW);
-        file.seek(SeekFrom::Start(start))?;
-        let mut reader = BufReader::with_capacity(64 * 1024, file.take(len - start));
         let limit = q.limit.clamp(1, journal::MAX_ENTRIES);
         let mut newest: BinaryHeap<Reverse<ById>> = BinaryHeap::with_capacity(limit.min(1024));
-        let mut line = Vec::new();
         let mut skipped = 0;
-        // Started mid-file: the first line is a fragment of an older entry.
-        let mut fragment = start > 0;
-        loop {
-            line.clear();
-            let n = read_line_bounded(&mut reader, &mut line)?;
-            if n == 0 {
-                break;
-            }
-            if std::mem::take(&mut fragment) {
-                continue;
-            }
-            let (entries, bad) = match std::str::from_utf8(&line) {
-                Ok(text) => journal::parse_lines(text),
-                Err(_) => journal::parse_lines(&String::from_utf8_lossy(&line)),
+        // Newest first: once the heap holds the newest `limit`, an older line costs only the
+        // read of its id, not a whole entry.
+        lines_backwards(&file, start, len, |line| {
+            let Some(line) = line.filter(|l| l.len() <= journal::MAX_LINE) else {
+                skipped += 1;
+                return;
             };
-            skipped += bad;
-            for e in entries.into_iter().filter(|e| q.matches(e)) {
-                if newest.len() < limit {
-                    newest.push(Reverse(ById(e)));
-                } else if newest
+            // An entry as this program writes it starts with its id: with the heap full and
+            // no filter, an older one is passed over without parsing.
+            if newest.len() == limit
+                && q.since.is_none()
+                && q.release.is_none()
+                && let (Some(id), Some(Reverse(oldest))) = (leading_id(line), newest.peek())
+                && id <= oldest.0.id.as_bytes()
+            {
+                return;
+            }
+            let Ok(head) = serde_json::from_slice::<Head>(line) else {
+                skipped += 1;
+                return;
+            };
+            let wanted = q.since.is_none_or(|s| head.at >= s)
+                && q.release
+                    .as_ref()
+                    .is_none_or(|id| head.release.as_ref().is_some_and(|r| &r.id == id));
+            let newer = newest.len() < limit
+                || newest
                     .peek()
-                    .is_some_and(|Reverse(oldest)| e.id > oldest.0.id)
-                {
-                    newest.pop();
+                    .is_some_and(|Reverse(oldest)| head.id > oldest.0.id);
+            if !(wanted && newer) {
+                return;
+            }
+            match serde_json::from_slice::<Entry>(line) {
+                Ok(e) => {
+                    if newest.len() == limit {
+                        newest.pop();
+                    }
                     newest.push(Reverse(ById(e)));
                 }
+                Err(_) => skipped += 1,
             }
-        }
+        })?;
         let mut out: Vec<Entry> = newest.into_iter().map(|Reverse(ById(e))| e).collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((out, skipped))
     }
 }
 
-/// Reads one line (with its newline) into `line`, keeping at most [`journal::MAX_LINE`] + 1
-/// bytes of it (a longer one is then skipped as damaged, whatever its length); returns the
-/// bytes consumed, 0 at the end.
-fn read_line_bounded(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
-    let mut consumed = 0;
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(consumed);
+/// The id of a line written by [`journal::to_line`] (`{"v":1,"id":"…"`), if it starts so.
+fn leading_id(line: &[u8]) -> Option<&[u8]> {
+    let mut rest = line.strip_prefix(b"{")?;
+    if let Some(v) = rest.strip_prefix(br#""v":"#) {
+        let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+        rest = v[digits..].strip_prefix(b",")?;
+    }
+    let rest = rest.strip_prefix(br#""id":""#)?;
+    let end = rest.iter().position(|b| *b == b'"' || *b == b'\\')?;
+    (rest[end] == b'"').then(|| &rest[..end])
+}
+
+#[cfg(test)]
+#[test]
+fn the_leading_id_is_read_from_a_written_line_only() {
+    let op = crate::rollout::Operator::new("a", "h").expect("valid");
+    let e = Entry::new(5, 7, op, "shift");
+    let line = journal::to_line(&e).expect("json");
+    assert_eq!(leading_id(line.as_bytes()), Some(e.id.as_bytes()));
+    assert_eq!(leading_id(br#"{"id":"x\"y","v":1}"#), None);
+    assert_eq!(leading_id(br#"{"at":1,"id":"z"}"#), None);
+}
+
+/// What a read needs of an entry to tell whether it wants it.
+#[derive(serde::Deserialize)]
+struct Head {
+    id: String,
+    at: i64,
+    #[serde(default)]
+    release: Option<journal::ReleaseRef>,
+}
+
+/// Calls `each` with the lines of `file` between `start` and `len`, the last first, read in
+/// blocks from the end (`None` for a line longer than [`journal::MAX_LINE`], whose bytes are
+/// not kept). Blank lines are left out; when `start` is not the file's start, the first line
+/// is a fragment of an older entry and is left out too.
+fn lines_backwards(
+    file: &File,
+    start: u64,
+    len: u64,
+    mut each: impl FnMut(Option<&[u8]>),
+) -> std::io::Result<()> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut pos = len;
+    let mut block = vec![0u8; BLOCK as usize];
+    // The end of a line whose start is not read yet, in order; `None` once it is too long.
+    let mut carry: Option<Vec<u8>> = Some(Vec::new());
+    let emit = |line: Option<&[u8]>, each: &mut dyn FnMut(Option<&[u8]>)| match line {
+        Some(l) if l.iter().all(u8::is_ascii_whitespace) => {}
+        other => each(other),
+    };
+    while pos > start {
+        let n = BLOCK.min(pos - start) as usize;
+        pos -= n as u64;
+        file.read_exact_at(&mut block[..n], pos)?;
+        let mut end = n;
+        for i in (0..n).rev() {
+            if block[i] != b'\n' {
+                continue;
+            }
+            match carry.take() {
+                Some(mut tail) => {
+                    let line: &[u8] = if tail.is_empty() {
+                        &block[i + 1..end]
+                    } else {
+                        tail.splice(0..0, block[i + 1..end].iter().copied());
+                        &tail
+                    };
+                    let long = line.len() > journal::MAX_LINE;
+                    emit((!long).then_some(line), &mut each);
+                }
+                None => emit(None, &mut each),
+            }
+            carry = Some(Vec::new());
+            end = i;
         }
-        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (buf.len(), false),
-        };
-        let room = (journal::MAX_LINE + 1).saturating_sub(line.len());
-        line.extend_from_slice(&buf[..take.min(room)]);
-        reader.consume(take);
-        consumed += take;
-        if done {
-            return Ok(consumed);
+        // What is left of the block starts a line that began earlier.
+        if let Some(tail) = carry.as_mut() {
+            if tail.len() + end > journal::MAX_LINE {
+                carry = None;
+            } else {
+                tail.splice(0..0, block[..end].iter().copied());
+            }
         }
     }
+    if start == 0 {
+        emit(carry.as_deref(), &mut each);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
