@@ -89,6 +89,7 @@ fn snapshot(weights: Weights, stable: Color, bake: Option<Bake>) -> Snapshot {
             color(Color::Green, "v2", "sha256:cccc3333dddd4444", 1, 2),
         ),
         api_calls: 10,
+        stale: Vec::new(),
     }
 }
 

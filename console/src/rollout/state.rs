@@ -18,6 +18,10 @@ pub struct Snapshot {
     pub colors: PerColor<ColorState>,
     /// API calls (AWS) or control requests (local) this refresh cost.
     pub api_calls: u32,
+    /// Parts kept from an earlier read because their own read failed, each with why
+    /// (`tasks (DescribeTasks …)`); only in a view's snapshot ([`crate::platform::Platform::snapshot_keeping`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<String>,
 }
 
 /// The production listener (and the test listener's target).

@@ -54,6 +54,7 @@ pub(crate) fn snap(
             color_state(Color::Green, green),
         ),
         api_calls: 0,
+        stale: Vec::new(),
     }
 }
 
