@@ -49,6 +49,8 @@ pub struct ReleaseSpec {
     pub options: ReleaseOptions,
     /// Who drives it: `user@host pid N` or `daemon`.
     pub driver: String,
+    /// Go past what pre-flight found ([`release::preflight`]); needs a reason, journaled.
+    pub force: bool,
 }
 
 /// Something worth a line of output, with the release as it is now.
@@ -98,9 +100,23 @@ impl Ops {
         spec.plan
             .validate()
             .map_err(|e| PlatformError::Config(e.to_string()))?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
         let current = self.platform.release().await?;
+        // A stack with no record at rest: its live color is stable, recorded below.
+        let resting = super::adopt_resting(&mut snap);
         let canary = release::check_start(&snap, current.as_ref())?;
+        let alarms = if spec.plan.gates.alarms.is_empty() {
+            Vec::new()
+        } else {
+            self.platform.alarms(&spec.plan.gates.alarms).await?
+        };
+        let found = release::preflight(&snap, canary.other(), &alarms);
+        if let Err(refusal) = release::check_preflight(&found, spec.force, self.reason.as_deref()) {
+            let e = OpError::from(refusal);
+            self.journal_unstarted(journal::RELEASE_START, spec.tag.clone(), &e)
+                .await;
+            return Err(e);
+        }
         let now = now_millis();
         let id = format!("r{now}");
         // The driver's lease first: a release another engineer's lock refuses is never
@@ -109,6 +125,10 @@ impl Ops {
         if let Err(e) = self.lock_drive(&id, interval_ms).await {
             self.journal_unstarted(journal::RELEASE_START, spec.tag.clone(), &e)
                 .await;
+            return Err(e);
+        }
+        if let Err(e) = self.record_resting(resting).await {
+            self.lock_drive_done().await;
             return Err(e);
         }
         let r = Release {
@@ -140,6 +160,13 @@ impl Ops {
             return Err(e.into());
         }
         self.journal_release(&r, journal::RELEASE_START).await;
+        if !found.is_empty() {
+            let mut e = self
+                .in_release(&r.id, None)
+                .journal_entry(journal::RELEASE_FORCED);
+            e.message = Some(format!("forced past pre-flight: {}", found.join("; ")));
+            self.append_journal(e).await;
+        }
         Ok(r)
     }
 

@@ -426,7 +426,7 @@ async fn guard_refuses_traffic_to_a_color_without_healthy_targets() {
     run.expect_code(exit::REFUSED);
     assert!(
         run.stderr
-            .contains("green has 0 healthy target(s) but desired count 2"),
+            .contains("green has 0 healthy target(s) of its deployed revision but desired count 2"),
         "{}",
         run.stderr
     );
