@@ -2,7 +2,7 @@
 #
 # The blog image: a static (musl) release build of `blog` on a distroless base that has no shell, no
 # package manager and no compiler, running as the unprivileged uid 65532. About 2 MB of base plus the
-# binary (README.md, "The AWS delivery stack").
+# binary (docs/delivery.md, "Image size").
 #
 #   docker build --build-arg BLOG_VERSION=$(git rev-parse --short HEAD) -t blog .
 #   docker run -p 5000:5000 -e BLOG_STORE=dynamodb:BlogPosts -e BLOG_CSRF_SECRET=... blog

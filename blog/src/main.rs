@@ -264,6 +264,8 @@ async fn serve(cli: &Cli) -> anyhow::Result<ExitCode> {
             .unwrap_or(server::DEFAULT_MAX_CONNECTIONS),
         grace: Duration::from_secs(cli.shutdown_grace),
     };
+    // Half the slots may be reading bodies; the rest stay for readers (docs/blog.md).
+    let state = state.with_body_reads(limits.max_connections / 2);
     server::serve_with(
         listener,
         blog::web::app(state),

@@ -78,13 +78,20 @@ pub async fn run(
                     name.as_str()
                 )));
             }
+            // Not the same name in another case, width or script (`accounts::names`).
+            let existing = accounts.list().await?;
+            if let Some(why) = name.clashes_with(existing.iter().map(|a| a.name.as_str())) {
+                return Err(UserError::Name(why));
+            }
             let hash = passwords.hash(password()?).await?;
             accounts
                 .add(&Account {
                     name: name.as_str().to_string(),
                     password_hash: hash,
                     admin,
-                    session_epoch: 0,
+                    // Never an epoch an earlier account of this name had: its old cookies stay
+                    // ended.
+                    session_epoch: crate::accounts::first_epoch(),
                 })
                 .await?;
             Ok(format!(
@@ -131,6 +138,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::AccountStore;
     use crate::store::sqlite::SqliteStore;
 
     #[tokio::test]
@@ -205,14 +213,25 @@ mod tests {
         )
         .await
         .expect("passwd");
-        run(
-            &store,
-            &passwords,
-            UserCommand::Remove { name: "ann".into() },
-            pw,
-        )
-        .await
-        .expect("remove");
+        let epoch = async || {
+            store
+                .account("ann")
+                .await
+                .expect("read")
+                .expect("ann")
+                .session_epoch
+        };
+        let before = epoch().await;
+        let remove = || UserCommand::Remove { name: "ann".into() };
+        run(&store, &passwords, remove(), pw).await.expect("remove");
+        // Added again, the account's epoch is past every epoch the removed one had.
+        let readd = UserCommand::Add {
+            name: "ann".into(),
+            admin: true,
+        };
+        run(&store, &passwords, readd, pw).await.expect("add again");
+        assert!(epoch().await > before, "a fresh epoch");
+        run(&store, &passwords, remove(), pw).await.expect("remove");
         assert!(
             run(&store, &passwords, UserCommand::List, pw)
                 .await

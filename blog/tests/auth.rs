@@ -107,7 +107,8 @@ async fn sign_in_goes_back_where_it_was_asked_and_never_off_site() {
 #[tokio::test]
 async fn failed_sign_ins_are_throttled_per_name() {
     let mut b = blog().await;
-    for _ in 0..blog::auth::throttle::NAME_LIMIT {
+    b.extra.push(("x-forwarded-for", "198.51.100.7".into()));
+    for _ in 0..blog::auth::throttle::PAIR_LIMIT {
         assert_eq!(
             b.sign_in_with("Bob", "guess", &[]).await.status,
             StatusCode::FORBIDDEN
@@ -131,6 +132,49 @@ async fn failed_sign_ins_are_throttled_per_name() {
     );
     // Another name is not affected.
     assert_eq!(b.sign_in("Ann").await.status, StatusCode::SEE_OTHER);
+    // Nor is Bob elsewhere: five wrong guesses lock out the guesser's address, not Bob
+    // (issue 27, item 12).
+    b.extra.retain(|(k, _)| *k != "x-forwarded-for");
+    b.extra.push(("x-forwarded-for", "203.0.113.9".into()));
+    assert_eq!(b.sign_in("Bob").await.status, StatusCode::SEE_OTHER);
+}
+
+/// Issue 27, item 12: guesses spread over many addresses stop being checked for that name,
+/// except from an address the owner signed in from; names of any length cost a bounded key.
+#[tokio::test]
+async fn guesses_from_many_addresses_do_not_lock_the_owner_out() {
+    let mut b = blog().await;
+    let from = |b: &mut Blog, address: &str| {
+        b.extra.retain(|(k, _)| *k != "x-forwarded-for");
+        b.extra.push(("x-forwarded-for", address.to_string()));
+    };
+    from(&mut b, "192.0.2.10");
+    assert_eq!(b.sign_in("root").await.status, StatusCode::SEE_OTHER);
+    for i in 0..blog::auth::throttle::NAME_LIMIT {
+        from(&mut b, &format!("10.7.{}.{}", i / 200, i % 200));
+        let r = b.sign_in_with("root", "guess", &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    from(&mut b, "10.8.0.1");
+    let refused = b.sign_in("root").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        refused
+            .body
+            .contains("Sign in from where you signed in before"),
+        "{}",
+        refused.body
+    );
+    from(&mut b, "192.0.2.10");
+    assert_eq!(
+        b.sign_in("root").await.status,
+        StatusCode::SEE_OTHER,
+        "the owner's own address"
+    );
+    // A name far past any account's length is answered like any wrong name.
+    let long = "x".repeat(200_000);
+    let r = b.sign_in_with(&long, "guess", &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -433,4 +477,53 @@ async fn the_page_cache_never_mixes_readers() {
     assert!(hers.body.contains("/edit\"") && hers.body.contains("class=\"account\""));
     assert!(b.get("/").await.body.contains("class=\"account\">Ann<"));
     assert_eq!(hers.headers[header::CACHE_CONTROL], "no-store");
+}
+
+/// Issue 27, item 6: an account removed and added again with `blog user` does not bring back
+/// any of its old sessions, neither one still open nor one `blog user passwd` ended.
+#[tokio::test]
+async fn an_account_added_again_does_not_revive_its_old_sessions() {
+    use blog::users::{UserCommand, run};
+    let mut b = blog().await;
+    let passwords = blog::auth::Passwords::with_cost(8, 1).expect("params");
+    let password = || Ok("password of Cy".to_string());
+    let add = UserCommand::Add {
+        name: "Cy".into(),
+        admin: false,
+    };
+    run(b.store.as_ref(), &passwords, add.clone(), password)
+        .await
+        .expect("add");
+    b.sign_in("Cy").await;
+    let ended = session_cookie(&b);
+    run(
+        b.store.as_ref(),
+        &passwords,
+        UserCommand::Passwd { name: "Cy".into() },
+        password,
+    )
+    .await
+    .expect("passwd");
+    b.sign_in("Cy").await;
+    let open = session_cookie(&b);
+    run(
+        b.store.as_ref(),
+        &passwords,
+        UserCommand::Remove { name: "Cy".into() },
+        password,
+    )
+    .await
+    .expect("remove");
+    run(b.store.as_ref(), &passwords, add, password)
+        .await
+        .expect("add again");
+    for (which, cookie) in [("ended by passwd", &ended), ("open at removal", &open)] {
+        b.cookies.insert("blog_session".into(), cookie.clone());
+        let r = b.get("/account").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{which}: {}", r.body);
+        assert!(r.location().starts_with("/login"), "{which}");
+    }
+    // The account itself works: a fresh sign-in is a session.
+    b.sign_in("Cy").await;
+    assert_eq!(b.get("/account").await.status, StatusCode::OK);
 }

@@ -20,6 +20,8 @@ async fn store_with(n: usize, dir: &tempfile::TempDir) -> (SqliteStore, Vec<Stri
             title: format!("p{i}"),
             content: String::new(),
             timestamp: Some(Timestamp::parse(&ts).expect("ts")),
+            format: blog::domain::Format::Markdown,
+            revision: 0,
         };
         store.create(&post).await.expect("create");
         titles.push(post.title);

@@ -25,7 +25,9 @@ async fn every_page_has_banner_and_headers() {
             .to_str()
             .expect("ascii");
         assert!(
-            csp.contains("default-src 'self'") && csp.contains("script-src 'none'"),
+            csp.contains("default-src 'self'")
+                && csp.contains("script-src 'none'")
+                && csp.contains("img-src 'self' https:"),
             "{csp}"
         );
         assert!(
@@ -292,6 +294,8 @@ async fn user_text_is_escaped() {
         title: attack.into(),
         content: attack.into(),
         timestamp: Some(Timestamp::now()),
+        format: blog::domain::Format::Markdown,
+        revision: 0,
     };
     b.store.create(&post).await.expect("create");
     let id = post.id.to_string();
@@ -369,6 +373,8 @@ async fn duplicate_ids_show_the_newest_and_address_each_copy() {
         author: "Bob".into(),
         title: "Copy made by the seed's edit".into(),
         timestamp: Some(Timestamp::parse("2026-01-02T10:00:00").expect("ts")),
+        format: blog::domain::Format::Markdown,
+        revision: 0,
         ..old.clone()
     };
     b.store
@@ -448,7 +454,7 @@ async fn cached_pages_follow_writes_from_any_process() {
         .expect("update");
     other
         .execute(
-            "INSERT INTO posts VALUES ('0b9d6f5e-2c1a-4c6e-9a3e-8f7d6c5b4a39', 'Bob', 'From green', '', '2026-01-02T00:00:00')",
+            "INSERT INTO posts (post_id, author, title, content, timestamp) VALUES ('0b9d6f5e-2c1a-4c6e-9a3e-8f7d6c5b4a39', 'Bob', 'From green', '', '2026-01-02T00:00:00')",
             [],
         )
         .expect("insert");
@@ -836,4 +842,316 @@ async fn author_pages_list_one_authors_posts_paged_and_linked() {
     assert!(nobody.body.contains("No posts by this author"));
     let long = b.get(&format!("/authors/{}", "x".repeat(300))).await;
     assert_eq!(long.status, StatusCode::NOT_FOUND);
+}
+
+/// The post's body on its page.
+fn post_body(page: &str) -> &str {
+    let start = page.find("<div class=\"post-body\">").expect("a post body");
+    let end = page[start..].find("</div>").expect("its end");
+    &page[start..start + end]
+}
+
+/// A post written by a client that does not know Markdown (the seed's app; here a row whose
+/// `format` is `plain`) shows as written on every page, escaped, its line breaks kept; an edit
+/// keeps it so unless its author ticks Markdown (issue 32).
+#[tokio::test]
+async fn plain_text_posts_stay_plain_text_until_their_author_chooses_markdown() {
+    use blog::domain::Format;
+    let mut b = blog().await;
+    let text = "Use <b>x</b> for bold & <script>alert(1)</script>\n# not a heading\n\
+                1. not a list\n*not emphasis*\n\nA second paragraph";
+    let post = Post {
+        id: PostId::generate(),
+        author: "Ann".into(),
+        title: "Plain <i>text</i>".into(),
+        content: text.into(),
+        timestamp: Some(Timestamp::now()),
+        format: Format::Plain,
+        revision: 0,
+    };
+    b.store.create(&post).await.expect("create");
+    let id = post.id.to_string();
+    let page = b.get(&format!("/posts/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "<p class=\"plain-text\">Use &lt;b&gt;x&lt;/b&gt; for bold &amp; \
+             &lt;script&gt;alert(1)&lt;/script&gt;<br>\n# not a heading<br>\n1. not a list<br>\n\
+             *not emphasis*<br>\n<br>\nA second paragraph</p>"
+        ),
+        "{}",
+        page.body
+    );
+    let body = post_body(&page.body);
+    for markup in ["<b>x", "<h1>", "<ol>", "<em>", "<script"] {
+        assert!(!body.contains(markup), "{markup}: {body}");
+    }
+    // The index and the author page: the excerpt as written, escaped, line breaks kept.
+    let excerpt = "<p class=\"excerpt plain-text\">Use &#60;b&#62;x&#60;/b&#62; for bold &#38; \
+                   &#60;script&#62;alert(1)&#60;/script&#62;\n# not a heading\n1. not a list\n\
+                   *not emphasis*\n\nA second paragraph</p>";
+    for listing in ["/", "/authors/Ann"] {
+        let r = b.get(listing).await;
+        assert!(r.body.contains(excerpt), "{listing}: {}", r.body);
+    }
+    // The feed: the summary is the text, the content its escaped HTML (escaped once more).
+    let feed = b.get("/feed.atom").await;
+    assert!(
+        feed.body.contains(
+            "<summary type=\"text\">Use &#60;b&#62;x&#60;/b&#62; for bold &#38; \
+             &#60;script&#62;alert(1)&#60;/script&#62;\n# not a heading"
+        ),
+        "{}",
+        feed.body
+    );
+    assert!(
+        feed.body.contains(
+            "&#60;p class=&#34;plain-text&#34;&#62;Use &#38;lt;b&#38;gt;x&#38;lt;/b&#38;gt;"
+        ),
+        "{}",
+        feed.body
+    );
+
+    // The author's edit form offers Markdown, unticked; saving leaves the post plain text.
+    b.sign_in("Ann").await;
+    let edit = b.get(&format!("/posts/{id}/edit")).await;
+    assert!(
+        edit.body
+            .contains("<input id=\"markdown\" name=\"markdown\" type=\"checkbox\">"),
+        "{}",
+        edit.body
+    );
+    let token = edit.csrf_field();
+    let save = |content: &str, markdown: bool| {
+        let mut fields = vec![
+            ("title", "Plain, edited"),
+            ("author", "Ann"),
+            ("content", content),
+            ("plain", "1"),
+            ("csrf_token", token.as_str()),
+        ];
+        if markdown {
+            fields.push(("markdown", "on"));
+        }
+        form(&fields)
+    };
+    let saved = b
+        .post(&format!("/posts/{id}/edit"), save("<b>y</b> *z*", false))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = &b.store.versions(&post.id).await.expect("read")[0];
+    assert_eq!(
+        (stored.format, stored.content.as_str()),
+        (Format::Plain, "<b>y</b> *z*")
+    );
+    let page = b.get(&format!("/posts/{id}")).await;
+    assert!(
+        page.body.contains("&lt;b&gt;y&lt;/b&gt; *z*"),
+        "{}",
+        page.body
+    );
+    // Invalid input comes back with the box as it was sent.
+    let invalid = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("", true).replace("title=Plain%2C%20edited", "title="),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        invalid
+            .body
+            .contains("<input id=\"markdown\" name=\"markdown\" type=\"checkbox\" checked>"),
+        "{}",
+        invalid.body
+    );
+    // Ticked, it becomes Markdown, and its form offers the box no more.
+    let saved = b
+        .post(&format!("/posts/{id}/edit"), save("<b>y</b> *z*", true))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = &b.store.versions(&post.id).await.expect("read")[0];
+    assert_eq!(stored.format, Format::Markdown);
+    let page = b.get(&format!("/posts/{id}")).await;
+    assert!(page.body.contains("<b>y</b> <em>z</em>"), "{}", page.body);
+    let edit = b.get(&format!("/posts/{id}/edit")).await;
+    assert!(!edit.body.contains("name=\"markdown\""), "{}", edit.body);
+    // A Markdown post stays Markdown whatever the form says.
+    let saved = b
+        .post(&format!("/posts/{id}/edit"), save("*w*", false))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = &b.store.versions(&post.id).await.expect("read")[0];
+    assert_eq!(stored.format, Format::Markdown);
+}
+
+/// Issue 27, item 11: characters XML cannot carry never reach the feed. New ones are refused on
+/// save; old data that holds them (written before) loses them on the way out.
+#[tokio::test]
+async fn the_feed_never_carries_characters_xml_cannot() {
+    use blog::domain::Format;
+    let mut b = blog().await;
+    for (n, format) in [(1, Format::Markdown), (2, Format::Plain)] {
+        let post = Post {
+            id: PostId::generate(),
+            author: "Old\u{1}Data".into(),
+            title: format!("Title {n} \u{FFFE}\u{FFFF}\u{B}"),
+            content: "a &#1; b &#xFFFF; c <p>&#x1F;</p> \u{C} d".into(),
+            timestamp: Some(Timestamp::now()),
+            format,
+            revision: 0,
+        };
+        b.store.create(&post).await.expect("create");
+    }
+    let feed = b.get("/feed.atom").await;
+    assert_eq!(feed.status, StatusCode::OK);
+    let invalid: Vec<char> = feed
+        .body
+        .chars()
+        .filter(|c| blog::domain::markdown::xml_invalid(*c))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:?} in {}", feed.body);
+    assert!(feed.body.contains("Title 1 ") && feed.body.contains("OldData"));
+    // Numeric references to them would be as bad as the characters.
+    for reference in ["&#1;", "&#x1;", "&#65535;", "&#xffff;", "&#31;"] {
+        assert!(
+            !feed.body.to_ascii_lowercase().contains(reference),
+            "{reference}"
+        );
+    }
+
+    b.sign_in("Ann").await;
+    let token = b.get("/posts/new").await.csrf_field();
+    for (title, content, says) in [
+        ("T \u{FFFE}", "fine", "U+FFFE, which is not a character"),
+        ("T", "a &#1; b", "U+0001 (at line 1"),
+        ("T", "ok\n\n<b>&#x1f;</b>", "U+001F (at line 3"),
+    ] {
+        let r = b.submit(title, content, &token).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{title}: {}",
+            r.body
+        );
+        assert!(r.body.contains(says), "{says}: {}", r.body);
+    }
+}
+
+/// Issue 27, item 15: two edits begun from the same version of a post. The first save wins;
+/// the second is a conflict (409) that loses nothing: its author gets the text back, and the
+/// form, now at the winning revision, saves over it when sent again.
+#[tokio::test]
+async fn a_second_concurrent_edit_is_a_conflict_with_the_text_back() {
+    let mut b = blog().await;
+    let id = b.write("First", "Ann", "the original").await;
+    let mut admin = support::view_of(&b);
+    admin.sign_in("root").await;
+    let mine = b.get(&format!("/posts/{id}/edit")).await;
+    let theirs = admin.get(&format!("/posts/{id}/edit")).await;
+    assert!(
+        mine.body
+            .contains("<input type=\"hidden\" name=\"revision\" value=\"0\">"),
+        "{}",
+        mine.body
+    );
+    let save = |title: &str, content: &str, revision: &str, token: &str| {
+        form(&[
+            ("title", title),
+            ("author", "Ann"),
+            ("content", content),
+            ("revision", revision),
+            ("csrf_token", token),
+        ])
+    };
+    let first = admin
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("By root", "root's words", "0", &theirs.csrf_field()),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let token = mine.csrf_field();
+    let second = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("By Ann", "Ann's words & more", "0", &token),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert!(
+        second.body.contains("Someone else saved this post")
+            && second.body.contains("Ann&#39;s words &#38; more")
+            && second
+                .body
+                .contains("<input type=\"hidden\" name=\"revision\" value=\"1\">"),
+        "{}",
+        second.body
+    );
+    let stored = &b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read")[0];
+    assert_eq!(
+        (stored.content.as_str(), stored.revision),
+        ("root's words", 1),
+        "the first save stands"
+    );
+    // Sent again from the conflict page, it replaces the version it was shown.
+    let again = b
+        .post(
+            &format!("/posts/{id}/edit"),
+            save("By Ann", "Ann's words & more", "1", &token),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let stored = &b
+        .store
+        .versions(&PostId::parse(&id).expect("id"))
+        .await
+        .expect("read")[0];
+    assert_eq!(stored.content, "Ann's words & more");
+}
+
+/// Issue 27, item 2: a post nested deeper than the blog can render cheaply is refused on save
+/// with the author's text back; one saved before the bound is shown as plain text.
+#[tokio::test]
+async fn deeply_nested_markdown_is_refused_on_save_and_shown_plain_if_old() {
+    let mut b = blog().await;
+    b.sign_in("Ann").await;
+    let token = b.get("/posts/new").await.csrf_field();
+    let deep = format!("intro\n\n{}deep", ">".repeat(40_000));
+    let r = b.submit("Deep", &deep, &token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("more than 32 levels deep (at line 3)"),
+        "{}",
+        &r.body[..2000.min(r.body.len())]
+    );
+    assert!(
+        r.body
+            .contains(&format!("intro\n\n{}", "&#62;".repeat(100))),
+        "the text comes back"
+    );
+    // Written before the bound (straight into the store): plain text, not 40,000 quotes.
+    let old = Post {
+        id: PostId::generate(),
+        author: "Ann".into(),
+        title: "Old and deep".into(),
+        content: deep.clone(),
+        timestamp: Some(Timestamp::now()),
+        format: blog::domain::Format::Markdown,
+        revision: 0,
+    };
+    b.store.create(&old).await.expect("create");
+    let page = b.get(&format!("/posts/{}", old.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = post_body(&page.body);
+    assert!(
+        body.contains("<p class=\"plain-text\">intro<br>\n<br>\n&gt;&gt;&gt;")
+            && !body.contains("<blockquote"),
+        "{}",
+        &body[..300.min(body.len())]
+    );
 }

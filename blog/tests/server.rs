@@ -39,7 +39,9 @@ const PATIENT: Limits = Limits {
 
 async fn start(limits: Limits) -> Running {
     let blog = support::blog().await;
-    let state = support::state_on(blog.store.clone()).with_body_timeout(BODY_TIMEOUT);
+    let state = support::state_on(blog.store.clone())
+        .with_body_timeout(BODY_TIMEOUT)
+        .with_body_reads(limits.max_connections / 2);
     let listener = server::bind("127.0.0.1".parse().expect("ip"), 0)
         .await
         .expect("bind");
@@ -316,8 +318,11 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         .expect("serve");
 }
 
+/// Past the client slots, a health check is still answered (on the reserve) and a reader
+/// gets 503 at once instead of waiting; once the reserve is taken too, connections wait for a
+/// free slot (issue 27, item 3).
 #[tokio::test]
-async fn connections_over_the_limit_wait_for_a_free_one() {
+async fn past_the_limit_health_checks_are_answered_and_readers_told_at_once() {
     let blog = start(Limits {
         max_connections: 2,
         ..LIMITS
@@ -329,22 +334,85 @@ async fn connections_over_the_limit_wait_for_a_free_one() {
         health_on(&mut tcp).await;
         held.push(tcp);
     }
-    // The kernel completes the third handshake, but the blog does not serve it yet.
-    let mut third = TcpStream::connect(blog.addr).await.expect("connect");
-    third
+    let mut reader = TcpStream::connect(blog.addr).await.expect("connect");
+    reader
+        .write_all(b"GET / HTTP/1.1\r\nHost: blog\r\n\r\n")
+        .await
+        .expect("write");
+    let (reply, took) = read_to_close(&mut reader, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("retry-after: 1"),
+        "{reply}"
+    );
+    assert!(reply.contains("The blog is busy"), "{reply}");
+    within(took, Duration::ZERO, Duration::from_millis(500));
+    let mut check = TcpStream::connect(blog.addr).await.expect("connect");
+    check
+        .write_all(b"GET /health HTTP/1.1\r\nHost: blog\r\n\r\n")
+        .await
+        .expect("write");
+    let (reply, _) = read_to_close(&mut check, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    // Connections that send nothing take the whole reserve: the next one waits in the queue
+    // until a slot is free.
+    let mut idle = Vec::new();
+    for _ in 0..blog::server::HEALTH_RESERVE {
+        idle.push(TcpStream::connect(blog.addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut waiting = TcpStream::connect(blog.addr).await.expect("connect");
+    waiting
         .write_all(b"GET /health HTTP/1.1\r\nHost: blog\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
     let mut buf = [0u8; 4096];
     assert!(
-        tokio::time::timeout(Duration::from_millis(400), third.read(&mut buf))
+        tokio::time::timeout(Duration::from_millis(300), waiting.read(&mut buf))
             .await
             .is_err(),
-        "a third connection was served while two were open"
+        "served with every slot and the reserve taken"
     );
     drop(held.pop());
-    let (reply, _) = read_to_close(&mut third, Duration::from_secs(5)).await;
+    let (reply, _) = read_to_close(&mut waiting, Duration::from_secs(5)).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// At most half the connection slots read bodies at once: past that, a POST gets 503 before
+/// its body is read, so slow uploads cannot hold every slot (issue 27, item 3).
+#[tokio::test]
+async fn bodies_past_the_reading_slots_get_503_at_once() {
+    let blog = start(LIMITS).await;
+    // As `main` sets it: half the connection slots.
+    let reads = LIMITS.max_connections / 2;
+    let head = "POST /login HTTP/1.1\r\nHost: blog\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nname=";
+    let mut slow = Vec::new();
+    for _ in 0..reads {
+        let mut tcp = TcpStream::connect(blog.addr).await.expect("connect");
+        tcp.write_all(head.as_bytes()).await.expect("write");
+        slow.push(tcp);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut one_more = TcpStream::connect(blog.addr).await.expect("connect");
+    one_more.write_all(head.as_bytes()).await.expect("write");
+    let (reply, took) = read_to_close(&mut one_more, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("receiving as many forms"), "{reply}");
+    within(took, Duration::ZERO, Duration::from_millis(500));
+    // Readers are served meanwhile.
+    let mut reader = TcpStream::connect(blog.addr).await.expect("connect");
+    health_on(&mut reader).await;
+    // The held bodies end at the body timeout (408), and the slots with them.
+    for mut tcp in slow {
+        let (reply, _) = read_to_close(&mut tcp, Duration::from_secs(5)).await;
+        assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    }
+    let mut after = TcpStream::connect(blog.addr).await.expect("connect");
+    after.write_all(head.as_bytes()).await.expect("write");
+    after.write_all(&[b'x'; 995]).await.expect("the rest");
+    let (reply, _) = read_to_close(&mut after, Duration::from_secs(5)).await;
+    assert!(!reply.starts_with("HTTP/1.1 503"), "{reply}");
 }
 
 /// A post whose page is 2 MB: more than the socket buffers between the blog and a client
@@ -357,6 +425,8 @@ async fn huge_post(blog: &Running) -> (String, usize) {
         title: "Quotes".into(),
         content: "\"".repeat(2 * 1024 * 1024),
         timestamp: Some(Timestamp::now()),
+        format: blog::domain::Format::Markdown,
+        revision: 0,
     };
     blog.blog.store.create(&post).await.expect("create");
     let path = format!("/posts/{}", post.id.as_str());

@@ -16,7 +16,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 /// The cost: OWASP's first argon2id choice (19 MiB, 2 passes, 1 lane). Measured on this
-/// project's 2-core machines at about 25 ms per hash in a release build (README, "Sign-in").
+/// project's 2-core machines at about 25 ms per hash in a release build (docs/blog.md,
+/// "Authors and sign-in").
 pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const PASSES: u32 = 2;
 pub const LANES: u32 = 1;

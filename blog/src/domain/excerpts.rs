@@ -7,15 +7,23 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::post::excerpt;
+use super::post::Format;
 
 /// Most prefixes kept; it empties when full (about 1.5 MB at 400-character prefixes).
 pub const MAX_EXCERPTS: usize = 1024;
 
-/// A bounded memo of [`excerpt`], shared by a store's readers.
+/// A bounded memo of [`Format::excerpt`], shared by a store's readers: one map per format,
+/// so a lookup borrows the prefix as it is.
 #[derive(Debug, Default)]
 pub struct Excerpts {
-    made: Mutex<HashMap<Box<str>, String>>,
+    made: Mutex<[HashMap<Box<str>, String>; 2]>,
+}
+
+fn slot(format: Format) -> usize {
+    match format {
+        Format::Markdown => 0,
+        Format::Plain => 1,
+    }
 }
 
 impl Excerpts {
@@ -23,27 +31,28 @@ impl Excerpts {
         Self::default()
     }
 
-    /// `excerpt(prefix)`, from the memo when this prefix was seen before.
-    pub fn of(&self, prefix: &str) -> String {
+    /// `format.excerpt(prefix)`, from the memo when this prefix was seen before.
+    pub fn of(&self, format: Format, prefix: &str) -> String {
+        let at = slot(format);
         if let Ok(made) = self.made.lock()
-            && let Some(found) = made.get(prefix)
+            && let Some(found) = made[at].get(prefix)
         {
             return found.clone();
         }
         // Parsed outside the lock; two readers of a new prefix may both parse it.
-        let fresh = excerpt(prefix);
+        let fresh = format.excerpt(prefix);
         if let Ok(mut made) = self.made.lock() {
-            if made.len() >= MAX_EXCERPTS {
-                made.clear();
+            if made[0].len() + made[1].len() >= MAX_EXCERPTS {
+                made.iter_mut().for_each(HashMap::clear);
             }
-            made.insert(prefix.into(), fresh.clone());
+            made[at].insert(prefix.into(), fresh.clone());
         }
         fresh
     }
 
     /// How many excerpts are kept.
     pub fn len(&self) -> usize {
-        self.made.lock().map_or(0, |m| m.len())
+        self.made.lock().map_or(0, |m| m[0].len() + m[1].len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,18 +63,31 @@ impl Excerpts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::post::excerpt;
 
     #[test]
     fn same_as_excerpt_and_bounded() {
         let memo = Excerpts::new();
         let text = "# A *Markdown* post\n\nwith words";
-        assert_eq!(memo.of(text), excerpt(text));
-        assert_eq!(memo.of(text), excerpt(text), "from the memo");
+        assert_eq!(memo.of(Format::Markdown, text), excerpt(text));
+        assert_eq!(
+            memo.of(Format::Markdown, text),
+            excerpt(text),
+            "from the memo"
+        );
         assert_eq!(memo.len(), 1);
+        assert_eq!(
+            memo.of(Format::Plain, text),
+            "# A *Markdown* post\n\nwith words",
+            "the same prefix in plain text is not the Markdown's excerpt"
+        );
         let edited = "# A *Markdown* post\n\nwith other words";
-        assert_eq!(memo.of(edited), "A Markdown post with other words");
+        assert_eq!(
+            memo.of(Format::Markdown, edited),
+            "A Markdown post with other words"
+        );
         for i in 0..MAX_EXCERPTS + 5 {
-            memo.of(&format!("post {i}"));
+            memo.of(Format::Plain, &format!("post {i}"));
         }
         assert!(memo.len() <= MAX_EXCERPTS);
     }

@@ -20,11 +20,36 @@ pub struct FieldLimits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Title(String);
 
-/// Characters that show nothing: control characters and Unicode format characters such as
-/// zero-width spaces and joiners.
-fn invisible(c: char) -> bool {
+/// Characters that show nothing: control characters, white space, Unicode format characters
+/// such as zero-width spaces and joiners, the fillers some scripts have (Hangul's U+3164,
+/// U+115F, U+1160, U+FFA0; the blank Braille pattern U+2800), variation selectors and tags, and
+/// the other default-ignorable code points. A title or a name made only of these is empty.
+pub fn invisible(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}')
+        || c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
 }
 
 impl Title {
@@ -38,6 +63,13 @@ impl Title {
             return Err(format!(
                 "The title contains the control character U+{:04X}, which cannot be shown; remove it \
                  (it often comes with pasted text).",
+                u32::from(bad)
+            ));
+        }
+        if let Some(bad) = text.chars().find(|c| super::markdown::noncharacter(*c)) {
+            return Err(format!(
+                "The title contains U+{:04X}, which is not a character (Unicode keeps it out of \
+                 text) and cannot be sent in the feed; remove it.",
                 u32::from(bad)
             ));
         }
@@ -105,6 +137,13 @@ impl Content {
                 u32::from(bad)
             ));
         }
+        if let Some(bad) = text.chars().find(|c| super::markdown::noncharacter(*c)) {
+            return Err(format!(
+                "The text contains U+{:04X}, which is not a character (Unicode keeps it out of \
+                 text) and cannot be sent in the feed; remove it.",
+                u32::from(bad)
+            ));
+        }
         if text.len() > CONTENT_MAX_BYTES {
             return Err(format!(
                 "The post is {} KB long; the limit is {} KB.",
@@ -134,6 +173,16 @@ impl Content {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// [`Content::parse`], and for Markdown also [`markdown::check`](super::markdown::check):
+    /// nesting bounded, no reference to a character the feed cannot carry.
+    pub fn parse_as(raw: &str, format: super::Format, limits: FieldLimits) -> Result<Self, String> {
+        let content = Self::parse(raw, limits)?;
+        if format == super::Format::Markdown {
+            super::markdown::check(content.as_str()).map_err(|unfit| unfit.to_string())?;
+        }
+        Ok(content)
     }
 }
 
@@ -173,7 +222,7 @@ impl NewPost {
     ) -> Result<Self, FieldErrors> {
         let title = Title::parse(title, limits);
         let author = Author::parse(author);
-        let content = Content::parse(content, limits);
+        let content = Content::parse_as(content, super::Format::Markdown, limits);
         match (title, author, content) {
             (Ok(title), Ok(author), Ok(content)) => Ok(Self {
                 title,
@@ -195,18 +244,47 @@ impl NewPost {
 pub struct Edit {
     pub title: Title,
     pub content: Content,
+    /// How the content is shown from now on: a plain-text post stays plain text unless its
+    /// author chose Markdown (docs/blog.md, "Plain text and Markdown").
+    pub format: super::Format,
+    /// The revision the author's form started from: the save is refused as a conflict when the
+    /// post has changed since. `None` (a form from before revisions existed): no check.
+    pub expected: Option<u64>,
 }
 
 impl Edit {
+    /// An edit to a Markdown post (the blog's own).
     pub fn parse(title: &str, content: &str, limits: FieldLimits) -> Result<Self, FieldErrors> {
-        match (Title::parse(title, limits), Content::parse(content, limits)) {
-            (Ok(title), Ok(content)) => Ok(Self { title, content }),
+        Self::parse_as(title, content, super::Format::Markdown, limits)
+    }
+
+    /// An edit whose content is shown as `format`.
+    pub fn parse_as(
+        title: &str,
+        content: &str,
+        format: super::Format,
+        limits: FieldLimits,
+    ) -> Result<Self, FieldErrors> {
+        let content = Content::parse_as(content, format, limits);
+        match (Title::parse(title, limits), content) {
+            (Ok(title), Ok(content)) => Ok(Self {
+                title,
+                content,
+                format,
+                expected: None,
+            }),
             (title, content) => Err(FieldErrors {
                 title: title.err(),
                 content: content.err(),
                 ..FieldErrors::default()
             }),
         }
+    }
+
+    /// The same edit, saved only if the post is still at `revision`.
+    pub fn from_revision(mut self, revision: Option<u64>) -> Self {
+        self.expected = revision;
+        self
     }
 }
 
@@ -231,6 +309,11 @@ mod tests {
             "\u{1b}[31m",
             "\u{200B}\u{200D}",
             "\u{FEFF}",
+            "\u{3164}",
+            "\u{3164}\u{2800}\u{3164}",
+            "\u{115F}\u{1160}\u{FFA0}",
+            "\u{2800} \u{200B}",
+            "\u{E0041}\u{FE0F}",
         ] {
             assert!(Title::parse(title, OPEN).is_err(), "{title:?}");
         }
@@ -276,6 +359,44 @@ mod tests {
         assert!(Content::parse(&"x".repeat(100 * 1024), OPEN).is_ok());
         assert!(Content::parse(&"x".repeat(100 * 1024 + 1), OPEN).is_err());
     }
+
+    #[test]
+    fn markdown_nested_too_deep_or_asking_for_unencodable_characters_is_refused() {
+        use crate::domain::Format;
+        let deep = ">".repeat(MAX + 1);
+        let refused = Content::parse_as(&deep, Format::Markdown, OPEN).expect_err("too deep");
+        assert!(
+            refused.contains("more than 32 levels deep (at line 1)"),
+            "{refused}"
+        );
+        assert!(Content::parse_as(&">".repeat(20), Format::Markdown, OPEN).is_ok());
+        let lists: String = (0..40)
+            .map(|i| format!("{}- x\n", "  ".repeat(i)))
+            .collect();
+        assert!(Content::parse_as(&lists, Format::Markdown, OPEN).is_err());
+        assert!(Content::parse_as(&"<div>".repeat(40), Format::Markdown, OPEN).is_err());
+        assert!(
+            Content::parse_as(&"<p>x".repeat(400), Format::Markdown, OPEN).is_ok(),
+            "paragraphs close themselves"
+        );
+        assert!(Content::parse_as(&"<br>".repeat(400), Format::Markdown, OPEN).is_ok());
+        // Plain text is never parsed, so never nested.
+        assert!(Content::parse_as(&deep, Format::Plain, OPEN).is_ok());
+        for text in ["a &#1; b", "&#xFFFE;", "<p>&#x1f;</p>", "`code` and &#11;"] {
+            let refused = Content::parse_as(text, Format::Markdown, OPEN).expect_err(text);
+            assert!(
+                refused.contains("cannot be shown or sent in the feed"),
+                "{refused}"
+            );
+        }
+        assert!(Content::parse_as("&#9; &#10; &amp; &#233;", Format::Markdown, OPEN).is_ok());
+        for text in ["\u{FFFE}", "a\u{FFFF}", "\u{FDD0}", "\u{1FFFF}"] {
+            assert!(Content::parse(text, OPEN).is_err(), "{text:?}");
+            assert!(Title::parse(text, OPEN).is_err(), "{text:?}");
+        }
+    }
+
+    const MAX: usize = crate::domain::markdown::MAX_NESTING;
 
     #[test]
     fn collects_every_error() {

@@ -9,5 +9,5 @@ pub mod timestamp;
 
 pub use excerpts::Excerpts;
 pub use input::{Author, Content, Edit, FieldErrors, FieldLimits, NewPost, Title};
-pub use post::{Post, PostId, PostKey, PostSummary};
+pub use post::{Format, Post, PostId, PostKey, PostSummary};
 pub use timestamp::Timestamp;

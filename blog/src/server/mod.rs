@@ -71,6 +71,14 @@ pub fn announcement(addr: SocketAddr) -> String {
 /// Connections served at once unless `BLOG_MAX_CONNECTIONS` says otherwise; more wait in the
 /// kernel's accept queue until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Connections accepted past `max_connections` for health checks only, so a load balancer's or
+/// the supervisor's check never waits behind clients for a slot: on such a connection
+/// `/health` is answered and anything else gets 503 at once (docs/blog.md, "Connections and
+/// their timeouts").
+pub const HEALTH_RESERVE: usize = 16;
+/// A reserved connection's head must arrive this soon (a health checker sends it at once), so
+/// clients that trickle heads cannot hold the reserve for long.
+pub const RESERVED_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 /// A request's head (line and headers) must arrive within this after its first byte, and a
 /// new connection's first request within this after accept.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -151,20 +159,34 @@ pub async fn serve_with(
         idle_timeout: limits.idle_timeout,
         write_timeout: limits.write_timeout,
     };
+    let reserved_clock = conn::Clock {
+        header_timeout: limits.header_timeout.min(RESERVED_HEADER_TIMEOUT),
+        ..clock
+    };
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(None)
         .max_header_size(HYPER_MAX_HEAD);
+    // A reserved connection serves one request and closes.
+    let mut http_reserved = http.clone();
+    http_reserved.keep_alive(false);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let reserve = Arc::new(Semaphore::new(HEALTH_RESERVE));
     let tracker = TaskTracker::new();
     let mut accept_stop = stop.clone();
     loop {
+        // A client slot when one is free, else one of the reserve.
         let permit = tokio::select! {
+            biased;
+            () = stopped(&mut accept_stop) => break,
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
-            () = stopped(&mut accept_stop) => break,
+            permit = reserve.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
         };
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -179,12 +201,23 @@ pub async fn serve_with(
             },
             () = stopped(&mut accept_stop) => break,
         };
+        // A client slot freed while this one waited on the reserve: it takes that instead.
+        let (permit, reserved) = if Arc::ptr_eq(permit.semaphore(), &reserve) {
+            match permits.clone().try_acquire_owned() {
+                Ok(client) => (client, false),
+                Err(_) => (permit, true),
+            }
+        } else {
+            (permit, false)
+        };
         // Small responses go out at once instead of waiting on Nagle's algorithm.
         let _ = tcp.set_nodelay(true);
         let activity = conn::Activity::new();
-        let io = TokioIo::new(conn::TimedIo::new(tcp, activity.clone(), clock));
-        let service = service(app.clone(), activity.clone());
-        let connection = http.serve_connection(io, service);
+        let timing = if reserved { reserved_clock } else { clock };
+        let io = TokioIo::new(conn::TimedIo::new(tcp, activity.clone(), timing));
+        let service = service(app.clone(), activity.clone(), reserved);
+        let builder = if reserved { &http_reserved } else { &http };
+        let connection = builder.serve_connection(io, service);
         let mut stop = stop.clone();
         tracker.spawn(async move {
             let _permit = permit;
@@ -219,10 +252,12 @@ pub async fn serve_with(
 }
 
 /// The router as one connection's hyper service, telling the connection when a request
-/// starts and when its response is done.
+/// starts and when its response is done. On a `reserved` connection every request but
+/// `/health` is marked, and the router answers it 503 (`web::limits`).
 fn service(
     app: Router,
     activity: conn::Activity,
+    reserved: bool,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
     Response = http::Response<conn::TrackedBody>,
@@ -230,8 +265,13 @@ fn service(
     Future = impl Future<Output = Result<http::Response<conn::TrackedBody>, std::convert::Infallible>>
              + Send,
 > + Clone {
-    hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+    hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
         activity.request_started();
+        if reserved && request.uri().path() != "/health" {
+            request
+                .extensions_mut()
+                .insert(crate::web::limits::ReservedSlot);
+        }
         let activity = activity.clone();
         let reply = app.clone().oneshot(request.map(axum::body::Body::new));
         async move {

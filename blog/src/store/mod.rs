@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The backend refused the data itself (for example an index key limit).
     #[error("the store refused the post: {0}")]
     Rejected(String),
+    /// An edit started from a revision the post is no longer at: someone saved it meanwhile.
+    #[error("the post changed since the edit began")]
+    Conflict,
     /// The backend could not be reached or failed. `context` names the operation, `source`
     /// keeps the backend's own error so logs show the whole chain (see
     /// [`crate::telemetry::Chain`]); readers only ever see a generic page.
@@ -88,7 +91,8 @@ pub trait PostStore: Send + Sync + 'static {
     /// Stores a new post. The caller made its id and timestamp.
     async fn create(&self, post: &Post) -> Result<(), StoreError>;
 
-    /// Changes title and content of an existing item; `NotFound` if it is gone.
+    /// Changes title and content of an existing item and adds 1 to its revision; `NotFound` if
+    /// it is gone, `Conflict` if `edit.expected` is not its revision any more.
     async fn update(&self, key: &PostKey, edit: &Edit) -> Result<(), StoreError>;
 
     /// Deletes an existing item; `NotFound` if it is gone.
@@ -123,6 +127,8 @@ pub fn new_post(input: &crate::domain::input::NewPost) -> Post {
         title: input.title.as_str().to_string(),
         content: input.content.as_str().to_string(),
         timestamp: Some(Timestamp::now()),
+        format: crate::domain::Format::Markdown,
+        revision: 0,
     }
 }
 

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{Cursor, Order, PostStore, Scope, StoreError, newest_first};
 use crate::domain::Excerpts;
-use crate::domain::{Edit, FieldLimits, Post, PostId, PostKey, PostSummary, Timestamp};
+use crate::domain::{Edit, FieldLimits, Format, Post, PostId, PostKey, PostSummary, Timestamp};
 
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,7 +23,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_IDLE_MAX: usize = 8;
 /// Characters of content read for an index-page excerpt.
 const EXCERPT_PREFIX_CHARS: usize = 400;
-/// 1: posts; 2: author accounts (`users`) and the author index.
+/// 1: posts; 2: author accounts (`users`) and the author index. Columns an older blog can
+/// live with (it never names them, and their defaults are what it means) are added by
+/// [`upgrade`] without a new version, so a rollback to the previous release still opens the
+/// file: `format` (docs/blog.md, "Plain text and Markdown") and `revision` ("Concurrent
+/// edits").
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -33,6 +37,8 @@ CREATE TABLE IF NOT EXISTS posts (
     title     TEXT NOT NULL,
     content   TEXT NOT NULL,
     timestamp TEXT NOT NULL,
+    format    TEXT NOT NULL DEFAULT 'markdown',
+    revision  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (post_id, author)
 );
 CREATE INDEX IF NOT EXISTS posts_by_time ON posts (timestamp, post_id, author);
@@ -166,6 +172,7 @@ impl SqliteStore {
             });
         }
         tx.execute_batch(SCHEMA).map_err(fail)?;
+        upgrade(&tx).map_err(fail)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(fail)?;
         tx.commit().map_err(fail)?;
@@ -277,6 +284,38 @@ impl Inner {
     }
 }
 
+/// Adds the columns a database made by an older blog lacks; run under the write lock, after
+/// [`SCHEMA`] (which makes new databases whole). `format`: every post already stored was
+/// written by this blog, so all of them stay Markdown (the column's default, which is also
+/// what an older blog's inserts get during a rollout).
+fn upgrade(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    for (column, definition) in [
+        ("format", "TEXT NOT NULL DEFAULT 'markdown'"),
+        ("revision", "INTEGER NOT NULL DEFAULT 0"),
+    ] {
+        let present = tx
+            .prepare("SELECT 1 FROM pragma_table_info('posts') WHERE name = ?1")?
+            .exists([column])?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE posts ADD COLUMN {column} {definition};"
+            ))?;
+        }
+    }
+    // Every change of a post's text counts, whoever makes it: a blog of the previous release
+    // (during a rollout) updates title and content without knowing the column.
+    tx.execute_batch(
+        "CREATE TRIGGER IF NOT EXISTS posts_revision
+         AFTER UPDATE OF title, content, format ON posts
+         WHEN NEW.revision = OLD.revision
+         BEGIN
+             UPDATE posts SET revision = OLD.revision + 1
+             WHERE post_id = NEW.post_id AND author = NEW.author;
+         END;",
+    )?;
+    Ok(())
+}
+
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -311,6 +350,7 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 fn summary(row: &rusqlite::Row<'_>, excerpts: &Excerpts) -> rusqlite::Result<PostSummary> {
+    let format = Format::from_marker(row.get_ref(5)?.as_str().ok());
     // Borrowed from SQLite's row: only the excerpt made of it is kept.
     let prefix = row.get_ref(3)?.as_str().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
@@ -319,31 +359,38 @@ fn summary(row: &rusqlite::Row<'_>, excerpts: &Excerpts) -> rusqlite::Result<Pos
         id: PostId::from_stored(row.get::<_, String>(0)?),
         author: row.get(1)?,
         title: row.get(2)?,
-        excerpt: excerpts.of(prefix),
+        excerpt: excerpts.of(format, prefix),
         timestamp: Timestamp::from_stored(row.get::<_, String>(4)?),
+        format,
     })
 }
 
-const FEED_FIRST_NEWEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const FEED_FIRST_NEWEST: &str =
+    "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts ORDER BY timestamp DESC, post_id DESC, author DESC LIMIT ?1";
-const FEED_FIRST_OLDEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const FEED_FIRST_OLDEST: &str =
+    "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts ORDER BY timestamp ASC, post_id ASC, author ASC LIMIT ?1";
-const FEED_OLDER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const FEED_OLDER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts WHERE (timestamp, post_id, author) < (?3, ?4, ?5)
      ORDER BY timestamp DESC, post_id DESC, author DESC LIMIT ?1";
-const FEED_NEWER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const FEED_NEWER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts WHERE (timestamp, post_id, author) > (?3, ?4, ?5)
      ORDER BY timestamp ASC, post_id ASC, author ASC LIMIT ?1";
 // One author's posts, through `posts_by_author (author, timestamp, post_id)`; the author is
 // fixed, so (timestamp, post_id) orders them.
-const AUTHOR_FIRST_NEWEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const AUTHOR_FIRST_NEWEST: &str =
+    "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts WHERE author = ?3 ORDER BY timestamp DESC, post_id DESC LIMIT ?1";
-const AUTHOR_FIRST_OLDEST: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const AUTHOR_FIRST_OLDEST: &str =
+    "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts WHERE author = ?3 ORDER BY timestamp ASC, post_id ASC LIMIT ?1";
-const AUTHOR_OLDER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const AUTHOR_OLDER: &str =
+    "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts WHERE author = ?3 AND (timestamp, post_id) < (?4, ?5)
      ORDER BY timestamp DESC, post_id DESC LIMIT ?1";
-const AUTHOR_NEWER: &str = "SELECT post_id, author, title, substr(content, 1, ?2), timestamp
+const AUTHOR_NEWER: &str =
+    "SELECT post_id, author, title, substr(content, 1, ?2), timestamp, format
      FROM posts WHERE author = ?3 AND (timestamp, post_id) > (?4, ?5)
      ORDER BY timestamp ASC, post_id ASC LIMIT ?1";
 
@@ -412,7 +459,8 @@ impl PostStore for SqliteStore {
     async fn versions(&self, id: &PostId) -> Result<Vec<Post>, StoreError> {
         let mut posts = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT post_id, author, title, content, timestamp FROM posts WHERE post_id = ?1",
+                "SELECT post_id, author, title, content, timestamp, format, revision FROM posts
+                 WHERE post_id = ?1",
             )?;
             stmt.query_map([id.as_str()], |row| {
                 Ok(Post {
@@ -421,6 +469,8 @@ impl PostStore for SqliteStore {
                     title: row.get(2)?,
                     content: row.get(3)?,
                     timestamp: Some(Timestamp::from_stored(row.get::<_, String>(4)?)),
+                    format: Format::from_marker(row.get_ref(5)?.as_str().ok()),
+                    revision: u64::try_from(row.get::<_, i64>(6)?).unwrap_or(0),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -440,8 +490,8 @@ impl PostStore for SqliteStore {
         self.write(move |tx| {
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO posts (post_id, author, title, content, timestamp)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    "INSERT INTO posts (post_id, author, title, content, timestamp, format)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -449,7 +499,8 @@ impl PostStore for SqliteStore {
                         post.author,
                         post.title,
                         post.content,
-                        timestamp
+                        timestamp,
+                        post.format.marker()
                     ])
                 })
                 .map_err(backend)?;
@@ -466,24 +517,42 @@ impl PostStore for SqliteStore {
 
     async fn update(&self, key: &PostKey, edit: &Edit) -> Result<(), StoreError> {
         let key = key.clone();
-        let (title, content) = (
+        let (title, content, format) = (
             edit.title.as_str().to_string(),
             edit.content.as_str().to_string(),
+            edit.format.marker(),
         );
+        let expected = edit.expected.and_then(|r| i64::try_from(r).ok());
         self.write(move |tx| {
+            // The trigger `posts_revision` adds 1 to the revision.
             let changed = tx
                 .prepare_cached(
-                    "UPDATE posts SET title = ?3, content = ?4 WHERE post_id = ?1 AND author = ?2",
+                    "UPDATE posts SET title = ?3, content = ?4, format = ?5
+                     WHERE post_id = ?1 AND author = ?2 AND (?6 IS NULL OR revision = ?6)",
                 )
                 .and_then(|mut stmt| {
-                    stmt.execute(params![key.id.as_str(), key.author, title, content])
+                    stmt.execute(params![
+                        key.id.as_str(),
+                        key.author,
+                        title,
+                        content,
+                        format,
+                        expected
+                    ])
                 })
                 .map_err(backend)?;
-            if changed == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
+            if changed > 0 {
+                return Ok(());
             }
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM posts WHERE post_id = ?1 AND author = ?2")
+                .and_then(|mut stmt| stmt.exists(params![key.id.as_str(), key.author]))
+                .map_err(backend)?;
+            Err(if exists {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            })
         })
         .await
     }
@@ -537,6 +606,8 @@ mod tests {
             title: format!("title {n}"),
             content: format!("content {n}"),
             timestamp: Some(Timestamp::parse(ts).expect("valid timestamp")),
+            format: Format::Markdown,
+            revision: 0,
         }
     }
 
@@ -550,14 +621,45 @@ mod tests {
         let edit = Edit {
             title: Title::parse("new", FieldLimits::default()).expect("valid"),
             content: Content::parse("body", FieldLimits::default()).expect("valid"),
+            format: Format::Markdown,
+            expected: Some(0),
         };
         store.update(&p.key(), &edit).await.expect("update");
+        // A second save from the same revision lost the race: a conflict, nothing written.
+        let stale = Edit {
+            title: Title::parse("stale", FieldLimits::default()).expect("valid"),
+            ..edit.clone()
+        };
+        assert!(matches!(
+            store.update(&p.key(), &stale).await,
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(store.versions(&p.id).await.expect("read")[0].revision, 1);
+        // Another process of the previous release edits without knowing revisions: it counts.
+        store
+            .read(|c| {
+                c.execute(
+                    "UPDATE posts SET title = 'old blog' WHERE post_id = ?1",
+                    [p.id.as_str()],
+                )
+            })
+            .expect("an older blog's edit");
+        assert_eq!(store.versions(&p.id).await.expect("read")[0].revision, 2);
+        let edit = edit.from_revision(Some(2));
         let mut other = p.key();
         other.author = "someone else".into();
         assert!(matches!(
             store.update(&other, &edit).await,
             Err(StoreError::NotFound)
         ));
+        assert_eq!(
+            store.versions(&p.id).await.expect("read")[0].title,
+            "old blog"
+        );
+        store
+            .update(&p.key(), &edit)
+            .await
+            .expect("update from revision 2");
         assert_eq!(store.versions(&p.id).await.expect("read")[0].title, "new");
         store.delete(&p.key()).await.expect("delete");
         assert!(matches!(
@@ -652,6 +754,55 @@ mod tests {
             assert_eq!(store.data_version().expect("version"), now, "after {i}");
             last = now;
         }
+    }
+
+    /// A database an older blog made (no `format` column) keeps its posts as Markdown, since
+    /// this blog wrote them; plain-text rows read back as plain text.
+    #[tokio::test]
+    async fn an_older_database_keeps_its_posts_as_markdown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blog.db");
+        {
+            let old = Connection::open(&path).expect("open");
+            old.execute_batch(
+                "CREATE TABLE posts (post_id TEXT NOT NULL, author TEXT NOT NULL,
+                     title TEXT NOT NULL, content TEXT NOT NULL, timestamp TEXT NOT NULL,
+                     PRIMARY KEY (post_id, author));
+                 CREATE INDEX posts_by_time ON posts (timestamp, post_id, author);
+                 INSERT INTO posts VALUES ('old-1', 'Ann', 'Old', '**bold**', '2026-11-28T05:32:51');
+                 PRAGMA user_version = 2;",
+            )
+            .expect("an older blog's database");
+        }
+        let store = SqliteStore::open(&path).expect("open and upgrade");
+        let id = PostId::parse("old-1").expect("id");
+        let old = &store.versions(&id).await.expect("read")[0];
+        assert_eq!(old.format, Format::Markdown);
+        let listed = store
+            .feed(Scope::All, None, Order::NewestFirst, 5)
+            .await
+            .expect("feed");
+        assert_eq!(
+            (listed[0].format, listed[0].excerpt.as_str()),
+            (Format::Markdown, "bold")
+        );
+        let mut plain = post(2, "2026-11-29T05:32:51");
+        plain.format = Format::Plain;
+        plain.content = "<b>x</b>\n**y**".into();
+        store.create(&plain).await.expect("create");
+        assert_eq!(store.versions(&plain.id).await.expect("read")[0], plain);
+        let listed = store
+            .feed(Scope::All, None, Order::NewestFirst, 1)
+            .await
+            .expect("feed");
+        assert_eq!(listed[0].excerpt, "<b>x</b>\n**y**");
+        drop(store);
+        // Opening again changes nothing (the upgrade is done once).
+        let again = SqliteStore::open(&path).expect("reopen");
+        assert_eq!(
+            again.versions(&id).await.expect("read")[0].format,
+            Format::Markdown
+        );
     }
 
     #[tokio::test]

@@ -27,6 +27,10 @@ pub enum AppError {
     /// The body did not arrive within the body timeout.
     #[error("request body too slow")]
     SlowBody(std::time::Duration),
+    /// No room now: the connection came from the health-check reserve, or too many bodies are
+    /// being read at once.
+    #[error("busy: {0:?}")]
+    Busy(Busy),
     #[error("address too long")]
     UriTooLong,
     #[error("request headers too large")]
@@ -47,6 +51,15 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// What the blog had no room for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// Every client connection slot is taken.
+    Connections,
+    /// As many request bodies as the blog reads at once are arriving.
+    Bodies,
+}
+
 /// What the error page shows; the `finish` layer renders it with the site's banner.
 #[derive(Clone, Debug)]
 pub struct ErrorPage {
@@ -62,6 +75,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::UriTooLong => StatusCode::URI_TOO_LONG,
             AppError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::Store(StoreError::Rejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -113,6 +127,21 @@ impl AppError {
                      was saved. Go back and send it again, on a faster connection if you can.",
                     limit.as_secs()
                 ),
+            },
+            AppError::Busy(what) => ErrorPage {
+                heading: "The blog is busy",
+                message: match what {
+                    Busy::Connections => {
+                        "It is serving as many readers as it can at once. \
+                                          Try again in a moment."
+                    }
+                    Busy::Bodies => {
+                        "It is receiving as many forms as it can at once, so this \
+                                     one was not read and nothing was saved. Go back (your text \
+                                     is still in the form) and send it again in a moment."
+                    }
+                }
+                .into(),
             },
             AppError::UriTooLong => ErrorPage {
                 heading: "That address is too long",

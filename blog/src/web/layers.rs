@@ -24,9 +24,11 @@ use crate::telemetry::REQUEST_TARGET;
 pub static X_BLOG_COLOR: HeaderName = HeaderName::from_static("x-blog-color");
 pub static X_BLOG_VERSION: HeaderName = HeaderName::from_static("x-blog-version");
 
-/// Styles and images from the blog itself only; no script at all; forms post only here.
-const CSP: &str = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; \
-                   form-action 'self'; frame-ancestors 'none'";
+/// Styles from the blog itself only; images from the blog or any `https` address (what posts
+/// may show, `domain::markdown::image_allowed`); no script at all; forms post only here.
+pub const CSP: &str = "default-src 'self'; img-src 'self' https:; script-src 'none'; \
+                       object-src 'none'; base-uri 'none'; form-action 'self'; \
+                       frame-ancestors 'none'";
 
 /// How many headers `finish` may add to a response: the eight below and HSTS.
 pub const ADDED_HEADERS: usize = 9;

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod layers;
 pub mod limits;
 pub mod pages;
+pub mod render;
 
 use std::sync::Arc;
 
@@ -96,6 +97,8 @@ pub struct Shared {
     pub auth: Auth,
     /// How long a request's body may take to arrive (`web::limits`).
     pub body_timeout: std::time::Duration,
+    /// Slots for bodies being read (`web::limits`).
+    pub body_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -116,7 +119,14 @@ impl AppState {
             pages: Arc::new(PageCache::new(true)),
             auth,
             body_timeout: limits::DEFAULT_BODY_TIMEOUT,
+            body_reads: Arc::new(tokio::sync::Semaphore::new(limits::DEFAULT_BODY_READS)),
         }))
+    }
+
+    /// How many request bodies may be read at once (at least 1).
+    pub fn with_body_reads(mut self, reads: usize) -> Self {
+        Arc::make_mut(&mut self.0).body_reads = Arc::new(tokio::sync::Semaphore::new(reads.max(1)));
+        self
     }
 
     /// Turns the page cache off (every page rendered from the store), or on.

@@ -44,6 +44,8 @@ pub struct Card<'a> {
     pub date: String,
     pub datetime: String,
     pub excerpt: &'a str,
+    /// A plain-text post's excerpt keeps its line breaks (`white-space: pre-line`).
+    pub plain: bool,
 }
 
 impl<'a> Card<'a> {
@@ -57,6 +59,7 @@ impl<'a> Card<'a> {
             date,
             datetime,
             excerpt: &post.excerpt,
+            plain: post.format.is_plain(),
         }
     }
 }
@@ -71,7 +74,7 @@ pub struct PostView<'a> {
     pub author_href: String,
     pub date: String,
     pub datetime: String,
-    /// Sanitized HTML of the post's Markdown.
+    /// Sanitized HTML of the post's Markdown, or its plain text escaped.
     pub body_html: String,
     pub edit_href: String,
     pub delete_href: String,
@@ -136,6 +139,10 @@ pub struct FormView<'a> {
     pub title: &'a str,
     pub author: &'a str,
     pub content: &'a str,
+    /// The "Markdown" box of a plain-text post's edit form, ticked or not; `None`: no box.
+    pub markdown_choice: Option<bool>,
+    /// On an edit, the revision the form saves over (docs/blog.md, "Concurrent edits").
+    pub revision: Option<u64>,
     pub errors: FieldErrors,
     pub csrf: String,
     pub notes: Vec<String>,
@@ -199,6 +206,10 @@ pub struct Draft {
     pub draft_author: String,
     pub draft_title: String,
     pub draft_content: String,
+    /// The edit form's Markdown box, when the form had one: `on` ticked, `off` not.
+    pub draft_markdown: Option<String>,
+    /// The revision the edit started from.
+    pub draft_revision: Option<String>,
 }
 
 impl Draft {

@@ -247,6 +247,8 @@ impl Blog {
             title: format!("Post number {n}"),
             content: format!("Body of post {n}"),
             timestamp: Some(Timestamp::parse(ts).expect("timestamp")),
+            format: blog::domain::Format::Markdown,
+            revision: 0,
         };
         self.store.create(&post).await.expect("create");
         post

@@ -6,7 +6,8 @@
 //!   through the confirmation page: once with JavaScript on at a 375-pixel phone viewport
 //!   (where no page scrolls sideways, and the post page's screenshot is written to the test's
 //!   output directory), once with JavaScript off (the blog uses no script).
-//! - The browser's log shows no Content-Security-Policy violation on any page visited.
+//! - The browser's log shows no Content-Security-Policy violation on any page visited, an
+//!   `https` image in a post included (posts may show them, and the policy must agree).
 //! - A reader who is not signed in sees no edit or delete control, and a direct POST is refused.
 
 use std::io::{Read, Write};
@@ -260,7 +261,7 @@ async fn author_flow(c: &Client, base: &str, name: &str, title: &str, phone: boo
     type_into(
         c,
         "#content",
-        "Some **bold** words\n\n- one\n- two\n\nA [link](https://example.com/) and a very-long-word-that-must-wrap-somewhere-on-a-small-screen-without-scrolling.",
+        "Some **bold** words\n\n- one\n- two\n\nA [link](https://example.com/) and a very-long-word-that-must-wrap-somewhere-on-a-small-screen-without-scrolling.\n\n![an https image, which the policy lets load](https://127.0.0.1:9/pic.png)",
         false,
     )
     .await;
@@ -389,4 +390,67 @@ async fn authors_write_edit_and_delete_and_readers_only_read() {
         violations.is_empty(),
         "Content-Security-Policy violations in the browser's log: {violations:?}"
     );
+}
+
+/// Issue 32: a plain-text post (as the seed's app wrote them) shows its literal `<b>x</b>` in
+/// the browser, as text, with its line breaks; nothing in it becomes an element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_text_post_shows_its_markup_as_text() {
+    use blog::domain::{Format, Post, PostId, Timestamp};
+    use blog::store::PostStore;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("blog.db");
+    let post = Post {
+        id: PostId::generate(),
+        author: "Vishal".into(),
+        title: "Bold in HTML".into(),
+        content: "Use <b>x</b> for bold.\n# not a heading\n*not emphasis*".into(),
+        timestamp: Some(Timestamp::now()),
+        format: Format::Plain,
+        revision: 0,
+    };
+    blog::store::sqlite::SqliteStore::open(&db)
+        .expect("open")
+        .create(&post)
+        .await
+        .expect("a plain-text post");
+    let blog = Blog::start(&db, "green", &[]);
+    let driver = Driver::start();
+    let c = driver.session(false, false).await;
+    c.goto(&format!("http://{}/posts/{}", blog.addr, post.id))
+        .await
+        .expect("the post");
+    let body = c
+        .find(Locator::Css(".post-body"))
+        .await
+        .expect("the post's body");
+    let shown = body.text().await.expect("its text");
+    assert_eq!(
+        shown, "Use <b>x</b> for bold.\n# not a heading\n*not emphasis*",
+        "as the reader sees it"
+    );
+    for css in [".post-body b", ".post-body h1", ".post-body em"] {
+        assert!(
+            c.find_all(Locator::Css(css))
+                .await
+                .expect("find")
+                .is_empty(),
+            "no {css} element"
+        );
+    }
+    c.goto(&format!("http://{}/", blog.addr))
+        .await
+        .expect("the index");
+    let excerpt = c
+        .find(Locator::Css(".excerpt"))
+        .await
+        .expect("an excerpt")
+        .text()
+        .await
+        .expect("its text");
+    assert_eq!(
+        excerpt,
+        "Use <b>x</b> for bold.\n# not a heading\n*not emphasis*"
+    );
+    c.close().await.expect("close");
 }

@@ -584,8 +584,17 @@ fn seed_items_list_show_edit_and_delete_after_migrate() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["author", "content", "feed", "post_id", "timestamp", "title"]
+        [
+            "author",
+            "content",
+            "feed",
+            "format",
+            "post_id",
+            "timestamp",
+            "title"
+        ]
     );
+    assert_eq!(text(&item, "format"), "markdown", "the blog's own marker");
     let ts = text(&item, "timestamp");
     assert!(
         Timestamp::parse(&ts).is_some() && !ts.ends_with('Z') && !ts.contains('+'),
@@ -634,6 +643,8 @@ fn the_index_pages_with_a_cursor() {
                 format!("short {n}")
             },
             timestamp: Some(Timestamp::parse(&format!("2026-03-01T12:00:{n:02}")).expect("ts")),
+            format: blog::domain::Format::Markdown,
+            revision: 0,
         };
         rt.block_on(store.create(&post)).expect("create");
     }
@@ -849,4 +860,199 @@ fn migrate_to_a_new_table_with_the_binary() {
         listed,
         "post {late} written without `feed` was not listed within 15 s"
     );
+}
+
+/// Issue 32: a post the seed's app wrote (no `format` attribute) shows as the plain text it
+/// was on the post page, the index, the author page and the feed; an edit through the blog
+/// keeps it plain (no marker) unless Markdown is ticked; the seed's app reads either item.
+#[test]
+fn seed_posts_stay_plain_text_on_every_page() {
+    let moto = MotoServer::start().expect("moto");
+    let rt = runtime();
+    let client = Client::new(&rt.block_on(moto.sdk_config()));
+    let table = "Posts";
+    rt.block_on(create_indexed_table(&client, table));
+    let written = "Use <b>x</b> for bold & <script>alert(1)</script>\n# not a heading\n\
+                1. not a list\n*not emphasis*\n\nA second paragraph";
+    let id = rt.block_on(seed_create(
+        &client,
+        table,
+        "About <b>",
+        "root",
+        written,
+        "2026-11-28T05:32:51.617374",
+    ));
+    // The backfill files it into the listing, as `blog migrate` does for the seed's items.
+    rt.block_on(migrate::backfill(&client, table, &mut |_: &str| {}))
+        .expect("backfill");
+    let store = rt
+        .block_on(DynamoStore::open(client.clone(), table))
+        .expect("open");
+    let accounts = rt.block_on(authors(&client));
+    let (addr, _stop) = serve(&rt, Arc::new(store), accounts, "green");
+
+    let page = get(&addr, &format!("/posts/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "<p class=\"plain-text\">Use &lt;b&gt;x&lt;/b&gt; for bold &amp; \
+             &lt;script&gt;alert(1)&lt;/script&gt;<br>\n# not a heading<br>\n1. not a list<br>\n\
+             *not emphasis*<br>\n<br>\nA second paragraph</p>"
+        ),
+        "{}",
+        page.body
+    );
+    let start = page
+        .body
+        .find("<div class=\"post-body\">")
+        .expect("a post body");
+    let body = &page.body[start..start + page.body[start..].find("</div>").expect("end")];
+    for markup in ["<b>x", "<h1>", "<ol>", "<em>", "<script"] {
+        assert!(!body.contains(markup), "{markup}: {body}");
+    }
+    let excerpt = "<p class=\"excerpt plain-text\">Use &#60;b&#62;x&#60;/b&#62; for bold &#38; \
+                   &#60;script&#62;alert(1)&#60;/script&#62;\n# not a heading\n";
+    for listing in ["/", "/authors/root"] {
+        let r = get(&addr, listing);
+        assert!(r.body.contains(excerpt), "{listing}: {}", r.body);
+    }
+    // The feed's content is the text's HTML (escaped once more), its summary the text.
+    let feed = get(&addr, "/feed.atom");
+    let content = &feed.body[feed.body.find("<content").expect("content")..];
+    assert!(
+        content.contains("Use &#38;lt;b&#38;gt;x&#38;lt;/b&#38;gt;")
+            && content.contains("&#60;br&#62;")
+            && !content.contains("&#60;b&#62;x"),
+        "{}",
+        feed.body
+    );
+    assert!(
+        feed.body
+            .contains("<summary type=\"text\">Use &#60;b&#62;x&#60;/b&#62; for bold"),
+        "{}",
+        feed.body
+    );
+
+    // An edit without the box: the text changes, the item still has no marker.
+    let (cookie, token) = sign_in(
+        &addr,
+        "root",
+        "password of root",
+        &format!("/posts/{id}/edit"),
+    );
+    let edit = |content: &str, markdown: bool| {
+        let mut fields = vec![
+            ("title", "About <b>, edited"),
+            ("author", "root"),
+            ("content", content),
+            ("plain", "1"),
+            ("csrf_token", token.as_str()),
+        ];
+        if markdown {
+            fields.push(("markdown", "on"));
+        }
+        post_form(&addr, &cookie, &format!("/posts/{id}/edit"), &fields)
+    };
+    assert_eq!(edit("<i>still</i> plain", false).status, 303);
+    let item = rt
+        .block_on(raw_item(&client, table, &id, "root"))
+        .expect("item");
+    assert!(!item.contains_key("format"), "{item:?}");
+    assert_eq!(text(&item, "content"), "<i>still</i> plain");
+    assert!(
+        get(&addr, &format!("/posts/{id}"))
+            .body
+            .contains("&lt;i&gt;still&lt;/i&gt; plain")
+    );
+    // Ticked: Markdown from now on.
+    assert_eq!(edit("*now* Markdown", true).status, 303);
+    let item = rt
+        .block_on(raw_item(&client, table, &id, "root"))
+        .expect("item");
+    assert_eq!(text(&item, "format"), "markdown");
+    assert!(
+        get(&addr, &format!("/posts/{id}"))
+            .body
+            .contains("<em>now</em> Markdown")
+    );
+    // The seed's app edits the blog's item as it always did (title and content only): the
+    // marker stays, and its Scan reads every attribute it knows as strings.
+    rt.block_on(
+        client
+            .update_item()
+            .table_name(table)
+            .key("post_id", s(&id))
+            .key("author", s("root"))
+            .update_expression("SET title = :title, content = :content")
+            .expression_attribute_values(":title", s("By the seed"))
+            .expression_attribute_values(":content", s("**seed**"))
+            .send(),
+    )
+    .expect("seed update_item");
+    let item = rt
+        .block_on(raw_item(&client, table, &id, "root"))
+        .expect("item");
+    for name in ["post_id", "author", "title", "content", "timestamp"] {
+        text(&item, name);
+    }
+    assert!(
+        get(&addr, &format!("/posts/{id}"))
+            .body
+            .contains("<strong>seed</strong>")
+    );
+}
+
+/// Issue 27, item 15: an edit is a conditional write on the revision it started from. The
+/// second of two edits from one revision is a conflict and writes nothing; a seed item (no
+/// `revision`) counts as revision 0; a deleted item is still "not found".
+#[test]
+fn concurrent_edits_are_conflicts_on_dynamodb() {
+    use blog::domain::{Edit, Format, PostKey};
+    let moto = MotoServer::start().expect("moto");
+    let rt = runtime();
+    let client = Client::new(&rt.block_on(moto.sdk_config()));
+    let table = "Posts";
+    rt.block_on(create_indexed_table(&client, table));
+    let id = rt.block_on(seed_create(
+        &client,
+        table,
+        "Seed",
+        "Vishal",
+        "from Flask",
+        "2026-11-28T05:32:51",
+    ));
+    let store = rt
+        .block_on(DynamoStore::open(client.clone(), table))
+        .expect("open");
+    let key = PostKey {
+        id: PostId::parse(&id).expect("id"),
+        author: "Vishal".into(),
+    };
+    let edit = |title: &str, revision: u64| {
+        Edit::parse_as(title, "text", Format::Plain, store.limits())
+            .expect("valid")
+            .from_revision(Some(revision))
+    };
+    rt.block_on(store.update(&key, &edit("first", 0)))
+        .expect("the seed's item is at revision 0");
+    let stale = rt.block_on(store.update(&key, &edit("second", 0)));
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let item = rt
+        .block_on(raw_item(&client, table, &id, "Vishal"))
+        .expect("item");
+    assert_eq!(text(&item, "title"), "first", "the conflict wrote nothing");
+    assert_eq!(item.get("revision"), Some(&AttributeValue::N("1".into())));
+    rt.block_on(store.update(&key, &edit("third", 1)))
+        .expect("from the current revision");
+    let versions = rt.block_on(store.versions(&key.id)).expect("read");
+    assert_eq!(
+        (versions[0].title.as_str(), versions[0].revision),
+        ("third", 2)
+    );
+    let gone = PostKey {
+        id: PostId::generate(),
+        author: "Nobody".into(),
+    };
+    let missing = rt.block_on(store.update(&gone, &edit("x", 0)));
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }

@@ -29,6 +29,8 @@ fn huge_post(db: &std::path::Path) -> String {
         title: "Quotes".into(),
         content: "\"".repeat(2 * 1024 * 1024),
         timestamp: Some(Timestamp::now()),
+        format: blog::domain::Format::Markdown,
+        revision: 0,
     };
     tokio::runtime::Builder::new_current_thread()
         .build()

@@ -22,6 +22,7 @@ mod aws_release;
 mod aws_release_resume;
 mod blog_browser;
 mod blog_dynamodb;
+mod blog_flood;
 mod blog_slow_reader;
 mod blog_two_process_sqlite;
 mod cli_shell;

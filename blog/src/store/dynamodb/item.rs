@@ -1,13 +1,27 @@
 //! Items in the seed's exact shape: `post_id`, `author`, `title`, `content`, `timestamp`, all
-//! strings, plus `feed = "posts"` so the listing index sees them.
+//! strings, plus `feed = "posts"` so the listing index sees them, and on the blog's own posts
+//! `format = "markdown"` (docs/blog.md, "Plain text and Markdown"): an item without it was
+//! written by the seed's app (or another writer that does not know Markdown) and is plain text.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{FEED_ATTR, FEED_VALUE, TIMESTAMP_ATTR};
-use crate::domain::post::excerpt;
-use crate::domain::{Post, PostId, PostKey, PostSummary, Timestamp};
+use crate::domain::{Format, Post, PostId, PostKey, PostSummary, Timestamp};
+
+/// The marker attribute: `markdown` on the blog's own posts, absent on the seed's.
+pub const FORMAT_ATTR: &str = "format";
+/// How many times the blog changed the item (N); absent means 0 (docs/blog.md, "Concurrent
+/// edits").
+pub const REVISION_ATTR: &str = "revision";
+
+fn revision_of(item: &Item) -> u64 {
+    match item.get(REVISION_ATTR) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
 use crate::store::{Cursor, StoreError};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -47,14 +61,22 @@ fn required<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
 
 pub fn to_item(post: &Post) -> Item {
     let timestamp = post.timestamp.clone().unwrap_or_else(Timestamp::now);
-    HashMap::from([
+    let mut item = HashMap::from([
         ("post_id".to_string(), s(post.id.as_str())),
         ("author".to_string(), s(post.author.as_str())),
         ("title".to_string(), s(post.title.as_str())),
         ("content".to_string(), s(post.content.as_str())),
         (TIMESTAMP_ATTR.to_string(), s(timestamp.as_str())),
         (FEED_ATTR.to_string(), s(FEED_VALUE)),
-    ])
+    ]);
+    if post.format == Format::Markdown {
+        item.insert(FORMAT_ATTR.to_string(), s(Format::MARKDOWN));
+    }
+    item
+}
+
+fn format_of(item: &Item) -> Format {
+    Format::from_marker(get(item, FORMAT_ATTR))
 }
 
 pub fn key(key: &PostKey) -> Item {
@@ -92,7 +114,20 @@ pub fn from_item(item: &Item) -> Result<Post, StoreError> {
         title: get(item, "title").unwrap_or_default().to_string(),
         content: get(item, "content").unwrap_or_default().to_string(),
         timestamp: get(item, TIMESTAMP_ATTR).map(Timestamp::from_stored),
+        format: format_of(item),
+        revision: revision_of(item),
     })
+}
+
+/// Characters of content an excerpt is made from (as SQLite reads them): a listing parses
+/// 20 prefixes, not 20 whole posts.
+const EXCERPT_PREFIX_CHARS: usize = 400;
+
+fn excerpt_prefix(content: &str) -> &str {
+    content
+        .char_indices()
+        .nth(EXCERPT_PREFIX_CHARS)
+        .map_or(content, |(at, _)| &content[..at])
 }
 
 pub fn summary_from_item(item: &Item) -> Result<PostSummary, StoreError> {
@@ -100,7 +135,8 @@ pub fn summary_from_item(item: &Item) -> Result<PostSummary, StoreError> {
         id: PostId::from_stored(required(item, "post_id")?),
         author: required(item, "author")?.to_string(),
         title: get(item, "title").unwrap_or_default().to_string(),
-        excerpt: excerpt(get(item, "content").unwrap_or_default()),
+        excerpt: format_of(item).excerpt(excerpt_prefix(get(item, "content").unwrap_or_default())),
         timestamp: Timestamp::from_stored(required(item, TIMESTAMP_ATTR)?),
+        format: format_of(item),
     })
 }

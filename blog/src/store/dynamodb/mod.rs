@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use self::schema::{FEED_ATTR, FEED_VALUE, INDEX, IndexState, SchemaError, TIMESTAMP_ATTR};
 use super::{Cursor, Order, PostStore, Scope, StoreError, newest_first};
-use crate::domain::{Edit, FieldLimits, Post, PostId, PostKey, PostSummary, Timestamp};
+use crate::domain::{Edit, FieldLimits, Format, Post, PostId, PostKey, PostSummary, Timestamp};
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -182,31 +182,74 @@ impl PostStore for DynamoStore {
     }
 
     async fn update(&self, key: &PostKey, edit: &Edit) -> Result<(), StoreError> {
-        // Also files a legacy item into the listing index, as the backfill would.
-        self.client
+        // Also files a legacy item into the listing index, as the backfill would. A plain-text
+        // item stays without the Markdown marker unless the edit chose Markdown. The revision
+        // goes up by one, on the condition that it is the one the edit started from.
+        let set = "SET title = :title, content = :content, #feed = :feed, \
+                   #ts = if_not_exists(#ts, :now)";
+        let expression = match edit.format {
+            Format::Markdown => format!("{set}, #fmt = :markdown ADD #rev :one"),
+            Format::Plain => format!("{set} REMOVE #fmt ADD #rev :one"),
+        };
+        let condition = match edit.expected {
+            None => "attribute_exists(post_id)",
+            Some(0) => {
+                "attribute_exists(post_id) AND (attribute_not_exists(#rev) OR #rev = :expected)"
+            }
+            Some(_) => "attribute_exists(post_id) AND #rev = :expected",
+        };
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(item::key(key)))
-            .update_expression(
-                "SET title = :title, content = :content, #feed = :feed, #ts = if_not_exists(#ts, :now)",
-            )
-            .condition_expression("attribute_exists(post_id)")
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_names("#fmt", item::FORMAT_ATTR)
+            .expression_attribute_names("#rev", item::REVISION_ATTR)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        if edit.format == Format::Markdown {
+            update = update.expression_attribute_values(
+                ":markdown",
+                AttributeValue::S(Format::MARKDOWN.into()),
+            );
+        }
+        if let Some(expected) = edit.expected {
+            update = update
+                .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()));
+        }
+        let sent = update
             .expression_attribute_names("#feed", FEED_ATTR)
             .expression_attribute_names("#ts", TIMESTAMP_ATTR)
             .expression_attribute_values(":title", AttributeValue::S(edit.title.as_str().into()))
-            .expression_attribute_values(":content", AttributeValue::S(edit.content.as_str().into()))
+            .expression_attribute_values(
+                ":content",
+                AttributeValue::S(edit.content.as_str().into()),
+            )
             .expression_attribute_values(":feed", AttributeValue::S(FEED_VALUE.into()))
-            .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().as_str().into()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::S(Timestamp::now().as_str().into()),
+            )
             .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::NotFound
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                // Gone, or changed since the edit began: a read tells which (a Query, which
+                // the task role may make; it has no GetItem on this table).
+                let versions = self.versions(&key.id).await?;
+                Err(if versions.iter().any(|p| p.author == key.author) {
+                    StoreError::Conflict
                 } else {
-                    rejected_or_failed("UpdateItem", e)
-                }
-            })?;
-        Ok(())
+                    StoreError::NotFound
+                })
+            }
+            Err(e) => Err(rejected_or_failed("UpdateItem", e)),
+        }
     }
 
     async fn delete(&self, key: &PostKey) -> Result<(), StoreError> {

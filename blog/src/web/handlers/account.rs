@@ -2,8 +2,8 @@
 //! everywhere), and `GET /account`.
 //!
 //! A failed sign-in says the same for an unknown name and a wrong password, and costs the same
-//! time (the password is checked against a decoy hash). Failures are throttled per name and
-//! per client address (`auth::throttle`). The sign-in form's token is the double-submit token
+//! time (the password is checked against a decoy hash). Failures are throttled per address and
+//! name, per address, and per name from unfamiliar addresses (`auth::throttle`). The sign-in form's token is the double-submit token
 //! (there is no session yet); every other form's token is bound to the session.
 
 use std::time::Instant;
@@ -17,8 +17,10 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use super::{form_rejected, page, posts, to_login};
+use crate::accounts::NAME_MAX_CHARS;
 use crate::auth::password::PasswordError;
 use crate::auth::session::unix_now;
+use crate::auth::throttle::Refusal;
 use crate::auth::{Auth, Viewer};
 use crate::web::context::Ctx;
 use crate::web::pages::{AccountView, Draft, LoginView, Nav};
@@ -41,6 +43,8 @@ pub struct LoginForm {
     draft_author: String,
     draft_title: String,
     draft_content: String,
+    draft_markdown: Option<String>,
+    draft_revision: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +150,8 @@ pub async fn login(
         draft_author: form.draft_author.clone(),
         draft_title: form.draft_title.clone(),
         draft_content: form.draft_content.clone(),
+        draft_markdown: form.draft_markdown.clone(),
+        draft_revision: form.draft_revision.clone(),
     };
     let again = |status: StatusCode, error: String| {
         let login = LoginPage {
@@ -163,18 +169,28 @@ pub async fn login(
     let name = form.name.trim();
     let address = client_address(&headers);
     let auth: &Auth = &state.auth;
-    if let Err(wait) = auth.throttle.check(name, &address, Instant::now()) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
+    if let Err(refusal) = auth.throttle.check(name, &address, Instant::now()) {
+        let minutes = refusal.wait().as_secs().div_ceil(60).max(1);
+        let plural = if minutes == 1 { "" } else { "s" };
+        let message = match refusal {
+            Refusal::Address(_) => format!(
                 "Too many failed sign-ins for this name or from this address. Try again in \
-                 {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
+                 {minutes} minute{plural}."
             ),
-        );
+            Refusal::Unfamiliar(_) => format!(
+                "Too many failed sign-ins for this name from many places. Sign in from where \
+                 you signed in before, or try again in {minutes} minute{plural}."
+            ),
+        };
+        return again(StatusCode::TOO_MANY_REQUESTS, message);
     }
-    let account = auth.accounts.account(name).await?;
+    // No account has a longer name: such a name is not looked up (the password is still
+    // checked against the decoy, so the answer takes the same time).
+    let account = if name.chars().count() <= NAME_MAX_CHARS {
+        auth.accounts.account(name).await?
+    } else {
+        None
+    };
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let matched = match auth.passwords.verify(form.password.clone(), hash).await {
         Ok(matched) => matched,
@@ -194,10 +210,11 @@ pub async fn login(
     };
     let Some(account) = account.filter(|_| matched) else {
         auth.throttle.failed(name, &address, Instant::now());
-        tracing::info!(name, address, "failed sign-in");
+        let shown: String = name.chars().take(NAME_MAX_CHARS).collect();
+        tracing::info!(name = shown, address, "failed sign-in");
         return again(StatusCode::FORBIDDEN, NO_MATCH.into());
     };
-    auth.throttle.succeeded(name);
+    auth.throttle.succeeded(name, &address, Instant::now());
     tracing::info!(name = %account.name, "signed in");
     let (me, cookie) = auth.start(&account, ctx.scheme, unix_now());
     let mut response = if draft.is_empty() {

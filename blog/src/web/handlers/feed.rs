@@ -10,10 +10,11 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderValue};
 
-use crate::domain::markdown;
+use crate::domain::markdown::xml_safe;
 use crate::store::{Order, Scope, StoreError};
 use crate::web::context::Ctx;
 use crate::web::pages::encode_query;
+use crate::web::render;
 use crate::web::{AppError, AppState};
 
 /// Entries in the feed.
@@ -62,10 +63,12 @@ pub async fn atom(
                 let store = state.store.clone();
                 async move {
                     let content = match store.versions(&summary.id).await {
-                        Ok(versions) => versions
-                            .into_iter()
-                            .find(|p| p.author == summary.author)
-                            .map(|p| p.content),
+                        Ok(versions) => {
+                            match versions.into_iter().find(|p| p.author == summary.author) {
+                                Some(p) => Some(render::body_html(p.format, &p.content).await),
+                                None => None,
+                            }
+                        }
                         // Deleted since the list was read: the summary stands alone.
                         Err(StoreError::NotFound) => None,
                         Err(e) => return Err(AppError::from(e)),
@@ -78,10 +81,12 @@ pub async fn atom(
                         ),
                         id: summary.id.to_string(),
                         updated: summary.timestamp.machine(),
-                        content_html: content.map(|c| markdown::to_html(&c)).unwrap_or_default(),
-                        title: summary.title,
-                        author: summary.author,
-                        summary: summary.excerpt,
+                        content_html: content.unwrap_or_default(),
+                        // Old data may hold characters XML cannot carry (they are refused on
+                        // save now); one of them would break the feed for every subscriber.
+                        title: xml_safe(&summary.title).into_owned(),
+                        author: xml_safe(&summary.author).into_owned(),
+                        summary: xml_safe(&summary.excerpt).into_owned(),
                     })
                 }
             })
@@ -93,7 +98,7 @@ pub async fn atom(
             .map(|e| e.updated.clone())
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
         Ok(FeedView {
-            title: &state.site.title,
+            title: &xml_safe(&state.site.title),
             base,
             updated,
             entries,

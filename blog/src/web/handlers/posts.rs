@@ -16,13 +16,14 @@ use http::Uri;
 use super::account::login_page;
 use super::{cached, form_rejected, page, query, to_login};
 use crate::auth::SignedIn;
-use crate::domain::{Edit, FieldErrors, FieldLimits, NewPost, Post, PostId, PostKey};
+use crate::domain::{Edit, FieldErrors, FieldLimits, Format, NewPost, Post, PostId, PostKey};
 use crate::store::{self, StoreError};
 use crate::telemetry::Chain;
 use crate::web::context::Ctx;
 use crate::web::pages::{
     self, DeleteView, Draft, FormMode, FormView, Nav, PostView, RefusedView, Version,
 };
+use crate::web::render;
 use crate::web::{AppError, AppState};
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,7 +34,31 @@ pub struct PostForm {
     /// whose author is the signed-in account.
     author: String,
     content: String,
+    /// The edit form's "Markdown" checkbox (`on` when ticked), shown on plain-text posts only.
+    markdown: Option<String>,
+    /// Set by a form that offered the box (an unticked box sends nothing).
+    plain: Option<String>,
+    /// On an edit, the post's revision when the form was shown.
+    revision: Option<String>,
     csrf_token: String,
+}
+
+impl PostForm {
+    fn markdown_ticked(&self) -> bool {
+        self.markdown.is_some()
+    }
+
+    /// The box as the form had it: `None` when it had none.
+    fn markdown_choice(&self) -> Option<bool> {
+        self.plain.is_some().then(|| self.markdown_ticked())
+    }
+
+    /// The revision the edit started from; one that is not a number matches none.
+    fn revision(&self) -> Option<u64> {
+        self.revision
+            .as_deref()
+            .map(|r| r.trim().parse().unwrap_or(u64::MAX))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +115,12 @@ fn store_failure(e: StoreError) -> Result<(StatusCode, FieldErrors), AppError> {
             (StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN.to_string())
         }
         StoreError::NotFound => return Err(AppError::NotFound),
+        StoreError::Conflict => (
+            StatusCode::CONFLICT,
+            "Someone else saved this post meanwhile, so nothing was saved. Your text is still \
+             here."
+                .to_string(),
+        ),
     };
     Ok((status, form_error(&message)))
 }
@@ -139,7 +170,9 @@ pub async fn show(
     );
     cached(&state, &ctx, key.into(), async {
         let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
-        Ok(post_view(&state, &ctx, &versions[at], &versions).render()?)
+        let post = &versions[at];
+        let body_html = render::body_html(post.format, &post.content).await;
+        Ok(post_view(&state, &ctx, post, &versions, body_html).render()?)
     })
     .await
 }
@@ -149,6 +182,7 @@ fn post_view<'a>(
     ctx: &Ctx,
     post: &'a Post,
     versions: &[Post],
+    body_html: String,
 ) -> PostView<'a> {
     let several = versions.len() > 1;
     let date = |p: &Post| p.timestamp.as_ref().map(|t| t.human()).unwrap_or_default();
@@ -175,7 +209,7 @@ fn post_view<'a>(
             .as_ref()
             .map(|t| t.machine())
             .unwrap_or_default(),
-        body_html: crate::domain::markdown::to_html(&post.content),
+        body_html,
         edit_href: pages::post_href(post, "/edit", several),
         delete_href: pages::post_href(post, "/delete", several),
         can_change: ctx.viewer.may_change(&post.author),
@@ -191,6 +225,11 @@ pub(crate) struct FormDraft<'a> {
     pub author: &'a str,
     pub content: &'a str,
     pub cancel_href: String,
+    /// On an edit of a plain-text post, whether the Markdown box is ticked; `None` for the
+    /// blog's own Markdown posts and new ones (no box).
+    pub markdown_choice: Option<bool>,
+    /// On an edit, the revision the form saves over.
+    pub revision: Option<u64>,
 }
 
 /// Renders the post form for `me`, with a token bound to their session.
@@ -218,6 +257,8 @@ pub(crate) fn form_page(
         title: &title,
         author: draft.author,
         content: &content,
+        markdown_choice: draft.markdown_choice,
+        revision: draft.revision,
         errors,
         csrf: me.csrf.clone(),
         notes: limit_notes(state.store.limits()),
@@ -244,6 +285,11 @@ pub(crate) fn resume(state: &AppState, me: &SignedIn, draft: &Draft) -> Result<R
         author,
         content: &draft.draft_content,
         cancel_href: id.as_ref().map_or("/".into(), |id| format!("/posts/{id}")),
+        markdown_choice: draft.draft_markdown.as_deref().map(|ticked| ticked == "on"),
+        revision: draft
+            .draft_revision
+            .as_deref()
+            .map(|r| r.parse().unwrap_or(u64::MAX)),
     };
     form_page(
         state,
@@ -289,6 +335,10 @@ fn sign_in_to_keep(
         draft_author: form.author.clone(),
         draft_title: form.title.clone(),
         draft_content: form.content.clone(),
+        draft_markdown: form
+            .markdown_choice()
+            .map(|ticked| if ticked { "on" } else { "off" }.to_string()),
+        draft_revision: form.revision.clone(),
     };
     login_page(
         state,
@@ -335,6 +385,8 @@ pub async fn new_form(
         author: &me.name,
         content: "",
         cancel_href: "/".into(),
+        markdown_choice: None,
+        revision: None,
     };
     form_page(
         &state,
@@ -363,6 +415,8 @@ pub async fn create(
             author: &me.name,
             content: &form.content,
             cancel_href: "/".into(),
+            markdown_choice: None,
+            revision: None,
         };
         form_page(&state, me, status, draft, errors, None)
     };
@@ -405,6 +459,8 @@ pub async fn edit_form(
         author: &post.author,
         content: &post.content,
         cancel_href: pages::post_href(post, "", versions.len() > 1),
+        markdown_choice: post.format.is_plain().then_some(false),
+        revision: Some(post.revision),
     };
     form_page(
         &state,
@@ -428,18 +484,35 @@ pub async fn update(
     let Some(me) = ctx.viewer.signed_in() else {
         return sign_in_to_keep(&state, &ctx, &headers, format!("/posts/{id}/edit"), &form);
     };
-    let again = |status: StatusCode, author: &str, errors: FieldErrors| {
+    // The Markdown box comes back as it was sent, on a form that had it: a plain-text post's;
+    // the revision too, but after a conflict, the one the post is at now.
+    let again_at = |status: StatusCode,
+                    author: &str,
+                    plain: bool,
+                    errors: FieldErrors,
+                    revision: Option<u64>| {
         let draft = FormDraft {
             id: Some(&id),
             title: &form.title,
             author,
             content: &form.content,
             cancel_href: format!("/posts/{id}"),
+            markdown_choice: plain.then_some(form.markdown_ticked()),
+            revision,
         };
         form_page(&state, me, status, draft, errors, None)
     };
+    let again = |status: StatusCode, author: &str, plain: bool, errors: FieldErrors| {
+        again_at(status, author, plain, errors, form.revision())
+    };
     if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
-        return again(StatusCode::FORBIDDEN, &form.author, form_error(CSRF_FAILED));
+        let plain = form.plain.is_some();
+        return again(
+            StatusCode::FORBIDDEN,
+            &form.author,
+            plain,
+            form_error(CSRF_FAILED),
+        );
     }
     let versions = state.store.versions(&id).await?;
     // The author is part of the key: an author that matches no stored item is an attempt to
@@ -454,22 +527,70 @@ pub async fn update(
             )),
             ..FieldErrors::default()
         };
-        return again(StatusCode::UNPROCESSABLE_ENTITY, &original.author, errors);
+        let plain = original.format.is_plain();
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &original.author,
+            plain,
+            errors,
+        );
     };
     if !ctx.viewer.may_change(&current.author) {
         return refused_with_text(&state, &ctx, &refusal(&state, &current.author).await, &form);
     }
-    let edit = match Edit::parse(&form.title, &form.content, state.store.limits()) {
-        Ok(edit) => edit,
-        Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, &current.author, errors),
+    // A plain-text post stays plain text unless its author ticked Markdown; the blog's own
+    // posts stay Markdown.
+    let plain = current.format.is_plain();
+    let format = if plain && !form.markdown_ticked() {
+        Format::Plain
+    } else {
+        Format::Markdown
+    };
+    let edit = match Edit::parse_as(&form.title, &form.content, format, state.store.limits()) {
+        Ok(edit) => edit.from_revision(form.revision()),
+        Err(errors) => {
+            return again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &current.author,
+                plain,
+                errors,
+            );
+        }
     };
     match state.store.update(&current.key(), &edit).await {
         Ok(()) => {
             Ok(Redirect::to(&pages::post_href(current, "", versions.len() > 1)).into_response())
         }
+        Err(StoreError::Conflict) => {
+            // Someone saved the post since this form was shown: nothing is written, the author
+            // gets their text back, and the form now saves over the version that won.
+            let now = state.store.versions(&id).await?;
+            let at = now
+                .iter()
+                .find(|p| p.author == current.author)
+                .ok_or(AppError::NotFound)?;
+            let message = format!(
+                "Someone else saved this post after you opened it, so your changes were not saved \
+                 (nothing of theirs was lost either). Your text is below as you left it. Open \
+                 the post in another tab to see theirs, then save here again: that replaces \
+                 their version with this one.{}",
+                if at.title == form.title.trim() {
+                    ""
+                } else {
+                    " Their title is shown on the post."
+                }
+            );
+            again_at(
+                StatusCode::CONFLICT,
+                &current.author,
+                plain,
+                form_error(&message),
+                Some(at.revision),
+            )
+        }
         Err(e) => {
             let (status, errors) = store_failure(e)?;
-            again(status, &current.author, errors)
+            again(status, &current.author, plain, errors)
         }
     }
 }

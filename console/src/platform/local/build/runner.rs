@@ -473,6 +473,21 @@ enum CommandResult {
     TimedOut,
 }
 
+/// Whether `cargo run` sets this variable for the binary it runs (the package's metadata and
+/// manifest; `CARGO`, the path of cargo itself, stays).
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+        )
+}
+
 struct CommandContext {
     shell: String,
     dir: PathBuf,
@@ -483,6 +498,23 @@ struct CommandContext {
 }
 
 impl CommandContext {
+    /// The shell, in the source directory, with the build's variables. Variables that
+    /// `cargo run` sets for the binary it runs (the README's demo runs the console that way)
+    /// are not passed on: a build script that tracks one of them (ring's tracks
+    /// `CARGO_MANIFEST_DIR`) would see it changed, and the blog's build would compile again
+    /// every crate above it that the console's build had just compiled.
+    fn command(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&self.shell);
+        cmd.current_dir(&self.dir);
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(set_by_cargo_run) {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    }
+
     /// The prologue that restores the previous command's variables and directory.
     fn prologue(&self, succeeding: bool) -> String {
         format!(
@@ -506,10 +538,9 @@ impl CommandContext {
         );
         let path = self.work.join("command.sh");
         tokio::fs::write(&path, script).await?;
-        let mut child = tokio::process::Command::new(&self.shell)
+        let mut child = self
+            .command()
             .arg(&path)
-            .current_dir(&self.dir)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log.try_clone()?))
@@ -539,11 +570,10 @@ impl CommandContext {
         for n in names {
             script.push_str(&format!("printf '%s=%s\\0' '{n}' \"${{{n}-}}\"\n"));
         }
-        let out = tokio::process::Command::new(&self.shell)
+        let out = self
+            .command()
             .arg("-c")
             .arg(script)
-            .current_dir(&self.dir)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .output()
             .await;
@@ -622,6 +652,26 @@ mod tests {
         assert!(log.contains("nothing published"), "{log}");
         assert!(!log.contains("never"));
         assert!(!log.contains("\npublishing"));
+    }
+
+    /// `cargo test` sets `CARGO_MANIFEST_DIR` and `CARGO_PKG_NAME` for this process, as
+    /// `cargo run` does for the demo's console: the build's commands must not see them, or the
+    /// blog's cargo build recompiles what the console's build had just compiled.
+    #[tokio::test]
+    async fn variables_cargo_run_sets_do_not_reach_the_build() {
+        assert!(
+            std::env::var_os("CARGO_MANIFEST_DIR").is_some()
+                && std::env::var_os("CARGO_PKG_NAME").is_some(),
+            "run under cargo test, which sets them"
+        );
+        assert!(set_by_cargo_run("CARGO_PKG_VERSION_MAJOR"));
+        assert!(!set_by_cargo_run("CARGO_TARGET_DIR") && !set_by_cargo_run("CARGO_HOME"));
+        let (b, log) = build_with(
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"manifest=[${CARGO_MANIFEST_DIR:-}] pkg=[${CARGO_PKG_NAME:-}]\"\n",
+        )
+        .await;
+        assert_eq!(b.status, BuildStatus::Succeeded, "{log}");
+        assert!(log.contains("manifest=[] pkg=[]"), "{log}");
     }
 
     #[tokio::test]
