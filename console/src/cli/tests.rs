@@ -284,6 +284,15 @@ fn durations_from_the_command_line_are_bounded() {
 }
 
 #[test]
+fn logs_since_takes_units() {
+    let parsed = Cli::try_parse_from(["bluegreen", "logs", "--since", "10m"]).expect("10m");
+    assert!(format!("{parsed:?}").contains("since: 600"), "{parsed:?}");
+    let err = Cli::try_parse_from(["bluegreen", "logs", "--since", "10 minutes"])
+        .expect_err("not a duration");
+    assert!(err.to_string().contains("is not a duration"), "{err}");
+}
+
+#[test]
 fn usage_errors_have_a_json_form() {
     let err = Cli::try_parse_from(["bluegreen", "--json", "shift", "--green", "abc"])
         .expect_err("not a number");

@@ -652,7 +652,7 @@ async fn handle(
         .map_err(|e| io::Error::other(e.to_string()))?
         .to_bytes();
     let repaired = match op.as_str() {
-        "DescribeTasks" | "RunTask" => Some(stringify_container_numbers(&body)),
+        "DescribeTasks" | "RunTask" | "StopTask" => Some(stringify_container_numbers(&body)),
         "StartBuild" | "BatchGetBuilds" => Some(epoch_timestamps(&body)),
         _ => None,
     };
@@ -854,13 +854,24 @@ fn epoch_to_iso(secs: i64) -> String {
     )
 }
 
-/// `tasks[].containers[].{cpu,memory,memoryReservation}` as strings, as the ECS API has them.
+/// `tasks[].containers[].{cpu,memory,memoryReservation}` (and `task.containers[]…`) as strings,
+/// as the ECS API has them.
 fn stringify_container_numbers(body: &Bytes) -> Bytes {
     let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(body) else {
         return body.clone();
     };
-    let tasks = doc.get_mut("tasks").and_then(|t| t.as_array_mut());
-    for task in tasks.into_iter().flatten() {
+    // `tasks` (DescribeTasks, RunTask) or one `task` (StopTask).
+    let mut tasks: Vec<&mut serde_json::Value> = Vec::new();
+    if let Some(obj) = doc.as_object_mut() {
+        for (key, value) in obj.iter_mut() {
+            match (key.as_str(), value) {
+                ("tasks", serde_json::Value::Array(all)) => tasks.extend(all.iter_mut()),
+                ("task", one) => tasks.push(one),
+                _ => {}
+            }
+        }
+    }
+    for task in tasks {
         let containers = task.get_mut("containers").and_then(|c| c.as_array_mut());
         for c in containers.into_iter().flatten() {
             for key in ["cpu", "memory", "memoryReservation"] {

@@ -62,6 +62,7 @@ async fn the_console_at_rest_stays_within_its_api_budget() {
         "{logs:.0} FilterLogEvents a minute at rest (at most {AT_REST_FILTER_LOG_EVENTS}):\n{}",
         counts.table()
     );
-    // Still the console, still showing the stack.
+    // Still the console, still showing the stack, and the account it is connected to.
     assert!(screen.contains("Traffic · stable blue"), "{screen}");
+    assert!(screen.contains("aws 123456789012 us-east-1"), "{screen}");
 }

@@ -120,6 +120,9 @@ pub struct AwsPlatform {
     last_parts: Mutex<Parts>,
     /// An older console's release record in the listener's tags was looked for (once).
     tags_moved: std::sync::atomic::AtomicBool,
+    /// The account, once the caller identity was read ([`AwsPlatform::caller_name`]): the
+    /// header tells prod from staging by it.
+    account: std::sync::OnceLock<String>,
 }
 
 /// A snapshot's parts as last read: each kept when its own read fails.
@@ -233,6 +236,7 @@ impl AwsPlatform {
             last_actions: Mutex::new(HashMap::new()),
             last_parts: Mutex::new(Parts::default()),
             tags_moved: std::sync::atomic::AtomicBool::new(false),
+            account: std::sync::OnceLock::new(),
         })
     }
 
@@ -246,6 +250,9 @@ impl AwsPlatform {
             .send()
             .await
             .map_err(|e| OP.error("caller", e))?;
+        if let Some(account) = out.account().filter(|a| !a.is_empty()) {
+            let _ = self.account.set(account.to_string());
+        }
         let arn = out.arn().unwrap_or_default();
         name_from_arn(arn).map(str::to_string).ok_or_else(|| {
             OP.fail(
@@ -349,7 +356,7 @@ impl Platform for AwsPlatform {
         PlatformInfo {
             profile: self.profile.clone(),
             kind: PlatformKind::Aws {
-                account: None,
+                account: self.account.get().cloned(),
                 region: self.region.clone(),
             },
             cluster: self.cfg.cluster.clone(),
