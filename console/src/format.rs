@@ -5,6 +5,35 @@
 
 use crate::rollout::{InjectedFault, UnixMillis};
 
+/// Whether `c` may not reach a terminal as it is: a control character (C0, DEL, C1: ESC
+/// starts a sequence, a carriage return overwrites a line; C1's CSI is a sequence of its own)
+/// other than a newline or a tab, or a bidirectional control (embeddings, overrides,
+/// isolates, marks), which shows text in another order than it is stored.
+fn unsafe_for_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` made safe for a terminal: every character of [`unsafe_for_terminal`] shown as its
+/// escape (`\u{1b}`), so a name, a reason or a request path read from the journal, the lock or
+/// the logs (which others can write) can never move the cursor, retitle the window or reorder
+/// what an engineer reads. Newlines and tabs stay. The one sanitizer of every human output
+/// path of the CLI; `--json` output keeps the data, escaped by JSON, as it is.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unsafe_for_terminal) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_for_terminal(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Hex digits of a digest that identify an image in every view.
 pub const DIGEST_CHARS: usize = 8;
 
@@ -252,5 +281,34 @@ mod tests {
                 prop_assert!(short.len() <= DIGEST_CHARS || short == hex);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn escapes_controls_and_bidi_but_keeps_lines_and_plain_text() {
+        assert_eq!(
+            terminal_safe("blue 90 / green 10\n\tok ✓"),
+            "blue 90 / green 10\n\tok ✓"
+        );
+        assert!(matches!(
+            terminal_safe("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let hostile =
+            "ann\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}31m\u{85}\u{202e}gnp.exe\u{2066}\u{7f}";
+        let safe = terminal_safe(hostile);
+        assert_eq!(
+            safe,
+            "ann\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}\\u{9b}31m\\u{85}\\u{202e}gnp.exe\\u{2066}\\u{7f}"
+        );
+        assert!(
+            !safe
+                .chars()
+                .any(|c| c.is_control() || ('\u{2066}'..='\u{2069}').contains(&c))
+        );
     }
 }

@@ -37,7 +37,7 @@ git clone --quiet --no-hardlinks "$REPO" "$CLONE"
 git -C "$CLONE" checkout --quiet --detach "$REF"
 echo "first_run: $(git -C "$CLONE" log -1 --format='%h %s' | cut -c1-80)" >&2
 # Offline: the crates come from cargo's cache, as they would after a first `cargo fetch`.
-(cd "$CLONE" && cargo fetch --quiet)
+(cd "$CLONE" && cargo fetch --quiet) || echo "first_run: cargo fetch failed; building from cargo's cache" >&2
 
 # The README's command, as typed, in an 80×24 terminal; `times` reports the CPU of everything
 # it ran once the demo exits.
@@ -57,7 +57,8 @@ while :; do
     tmux -S "$SOCK" capture-pane -p -t first >&2
     exit 1
   fi
-  log="$(tr -d '\000' < "$WORK/pane.log" 2>/dev/null || true)"
+  # cargo colours its status words even in a pane: strip the escapes before matching.
+  log="$(tr -d '\000' < "$WORK/pane.log" 2>/dev/null | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' || true)"
   if [ -z "$console" ] && grep -q "Running .target/local/bluegreen" <<<"$log"; then console="$elapsed"; fi
   if [ -z "$blog" ] && grep -q "starting the local platform daemon" <<<"$log"; then blog="$elapsed"; fi
   # The console's first screen: its header names the live color.
@@ -78,6 +79,11 @@ tmux -S "$SOCK" send-keys -t first q
 for _ in $(seq 1 60); do [ -s "$WORK/cpu.txt" ] && break; sleep 0.5; done
 cpu="$(awk 'NR==2 { split($1, u, "m"); split($2, s, "m"); sub("s", "", u[2]); sub("s", "", s[2]);
   printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$WORK/cpu.txt" 2>/dev/null || echo "?")"
+
+# What the blog's build compiled: ideally the blog and the crates only it uses, nothing the
+# console's build had compiled already.
+crates="$(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$CLONE/.bluegreen/builds/1.log" 2>/dev/null | tr '\n' ' ')"
+echo "first_run: the blog's build compiled $(wc -w <<<"$crates") crates: $crates"
 
 python3 - "$console" "$blog" "$screen" "$cpu" "$(nproc)" <<'PY'
 import sys

@@ -36,6 +36,20 @@ impl LocalPlatform {
     /// Like [`LocalPlatform::start`], with the state directory at `relative` inside the
     /// temporary directory (a long one tests the socket path fallback).
     pub async fn start_at(relative: &str, tags: &[&str], extra: &[&str]) -> LocalPlatform {
+        Self::start_with(relative, tags, extra, None).await
+    }
+
+    /// Like [`LocalPlatform::start`], the daemon limited to `nofile` descriptors.
+    pub async fn start_limited(tags: &[&str], extra: &[&str], nofile: u64) -> LocalPlatform {
+        Self::start_with("state", tags, extra, Some(nofile)).await
+    }
+
+    async fn start_with(
+        relative: &str,
+        tags: &[&str],
+        extra: &[&str],
+        nofile: Option<u64>,
+    ) -> LocalPlatform {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join(relative);
         let blog = bin("blog");
@@ -62,7 +76,7 @@ impl LocalPlatform {
             "5000",
         ];
         up.extend_from_slice(extra);
-        let out = bluegreen(&state, dir.path(), &up);
+        let out = bluegreen_under(nofile, &state, dir.path(), &up);
         assert!(out.status.success(), "local up failed: {}", text(&out));
         // The account the load writes as, in the database both colors share.
         crate::blog_http::add_account(
@@ -183,17 +197,46 @@ impl LocalPlatform {
     pub async fn wait_for_first_step(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let r = self
-                .platform
-                .release()
-                .await
-                .expect("read")
-                .expect("recorded");
+            let r = self.recorded_release().await;
             assert!(r.outcome.is_none(), "ended early: {:?}", r.outcome);
             if matches!(r.stage, bluegreen::rollout::Stage::Step { index: 0, .. }) {
                 return;
             }
             assert!(Instant::now() < deadline, "never reached step 1: {r:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The release recorded now (one must be).
+    pub async fn recorded_release(&self) -> bluegreen::rollout::Release {
+        self.platform
+            .release()
+            .await
+            .expect("read")
+            .expect("recorded")
+    }
+
+    /// Runs `bluegreen GLOBAL… release ARGS… --detach --json`, which must start a release,
+    /// and returns its id.
+    pub async fn release_detached(&self, global: &[&str], args: &[&str]) -> String {
+        let mut all: Vec<&str> = global.to_vec();
+        all.push("release");
+        all.extend_from_slice(args);
+        all.extend(["--detach", "--json"]);
+        let (code, doc, out) = self.cli_json(&all).await;
+        assert_eq!(code, 0, "release started: {out}");
+        doc["release"]["id"].as_str().expect("an id").to_string()
+    }
+
+    /// Waits (at most `limit`) until the recorded release is over, and returns it.
+    pub async fn release_over(&self, limit: Duration) -> bluegreen::rollout::Release {
+        let deadline = Instant::now() + limit;
+        loop {
+            let r = self.recorded_release().await;
+            if r.is_over() {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "still running: {r:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -219,7 +262,23 @@ pub const CLI_LIMIT: Duration = Duration::from_secs(300);
 /// after [`CLI_LIMIT`] (a release paused for good, say) is killed and fails the test with
 /// what it printed, instead of holding up the whole run.
 pub fn bluegreen(state: &Path, cwd: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(bin("bluegreen"))
+    bluegreen_under(None, state, cwd, args)
+}
+
+/// [`bluegreen`], with at most `nofile` descriptors (soft and hard, through `prlimit`) when
+/// given: a daemon it starts inherits the limit.
+pub fn bluegreen_under(nofile: Option<u64>, state: &Path, cwd: &Path, args: &[&str]) -> Output {
+    let mut command = match nofile {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}"))
+                .arg("--")
+                .arg(bin("bluegreen"));
+            c
+        }
+        None => Command::new(bin("bluegreen")),
+    };
+    let mut child = command
         .arg("--state-dir")
         .arg(state)
         .args(args)

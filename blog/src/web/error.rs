@@ -40,6 +40,9 @@ pub enum AppError {
     Store(#[source] StoreError),
     #[error("template")]
     Template(#[from] askama::Error),
+    /// Work on the blocking pool panicked (a bug): the reader gets a 500 page.
+    #[error("failed: {0}")]
+    Failed(String),
 }
 
 impl From<StoreError> for AppError {
@@ -80,7 +83,7 @@ impl AppError {
             AppError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::Store(StoreError::Rejected(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Template(_) | AppError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -167,7 +170,7 @@ impl AppError {
                 heading: "The blog cannot reach its database",
                 message: "Nothing was lost on our side; please try again in a moment.".into(),
             },
-            AppError::Template(_) => ErrorPage {
+            AppError::Template(_) | AppError::Failed(_) => ErrorPage {
                 heading: "Something went wrong",
                 message: "The page could not be drawn. Please try again.".into(),
             },

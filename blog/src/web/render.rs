@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
 use crate::domain::Format;
+use crate::web::AppError;
 
 /// Posts up to this long render on the worker that asked (well under a millisecond).
 pub const INLINE_BYTES: usize = 16 * 1024;
@@ -16,6 +17,21 @@ pub const INLINE_BYTES: usize = 16 * 1024;
 pub const AT_ONCE: usize = 2;
 
 static RENDERS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(AT_ONCE));
+
+/// `work()`, on the blocking pool when it is about `bytes` of text over [`INLINE_BYTES`] (a
+/// post's validation parses its Markdown once), a few at a time like renders.
+pub async fn off_workers<T: Send + 'static>(
+    bytes: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    if bytes <= INLINE_BYTES {
+        return Ok(work());
+    }
+    let _permit = RENDERS.acquire().await;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Failed(e.to_string()))
+}
 
 /// `format.to_html(content)`, on the blocking pool when `content` is long.
 pub async fn body_html(format: Format, content: &str) -> String {

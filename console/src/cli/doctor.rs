@@ -44,7 +44,7 @@ pub(super) async fn run(g: &Global) -> Outcome {
         if report.platform.starts_with("aws") {
             doc["permissions"] = serde_json::json!({ "needed": doctor::aws::needed_actions() });
         }
-        output::out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+        output::out_json(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         output::out(&report.human());
     }

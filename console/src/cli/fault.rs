@@ -177,7 +177,7 @@ async fn report(client: &LocalClient, verb: Verb) -> anyhow::Result<FaultReport>
 
 fn print<T: serde::Serialize>(json: bool, human: &str, value: &T) {
     if json {
-        output::out(&serde_json::to_string_pretty(value).unwrap_or_default());
+        output::out_json(&serde_json::to_string_pretty(value).unwrap_or_default());
     } else {
         output::out_raw(human);
     }

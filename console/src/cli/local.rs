@@ -296,7 +296,7 @@ async fn status(paths: &Paths, json: bool) -> anyhow::Result<i32> {
                 "running": false,
                 "state_dir": paths.root().display().to_string(),
             });
-            output::out(&serde_json::to_string_pretty(&doc)?);
+            output::out_json(&serde_json::to_string_pretty(&doc)?);
         } else {
             say!(
                 "local platform: not running (state {}); start it with `bluegreen local up`",
@@ -323,7 +323,7 @@ async fn status(paths: &Paths, json: bool) -> anyhow::Result<i32> {
             "listener": snap.listener,
             "colors": colors,
         });
-        output::out(&serde_json::to_string_pretty(&doc)?);
+        output::out_json(&serde_json::to_string_pretty(&doc)?);
     } else {
         let now = crate::clock::now_millis();
         output::out_raw(&render::local_status(&s, &client.info(), &snap, now));

@@ -102,6 +102,7 @@ impl Progress {
     /// line, "1/2 healthy targets"). Call it as often as there is news: plain lines are
     /// rate-limited here.
     pub fn set(&self, stage: &str, detail: &str) {
+        let stage = &*format::terminal_safe(stage);
         let detail = clip(detail);
         if let Some(bar) = &self.bar {
             bar.set_message(if detail.is_empty() {
@@ -136,7 +137,11 @@ impl Progress {
     /// A line that stays (an event: "step 2/3: 90:10"), above the live line on a terminal.
     pub fn line(&self, text: &str) {
         if let Some(bar) = &self.bar {
-            bar.println(format!("{} {text}", format::clock(now_millis())));
+            bar.println(format!(
+                "{} {}",
+                format::clock(now_millis()),
+                format::terminal_safe(text)
+            ));
         } else if self.lines.is_some() {
             self.print_line(text);
         }
@@ -166,6 +171,7 @@ fn clip(text: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
+    let one = format::terminal_safe(&one).into_owned();
     if one.chars().count() <= MAX_DETAIL {
         return one;
     }

@@ -11,7 +11,7 @@ use super::run::{Failure, Out, Outcome};
 use crate::clock::now_millis;
 use crate::config::ReleaseSettings;
 use crate::format;
-use crate::ops::release::{Note, Observer, ReleaseSpec, operator};
+use crate::ops::release::{Note, Observer, ReleaseSpec, driver_name};
 use crate::ops::{OpError, Ops, exit};
 use crate::platform::PlatformKind;
 use crate::platform::local::client::LocalClient;
@@ -170,19 +170,71 @@ impl ReleaseArgs {
 /// a terminal that says where the release is and for how long it has run.
 struct Lines {
     progress: super::progress::Progress,
+    /// This command waits on through a pause (no `--until paused`, no `--timeout`): a pause
+    /// says so, and how to stop waiting.
+    waits_through_pauses: bool,
 }
 
 impl Lines {
     fn new(out: &Out) -> Lines {
         Lines {
             progress: super::progress::Progress::start(out.mode(), "release"),
+            waits_through_pauses: false,
         }
     }
+
+    /// Lines for a command that waits through a pause with no deadline.
+    fn waiting_through_pauses(out: &Out) -> Lines {
+        Lines {
+            waits_through_pauses: true,
+            ..Lines::new(out)
+        }
+    }
+}
+
+/// What a pause tells a command that waits through it: it has no deadline, and how to give
+/// one or stop.
+pub const NO_DEADLINE: &str = "this command waits with no deadline until the release is resumed or ends: `bluegreen resume` goes on (`bluegreen --accept-unmeasured resume` when it lacks traffic), `abort` ends it; Ctrl-C stops waiting and leaves the release as it is; `release --until paused` returns at a pause (exit 7), `bluegreen wait --release --timeout SECONDS` waits with a deadline";
+
+/// `line`, and for a pause met by a command that waits through it, what [`NO_DEADLINE`] says.
+fn waiting_line(mut line: String, note: &Note, waits_through_pauses: bool) -> String {
+    if waits_through_pauses && matches!(note, Note::Paused { .. }) {
+        line.push_str(" — ");
+        line.push_str(NO_DEADLINE);
+    }
+    line
+}
+
+#[cfg(test)]
+#[test]
+fn a_pause_met_by_a_command_that_waits_says_it_has_no_deadline_and_how_to_give_one() {
+    let paused = Note::Paused {
+        reason: "too few requests".into(),
+    };
+    let said = waiting_line("paused: too few requests".into(), &paused, true);
+    for part in [
+        "no deadline",
+        "--until paused",
+        "--timeout SECONDS",
+        "Ctrl-C",
+        "resume",
+    ] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+    assert_eq!(
+        waiting_line("paused: x".into(), &paused, false),
+        "paused: x"
+    );
+    assert_eq!(
+        waiting_line("resumed".into(), &Note::Resumed, true),
+        "resumed"
+    );
 }
 
 impl Observer for Lines {
     fn note(&self, r: &Release, note: &Note) {
         if let Some(line) = line(r, note) {
+            let line = waiting_line(line, note, self.waits_through_pauses);
             self.progress.line(&line);
             self.progress
                 .set(&format!("{} of {} to {}", r.id, r.tag, r.canary), &line);
@@ -241,6 +293,7 @@ pub fn spec(
     kind: &PlatformKind,
     settings: &ReleaseSettings,
     args: &ReleaseArgs,
+    driver: &str,
 ) -> Result<ReleaseSpec, Failure> {
     let plan = args.plan(settings)?;
     if matches!(kind, PlatformKind::Aws { .. }) {
@@ -260,7 +313,7 @@ pub fn spec(
             smoke: settings.smoke.clone(),
             accept_unmeasured: false,
         },
-        driver: operator(),
+        driver: driver.to_string(),
         force: args.force,
     })
 }
@@ -300,8 +353,13 @@ pub(super) async fn release(
     args: ReleaseArgs,
     out: &Out,
 ) -> Outcome {
-    let spec = spec(&ops.platform().info().kind, settings, &args)?;
-    let lines = Lines::new(out);
+    let driver = driver_name(ops.operator());
+    let spec = spec(&ops.platform().info().kind, settings, &args, &driver)?;
+    let lines = if args.stops_at_pause() {
+        Lines::new(out)
+    } else {
+        Lines::waiting_through_pauses(out)
+    };
     let r = match launch(ops, spec).await? {
         (r, Driver::Daemon) => {
             if args.detach {
@@ -443,7 +501,7 @@ async fn follow(
 
 /// `pause`, `resume`, `abort`.
 pub(super) async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
-    let by = operator();
+    let by = driver_name(ops.operator());
     let r = ops.request_release(request, &by).await?;
     // A release whose driver went away is taken over by `resume`: locally by the daemon,
     // on AWS by this process.
@@ -459,7 +517,7 @@ pub(super) async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
                     r.id, r.driver
                 ));
                 let mut taken = r.clone();
-                taken.driver = operator();
+                taken.driver = driver_name(ops.operator());
                 let lines = Lines::new(out);
                 let r = ops.drive_release(taken, &lines, false).await?;
                 return finish(&r, out);

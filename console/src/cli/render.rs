@@ -335,6 +335,16 @@ pub fn weight_change(verb: &str, c: &WeightChange) -> String {
         .map(|p| format!(" (was {p})"))
         .unwrap_or_default();
     match c.outcome() {
+        // In force, but the platform could not make it durable (a full disk): say what a
+        // restart would do.
+        WeightOutcome::Applied if c.write_error.is_some() => format!(
+            "{verb}: {} applied{was}, NOT SAVED: {}",
+            c.desired,
+            c.write_error
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        ),
         WeightOutcome::Applied => format!("{verb}: {} applied{was}", c.desired),
         WeightOutcome::NotApplied => format!(
             "{verb}: NOT applied: wanted {}, the listener shows {}",
@@ -390,7 +400,19 @@ pub fn finished_bake(b: &Bake) -> String {
 }
 
 pub fn rollback(r: &RollbackReport) -> String {
+    if r.unchanged {
+        return format!(
+            "nothing to roll back: {} is stable with all traffic ({}), and no bake or release is pending; nothing was written, and the deploy lock was left as it is",
+            r.target, r.change.desired
+        );
+    }
     let mut out = weight_change(&format!("rolled back to {}", r.target), &r.change);
+    if let Some(id) = &r.ended_release {
+        let _ = write!(
+            out,
+            "\nrelease {id} ended (aborted by this rollback): it takes no further step"
+        );
+    }
     if let Some(p) = &r.taken_over_from {
         let _ = write!(
             out,
@@ -479,6 +501,9 @@ pub fn local_status(
     let _ = writeln!(out, "  socket      {}", d.socket);
     let _ = writeln!(out, "  production  http://{}/", d.production);
     let _ = writeln!(out, "  test        http://{}/", d.test);
+    if let Some(why) = &d.unsaved {
+        let _ = writeln!(out, "  state       {why}");
+    }
     for f in &snap.listener.faults {
         let _ = writeln!(out, "  {}", super::fault::fault_line(f, now));
     }

@@ -1,6 +1,6 @@
 //! Carrying out a parsed command line.
 
-use super::output::{self, say};
+use super::output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -83,10 +83,7 @@ pub(super) struct Out {
 impl Out {
     pub(super) fn print(&self, human: &str, value: Value) {
         if self.json {
-            say!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            output::out_json(&serde_json::to_string_pretty(&value).unwrap_or_default());
         } else {
             output::out(human);
         }
@@ -111,7 +108,7 @@ impl Out {
 pub fn usage_failure(e: &clap::Error, args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let json = args.into_iter().any(|a| a == "--json");
     if json && e.use_stderr() {
-        output::out(&usage_json(e).to_string());
+        output::out_json(&usage_json(e).to_string());
     } else {
         // Help and version go to stdout, errors to stderr, as clap formats them.
         let _ = e.print();
@@ -141,7 +138,7 @@ pub async fn run(cli: Cli) -> i32 {
         Err(f) => {
             if out.json {
                 let doc = json!({ "ok": false, "exit_code": f.code, "error": f.message, "detail": f.detail });
-                output::out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+                output::out_json(&serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
                 output::err(&format!("error: {}", f.message));
             }
@@ -466,6 +463,9 @@ async fn adopt(conn: &connect::Connection, stable: Color, out: &Out) -> Outcome 
     Ok(exit::OK)
 }
 
+/// How long `promote --bake 0` waits for the platform to end the bake before it tries itself.
+const ZERO_BAKE_WAIT: Duration = Duration::from_secs(10);
+
 async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     // Refuse up front: finishing a pending bake would otherwise wait it out before refusing.
     ops.access().check("promote").map_err(ops::OpError::from)?;
@@ -504,6 +504,69 @@ async fn promote(ops: &Ops, bake: u64, keep_old: bool, out: &Out) -> Outcome {
     let report = ops.promote(opts, None).await?;
     out.progress(&render::promote(&report, now_millis()));
     let mut finished = None;
+    // A bake with no time left (`--bake 0`) ends before `promote` returns, also where the
+    // platform finishes bakes: a script's next `deploy` finds no bake pending. The platform
+    // scales the old color in once the requests since the promote show that all reach the
+    // new one; this waits for that, a little, then tries once itself to say why not.
+    if let Some(b) = report.bake.as_ref().filter(|b| b.left(now_millis()) == 0)
+        && report.platform_finishes_bake
+    {
+        let deadline = tokio::time::Instant::now() + ZERO_BAKE_WAIT;
+        let progress = super::progress::Progress::start(out.mode(), "ending the bake (--bake 0)");
+        let ended = loop {
+            let l = ops.platform().listener().await?;
+            if l.bake.is_none() {
+                break true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break false;
+            }
+            progress.set(
+                "waiting",
+                &format!(
+                    "for the requests since the promote to show all reach {}",
+                    report.promoted
+                ),
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        drop(progress);
+        if !ended {
+            match ops.finish_bake_measured().await {
+                Ok(f) => finished = f,
+                // Held (too few requests to judge the split, or something still routes to
+                // the old color): the promote stands, the bake stays pending and says why.
+                Err(OpError::Refused(refusal)) => {
+                    out.print(
+                        &format!(
+                            "{} is live and stable; the bake of {} is still pending: {}",
+                            report.promoted, b.old, refusal.reason
+                        ),
+                        json!({ "ok": true, "report": report, "finished_bake": null, "bake_held": refusal.reason }),
+                    );
+                    return Ok(exit::OK);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let human = match &finished {
+            Some(f) => format!(
+                "{} is live and stable; {}",
+                report.promoted,
+                render::finished_bake_measured(f)
+            ),
+            None => format!(
+                "{} is live and stable; {}",
+                report.promoted,
+                render::finished_bake(b)
+            ),
+        };
+        out.print(
+            &human,
+            json!({ "ok": true, "report": report, "finished_bake": b, "split": finished.as_ref().and_then(|f| f.split) }),
+        );
+        return Ok(exit::OK);
+    }
     if let (Some(b), false) = (&report.bake, report.platform_finishes_bake) {
         if !bake_wait(b, out).await {
             out.print(
@@ -722,7 +785,7 @@ async fn logs(ops: &Ops, args: LogsArgs, out: &Out) -> Outcome {
 
 fn print_log_line(line: &crate::rollout::LogLine, out: &Out) {
     if out.json {
-        output::out(&serde_json::to_string(line).unwrap_or_default());
+        output::out_json(&serde_json::to_string(line).unwrap_or_default());
     } else {
         output::out(&render::log_line(line));
     }

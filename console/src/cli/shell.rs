@@ -17,7 +17,7 @@ pub fn completions(shell: clap_complete::Shell) -> Outcome {
     // (`bluegreen completions bash | head`) must end quietly instead.
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut super::Cli::command(), "bluegreen", &mut script);
-    output::out_raw(&String::from_utf8_lossy(&script));
+    output::out_verbatim(&String::from_utf8_lossy(&script));
     Ok(exit::OK)
 }
 
@@ -26,7 +26,7 @@ pub fn completions(shell: clap_complete::Shell) -> Outcome {
 pub fn man(dir: Option<&Path>, out: &Out) -> Outcome {
     let Some(dir) = dir else {
         let page = render_top().map_err(|e| io_failure("cannot render the man page", &e))?;
-        output::out_raw(&String::from_utf8_lossy(&page));
+        output::out_verbatim(&String::from_utf8_lossy(&page));
         return Ok(exit::OK);
     };
     let pages = write_pages(dir).map_err(|e| {

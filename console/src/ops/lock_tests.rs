@@ -118,6 +118,13 @@ async fn rollback_takes_the_lock_over_and_the_previous_console_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bake_finish_stops_once_a_rollback_took_the_lock_over() {
     let p = Arc::new(FakePlatform::blue_live(2));
+    // A promote of blue bakes (green, the old color, is gone already): a rollback has
+    // something to do, so it takes the lock over.
+    p.state().listener.bake = Some(crate::rollout::Bake {
+        old: Color::Green,
+        until: 0,
+        keep_old: false,
+    });
     let alice = console(&p, "alice", "laptop");
     let bob = console(&p, "bob", "desk");
     // Alice's bake finish has taken the lock and read the listener; bob's rollback lands.
@@ -236,4 +243,33 @@ async fn a_release_another_engineers_lock_refuses_is_never_recorded() {
     let lock = p.state().lock.clone().expect("held");
     assert_eq!(lock.hold, Hold::Driver);
     assert_eq!(lock.purpose, format!("release {}", started.id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_that_changes_nothing_takes_no_lock_over() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let alice = console(&p, "alice", "laptop");
+    let bob = console(&p, "bob", "desk");
+    alice.lock_take(3_600_000).await.expect("take");
+    let writes = p.weight_writes();
+    // Blue is stable with all traffic, no bake, no release: nothing to roll back.
+    let report = bob.rollback().await.expect("nothing to do");
+    assert!(report.unchanged, "{report:?}");
+    assert_eq!(report.taken_over_from, None);
+    assert_eq!(p.weight_writes(), writes, "nothing written");
+    assert_eq!(
+        p.state().lock.as_ref().map(|r| r.holder.name.clone()),
+        Some("alice".into()),
+        "alice keeps her lock"
+    );
+    // So bob cannot deploy by way of a rollback that did nothing.
+    let e = bob.deploy("v2", None).await.expect_err("still alice's");
+    assert_eq!(e.exit_code(), exit::REFUSED, "{e}");
+    // A rollback with something to do still takes it over.
+    p.state().services.green.healthy = 2;
+    p.state().services.green.desired = 2;
+    alice.shift(split(), false).await.expect("alice shifts");
+    let report = bob.rollback().await.expect("rolled back");
+    assert!(!report.unchanged);
+    assert!(report.taken_over_from.is_some());
 }

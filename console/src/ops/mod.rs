@@ -202,6 +202,13 @@ pub struct RollbackReport {
     /// The deploy lock's lease this rollback took over (it is never blocked by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_over_from: Option<Box<crate::rollout::lock::LockRecord>>,
+    /// Nothing needed changing (the target had all traffic, no bake or release was
+    /// pending): nothing was written, and nobody's lock was taken.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
+    /// The running release this rollback ended (as an abort does), by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_release: Option<String>,
 }
 
 /// This machine's name for the journal and the lock.
@@ -514,18 +521,94 @@ impl Ops {
 
     /// Gives the rollback target 100% with one weight change. Needs only the listener and
     /// target health; stable/bake bookkeeping and the test listener follow afterwards.
+    ///
+    /// A rollback that would change nothing writes nothing, and so takes nobody's lock over
+    /// ([`guard::rollback_changes_nothing`]). A person's rollback during a release ends the
+    /// release, as an abort does; the release's own rollback (a failed gate) ends it itself.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
+        // The one read the rollback needs anyway; a release record is read only when the
+        // listener shows nothing to change.
+        let listener = self.platform.listener().await;
+        if let Ok(l) = &listener
+            && let Some(report) = self.rollback_noop(l).await
+        {
+            return Ok(report);
+        }
         let lock = self.lock("rollback", "rollback", "").await?;
-        let result = self.rollback_unjournaled(&lock).await;
+        let mut result = match listener {
+            Ok(l) => self.rollback_unjournaled(&lock, l).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Ok(report) = &mut result
+            && self.journal_release.is_none()
+        {
+            report.ended_release = self.end_release_after_rollback(&mut report.warnings).await;
+        }
         self.journaled("rollback", String::new(), result).await
+    }
+
+    /// The report of a rollback with nothing to do, or `None` when it has something to do
+    /// (or that cannot be told: then it goes ahead as usual).
+    async fn rollback_noop(&self, listener: &crate::rollout::Listener) -> Option<RollbackReport> {
+        guard::rollback_changes_nothing(listener, false)?;
+        let running = match self.platform.release().await {
+            Ok(r) => r.is_some_and(|r| !r.is_over()),
+            Err(_) => return None,
+        };
+        let target = guard::rollback_changes_nothing(listener, running)?;
+        Some(RollbackReport {
+            target,
+            change: WeightChange {
+                previous: Some(listener.weights),
+                desired: listener.weights,
+                observed: Some(listener.weights),
+                write_error: None,
+                read_error: None,
+            },
+            warnings: Vec::new(),
+            taken_over_from: None,
+            unchanged: true,
+            ended_release: None,
+        })
+    }
+
+    /// Ends the running release, if any, as aborted by this operator: its weights were just
+    /// rolled back, so its driver must take no further step. Returns its id.
+    async fn end_release_after_rollback(&self, warnings: &mut Vec<String>) -> Option<String> {
+        let r = match self.platform.release().await {
+            Ok(Some(r)) if !r.is_over() => r,
+            Ok(_) => return None,
+            Err(e) => {
+                warnings.push(format!(
+                    "the release record could not be read to end a running release: {e}"
+                ));
+                return None;
+            }
+        };
+        let by = format!("{} (rollback)", self.operator);
+        let mut ended = r.clone();
+        let ops = self.in_release(&r.id, None);
+        match ops
+            .end_release(&mut ended, crate::rollout::release::Outcome::Aborted { by })
+            .await
+        {
+            Ok(()) => Some(r.id),
+            Err(e) => {
+                warnings.push(format!(
+                    "release {} could not be ended after the rollback: {e}; `bluegreen abort` ends it",
+                    r.id
+                ));
+                None
+            }
+        }
     }
 
     async fn rollback_unjournaled(
         &self,
         lock: &lock::LockGuard,
+        listener: crate::rollout::Listener,
     ) -> Result<RollbackReport, OpError> {
-        let listener = self.platform.listener().await?;
         let mut healthy = PerColor::new(0usize, 0usize);
         for color in guard::rollback_candidates(&listener) {
             let targets = self.platform.target_health(color).await?;
@@ -555,6 +638,8 @@ impl Ops {
                 .outcome
                 .as_ref()
                 .and_then(|o| o.previous.clone().map(Box::new)),
+            unchanged: false,
+            ended_release: None,
         })
     }
 
@@ -741,7 +826,7 @@ fn verified(change: WeightChange) -> Result<WeightChange, OpError> {
 mod tests;
 
 #[cfg(test)]
-mod release_tests;
+pub(crate) mod release_tests;
 
 #[cfg(test)]
 mod journal_tests;

@@ -80,16 +80,11 @@ impl Observer for Quiet {
     fn note(&self, _: &Release, _: &Note) {}
 }
 
-/// Who is at the keys: `BLUEGREEN_USER` or the OS user, the host and this process
-/// (`ops@host pid N`), for a release's driver and its requests.
-pub fn operator() -> String {
-    let user = std::env::var("BLUEGREEN_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host} pid {}", std::process::id())
+/// A release's driver and its requests, named after the session's operator (who `--as`,
+/// `BLUEGREEN_USER` or the OS user names, as the lock and the journal do) and this process:
+/// `ops@host pid N`.
+pub fn driver_name(operator: &crate::rollout::Operator) -> String {
+    format!("{operator} pid {}", std::process::id())
 }
 
 impl Ops {
@@ -157,6 +152,12 @@ impl Ops {
         };
         if let Err(e) = self.platform.record_release(&r).await {
             self.lock_drive_done().await;
+            // Another release was accepted meanwhile: refused, with its reason.
+            if let Ok(current) = self.platform.release().await
+                && let Err(refusal) = release::check_record(current.as_ref(), &r)
+            {
+                return Err(refusal.into());
+            }
             return Err(e.into());
         }
         self.journal_release(&r, journal::RELEASE_START).await;
@@ -393,6 +394,15 @@ impl Ops {
                 return Ok(());
             }
         }
+    }
+
+    /// Ends `r` with `outcome`, recorded and journaled.
+    pub(super) async fn end_release(
+        &self,
+        r: &mut Release,
+        outcome: Outcome,
+    ) -> Result<(), OpError> {
+        self.end(r, outcome).await
     }
 
     async fn end(&self, r: &mut Release, outcome: Outcome) -> Result<(), OpError> {

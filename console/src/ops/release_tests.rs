@@ -33,7 +33,7 @@ pub(super) fn plan(steps: &[u8], hold_secs: u64) -> Plan {
     .expect("valid plan")
 }
 
-pub(super) fn spec(plan: Plan) -> ReleaseSpec {
+pub(crate) fn spec(plan: Plan) -> ReleaseSpec {
     ReleaseSpec {
         tag: "v2".into(),
         plan,
@@ -650,4 +650,31 @@ async fn pre_flight_finds_older_tasks_on_the_stable_color_and_a_drifted_listener
         "{found:?}"
     );
     assert!(found[1].contains("drift"), "{found:?}");
+}
+
+#[tokio::test]
+async fn a_persons_rollback_during_a_release_ends_it_and_no_step_follows() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().metrics = Some(traffic());
+    let o = ops(&p);
+    // Recorded, not yet driven: the deploy, the smoke test and the first shift are ahead.
+    let r = o
+        .start_release(spec(plan(&[10, 50], 60)))
+        .await
+        .expect("started");
+    let bob = ops(&p).with_operator(crate::rollout::Operator::new("bob", "desk").expect("ok"));
+    let report = bob.rollback().await.expect("rollback");
+    assert!(!report.unchanged, "a running release is something to stop");
+    assert_eq!(report.ended_release.as_deref(), Some(r.id.as_str()));
+    let ended = p.state().release.clone().expect("recorded");
+    let Some(Outcome::Aborted { by }) = &ended.outcome else {
+        panic!("{:?}", ended.outcome)
+    };
+    assert!(by.contains("bob@desk") && by.contains("rollback"), "{by}");
+    // The driver, picking the release up with its stale copy, takes no step.
+    let writes = p.weight_writes();
+    let driven = o.drive_release(r, &super::release::Quiet, false).await;
+    assert!(driven.map(|r| r.is_over()).unwrap_or(true));
+    assert_eq!(p.weight_writes(), writes, "no shift after the rollback");
+    assert_eq!(p.state().listener.weights, Weights::all(Color::Blue));
 }

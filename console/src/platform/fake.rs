@@ -662,6 +662,10 @@ impl Platform for FakePlatform {
     async fn record_release(&self, release: &Release) -> PlatformResult<()> {
         let mut s = self.state();
         self.enter(&mut s, Call::RecordRelease)?;
+        // What every platform keeps: one release at a time, and an ended one stays ended.
+        crate::rollout::release::check_record(s.release.as_ref(), release).map_err(|r| {
+            PlatformError::call("record-release", "release", FaultKind::Invalid, r.reason)
+        })?;
         s.release = Some(release.clone());
         s.release_history.push(release.clone());
         Ok(())

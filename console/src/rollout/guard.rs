@@ -248,6 +248,15 @@ pub fn rollback_rewrites_stable(listener: &Listener, target: Color) -> bool {
     listener.stable != Some(target) || listener.bake.is_some()
 }
 
+/// The color a rollback would leave as it is, when it would change nothing: the stable color
+/// has all the traffic, no bake is pending and no release runs. Such a rollback writes
+/// nothing, and so takes nobody's lock over.
+pub fn rollback_changes_nothing(listener: &Listener, release_running: bool) -> Option<Color> {
+    let stable = listener.stable?;
+    (!release_running && listener.bake.is_none() && listener.weights == Weights::all(stable))
+        .then_some(stable)
+}
+
 /// Checks a deploy and returns the color it goes to: `requested`, or the idle color at rest.
 /// A color that serves traffic is never deployed to (a release always goes to the color that
 /// can be tested before it gets traffic), and nothing is deployed while a promote bakes.

@@ -282,6 +282,37 @@ pub fn check_start(
     Ok(stable.other())
 }
 
+/// Whether `new` may be recorded over `current`, the record the platform holds: never a second
+/// release while one runs (two accepted at once, one would vanish), and never an ended
+/// release back to running (a driver that had not seen the abort or the rollback that ended
+/// it would take its next step).
+pub fn check_record(current: Option<&Release>, new: &Release) -> Result<(), super::Refusal> {
+    use super::guard::GuardRule;
+    match current {
+        Some(cur) if cur.id != new.id && !cur.is_over() => Err(super::Refusal::new(
+            GuardRule::ReleaseRunning,
+            format!(
+                "release {} of {} is still running ({}): a second release is not accepted while one runs; wait for it, or `bluegreen abort` it",
+                cur.id,
+                cur.tag,
+                cur.describe()
+            ),
+        )),
+        Some(cur) if cur.id == new.id && cur.is_over() && !new.is_over() => {
+            Err(super::Refusal::new(
+                GuardRule::ReleaseRunning,
+                format!(
+                    "release {} of {} ended meanwhile ({}): it takes no further step",
+                    cur.id,
+                    cur.tag,
+                    cur.describe()
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The release recorded here, running or over (what `wait --release` follows).
 pub fn check_recorded(current: Option<Release>) -> Result<Release, super::Refusal> {
     current.ok_or_else(|| {

@@ -423,7 +423,18 @@ pub async fn create(
     if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
         return again(StatusCode::FORBIDDEN, form_error(CSRF_FAILED));
     }
-    let valid = match NewPost::parse(&form.title, &me.name, &form.content, state.store.limits()) {
+    // Checking the Markdown parses it: a long post is checked off the async workers.
+    let (title, name, content, limits) = (
+        form.title.clone(),
+        me.name.clone(),
+        form.content.clone(),
+        state.store.limits(),
+    );
+    let parsed = render::off_workers(content.len(), move || {
+        NewPost::parse(&title, &name, &content, limits)
+    })
+    .await?;
+    let valid = match parsed {
         Ok(valid) => valid,
         Err(errors) => return again(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
@@ -546,7 +557,16 @@ pub async fn update(
     } else {
         Format::Markdown
     };
-    let edit = match Edit::parse_as(&form.title, &form.content, format, state.store.limits()) {
+    let (title, content, limits) = (
+        form.title.clone(),
+        form.content.clone(),
+        state.store.limits(),
+    );
+    let parsed = render::off_workers(content.len(), move || {
+        Edit::parse_as(&title, &content, format, limits)
+    })
+    .await?;
+    let edit = match parsed {
         Ok(edit) => edit.from_revision(form.revision()),
         Err(errors) => {
             return again(

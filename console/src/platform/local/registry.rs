@@ -100,6 +100,53 @@ pub enum RegistryError {
     UnknownTag { tag: String, known: Vec<String> },
     #[error("{0} is not a file")]
     NotAFile(PathBuf),
+    #[error("{}", unsafe_file(.path, .why))]
+    NotYours { path: PathBuf, why: String },
+    #[error(
+        "{path} does not hold image {digest} any more (its content hashes to {found}): it was changed after it was stored, and is not run; remove it and publish the image again (`bluegreen local publish --tag TAG FILE`, or `bluegreen build`)"
+    )]
+    Tampered {
+        path: PathBuf,
+        digest: String,
+        found: String,
+    },
+}
+
+fn unsafe_file(path: &Path, why: &str) -> String {
+    format!(
+        "{} {why}: the daemon runs what the registry holds, so it does not trust it; if it is yours, `chown` it to this user and `chmod go-w` it, else remove the registry ({}) and publish again",
+        path.display(),
+        path.parent()
+            .map_or(path, |p| p.parent().unwrap_or(p))
+            .display()
+    )
+}
+
+/// Refuses a registry file (or directory) that another user owns or that others may write:
+/// the daemon executes the registry's blobs, as root on CI machines.
+fn check_trusted(path: &Path, meta: &std::fs::Metadata) -> Result<(), RegistryError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let why = if meta.uid() != me {
+        Some(format!(
+            "is owned by uid {}, not by this user (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "can be written by others (mode {:o})",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(RegistryError::NotYours {
+            path: path.to_path_buf(),
+            why,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn known_tags(known: &[String]) -> String {
@@ -263,9 +310,52 @@ impl Registry {
     }
 
     /// Reads the index, for the daemon to refuse to start on a damaged one rather than fail
-    /// every deploy later.
+    /// every deploy later, and refuses a registry (directory, index, blobs) another user owns
+    /// or others may write.
     pub fn check(&self) -> Result<(), RegistryError> {
+        let blobs = self.blobs();
+        for path in [self.dir.clone(), self.index_path(), blobs.clone()] {
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) => check_trusted(&path, &meta)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(&blobs) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+                check_trusted(&path, &meta)?;
+            }
+        }
         self.read().map(|_| ())
+    }
+
+    /// Opens the blob of `digest` to be executed: a regular file of this user that others
+    /// cannot write, whose content still hashes to `digest` (read from the descriptor
+    /// returned, so what was checked is what runs: execute it as `/proc/self/fd/N`).
+    pub fn open_verified(&self, digest: &Digest) -> Result<File, RegistryError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.blob_path(digest);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(io(&path))?;
+        let meta = file.metadata().map_err(io(&path))?;
+        if !meta.is_file() {
+            return Err(RegistryError::NotAFile(path));
+        }
+        check_trusted(&path, &meta)?;
+        let (found, _) = hash_reader(&mut file, &path)?;
+        if &found != digest {
+            return Err(RegistryError::Tampered {
+                path,
+                digest: digest.to_string(),
+                found: found.to_string(),
+            });
+        }
+        Ok(file)
     }
 
     fn read(&self) -> Result<Index, RegistryError> {
@@ -317,6 +407,10 @@ pub fn validate_tag(tag: &str) -> Result<(), RegistryError> {
 
 fn hash_file(path: &Path) -> Result<(Digest, u64), RegistryError> {
     let mut f = File::open(path).map_err(io(path))?;
+    hash_reader(&mut f, path)
+}
+
+fn hash_reader(f: &mut impl Read, path: &Path) -> Result<(Digest, u64), RegistryError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
@@ -345,6 +439,40 @@ mod tests {
     use crate::platform::local::files::tests::{assert_damaged, assert_private};
 
     const GOOD: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_blob_is_checked_when_it_is_run_not_only_when_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(dir.path().join("registry"));
+        let a = dir.path().join("a");
+        fs::write(&a, b"#!/bin/sh\necho one\n").expect("write");
+        let img = reg.publish(&a, &["v1".into()]).expect("publish");
+        let digest: Digest = img.digest.parse().expect("digest");
+        reg.open_verified(&digest).expect("as stored");
+        reg.check().expect("a registry of our own");
+        let blob = reg.blob_path(&digest);
+        // Someone swaps the content in place (the mode is put back).
+        let mode = fs::metadata(&blob).expect("meta").permissions();
+        fs::set_permissions(&blob, fs::Permissions::from_mode(0o700)).expect("chmod");
+        fs::write(&blob, b"#!/bin/sh\necho evil\n").expect("replace");
+        fs::set_permissions(&blob, mode).expect("chmod back");
+        let e = reg.open_verified(&digest).expect_err("tampered");
+        assert!(matches!(e, RegistryError::Tampered { .. }), "{e}");
+        assert!(e.to_string().contains("publish the image again"), "{e}");
+        // A blob others may write is refused before it is read, at start and when run.
+        fs::set_permissions(&blob, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = reg.open_verified(&digest).expect_err("open to others");
+        assert!(
+            e.to_string().contains("written by others (mode 777)"),
+            "{e}"
+        );
+        let e = reg.check().expect_err("refused at start");
+        assert!(e.to_string().contains("chmod go-w"), "{e}");
+        // A symbolic link in place of a blob is not followed.
+        fs::remove_file(&blob).expect("rm");
+        std::os::unix::fs::symlink(&a, &blob).expect("symlink");
+        assert!(reg.open_verified(&digest).is_err());
+    }
 
     #[test]
     fn tags_move_and_digests_are_shared() {

@@ -205,6 +205,9 @@ pub struct DaemonStatus {
     pub protocol: u32,
     /// The `bluegreen` version that runs the daemon.
     pub version: String,
+    /// The state in force is not saved (a full disk): why, and what a restart would do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<String>,
 }
 
 #[cfg(test)]

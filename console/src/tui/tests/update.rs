@@ -818,6 +818,8 @@ fn rolled_back_to_blue(previous: Weights, warnings: Vec<String>) -> Event {
         },
         warnings,
         taken_over_from: None,
+        unchanged: false,
+        ended_release: None,
     })))
 }
 

@@ -170,13 +170,19 @@ pub(super) fn open_release(state: &mut State, args: &crate::cli::release::Releas
         );
         return;
     }
-    let spec = match crate::cli::release::spec(&state.info.kind, &state.release_settings, args) {
-        Ok(spec) => spec,
-        Err(f) => {
-            state.notify(NoticeLevel::Error, format!("release: {}", f.message));
-            return;
-        }
-    };
+    // The worker that starts it drives it in this session's operator's name.
+    let driver = state
+        .operator
+        .as_ref()
+        .map_or_else(|| "console".to_string(), crate::ops::release::driver_name);
+    let spec =
+        match crate::cli::release::spec(&state.info.kind, &state.release_settings, args, &driver) {
+            Ok(spec) => spec,
+            Err(f) => {
+                state.notify(NoticeLevel::Error, format!("release: {}", f.message));
+                return;
+            }
+        };
     let current = state.release.data.as_ref().and_then(|r| r.as_ref());
     let (canary, refusal) = match state.snapshot() {
         Some(snap) => match crate::rollout::release::check_start(snap, current) {

@@ -149,7 +149,10 @@ impl Workers {
                 }));
             }
             Command::ReleaseRequest(request) => self.spawn(move |ops| async move {
-                let by = format!("console {}", crate::ops::release::operator());
+                let by = format!(
+                    "console {}",
+                    crate::ops::release::driver_name(ops.operator())
+                );
                 OpResult::ReleaseRequested(
                     request,
                     ops.request_release(request, &by).await.map(Box::new),

@@ -288,7 +288,10 @@ impl Control {
         let e = &self.engine;
         e.count_call();
         let result: Result<serde_json::Value, PlatformError> = match req {
-            Request::Status => to_value(Ok(self.status.clone())),
+            Request::Status => to_value(Ok(DaemonStatus {
+                unsaved: e.unsaved(),
+                ..self.status.clone()
+            })),
             Request::Info => to_value(Ok(e.info())),
             Request::Snapshot => to_value(e.snapshot().await),
             Request::Listener => to_value(e.listener().await),

@@ -65,6 +65,28 @@ pub struct Engine {
     calls: AtomicU64,
     /// `<state_dir>/journal.jsonl`: every client's entries and the daemon's own.
     journal: Arc<JournalFile>,
+    /// What `state.json` holds, and whether the state in force is saved.
+    durable: Mutex<Durable>,
+}
+
+/// Whether the state in force is on disk: a change applied in memory whose save failed (a
+/// full disk) is reported as applied but not saved, and the save is retried every tick.
+#[derive(Debug, Default)]
+struct Durable {
+    /// The weights `state.json` holds (what a restart would bring back).
+    saved_weights: Option<Weights>,
+    /// Since when the state in force is not saved, and why.
+    unsaved: Option<(UnixMillis, String)>,
+}
+
+impl Durable {
+    /// What a restart would do, in words.
+    fn on_restart(&self) -> String {
+        match self.saved_weights {
+            Some(w) => format!("on restart the weights would be {w}"),
+            None => "on restart the state saved last would come back".into(),
+        }
+    }
 }
 
 fn err(
@@ -111,7 +133,28 @@ impl Engine {
             test,
             calls: AtomicU64::new(0),
             journal: Arc::new(JournalFile::new(paths_journal)),
+            durable: Mutex::new(Durable {
+                saved_weights: Some(persisted.weights),
+                unsaved: None,
+            }),
         }
+    }
+
+    fn durable(&self) -> MutexGuard<'_, Durable> {
+        self.durable.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why the state in force is not saved, what a restart would do, and since when; `None`
+    /// when it is saved.
+    pub fn unsaved(&self) -> Option<String> {
+        let d = self.durable();
+        d.unsaved.as_ref().map(|(since, why)| {
+            format!(
+                "NOT SAVED since {} ({why}): {}; the daemon retries the save every second",
+                crate::format::clock(*since),
+                d.on_restart()
+            )
+        })
     }
 
     /// Whether a build is running (or queued).
@@ -159,14 +202,41 @@ impl Engine {
 
     fn save_locked(&self, r: &Rollout, call: &str) -> PlatformResult<()> {
         let path = self.paths.state_file();
-        state::save(&path, &self.persisted_with(r)).map_err(|e| {
-            err(
-                call,
-                path.display().to_string(),
-                FaultKind::Other,
-                format!("the change is in force but could not be saved: {e}"),
-            )
-        })
+        let persisted = self.persisted_with(r);
+        let saved = state::save(&path, &persisted);
+        let mut d = self.durable();
+        match saved {
+            Ok(()) => {
+                if d.unsaved.take().is_some() {
+                    tracing::info!("the state is saved again ({})", path.display());
+                }
+                d.saved_weights = Some(persisted.weights);
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!("{} cannot be written: {e}", path.display());
+                if d.unsaved.is_none() {
+                    tracing::error!("{why}; {}; retrying every second", d.on_restart());
+                    d.unsaved = Some((now_millis(), why.clone()));
+                }
+                Err(err(
+                    call,
+                    path.display().to_string(),
+                    FaultKind::Other,
+                    format!(
+                        "applied now, not saved ({why}): {}; the daemon retries the save every second (`bluegreen local status` shows it)",
+                        d.on_restart()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Saves again if the last save failed.
+    fn retry_save(&self) {
+        if self.durable().unsaved.is_some() {
+            let _ = self.save("retry-save");
+        }
     }
 
     fn listener_state(&self) -> Listener {
@@ -280,6 +350,7 @@ impl Engine {
 
     /// The daemon's periodic duties: finish a due bake, and make the first release stable.
     pub fn tick(&self) {
+        self.retry_save();
         self.finish_due_bake(now_millis());
         let ended = self.routes.faults.expire(now_millis());
         for f in &ended {
@@ -658,6 +729,16 @@ impl Platform for Engine {
 
     async fn record_release(&self, release: &Release) -> PlatformResult<()> {
         let mut r = self.lock_rollout();
+        // Checked and written under one lock: two CLIs starting releases at once cannot both
+        // be accepted, nor a driver undo the end an abort or a rollback recorded.
+        crate::rollout::release::check_record(r.release.as_ref(), release).map_err(|refusal| {
+            err(
+                "record-release",
+                self.paths.state_file().display().to_string(),
+                FaultKind::Invalid,
+                refusal.reason,
+            )
+        })?;
         r.release = Some(release.clone());
         self.save_locked(&r, "record-release")
     }
@@ -781,6 +862,17 @@ mod tests {
     use super::*;
     use crate::platform::local::supervisor::{Release, ServiceSpec, SupervisorConfig};
     use tokio_util::sync::CancellationToken;
+
+    /// An engine at rest: blue stable with all traffic, no bake.
+    pub(super) fn engine_at(dir: &std::path::Path) -> Engine {
+        let e = engine(
+            dir,
+            Weights::all(Color::Blue),
+            Bake::starting(Color::Green, 0, 0, false),
+        );
+        e.lock_rollout().bake = None;
+        e
+    }
 
     /// An engine with both colors at desired count 2 (no processes: the supervisor loop is
     /// not started) and blue recorded stable with `bake` pending.
@@ -1034,5 +1126,142 @@ mod tests {
         let listener = e.listener().await.expect("listener");
         let target = crate::rollout::guard::rollback_target(&listener, |_| 1).expect("target");
         assert_eq!(target, Color::Blue, "the scaled-in color gets no traffic");
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use crate::rollout::plan::Plan;
+    use crate::rollout::release::{Outcome as End, Stage};
+
+    fn release(id: &str) -> Release {
+        Release {
+            id: id.into(),
+            tag: "v2".into(),
+            canary: Color::Green,
+            desired: 1,
+            plan: Plan::default_canary(),
+            options: crate::ops::release_tests::spec(Plan::default_canary()).options,
+            started_at: 0,
+            stage: Stage::Deploying,
+            driver: "daemon".into(),
+            driven_at: 0,
+            by: None,
+            reason: None,
+            gates: Vec::new(),
+            split: None,
+            request: None,
+            outcome: None,
+            ended_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_release_at_a_time_and_an_ended_one_stays_ended() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = super::tests::engine_at(dir.path());
+        e.record_release(&release("r1")).await.expect("first");
+        let refused = e.record_release(&release("r2")).await.expect_err("second");
+        assert!(
+            refused
+                .to_string()
+                .contains("release r1 of v2 is still running"),
+            "{refused}"
+        );
+        assert_eq!(
+            e.release().await.expect("read").map(|r| r.id),
+            Some("r1".into())
+        );
+        // Aborted (or rolled back) meanwhile: a driver's stale copy cannot revive it.
+        let mut ended = release("r1");
+        ended.outcome = Some(End::Aborted {
+            by: "ann@vm".into(),
+        });
+        e.record_release(&ended).await.expect("ended");
+        let mut stale = release("r1");
+        stale.stage = Stage::Smoke;
+        let refused = e.record_release(&stale).await.expect_err("stale");
+        assert!(refused.to_string().contains("ended meanwhile"), "{refused}");
+        assert!(
+            e.release()
+                .await
+                .expect("read")
+                .is_some_and(|r| r.is_over())
+        );
+        // Once it ended, the next release is accepted.
+        e.record_release(&release("r2")).await.expect("next");
+    }
+}
+
+#[cfg(test)]
+mod durable_tests {
+    use super::*;
+
+    /// A tmpfs of 256 KiB mounted on `dir`, unmounted on drop.
+    struct Tiny(std::path::PathBuf);
+
+    impl Drop for Tiny {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_change_that_cannot_be_saved_says_so_and_is_saved_once_it_can() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("state");
+        std::fs::create_dir(&root).expect("mkdir");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&root)
+            .status()
+            .expect("run mount");
+        assert!(mounted.success(), "mount a tmpfs (root can)");
+        let _tiny = Tiny(root.clone());
+        let e = super::tests::engine_at(&root);
+        e.save("start").expect("saved");
+        // The disk fills up.
+        let filler = root.join("filler");
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+        drop(f);
+        let rolled = Weights::all(Color::Green);
+        let change = e.write_weights(rolled, true);
+        assert_eq!(change.observed, Some(rolled), "in force now");
+        let why = change.write_error.expect("not saved").to_string();
+        assert!(why.contains("applied now, not saved"), "{why}");
+        assert!(
+            why.contains("on restart the weights would be blue 100 / green 0"),
+            "{why}"
+        );
+        assert!(e.unsaved().is_some_and(|u| u.contains("NOT SAVED")));
+        let on_disk = state::load(&root.join("state.json"))
+            .expect("read")
+            .expect("some");
+        assert_eq!(
+            on_disk.weights,
+            Weights::all(Color::Blue),
+            "the old state is whole"
+        );
+        // Still full: the retry fails quietly and the state stays unsaved.
+        e.tick();
+        assert!(e.unsaved().is_some());
+        // Room again: the next tick saves.
+        std::fs::remove_file(&filler).expect("rm");
+        e.tick();
+        assert_eq!(e.unsaved(), None);
+        let on_disk = state::load(&root.join("state.json"))
+            .expect("read")
+            .expect("some");
+        assert_eq!(on_disk.weights, rolled);
     }
 }

@@ -32,6 +32,10 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
     // Everything the daemon creates (state, socket, logs, database) is private to its user,
     // also what the tasks and builds create without naming a mode.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    // Every descriptor the hard limit allows: the proxy's listeners bound their connections
+    // to a share of it and leave the rest to tasks, health checks and the control socket.
+    let nofile = super::proxy::slots::raise_nofile();
+    tracing::debug!("descriptor limit {nofile}");
     private_state_dir(paths.root())?;
     // Started by `local restart`: the old daemon's listeners and lock come on stdin.
     let inherited = handover::Inherited::receive()?;
@@ -136,6 +140,7 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         started_at: now_millis(),
         protocol: VERSION,
         version: env!("CARGO_PKG_VERSION").to_string(),
+        unsaved: None,
     };
     files::write_json(&paths.daemon_file(), &status)
         .with_context(|| format!("cannot write {}", paths.daemon_file().display()))?;
@@ -184,8 +189,10 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         let engine = engine.clone();
         let shutdown = shutdown.clone();
         let quiet = control.quiet();
+        let proxy = proxy.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut pressure = [0; 5];
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -193,6 +200,7 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
                     _ = tick.tick() => {
                         engine.metrics.sample(now_millis());
                         engine.tick();
+                        proxy.log_pressure(&mut pressure);
                     }
                 }
             }
@@ -352,12 +360,18 @@ fn csrf_secret(paths: &Paths) -> anyhow::Result<String> {
 /// Creates the state directory 0700, or makes an existing one 0700 (an older bluegreen, or a
 /// `mkdir` by hand, may have left it open): with the root private, nothing below it is
 /// reachable by others whatever its own mode.
+///
+/// A state directory another user owns, or that others may write (or one under such a
+/// directory, which its owner could swap), is refused: the daemon executes the registry's
+/// binaries from it, as root on CI machines.
 fn private_state_dir(root: &Path) -> anyhow::Result<()> {
     files::create_private_dir(root)
         .with_context(|| format!("cannot create the state directory {}", root.display()))?;
-    let mode = std::fs::metadata(root)
-        .with_context(|| format!("cannot inspect the state directory {}", root.display()))?
-        .mode();
+    let meta = std::fs::symlink_metadata(root)
+        .with_context(|| format!("cannot inspect the state directory {}", root.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    trusted_state_dir(root, &meta, me)?;
+    let mode = meta.mode();
     if mode & 0o777 != files::DIR_MODE {
         std::fs::set_permissions(root, std::fs::Permissions::from_mode(files::DIR_MODE))
             .with_context(|| {
@@ -366,6 +380,52 @@ fn private_state_dir(root: &Path) -> anyhow::Result<()> {
                     root.display()
                 )
             })?;
+    }
+    Ok(())
+}
+
+/// Refuses a state directory `uid` cannot trust: a symbolic link, another user's, one others
+/// may write, or one inside a directory that someone else may rename it in (not theirs or
+/// root's, or writable by others without the sticky bit, as /tmp has).
+fn trusted_state_dir(root: &Path, meta: &std::fs::Metadata, uid: u32) -> anyhow::Result<()> {
+    let fix = |why: String| {
+        anyhow::anyhow!(
+            "the state directory {} {why}: the daemon runs the binaries it holds, so it refuses it; use a state directory of your own (`--state-dir DIR`, or BLUEGREEN_STATE_DIR), or, if it is yours, `chown -R {uid} {}` and `chmod 700` it",
+            root.display(),
+            root.display()
+        )
+    };
+    if meta.file_type().is_symlink() {
+        return Err(fix("is a symbolic link".into()));
+    }
+    if meta.uid() != uid {
+        return Err(fix(format!(
+            "is owned by uid {}, not by this user (uid {uid})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(fix(format!(
+            "can be written by others (mode {:o})",
+            meta.mode() & 0o777
+        )));
+    }
+    let canonical = std::fs::canonicalize(root)
+        .with_context(|| format!("cannot resolve the state directory {}", root.display()))?;
+    for dir in canonical.ancestors().skip(1) {
+        let Ok(m) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let owner_ok = m.uid() == uid || m.uid() == 0;
+        let sticky = m.mode() & 0o1000 != 0;
+        if !owner_ok || (m.mode() & 0o022 != 0 && !sticky) {
+            return Err(fix(format!(
+                "is inside {} (owner uid {}, mode {:o}), where someone else can replace it",
+                dir.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            )));
+        }
     }
     Ok(())
 }
@@ -404,6 +464,42 @@ mod tests {
         let open = dir_with_mode(&tmp, "old-state", 0o755);
         private_state_dir(&open).expect("tightened");
         assert_eq!(mode(&open), 0o700);
+    }
+
+    #[test]
+    fn a_state_directory_others_own_or_may_write_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = dir_with_mode(&tmp, "state", 0o700);
+        let meta = std::fs::symlink_metadata(&dir).expect("meta");
+        trusted_state_dir(&dir, &meta, me()).expect("ours");
+        // As another user sees it: not theirs.
+        let msg = format!(
+            "{:#}",
+            trusted_state_dir(&dir, &meta, me() + 1).expect_err("x")
+        );
+        assert!(msg.contains(&format!("owned by uid {}", me())), "{msg}");
+        assert!(msg.contains("--state-dir"), "{msg}");
+        let open = dir_with_mode(&tmp, "open", 0o777);
+        let meta = std::fs::symlink_metadata(&open).expect("meta");
+        let msg = format!(
+            "{:#}",
+            trusted_state_dir(&open, &meta, me()).expect_err("x")
+        );
+        assert!(msg.contains("written by others (mode 777)"), "{msg}");
+        let msg = format!("{:#}", private_state_dir(&open).expect_err("refused"));
+        assert!(msg.contains("written by others"), "{msg}");
+        assert_eq!(mode(&open), 0o777, "left as found");
+        // Inside a directory others may write (no sticky bit), it could be swapped.
+        let shared = dir_with_mode(&tmp, "shared", 0o777);
+        let inner = shared.join("state");
+        std::fs::create_dir(&inner).expect("mkdir");
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let meta = std::fs::symlink_metadata(&inner).expect("meta");
+        let msg = format!(
+            "{:#}",
+            trusted_state_dir(&inner, &meta, me()).expect_err("x")
+        );
+        assert!(msg.contains("where someone else can replace it"), "{msg}");
     }
 
     #[test]

@@ -6,12 +6,17 @@
 //! the connection gave back unsent, goes to another target; a request whose bytes were sent
 //! is replayed only when it has no body and an idempotent method, so a POST is never sent
 //! twice.
+//!
+//! A request's body is read at the proxy before a target sees it ([`intake`]), so a slow
+//! client holds a proxy connection, never a target's; a client's broken framing is answered
+//! here (400, 408) and counted against no color. Each listener bounds its client
+//! connections ([`slots`]) so a flood cannot take the daemon's descriptors.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -19,7 +24,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{Either, Empty, Full};
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
@@ -28,12 +33,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub mod fault;
+pub mod intake;
 pub mod metrics;
 pub mod route;
+pub mod slots;
 pub mod upstream;
 
+use intake::{Budget, ClientFault, Forwarded};
 use metrics::Metrics;
 use route::Routes;
+use slots::{Serving, Slots};
 use upstream::{InflightGuard, UpstreamBody};
 
 /// Which listener a connection arrived on.
@@ -66,6 +75,9 @@ const MAX_ATTEMPTS: usize = 4;
 /// How long a target may take to start answering (the load balancer's idle timeout) before
 /// the client gets 504.
 const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// A request's head must arrive within this after its first byte, and a keep-alive
+/// connection's next request within this after the last response.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The body the proxy answers with: the target's, streamed, or the proxy's own error page.
 pub type ProxyBody = Either<Tracked, Full<Bytes>>;
@@ -81,6 +93,14 @@ pub struct Proxy {
     draining: AtomicBool,
     /// Client connections open now.
     connections: AtomicUsize,
+    /// Body bytes read and not yet sent on, across both listeners.
+    budget: Arc<Budget>,
+    /// The client connections each listener may hold.
+    production_slots: Arc<Slots>,
+    test_slots: Arc<Slots>,
+    /// Requests the proxy answered itself for the client's fault (broken framing, a body
+    /// too slow): counted against no color.
+    client_faults: AtomicU64,
 }
 
 /// Counts a client connection while it is open.
@@ -93,13 +113,70 @@ impl Drop for ConnectionGuard {
 }
 
 impl Proxy {
+    /// A proxy whose listeners share what the descriptor limit leaves (see
+    /// [`slots::limits`]).
     pub fn new(routes: Arc<Routes>, metrics: Arc<Metrics>) -> Arc<Self> {
+        Self::with_limits(routes, metrics, slots::limits(slots::nofile()))
+    }
+
+    /// A proxy whose production and test listeners hold at most `limits` connections.
+    pub fn with_limits(
+        routes: Arc<Routes>,
+        metrics: Arc<Metrics>,
+        limits: (usize, usize),
+    ) -> Arc<Self> {
         Arc::new(Proxy {
             routes,
             metrics,
             draining: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            budget: Arc::new(Budget::default()),
+            production_slots: Slots::new(limits.0),
+            test_slots: Slots::new(limits.1),
+            client_faults: AtomicU64::new(0),
         })
+    }
+
+    fn slots(&self, kind: ListenerKind) -> &Arc<Slots> {
+        match kind {
+            ListenerKind::Production => &self.production_slots,
+            ListenerKind::Test => &self.test_slots,
+        }
+    }
+
+    /// Requests answered by the proxy for the client's fault since it started.
+    pub fn client_faults(&self) -> u64 {
+        self.client_faults.load(Ordering::Relaxed)
+    }
+
+    /// Logs what changed since `last` (the previous call's answer): client faults answered,
+    /// connections closed or turned away at a listener's bound. The daemon calls it once a
+    /// second.
+    pub fn log_pressure(&self, last: &mut [u64; 5]) {
+        let (pe, pt) = self.production_slots.pressure();
+        let (te, tt) = self.test_slots.pressure();
+        let now = [self.client_faults(), pe, pt, te, tt];
+        if now == *last {
+            return;
+        }
+        let d: Vec<u64> = now.iter().zip(last.iter()).map(|(n, l)| n - l).collect();
+        if d[0] > 0 {
+            tracing::info!(
+                "answered {} request(s) with broken framing or too slow a body (400/408), counted against no color",
+                d[0]
+            );
+        }
+        for (name, evicted, turned, open) in [
+            ("production", d[1], d[2], self.production_slots.open()),
+            ("test", d[3], d[4], self.test_slots.open()),
+        ] {
+            if evicted + turned > 0 {
+                tracing::warn!(
+                    "the {name} listener is at its bound ({open} connections open): closed {evicted} idle connection(s), turned {turned} new one(s) away"
+                );
+            }
+        }
+        *last = now;
     }
 
     /// Serves `listeners` on [`WORKERS`] threads until `accepting` is cancelled; their open
@@ -175,6 +252,12 @@ impl Proxy {
                     }
                 },
             };
+            // At the listener's bound, room is made by closing idle connections; with none
+            // idle, the new one is closed.
+            let Some(slot) = self.slots(kind).acquire().await else {
+                drop(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             // Everything a request needs besides itself, shared by the connection's requests
             // (one reference count per request rather than a copy).
@@ -187,10 +270,12 @@ impl Proxy {
             let guard = ConnectionGuard(self.clone());
             tokio::spawn(async move {
                 let _guard = guard;
+                let conn = slot.conn.clone();
                 let svc = service_fn(move |req| {
                     let client = client.clone();
+                    let conn = conn.clone();
                     async move {
-                        let mut resp = client.proxy.handle(&client, req).await;
+                        let mut resp = client.proxy.handle(&client, &conn, req).await;
                         if client.proxy.draining.load(Ordering::Relaxed) {
                             resp.headers_mut()
                                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -198,15 +283,34 @@ impl Proxy {
                         Ok::<_, Infallible>(resp)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                let connection = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), svc);
+                // Closed early when idle and the listener needs the room.
+                tokio::select! {
+                    _ = connection => {}
+                    _ = slot.conn.close.cancelled() => {}
+                }
+                drop(slot);
             });
         }
     }
 
-    async fn handle(&self, client: &Client, req: Request<Incoming>) -> Response<ProxyBody> {
+    async fn handle(
+        &self,
+        client: &Client,
+        conn: &Arc<slots::Conn>,
+        req: Request<Incoming>,
+    ) -> Response<ProxyBody> {
+        let (mut parts, body) = req.into_parts();
+        // The client's whole body first: a slow or broken one never reaches a target, and
+        // the time it took is the client's, not the target's latency.
+        let body = match Forwarded::read(body, &self.budget).await {
+            Ok(b) => b,
+            Err(fault) => return self.client_fault(fault),
+        };
+        let serving = conn.serving();
         let start = Instant::now();
         let (chosen, allow_other) = match client.kind {
             ListenerKind::Production => (self.routes.choose_color(), true),
@@ -230,12 +334,12 @@ impl Proxy {
                 return injected_fault(chosen);
             }
         }
-        let (mut parts, body) = req.into_parts();
         forward_headers(&mut parts.headers, &client.headers);
         parts.uri = origin_form(parts.uri);
         parts.version = Version::HTTP_11;
         let replay = Replay::of(&parts);
-        let mut req = Request::from_parts(parts, Either::Left(body));
+        let client_failed = body.failure_flag();
+        let mut req = Request::from_parts(parts, body);
         let mut excluded: Vec<SocketAddr> = Vec::new();
         let mut replayed = false;
         for _ in 0..MAX_ATTEMPTS {
@@ -272,9 +376,17 @@ impl Proxy {
                     self.metrics
                         .color(served_by)
                         .record(start.elapsed(), status.is_server_error());
-                    return respond(resp, guard, sender);
+                    return respond(resp, guard, sender, serving);
                 }
                 Err(mut e) => {
+                    if client_failed
+                        .as_ref()
+                        .is_some_and(|f| f.load(Ordering::Relaxed))
+                    {
+                        // The client's body broke while it streamed to the target: the
+                        // client's fault, whatever the target made of it.
+                        return self.client_fault(ClientFault::Framing(e.into_error()));
+                    }
                     if let Some(unsent) = e.take_message() {
                         // The connection gave the request back unsent: any target may have it.
                         req = unsent;
@@ -310,6 +422,31 @@ impl Proxy {
             &format!("no healthy target for {chosen}"),
         )
     }
+
+    /// The proxy's own answer to a client's broken or slow request; no color's metrics
+    /// count it, and the connection closes (its framing is lost).
+    fn client_fault(&self, fault: ClientFault) -> Response<ProxyBody> {
+        self.client_faults.fetch_add(1, Ordering::Relaxed);
+        let mut resp = match fault {
+            ClientFault::Framing(e) => {
+                tracing::debug!("a client's request body is broken: {e}");
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    "the request body's framing is invalid or it ended early",
+                )
+            }
+            ClientFault::TooSlow => error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {} s",
+                    intake::BODY_TIMEOUT.as_secs()
+                ),
+            ),
+        };
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    }
 }
 
 /// A copy of a bodyless idempotent request, so it can be sent again after its connection
@@ -336,7 +473,7 @@ impl Replay {
     }
 
     fn request(&self) -> Request<UpstreamBody> {
-        let mut req = Request::new(Either::Right(Empty::new()));
+        let mut req = Request::new(Forwarded::empty());
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
         *req.headers_mut() = self.headers.clone();
@@ -473,6 +610,7 @@ fn respond(
     resp: Response<Incoming>,
     guard: InflightGuard,
     sender: SendRequest<UpstreamBody>,
+    serving: Serving,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -480,6 +618,7 @@ fn respond(
         inner: body,
         guard: Some(guard),
         sender: Some(sender),
+        _serving: serving,
     };
     Response::from_parts(parts, Either::Left(tracked))
 }
@@ -520,6 +659,8 @@ pub struct Tracked {
     inner: Incoming,
     guard: Option<InflightGuard>,
     sender: Option<SendRequest<UpstreamBody>>,
+    /// Keeps the client connection from being closed as idle until the body is sent.
+    _serving: Serving,
 }
 
 impl Tracked {

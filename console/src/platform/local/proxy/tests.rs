@@ -42,6 +42,40 @@ async fn counted_target(
     gate: Arc<Notify>,
     accepted: Arc<AtomicUsize>,
 ) -> SocketAddr {
+    serve_target(accepted, move |req: Request<Incoming>| {
+        let gate = gate.clone();
+        async move {
+            if req.uri().path() == "/slow" {
+                gate.notified().await;
+            }
+            let host = header(&req, "host");
+            let xff = header(&req, "x-forwarded-for");
+            let xfh = header(&req, "x-forwarded-host");
+            let path = req.uri().to_string();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().len())
+                .unwrap_or(0);
+            let text = format!("{name}|{host}|{xff}|{xfh}|{path}|{body}");
+            Response::builder()
+                .header("x-blog-color", name)
+                .header("connection", "keep-alive")
+                .body(Full::new(Bytes::from(text)))
+                .expect("response")
+        }
+    })
+    .await
+}
+
+/// A target on loopback answering each request with `answer`, counting the connections it
+/// accepts in `accepted`.
+async fn serve_target<F, Fut>(accepted: Arc<AtomicUsize>, answer: F) -> SocketAddr
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -50,33 +84,11 @@ async fn counted_target(
                 return;
             };
             accepted.fetch_add(1, Ordering::SeqCst);
-            let gate = gate.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
-                    let gate = gate.clone();
-                    async move {
-                        if req.uri().path() == "/slow" {
-                            gate.notified().await;
-                        }
-                        let host = header(&req, "host");
-                        let xff = header(&req, "x-forwarded-for");
-                        let xfh = header(&req, "x-forwarded-host");
-                        let path = req.uri().to_string();
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes().len())
-                            .unwrap_or(0);
-                        let text = format!("{name}|{host}|{xff}|{xfh}|{path}|{body}");
-                        Ok::<_, Infallible>(
-                            Response::builder()
-                                .header("x-blog-color", name)
-                                .header("connection", "keep-alive")
-                                .body(Full::new(Bytes::from(text)))
-                                .expect("response"),
-                        )
-                    }
+                    let answer = answer.clone();
+                    async move { Ok::<_, Infallible>(answer(req).await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -377,4 +389,224 @@ async fn an_injected_fault_fails_its_share_of_one_color_and_counts_in_its_metric
     for _ in 0..20 {
         assert_eq!(c.get("/").await.expect("answered").status, 200);
     }
+}
+
+/// Sends `raw` on a new connection to `addr` (then closes its write side when `eof`) and
+/// returns the status of the answer, or `None` when the connection closed without one.
+async fn raw_status(addr: SocketAddr, raw: &[u8], eof: bool) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // The proxy may answer and close before it read everything: a failed write is fine.
+    let _ = s.write_all(raw).await;
+    if eof {
+        let _ = s.shutdown().await;
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the proxy answered or closed in time");
+    let line = String::from_utf8_lossy(&got);
+    line.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+}
+
+async fn proxy_with(routes: Arc<Routes>, limits: (usize, usize)) -> (SocketAddr, Arc<Proxy>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let metrics = Arc::new(Metrics::default());
+    let p = Proxy::with_limits(routes, metrics, limits);
+    tokio::spawn(
+        p.clone()
+            .serve(listener, ListenerKind::Production, CancellationToken::new()),
+    );
+    (addr, p)
+}
+
+/// A proxy with `limits` before one blue target that counts the connections it accepts.
+async fn counted_blue(limits: (usize, usize)) -> (SocketAddr, Arc<Proxy>, Arc<AtomicUsize>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let blue = counted_target("blue", Arc::new(Notify::new()), accepted.clone()).await;
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(Color::Blue, vec![Arc::new(Upstream::new(blue, "b1"))]);
+    let (addr, proxy) = proxy_with(routes, limits).await;
+    (addr, proxy, accepted)
+}
+
+#[tokio::test]
+async fn a_clients_broken_framing_is_answered_by_the_proxy_and_counted_against_no_color() {
+    let (addr, proxy, accepted) = counted_blue((64, 16)).await;
+    let head = "POST /posts HTTP/1.1\r\nHost: x\r\n";
+    let chunked = format!("{head}Transfer-Encoding: chunked\r\n\r\n");
+    let extension = format!("{chunked}5;{}\r\nhello\r\n0\r\n\r\n", "e".repeat(40_000));
+    let cases: Vec<(&str, String, bool)> = vec![
+        (
+            "an invalid chunk size",
+            format!("{chunked}zz\r\nhello\r\n"),
+            false,
+        ),
+        (
+            "a chunk size that overflows",
+            format!("{chunked}fffffffffffffffffffffff\r\nhello\r\n"),
+            false,
+        ),
+        ("a huge chunk extension", extension, false),
+        (
+            "a chunked body cut short",
+            format!("{chunked}a\r\nhel"),
+            true,
+        ),
+        (
+            "a body shorter than its length",
+            format!("{head}Content-Length: 100\r\n\r\nabc"),
+            true,
+        ),
+        (
+            "an invalid Content-Length",
+            format!("{head}Content-Length: abc\r\n\r\n"),
+            false,
+        ),
+        (
+            "an oversized Content-Length",
+            format!("{head}Content-Length: 99999999999999999999999999\r\n\r\n"),
+            false,
+        ),
+        (
+            "two different lengths",
+            format!("{head}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+            false,
+        ),
+    ];
+    for round in 0..3 {
+        for (what, raw, eof) in &cases {
+            let status = raw_status(addr, raw.as_bytes(), *eof).await;
+            assert!(
+                matches!(status, Some(400) | None),
+                "{what} (round {round}): answered {status:?}, not the proxy's 400"
+            );
+        }
+    }
+    let totals = proxy.metrics.totals();
+    assert_eq!(
+        (totals.blue.requests, totals.blue.errors_5xx),
+        (0, 0),
+        "no color counts a client's broken request"
+    );
+    assert_eq!(totals.green.requests, 0);
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no target saw one");
+    assert!(proxy.client_faults() >= 15, "{}", proxy.client_faults());
+    // A well-formed request still goes through and counts.
+    let r = HttpClient::new(addr).get("/").await.expect("proxied");
+    assert_eq!(r.status, 200);
+    assert_eq!(proxy.metrics.totals().blue.requests, 1);
+}
+
+/// A target that, like the blog, answers 413 to a `Content-Length` over 1,000 bytes at once,
+/// without reading the body, and closes the connection.
+async fn refusing_target() -> SocketAddr {
+    serve_target(Arc::default(), |req: Request<Incoming>| async move {
+        let len: usize = req
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut resp = Response::builder();
+        if len > 1_000 {
+            resp = resp.status(413).header("connection", "close");
+        }
+        resp.body(Full::new(Bytes::from("sized")))
+            .expect("response")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_targets_early_answer_is_relayed_not_replaced() {
+    let blue = refusing_target().await;
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(Color::Blue, vec![Arc::new(Upstream::new(blue, "b1"))]);
+    let (addr, proxy) = proxy_with(routes, (64, 16)).await;
+    for size in [600_000, 3 * 1024 * 1024] {
+        for _ in 0..5 {
+            let r = HttpClient::new(addr)
+                .send(
+                    http::Method::POST,
+                    "/posts",
+                    &[],
+                    Some(("application/octet-stream", vec![b'x'; size])),
+                )
+                .await
+                .expect("answered");
+            assert_eq!(r.status, 413, "a {size}-byte body: {}", r.text());
+        }
+    }
+    let blue = proxy.metrics.totals().blue;
+    assert_eq!((blue.requests, blue.errors_5xx), (10, 0));
+}
+
+#[tokio::test]
+async fn a_slow_body_holds_a_proxy_connection_not_a_targets() {
+    use tokio::io::AsyncWriteExt;
+    let (addr, _proxy, accepted) = counted_blue((256, 16)).await;
+    let mut slow = Vec::new();
+    for _ in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"POST /posts HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+            .await
+            .expect("head");
+        slow.push(s);
+    }
+    let r = HttpClient::new(addr).get("/").await.expect("proxied");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "only the complete request reached the target"
+    );
+    // Once their bodies are complete, they go through.
+    for s in &mut slow[..3] {
+        s.write_all(b"cdefghij").await.expect("rest");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while accepted.load(Ordering::SeqCst) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "sent on");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_flood_is_bounded_and_readers_still_get_in() {
+    let blue = target("blue").await;
+    let routes = Arc::new(Routes::new(Weights::all(Color::Blue), None));
+    routes.set_targets(Color::Blue, vec![Arc::new(Upstream::new(blue, "b1"))]);
+    let (addr, proxy) = proxy_with(routes, (50, 16)).await;
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    for i in 0..20 {
+        let r = HttpClient::new(addr).get("/").await;
+        assert_eq!(r.map(|r| r.status), Ok(200), "reader {i}");
+    }
+    assert!(
+        proxy.open_connections() <= 51,
+        "{} client connections open",
+        proxy.open_connections()
+    );
+    let (evicted, _) = proxy.production_slots.pressure();
+    assert!(evicted >= 250, "{evicted} idle connections closed");
 }

@@ -6,20 +6,19 @@
 //! nothing: the request can then go to another target, whatever its method.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{Either, Empty};
-use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// What the proxy sends upstream: the client's streamed body, or nothing (a bodyless
-/// request rebuilt for a retry).
-pub type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+/// What the proxy sends upstream: the client's body as the proxy read it (nothing for a
+/// bodyless request rebuilt for a retry).
+pub type UpstreamBody = super::intake::Forwarded;
 
 /// Idle connections kept per target.
 const POOL_MAX: usize = 64;
@@ -144,7 +143,7 @@ impl Upstream {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
             })??;
         stream.set_nodelay(true)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = http1::handshake(TokioIo::new(EarlyAnswer::new(stream)))
             .await
             .map_err(std::io::Error::other)?;
         tokio::spawn(async move {
@@ -191,5 +190,108 @@ impl Upstream {
             .iter()
             .map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum::<usize>()
+    }
+}
+
+/// A connection to a target that lets the target's early answer through. A target may answer
+/// before it has read the whole body (the blog's 413 for a `Content-Length` over its limit)
+/// and close; the rest of the body, still being sent, then meets a reset. hyper stops at that
+/// write error, and the answer already on its way would be lost (the client would get 502
+/// and the color a 5xx that the target never sent). Here the first write error ends the
+/// sending instead: the rest of the body is dropped as if sent, and hyper reads on, so an
+/// answer that arrived is relayed, and a target that died without one still fails the read.
+struct EarlyAnswer {
+    stream: TcpStream,
+    /// The target stopped taking the request's bytes.
+    write_failed: bool,
+}
+
+impl EarlyAnswer {
+    fn new(stream: TcpStream) -> Self {
+        EarlyAnswer {
+            stream,
+            write_failed: false,
+        }
+    }
+
+    /// `Ready(Ok(len))` in place of a write error that says the target stopped reading.
+    fn absorb(
+        &mut self,
+        polled: Poll<std::io::Result<usize>>,
+        len: usize,
+    ) -> Poll<std::io::Result<usize>> {
+        match polled {
+            Poll::Ready(Err(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.write_failed = true;
+                Poll::Ready(Ok(len))
+            }
+            other => other,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for EarlyAnswer {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for EarlyAnswer {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.write_failed {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.absorb(polled, buf.len())
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if self.write_failed {
+            return Poll::Ready(Ok(len));
+        }
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.absorb(polled, len)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.write_failed {
+            return Poll::Ready(Ok(()));
+        }
+        match Pin::new(&mut self.stream).poll_flush(cx) {
+            Poll::Ready(Err(_)) => {
+                self.write_failed = true;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.stream).poll_shutdown(cx) {
+            Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
+            other => other,
+        }
     }
 }

@@ -75,6 +75,22 @@ impl Supervisor {
         signals: &mut mpsc::UnboundedReceiver<Signal>,
     ) -> String {
         let binary = self.registry.blob_path(&release.digest);
+        // Checked when it is run, not only when it was stored: a blob changed since (or
+        // made another user's) is refused. What was hashed is what runs: the process
+        // executes the open descriptor.
+        let verified = {
+            let registry = self.registry.clone();
+            let digest = release.digest.clone();
+            match tokio::task::spawn_blocking(move || registry.open_verified(&digest)).await {
+                Ok(Ok(file)) => file,
+                Ok(Err(e)) => return format!("refused to start it: {e}"),
+                Err(e) => return format!("cannot check its binary: {e}"),
+            }
+        };
+        let exe = format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&verified)
+        );
         let log = match self.open_log(color, id).await {
             Ok(log) => log,
             Err(why) => return why,
@@ -92,7 +108,8 @@ impl Supervisor {
                     );
                 }
             };
-        let child = tokio::process::Command::new(&binary)
+        let child = tokio::process::Command::new(&exe)
+            .arg0(&binary)
             .arg("--store")
             .arg(format!("sqlite:{}", self.paths.database().display()))
             .args(["--bind", "127.0.0.1", "--port", "0"])
@@ -112,6 +129,7 @@ impl Supervisor {
             // and one that took over from this daemon must find them running.
             .process_group(0)
             .spawn();
+        drop(verified);
         let child = match child {
             Ok(c) => c,
             Err(e) => return format!("cannot start {}: {e}", binary.display()),
