@@ -24,6 +24,42 @@ impl Tmux {
             bin("bluegreen").display(),
             state.display()
         );
+        Self::session(socket, cwd, &[], &console, width, height)
+    }
+
+    /// Starts the console against an AWS profile: `bluegreen --config CONFIG` with `env` (moto's
+    /// credentials and endpoint) and nothing of the developer's own AWS setup.
+    pub fn start_aws(
+        socket: &Path,
+        cwd: &Path,
+        config: &Path,
+        env: &[(String, String)],
+        width: u16,
+        height: u16,
+    ) -> Tmux {
+        let console = format!(
+            "'{}' --config '{}'; echo CONSOLE-EXIT=$?; sleep 60",
+            bin("bluegreen").display(),
+            config.display()
+        );
+        let mut vars = vec![
+            "AWS_CONFIG_FILE=/nonexistent/bluegreen-test-aws-config".to_string(),
+            "AWS_SHARED_CREDENTIALS_FILE=/nonexistent/bluegreen-test-aws-credentials".to_string(),
+        ];
+        vars.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        Self::session(socket, cwd, &vars, &console, width, height)
+    }
+
+    /// A tmux server on `socket` with one session running `console` (a shell command line)
+    /// with `vars` (`NAME=VALUE`) added to a clean environment.
+    fn session(
+        socket: &Path,
+        cwd: &Path,
+        vars: &[String],
+        console: &str,
+        width: u16,
+        height: u16,
+    ) -> Tmux {
         let out = Command::new("tmux")
             .arg("-S")
             .arg(socket)
@@ -31,13 +67,22 @@ impl Tmux {
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
             .arg("-c")
             .arg(cwd)
-            .args(["env", "-u", "BLUEGREEN_CONFIG", "-u", "BLUEGREEN_PROFILE"])
+            .args([
+                "env",
+                "-u",
+                "BLUEGREEN_CONFIG",
+                "-u",
+                "BLUEGREEN_PROFILE",
+                "-u",
+                "AWS_PROFILE",
+            ])
             // A keymap.toml of whoever runs the tests must not change the keys pressed here.
             .arg(format!(
                 "XDG_CONFIG_HOME={}",
                 cwd.join("no-config").display()
             ))
-            .args(["TERM=xterm-256color", "sh", "-c", &console])
+            .args(vars)
+            .args(["TERM=xterm-256color", "sh", "-c", console])
             .output()
             .expect("tmux runs (CI installs it: apt-get install tmux)");
         assert!(out.status.success(), "tmux new-session: {}", text(&out));

@@ -15,6 +15,7 @@ mod demo;
 mod doctor;
 mod fault;
 mod history;
+mod init;
 mod local;
 mod lock;
 mod output;
@@ -175,8 +176,8 @@ pub enum Command {
     /// Both colors' log lines, tagged with color and task; `--follow` keeps tailing.
     #[command(after_long_help = shell::LOGS)]
     Logs {
-        /// Start this many seconds back.
-        #[arg(long, value_name = "S", default_value_t = 600, value_parser = secs(limits::MAX_LOG_SINCE_SECS))]
+        /// Start this far back: seconds (600), or with units (10m, 1h, 1h30m).
+        #[arg(long, value_name = "DURATION", default_value_t = 600, value_parser = Span(limits::MAX_LOG_SINCE_SECS))]
         since: u64,
         /// Only this color's lines.
         #[arg(long)]
@@ -230,8 +231,17 @@ pub enum Command {
     #[command(after_long_help = shell::INIT)]
     Init {
         /// A file with `terraform output -json` output; repeat for several states.
-        #[arg(long = "from-terraform", value_name = "FILE", required = true, num_args = 1..)]
+        #[arg(long = "from-terraform", value_name = "FILE", required_unless_present = "create_tables", num_args = 1..)]
         from_terraform: Vec<PathBuf>,
+        /// Update the profile if it exists: the keys the outputs give are rewritten, the
+        /// profile's other keys stay (the file is written anew, without its comments).
+        #[arg(long, requires = "from_terraform")]
+        update: bool,
+        /// Create the profile's lock and journal tables in DynamoDB (on demand, point-in-time
+        /// recovery, encrypted), for a stack made elsewhere, and name them in the profile.
+        /// Tables that exist are checked, not changed.
+        #[arg(long, conflicts_with = "from_terraform")]
+        create_tables: bool,
     },
     /// The local platform daemon.
     #[command(subcommand, after_long_help = shell::LOCAL)]
@@ -365,11 +375,43 @@ impl clap::builder::TypedValueParser for Bounded {
             }
             Err(e) => format!("{e} (a whole number in {min}..={max})"),
         };
-        let arg = arg.map_or_else(|| "...".to_string(), |a| a.to_string());
-        Err(cmd.clone().error(
-            clap::error::ErrorKind::ValueValidation,
-            format!("invalid value '{text}' for '{arg}': {why}"),
-        ))
+        Err(invalid(cmd, arg, &text, &why))
+    }
+}
+
+/// clap's error for a value of `arg` that `why` refuses.
+fn invalid(cmd: &clap::Command, arg: Option<&clap::Arg>, text: &str, why: &str) -> clap::Error {
+    let arg = arg.map_or_else(|| "...".to_string(), |a| a.to_string());
+    cmd.clone().error(
+        clap::error::ErrorKind::ValueValidation,
+        format!("invalid value '{text}' for '{arg}': {why}"),
+    )
+}
+
+/// Seconds from 0 to the bound, as [`Bounded`] reads a plain number, or with units (`10m`,
+/// `1h30m`) as the plans' durations are written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span(pub(crate) u64);
+
+impl clap::builder::TypedValueParser for Span {
+    type Value = u64;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<u64, clap::Error> {
+        let text = value.to_string_lossy();
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            return Bounded {
+                min: 0,
+                max: self.0,
+            }
+            .parse_ref(cmd, arg, value);
+        }
+        crate::rollout::plan::parse_duration(&text, self.0)
+            .map_err(|why| invalid(cmd, arg, &text, &why))
     }
 }
 

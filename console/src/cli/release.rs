@@ -62,6 +62,11 @@ pub struct ReleaseArgs {
     /// The same as `--until paused`.
     #[arg(long, hide = true, conflicts_with = "until")]
     pub until_paused: bool,
+    /// Go past what pre-flight found before the first production weight (a gate alarm already
+    /// in ALARM, the stable color running tasks of an older revision, a drifted listener);
+    /// needs `--reason`, and the journal keeps both.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where a release command stops following before the release's end.
@@ -309,6 +314,7 @@ pub fn spec(
             accept_unmeasured: false,
         },
         driver: driver.to_string(),
+        force: args.force,
     })
 }
 
@@ -692,6 +698,7 @@ pub(super) async fn rehearse(
         detach: true,
         until: None,
         until_paused: true,
+        force: false,
     };
     let plan = release_args.plan(settings)?;
     let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
@@ -707,6 +714,7 @@ pub(super) async fn rehearse(
                 accept_unmeasured: false,
             },
             driver: "daemon".into(),
+            force: false,
         })
         .await?;
     let canary = r.canary;

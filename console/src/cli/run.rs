@@ -161,7 +161,15 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         return Ok(exit::OK);
     };
     match command {
-        Command::Init { from_terraform } => init(&g, &from_terraform, out),
+        Command::Init {
+            create_tables: true,
+            ..
+        } => super::init::create_tables(&g, out).await,
+        Command::Init {
+            from_terraform,
+            update,
+            ..
+        } => init(&g, &from_terraform, update, out),
         Command::Local(cmd) => Ok(super::local::run(cmd, &local_state_dir(&g)?).await?),
         Command::Demo(args) => super::demo::run(args, &local_state_dir(&g)?).await,
         Command::Doctor => super::doctor::run(&g).await,
@@ -210,19 +218,17 @@ fn local_state_dir(g: &Global) -> Result<std::path::PathBuf, Failure> {
     }
 }
 
-fn init(g: &Global, files: &[std::path::PathBuf], out: &Out) -> Outcome {
+fn init(g: &Global, files: &[std::path::PathBuf], update: bool, out: &Out) -> Outcome {
     let path = g
         .config
         .clone()
         .unwrap_or_else(|| std::path::PathBuf::from(crate::config::DEFAULT_FILE));
     let profile = g.profile.clone().unwrap_or_else(|| "default".into());
-    let text =
-        terraform::init_with(&path, &profile, g.aws_profile.as_deref(), files).map_err(|e| {
-            Failure {
-                code: exit::FAILURE,
-                message: e.to_string(),
-                detail: Value::Null,
-            }
+    let text = terraform::init_with(&path, &profile, g.aws_profile.as_deref(), files, update)
+        .map_err(|e| Failure {
+            code: exit::FAILURE,
+            message: e.to_string(),
+            detail: Value::Null,
         })?;
     out.print(
         &format!(

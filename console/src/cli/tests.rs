@@ -89,6 +89,7 @@ fn snapshot(weights: Weights, stable: Color, bake: Option<Bake>) -> Snapshot {
             color(Color::Green, "v2", "sha256:cccc3333dddd4444", 1, 2),
         ),
         api_calls: 10,
+        stale: Vec::new(),
     }
 }
 
@@ -280,6 +281,15 @@ fn durations_from_the_command_line_are_bounded() {
         assert_eq!(err.exit_code(), crate::ops::exit::USAGE);
     }
     assert!(Cli::try_parse_from(["bluegreen", "promote", "--bake", "86400"]).is_ok());
+}
+
+#[test]
+fn logs_since_takes_units() {
+    let parsed = Cli::try_parse_from(["bluegreen", "logs", "--since", "10m"]).expect("10m");
+    assert!(format!("{parsed:?}").contains("since: 600"), "{parsed:?}");
+    let err = Cli::try_parse_from(["bluegreen", "logs", "--since", "10 minutes"])
+        .expect_err("not a duration");
+    assert!(err.to_string().contains("is not a duration"), "{err}");
 }
 
 #[test]

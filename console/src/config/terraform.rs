@@ -35,9 +35,11 @@ pub enum InitError {
         files: Vec<String>,
     },
     #[error(
-        "{path} already has a profile `{profile}`; pick another name with --profile, or remove it first"
+        "{path} already has a profile `{profile}`; update it from these outputs with `bluegreen --profile {profile} init --from-terraform FILE… --update`, or pick another name with --profile"
     )]
     Exists { path: PathBuf, profile: String },
+    #[error("{path} does not parse as TOML ({message}); fix it by hand first")]
+    Toml { path: PathBuf, message: String },
     #[error(transparent)]
     Config(#[from] super::ConfigError),
     #[error("cannot write {path}: {source}")]
@@ -208,7 +210,59 @@ impl Outputs {
 /// Appends the profile to `config` (creating it), leaving everything already there as
 /// written. Refuses to replace an existing profile. Returns the profile's text.
 pub fn init(config: &Path, profile: &str, files: &[PathBuf]) -> Result<String, InitError> {
-    init_with(config, profile, None, files)
+    init_with(config, profile, None, files, false)
+}
+
+/// Sets `keys` (name, string value) in profile `profile` of `config`, every other key and
+/// profile kept (the file is written anew, without its comments). For `init --create-tables`.
+pub fn set_profile_keys(
+    config: &Path,
+    profile: &str,
+    keys: &[(&str, &str)],
+) -> Result<(), InitError> {
+    let existing = std::fs::read_to_string(config).map_err(|source| InitError::Read {
+        path: config.to_path_buf(),
+        source,
+    })?;
+    let mut text = format!("[profiles.{}]\n", toml_key(profile));
+    for (k, v) in keys {
+        text += &format!("{k} = {}\n", toml_string(v));
+    }
+    let combined = updated(config, &existing, &text)?;
+    ConfigFile::parse(config, &combined)?;
+    std::fs::write(config, combined).map_err(|source| InitError::Write {
+        path: config.to_path_buf(),
+        source,
+    })
+}
+
+/// Merges `fresh` into `into`: tables key by key, every other value replaced.
+fn merge(into: &mut toml::Table, fresh: toml::Table) {
+    for (k, v) in fresh {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(old)), toml::Value::Table(new)) => merge(old, new),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The file `existing` with profile `profile`'s keys that Terraform's outputs give replaced
+/// by `text`'s (`init --update`): every other key of the profile (plans, gates, hooks,
+/// `read_only`) and every other profile stay. The file is written anew: comments go.
+fn updated(path: &Path, existing: &str, text: &str) -> Result<String, InitError> {
+    let toml_error = |e: toml::de::Error| InitError::Toml {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    };
+    let mut doc: toml::Table = existing.parse().map_err(toml_error)?;
+    let fresh: toml::Table = text.parse().map_err(toml_error)?;
+    merge(&mut doc, fresh);
+    toml::to_string(&doc).map_err(|e| InitError::Toml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// [`init`], also recording the AWS credentials profile (`--aws-profile` at init time).
@@ -217,6 +271,7 @@ pub fn init_with(
     profile: &str,
     aws_profile: Option<&str>,
     files: &[PathBuf],
+    update: bool,
 ) -> Result<String, InitError> {
     let outputs = Outputs::read(files)?;
     let text = outputs.profile_toml(profile, aws_profile)?;
@@ -230,20 +285,26 @@ pub fn init_with(
             });
         }
     };
+    let mut exists = false;
     if !existing.trim().is_empty() {
         let parsed = ConfigFile::parse(config, &existing)?;
-        if parsed.profiles.iter().any(|p| p.name == profile) {
+        exists = parsed.profiles.iter().any(|p| p.name == profile);
+        if exists && !update {
             return Err(InitError::Exists {
                 path: config.to_path_buf(),
                 profile: profile.to_string(),
             });
         }
     }
-    let mut combined = existing.clone();
-    if !combined.is_empty() && !combined.ends_with('\n') {
-        combined.push('\n');
-    }
-    combined += &text;
+    let combined = if exists {
+        updated(config, &existing, &text)?
+    } else {
+        let mut combined = existing.clone();
+        if !combined.is_empty() && !combined.ends_with('\n') {
+            combined.push('\n');
+        }
+        combined + &text
+    };
     // Validate before writing, so a broken file is never left behind.
     ConfigFile::parse(config, &combined)?;
     std::fs::write(config, combined).map_err(|source| InitError::Write {

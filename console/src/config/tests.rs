@@ -268,6 +268,7 @@ fn init_appends_and_keeps_what_was_there() {
         "prod",
         Some("ops"),
         &[base.clone(), services.clone()],
+        false,
     )
     .expect("init");
     let text = std::fs::read_to_string(&config).expect("read");
@@ -279,8 +280,24 @@ fn init_appends_and_keeps_what_was_there() {
         panic!("aws")
     };
     assert_eq!(aws.aws_profile.as_deref(), Some("ops"));
-    let err = terraform::init(&config, "prod", &[base, services]).expect_err("exists");
+    let err =
+        terraform::init(&config, "prod", &[base.clone(), services.clone()]).expect_err("exists");
     assert!(matches!(err, InitError::Exists { .. }));
+    assert!(err.to_string().contains("--update"), "{err}");
+    // `--update` rewrites the keys the outputs give and keeps the profile's own.
+    let mut text = std::fs::read_to_string(&config).expect("read");
+    text = text.replace("[profiles.prod]\n", "[profiles.prod]\nread_only = true\n");
+    text = text.replace(&aws.cluster, "an-old-cluster");
+    std::fs::write(&config, text).expect("write");
+    terraform::init_with(&config, "prod", Some("ops"), &[base, services], true).expect("update");
+    let f = ConfigFile::load(&config).expect("valid");
+    assert_eq!(f.profiles.len(), 2);
+    let prod = f.profile(Some("prod")).expect("prod");
+    let Target::Aws(updated) = &prod.target else {
+        panic!("aws")
+    };
+    assert_eq!(updated.cluster, aws.cluster);
+    assert!(prod.read_only, "the profile's own key stays");
 }
 
 mod proptests {

@@ -30,6 +30,84 @@ const DESCRIBE_TAGS: Op = Op::new("elbv2", "DescribeTags");
 const FILTER_LOG_EVENTS: Op = Op::new("logs", "FilterLogEvents");
 const BATCH_GET_PROJECTS: Op = Op::new("codebuild", "BatchGetProjects");
 const DESCRIBE_IMAGES: Op = Op::new("ecr", "DescribeImages");
+const GET_ITEM: Op = Op::new("dynamodb", "GetItem");
+const QUERY: Op = Op::new("dynamodb", "Query");
+
+/// How to give a profile its tables.
+const TABLES_FIX: &str = "apply Terraform's base module and run `bluegreen init --from-terraform FILE… --update` (outputs lock_table_name, journal_table_name), or add `lock_table`/`journal_table` to the profile naming tables keyed as the base module keys them";
+
+/// The lock table (which also holds the release record): named, existing, keyed by `pk`
+/// (S). Read with the adapter's own GetItem: a missing table and a wrong key schema are both
+/// answered by it.
+async fn lock_table(clients: &Clients, cfg: &AwsProfile) -> Check {
+    let Some(table) = &cfg.lock_table else {
+        return Check::fail(
+            "lock table",
+            "the profile names no `lock_table`: the deploy lock cannot be taken, releases cannot be recorded, and every write but rollback is refused",
+            TABLES_FIX,
+        );
+    };
+    let out = clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("bluegreen:doctor".into()),
+        )
+        .send()
+        .await;
+    match out {
+        Ok(_) => Check::pass("lock table", format!("{table} (key pk)")),
+        Err(e) => table_failure("lock table", GET_ITEM.error(table, e), "pk (S)"),
+    }
+}
+
+/// The journal table: named (a warning without it: writes are not journaled), existing, keyed
+/// by `environment` (S) and `id` (S). Read with the adapter's own Query.
+async fn journal_table(clients: &Clients, cfg: &AwsProfile) -> Check {
+    let Some(table) = &cfg.journal_table else {
+        return Check::warn(
+            "journal table",
+            "the profile names no `journal_table`: writes are made but not journaled",
+            TABLES_FIX,
+        );
+    };
+    let out = clients
+        .dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("#e = :e")
+        .expression_attribute_names("#e", "environment")
+        .expression_attribute_values(
+            ":e",
+            aws_sdk_dynamodb::types::AttributeValue::S("bluegreen:doctor".into()),
+        )
+        .limit(1)
+        .send()
+        .await;
+    match out {
+        Ok(_) => Check::pass("journal table", format!("{table} (keys environment, id)")),
+        Err(e) => table_failure(
+            "journal table",
+            QUERY.error(table, e),
+            "environment (S) and id (S)",
+        ),
+    }
+}
+
+fn table_failure(name: &str, e: PlatformError, keys: &str) -> Check {
+    let fix = match e.fault() {
+        Some(FaultKind::NotFound) => format!(
+            "create it (`bluegreen init --create-tables` makes the lock and journal tables, or apply Terraform's base module), or correct its name in the profile; {TABLES_FIX}"
+        ),
+        Some(FaultKind::Invalid) => format!(
+            "the table is not keyed as the console needs ({keys}): name the base module's table in the profile instead"
+        ),
+        _ => fix_for(&e),
+    };
+    Check::fail(name, e.to_string(), fix)
+}
 
 /// The SDK clients the checks use, with short timeouts: a doctor that hangs helps no one.
 struct Clients {
@@ -40,6 +118,7 @@ struct Clients {
     logs: aws_sdk_cloudwatchlogs::Client,
     codebuild: aws_sdk_codebuild::Client,
     ecr: aws_sdk_ecr::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Clients {
@@ -63,6 +142,7 @@ impl Clients {
             logs: client!(aws_sdk_cloudwatchlogs),
             codebuild: client!(aws_sdk_codebuild),
             ecr: client!(aws_sdk_ecr),
+            dynamodb: client!(aws_sdk_dynamodb),
         }
     }
 }
@@ -120,6 +200,8 @@ pub async fn check_with(
     log_groups(&clients, cfg, &mut checks).await;
     checks.push(codebuild(&clients, cfg).await);
     checks.push(ecr(&clients, cfg).await);
+    checks.push(lock_table(&clients, cfg).await);
+    checks.push(journal_table(&clients, cfg).await);
     (format!("aws ({region})"), checks)
 }
 

@@ -695,7 +695,7 @@ impl Ops {
 
     /// Records the stable color [`adopt_resting`] found, with the verb's first write (after
     /// its guards passed, so a refused verb writes nothing).
-    async fn record_resting(&self, resting: Option<Color>) -> Result<(), OpError> {
+    pub(crate) async fn record_resting(&self, resting: Option<Color>) -> Result<(), OpError> {
         if let Some(color) = resting {
             self.platform.record_stable(color, None).await?;
         }
@@ -808,7 +808,7 @@ impl Ops {
 /// On a stack with no recorded stable color at rest, the color with 100% is stable
 /// (AGREEMENTS "Existing stacks"): it is set in `snap` for the guards, and returned so the
 /// verb records it with its first write.
-fn adopt_resting(snap: &mut Snapshot) -> Option<Color> {
+pub(crate) fn adopt_resting(snap: &mut Snapshot) -> Option<Color> {
     let color = guard::resting_stable(snap)?;
     snap.listener.stable = Some(color);
     Some(color)

@@ -32,6 +32,15 @@ pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long one smoke check may take.
 pub const SMOKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The waits before the release record is written again after a failed write (each write is
+/// already retried by the platform): past them, a release with traffic split pauses instead
+/// of stopping ([`Ops::hold_unrecorded`]).
+const RECORD_RETRIES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
 /// What the caller asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseSpec {
@@ -40,6 +49,8 @@ pub struct ReleaseSpec {
     pub options: ReleaseOptions,
     /// Who drives it: `user@host pid N` or `daemon`.
     pub driver: String,
+    /// Go past what pre-flight found ([`release::preflight`]); needs a reason, journaled.
+    pub force: bool,
 }
 
 /// Something worth a line of output, with the release as it is now.
@@ -84,9 +95,23 @@ impl Ops {
         spec.plan
             .validate()
             .map_err(|e| PlatformError::Config(e.to_string()))?;
-        let snap = self.platform.snapshot().await?;
+        let mut snap = self.platform.snapshot().await?;
         let current = self.platform.release().await?;
+        // A stack with no record at rest: its live color is stable, recorded below.
+        let resting = super::adopt_resting(&mut snap);
         let canary = release::check_start(&snap, current.as_ref())?;
+        let alarms = if spec.plan.gates.alarms.is_empty() {
+            Vec::new()
+        } else {
+            self.platform.alarms(&spec.plan.gates.alarms).await?
+        };
+        let found = release::preflight(&snap, canary.other(), &alarms);
+        if let Err(refusal) = release::check_preflight(&found, spec.force, self.reason.as_deref()) {
+            let e = OpError::from(refusal);
+            self.journal_unstarted(journal::RELEASE_START, spec.tag.clone(), &e)
+                .await;
+            return Err(e);
+        }
         let now = now_millis();
         let id = format!("r{now}");
         // The driver's lease first: a release another engineer's lock refuses is never
@@ -95,6 +120,10 @@ impl Ops {
         if let Err(e) = self.lock_drive(&id, interval_ms).await {
             self.journal_unstarted(journal::RELEASE_START, spec.tag.clone(), &e)
                 .await;
+            return Err(e);
+        }
+        if let Err(e) = self.record_resting(resting).await {
+            self.lock_drive_done().await;
             return Err(e);
         }
         let r = Release {
@@ -132,6 +161,13 @@ impl Ops {
             return Err(e.into());
         }
         self.journal_release(&r, journal::RELEASE_START).await;
+        if !found.is_empty() {
+            let mut e = self
+                .in_release(&r.id, None)
+                .journal_entry(journal::RELEASE_FORCED);
+            e.message = Some(format!("forced past pre-flight: {}", found.join("; ")));
+            self.append_journal(e).await;
+        }
         Ok(r)
     }
 
@@ -256,6 +292,110 @@ impl Ops {
         Ok(())
     }
 
+    /// [`Ops::record`], tried again after a failure ([`RECORD_RETRIES`]). A refusal (the
+    /// driver's lease taken over) is not retried.
+    async fn record_retried(&self, r: &mut Release) -> Result<(), OpError> {
+        let mut result = self.record(r).await;
+        for wait in RECORD_RETRIES {
+            match &result {
+                Err(OpError::Platform(e)) => {
+                    tracing::warn!(
+                        "release {}: the record was not written ({e}); again in {wait:?}",
+                        r.id
+                    );
+                }
+                _ => return result,
+            }
+            tokio::time::sleep(wait).await;
+            result = self.record(r).await;
+        }
+        result
+    }
+
+    /// Records `r` during a step. When the record cannot be written while this release splits
+    /// the traffic, the release pauses instead of stopping with traffic split
+    /// ([`Ops::hold_unrecorded`]): `r.stage` is then `Paused`, and the caller returns.
+    async fn record_or_pause(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
+        let error = match self.record_retried(r).await {
+            Ok(()) => return Ok(()),
+            Err(e @ OpError::Platform(_)) if !r.is_over() && r.step_weights().is_some() => e,
+            Err(e) => return Err(e),
+        };
+        self.hold_unrecorded(r, error, obs).await
+    }
+
+    /// Where traffic is now and which verbs fix it, for a release that stopped or paused
+    /// after it moved traffic: `traffic is at blue 90% / green 10% (…)`.
+    async fn traffic_now(&self, r: &Release) -> String {
+        let stable = r.canary.other();
+        match self.platform.listener().await {
+            Ok(l) if l.weights == Weights::all(stable) => {
+                format!("traffic is back on {stable} (all of it)")
+            }
+            Ok(l) => format!(
+                "traffic is at {}: `bluegreen rollback` gives {stable} all of it",
+                l.weights
+            ),
+            Err(e) => format!(
+                "where traffic is could not be read ({e}); it was at {} when last written: `bluegreen status` shows it, `bluegreen rollback` gives {stable} all of it",
+                r.step_weights()
+                    .map_or_else(|| "an unknown split".to_string(), |w| w.to_string())
+            ),
+        }
+    }
+
+    /// The record cannot be written and this release splits the traffic: it holds its
+    /// weights and keeps judging its gates (a failing gate still rolls back), says where
+    /// traffic is and what fixes it, and tries the record again each interval; once written,
+    /// the release is recorded paused, for a person to resume or abort.
+    async fn hold_unrecorded(
+        &self,
+        r: &mut Release,
+        error: OpError,
+        obs: &dyn Observer,
+    ) -> Result<(), OpError> {
+        let (index, since) = match r.stage {
+            Stage::Step { index, since } => (Some(index), since),
+            Stage::Paused { index, since, .. } => (index, since),
+            _ => (None, now_millis()),
+        };
+        let traffic = self.traffic_now(r).await;
+        let reason = format!(
+            "paused: the release record could not be written ({error}); {traffic}; the release holds its weights and its gates, and once the record is written it waits for `bluegreen resume` (go on) or `bluegreen abort` (roll back)"
+        );
+        tracing::warn!("release {}: {reason}", r.id);
+        obs.note(
+            r,
+            &Note::Paused {
+                reason: reason.clone(),
+            },
+        );
+        let interval = Duration::from_secs(r.plan.interval_secs.max(1));
+        loop {
+            tokio::time::sleep(interval).await;
+            let (results, judged, _) = self.check_gates(r, since).await;
+            let why = "a gate failed while the record could not be written";
+            if let Some(ended) = self
+                .roll_back_if_failed(r, index, &results, judged, why)
+                .await
+            {
+                return ended;
+            }
+            r.gates = results;
+            r.stage = Stage::Paused {
+                index,
+                since: now_millis(),
+                reason: reason.clone(),
+            };
+            if self.record(r).await.is_ok() {
+                if let Some(i) = index {
+                    self.journal_step(r, i, Vec::new(), &reason).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+
     /// Ends `r` with `outcome`, recorded and journaled.
     pub(super) async fn end_release(
         &self,
@@ -275,16 +415,17 @@ impl Ops {
         recorded
     }
 
-    /// Ends the release as failed with `e`, recorded, and returns `e` for the caller.
+    /// Ends the release as failed with `e`, recorded, and returns `e` for the caller. After
+    /// traffic moved, the reason (and `e`) say where traffic is and what gives it back.
     async fn fail(&self, r: &mut Release, e: OpError) -> OpError {
-        let _ = self
-            .end(
-                r,
-                Outcome::Failed {
-                    reason: e.to_string(),
-                },
-            )
-            .await;
+        let moved = r.step_weights().is_some() || matches!(r.stage, Stage::Promoting);
+        let (reason, e) = if moved {
+            let traffic = self.traffic_now(r).await;
+            (format!("{e}; {traffic}"), with_detail(e, &traffic))
+        } else {
+            (e.to_string(), e)
+        };
+        let _ = self.end(r, Outcome::Failed { reason }).await;
         e
     }
 
@@ -386,9 +527,8 @@ impl Ops {
         };
         r.gates.clear();
         r.split = None;
-        self.record(r).await?;
         obs.note(r, &Note::StepEntered { index, weights });
-        Ok(())
+        self.record_or_pause(r, obs).await
     }
 
     /// Waits until the step at `since` has a metrics window of its own.
@@ -421,8 +561,12 @@ impl Ops {
             Ok(None) => Err("this platform has no metrics".to_string()),
             Err(e) => Err(format!("metrics could not be read: {e}")),
         };
+        // Only the periods after the step's write are the step's (gate::window_after).
         let (canary, stable) = match metrics {
-            Ok(Some(m)) => (Ok(m.get(r.canary).window), m.get(r.canary.other()).window),
+            Ok(Some(m)) => (
+                Ok(gate::window_after(m.get(r.canary), since, per_period)),
+                gate::window_after(m.get(r.canary.other()), since, per_period),
+            ),
             Ok(None) => (Err("this platform has no metrics".to_string()), None),
             Err(e) => (Err(e.to_string()), None),
         };
@@ -546,7 +690,10 @@ impl Ops {
                 StepDecision::Hold { left_ms } => {
                     obs.note(r, &Note::Gates { index, left_ms });
                     if verdicts != recorded_verdicts || now_millis() - r.driven_at >= HEARTBEAT_MS {
-                        self.record(r).await?;
+                        self.record_or_pause(r, obs).await?;
+                        if matches!(r.stage, Stage::Paused { .. }) {
+                            return Ok(());
+                        }
                         recorded_verdicts = verdicts;
                     }
                     // The last check lands on the hold's end; after it, a step waiting for a
@@ -580,9 +727,8 @@ impl Ops {
                         since: now_millis(),
                         reason: reason.clone(),
                     };
-                    self.record(r).await?;
                     obs.note(r, &Note::Paused { reason });
-                    return Ok(());
+                    return self.record_or_pause(r, obs).await;
                 }
             }
         }
@@ -611,24 +757,45 @@ impl Ops {
             }
             if let Some(step) = index {
                 let (results, judged, _) = self.check_gates(r, paused_since).await;
-                if gate::overall(&results) == Verdict::Fail {
-                    self.journal_step(r, step, vec![judged], "a gate failed while paused")
-                        .await;
-                    let failed = results
-                        .iter()
-                        .filter(|g| g.verdict == Verdict::Fail)
-                        .cloned()
-                        .collect();
-                    r.gates = results;
-                    return self.roll_back(r, failed).await;
+                let why = "a gate failed while paused";
+                if let Some(ended) = self
+                    .roll_back_if_failed(r, Some(step), &results, judged, why)
+                    .await
+                {
+                    return ended;
                 }
                 r.gates = results;
             }
             if now_millis() - r.driven_at >= HEARTBEAT_MS {
-                self.record(r).await?;
+                self.record_or_pause(r, obs).await?;
             }
             tokio::time::sleep(interval).await;
         }
+    }
+
+    /// When a gate of `results` fails: journals the step's check with `why` and rolls back
+    /// (`Some`, the roll back's answer); `None` when none fails.
+    async fn roll_back_if_failed(
+        &self,
+        r: &mut Release,
+        index: Option<usize>,
+        results: &[GateResult],
+        judged: Interval,
+        why: &str,
+    ) -> Option<Result<(), OpError>> {
+        if gate::overall(results) != Verdict::Fail {
+            return None;
+        }
+        if let Some(i) = index {
+            self.journal_step(r, i, vec![judged], why).await;
+        }
+        let failed = results
+            .iter()
+            .filter(|g| g.verdict == Verdict::Fail)
+            .cloned()
+            .collect();
+        r.gates = results.to_vec();
+        Some(self.roll_back(r, failed).await)
     }
 
     /// The one weight change that rollback is, then the record; the canary keeps running
@@ -647,13 +814,14 @@ impl Ops {
         let report = match self.in_release(&r.id, step).rollback().await {
             Ok(rep) => rep,
             Err(e) => {
+                let traffic = self.traffic_now(r).await;
                 let outcome = Outcome::Failed {
                     reason: format!(
-                        "a gate failed ({reason}) and the rollback did not complete: {e}"
+                        "a gate failed ({reason}) and the rollback did not complete: {e}; {traffic}"
                     ),
                 };
                 let _ = self.end(r, outcome).await;
-                return Err(e);
+                return Err(with_detail(e, &traffic));
             }
         };
         debug_assert_eq!(report.change.outcome(), WeightOutcome::Applied);
@@ -702,6 +870,35 @@ impl Ops {
             }
         }
         self.end(r, Outcome::Released).await
+    }
+}
+
+/// `e` with `detail` added to its message (where traffic is, what fixes it).
+fn with_detail(e: OpError, detail: &str) -> OpError {
+    match e {
+        OpError::Platform(PlatformError::Call {
+            call,
+            resource,
+            fault,
+            iam_action,
+            message,
+        }) => OpError::Platform(PlatformError::Call {
+            call,
+            resource,
+            fault,
+            iam_action,
+            message: format!("{message}; {detail}"),
+        }),
+        OpError::Platform(PlatformError::TimedOut { what, after_secs }) => {
+            OpError::Platform(PlatformError::TimedOut {
+                what: format!("{what} ({detail})"),
+                after_secs,
+            })
+        }
+        OpError::Platform(PlatformError::Config(m)) => {
+            OpError::Platform(PlatformError::Config(format!("{m}; {detail}")))
+        }
+        other => other,
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn spec(plan: Plan) -> ReleaseSpec {
             accept_unmeasured: false,
         },
         driver: "test".into(),
+        force: false,
     }
 }
 
@@ -554,6 +555,101 @@ async fn a_release_started_accepting_unmeasured_goes_on_with_too_few_requests() 
         step,
         "the gates passed; too few requests to measure the split (10 of 20 since the step's weights), accepted unmeasured (--accept-unmeasured): next step"
     );
+}
+
+/// A stack made outside this project at rest (no stable color recorded, all traffic on a
+/// healthy blue): a release starts, as status, shift and promote accept it, and records blue
+/// as stable with its first write.
+#[tokio::test]
+async fn a_release_starts_on_a_resting_stack_with_no_record_and_records_its_stable_color() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().listener.stable = None;
+    let r = ops(&p)
+        .start_release(spec(plan(&[10], 0)))
+        .await
+        .expect("started");
+    assert_eq!(r.canary, Color::Green);
+    assert_eq!(p.state().listener.stable, Some(Color::Blue));
+}
+
+/// Pre-flight before the first production weight: a gate alarm already in ALARM refuses the
+/// release (nothing deployed, nothing recorded); `--force` needs a reason, and with one the
+/// release starts and the journal keeps what was overridden and why.
+#[tokio::test]
+async fn pre_flight_refuses_an_alarm_already_in_alarm_unless_forced_with_a_reason() {
+    use crate::rollout::gate::AlarmState;
+    let p = Arc::new(FakePlatform::blue_live(2));
+    p.state().alarms = vec![("blog-5xx".into(), AlarmState::Alarm)];
+    let mut gated = plan(&[10], 0);
+    gated.gates.alarms = vec!["blog-5xx".into()];
+    let e = ops(&p)
+        .start_release(spec(gated.clone()))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.exit_code(), exit::REFUSED);
+    assert!(
+        e.to_string().contains("`blog-5xx` is already in ALARM"),
+        "{e}"
+    );
+    assert!(p.state().release.is_none(), "nothing recorded");
+    assert_eq!(p.weight_writes(), 0);
+    let forced = ReleaseSpec {
+        force: true,
+        ..spec(gated.clone())
+    };
+    let e = ops(&p)
+        .start_release(forced.clone())
+        .await
+        .expect_err("no reason");
+    assert!(e.to_string().contains("--force needs a --reason"), "{e}");
+    let r = ops(&p)
+        .with_reason(Some("the alarm is the load test's".into()))
+        .start_release(forced)
+        .await
+        .expect("forced");
+    let journal = p.state().journal.clone();
+    let entry = journal
+        .iter()
+        .find(|e| e.verb == crate::rollout::journal::RELEASE_FORCED)
+        .expect("journaled");
+    assert_eq!(
+        entry.release.as_ref().map(|x| x.id.as_str()),
+        Some(r.id.as_str())
+    );
+    assert_eq!(
+        entry.reason.as_deref(),
+        Some("the alarm is the load test's")
+    );
+    assert!(
+        entry
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("already in ALARM"),
+        "{entry:?}"
+    );
+}
+
+/// Pre-flight also refuses a stable color running tasks of another revision and a listener
+/// whose weights are not what a console last wrote.
+#[tokio::test]
+async fn pre_flight_finds_older_tasks_on_the_stable_color_and_a_drifted_listener() {
+    use crate::rollout::release::preflight;
+    let p = FakePlatform::blue_live(2);
+    let mut snap = p.snapshot().await.expect("snapshot");
+    assert!(preflight(&snap, Color::Blue, &[]).is_empty());
+    snap.colors.blue.tasks[0].revision += 7;
+    snap.listener.written = Some(crate::rollout::Written {
+        weights: Weights::with_green_percent(20).expect("valid"),
+        at: 1,
+    });
+    let found = preflight(&snap, Color::Blue, &[]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].contains("1 task(s) of another revision"),
+        "{found:?}"
+    );
+    assert!(found[1].contains("drift"), "{found:?}");
 }
 
 #[tokio::test]

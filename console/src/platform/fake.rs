@@ -448,6 +448,7 @@ impl Platform for FakePlatform {
             listener,
             colors: PerColor::from_fn(|c| Self::color_state(&s, c)),
             api_calls: 1,
+            stale: Vec::new(),
         })
     }
 

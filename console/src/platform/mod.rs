@@ -171,6 +171,13 @@ pub trait Platform: Send + Sync {
     /// with [`Platform::builds`] and [`Platform::images`]; batch Describe* calls).
     async fn snapshot(&self) -> PlatformResult<Snapshot>;
 
+    /// [`Platform::snapshot`] for a view: a part whose read fails (a failed DescribeTasks, say)
+    /// is the one read last, named in [`Snapshot::stale`], instead of failing the whole
+    /// snapshot. Never for a decision: guards use [`Platform::snapshot`].
+    async fn snapshot_keeping(&self) -> PlatformResult<Snapshot> {
+        self.snapshot().await
+    }
+
     /// The production listener alone: weights, stored stable color, pending bake, test
     /// listener target. Cheap, and independent of every other read, so rollback works when
     /// everything else fails.

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Color, MetricPoint};
+use super::{Color, ColorMetrics, MetricPoint, UnixMillis};
 
 /// The thresholds of the gates (a profile's `[gates]`, or a plan's own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +241,51 @@ pub fn evaluate(cfg: &GateConfig, canary: Color, input: &GateInput) -> Vec<GateR
 }
 
 /// The worst verdict of `results` (a pass when there are none).
+/// What the gates judge of one color for a step whose weights were written at `since` (for a
+/// bake: the promote's write). Where each point is a whole period stamped with its start
+/// (`per_period`: CloudWatch's minutes), only the periods that start at or after the write
+/// are the step's: the minute that straddles the write holds requests (and errors) from
+/// before it, of the weights before, or of the revision before the deploy, and is not the
+/// step's. `None` until the first such period is published (the gates say inconclusive).
+/// Where the platform's window summary is its own count since the write (the local proxy),
+/// that is the step's.
+pub fn window_after(
+    metrics: &ColorMetrics,
+    since: UnixMillis,
+    per_period: bool,
+) -> Option<MetricPoint> {
+    if per_period {
+        merge(metrics.points.iter().filter(|p| p.at >= since))
+    } else {
+        metrics.window
+    }
+}
+
+/// Points as one: the sums of the counts, the highest p99 of the points that had requests
+/// (per-period p99s cannot be merged exactly; their maximum is never below the true p99 of
+/// the periods with traffic, so a latency gate errs on the side of failing), stamped with
+/// the last point's time. `None` without any point.
+pub fn merge<'a>(points: impl IntoIterator<Item = &'a MetricPoint>) -> Option<MetricPoint> {
+    let mut out: Option<MetricPoint> = None;
+    for p in points {
+        let o = out.get_or_insert(MetricPoint {
+            at: p.at,
+            requests: 0,
+            errors_5xx: 0,
+            p99_ms: None,
+        });
+        o.at = o.at.max(p.at);
+        o.requests += p.requests;
+        o.errors_5xx += p.errors_5xx;
+        if p.requests > 0
+            && let Some(v) = p.p99_ms
+        {
+            o.p99_ms = Some(o.p99_ms.map_or(v, |m: f64| m.max(v)));
+        }
+    }
+    out
+}
+
 pub fn overall(results: &[GateResult]) -> Verdict {
     results
         .iter()
@@ -664,5 +709,39 @@ mod tests {
                 .contains("gates.min_requests")
         );
         assert!(GateConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn a_minute_that_straddles_the_write_is_not_the_steps() {
+        let point = |at, requests, errors_5xx| MetricPoint {
+            at,
+            requests,
+            errors_5xx,
+            p99_ms: Some(20.0),
+        };
+        // Minutes at 0, 60 s and 120 s; the step's write at 30 s.
+        let m = ColorMetrics {
+            points: vec![
+                point(0, 100, 80),
+                point(60_000, 50, 1),
+                point(120_000, 40, 0),
+            ],
+            window: Some(point(0, 190, 81)),
+        };
+        let w = window_after(&m, 30_000, true).expect("two minutes of its own");
+        assert_eq!((w.at, w.requests, w.errors_5xx), (120_000, 90, 1));
+        // A write on the minute owns it.
+        assert_eq!(window_after(&m, 60_000, true).map(|w| w.requests), Some(90));
+        // Before the first whole minute of its own is published: nothing to judge.
+        assert_eq!(window_after(&m, 120_001, true), None);
+        // The local platform's summary is its own count since the write.
+        assert_eq!(window_after(&m, 30_000, false), m.window);
+        // The errors of the minute before the write never fail the step.
+        let cfg = GateConfig::default();
+        let before = input(window_after(&m, 120_001, true).unwrap_or_default(), None);
+        assert_ne!(
+            verdict_of(&evaluate(&cfg, Color::Green, &before), Gate::Errors),
+            Verdict::Fail
+        );
     }
 }

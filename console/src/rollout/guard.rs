@@ -48,6 +48,10 @@ pub enum GuardRule {
     SplitUnmeasured,
     /// Someone else holds the deploy lock.
     Locked,
+    /// Pre-flight before a release's first production weight found a reason not to go: a gate
+    /// alarm already in ALARM, the stable color running tasks of an older revision, a drifted
+    /// listener (`--force` with a `--reason` overrides, journaled).
+    Preflight,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.
@@ -83,9 +87,9 @@ pub fn check_shift(snap: &Snapshot, desired: Weights, force: bool) -> Result<(),
         }
         let state = snap.colors.get(color);
         if !state.can_take_traffic() {
-            let healthy = state.healthy_targets();
+            let healthy = state.deployed_healthy_targets();
             let reason = format!(
-                "{color} has {healthy} healthy target(s) but desired count {}: giving it {}% of traffic could fail requests; wait for it to become healthy, or use --force",
+                "{color} has {healthy} healthy target(s) of its deployed revision but desired count {}: giving it {}% of traffic could fail requests; wait for it to become healthy, or use --force",
                 state.service.desired,
                 desired.share(color)
             );
@@ -144,8 +148,8 @@ pub fn check_promote(
         return Err(Refusal::new(
             GuardRule::PromoteUnhealthy,
             format!(
-                "cannot promote {target}: {} healthy target(s) of desired {}; deploy or scale {target} and wait until it is healthy",
-                state.healthy_targets(),
+                "cannot promote {target}: {} healthy target(s) of its deployed revision, desired {}; deploy or scale {target} and wait until it is healthy",
+                state.deployed_healthy_targets(),
                 state.service.desired
             ),
         ));

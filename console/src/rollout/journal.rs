@@ -360,6 +360,8 @@ pub struct StepInterval {
 pub const RELEASE_END: &str = "release-end";
 /// The verb of the entry that starts a release.
 pub const RELEASE_START: &str = "release-start";
+/// A release started with `--force` past what pre-flight found (its reason is the entry's).
+pub const RELEASE_FORCED: &str = "release-forced";
 
 /// Assembles release `id`'s evidence from journal entries (any order, any releases); `None`
 /// when no entry names it.

@@ -155,6 +155,69 @@ pub struct Release {
 /// the release over).
 pub const DRIVER_GONE_MS: i64 = 60_000;
 
+/// Pre-flight before a release gives production traffic to its canary: every reason found not
+/// to go, each a sentence. A gate alarm already in ALARM (the release would move traffic, then
+/// roll back for it), the stable color running tasks of another revision than its service's
+/// (a deployment that has not finished: rollback would return to a mix), a listener whose
+/// weights are not what a console last wrote (someone changed them outside the console).
+pub fn preflight(
+    snap: &super::Snapshot,
+    stable: Color,
+    alarms: &[(String, super::gate::AlarmState)],
+) -> Vec<String> {
+    let mut found: Vec<String> = alarms
+        .iter()
+        .filter(|(_, s)| *s == super::gate::AlarmState::Alarm)
+        .map(|(name, _)| format!("the gate alarm `{name}` is already in ALARM"))
+        .collect();
+    let c = snap.colors.get(stable);
+    let older = c
+        .tasks
+        .iter()
+        .filter(|t| t.last_status == "RUNNING" && t.revision != c.service.revision)
+        .count();
+    if older > 0 {
+        found.push(format!(
+            "{stable} (stable) runs {older} task(s) of another revision than its service's {}: a deployment has not finished, so a rollback would return to a mix",
+            c.service.task_definition
+        ));
+    }
+    if let Some(w) = snap
+        .listener
+        .written
+        .filter(|w| w.weights != snap.listener.weights)
+    {
+        found.push(format!(
+            "the listener shows {} but a console last wrote {} (drift: changed outside the console; `bluegreen status` shows it)",
+            snap.listener.weights, w.weights
+        ));
+    }
+    found
+}
+
+/// The refusal for what [`preflight`] found, unless forced with a reason.
+pub fn check_preflight(
+    found: &[String],
+    force: bool,
+    reason: Option<&str>,
+) -> Result<(), super::Refusal> {
+    if found.is_empty() || (force && reason.is_some()) {
+        return Ok(());
+    }
+    let how = if force {
+        "--force needs a --reason, which the journal keeps"
+    } else {
+        "fix it first, or go anyway with --force --reason TEXT (journaled)"
+    };
+    Err(super::Refusal {
+        overridable: true,
+        ..super::Refusal::new(
+            super::guard::GuardRule::Preflight,
+            format!("pre-flight: {}; {how}", found.join("; ")),
+        )
+    })
+}
+
 /// Whether a new release may start: the environment is at rest with a recorded stable color
 /// and no bake pending, and no other release runs (one whose driver went away must be resumed
 /// or aborted first).
@@ -174,11 +237,20 @@ pub fn check_start(
             ),
         ));
     }
-    let Some(stable) = snap.stable() else {
-        return Err(super::Refusal::new(
-            GuardRule::NoStable,
-            "no stable color is recorded: a release needs one to roll back to; deploy the first release with `bluegreen deploy --wait`",
-        ));
+    // A stack with no record at rest (made outside this project) has the color with all the
+    // traffic as stable (the caller records it with its first write).
+    let Some(stable) = snap.stable().or_else(|| super::guard::resting_stable(snap)) else {
+        let why = if super::guard::first_release(snap) {
+            "nothing runs yet: a release needs a stable color to roll back to; deploy the first release with `bluegreen deploy --wait`".to_string()
+        } else if snap.shift_in_progress() {
+            format!(
+                "no stable color is recorded and traffic is split ({}): say which color is stable with `bluegreen adopt --stable COLOR`",
+                snap.listener.weights
+            )
+        } else {
+            "no stable color is recorded and the color with the traffic has no healthy target: scale it up or redeploy it (`bluegreen deploy --wait`), or say which color is stable with `bluegreen adopt --stable COLOR`".to_string()
+        };
+        return Err(super::Refusal::new(GuardRule::NoStable, why));
     };
     if snap.shift_in_progress() {
         return Err(super::Refusal::new(

@@ -18,6 +18,10 @@ pub struct Snapshot {
     pub colors: PerColor<ColorState>,
     /// API calls (AWS) or control requests (local) this refresh cost.
     pub api_calls: u32,
+    /// Parts kept from an earlier read because their own read failed, each with why
+    /// (`tasks (DescribeTasks …)`); only in a view's snapshot ([`crate::platform::Platform::snapshot_keeping`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<String>,
 }
 
 /// The production listener (and the test listener's target).
@@ -222,24 +226,14 @@ impl ColorState {
     /// the primary deployment, where the platform reports its rollout, has completed. A
     /// platform that cannot join targets to tasks is judged by its deployment alone.
     pub fn release_healthy(&self) -> bool {
-        let revision_of = |target: &TargetState| {
-            let id = target.task_id.as_ref()?;
-            self.tasks.iter().find(|t| &t.id == id).map(|t| t.revision)
-        };
-        let healthy: Vec<Option<u32>> = self
-            .targets
-            .iter()
-            .filter(|t| t.health == TargetHealth::Healthy)
-            .map(revision_of)
-            .collect();
         let current = self.service.revision;
-        let known = healthy.iter().flatten().count();
-        let of_current = if known == 0 {
-            healthy.len()
-        } else {
-            healthy.iter().filter(|r| **r == Some(current)).count()
-        };
-        let older = healthy.iter().flatten().filter(|r| **r != current).count();
+        let of_current = self.deployed_healthy_targets();
+        let older = self
+            .healthy_revisions()
+            .iter()
+            .flatten()
+            .filter(|r| **r != current)
+            .count();
         let rollout_done = self
             .service
             .deployments
@@ -254,10 +248,38 @@ impl ColorState {
             && self.service.running >= self.service.desired
     }
 
-    /// Whether the color could take traffic: at least one healthy target and no fewer than the
-    /// service's desired count (the guard for giving traffic to a color).
+    /// The revision of each healthy target's task; `None` where the target joins no task.
+    fn healthy_revisions(&self) -> Vec<Option<u32>> {
+        let revision_of = |target: &TargetState| {
+            let id = target.task_id.as_ref()?;
+            self.tasks.iter().find(|t| &t.id == id).map(|t| t.revision)
+        };
+        self.targets
+            .iter()
+            .filter(|t| t.health == TargetHealth::Healthy)
+            .map(revision_of)
+            .collect()
+    }
+
+    /// Healthy targets whose task runs the service's deployed revision: right after a deploy
+    /// the old revision's tasks are still healthy targets, and do not count. Where no target
+    /// joins a task (a platform that cannot tell), every healthy target counts.
+    pub fn deployed_healthy_targets(&self) -> usize {
+        let healthy = self.healthy_revisions();
+        if healthy.iter().flatten().next().is_none() {
+            return healthy.len();
+        }
+        healthy
+            .iter()
+            .filter(|r| **r == Some(self.service.revision))
+            .count()
+    }
+
+    /// Whether the color could take traffic: at least one healthy target of its deployed
+    /// revision and no fewer than the service's desired count (the guard for giving traffic to
+    /// a color, which counts as `deploy --wait` and the plan steps do).
     pub fn can_take_traffic(&self) -> bool {
-        let healthy = self.healthy_targets();
+        let healthy = self.deployed_healthy_targets();
         healthy >= 1 && healthy >= self.service.desired as usize
     }
 }

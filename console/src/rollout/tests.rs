@@ -54,6 +54,7 @@ pub(crate) fn snap(
             color_state(Color::Green, green),
         ),
         api_calls: 0,
+        stale: Vec::new(),
     }
 }
 
@@ -91,7 +92,7 @@ fn shift_refused_to_unhealthy_color() {
     assert!(r.overridable);
     assert!(
         r.reason
-            .contains("green has 1 healthy target(s) but desired count 2"),
+            .contains("green has 1 healthy target(s) of its deployed revision but desired count 2"),
         "{}",
         r.reason
     );
@@ -570,7 +571,27 @@ fn green_revisions(current: u32, old: u32, rollout: Option<&str>) -> ColorState 
 fn healthy_means_the_deployed_revision_not_the_old_tasks() {
     // The old release's two tasks are healthy; the new ones are still starting.
     let s = green_revisions(0, 2, Some("IN_PROGRESS"));
-    assert!(s.can_take_traffic(), "the old count would have said yes");
+    // The guards count as the waits do: the old revision's healthy targets do not count.
+    assert_eq!(s.healthy_targets(), 2);
+    assert!(
+        !s.can_take_traffic(),
+        "the old revision's targets are not the canary's"
+    );
+    let mut deployed = snap(w(0), Some(Color::Blue), (2, 2), (2, 0));
+    deployed.colors.green = s.clone();
+    let e = check_shift(
+        &deployed,
+        Weights::with_green_percent(10).expect("valid"),
+        false,
+    )
+    .expect_err("the shift guard refuses");
+    assert!(
+        e.reason
+            .contains("0 healthy target(s) of its deployed revision"),
+        "{}",
+        e.reason
+    );
+    assert!(green_revisions(2, 0, Some("COMPLETED")).can_take_traffic());
     assert!(!s.release_healthy());
     // New ones healthy, but an old one still takes traffic.
     assert!(!green_revisions(2, 1, Some("IN_PROGRESS")).release_healthy());
@@ -598,4 +619,21 @@ fn without_task_joins_the_deployment_decides() {
     );
     s.service.deployments[0].rollout_state = Some("COMPLETED".into());
     assert!(s.release_healthy());
+}
+
+/// A release starts on a stack made outside this project at rest, as status, shift and promote
+/// do: the color with all the traffic is stable. The refusals left say what fits each case.
+#[test]
+fn a_release_starts_on_a_resting_stack_with_no_record() {
+    let rest = snap(w(0), None, (2, 2), (2, 2));
+    assert_eq!(
+        crate::rollout::release::check_start(&rest, None).ok(),
+        Some(Color::Green)
+    );
+    let split = snap(w(10), None, (2, 2), (2, 2));
+    let e = crate::rollout::release::check_start(&split, None).expect_err("split");
+    assert!(e.reason.contains("adopt --stable"), "{}", e.reason);
+    let first = snap(w(0), None, (0, 0), (0, 0));
+    let e = crate::rollout::release::check_start(&first, None).expect_err("nothing runs");
+    assert!(e.reason.contains("deploy --wait"), "{}", e.reason);
 }

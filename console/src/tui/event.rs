@@ -23,6 +23,8 @@ pub enum Event {
     Loading(Resource, UnixMillis),
     /// A poller's result.
     Polled(Polled, UnixMillis),
+    /// A poller backs off after being throttled (`None`: no longer).
+    Backoff(Resource, Option<std::time::Duration>),
     /// A write finished (asked for by the user, or decided by `update`, such as ending a bake).
     Done(OpResult),
 }

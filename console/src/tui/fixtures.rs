@@ -115,6 +115,7 @@ pub fn snapshot(weights: Weights, stable: Color, blue: ColorState, green: ColorS
         },
         colors: PerColor::new(blue, green),
         api_calls: 1,
+        stale: Vec::new(),
     }
 }
 

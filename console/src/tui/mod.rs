@@ -48,8 +48,9 @@ pub struct TuiOptions {
     /// Where the console's own tracing goes (never the screen). `None`: `console.log` in the
     /// local state directory, or in the system's temporary directory.
     pub trace_file: Option<PathBuf>,
-    /// How often each resource is polled.
-    pub intervals: worker::Intervals,
+    /// How often each resource is polled; `None`: the platform's pace
+    /// ([`worker::Intervals::aws`] on AWS).
+    pub intervals: Option<worker::Intervals>,
     /// The `bluegreen.toml` in use: a `keymap.toml` beside it wins over the one in the
     /// configuration directory. `None`: `./bluegreen.toml`, when it exists (what the CLI reads
     /// without `--config`).
@@ -64,7 +65,7 @@ impl Default for TuiOptions {
             profile: "local".into(),
             log_capacity: 10_000,
             trace_file: None,
-            intervals: worker::Intervals::default(),
+            intervals: None,
             config_file: None,
             release: Default::default(),
         }
@@ -96,7 +97,13 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
     state.operator = Some(ops.operator().clone());
     state.release_settings = std::sync::Arc::new(opts.release.clone());
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut workers = worker::Workers::start(ops, tx, opts.intervals);
+    // On AWS every read is API calls against account-wide quotas: slow at rest.
+    let intervals = match (&ops.platform().info().kind, opts.intervals) {
+        (PlatformKind::Aws { .. }, None) => worker::Intervals::aws(),
+        (_, Some(i)) => i,
+        (_, None) => worker::Intervals::default(),
+    };
+    let mut workers = worker::Workers::start(ops, tx, intervals);
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
     let mut keys = crossterm::event::EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -146,6 +153,9 @@ pub async fn run(ops: Ops, opts: TuiOptions) -> anyhow::Result<()> {
             // Before the commands run: the journal view's first read must find it watched,
             // or its poller would park after that read instead of keeping its interval.
             workers.watch(state::Resource::Journal, state.mode == state::Mode::Journal);
+            for r in state::Resource::ALL {
+                workers.activate(r, state.active(r));
+            }
             for cmd in cmds {
                 workers.execute(cmd);
             }

@@ -381,18 +381,7 @@ impl Topology {
                 .step("run_task")?;
             let mut targets = Vec::new();
             for task in run.tasks() {
-                let id = task
-                    .task_arn()
-                    .and_then(|a| a.rsplit('/').next())
-                    .unwrap_or_default()
-                    .to_string();
-                let ip = task
-                    .attachments()
-                    .iter()
-                    .flat_map(|a| a.details())
-                    .find(|d| d.name() == Some("privateIPv4Address"))
-                    .and_then(|d| d.value())
-                    .map(str::to_string);
+                let (id, ip) = task_id_and_ip(task);
                 if let Some(ip) = ip
                     && targets.len() < *options.targets.get(color)
                 {
@@ -619,6 +608,90 @@ impl Topology {
         Ok(())
     }
 
+    /// What ECS does after UpdateService, which moto does not: the color's tasks are replaced
+    /// by `desired` tasks of the service's current task definition, registered as healthy
+    /// targets, and the old ones deregistered and stopped.
+    pub async fn roll_out(&mut self, color: Color) -> anyhow::Result<()> {
+        let ecs = self.ecs();
+        let elb = self.elb();
+        let service = self.services.get(color).clone();
+        let out = ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(&service)
+            .send()
+            .await
+            .step("describe_services")?;
+        let s = out
+            .services()
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no service {service}"))?;
+        let (td, desired) = (
+            s.task_definition().unwrap_or_default().to_string(),
+            s.desired_count(),
+        );
+        let network = s
+            .network_configuration()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no network configuration"))?;
+        let tg = self.target_groups.get(color).clone();
+        let old = elb
+            .describe_target_health()
+            .target_group_arn(&tg)
+            .send()
+            .await
+            .step("describe_target_health")?;
+        let old: Vec<TargetDescription> = old
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target().cloned())
+            .collect();
+        if !old.is_empty() {
+            elb.deregister_targets()
+                .target_group_arn(&tg)
+                .set_targets(Some(old))
+                .send()
+                .await
+                .step("deregister_targets")?;
+        }
+        for id in std::mem::take(self.tasks.get_mut(color)) {
+            ecs.stop_task()
+                .cluster(&self.cluster)
+                .task(&id)
+                .send()
+                .await
+                .step("stop_task")?;
+        }
+        if desired == 0 {
+            return Ok(());
+        }
+        let run = ecs
+            .run_task()
+            .cluster(&self.cluster)
+            .task_definition(&td)
+            .count(desired)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(network)
+            .group(format!("service:{service}"))
+            .started_by("ecs-svc/bluegreen-test")
+            .send()
+            .await
+            .step("run_task")?;
+        let mut targets = Vec::new();
+        for task in run.tasks() {
+            let (id, ip) = task_id_and_ip(task);
+            targets.extend(ip.map(|ip| TargetDescription::builder().id(ip).port(PORT).build()));
+            self.tasks.get_mut(color).push(id);
+        }
+        elb.register_targets()
+            .target_group_arn(&tg)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .step("register_targets")?;
+        Ok(())
+    }
+
     /// A service's desired count and task definition ARN.
     pub async fn service(&self, color: Color) -> anyhow::Result<(i32, String)> {
         let out = self
@@ -683,6 +756,23 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// A task's id (the ARN's last segment) and the ENI address its target is registered under.
+fn task_id_and_ip(task: &aws_sdk_ecs::types::Task) -> (String, Option<String>) {
+    let id = task
+        .task_arn()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let ip = task
+        .attachments()
+        .iter()
+        .flat_map(|a| a.details())
+        .find(|d| d.name() == Some("privateIPv4Address"))
+        .and_then(|d| d.value())
+        .map(str::to_string);
+    (id, ip)
 }
 
 fn listener_arn(

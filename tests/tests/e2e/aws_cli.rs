@@ -426,7 +426,7 @@ async fn guard_refuses_traffic_to_a_color_without_healthy_targets() {
     run.expect_code(exit::REFUSED);
     assert!(
         run.stderr
-            .contains("green has 0 healthy target(s) but desired count 2"),
+            .contains("green has 0 healthy target(s) of its deployed revision but desired count 2"),
         "{}",
         run.stderr
     );
@@ -681,4 +681,23 @@ async fn logs_show_both_colors_tagged_with_task() {
     assert_eq!(lines.len(), 1, "{}", run.stdout);
     assert_eq!(lines[0]["color"], "green");
     assert_eq!(lines[0]["task_id"], env.topo.tasks.green[0].as_str());
+}
+
+/// Without credentials the console says so and how to give them, not "network error".
+#[tokio::test]
+async fn missing_credentials_are_named_as_such() {
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    let vars: Vec<(String, String)> = env
+        .env()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS_KEY_ID") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    let run = bluegreen_tests::aws::run_cli(&env.config, &vars, &["status"]).await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("no usable AWS credentials") && run.stderr.contains("aws_profile"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("network"), "{}", run.stderr);
 }

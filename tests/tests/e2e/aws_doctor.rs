@@ -28,6 +28,15 @@ fn failed(doc: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Rewrites the stack's `bluegreen.toml`, replacing each `from` with its `to`.
+fn rewrite_config(env: &Stack, edits: &[(&str, &str)]) {
+    let mut text = std::fs::read_to_string(&env.config).expect("config");
+    for (from, to) in edits {
+        text = text.replace(from, to);
+    }
+    std::fs::write(&env.config, text).expect("write");
+}
+
 async fn doctor(env: &Stack) -> Value {
     let run = env.cli(&["doctor", "--json"]).await;
     let doc = run.json();
@@ -206,4 +215,109 @@ async fn doctor_without_working_credentials_fails_the_identity_and_stops() {
     let doc = run.json();
     assert_eq!(failed(&doc), vec!["identity"], "{doc:#}");
     assert_eq!(doc["checks"].as_array().map(Vec::len), Some(2), "{doc:#}");
+}
+
+/// The doctor checks the tables the console writes to: a profile without `lock_table` fails
+/// (writes and releases would be refused), one naming a table that does not exist fails with
+/// how to create it, and the journal table is checked the same way.
+#[tokio::test]
+async fn doctor_checks_the_lock_and_journal_tables() {
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    let doc = doctor(&env).await;
+    assert_eq!(check(&doc, "lock table")["status"], "pass", "{doc:#}");
+    assert_eq!(check(&doc, "journal table")["status"], "pass", "{doc:#}");
+
+    rewrite_config(
+        &env,
+        &[
+            ("lock_table = \"blog-locks\"\n", ""),
+            (
+                "journal_table = \"blog-journal\"",
+                "journal_table = \"no-such-table\"",
+            ),
+        ],
+    );
+    let doc = doctor(&env).await;
+    assert_eq!(doc["exit_code"], exit::REFUSED, "{doc:#}");
+    let lock = check(&doc, "lock table");
+    assert_eq!(lock["status"], "fail", "{lock}");
+    assert!(
+        lock["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--update"),
+        "{lock}"
+    );
+    let journal = check(&doc, "journal table");
+    assert_eq!(journal["status"], "fail", "{journal}");
+    assert!(
+        journal["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("init --create-tables"),
+        "{journal}"
+    );
+}
+
+/// `init --create-tables` for a stack made elsewhere: the profile's tables are created (on
+/// demand, point-in-time recovery, encrypted) and the doctor then passes them; with no names
+/// in the profile the base module's names are used (here they exist: checked, not changed)
+/// and written into the profile.
+#[tokio::test]
+async fn init_create_tables_makes_the_tables_the_doctor_checks() {
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    rewrite_config(
+        &env,
+        &[
+            ("lock_table = \"blog-locks\"", "lock_table = \"new-locks\""),
+            (
+                "journal_table = \"blog-journal\"",
+                "journal_table = \"new-journal\"",
+            ),
+        ],
+    );
+    let run = env.cli(&["init", "--create-tables"]).await;
+    run.expect_code(exit::OK);
+    assert!(
+        run.stdout.contains("lock table new-locks: created (on demand, point-in-time recovery, encrypted, TTL on expires_at)"),
+        "{}",
+        run.stdout
+    );
+    let ddb = aws_sdk_dynamodb::Client::new(&env.topo.sdk);
+    let backups = ddb
+        .describe_continuous_backups()
+        .table_name("new-journal")
+        .send()
+        .await
+        .expect("backups");
+    assert_eq!(
+        backups
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            .map(|s| s.as_str()),
+        Some("ENABLED")
+    );
+    let doc = doctor(&env).await;
+    assert_eq!(check(&doc, "lock table")["status"], "pass", "{doc:#}");
+    assert_eq!(check(&doc, "journal table")["status"], "pass", "{doc:#}");
+
+    // No names in the profile: the base module's, which exist here, are checked and named.
+    rewrite_config(
+        &env,
+        &[
+            ("lock_table = \"new-locks\"\n", ""),
+            ("journal_table = \"new-journal\"\n", ""),
+        ],
+    );
+    let run = env.cli(&["init", "--create-tables"]).await;
+    run.expect_code(exit::OK);
+    assert!(
+        run.stdout.contains("lock table blog-locks: exists"),
+        "{}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(&env.config).expect("config");
+    assert!(text.contains("lock_table = \"blog-locks\""), "{text}");
+    assert!(text.contains("journal_table = \"blog-journal\""), "{text}");
 }

@@ -257,6 +257,8 @@ async fn cli(env: &Stack, config: &Path, args: &[&str]) -> Run {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_made_elsewhere_works_with_every_verb_from_init_to_promote_and_rollback() {
     let (env, _dir, config) = foreign().await;
+    // Right after the deploy below, green's old tasks are still healthy targets: the shift
+    // guard counts only the deployed revision's (issue 25, item 11).
     let run = cli(&env, &config, &["status", "--check"]).await;
     run.expect_code(exit::OK);
     assert!(
@@ -276,6 +278,19 @@ async fn a_stack_made_elsewhere_works_with_every_verb_from_init_to_promote_and_r
     );
     let (_, green_taskdef) = env.topo.service(Color::Green).await.expect("green");
     assert!(green_taskdef.contains("blog-green:2"), "{green_taskdef}");
+    let early = cli(&env, &config, &["shift", "--green", "30"]).await;
+    early.expect_code(exit::REFUSED);
+    assert!(
+        early
+            .stderr
+            .contains("green has 0 healthy target(s) of its deployed revision"),
+        "{}",
+        early.stderr
+    );
+    // ECS replaces green's tasks with the new revision's (moto does not): only those count
+    // for the guards.
+    let mut topo = env.topo.clone();
+    topo.roll_out(Color::Green).await.expect("roll out");
 
     cli(&env, &config, &["shift", "--green", "30"])
         .await

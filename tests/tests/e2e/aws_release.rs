@@ -23,8 +23,19 @@ fn now_ms() -> i64 {
     bluegreen::clock::now_millis()
 }
 
-/// Posts one minute of ALB metrics for `color`: requests, 5xx, p99 25 ms.
+/// Posts one minute of ALB metrics for `color`, stamped now: requests, 5xx, p99 25 ms.
 pub(super) async fn put(stack: &Stack, color: Color, requests: f64, errors: f64) {
+    put_at(stack, color, requests, errors, now_ms()).await
+}
+
+/// The start of the next whole minute: a point stamped there is a step's own once the step
+/// began before it.
+pub(super) fn next_minute() -> i64 {
+    (now_ms().div_euclid(60_000) + 1) * 60_000
+}
+
+/// Posts ALB metrics for `color` stamped `at_ms`: requests, 5xx, p99 25 ms.
+pub(super) async fn put_at(stack: &Stack, color: Color, requests: f64, errors: f64, at_ms: i64) {
     let cw = aws_sdk_cloudwatch::Client::new(&stack.topo.sdk);
     let dim = |arn: &str| arn.splitn(6, ':').nth(5).unwrap_or_default().to_string();
     let lb = dim(&stack.topo.load_balancer)
@@ -43,9 +54,7 @@ pub(super) async fn put(stack: &Stack, color: Color, requests: f64, errors: f64)
             .set_dimensions(Some(dims.clone()))
             .value(value)
             .unit(unit)
-            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
-                now_ms(),
-            ))
+            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(at_ms))
             .build()
     };
     cw.put_metric_data()
@@ -180,8 +189,11 @@ async fn drive(stack: &Stack, r: Release) -> (Release, Arc<dyn Platform>, u64, u
 #[tokio::test]
 async fn five_xx_on_the_canarys_target_group_rolls_back_with_one_modify_listener() {
     let stack = Stack::start(TopologyOptions::default(), false).await;
-    put(&stack, Color::Blue, 1000.0, 0.0).await;
-    put(&stack, Color::Green, 100.0, 20.0).await;
+    // The step's own minute (the next one: the step begins before it) holds the errors; they
+    // become readable once it begins.
+    let own = next_minute() + 1_000;
+    put_at(&stack, Color::Blue, 1000.0, 0.0, own).await;
+    put_at(&stack, Color::Green, 100.0, 20.0, own).await;
     let before = stack.prod_modifies();
     // 0.5% then 10%: the first step is per mille, as the ALB takes it.
     let (r, platform, calls, intervals, _) = drive(&stack, release(&[5, 100], 60, &[])).await;
@@ -205,8 +217,16 @@ async fn a_good_release_steps_through_modify_listener_and_reads_each_back() {
     put(&stack, Color::Blue, 1000.0, 0.0).await;
     put(&stack, Color::Green, 100.0, 0.0).await;
     let before = stack.prod_modifies();
-    let (r, _, calls, intervals, per_interval) =
-        drive(&stack, release(&[1, 100, 500], 2, &[])).await;
+    // No minute of each step's own is published within its 2 s hold: the gates cannot judge,
+    // and this plan goes on anyway (the listener is what this test is about).
+    let mut good = release(&[1, 100, 500], 2, &[]);
+    good.plan.on_inconclusive = bluegreen::rollout::plan::OnInconclusive::Proceed;
+    let from = stack.proxy.mark();
+    let (r, _, calls, intervals, per_interval) = drive(&stack, good).await;
+    eprintln!(
+        "aws good release, API calls by operation:\n{}",
+        stack.proxy.calls_since(from).table()
+    );
     assert_eq!(r.outcome, Some(Outcome::Released), "{:?}", r.gates);
     // Three steps and the promote, each one ModifyListener (read back by the driver).
     assert_eq!(stack.prod_modifies() - before, 4);
@@ -253,4 +273,54 @@ async fn an_alarm_in_alarm_rolls_back() {
     assert_eq!(failed[0].gate, Gate::Alarms);
     assert_eq!(failed[0].reason.as_deref(), Some("blog-5xx"));
     assert_eq!(stack.topo.weights().await.expect("weights"), (100, 0));
+}
+
+/// Errors green logged before the step's write (in the minute before, and in the minute the
+/// write falls in, while it still ran the old revision or had no traffic) are not the step's:
+/// with CloudWatch's one-minute periods, the release holds, inconclusive, instead of rolling
+/// back for them.
+#[tokio::test]
+async fn errors_from_before_the_steps_write_never_fail_it() {
+    let stack = Stack::start(TopologyOptions::default(), false).await;
+    stack
+        .proxy
+        .aws_like(bluegreen_tests::aws::AwsLike {
+            metrics_delay: Some(std::time::Duration::ZERO),
+            elb_tags: false,
+            elb_describe_bucket: None,
+            filter_log_events_bucket: None,
+        })
+        .await
+        .expect("aws-like");
+    let before = now_ms() - 60_000;
+    put_at(&stack, Color::Blue, 1000.0, 0.0, before).await;
+    put_at(&stack, Color::Green, 100.0, 80.0, before).await;
+    put(&stack, Color::Green, 100.0, 80.0).await;
+    let platform: Arc<dyn Platform> = Arc::new(stack.adapter().await);
+    let r = release(&[100], 60, &[]);
+    platform.record_release(&r).await.expect("recorded");
+    let ops = Ops::new(platform.clone(), Access::default()).with_accept_unmeasured(true);
+    let held = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ops.drive_release(r.clone(), &bluegreen::ops::release::Quiet, false),
+    )
+    .await;
+    let recorded = platform.release().await.expect("read").expect("recorded");
+    assert!(
+        held.is_err(),
+        "the release ended on errors from before its step: {:?}",
+        held.map(|r| r.map(|r| (r.outcome, r.gates)))
+    );
+    assert_eq!(recorded.outcome, None, "{:?}", recorded.gates);
+    let errors = recorded
+        .gates
+        .iter()
+        .find(|g| g.gate == Gate::Errors)
+        .expect("the errors gate was judged");
+    assert_eq!(
+        errors.verdict,
+        bluegreen::rollout::Verdict::Inconclusive,
+        "{errors:?}"
+    );
+    assert_eq!(stack.topo.weights().await.expect("weights"), (90, 10));
 }

@@ -32,6 +32,8 @@ fn abandoned() -> Release {
     let gone = now_ms() - DRIVER_GONE_MS - 1_000;
     let mut r = release(&[100, 500], 20, &[]);
     r.plan.interval_secs = 2;
+    // Step 2's own minute is not published within its 20 s hold: it goes on inconclusive.
+    r.plan.on_inconclusive = bluegreen::rollout::plan::OnInconclusive::Proceed;
     r.started_at = gone;
     r.driver = "closed-laptop".into();
     r.driven_at = gone;

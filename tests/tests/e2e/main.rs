@@ -8,13 +8,16 @@
 //! nothing process-wide (no environment variables, no current directory, no signal handlers).
 
 mod aws_bench;
+mod aws_budget;
 mod aws_cli;
 mod aws_doctor;
 mod aws_drift;
 mod aws_faults;
 mod aws_journal;
 mod aws_lock;
+mod aws_logs;
 mod aws_platform;
+mod aws_record;
 mod aws_release;
 mod aws_release_resume;
 mod blog_browser;

@@ -89,6 +89,23 @@ impl Op {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let status = err.raw_response().map(|r| r.status().as_u16());
+        // No credentials: the request is never sent, which is no network error.
+        if matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+        ) {
+            let whole = chain(&err);
+            if whole.to_ascii_lowercase().contains("credential") {
+                return PlatformError::call(
+                    self.label(),
+                    resource,
+                    FaultKind::Invalid,
+                    format!(
+                        "no usable AWS credentials ({whole}): set `aws_profile` in the profile or pass --aws-profile NAME (then `aws sso login --profile NAME` for an SSO profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    ),
+                );
+            }
+        }
         let (fault, message) = match &err {
             SdkError::TimeoutError(_) => (FaultKind::Timeout, "no answer in time".to_string()),
             SdkError::DispatchFailure(d) => {

@@ -32,6 +32,7 @@ pub(super) struct TaskDefInfo {
 }
 
 /// One task, with the ENI address its target is registered under.
+#[derive(Clone)]
 pub(super) struct TaskSeen {
     pub color: Color,
     pub state: TaskState,

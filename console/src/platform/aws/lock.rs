@@ -25,11 +25,12 @@ const DELETE: Op = Op::new("dynamodb", "DeleteItem");
 const MAX_RECORD: usize = 16 << 10;
 
 impl AwsPlatform {
-    /// The lock table, or the refusal that says how to add it.
-    fn lock_table(&self) -> PlatformResult<&str> {
+    /// The lock table (which also holds the release record), or the refusal that says how
+    /// to add it.
+    pub(super) fn lock_table(&self) -> PlatformResult<&str> {
         self.cfg.lock_table.as_deref().ok_or_else(|| {
             PlatformError::Config(format!(
-                "profile `{}` has no `lock_table`, so the deploy lock cannot be taken and writes are refused (rollback is not): apply Terraform's base module and run `bluegreen init --from-terraform` again, or add `lock_table = \"NAME\"` (the base module's `lock_table_name` output) to the profile",
+                "profile `{}` has no `lock_table`, so the deploy lock cannot be taken, releases cannot be recorded and writes are refused (rollback is not): apply Terraform's base module and run `bluegreen init --from-terraform FILE --update`, or `bluegreen init --create-tables` for a stack made elsewhere, or add `lock_table = \"NAME\"` (the base module's `lock_table_name` output) to the profile",
                 self.profile
             ))
         })
@@ -39,13 +40,20 @@ impl AwsPlatform {
         AttributeValue::S(self.prod_listener.clone())
     }
 
-    pub(super) async fn read_lock(&self) -> PlatformResult<Option<LockRecord>> {
-        let table = self.lock_table()?;
+    /// The `record` attribute of the item `key` in `table` (a consistent read), at most `max`
+    /// bytes; `None` without an item. `fix` says what to do about an item without one.
+    pub(super) async fn read_record_text(
+        &self,
+        table: &str,
+        key: AttributeValue,
+        max: usize,
+        fix: &str,
+    ) -> PlatformResult<Option<String>> {
         let out = self
             .dynamodb
             .get_item()
             .table_name(table)
-            .key("pk", self.lock_key())
+            .key("pk", key)
             .consistent_read(true)
             .send()
             .await
@@ -53,16 +61,26 @@ impl AwsPlatform {
         let Some(item) = out.item() else {
             return Ok(None);
         };
-        let text = match item.get("record") {
-            Some(AttributeValue::S(s)) if s.len() <= MAX_RECORD => s,
-            _ => {
-                return Err(GET.fail(
-                    table,
-                    FaultKind::Invalid,
-                    "the lock item has no readable `record`; if nobody is writing, `bluegreen lock release --force` clears it",
-                ));
-            }
+        match item.get("record") {
+            Some(AttributeValue::S(s)) if s.len() <= max => Ok(Some(s.clone())),
+            _ => Err(GET.fail(
+                table,
+                FaultKind::Invalid,
+                format!("the item has no readable `record`; {fix}"),
+            )),
+        }
+    }
+
+    pub(super) async fn read_lock(&self) -> PlatformResult<Option<LockRecord>> {
+        let table = self.lock_table()?;
+        let fix = "if nobody is writing, `bluegreen lock release --force` clears it";
+        let Some(text) = self
+            .read_record_text(table, self.lock_key(), MAX_RECORD, fix)
+            .await?
+        else {
+            return Ok(None);
         };
+        let text = text.as_str();
         let record: LockRecord = serde_json::from_str(text).map_err(|e| {
             GET.fail(
                 table,

@@ -1,5 +1,6 @@
-//! ALB metrics per color from CloudWatch (one GetMetricData call): request count, target 5xx
-//! count and p99 target response time per target group.
+//! ALB metrics per color from CloudWatch (one GetMetricData call): request count, failed
+//! requests (target 5xx, ALB 5xx, target connection errors) and p99 target response time per
+//! target group.
 
 use std::collections::BTreeMap;
 
@@ -17,10 +18,14 @@ const GET_METRIC_DATA: Op = Op::new("cloudwatch", "GetMetricData");
 /// Seconds per point.
 const PERIOD: i32 = 60;
 
-/// The queries: (id suffix, metric name, statistic).
-const SERIES: [(&str, &str, &str); 3] = [
+/// The queries: (id suffix, metric name, statistic). The errors gate counts every failed
+/// request of the color's target group: the targets' own 5xx, the ALB's 5xx (502/503 when a
+/// target refuses or resets the connection) and the connections the ALB could not make.
+const SERIES: [(&str, &str, &str); 5] = [
     ("req", "RequestCount", "Sum"),
     ("err", "HTTPCode_Target_5XX_Count", "Sum"),
+    ("elberr", "HTTPCode_ELB_5XX_Count", "Sum"),
+    ("connerr", "TargetConnectionErrorCount", "Sum"),
     ("p99", "TargetResponseTime", "p99"),
 ];
 
@@ -90,7 +95,9 @@ impl AwsPlatform {
                 });
                 match suffix {
                     "req" => p.requests = v.max(0.0).round() as u64,
-                    "err" => p.errors_5xx = v.max(0.0).round() as u64,
+                    "err" | "elberr" | "connerr" => {
+                        p.errors_5xx = p.errors_5xx.saturating_add(v.max(0.0).round() as u64)
+                    }
                     _ => p.p99_ms = Some(v * 1000.0),
                 }
             }
@@ -98,7 +105,7 @@ impl AwsPlatform {
         Ok(points.map(|_, p| {
             let points: Vec<MetricPoint> = p.values().copied().collect();
             ColorMetrics {
-                window: window_of(&points),
+                window: crate::rollout::gate::merge(&points),
                 points,
             }
         }))
@@ -109,6 +116,8 @@ impl AwsPlatform {
 /// from the start of the period holding the window's start (a window is at least one
 /// period) to the end of the current period. So a read just after a minute begins still
 /// holds the minute before it, instead of the new minute alone with next to no data in it.
+/// The points come back whole, each stamped with its period's start; a release's gates keep
+/// only the periods that start after the step's write ([`crate::rollout::gate::window_after`]).
 fn query_range(now_ms: i64, window_secs: u64) -> (i64, i64) {
     let period = i64::from(PERIOD);
     let now = now_ms.div_euclid(1000);
@@ -117,24 +126,6 @@ fn query_range(now_ms: i64, window_secs: u64) -> (i64, i64) {
     let end = (now.div_euclid(period) + 1) * period;
     let start = (now - window).div_euclid(period) * period;
     (start, end)
-}
-
-/// The window as one point: the sums of the per-minute counts, and the highest per-minute
-/// p99. CloudWatch's per-minute p99s cannot be merged exactly; their maximum is never below
-/// the window's true p99 of the minutes that had traffic, so a latency gate errs on the side
-/// of failing. `None` without any point (no data yet: the gates say inconclusive).
-fn window_of(points: &[MetricPoint]) -> Option<MetricPoint> {
-    let last = points.last()?;
-    Some(MetricPoint {
-        at: last.at,
-        requests: points.iter().map(|p| p.requests).sum(),
-        errors_5xx: points.iter().map(|p| p.errors_5xx).sum(),
-        p99_ms: points
-            .iter()
-            .filter(|p| p.requests > 0)
-            .filter_map(|p| p.p99_ms)
-            .reduce(f64::max),
-    })
 }
 
 #[cfg(test)]

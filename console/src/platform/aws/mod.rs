@@ -8,7 +8,8 @@
 //! - A full refresh (snapshot + builds + images) costs at most 12 calls: 10 once task
 //!   definitions are cached. Every call is counted by an interceptor.
 //! - The stable color and a pending bake live in the production listener's tags, so a console
-//!   that quits mid-bake leaves a state the next one can finish.
+//!   that quits mid-bake leaves a state the next one can finish; a release's record lives in
+//!   the lock table ([`release`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -115,6 +116,45 @@ pub struct AwsPlatform {
     /// Each listener's default actions as last read, so a weight change rewrites only the
     /// forward action's weights, and can report the weights before it.
     last_actions: Mutex<HashMap<String, Vec<Action>>>,
+    /// The parts of the last snapshot read, for [`Platform::snapshot_keeping`].
+    last_parts: Mutex<Parts>,
+    /// An older console's release record in the listener's tags was looked for (once).
+    tags_moved: std::sync::atomic::AtomicBool,
+    /// The account, once the caller identity was read ([`AwsPlatform::caller_name`]): the
+    /// header tells prod from staging by it.
+    account: std::sync::OnceLock<String>,
+}
+
+/// A snapshot's parts as last read: each kept when its own read fails.
+#[derive(Clone, Default)]
+struct Parts {
+    listener: Option<Listener>,
+    services: Option<PerColor<aws_sdk_ecs::types::Service>>,
+    tasks: Option<Vec<ecs::TaskSeen>>,
+    targets: PerColor<Option<Vec<TargetState>>>,
+}
+
+/// A part's fresh value, or (`keep`) the last one read with a note of why it is stale.
+fn part<T: Clone>(
+    fresh: PlatformResult<T>,
+    last: &mut Option<T>,
+    keep: bool,
+    name: &str,
+    stale: &mut Vec<String>,
+) -> PlatformResult<T> {
+    match fresh {
+        Ok(v) => {
+            *last = Some(v.clone());
+            Ok(v)
+        }
+        Err(e) => match last.as_ref().filter(|_| keep) {
+            Some(v) => {
+                stale.push(format!("{name} ({e})"));
+                Ok(v.clone())
+            }
+            None => Err(e),
+        },
+    }
 }
 
 impl AwsPlatform {
@@ -194,6 +234,9 @@ impl AwsPlatform {
             counts,
             task_defs: Mutex::new(HashMap::new()),
             last_actions: Mutex::new(HashMap::new()),
+            last_parts: Mutex::new(Parts::default()),
+            tags_moved: std::sync::atomic::AtomicBool::new(false),
+            account: std::sync::OnceLock::new(),
         })
     }
 
@@ -207,6 +250,9 @@ impl AwsPlatform {
             .send()
             .await
             .map_err(|e| OP.error("caller", e))?;
+        if let Some(account) = out.account().filter(|a| !a.is_empty()) {
+            let _ = self.account.set(account.to_string());
+        }
         let arn = out.arn().unwrap_or_default();
         name_from_arn(arn).map(str::to_string).ok_or_else(|| {
             OP.fail(
@@ -217,7 +263,10 @@ impl AwsPlatform {
         })
     }
 
-    async fn read_snapshot(&self) -> PlatformResult<Snapshot> {
+    /// Both colors and the listener. With `keep`, a part whose read fails is the one read
+    /// last, named in [`Snapshot::stale`] (a view keeps showing what it read); without, any
+    /// failure fails the snapshot (what a guard decides on must be fresh).
+    async fn read_snapshot(&self, keep: bool) -> PlatformResult<Snapshot> {
         let (listener, services, tasks, blue, green) = tokio::join!(
             self.read_listener(),
             self.read_services(),
@@ -225,13 +274,53 @@ impl AwsPlatform {
             self.read_target_health(Color::Blue),
             self.read_target_health(Color::Green),
         );
-        let (listener, services, (tasks, task_calls)) = (listener?, services?, tasks?);
+        let mut last = self
+            .last_parts
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let mut stale = Vec::new();
+        let listener = part(listener, &mut last.listener, keep, "listener", &mut stale);
+        let services = part(services, &mut last.services, keep, "services", &mut stale);
+        let task_calls = tasks.as_ref().map_or(1, |(_, n)| *n);
+        let tasks = part(
+            tasks.map(|(t, _)| t),
+            &mut last.tasks,
+            keep,
+            "tasks",
+            &mut stale,
+        );
+        let blue = part(
+            blue,
+            &mut last.targets.blue,
+            keep,
+            "blue targets",
+            &mut stale,
+        );
+        let green = part(
+            green,
+            &mut last.targets.green,
+            keep,
+            "green targets",
+            &mut stale,
+        );
+        if let Ok(mut p) = self.last_parts.lock() {
+            *p = last;
+        }
+        let (listener, services, tasks) = (listener?, services?, tasks?);
         let mut targets = PerColor::new(blue?, green?);
         let arns: Vec<String> = services
             .iter()
             .filter_map(|(_, s)| s.task_definition().map(str::to_string))
             .collect();
-        let (defs, def_calls) = self.task_defs(&arns).await?;
+        let (defs, def_calls) = match self.task_defs(&arns).await {
+            Ok(d) => d,
+            Err(e) if keep => {
+                stale.push(format!("images of the task definitions ({e})"));
+                (HashMap::new(), 1)
+            }
+            Err(e) => return Err(e),
+        };
         let colors = PerColor::from_fn(|color| {
             let service = services.get(color);
             let td = service.task_definition().and_then(|a| defs.get(a));
@@ -256,6 +345,7 @@ impl AwsPlatform {
             // Counted here rather than from the shared counter, which other pollers move too:
             // DescribeListeners + DescribeTags, DescribeServices, DescribeTargetHealth ×2.
             api_calls: 5 + task_calls + def_calls,
+            stale,
         })
     }
 }
@@ -266,7 +356,7 @@ impl Platform for AwsPlatform {
         PlatformInfo {
             profile: self.profile.clone(),
             kind: PlatformKind::Aws {
-                account: None,
+                account: self.account.get().cloned(),
                 region: self.region.clone(),
             },
             cluster: self.cfg.cluster.clone(),
@@ -277,7 +367,11 @@ impl Platform for AwsPlatform {
     }
 
     async fn snapshot(&self) -> PlatformResult<Snapshot> {
-        self.read_snapshot().await
+        self.read_snapshot(false).await
+    }
+
+    async fn snapshot_keeping(&self) -> PlatformResult<Snapshot> {
+        self.read_snapshot(true).await
     }
 
     async fn listener(&self) -> PlatformResult<Listener> {

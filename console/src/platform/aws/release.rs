@@ -1,16 +1,24 @@
 //! A release's record on AWS, the smoke test's GET through the test listener, and the
 //! profile's CloudWatch alarms.
 //!
-//! The record is kept with the production listener, beside the stable color and the bake:
-//! its JSON, base64-encoded (ELB tag values allow only letters, digits, spaces and `_.:/=+-@`),
-//! in chunks of at most 256 characters under `bluegreen:release:0`, `:1`, …, with the count
-//! in `bluegreen:release:n`. The count is written in the same AddTags call as the chunks, and
-//! a reader that finds chunks missing or undecodable says so instead of guessing.
+//! The record is one item of the lock table (`lock_table`, which every profile that writes
+//! has): `pk` = `release#` and the production listener's ARN, `record` (S, the release as
+//! JSON), `release_id` (S) and `is_over` (BOOL). It is written with a condition, so a write
+//! never replaces another release that is still running, and never brings an ended release
+//! back to life: a new release replaces an ended one; a running one is updated only while it
+//! runs (its end may be written again).
+//!
+//! Older consoles kept it in the production listener's tags (base64 JSON in chunks of 256
+//! characters under `bluegreen:release:0`, `:1`, … with the count in `bluegreen:release:n`,
+//! up to 30 of ELB's 50 tags per listener). A stack with such tags is read once: the record is
+//! moved into the table and the tags removed. The listener keeps only small tags: the stable
+//! color, a pending bake, and what a console last wrote.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::StateValue;
-use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 
 use super::AwsPlatform;
 use super::calls::Op;
@@ -19,57 +27,30 @@ use crate::rollout::Release;
 use crate::rollout::gate::AlarmState;
 
 const DESCRIBE_TAGS: Op = Op::new("elbv2", "DescribeTags");
-const ADD_TAGS: Op = Op::new("elbv2", "AddTags");
 const REMOVE_TAGS: Op = Op::new("elbv2", "RemoveTags");
 const DESCRIBE_LISTENERS: Op = Op::new("elbv2", "DescribeListeners");
 const DESCRIBE_LOAD_BALANCERS: Op = Op::new("elbv2", "DescribeLoadBalancers");
 const DESCRIBE_ALARMS: Op = Op::new("cloudwatch", "DescribeAlarms");
+const GET: Op = Op::new("dynamodb", "GetItem");
+const PUT: Op = Op::new("dynamodb", "PutItem");
 
+/// The older consoles' tags (read once, to move the record).
 pub const TAG_RELEASE_COUNT: &str = "bluegreen:release:n";
 const TAG_RELEASE_PREFIX: &str = "bluegreen:release:";
-/// An ELB tag value's limit.
-const CHUNK: usize = 256;
-/// Chunks at most: a listener takes 50 tags, and the stable color and the bake use 4.
+/// Chunks at most in the older consoles' tags.
 const MAX_CHUNKS: usize = 30;
+/// The most of a record read or written: a release with the most steps and the longest names
+/// is some tens of kilobytes; a DynamoDB item holds 400 KB.
+const MAX_RECORD: usize = 256 << 10;
 
-/// Encodes `release` into its chunks; a release too large even without its gate details is
-/// refused (it cannot happen with [`crate::rollout::plan::MAX_STEPS`] steps, but is checked).
-fn encode(release: &Release) -> PlatformResult<Vec<String>> {
-    let encode_one = |r: &Release| -> PlatformResult<String> {
-        let json = serde_json::to_vec(r).map_err(|e| PlatformError::Config(e.to_string()))?;
-        Ok(aws_smithy_types::base64::encode(json))
-    };
-    let mut text = encode_one(release)?;
-    if text.len() > CHUNK * MAX_CHUNKS {
-        // Keep only what failed; the passing gates' values are shown live anyway.
-        let mut slim = release.clone();
-        slim.gates
-            .retain(|g| g.verdict != crate::rollout::Verdict::Pass);
-        text = encode_one(&slim)?;
-    }
-    if text.len() > CHUNK * MAX_CHUNKS {
-        return Err(PlatformError::Config(format!(
-            "release {} is too large to record in listener tags ({} bytes encoded, at most {})",
-            release.id,
-            text.len(),
-            CHUNK * MAX_CHUNKS
-        )));
-    }
-    Ok(text
-        .as_bytes()
-        .chunks(CHUNK)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect())
-}
-
-/// Decodes the chunks read from the tags.
+/// Decodes the chunks read from the older consoles' tags.
 fn decode(count: &str, chunk: impl Fn(usize) -> Option<String>) -> Result<Release, String> {
     let n: usize = count
         .parse()
         .ok()
         .filter(|n| (1..=MAX_CHUNKS).contains(n))
         .ok_or_else(|| format!("{TAG_RELEASE_COUNT} is `{count}`, not a chunk count"))?;
-    let mut text = String::with_capacity(n * CHUNK);
+    let mut text = String::with_capacity(n * 256);
     for i in 0..n {
         text.push_str(&chunk(i).ok_or_else(|| format!("tag {TAG_RELEASE_PREFIX}{i} is missing"))?);
     }
@@ -78,8 +59,78 @@ fn decode(count: &str, chunk: impl Fn(usize) -> Option<String>) -> Result<Releas
     serde_json::from_slice(&json).map_err(|e| format!("the release tags do not parse: {e}"))
 }
 
+/// The condition of a record write: no item; or another release that ended (replaced by a
+/// new one); or this release, while it runs (or its end written again).
+fn write_condition(release: &Release) -> &'static str {
+    if release.is_over() {
+        "attribute_not_exists(pk) OR is_over = :t OR release_id = :id"
+    } else {
+        "attribute_not_exists(pk) OR (is_over = :t AND release_id <> :id) OR (release_id = :id AND is_over = :f)"
+    }
+}
+
 impl AwsPlatform {
+    fn release_key(&self) -> AttributeValue {
+        AttributeValue::S(format!("release#{}", self.prod_listener))
+    }
+
     pub(super) async fn read_release(&self) -> PlatformResult<Option<Release>> {
+        let Ok(table) = self.lock_table() else {
+            // Nowhere to record one: only an older console's record can exist.
+            return self.read_release_tags().await.map(|r| r.map(|(r, _)| r));
+        };
+        let fix = "the next release rewrites it";
+        if let Some(text) = self
+            .read_record_text(table, self.release_key(), MAX_RECORD, fix)
+            .await?
+        {
+            return serde_json::from_str(&text).map(Some).map_err(|e| {
+                GET.fail(
+                    table,
+                    FaultKind::Invalid,
+                    format!("the release record does not parse ({e}); {fix}"),
+                )
+            });
+        }
+        // No record in the table: an older console's, in the listener's tags, is moved once.
+        if self
+            .tags_moved
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(None);
+        }
+        let Some((r, chunks)) = self.read_release_tags().await? else {
+            return Ok(None);
+        };
+        if let Err(e) = self.write_release(&r).await {
+            self.tags_moved
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            return Err(e);
+        }
+        let mut keys = vec![TAG_RELEASE_COUNT.to_string()];
+        keys.extend((0..chunks.max(1)).map(|i| format!("{TAG_RELEASE_PREFIX}{i}")));
+        // The record is in the table: tags left behind are only clutter, removed next time.
+        if let Err(e) = self
+            .elb
+            .remove_tags()
+            .resource_arns(&self.prod_listener)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+        {
+            tracing::warn!(
+                "release {} moved to {table}, but its listener tags stay: {}",
+                r.id,
+                REMOVE_TAGS.error(&self.prod_listener, e)
+            );
+            self.tags_moved
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(Some(r))
+    }
+
+    /// An older console's record in the listener's tags, and how many chunks it has.
+    async fn read_release_tags(&self) -> PlatformResult<Option<(Release, usize)>> {
         let out = self
             .elb
             .describe_tags()
@@ -98,8 +149,9 @@ impl AwsPlatform {
         let Some(count) = tag(TAG_RELEASE_COUNT) else {
             return Ok(None);
         };
+        let chunks = count.parse().unwrap_or(MAX_CHUNKS).min(MAX_CHUNKS);
         decode(&count, |i| tag(&format!("{TAG_RELEASE_PREFIX}{i}")))
-            .map(Some)
+            .map(|r| Some((r, chunks)))
             .map_err(|why| {
                 DESCRIBE_TAGS.fail(
                     &self.prod_listener,
@@ -110,45 +162,63 @@ impl AwsPlatform {
     }
 
     pub(super) async fn write_release(&self, release: &Release) -> PlatformResult<()> {
-        let chunks = encode(release)?;
-        let n = chunks.len();
-        let mut tags: Vec<Tag> = chunks
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                Tag::builder()
-                    .key(format!("{TAG_RELEASE_PREFIX}{i}"))
-                    .value(c)
-                    .build()
-            })
-            .collect();
-        tags.push(
-            Tag::builder()
-                .key(TAG_RELEASE_COUNT)
-                .value(n.to_string())
-                .build(),
-        );
-        self.elb
-            .add_tags()
-            .resource_arns(&self.prod_listener)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| ADD_TAGS.error(&self.prod_listener, e))?;
-        // Chunks left from a longer record are removed; the count already ignores them.
-        let stale: Vec<String> = (n..MAX_CHUNKS)
-            .map(|i| format!("{TAG_RELEASE_PREFIX}{i}"))
-            .collect();
-        if n < MAX_CHUNKS && release.is_over() {
-            self.elb
-                .remove_tags()
-                .resource_arns(&self.prod_listener)
-                .set_tag_keys(Some(stale))
-                .send()
-                .await
-                .map_err(|e| REMOVE_TAGS.error(&self.prod_listener, e))?;
+        let table = self.lock_table()?;
+        let json = serde_json::to_string(release)
+            .map_err(|e| PUT.fail(table, FaultKind::Invalid, format!("release record: {e}")))?;
+        if json.len() > MAX_RECORD {
+            return Err(PUT.fail(
+                table,
+                FaultKind::Invalid,
+                format!(
+                    "release {} is too large to record ({} bytes, at most {MAX_RECORD})",
+                    release.id,
+                    json.len()
+                ),
+            ));
         }
-        Ok(())
+        let out = self
+            .dynamodb
+            .put_item()
+            .table_name(table)
+            .item("pk", self.release_key())
+            .item("record", AttributeValue::S(json))
+            .item("release_id", AttributeValue::S(release.id.clone()))
+            .item("is_over", AttributeValue::Bool(release.is_over()))
+            .condition_expression(write_condition(release))
+            .set_expression_attribute_values({
+                let mut v = std::collections::HashMap::from([
+                    (":id".to_string(), AttributeValue::S(release.id.clone())),
+                    (":t".to_string(), AttributeValue::Bool(true)),
+                ]);
+                if !release.is_over() {
+                    v.insert(":f".to_string(), AttributeValue::Bool(false));
+                }
+                Some(v)
+            })
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(PUT.fail(
+                    table,
+                    FaultKind::Invalid,
+                    format!(
+                        "release {} was not recorded: {}",
+                        release.id,
+                        if release.is_over() {
+                            "another release is running meanwhile".to_string()
+                        } else {
+                            "another release is running, or this one was ended meanwhile (an abort): `bluegreen status` shows which".to_string()
+                        }
+                    ),
+                ))
+            }
+            Err(e) => Err(PUT.error(table, e)),
+        }
     }
 
     /// `http://DNS:PORT` of the test listener.
@@ -310,19 +380,36 @@ mod tests {
         }
     }
 
+    /// What an older console wrote into the listener's tags.
+    fn encode(release: &Release) -> Vec<String> {
+        let json = serde_json::to_vec(release).expect("json");
+        aws_smithy_types::base64::encode(json)
+            .as_bytes()
+            .chunks(256)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect()
+    }
+
     #[test]
-    fn a_release_survives_the_tag_encoding() {
+    fn an_older_consoles_tags_decode() {
         let r = release();
-        let chunks = encode(&r).expect("fits");
-        assert!(chunks.iter().all(|c| c.len() <= CHUNK));
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:/=+-@ ".contains(c);
-        assert!(chunks.iter().all(|c| c.chars().all(allowed)));
+        let chunks = encode(&r);
         let back = decode(&chunks.len().to_string(), |i| chunks.get(i).cloned()).expect("decodes");
         assert_eq!(back, r);
     }
 
     #[test]
-    fn the_largest_release_a_person_can_start_fits_the_tags() {
+    fn missing_or_damaged_chunks_are_reported() {
+        let chunks = encode(&release());
+        let n = chunks.len().to_string();
+        let e = decode(&n, |i| (i > 0).then(|| chunks[i].clone())).expect_err("missing");
+        assert!(e.contains("bluegreen:release:0 is missing"), "{e}");
+        assert!(decode("x", |_| None).is_err());
+        assert!(decode("1", |_| Some("!!!".into())).is_err());
+    }
+
+    #[test]
+    fn the_largest_release_a_person_can_start_fits_the_record() {
         use crate::rollout::plan::{self, MAX_HOLD_SECS, MAX_STEPS, Plan, PlanKind};
         use crate::rollout::{Operator, Share, operator::MAX_NAME};
         let mut r = release();
@@ -337,19 +424,15 @@ mod tests {
         r.by = Some(Operator::new(&long, &"h".repeat(MAX_NAME)).expect("valid"));
         r.reason = Some("é\"".repeat(crate::rollout::lock::MAX_REASON / 2));
         r.driver = format!("{long}@{long} pid 4294967295");
-        let chunks = encode(&r).expect("fits");
-        assert!(chunks.len() <= MAX_CHUNKS, "{} chunks", chunks.len());
-        let back = decode(&chunks.len().to_string(), |i| chunks.get(i).cloned()).expect("decodes");
-        assert_eq!(back, r);
+        let json = serde_json::to_string(&r).expect("json");
+        assert!(json.len() <= MAX_RECORD, "{} bytes", json.len());
     }
 
     #[test]
-    fn missing_or_damaged_chunks_are_reported() {
-        let chunks = encode(&release()).expect("fits");
-        let n = chunks.len().to_string();
-        let e = decode(&n, |i| (i > 0).then(|| chunks[i].clone())).expect_err("missing");
-        assert!(e.contains("bluegreen:release:0 is missing"), "{e}");
-        assert!(decode("x", |_| None).is_err());
-        assert!(decode("1", |_| Some("!!!".into())).is_err());
+    fn a_running_record_is_never_written_over_an_ended_one() {
+        let mut r = release();
+        assert!(write_condition(&r).contains("release_id = :id AND is_over = :f"));
+        r.outcome = Some(crate::rollout::Outcome::Released);
+        assert!(write_condition(&r).ends_with("OR release_id = :id"));
     }
 }

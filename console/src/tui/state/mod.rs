@@ -80,6 +80,12 @@ pub struct Panel<T> {
     pub status: LoadStatus,
     /// When `data` was received.
     pub data_at: Option<UnixMillis>,
+    /// The poller waits this long before its next read, after being throttled (the title
+    /// says so).
+    pub backoff: Option<std::time::Duration>,
+    /// The parts of `data` kept from an earlier read because their own read failed
+    /// (`tasks: DescribeTasks …`), for the title.
+    pub stale: Vec<String>,
 }
 
 impl<T> Default for Panel<T> {
@@ -88,6 +94,8 @@ impl<T> Default for Panel<T> {
             data: None,
             status: LoadStatus::Idle,
             data_at: None,
+            backoff: None,
+            stale: Vec::new(),
         }
     }
 }
@@ -372,6 +380,50 @@ pub struct State {
 }
 
 impl State {
+    /// Whether `resource` is changing or its panel has the focus: its poller then keeps its
+    /// active pace (on AWS the rest pace is slower, so the console stays within its API
+    /// budget). Changing: a release running, a write in flight, weights asked for and not
+    /// yet shown, a pending bake, a new revision rolling out, a build running.
+    pub fn active(&self, resource: Resource) -> bool {
+        let release_running = self
+            .release
+            .data
+            .as_ref()
+            .and_then(|r| r.as_ref())
+            .is_some_and(|r| !r.is_over());
+        let busy = !self.busy.is_empty();
+        let snap = self.services.data.as_ref();
+        let shifting =
+            self.traffic.desired.is_some() || snap.is_some_and(|s| s.listener.bake.is_some());
+        // A new revision rolling out (ECS keeps the old deployment until it drains); a write
+        // of this console is `busy` until it is done.
+        let deploying = snap.is_some_and(|s| {
+            s.colors
+                .iter()
+                .any(|(_, c)| c.service.deployments.len() > 1)
+        });
+        match resource {
+            Resource::Services => release_running || busy || shifting || deploying,
+            Resource::Metrics => release_running || shifting,
+            Resource::Release | Resource::Lock => release_running || busy,
+            Resource::Builds => {
+                self.focus == Focus::Build
+                    || self.builds.data.as_ref().is_some_and(|b| {
+                        b.iter().any(|b| {
+                            matches!(
+                                b.status,
+                                crate::rollout::BuildStatus::Queued
+                                    | crate::rollout::BuildStatus::InProgress
+                            )
+                        })
+                    })
+            }
+            Resource::Images => self.focus == Focus::Images,
+            Resource::Logs => self.focus == Focus::Logs,
+            Resource::Journal => true,
+        }
+    }
+
     pub fn new(info: PlatformInfo, access: Access, log_capacity: usize, now: UnixMillis) -> Self {
         let show_guide = matches!(info.kind, PlatformKind::Local { .. });
         State {

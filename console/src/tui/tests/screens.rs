@@ -552,3 +552,42 @@ fn a_release_step_whose_requests_mismatch_warns_with_both_numbers() {
     let text = shown(450, 50);
     assert!(!text.contains("split:"), "{text}");
 }
+
+/// A view's snapshot with a part kept from an earlier read says which part is stale in the
+/// panels' titles, and a poller backing off after being throttled says when it reads next.
+#[test]
+fn a_stale_part_and_a_throttled_poller_show_in_the_titles() {
+    use crate::tui::event::{Event, Polled};
+    use crate::tui::state::Resource;
+    use crate::tui::update::handle_event;
+    let mut s = fixtures::healthy_blue_live();
+    let mut snap = s.services.data.clone().expect("a snapshot");
+    snap.stale = vec!["tasks (ecs:DescribeTasks on blog failed (server error): boom)".into()];
+    let at = s.now;
+    let _ = handle_event(
+        &mut s,
+        Event::Polled(Polled::Services(Ok(Box::new(snap))), at),
+    );
+    let _ = handle_event(
+        &mut s,
+        Event::Backoff(Resource::Logs, Some(std::time::Duration::from_secs(8))),
+    );
+    let screen = format!("{}", draw(&s, 160, 48).backend());
+    assert!(screen.contains("stale: tasks"), "{screen}");
+    assert!(screen.contains("throttled: next read in 8s"), "{screen}");
+    // Both clear once the reads succeed again.
+    let _ = handle_event(&mut s, Event::Backoff(Resource::Logs, None));
+    let fresh = fixtures::healthy_blue_live()
+        .services
+        .data
+        .expect("a snapshot");
+    let _ = handle_event(
+        &mut s,
+        Event::Polled(Polled::Services(Ok(Box::new(fresh))), at),
+    );
+    let screen = format!("{}", draw(&s, 160, 48).backend());
+    assert!(
+        !screen.contains("stale:") && !screen.contains("throttled"),
+        "{screen}"
+    );
+}

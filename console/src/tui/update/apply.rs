@@ -71,10 +71,25 @@ pub(super) fn loading(state: &mut State, resource: Resource, at: UnixMillis) {
     }
 }
 
+/// A poller's backoff after throttling, for its panel's title.
+pub(super) fn backoff(state: &mut State, resource: Resource, backoff: Option<std::time::Duration>) {
+    match resource {
+        Resource::Services => state.services.backoff = backoff,
+        Resource::Builds => state.builds.backoff = backoff,
+        Resource::Images => state.images.backoff = backoff,
+        Resource::Logs => state.logs.backoff = backoff,
+        Resource::Metrics => state.metrics.backoff = backoff,
+        Resource::Release => state.release.backoff = backoff,
+        Resource::Journal => state.journal.backoff = backoff,
+        Resource::Lock => state.lock.backoff = backoff,
+    }
+}
+
 pub(super) fn polled(state: &mut State, polled: Polled, at: UnixMillis) -> Vec<Command> {
     match polled {
         Polled::Services(Ok(snap)) => {
             let observed = snap.listener.weights;
+            state.services.stale = snap.stale.clone();
             state.services.loaded(*snap, at);
             if state.traffic.desired == Some(observed) {
                 state.traffic.desired = None;

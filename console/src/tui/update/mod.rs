@@ -47,6 +47,10 @@ fn handle(state: &mut State, event: Event) -> Vec<Command> {
             Vec::new()
         }
         Event::Polled(polled, at) => apply::polled(state, polled, at),
+        Event::Backoff(resource, backoff) => {
+            apply::backoff(state, resource, backoff);
+            Vec::new()
+        }
         Event::Done(result) => apply::done(state, result),
     }
 }

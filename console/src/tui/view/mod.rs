@@ -286,6 +286,31 @@ pub(crate) fn panel_block<'a, T>(
 
 /// `loading ⠋`, `3s`, `error: … (data 2m old)`.
 pub(crate) fn status_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'a>> {
+    let mut spans = load_spans(panel, state);
+    if !panel.stale.is_empty() {
+        spans.push(Span::styled(
+            format!(
+                " stale: {}",
+                panel
+                    .stale
+                    .iter()
+                    .map(|s| s.split(" (").next().unwrap_or(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Style::new().fg(Tint::Yellow),
+        ));
+    }
+    if let Some(b) = panel.backoff {
+        spans.push(Span::styled(
+            format!(" throttled: next read in {}s", b.as_secs()),
+            Style::new().fg(Tint::Yellow),
+        ));
+    }
+    spans
+}
+
+fn load_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'a>> {
     let age = panel.age(state.now).map(fmt::age);
     match &panel.status {
         LoadStatus::Idle => vec![Span::styled("waiting", Style::new().fg(Tint::DarkGray))],

@@ -15,7 +15,7 @@ use crate::ops::Ops;
 
 mod poller;
 
-pub use poller::Intervals;
+pub use poller::{Intervals, Pace};
 
 /// The running pollers and the command executor. Dropping it stops every task it started.
 pub struct Workers {
@@ -24,6 +24,9 @@ pub struct Workers {
     nudges: HashMap<Resource, Arc<Notify>>,
     /// The flags of the on-demand pollers: up while their view is open.
     watched: HashMap<Resource, Arc<AtomicBool>>,
+    /// Each poller's flag: up while its resource is changing or its panel has the focus
+    /// (it then polls at its active pace).
+    active: HashMap<Resource, Arc<AtomicBool>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -33,7 +36,10 @@ impl Workers {
         let mut nudges = HashMap::new();
         let mut tasks = Vec::new();
         let mut watched = HashMap::new();
+        let mut active = HashMap::new();
         for resource in Resource::ALL {
+            let busy = Arc::new(AtomicBool::new(false));
+            active.insert(resource, busy.clone());
             let nudge = Arc::new(Notify::new());
             nudges.insert(resource, nudge.clone());
             let flag = resource
@@ -48,6 +54,7 @@ impl Workers {
                 tx.clone(),
                 nudge,
                 intervals.of(resource),
+                busy,
                 flag,
             )));
         }
@@ -56,7 +63,20 @@ impl Workers {
             tx,
             nudges,
             watched,
+            active,
             tasks,
+        }
+    }
+
+    /// Says whether `resource` is changing or in focus: its poller then polls at its active
+    /// pace, and reads at once when it becomes active.
+    pub fn activate(&self, resource: Resource, on: bool) {
+        if let Some(f) = self.active.get(&resource)
+            && f.swap(on, Ordering::Relaxed) != on
+            && on
+            && let Some(n) = self.nudges.get(&resource)
+        {
+            n.notify_one();
         }
     }
 

@@ -33,38 +33,84 @@ const METRICS_WINDOW_SECS: u64 = 300;
 /// Snapshots keep their data after an error, but the next try waits longer, up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// How often a resource is polled: while something about it is changing or its panel has
+/// the focus (`active`), and otherwise (`rest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub active: Duration,
+    pub rest: Duration,
+}
+
+impl Pace {
+    const fn secs(active: u64, rest: u64) -> Pace {
+        Pace {
+            active: Duration::from_secs(active),
+            rest: Duration::from_secs(rest),
+        }
+    }
+
+    pub fn of(&self, active: bool) -> Duration {
+        if active { self.active } else { self.rest }
+    }
+}
+
 /// How often each resource is polled.
 #[derive(Debug, Clone, Copy)]
 pub struct Intervals {
-    pub services: Duration,
-    pub builds: Duration,
-    pub images: Duration,
-    pub logs: Duration,
-    pub metrics: Duration,
-    pub release: Duration,
+    pub services: Pace,
+    pub builds: Pace,
+    pub images: Pace,
+    pub logs: Pace,
+    pub metrics: Pace,
+    pub release: Pace,
     /// The journal: slow, since nobody reads it at the pace of the weights, and only while
     /// its view is open (it is read once when it opens, see [`on_demand`]).
-    pub journal: Duration,
-    pub lock: Duration,
+    pub journal: Pace,
+    pub lock: Pace,
 }
 
 impl Default for Intervals {
+    /// The local platform's: its reads are local requests, so the pace is the same at rest.
     fn default() -> Self {
         Intervals {
-            services: Duration::from_secs(2),
-            builds: Duration::from_secs(3),
-            images: Duration::from_secs(15),
-            logs: Duration::from_secs(1),
-            metrics: Duration::from_secs(10),
-            release: Duration::from_secs(1),
-            journal: Duration::from_secs(15),
-            lock: Duration::from_secs(2),
+            services: Pace::secs(2, 2),
+            builds: Pace::secs(3, 3),
+            images: Pace::secs(15, 15),
+            logs: Pace::secs(1, 1),
+            metrics: Pace::secs(10, 10),
+            release: Pace::secs(1, 1),
+            journal: Pace::secs(15, 15),
+            lock: Pace::secs(2, 2),
         }
     }
 }
 
 impl Intervals {
-    pub fn of(&self, r: Resource) -> Duration {
+    /// AWS's: each read is API calls against account-wide quotas (ELB `Describe*` calls
+    /// share one bucket per account and Region, refilled at 10/s; FilterLogEvents is 5/s,
+    /// not raisable), so at rest the console polls slowly, and fast only what is changing
+    /// or in focus. The budget this holds, per operation, is docs/aws-setup.md's "API
+    /// calls" table: at rest at most 120 calls a minute, 40 of them ELB `Describe*` and 30
+    /// FilterLogEvents.
+    pub fn aws() -> Self {
+        Intervals {
+            // 7 calls (4 ELB Describe) a read: 42 a minute at rest.
+            services: Pace::secs(2, 10),
+            // ListBuildsForProject + BatchGetBuilds.
+            builds: Pace::secs(3, 20),
+            images: Pace::secs(15, 60),
+            // One FilterLogEvents per log group: 20 a minute at rest, 30 in focus.
+            logs: Pace::secs(2, 3),
+            // CloudWatch's points are whole minutes, published a minute late.
+            metrics: Pace::secs(20, 60),
+            // One GetItem.
+            release: Pace::secs(2, 10),
+            journal: Pace::secs(15, 15),
+            lock: Pace::secs(5, 15),
+        }
+    }
+
+    pub fn of(&self, r: Resource) -> Pace {
         match r {
             Resource::Services => self.services,
             Resource::Builds => self.builds,
@@ -78,14 +124,40 @@ impl Intervals {
     }
 }
 
-/// Polls `resource` every `every` (longer after an error) and at each nudge. With `watched`,
-/// it reads only at a nudge while the flag is down.
+/// Whether a failed read was throttled: the next read then waits out a growing backoff,
+/// which the panel's title shows.
+fn throttled(p: &Polled) -> bool {
+    let fault = |e: &crate::platform::PlatformError| {
+        matches!(
+            e,
+            crate::platform::PlatformError::Call {
+                fault: crate::platform::FaultKind::Throttled,
+                ..
+            }
+        )
+    };
+    match p {
+        Polled::Services(Err(e))
+        | Polled::Builds(Err(e))
+        | Polled::Images(Err(e))
+        | Polled::Logs(Err(e))
+        | Polled::Metrics(Err(e))
+        | Polled::Release(Err(e))
+        | Polled::Journal(Err(e))
+        | Polled::Lock(Err(e)) => fault(e),
+        _ => false,
+    }
+}
+
+/// Polls `resource` at its pace (active while `active` is up, longer after an error) and at
+/// each nudge. With `watched`, it reads only at a nudge while the flag is down.
 pub(super) async fn run(
     resource: Resource,
     platform: Arc<dyn Platform>,
     tx: mpsc::UnboundedSender<Event>,
     nudge: Arc<Notify>,
-    every: Duration,
+    pace: Pace,
+    active: Arc<AtomicBool>,
     watched: Option<Arc<AtomicBool>>,
 ) {
     let mut cursor = LogCursor {
@@ -93,7 +165,7 @@ pub(super) async fn run(
         ..LogCursor::default()
     };
     let mut show_loading = true;
-    let mut backoff = every;
+    let mut backoff: Option<Duration> = None;
     let idle = || watched.as_ref().is_some_and(|w| !w.load(Ordering::Relaxed));
     loop {
         if idle() {
@@ -107,12 +179,19 @@ pub(super) async fn run(
         // A spinner only for the first load and after an error: a routine refresh over shown
         // data should not redraw the screen twice.
         show_loading = !ok;
+        let every = pace.of(active.load(Ordering::Relaxed));
+        let was = backoff;
         backoff = if ok {
-            every
+            None
         } else {
-            (backoff * 2).min(MAX_BACKOFF).max(every)
+            Some((backoff.unwrap_or(every) * 2).min(MAX_BACKOFF).max(every))
         };
+        // Only a throttled read's backoff is news for the title; other errors show as errors.
+        let shown = backoff.filter(|_| throttled(&polled));
         if tx.send(Event::Polled(polled, now_millis())).is_err() {
+            return;
+        }
+        if (shown.is_some() || was.is_some()) && tx.send(Event::Backoff(resource, shown)).is_err() {
             return;
         }
         if more {
@@ -123,7 +202,7 @@ pub(super) async fn run(
             continue;
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.unwrap_or(every)) => {}
             _ = nudge.notified() => {}
         }
     }
@@ -145,7 +224,10 @@ fn is_err(p: &Polled) -> bool {
 /// One request. Returns the result and whether more is waiting right away (a full log batch).
 async fn fetch(resource: Resource, p: &dyn Platform, cursor: &mut LogCursor) -> (Polled, bool) {
     match resource {
-        Resource::Services => (Polled::Services(p.snapshot().await.map(Box::new)), false),
+        Resource::Services => (
+            Polled::Services(p.snapshot_keeping().await.map(Box::new)),
+            false,
+        ),
         Resource::Builds => (Polled::Builds(p.builds(10).await), false),
         Resource::Images => (Polled::Images(p.images().await), false),
         Resource::Metrics => (Polled::Metrics(p.metrics(METRICS_WINDOW_SECS).await), false),
@@ -198,7 +280,11 @@ mod tests {
             Arc::new(FakePlatform::blue_live(2)),
             tx,
             nudge.clone(),
-            every,
+            Pace {
+                active: every,
+                rest: every,
+            },
+            Arc::new(AtomicBool::new(false)),
             Some(watched.clone()),
         ));
         pass(60).await;

@@ -645,6 +645,7 @@ impl Platform for Engine {
             listener,
             colors,
             api_calls: 1,
+            stale: Vec::new(),
         })
     }
 
