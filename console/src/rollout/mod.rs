@@ -16,6 +16,7 @@ pub mod release;
 pub mod split;
 mod state;
 pub mod step_split;
+pub mod watch;
 mod weights;
 
 pub use bake::BakeStep;
