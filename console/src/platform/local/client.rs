@@ -81,7 +81,7 @@ impl LocalClient {
     pub async fn restart(&self, exe: PathBuf) -> PlatformResult<Restarted> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         // The new daemon has its own start timeout; this leaves room for it and the check.
-        let within = super::daemon::handover::READY_TIMEOUT + CALL_TIMEOUT;
+        let within = super::wire::READY_TIMEOUT + CALL_TIMEOUT;
         call(&self.paths, &self.socket, &Request::Restart { exe }, within).await
     }
 
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn an_operation_the_daemon_predates_says_to_restart_it() {
         // What a daemon answers to an operation it does not know (here: one nobody knows).
-        let unknown = crate::platform::local::daemon::control::parse(
+        let unknown = crate::platform::local::wire::parse(
             br#"{"v":1,"op":"set-fault-from-the-future","fault":{}}"#,
         )
         .expect_err("unknown");
@@ -403,7 +403,7 @@ mod tests {
             "{e}"
         );
         // A malformed request of a known operation stays what it is.
-        let bad = crate::platform::local::daemon::control::parse(
+        let bad = crate::platform::local::wire::parse(
             br#"{"v":1,"op":"set-fault","fault":{"color":"green","error_rate":101}}"#,
         )
         .expect_err("out of range");
