@@ -17,11 +17,14 @@ use crate::rollout::journal::Outcome;
 use crate::rollout::watch::{self, Decision, GuardAction, WatchRecord, WatchSettings, Watched};
 use crate::rollout::{Color, MetricPoint, UnixMillis};
 
+/// A bake (its old color and its promote's write) and the baseline read for it.
+type Baseline = ((Color, Option<UnixMillis>), Option<MetricPoint>);
+
 /// What the watcher remembers between intervals.
 #[derive(Debug, Default)]
 pub struct WatchMemo {
     /// The bake whose baseline was read (its old color and promote), and the baseline.
-    baseline: Option<((Color, Option<UnixMillis>), Option<MetricPoint>)>,
+    baseline: Option<Baseline>,
     /// The judgement a warning was journaled for: one entry per failing episode, not one per
     /// interval.
     warned: Option<Watched>,
