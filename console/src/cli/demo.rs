@@ -19,7 +19,8 @@ use crate::platform::Platform;
 use crate::platform::local::build::{self, BuildStore};
 use crate::platform::local::paths::Paths;
 use crate::platform::local::registry::Registry;
-use crate::platform::local::{daemon, http, lifecycle};
+use crate::platform::http;
+use crate::platform::local::{daemon, lifecycle};
 use crate::rollout::{Build, BuildStatus, Color, guard};
 
 /// How long the first release has to become healthy and stable.

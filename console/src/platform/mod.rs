@@ -18,6 +18,7 @@ use crate::rollout::{
 
 pub mod aws;
 mod error;
+pub mod http;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod local;

@@ -11,7 +11,6 @@ pub(crate) mod build;
 pub mod client;
 pub(crate) mod daemon;
 pub(crate) mod files;
-pub mod http;
 pub mod journal;
 pub mod lifecycle;
 pub(crate) mod logs;
