@@ -460,7 +460,7 @@ fn journal(frame: &mut Frame, area: Rect, state: &State) {
         Some(page) => page
             .entries
             .iter()
-            .map(|e| Line::raw(crate::format::journal_entry_short(e)))
+            .map(|e| Line::raw(entry_line(e)))
             .collect(),
         None => vec![dim("loading…".to_string())],
     });
@@ -470,3 +470,17 @@ fn journal(frame: &mut Frame, area: Rect, state: &State) {
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
+/// One journal entry, narrower than `history`'s line: the clock time, and the outcome before
+/// the weights so an 80-column screen shows it.
+fn entry_line(e: &crate::rollout::journal::Entry) -> String {
+    let head = format!(
+        "{} {} {} {} {}",
+        crate::format::clock(e.at),
+        e.operator,
+        e.verb,
+        e.outcome,
+        e.weights_text()
+    );
+    head + &e.tail_text()
+}
+

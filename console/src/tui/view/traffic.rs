@@ -159,7 +159,7 @@ fn fault_lines(state: &State) -> Vec<Line<'static>> {
             Line::from(vec![
                 Span::styled("⚠ fault ", red.add_modifier(Modifier::BOLD)),
                 Span::styled(f.color.to_string(), fmt::color_style(f.color)),
-                Span::styled(format!(": {}", crate::format::fault(f, state.now)), red),
+                Span::styled(format!(": {}", f.describe(state.now)), red),
             ])
         })
         .collect()

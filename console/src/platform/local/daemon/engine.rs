@@ -273,7 +273,7 @@ impl Engine {
         tracing::warn!(
             "injecting a fault into {}'s answers: {}",
             fault.color,
-            crate::format::fault(&fault, now_millis())
+            fault.describe(now_millis())
         );
         self.save("set-fault")?;
         Ok(self.fault_report(Vec::new()))
