@@ -12,7 +12,8 @@ use clap::builder::TypedValueParser as _;
 
 use super::local::{DaemonFlags, default_source_dir};
 use super::render;
-use super::run::{Failure, Outcome, wait_explained};
+use super::outcome::{Failure, Outcome};
+use super::run::wait_explained;
 use crate::clock::now_millis;
 use crate::ops::{Access, Ops, WaitFor, exit};
 use crate::platform::Platform;

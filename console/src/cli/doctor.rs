@@ -7,7 +7,7 @@ use super::Global;
 use super::connect::{self, Selected};
 use super::local::default_source_dir;
 use super::output;
-use super::run::{Failure, Outcome};
+use super::outcome::{Failure, Outcome};
 use crate::doctor::{self, Report};
 use crate::ops::exit;
 use crate::platform::aws::AwsOptions;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::run::{Failure, Out, Outcome};
+use super::outcome::{Failure, Out, Outcome};
 use crate::clock::now_millis;
 use crate::format;
 use crate::ops::{Ops, exit};

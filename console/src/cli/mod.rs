@@ -18,8 +18,10 @@ mod history;
 mod init;
 mod local;
 mod lock;
+mod outcome;
 mod output;
 mod progress;
+mod rehearse;
 pub(crate) mod release;
 mod render;
 mod run;
@@ -209,7 +211,7 @@ pub enum Command {
     /// as a canary with a fault (`--fault 5xx=20%`, `latency=500ms`, `crash`) and reports
     /// whether the gates caught it, at which step, how fast, and how many requests failed.
     #[command(after_long_help = shell::REHEARSE)]
-    Rehearse(release::RehearseArgs),
+    Rehearse(rehearse::RehearseArgs),
     /// The deploy lock: who holds it, since when, from where and why; with a verb, takes,
     /// releases or hands it over. Every write takes it for its own duration, or is refused
     /// (exit 3) naming the holder; rollback takes it over.

@@ -1,11 +1,12 @@
 //! Carrying out a parsed command line.
 
-use super::output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::connect::{self, ConnectError, Selected};
+use super::connect::{self, Selected};
+use super::output;
+use super::outcome::{Failure, Out, Outcome};
 use super::render;
 use super::{Cli, Command, Global, WaitArgs};
 use crate::clock::now_millis;
@@ -14,93 +15,6 @@ use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
 use crate::platform::PlatformError;
 use crate::rollout::release::Request;
 use crate::rollout::{Bake, BuildStatus, Color, Weights, drift, guard, limits};
-
-/// Why a command did not reach its requested state: the exit code and what to print.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
-    /// Structured details for `--json`.
-    pub detail: Value,
-}
-
-impl From<OpError> for Failure {
-    fn from(e: OpError) -> Self {
-        let detail = match &e {
-            OpError::Refused(r) => json!({ "refused": r }),
-            OpError::Platform(p) => json!({ "platform_error": p }),
-            OpError::Weights(c) => json!({ "weights": c, "outcome": c.outcome() }),
-        };
-        Failure {
-            code: e.exit_code(),
-            message: e.to_string(),
-            detail,
-        }
-    }
-}
-
-impl From<PlatformError> for Failure {
-    fn from(e: PlatformError) -> Self {
-        OpError::Platform(e).into()
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        if let Some(ConnectError(p)) = e.downcast_ref::<ConnectError>() {
-            let code = match p {
-                PlatformError::Config(_) => exit::FAILURE,
-                _ => OpError::Platform(p.clone()).exit_code(),
-            };
-            return Failure {
-                code,
-                message: p.to_string(),
-                detail: json!({ "platform_error": p }),
-            };
-        }
-        let code = if e.downcast_ref::<ConfigError>().is_some() {
-            exit::FAILURE
-        } else if let Some(p) = e.downcast_ref::<PlatformError>() {
-            OpError::Platform(p.clone()).exit_code()
-        } else {
-            exit::FAILURE
-        };
-        Failure {
-            code,
-            message: format!("{e:#}"),
-            detail: Value::Null,
-        }
-    }
-}
-
-pub(super) type Outcome = Result<i32, Failure>;
-
-/// Prints a result: human text on stdout, or one JSON document.
-pub(super) struct Out {
-    json: bool,
-}
-
-impl Out {
-    pub(super) fn print(&self, human: &str, value: Value) {
-        if self.json {
-            output::out_json(&serde_json::to_string_pretty(&value).unwrap_or_default());
-        } else {
-            output::out(human);
-        }
-    }
-
-    /// How a long wait shows its progress.
-    pub(super) fn mode(&self) -> super::progress::Mode {
-        super::progress::Mode::detect(self.json)
-    }
-
-    /// Progress while waiting: stderr, and only for humans.
-    pub(super) fn progress(&self, line: &str) {
-        if !self.json {
-            output::err(line);
-        }
-    }
-}
 
 /// Reports a command line clap could not parse (or `--help`), and returns the exit code. With
 /// `--json` among the arguments, a usage error is one JSON document on stdout like every other
@@ -130,9 +44,7 @@ pub(super) fn usage_json(e: &clap::Error) -> Value {
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let out = Out {
-        json: cli.global.json,
-    };
+    let out = Out::new(cli.global.json);
     match dispatch(cli, &out).await {
         Ok(code) => code,
         Err(f) => {
@@ -186,7 +98,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Outcome {
         }
         Command::Rehearse(args) => {
             let conn = connect::connect(&g).await?;
-            let done = super::release::rehearse(&conn.ops, &conn.release, args, out).await;
+            let done = super::rehearse::rehearse(&conn.ops, &conn.release, args, out).await;
             journal_warnings(&conn.ops, done)
         }
         command => {

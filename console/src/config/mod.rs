@@ -39,7 +39,7 @@ use crate::rollout::PerColor;
 
 mod plans;
 mod raw;
-pub use plans::ReleaseSettings;
+pub use crate::rollout::resolve::ReleaseSettings;
 pub(crate) use raw::Lines;
 pub mod terraform;
 

@@ -154,7 +154,7 @@ fn parse_cli(words: &[&str]) -> Result<Action, String> {
             if args.detach || args.stops_at_pause() {
                 return Err("release: --detach and --until are for a shell; the console follows the release on screen".into());
             }
-            Ok(Action::Release(Box::new(args)))
+            Ok(Action::Release(Box::new(args.request())))
         }
         Command::Pause => Ok(release(Request::Pause)),
         Command::Resume => Ok(release(Request::Resume)),
@@ -379,7 +379,7 @@ mod tests {
             panic!("release parses");
         };
         assert_eq!(args.tag, "v2");
-        assert_eq!(args.hold, 90);
+        assert_eq!(args.plan.hold_secs, 90);
         assert!(args.keep_old);
         assert_eq!(parse_command("release"), Ok(Action::OpenRelease));
         assert_eq!(parse_command("status"), Ok(Action::Refresh));
