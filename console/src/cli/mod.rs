@@ -309,12 +309,17 @@ pub struct ShiftArgs {
 }
 
 impl ShiftArgs {
-    pub fn weights(&self) -> Weights {
-        let (color, share) = match (self.green, self.blue) {
+    /// The color the flags name and its share (the other color gets the rest).
+    pub fn share(&self) -> (Color, Share) {
+        match (self.green, self.blue) {
             (Some(g), _) => (Color::Green, g),
             (None, Some(b)) => (Color::Blue, b),
             (None, None) => (Color::Green, Share::ZERO),
-        };
+        }
+    }
+
+    pub fn weights(&self) -> Weights {
+        let (color, share) = self.share();
         Weights::with_share(color, share)
     }
 }

@@ -261,6 +261,17 @@ pub enum StepDecision {
     RollBack { failed: Vec<GateResult> },
 }
 
+/// The failing gates of `results` when any fails: a release rolls back on them at once, at
+/// any moment of a step's hold or of a pause.
+pub fn roll_back_on(results: &[GateResult]) -> Option<Vec<GateResult>> {
+    let failed: Vec<GateResult> = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .cloned()
+        .collect();
+    (!failed.is_empty()).then_some(failed)
+}
+
 /// Decides for step `index`, entered at `since`, at `now`, given the gates' latest results.
 /// A failing gate rolls back at any moment of the hold; otherwise the step goes on only after
 /// its hold, and only on a pass (or an inconclusive verdict where the plan says proceed).
@@ -271,16 +282,10 @@ pub fn decide(
     now: UnixMillis,
     results: &[GateResult],
 ) -> StepDecision {
-    let verdict = gate::overall(results);
-    if verdict == Verdict::Fail {
-        return StepDecision::RollBack {
-            failed: results
-                .iter()
-                .filter(|r| r.verdict == Verdict::Fail)
-                .cloned()
-                .collect(),
-        };
+    if let Some(failed) = roll_back_on(results) {
+        return StepDecision::RollBack { failed };
     }
+    let verdict = gate::overall(results);
     let hold_ms = plan
         .steps
         .get(index)

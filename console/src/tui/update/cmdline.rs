@@ -126,11 +126,7 @@ fn parse_cli(words: &[&str]) -> Result<Action, String> {
             if a.force {
                 return Err("shift: the confirm dialog overrides the guard (f), not --force".into());
             }
-            let (color, share) = match (a.green, a.blue) {
-                (Some(g), _) => (Color::Green, g),
-                (None, Some(b)) => (Color::Blue, b),
-                (None, None) => (Color::Green, Share::ZERO),
-            };
+            let (color, share) = a.share();
             Ok(Action::Shift {
                 color: Some(color),
                 share,

@@ -760,9 +760,7 @@ impl Platform for Engine {
     }
 
     async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
-        Err(PlatformError::Config(
-            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
-        ))
+        Err(crate::platform::local::no_alarms())
     }
 
     fn api_calls(&self) -> u64 {
