@@ -21,6 +21,7 @@ mod lock;
 mod outcome;
 mod output;
 mod progress;
+mod promote;
 mod rehearse;
 pub(crate) mod release;
 mod render;
