@@ -5,7 +5,6 @@
 //! what a domain value says of itself (a fault, a journal entry) lives with that value or its
 //! view. This module is a leaf: it imports nothing from the crate, so every layer may use it.
 
-
 /// Whether `c` may not reach a terminal as it is: a control character (C0, DEL, C1: ESC
 /// starts a sequence, a carriage return overwrites a line; C1's CSI is a sequence of its own)
 /// other than a newline or a tab, or a bidirectional control (embeddings, overrides,

@@ -29,7 +29,13 @@ struct Use {
 
 impl std::fmt::Display for Use {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: crate::{}", self.file, self.line, self.path.join("::"))
+        write!(
+            f,
+            "{}:{}: crate::{}",
+            self.file,
+            self.line,
+            self.path.join("::")
+        )
     }
 }
 
@@ -127,16 +133,14 @@ fn tokens(text: &str) -> Vec<(Token, usize)> {
                     i += 1;
                 }
             }
-        } else if (ch == 'r' || (ch == 'b' && next == Some('r')))
-            && {
-                let start = if ch == 'b' { i + 2 } else { i + 1 };
-                let mut j = start;
-                while c.get(j) == Some(&'#') {
-                    j += 1;
-                }
-                c.get(j) == Some(&'"') && (i == 0 || !ident_char(c[i - 1]))
+        } else if (ch == 'r' || (ch == 'b' && next == Some('r'))) && {
+            let start = if ch == 'b' { i + 2 } else { i + 1 };
+            let mut j = start;
+            while c.get(j) == Some(&'#') {
+                j += 1;
             }
-        {
+            c.get(j) == Some(&'"') && (i == 0 || !ident_char(c[i - 1]))
+        } {
             // A raw string: r"…", r#"…"#, br##"…"##.
             let mut j = if ch == 'b' { i + 2 } else { i + 1 };
             let mut hashes = 0;
@@ -253,13 +257,12 @@ fn uses(file: &str, text: &str) -> Vec<Use> {
     let mut inline: Vec<(String, usize)> = Vec::new();
     let mut depth = 0usize;
     let base = module_of(file);
-    let module =
-        |inline: &[(String, usize)]| -> Vec<String> {
-            base.iter()
-                .cloned()
-                .chain(inline.iter().map(|(n, _)| n.clone()))
-                .collect()
-        };
+    let module = |inline: &[(String, usize)]| -> Vec<String> {
+        base.iter()
+            .cloned()
+            .chain(inline.iter().map(|(n, _)| n.clone()))
+            .collect()
+    };
     let mut i = 0;
     while i < toks.len() {
         match &toks[i].0 {
@@ -398,7 +401,9 @@ fn violations(sources: &[(String, String)]) -> Vec<String> {
             }
             // Its tests may use the crate's proptest settings.
             if file == "format.rs" && top != "format" && top != "prop" {
-                found.push(format!("{u}: format.rs is a leaf: it imports nothing from the crate"));
+                found.push(format!(
+                    "{u}: format.rs is a leaf: it imports nothing from the crate"
+                ));
             }
         }
     }
@@ -464,7 +469,13 @@ mod tests {
     assert!(violations(&[("rollout/x.rs".into(), text.into())]).is_empty());
     let tui = violations(&[("tui/view/x.rs".into(), "use crate::cli::Cli;".into())]);
     assert_eq!(tui.len(), 1, "{tui:?}");
-    assert!(violations(&[("tui/update/cmdline.rs".into(), "use crate::cli::Cli;".into())]).is_empty());
+    assert!(
+        violations(&[(
+            "tui/update/cmdline.rs".into(),
+            "use crate::cli::Cli;".into()
+        )])
+        .is_empty()
+    );
     let format = violations(&[(
         "format.rs".into(),
         "fn f() { crate::rollout::Color::Blue; super::clock::now(); }".into(),

@@ -98,6 +98,7 @@ pub async fn history(ops: &Ops, args: HistoryArgs, out: &Out) -> Outcome {
     );
     Ok(exit::OK)
 }
+
 /// One journal entry on one line: `2026-12-03T13:02:48Z  alice@laptop  shift 100/0 → 90/10
 /// applied  [r… step 1]  to 90/10 — message  (reason: why)`.
 fn entry_line(e: &journal::Entry) -> String {
@@ -111,4 +112,3 @@ fn entry_line(e: &journal::Entry) -> String {
     );
     head + &e.tail_text()
 }
-

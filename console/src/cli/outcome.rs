@@ -71,7 +71,8 @@ pub(super) type Outcome = Result<i32, Failure>;
 
 /// Prints a result: human text on stdout, or one JSON document.
 pub(super) struct Out {
-    json: bool,
+    /// `--json`: one JSON document; else human text.
+    pub(super) json: bool,
 }
 
 impl Out {
@@ -100,4 +101,3 @@ impl Out {
         }
     }
 }
-

@@ -186,4 +186,3 @@ async fn bake_wait(bake: &Bake, out: &Out) -> bool {
         }
     }
 }
-

@@ -482,4 +482,3 @@ pub fn status_lines(r: &Release, now: i64) -> String {
     s.push('\n');
     s
 }
-

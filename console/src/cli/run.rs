@@ -5,16 +5,16 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::connect::{self, Selected};
-use super::output;
 use super::outcome::{Failure, Out, Outcome};
+use super::output;
 use super::render;
 use super::{Cli, Command, Global, WaitArgs};
 use crate::clock::now_millis;
-use crate::config::{ConfigError, terraform};
-use crate::ops::{self, OpError, Ops, PromoteOptions, WaitFor, exit};
+use crate::config::terraform;
+use crate::ops::{self, OpError, Ops, WaitFor, exit};
 use crate::platform::PlatformError;
 use crate::rollout::release::Request;
-use crate::rollout::{Bake, BuildStatus, Color, Weights, drift, guard, limits};
+use crate::rollout::{BuildStatus, Color, Weights, drift, limits};
 
 /// Reports a command line clap could not parse (or `--help`), and returns the exit code. With
 /// `--json` among the arguments, a usage error is one JSON document on stdout like every other

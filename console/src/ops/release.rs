@@ -16,7 +16,7 @@ use crate::clock::now_millis;
 use crate::platform::{PlatformError, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
 use crate::rollout::journal::{self, Interval};
-use crate::rollout::plan::{self, Plan, StepDecision};
+use crate::rollout::plan::{self, StepDecision};
 use crate::rollout::release::{self, Outcome, ReleaseOptions, Request, Stage};
 use crate::rollout::resolve::ReleaseSpec;
 use crate::rollout::split::{self, SplitVerdict};
@@ -818,10 +818,17 @@ impl Ops {
         judged: Interval,
         why: &str,
     ) -> Option<Result<(), OpError>> {
-        let failed = plan::roll_back_on(results)?;
+        if gate::overall(results) != Verdict::Fail {
+            return None;
+        }
         if let Some(i) = index {
             self.journal_step(r, i, vec![judged], why).await;
         }
+        let failed = results
+            .iter()
+            .filter(|g| g.verdict == Verdict::Fail)
+            .cloned()
+            .collect();
         r.gates = results.to_vec();
         Some(self.roll_back(r, failed).await)
     }

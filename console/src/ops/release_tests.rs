@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::release::{Note, Observer};
-use crate::rollout::resolve::ReleaseSpec;
 use super::*;
 use crate::platform::SmokeAnswer;
 use crate::platform::fake::{FakePlatform, Fault};
 use crate::rollout::plan::{OnInconclusive, Plan, PlanKind, SmokeCheck, Step};
 use crate::rollout::release::{Outcome, ReleaseOptions, Request, Stage};
+use crate::rollout::resolve::ReleaseSpec;
 use crate::rollout::{ColorMetrics, Gate, MetricPoint, Release, Share};
 
 fn ops(p: &Arc<FakePlatform>) -> Ops {

@@ -18,9 +18,9 @@ use crate::rollout::{
 
 pub mod aws;
 mod error;
-pub mod http;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod http;
 pub mod local;
 
 pub use error::{FaultKind, PlatformError, PlatformResult};

@@ -261,17 +261,6 @@ pub enum StepDecision {
     RollBack { failed: Vec<GateResult> },
 }
 
-/// The failing gates of `results` when any fails: a release rolls back on them at once, at
-/// any moment of a step's hold or of a pause.
-pub fn roll_back_on(results: &[GateResult]) -> Option<Vec<GateResult>> {
-    let failed: Vec<GateResult> = results
-        .iter()
-        .filter(|r| r.verdict == Verdict::Fail)
-        .cloned()
-        .collect();
-    (!failed.is_empty()).then_some(failed)
-}
-
 /// Decides for step `index`, entered at `since`, at `now`, given the gates' latest results.
 /// A failing gate rolls back at any moment of the hold; otherwise the step goes on only after
 /// its hold, and only on a pass (or an inconclusive verdict where the plan says proceed).
@@ -282,10 +271,16 @@ pub fn decide(
     now: UnixMillis,
     results: &[GateResult],
 ) -> StepDecision {
-    if let Some(failed) = roll_back_on(results) {
-        return StepDecision::RollBack { failed };
-    }
     let verdict = gate::overall(results);
+    if verdict == Verdict::Fail {
+        return StepDecision::RollBack {
+            failed: results
+                .iter()
+                .filter(|r| r.verdict == Verdict::Fail)
+                .cloned()
+                .collect(),
+        };
+    }
     let hold_ms = plan
         .steps
         .get(index)
@@ -438,6 +433,59 @@ impl fmt::Display for SmokeCheck {
         }
         Ok(())
     }
+}
+
+/// Reads a duration as an operator writes it: `90` (seconds), `90s`, `2m`, `1h`, `1m30s`;
+/// at most `max_secs`. The message names the accepted forms and the bound.
+pub fn parse_duration(text: &str, max_secs: u64) -> Result<u64, String> {
+    let shown: String = text.chars().take(32).collect();
+    let bad = || {
+        format!(
+            "`{shown}` is not a duration: write seconds (90), or units such as 90s, 2m, 1h, 1m30s, up to {max_secs} s"
+        )
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u64 = t.parse().map_err(|_| bad())?;
+        return (n <= max_secs).then_some(n).ok_or_else(bad);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = u64::MAX;
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            if number.len() >= 12 {
+                return Err(bad());
+            }
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        // Units must come once each, largest first: `1m30s`, not `30s1m` or `5ss`.
+        if number.is_empty() || unit >= last_unit {
+            return Err(bad());
+        }
+        last_unit = unit;
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    (total <= max_secs).then_some(total).ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! `--steps`, `--hold`, …, or the console's picker), and the release's options. The CLI and
 //! the console both ask here, so a plan named in either means the same release.
 
+use super::Share;
 use super::gate::GateConfig;
 use super::plan::{OnInconclusive, Plan, PlanError, PlanKind, SmokeCheck, Step};
 use super::release::ReleaseOptions;
-use super::Share;
 
 /// How long each step holds when neither the plan nor `--hold` says (`release --hold`).
 pub const DEFAULT_HOLD_SECS: u64 = 120;
@@ -206,12 +206,16 @@ mod tests {
     #[test]
     fn a_named_plan_of_the_file_keeps_its_interval_and_a_built_in_one_takes_the_flags() {
         let s = settings();
-        let careful = PlanFlags::by_plan(Some("careful")).resolve(&s).expect("known");
+        let careful = PlanFlags::by_plan(Some("careful"))
+            .resolve(&s)
+            .expect("known");
         assert_eq!(careful.interval_secs, 5);
         let mut flags = PlanFlags::by_plan(Some("default"));
         flags.interval_secs = 20;
         assert_eq!(flags.resolve(&s).expect("built in").interval_secs, 20);
-        let e = PlanFlags::by_plan(Some("nope")).resolve(&s).expect_err("unknown");
+        let e = PlanFlags::by_plan(Some("nope"))
+            .resolve(&s)
+            .expect_err("unknown");
         assert!(
             e.to_string().contains("careful, default, all-at-once"),
             "{e}"

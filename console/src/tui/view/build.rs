@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Style};
+use ratatui::style::Style;
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -149,11 +149,7 @@ fn summary(b: &Build, now: i64) -> Line<'static> {
 fn status(s: BuildStatus, spinner: usize) -> (&'static str, Style, &'static str) {
     match s {
         BuildStatus::Queued => ("·", theme::MUTED, "queued"),
-        BuildStatus::InProgress => (
-            fmt::spinner(spinner),
-            theme::WARN,
-            "running",
-        ),
+        BuildStatus::InProgress => (fmt::spinner(spinner), theme::WARN, "running"),
         BuildStatus::Succeeded => ("✓", theme::GOOD, "succeeded"),
         BuildStatus::Failed => ("✗", theme::BAD, "failed"),
         BuildStatus::Fault => ("✗", theme::BAD, "fault"),

@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Style};
+use ratatui::style::Style;
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -105,19 +105,12 @@ pub(super) fn body(state: &State, color: Color, width: u16) -> Vec<Line<'static>
 fn service_line(cs: &ColorState) -> Line<'static> {
     let sv = &cs.service;
     let counts_ok = sv.running >= sv.desired && sv.pending == 0;
-    let style = if counts_ok {
-        Style::new()
-    } else {
-        theme::WARN
-    };
+    let style = if counts_ok { Style::new() } else { theme::WARN };
     Line::from(vec![
         Span::styled(format!("{}/{} running", sv.running, sv.desired), style),
         Span::raw(format!(" · {} pending · ", sv.pending)),
         Span::raw(image_label(sv.image.as_ref())),
-        Span::styled(
-            format!(" · rev {}", sv.revision),
-            theme::MUTED,
-        ),
+        Span::styled(format!(" · rev {}", sv.revision), theme::MUTED),
     ])
 }
 
@@ -197,19 +190,13 @@ fn task_line(t: &TaskState, target: Option<&TargetState>, now: i64, wide: bool) 
             style,
         ));
         if let Some(g) = target {
-            spans.push(Span::styled(
-                format!(" {}", g.id),
-                theme::MUTED,
-            ));
+            spans.push(Span::styled(format!(" {}", g.id), theme::MUTED));
         }
     }
     spans.push(Span::styled(up, theme::MUTED));
     spans.push(Span::raw(format!(" {}", image_label(t.image.as_ref()))));
     if let Some(r) = &t.stopped_reason {
-        spans.push(Span::styled(
-            format!(" ({r})"),
-            theme::BAD,
-        ));
+        spans.push(Span::styled(format!(" ({r})"), theme::BAD));
     }
     Line::from(spans)
 }

@@ -3,7 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -41,10 +41,7 @@ pub(super) fn guide(frame: &mut Frame, area: Rect, state: &State, text: &str) {
         .map(|k| format!(" · {k} hides this"))
         .unwrap_or_default();
     let line = Line::from(vec![
-        Span::styled(
-            "➜ ",
-            theme::ACCENT.add_modifier(Modifier::BOLD),
-        ),
+        Span::styled("➜ ", theme::ACCENT.add_modifier(Modifier::BOLD)),
         Span::styled(text.to_string(), theme::ACCENT),
         Span::styled(toggle, theme::MUTED),
     ]);
@@ -75,10 +72,7 @@ fn status_line(state: &State) -> Option<Line<'static>> {
             NoticeLevel::Error => theme::BAD,
         };
         Line::from(vec![
-            Span::styled(
-                format!("{} ", fmt::clock(n.at)),
-                theme::MUTED,
-            ),
+            Span::styled(format!("{} ", fmt::clock(n.at)), theme::MUTED),
             Span::styled(n.text.clone(), style),
         ])
     })
@@ -100,10 +94,7 @@ fn bottom_line(state: &State) -> Line<'static> {
             Span::styled("/", theme::FILTER),
             Span::raw(input.clone()),
             cursor,
-            Span::styled(
-                "   ⏎ keep · esc restore · ! inverts",
-                theme::MUTED,
-            ),
+            Span::styled("   ⏎ keep · esc restore · ! inverts", theme::MUTED),
         ]),
         _ => {
             let mut spans = Vec::new();
@@ -112,10 +103,7 @@ fn bottom_line(state: &State) -> Line<'static> {
                     format!(" {k}"),
                     theme::ACCENT.add_modifier(Modifier::BOLD),
                 ));
-                spans.push(Span::styled(
-                    format!(" {what} "),
-                    theme::HINT,
-                ));
+                spans.push(Span::styled(format!(" {what} "), theme::HINT));
             }
             Line::from(spans)
         }

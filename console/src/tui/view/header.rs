@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::Modifier;
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -77,15 +77,9 @@ fn header(state: &State, labels: bool) -> Line<'static> {
     spans.push(if access.read_only {
         Span::styled("READ-ONLY", theme::WARN_BADGE)
     } else if access.profile_read_only && !access.armed {
-        Span::styled(
-            "read-only (:arm)",
-            theme::WARN_BADGE,
-        )
+        Span::styled("read-only (:arm)", theme::WARN_BADGE)
     } else if access.profile_read_only {
-        Span::styled(
-            "ARMED",
-            fmt::bold(theme::DANGER_BADGE),
-        )
+        Span::styled("ARMED", fmt::bold(theme::DANGER_BADGE))
     } else {
         Span::styled("writable", theme::MUTED)
     });

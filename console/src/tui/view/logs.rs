@@ -4,7 +4,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -39,10 +39,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     }));
     if let Some(f) = &view.filter {
         let bang = if view.invert { "!" } else { "" };
-        extra.push(Span::styled(
-            format!("{bang}/{}/", f.text),
-            theme::FILTER,
-        ));
+        extra.push(Span::styled(format!("{bang}/{}/", f.text), theme::FILTER));
     }
     if let Some(c) = view.color {
         extra.push(Span::styled(format!("{c} only"), fmt::color_style(c)));
@@ -159,10 +156,7 @@ fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'
         line.message.as_str()
     };
     if view.timestamps {
-        spans.push(Span::styled(
-            fmt::clock_ms(line.at),
-            theme::MUTED,
-        ));
+        spans.push(Span::styled(fmt::clock_ms(line.at), theme::MUTED));
         spans.push(Span::raw(" "));
     }
     let tag = if with_color {
@@ -186,8 +180,7 @@ fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'
                 if m.end() > m.start() {
                     spans.push(Span::styled(
                         &msg[m.start()..m.end()],
-                        theme::WARN_BADGE
-                            .add_modifier(Modifier::BOLD),
+                        theme::WARN_BADGE.add_modifier(Modifier::BOLD),
                     ));
                 }
                 at = m.end();

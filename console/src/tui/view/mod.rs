@@ -5,7 +5,6 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color as Tint, Modifier, Style};
 
-use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
@@ -324,20 +323,11 @@ fn load_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'a>> {
                 theme::WARN,
             )],
         },
-        LoadStatus::Loaded { .. } => vec![Span::styled(
-            age.unwrap_or_default(),
-            theme::MUTED,
-        )],
+        LoadStatus::Loaded { .. } => vec![Span::styled(age.unwrap_or_default(), theme::MUTED)],
         LoadStatus::Error { short, .. } => {
-            let mut v = vec![Span::styled(
-                format!("✗ {short}"),
-                theme::BAD,
-            )];
+            let mut v = vec![Span::styled(format!("✗ {short}"), theme::BAD)];
             if let Some(a) = age {
-                v.push(Span::styled(
-                    format!(" (data {a} old)"),
-                    theme::WARN,
-                ));
+                v.push(Span::styled(format!(" (data {a} old)"), theme::WARN));
             }
             v
         }

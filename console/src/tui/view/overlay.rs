@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -70,10 +70,7 @@ fn draw_modal(frame: &mut Frame, area: Rect, title: &str, danger: bool, lines: V
 
 fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
     let mut v = vec![Line::from(vec![
-        Span::styled(
-            "⚠ guard: ",
-            theme::BAD.add_modifier(Modifier::BOLD),
-        ),
+        Span::styled("⚠ guard: ", theme::BAD.add_modifier(Modifier::BOLD)),
         Span::styled(r.reason.clone(), theme::BAD),
     ])];
     if r.overridable {
@@ -104,20 +101,14 @@ fn keys_line(op: &PendingOp, blocked: bool) -> Line<'static> {
     let forcible = matches!(op, PendingOp::Shift { refusal: Some(r), .. } if r.overridable);
     if blocked && forcible {
         Line::from(vec![
-            Span::styled(
-                "f force",
-                theme::WARN.add_modifier(Modifier::BOLD),
-            ),
+            Span::styled("f force", theme::WARN.add_modifier(Modifier::BOLD)),
             Span::styled("   esc/n cancel", theme::HINT),
         ])
     } else if blocked {
         dim("esc/n close")
     } else {
         Line::from(vec![
-            Span::styled(
-                "⏎/y confirm",
-                theme::ACCENT.add_modifier(Modifier::BOLD),
-            ),
+            Span::styled("⏎/y confirm", theme::ACCENT.add_modifier(Modifier::BOLD)),
             Span::styled("   esc/n cancel", theme::HINT),
         ])
     }
@@ -472,6 +463,7 @@ fn journal(frame: &mut Frame, area: Rect, state: &State) {
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
+
 /// One journal entry, narrower than `history`'s line: the clock time, and the outcome before
 /// the weights so an 80-column screen shows it.
 fn entry_line(e: &crate::rollout::journal::Entry) -> String {
@@ -485,4 +477,3 @@ fn entry_line(e: &crate::rollout::journal::Entry) -> String {
     );
     head + &e.tail_text()
 }
-

@@ -6,7 +6,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::Modifier;
 
 use super::theme;
 use ratatui::text::{Line, Span};
@@ -69,10 +69,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
             Span::styled(g.threshold.clone(), theme::HINT),
         ];
         if let Some(why) = g.reason.as_ref().filter(|_| g.verdict != Verdict::Pass) {
-            spans.push(Span::styled(
-                format!("  {why}"),
-                theme::MUTED,
-            ));
+            spans.push(Span::styled(format!("  {why}"), theme::MUTED));
         }
         lines.push(Line::from(spans));
     }
@@ -97,10 +94,7 @@ fn steps_line(r: &Release, now: i64) -> Line<'static> {
         }
         let passed = done_all || current.is_some_and(|c| i < c);
         if passed {
-            spans.push(Span::styled(
-                format!("✓ {}%", s.weight),
-                theme::GOOD,
-            ));
+            spans.push(Span::styled(format!("✓ {}%", s.weight), theme::GOOD));
         } else if Some(i) == current && !r.is_over() {
             let left = r
                 .hold_left_ms(now)
@@ -111,10 +105,7 @@ fn steps_line(r: &Release, now: i64) -> Line<'static> {
                 theme::WARN.add_modifier(Modifier::BOLD),
             ));
         } else {
-            spans.push(Span::styled(
-                format!("{}%", s.weight),
-                theme::HINT,
-            ));
+            spans.push(Span::styled(format!("{}%", s.weight), theme::HINT));
         }
     }
     if !spans.is_empty() {
@@ -146,10 +137,9 @@ fn split_line(r: &Release) -> Option<Line<'static>> {
 /// The stage, or how the release ended and the keys that apply.
 fn stage_line(r: &Release, now: i64) -> Line<'static> {
     match &r.outcome {
-        Some(Outcome::Released) => Line::styled(
-            "released · :dismiss hides this panel",
-            theme::GOOD,
-        ),
+        Some(Outcome::Released) => {
+            Line::styled("released · :dismiss hides this panel", theme::GOOD)
+        }
         Some(Outcome::RolledBack { failed, .. }) => Line::styled(
             format!(
                 "rolled back by the {} gate · :dismiss hides this panel",

@@ -123,4 +123,3 @@ pub(super) fn origin_form(uri: Uri) -> Uri {
         None => Uri::from_static("/"),
     }
 }
-

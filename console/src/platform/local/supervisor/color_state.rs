@@ -1,7 +1,7 @@
 //! The ECS-shaped view of a color: its service, deployments, tasks and targets as the
 //! platform reports them ([`Supervisor::color_state`]), from the supervisor's own records.
 
-use super::health::{self, TargetPhase};
+use super::health::TargetPhase;
 use super::{Release, Supervisor, Task, TaskStatus};
 use crate::rollout::{
     Color, ColorState, Deployment, ImageRef, ServiceState, TargetHealth, TargetState, TaskHealth,
@@ -179,5 +179,4 @@ impl Supervisor {
     pub fn targets(&self, color: Color) -> Vec<TargetState> {
         self.color_state(color).targets
     }
-
 }

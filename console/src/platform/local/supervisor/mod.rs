@@ -17,17 +17,13 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::files;
 use super::paths::Paths;
 use super::proxy::route::Routes;
 use super::proxy::upstream::Upstream;
 use super::registry::{Digest, Registry};
 use crate::clock::now_millis;
 use crate::format::short_digest;
-use crate::rollout::{
-    Color, ColorState, Deployment, ImageRef, PerColor, ServiceEvent, ServiceState, TargetHealth,
-    TargetState, TaskHealth, TaskState, UnixMillis,
-};
+use crate::rollout::{Color, PerColor, ServiceEvent, UnixMillis};
 
 mod color_state;
 pub mod health;
@@ -35,8 +31,6 @@ mod pipes;
 mod process;
 mod records;
 mod task;
-
-pub use records::{Orphan, TaskRecord};
 
 pub(crate) use task::signal;
 
@@ -568,7 +562,6 @@ impl Supervisor {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-
 }
 
 /// How many of `missing` tasks to start now, with `starting` still starting: at most

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::health::{self, Streaks, TargetPhase};
-use super::{Release, Supervisor, TaskStatus, pipes, process, task};
+use super::{Release, Supervisor, Task, TaskStatus, pipes, process, task};
 use crate::platform::local::files;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::upstream::Upstream;
@@ -71,7 +71,7 @@ impl Supervisor {
             .collect()
     }
 
-    fn write_records(&self) {
+    pub(super) fn write_records(&self) {
         let _turn = self.tasks_file.lock().unwrap_or_else(|e| e.into_inner());
         let tasks = self.records();
         let path = self.paths.tasks_file();

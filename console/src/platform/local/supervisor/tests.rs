@@ -1,7 +1,8 @@
 //! The supervisor's reconcile loop and its task records, against real processes.
 
-use super::records::TasksFile;
+use super::records::{TaskRecord, TasksFile};
 use super::*;
+use crate::platform::local::files;
 
 #[test]
 fn listen_address_is_found_in_several_shapes() {
@@ -62,13 +63,7 @@ fn task_process(paths: &Paths, name: &str) -> (std::process::Child, u64) {
     (child, started)
 }
 
-fn record(
-    id: &str,
-    pid: u32,
-    start_time: u64,
-    addr: Option<&str>,
-    stopping: bool,
-) -> TaskRecord {
+fn record(id: &str, pid: u32, start_time: u64, addr: Option<&str>, stopping: bool) -> TaskRecord {
     TaskRecord {
         id: id.into(),
         color: Color::Blue,
