@@ -14,6 +14,8 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod format;
+#[cfg(test)]
+mod layering;
 pub mod ops;
 pub mod platform;
 #[cfg(test)]

@@ -40,7 +40,7 @@ use crate::rollout::PerColor;
 mod plans;
 mod raw;
 mod watch;
-pub use plans::ReleaseSettings;
+pub use crate::rollout::resolve::ReleaseSettings;
 pub(crate) use raw::Lines;
 pub mod terraform;
 

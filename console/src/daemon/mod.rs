@@ -75,7 +75,7 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         tracing::warn!(
             "fault on {} still in force: {}",
             fault.color,
-            crate::format::fault(&fault, now_millis())
+            fault.describe(now_millis())
         );
     }
     let metrics = Arc::new(Metrics::default());

@@ -26,7 +26,7 @@ mod wait;
 pub mod watch;
 
 pub use journal::Journaled;
-pub use release::{Note, Observer, ReleaseSpec};
+pub use release::{Driver, Note, Observer};
 pub use wait::WaitFor;
 
 /// Process exit codes of the headless CLI. 0 only when the requested state holds.

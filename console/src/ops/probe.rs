@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
-use crate::platform::local::http::HttpClient;
+use crate::platform::http::HttpClient;
 use crate::rollout::UnixMillis;
 use crate::rollout::watch::{PROBE_LOOKBACK_SECS, ProbeConfig};
 

@@ -21,6 +21,7 @@ pub mod aws;
 mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod http;
 pub mod local;
 
 pub use error::{FaultKind, PlatformError, PlatformResult};
@@ -240,6 +241,19 @@ pub trait Platform: Send + Sync {
 
     /// API calls (or control requests) made so far by this instance, for `status --verbose`.
     fn api_calls(&self) -> u64;
+
+    /// The name of the driver this platform runs for the releases recorded on it (the local
+    /// daemon: `daemon`, so a release outlives the console that started it), or `None`: the
+    /// console that starts or resumes a release drives it.
+    fn release_driver(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Asks the platform's own driver to drive the recorded release (see
+    /// [`Platform::release_driver`]); `true` when one is driven.
+    async fn drive_release(&self) -> PlatformResult<bool> {
+        Ok(false)
+    }
 
     // The journal (issue 12, h-journal).
 

@@ -14,7 +14,7 @@
 //! moved into the table and the tags removed. The listener keeps only small tags: the stable
 //! color, a pending bake, and what a console last wrote.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -22,7 +22,8 @@ use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 
 use super::AwsPlatform;
 use super::calls::Op;
-use crate::platform::{FaultKind, PlatformError, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer};
+use crate::platform::http::{SmokeFailure, smoke_get};
+use crate::platform::{FaultKind, PlatformError, PlatformResult, SmokeAnswer};
 use crate::rollout::Release;
 use crate::rollout::gate::AlarmState;
 
@@ -269,35 +270,21 @@ impl AwsPlatform {
     pub(super) async fn smoke(&self, path: &str, timeout: Duration) -> PlatformResult<SmokeAnswer> {
         let (host, port) = self.test_listener_url().await?;
         let what = format!("GET http://{host}:{port}{path}");
-        let started = Instant::now();
-        let get = async {
-            let addr = tokio::net::lookup_host((host.as_str(), port))
+        let addr = async {
+            tokio::net::lookup_host((host.as_str(), port))
                 .await
                 .map_err(|e| format!("cannot resolve {host}: {e}"))?
                 .next()
-                .ok_or_else(|| format!("{host} resolves to no address"))?;
-            let mut client = crate::platform::local::http::HttpClient::new(addr);
-            client.get(path).await
+                .ok_or_else(|| format!("{host} resolves to no address"))
         };
-        let answer = tokio::time::timeout(timeout, get)
-            .await
-            .map_err(|_| PlatformError::TimedOut {
-                what: what.clone(),
+        smoke_get(addr, path, timeout).await.map_err(|e| match e {
+            SmokeFailure::TimedOut => PlatformError::TimedOut {
+                what,
                 after_secs: timeout.as_secs(),
-            })?
-            .map_err(|e| PlatformError::call("http:smoke", &what, FaultKind::Unavailable, e))?;
-        let mut body = answer.text();
-        if body.len() > SMOKE_BODY_LIMIT {
-            let mut cut = SMOKE_BODY_LIMIT;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
+            },
+            SmokeFailure::Failed(e) => {
+                PlatformError::call("http:smoke", &what, FaultKind::Unavailable, e)
             }
-            body.truncate(cut);
-        }
-        Ok(SmokeAnswer {
-            status: answer.status,
-            body,
-            latency_ms: started.elapsed().as_millis().min(u64::MAX as u128) as u64,
         })
     }
 

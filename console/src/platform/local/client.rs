@@ -68,11 +68,6 @@ impl LocalClient {
         self.request(Request::Status).await
     }
 
-    /// Asks the daemon to drive the recorded release; `true` when one is driven.
-    pub async fn drive_release(&self) -> PlatformResult<bool> {
-        self.request(Request::DriveRelease).await
-    }
-
     /// Asks the daemon to stop its tasks and exit.
     pub async fn shutdown(&self) -> PlatformResult<()> {
         self.request(Request::Shutdown).await
@@ -345,13 +340,21 @@ impl Platform for LocalClient {
     }
 
     async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
-        Err(PlatformError::Config(
-            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
-        ))
+        Err(super::no_alarms())
     }
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The daemon drives every release, so it survives the CLI or the console quitting.
+    fn release_driver(&self) -> Option<&'static str> {
+        Some("daemon")
+    }
+
+    /// Asks the daemon to drive the recorded release; `true` when one is driven.
+    async fn drive_release(&self) -> PlatformResult<bool> {
+        self.request(Request::DriveRelease).await
     }
 
     async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {

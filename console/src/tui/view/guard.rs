@@ -4,11 +4,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{dim, panel_block};
+use super::{dim, panel_block, theme};
 use crate::rollout::gate::{GateResult, Verdict};
 use crate::rollout::watch::{self, WatchRecord};
 use crate::tui::state::{Focus, State};
@@ -51,21 +51,18 @@ fn lines(state: &State) -> Vec<Line<'static>> {
     };
     let mut out = Vec::new();
     if let Some(line) = unguarded(state, l) {
-        out.push(Line::styled(
-            line,
-            Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
-        ));
+        out.push(Line::styled(line, theme::BAD.add_modifier(Modifier::BOLD)));
     }
     let Some(rec) = l.guard.as_deref() else {
         return out;
     };
     if !rec.stale(state.now) {
-        out.push(Line::styled(rec.summary(), Style::new().fg(Tint::Cyan)));
+        out.push(Line::styled(rec.summary(), theme::ACCENT));
         out.extend(rec.gates.iter().map(gate_line));
         if let Some(u) = &rec.unguarded {
             out.push(Line::styled(
                 format!("unguarded by {}: {}", u.by, u.reason),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             ));
         }
         if rec.probe_sent > 0 {
@@ -81,7 +78,7 @@ fn lines(state: &State) -> Vec<Line<'static>> {
                 a.watched.describe(),
                 watch::describe_failed(&a.failed)
             ),
-            Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
+            theme::BAD.add_modifier(Modifier::BOLD),
         ));
     }
     out
@@ -102,21 +99,18 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
 /// The release panel draws its gates with it too.
 pub(super) fn gate_line(g: &GateResult) -> Line<'static> {
     let style = match g.verdict {
-        Verdict::Pass => Style::new().fg(Tint::Green),
-        Verdict::Inconclusive => Style::new().fg(Tint::Yellow),
-        Verdict::Fail => Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
+        Verdict::Pass => theme::GOOD,
+        Verdict::Inconclusive => theme::WARN,
+        Verdict::Fail => theme::BAD.add_modifier(Modifier::BOLD),
     };
     let mut spans = vec![
         Span::raw(format!("{:<8} ", g.gate.as_str())),
         Span::styled(format!("{:<12} ", g.verdict.to_string()), style),
         Span::raw(format!("{:<18} ", g.measured)),
-        Span::styled(g.threshold.clone(), Style::new().fg(Tint::Gray)),
+        Span::styled(g.threshold.clone(), theme::HINT),
     ];
     if let Some(why) = g.reason.as_ref().filter(|_| g.verdict != Verdict::Pass) {
-        spans.push(Span::styled(
-            format!("  {why}"),
-            Style::new().fg(Tint::DarkGray),
-        ));
+        spans.push(Span::styled(format!("  {why}"), theme::MUTED));
     }
     Line::from(spans)
 }

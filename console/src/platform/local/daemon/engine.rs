@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use super::state::{self, DaemonConfig, Persisted, STATE_VERSION};
 use crate::clock::now_millis;
 use crate::format::short_digest;
+use crate::platform::http::{SmokeFailure, smoke_get};
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
-use crate::platform::local::http::HttpClient;
 use crate::platform::local::journal::JournalFile;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::fault::FaultSpec;
@@ -24,7 +24,7 @@ use crate::platform::local::supervisor::Supervisor;
 use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
     DeployReceipt, FaultKind, JournalPage, LockSwap, LogBatch, LogCursor, Platform, PlatformError,
-    PlatformInfo, PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
+    PlatformInfo, PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Outcome, Query};
@@ -376,7 +376,7 @@ impl Engine {
         tracing::warn!(
             "injecting a fault into {}'s answers: {}",
             fault.color,
-            crate::format::fault(&fault, now_millis())
+            fault.describe(now_millis())
         );
         self.save("set-fault")?;
         Ok(self.fault_report(Vec::new()))
@@ -851,34 +851,19 @@ impl Platform for Engine {
             .test
             .parse()
             .map_err(|e| err("smoke-get", &self.test, FaultKind::Other, e))?;
-        let started = std::time::Instant::now();
-        let mut client = HttpClient::new(addr);
-        let answer = tokio::time::timeout(timeout, client.get(path))
+        smoke_get(async { Ok(addr) }, path, timeout)
             .await
-            .map_err(|_| PlatformError::TimedOut {
-                what: format!("GET {path} on the test listener {}", self.test),
-                after_secs: timeout.as_secs(),
-            })?
-            .map_err(|e| err("smoke-get", &self.test, FaultKind::Unavailable, e))?;
-        let mut body = answer.text();
-        if body.len() > SMOKE_BODY_LIMIT {
-            let mut cut = SMOKE_BODY_LIMIT;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-        }
-        Ok(SmokeAnswer {
-            status: answer.status,
-            body,
-            latency_ms: started.elapsed().as_millis().min(u64::MAX as u128) as u64,
-        })
+            .map_err(|e| match e {
+                SmokeFailure::TimedOut => PlatformError::TimedOut {
+                    what: format!("GET {path} on the test listener {}", self.test),
+                    after_secs: timeout.as_secs(),
+                },
+                SmokeFailure::Failed(e) => err("smoke-get", &self.test, FaultKind::Unavailable, e),
+            })
     }
 
     async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
-        Err(PlatformError::Config(
-            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
-        ))
+        Err(crate::platform::local::no_alarms())
     }
 
     fn api_calls(&self) -> u64 {
