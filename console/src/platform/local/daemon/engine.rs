@@ -24,7 +24,7 @@ use crate::platform::local::supervisor::Supervisor;
 use crate::platform::local::wire::{Crashed, FaultReport, KilledTask};
 use crate::platform::{
     DeployReceipt, FaultKind, JournalPage, LockSwap, LogBatch, LogCursor, Platform, PlatformError,
-    PlatformInfo, PlatformKind, PlatformResult, SMOKE_BODY_LIMIT, SmokeAnswer, WeightChange,
+    PlatformInfo, PlatformKind, PlatformResult, SmokeAnswer, WeightChange,
 };
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Outcome, Query};
@@ -757,19 +757,7 @@ impl Platform for Engine {
                 after_secs: timeout.as_secs(),
             })?
             .map_err(|e| err("smoke-get", &self.test, FaultKind::Unavailable, e))?;
-        let mut body = answer.text();
-        if body.len() > SMOKE_BODY_LIMIT {
-            let mut cut = SMOKE_BODY_LIMIT;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-        }
-        Ok(SmokeAnswer {
-            status: answer.status,
-            body,
-            latency_ms: started.elapsed().as_millis().min(u64::MAX as u128) as u64,
-        })
+        Ok(SmokeAnswer::new(answer.status, answer.text(), started))
     }
 
     async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
