@@ -1,9 +1,9 @@
 //! How the console writes the facts an operator reads, in one place for the CLI, the TUI and
 //! the daemon's messages: durations, ages, clock times, sizes and image digests. A digest or a
 //! duration looks the same wherever it appears, so an operator can match them by eye.
-//! Weights format themselves (`blue 90 / green 10`, [`crate::rollout::Weights`]'s `Display`).
-
-use crate::rollout::{InjectedFault, UnixMillis};
+//! Weights format themselves (`blue 90 / green 10`, [`crate::rollout::Weights`]'s `Display`);
+//! what a domain value says of itself (a fault, a journal entry) lives with that value or its
+//! view. This module is a leaf: it imports nothing from the crate, so every layer may use it.
 
 /// Whether `c` may not reach a terminal as it is: a control character (C0, DEL, C1: ESC
 /// starts a sequence, a carriage return overwrites a line; C1's CSI is a sequence of its own)
@@ -86,39 +86,19 @@ pub fn short_digest(digest: &str) -> &str {
     hex.get(..DIGEST_CHARS).unwrap_or(hex)
 }
 
-/// `20% 5xx +500ms, 1m40s left` (or `until cleared`): an injected fault, as every view shows it.
-pub fn fault(f: &InjectedFault, now: UnixMillis) -> String {
-    let mut parts = Vec::new();
-    if f.error_rate.get() > 0 {
-        parts.push(format!("{}% 5xx", f.error_rate));
-    }
-    if f.latency_ms > 0 {
-        parts.push(format!("+{}ms", f.latency_ms));
-    }
-    let what = if parts.is_empty() {
-        "nothing".to_string()
-    } else {
-        parts.join(" ")
-    };
-    match f.until {
-        Some(until) => format!("{what}, {} left", duration(until - now)),
-        None => format!("{what}, until cleared"),
-    }
-}
-
 /// `HH:MM:SS` in UTC.
-pub fn clock(at: UnixMillis) -> String {
+pub fn clock(at: i64) -> String {
     let s = at.div_euclid(1_000).rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", s / 3_600, (s % 3_600) / 60, s % 60)
 }
 
 /// `HH:MM:SS.mmm` in UTC.
-pub fn clock_ms(at: UnixMillis) -> String {
+pub fn clock_ms(at: i64) -> String {
     format!("{}.{:03}", clock(at), at.rem_euclid(1_000))
 }
 
 /// `2026-11-28T07:00:00Z`: a full timestamp, for output that may be read on another day.
-pub fn time(at: UnixMillis) -> String {
+pub fn time(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at.div_euclid(1000))
         .ok()
         .and_then(|t| {
@@ -126,55 +106,6 @@ pub fn time(at: UnixMillis) -> String {
                 .ok()
         })
         .unwrap_or_else(|| at.to_string())
-}
-
-/// One journal entry on one line, for `history`: `2026-12-03T13:02:48Z  alice@laptop  shift
-/// 100/0 → 90/10  applied  [r… step 1]  to 90/10 — message  (reason: why)`.
-pub fn journal_entry(e: &crate::rollout::journal::Entry) -> String {
-    let head = format!(
-        "{}  {:<24} {:<13} {:<16} {}",
-        time(e.at),
-        e.operator.to_string(),
-        e.verb,
-        e.weights_text(),
-        e.outcome
-    );
-    head + &journal_tail(e)
-}
-
-/// The same, narrower, for the console's journal view: the clock time, and the outcome before
-/// the weights so an 80-column screen shows it.
-pub fn journal_entry_short(e: &crate::rollout::journal::Entry) -> String {
-    let head = format!(
-        "{} {} {} {} {}",
-        clock(e.at),
-        e.operator,
-        e.verb,
-        e.outcome,
-        e.weights_text()
-    );
-    head + &journal_tail(e)
-}
-
-fn journal_tail(e: &crate::rollout::journal::Entry) -> String {
-    let mut tail = String::new();
-    if let Some(r) = &e.release {
-        let step = r
-            .step
-            .map(|s| format!(" step {}", s + 1))
-            .unwrap_or_default();
-        tail += &format!("  [{}{step}]", r.id);
-    }
-    if let Some(d) = &e.detail {
-        tail += &format!("  {d}");
-    }
-    if let Some(m) = &e.message {
-        tail += &format!("  — {m}");
-    }
-    if let Some(r) = &e.reason {
-        tail += &format!("  (reason: {r})");
-    }
-    tail
 }
 
 #[cfg(test)]
@@ -197,25 +128,6 @@ mod tests {
                 (i64::MAX / 1000 % 86_400) / 3_600
             )
         );
-    }
-
-    #[test]
-    fn faults() {
-        use crate::rollout::{Color, Share};
-        let mut f = InjectedFault {
-            color: Color::Green,
-            error_rate: Share::percent(20).expect("valid"),
-            latency_ms: 500,
-            until: Some(100_000),
-        };
-        assert_eq!(fault(&f, 0), "20% 5xx +500ms, 1m40s left");
-        f.error_rate = Share::permille(5).expect("valid");
-        f.latency_ms = 0;
-        f.until = None;
-        assert_eq!(fault(&f, 0), "0.5% 5xx, until cleared");
-        f.error_rate = Share::ZERO;
-        f.latency_ms = 1500;
-        assert_eq!(fault(&f, 0), "+1500ms, until cleared");
     }
 
     #[test]

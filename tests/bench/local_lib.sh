@@ -11,13 +11,15 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "$1 is required ($2)" >&2; ex
 # Builds the binaries (BENCH_NO_BUILD=1 uses the ones already built) and runs copies, so a
 # rebuild during the run cannot swap them out. BENCH_PROFILE=debug uses the dev profile: a
 # quicker build on a busy machine, for figures that measure waits rather than CPU (say so
-# when quoting them).
+# when quoting them). BENCH_PROFILE=local uses the profile the demo runs (the README's first
+# command): the AWS SDK crates unoptimized, see Cargo.toml's [profile.local].
 build_release() {
   local profile="${BENCH_PROFILE:-release}" dir flag
   case "$profile" in
     release) dir=release flag=--release ;;
     debug) dir=debug flag= ;;
-    *) echo "BENCH_PROFILE must be release or debug, not '$profile'" >&2; exit 1 ;;
+    local) dir=local flag="--profile local" ;;
+    *) echo "BENCH_PROFILE must be release, local or debug, not '$profile'" >&2; exit 1 ;;
   esac
   if [ -z "${BENCH_NO_BUILD:-}" ]; then
     echo "==> building bluegreen and blog ($profile)" >&2

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::bins::bin;
 use bluegreen::ops::{Access, Ops};
-use bluegreen::platform::local::http::{HttpClient, form_token};
+use bluegreen::platform::http::{HttpClient, form_token};
 use bluegreen::platform::{Platform, PlatformKind};
 use bluegreen::rollout::{Color, PerColor, Snapshot};
 
@@ -534,7 +534,7 @@ async fn client_loop(
     report
 }
 
-type Exchange = (String, bluegreen::platform::local::http::HttpResponse);
+type Exchange = (String, bluegreen::platform::http::HttpResponse);
 
 /// The account the load writes posts as (added when the platform starts).
 pub const LOAD_AUTHOR: &str = "load";

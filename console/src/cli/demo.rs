@@ -11,15 +11,17 @@ use anyhow::Context;
 use clap::builder::TypedValueParser as _;
 
 use super::local::{DaemonFlags, default_source_dir};
+use super::outcome::{Failure, Outcome};
 use super::render;
-use super::run::{Failure, Outcome, wait_explained};
+use super::run::wait_explained;
 use crate::clock::now_millis;
 use crate::ops::{Access, Ops, WaitFor, exit};
 use crate::platform::Platform;
+use crate::platform::http;
 use crate::platform::local::build::{self, BuildStore};
 use crate::platform::local::paths::Paths;
 use crate::platform::local::registry::Registry;
-use crate::platform::local::{daemon, http, lifecycle};
+use crate::platform::local::{daemon, lifecycle};
 use crate::rollout::{Build, BuildStatus, Color, guard};
 
 /// How long the first release has to become healthy and stable.

@@ -7,7 +7,7 @@ use clap::builder::TypedValueParser as _;
 
 use super::Bounded;
 use super::output;
-use crate::format;
+
 use crate::ops::exit;
 use crate::platform::local::client::LocalClient;
 use crate::platform::local::lifecycle;
@@ -203,7 +203,7 @@ pub(crate) fn faults_text(report: &FaultReport, now: UnixMillis) -> String {
 
 /// `fault on green: 20% 5xx +500ms, 1m40s left`.
 pub(crate) fn fault_line(f: &InjectedFault, now: UnixMillis) -> String {
-    format!("fault on {}: {}", f.color, format::fault(f, now))
+    format!("fault on {}: {}", f.color, f.describe(now))
 }
 
 fn crashed_text(c: &Crashed) -> String {

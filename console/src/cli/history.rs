@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::run::{Failure, Out, Outcome};
+use super::outcome::{Failure, Out, Outcome};
 use crate::clock::now_millis;
 use crate::format;
 use crate::ops::{Ops, exit};
@@ -79,7 +79,7 @@ pub async fn history(ops: &Ops, args: HistoryArgs, out: &Out) -> Outcome {
         release: None,
     };
     let page = ops.history(&query).await?;
-    let mut human: Vec<String> = page.entries.iter().map(format::journal_entry).collect();
+    let mut human: Vec<String> = page.entries.iter().map(entry_line).collect();
     if human.is_empty() {
         human.push("no journal entries".into());
     }
@@ -97,4 +97,18 @@ pub async fn history(ops: &Ops, args: HistoryArgs, out: &Out) -> Outcome {
         json!({ "ok": true, "entries": page.entries, "skipped": page.skipped, "note": page.note }),
     );
     Ok(exit::OK)
+}
+
+/// One journal entry on one line: `2026-12-03T13:02:48Z  alice@laptop  shift 100/0 → 90/10
+/// applied  [r… step 1]  to 90/10 — message  (reason: why)`.
+fn entry_line(e: &journal::Entry) -> String {
+    let head = format!(
+        "{}  {:<24} {:<13} {:<16} {}",
+        format::time(e.at),
+        e.operator.to_string(),
+        e.verb,
+        e.weights_text(),
+        e.outcome
+    );
+    head + &e.tail_text()
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::Global;
 use super::connect::{self, Selected};
-use super::run::{Failure, Out, Outcome};
+use super::outcome::{Failure, Out, Outcome};
 use crate::ops::exit;
 use crate::platform::aws::{self, AwsOptions, Op};
 

@@ -10,9 +10,10 @@ use anyhow::Context;
 
 use super::Bounded;
 use super::render;
+use crate::daemon;
 use crate::ops::exit;
 use crate::platform::Platform;
-use crate::platform::local::daemon::{self, state::DaemonConfig};
+use crate::platform::local::daemon::state::DaemonConfig;
 use crate::platform::local::lifecycle;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::registry::Registry;

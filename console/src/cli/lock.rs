@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::run::{Failure, Out, Outcome};
+use super::outcome::{Failure, Out, Outcome};
 use super::shell;
 use crate::clock::now_millis;
 use crate::ops::lock::LockOutcome;

@@ -18,8 +18,11 @@ mod history;
 mod init;
 mod local;
 mod lock;
+mod outcome;
 mod output;
 mod progress;
+mod promote;
+mod rehearse;
 pub(crate) mod release;
 mod render;
 mod run;
@@ -209,7 +212,7 @@ pub enum Command {
     /// as a canary with a fault (`--fault 5xx=20%`, `latency=500ms`, `crash`) and reports
     /// whether the gates caught it, at which step, how fast, and how many requests failed.
     #[command(after_long_help = shell::REHEARSE)]
-    Rehearse(release::RehearseArgs),
+    Rehearse(rehearse::RehearseArgs),
     /// The deploy lock: who holds it, since when, from where and why; with a verb, takes,
     /// releases or hands it over. Every write takes it for its own duration, or is refused
     /// (exit 3) naming the holder; rollback takes it over.
@@ -307,12 +310,17 @@ pub struct ShiftArgs {
 }
 
 impl ShiftArgs {
-    pub fn weights(&self) -> Weights {
-        let (color, share) = match (self.green, self.blue) {
+    /// The color the flags name and its share (the other color gets the rest).
+    pub fn share(&self) -> (Color, Share) {
+        match (self.green, self.blue) {
             (Some(g), _) => (Color::Green, g),
             (None, Some(b)) => (Color::Blue, b),
             (None, None) => (Color::Green, Share::ZERO),
-        };
+        }
+    }
+
+    pub fn weights(&self) -> Weights {
+        let (color, share) = self.share();
         Weights::with_share(color, share)
     }
 }

@@ -7,17 +7,17 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use super::run::{Failure, Out, Outcome};
+use super::outcome::{Failure, Out, Outcome};
 use crate::clock::now_millis;
 use crate::config::ReleaseSettings;
 use crate::format;
-use crate::ops::release::{Note, Observer, ReleaseSpec, driver_name};
+use crate::ops::release::{Driver, Note, Observer, driver_name};
 use crate::ops::{OpError, Ops, exit};
 use crate::platform::PlatformKind;
-use crate::platform::local::client::LocalClient;
 use crate::rollout::gate::Verdict;
-use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, Step};
-use crate::rollout::release::{Outcome as End, ReleaseOptions, Request, Stage, check_recorded};
+use crate::rollout::plan::{self, OnInconclusive};
+use crate::rollout::release::{Outcome as End, Request, Stage, check_recorded};
+use crate::rollout::resolve::{PlanFlags, ReleaseRequest, ReleaseSpec};
 use crate::rollout::{Release, Share, limits};
 
 #[derive(Debug, Clone, PartialEq, Args)]
@@ -76,7 +76,7 @@ pub enum Until {
     Paused,
 }
 
-fn duration(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
+pub(super) fn duration(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
     move |s| plan::parse_duration(s, max)
 }
 
@@ -89,86 +89,42 @@ fn on_inconclusive(s: &str) -> Result<OnInconclusive, String> {
 }
 
 impl ReleaseArgs {
-    /// `tag` by the plan named `plan` (`None`: the profile's), every other flag at its
-    /// default as the CLI parses it: what the console's release picker starts.
-    pub fn by_plan(tag: &str, plan: Option<&str>) -> Result<Self, String> {
-        #[derive(clap::Parser)]
-        #[command(name = "release")]
-        struct Just {
-            #[command(flatten)]
-            args: ReleaseArgs,
-        }
-        let mut words = vec!["release".to_string(), format!("--tag={tag}")];
-        words.extend(plan.map(|p| format!("--plan={p}")));
-        <Just as clap::Parser>::try_parse_from(words)
-            .map(|j| j.args)
-            .map_err(|e| e.kind().to_string())
-    }
-
     /// Whether the release returns at its first pause (`--until paused`).
     pub fn stops_at_pause(&self) -> bool {
         self.until_paused || self.until.is_some()
     }
 
-    /// The plan the flags describe.
-    pub fn plan(&self, settings: &ReleaseSettings) -> Result<Plan, Failure> {
-        let bad = |message: String| Failure {
-            code: exit::FAILURE,
-            message,
-            detail: serde_json::Value::Null,
-        };
-        let named = self.plan.clone().or_else(|| {
-            self.steps
-                .is_none()
-                .then(|| settings.default_plan.clone())
-                .flatten()
-        });
-        let from_file = named.as_deref().and_then(|n| settings.plan(n)).cloned();
-        let mut plan = match (&named, &self.steps) {
-            (Some(_), None) if from_file.is_some() => {
-                from_file.clone().unwrap_or_else(Plan::default_canary)
-            }
-            (_, Some(steps)) => Plan::stepped(
-                "steps",
-                PlanKind::Canary,
-                steps
-                    .iter()
-                    .map(|&weight| Step {
-                        weight,
-                        hold_secs: self.hold,
-                    })
-                    .collect(),
-                self.interval,
-            )
-            .map_err(|e| bad(format!("--steps: {e}")))?,
-            (Some(name), None) if name == "all-at-once" => Plan::all_at_once("all-at-once"),
-            (Some(name), None) if name == "default" => Plan::default_canary(),
-            (Some(name), None) => {
-                let mut known: Vec<&str> = settings.plans.iter().map(|p| p.name.as_str()).collect();
-                known.extend(["default", "all-at-once"]);
-                return Err(bad(format!(
-                    "no plan named `{name}`: use one of {}, or give --steps 1,10,50 --hold 2m",
-                    known.join(", ")
-                )));
-            }
-            (None, None) => Plan::default_canary(),
-        };
-        // A plan of the file keeps its own interval; flags set the others'.
-        if from_file.is_none() {
-            plan.interval_secs = self.interval;
-            plan.gates = settings.gates.clone();
+    /// The release the flags ask for; [`ReleaseRequest::resolve`] makes it one to start.
+    pub fn request(&self) -> ReleaseRequest {
+        ReleaseRequest {
+            tag: self.tag.clone(),
+            plan: PlanFlags {
+                plan: self.plan.clone(),
+                steps: self.steps.clone(),
+                hold_secs: self.hold,
+                interval_secs: self.interval,
+                on_inconclusive: self.on_inconclusive,
+            },
+            bake_secs: self.bake,
+            keep_old: self.keep_old,
+            scale_in_on_rollback: self.scale_in_on_rollback,
+            force: self.force,
         }
-        if let Some(o) = self.on_inconclusive {
-            plan.on_inconclusive = o;
-        }
-        plan.validate().map_err(|e| bad(e.to_string()))?;
-        Ok(plan)
+    }
+}
+
+/// A plan or a release the flags describe but the rules refuse: bad input.
+pub(super) fn bad_plan(e: crate::rollout::plan::PlanError) -> Failure {
+    Failure {
+        code: exit::FAILURE,
+        message: e.to_string(),
+        detail: serde_json::Value::Null,
     }
 }
 
 /// Prints one line per note (stderr for humans, nothing with `--json`), under a live line on
 /// a terminal that says where the release is and for how long it has run.
-struct Lines {
+pub(super) struct Lines {
     progress: super::progress::Progress,
     /// This command waits on through a pause (no `--until paused`, no `--timeout`): a pause
     /// says so, and how to stop waiting.
@@ -176,7 +132,7 @@ struct Lines {
 }
 
 impl Lines {
-    fn new(out: &Out) -> Lines {
+    pub(super) fn new(out: &Out) -> Lines {
         Lines {
             progress: super::progress::Progress::start(out.mode(), "release"),
             waits_through_pauses: false,
@@ -288,63 +244,15 @@ pub fn line(r: &Release, note: &Note) -> Option<String> {
     })
 }
 
-/// The release `args` describe for this profile: the plan (refused on AWS when a hold is
-/// shorter than the metric period), the options, and this process as its driver.
-pub fn spec(
+/// The release `args` describe for this profile (refused on AWS when a hold is shorter than
+/// CloudWatch's metric period).
+fn spec(
     kind: &PlatformKind,
     settings: &ReleaseSettings,
     args: &ReleaseArgs,
-    driver: &str,
 ) -> Result<ReleaseSpec, Failure> {
-    let plan = args.plan(settings)?;
-    if matches!(kind, PlatformKind::Aws { .. }) {
-        plan.validate_for_aws().map_err(|e| Failure {
-            code: exit::FAILURE,
-            message: e.to_string(),
-            detail: serde_json::Value::Null,
-        })?;
-    }
-    Ok(ReleaseSpec {
-        tag: args.tag.clone(),
-        plan,
-        options: ReleaseOptions {
-            bake_secs: args.bake,
-            keep_old: args.keep_old,
-            scale_in_on_rollback: args.scale_in_on_rollback || settings.scale_in_on_rollback,
-            smoke: settings.smoke.clone(),
-            accept_unmeasured: false,
-        },
-        driver: driver.to_string(),
-        force: args.force,
-    })
-}
-
-/// Who drives a release once [`launch`] started it.
-pub enum Driver {
-    /// The local daemon: it survives this process.
-    Daemon,
-    /// This process, with [`Ops::drive_release`]: on AWS a release whose driver quits holds
-    /// its weight until someone resumes it.
-    Caller,
-}
-
-/// Starts the release: records it, and locally hands it to the daemon.
-pub async fn launch(ops: &Ops, spec: ReleaseSpec) -> Result<(Release, Driver), OpError> {
-    match ops.platform().info().kind {
-        PlatformKind::Local { state_dir, .. } => {
-            let spec = ReleaseSpec {
-                driver: "daemon".into(),
-                ..spec
-            };
-            let r = ops.start_release(spec).await?;
-            let client = LocalClient::connect(std::path::Path::new(&state_dir))
-                .await
-                .map_err(OpError::Platform)?;
-            client.drive_release().await.map_err(OpError::Platform)?;
-            Ok((r, Driver::Daemon))
-        }
-        PlatformKind::Aws { .. } => Ok((ops.start_release(spec).await?, Driver::Caller)),
-    }
+    let coarse = matches!(kind, PlatformKind::Aws { .. });
+    args.request().resolve(settings, coarse).map_err(bad_plan)
 }
 
 /// `bluegreen release`.
@@ -354,15 +262,14 @@ pub(super) async fn release(
     args: ReleaseArgs,
     out: &Out,
 ) -> Outcome {
-    let driver = driver_name(ops.operator());
-    let spec = spec(&ops.platform().info().kind, settings, &args, &driver)?;
+    let spec = spec(&ops.platform().info().kind, settings, &args)?;
     let lines = if args.stops_at_pause() {
         Lines::new(out)
     } else {
         Lines::waiting_through_pauses(out)
     };
-    let r = match launch(ops, spec).await? {
-        (r, Driver::Daemon) => {
+    let r = match ops.launch_release(spec).await? {
+        (r, Driver::Platform) => {
             if args.detach {
                 lines.note(&r, &Note::Started);
                 out.print(
@@ -382,7 +289,7 @@ pub(super) async fn release(
 }
 
 /// The exit code and the final document of a release as it stands.
-fn finish(r: &Release, out: &Out) -> Outcome {
+pub(super) fn finish(r: &Release, out: &Out) -> Outcome {
     let code = match (&r.outcome, &r.stage) {
         (Some(o), _) => o.exit_code(),
         (None, Stage::Paused { .. }) => exit::PAUSED,
@@ -504,27 +411,18 @@ async fn follow(
 pub(super) async fn request(ops: &Ops, request: Request, out: &Out) -> Outcome {
     let by = driver_name(ops.operator());
     let r = ops.request_release(request, &by).await?;
-    // A release whose driver went away is taken over by `resume`: locally by the daemon,
-    // on AWS by this process.
-    if request == Request::Resume {
-        match ops.platform().info().kind {
-            PlatformKind::Local { state_dir, .. } => {
-                let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
-                client.drive_release().await?;
-            }
-            PlatformKind::Aws { .. } if r.driver_gone(now_millis()) => {
-                out.progress(&format!(
-                    "the driver of release {} ({}) went away: this process drives it on",
-                    r.id, r.driver
-                ));
-                let mut taken = r.clone();
-                taken.driver = driver_name(ops.operator());
-                let lines = Lines::new(out);
-                let r = ops.drive_release(taken, &lines, false).await?;
-                return finish(&r, out);
-            }
-            PlatformKind::Aws { .. } => {}
-        }
+    // A release whose driver went away is taken over by `resume`: by the platform where it
+    // drives releases (the local daemon), else by this process.
+    if request == Request::Resume
+        && let Some(taken) = ops.take_over(&r).await?
+    {
+        out.progress(&format!(
+            "the driver of release {} ({}) went away: this process drives it on",
+            r.id, r.driver
+        ));
+        let lines = Lines::new(out);
+        let r = ops.drive_release(taken, &lines, false).await?;
+        return finish(&r, out);
     }
     let verb = match request {
         Request::Pause => "pause requested",
@@ -584,263 +482,4 @@ pub fn status_lines(r: &Release, now: i64) -> String {
     }
     s.push('\n');
     s
-}
-
-/// The fault a rehearsal injects into its canary.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RehearsalFault {
-    /// That share of the canary's answers are 5xx.
-    Errors(Share),
-    /// Every answer of the canary waits this long.
-    Latency(u32),
-    /// Every task of the canary is killed once.
-    Crash,
-}
-
-impl std::str::FromStr for RehearsalFault {
-    type Err = String;
-
-    /// `5xx=20%`, `latency=500ms`, `crash`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "`{}` is not a fault: use 5xx=PERCENT (5xx=20%), latency=MS (latency=500ms) or crash",
-                s.chars().take(32).collect::<String>()
-            )
-        };
-        match s.split_once('=') {
-            None if s == "crash" => Ok(RehearsalFault::Crash),
-            Some(("5xx", rate)) => {
-                let share: Share = rate.parse().map_err(|_| bad())?;
-                if share == Share::ZERO {
-                    return Err(bad());
-                }
-                Ok(RehearsalFault::Errors(share))
-            }
-            Some(("latency", ms)) => {
-                let ms = ms.strip_suffix("ms").unwrap_or(ms);
-                let max = limits::MAX_FAULT_LATENCY_MS;
-                match ms.parse::<u32>() {
-                    Ok(v) if (1..=max).contains(&v) => Ok(RehearsalFault::Latency(v)),
-                    _ => Err(format!("{}; latency is 1..={max} ms", bad())),
-                }
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct RehearseArgs {
-    /// The fault: 5xx=20%, latency=500ms, or crash.
-    #[arg(long)]
-    pub fault: RehearsalFault,
-    #[command(flatten)]
-    pub plan: RehearsePlan,
-}
-
-/// The plan flags a rehearsal shares with `release`.
-#[derive(Debug, Clone, Args)]
-pub struct RehearsePlan {
-    /// A plan of bluegreen.toml or a built-in one (`default`).
-    #[arg(long, conflicts_with = "steps")]
-    pub plan: Option<String>,
-    /// The canary's weights in percent (e.g. 1,10,50).
-    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
-    pub steps: Option<Vec<Share>>,
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
-    pub hold: u64,
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = duration(plan::MAX_INTERVAL_SECS))]
-    pub interval: u64,
-}
-
-/// `bluegreen rehearse`: releases the image the stable color runs as a canary, injects the
-/// fault once the canary holds its first step, and reports whether the gates caught it, at
-/// which step, how long the rollback took from the fault's first effect, and how many
-/// requests failed. Local only: the fault is the local proxy's.
-pub(super) async fn rehearse(
-    ops: &Ops,
-    settings: &ReleaseSettings,
-    args: RehearseArgs,
-    out: &Out,
-) -> Outcome {
-    let refuse = |message: String| Failure {
-        code: exit::FAILURE,
-        message,
-        detail: serde_json::Value::Null,
-    };
-    let PlatformKind::Local { state_dir, .. } = ops.platform().info().kind else {
-        return Err(refuse(
-            "rehearse injects faults through the local proxy: use it on a local profile (AWS has no fault injection here)".into(),
-        ));
-    };
-    let snap = ops.platform().snapshot().await?;
-    let stable = snap.stable().ok_or_else(|| {
-        refuse("no stable color: deploy a first release with `bluegreen deploy --wait`".into())
-    })?;
-    let tag = snap
-        .colors
-        .get(stable)
-        .service
-        .image
-        .as_ref()
-        .and_then(|i| i.tag.clone())
-        .ok_or_else(|| refuse(format!("{stable} runs no tagged image to rehearse with")))?;
-    let release_args = ReleaseArgs {
-        tag: tag.clone(),
-        plan: args.plan.plan,
-        steps: args.plan.steps,
-        hold: args.plan.hold,
-        interval: args.plan.interval,
-        bake: 0,
-        keep_old: true,
-        scale_in_on_rollback: false,
-        on_inconclusive: Some(OnInconclusive::Pause),
-        detach: true,
-        until: None,
-        until_paused: true,
-        force: false,
-    };
-    let plan = release_args.plan(settings)?;
-    let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
-    let r = ops
-        .start_release(ReleaseSpec {
-            tag: tag.clone(),
-            plan,
-            options: ReleaseOptions {
-                bake_secs: 0,
-                keep_old: true,
-                scale_in_on_rollback: false,
-                smoke: settings.smoke.clone(),
-                accept_unmeasured: false,
-            },
-            driver: "daemon".into(),
-            force: false,
-        })
-        .await?;
-    let canary = r.canary;
-    client.drive_release().await?;
-    let lines = Lines::new(out);
-    lines.note(&r, &Note::Started);
-    // The fault goes in once the canary takes production traffic (its smoke test passed).
-    let deadline = std::time::Instant::now() + crate::ops::release::DEPLOY_TIMEOUT;
-    let at_step = loop {
-        let now = ops.current_release().await?.filter(|n| n.id == r.id);
-        match now {
-            Some(n) if n.is_over() => return finish(&n, out),
-            Some(n) if matches!(n.stage, Stage::Step { .. }) => break n,
-            _ if std::time::Instant::now() > deadline => {
-                return Err(refuse("the canary never reached its first step".into()));
-            }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
-    lines.note(
-        &at_step,
-        &Note::StepEntered {
-            index: 0,
-            weights: at_step.step_weights().unwrap_or(snap.listener.weights),
-        },
-    );
-    let started = now_millis();
-    let fault_text = match args.fault {
-        RehearsalFault::Errors(share) => {
-            client
-                .set_fault(crate::platform::local::proxy::fault::FaultSpec {
-                    color: canary,
-                    error_rate: share,
-                    latency_ms: 0,
-                    for_secs: None,
-                })
-                .await?;
-            format!("{share}% 5xx")
-        }
-        RehearsalFault::Latency(ms) => {
-            client
-                .set_fault(crate::platform::local::proxy::fault::FaultSpec {
-                    color: canary,
-                    error_rate: Share::ZERO,
-                    latency_ms: ms,
-                    for_secs: None,
-                })
-                .await?;
-            format!("+{ms} ms latency")
-        }
-        RehearsalFault::Crash => {
-            client.crash(canary).await?;
-            "every task killed".into()
-        }
-    };
-    out.progress(&format!(
-        "{} fault injected into {canary}: {fault_text}",
-        format::clock(now_millis())
-    ));
-    let mut last_step = 0;
-    let ended = loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let Some(n) = ops.current_release().await?.filter(|n| n.id == r.id) else {
-            continue;
-        };
-        if let Stage::Step { index, .. } = n.stage {
-            last_step = index;
-        }
-        if n.is_over() || matches!(n.stage, Stage::Paused { .. }) {
-            break n;
-        }
-    };
-    let in_force = now_millis();
-    let _ = client.clear_faults(Some(canary)).await;
-    // The canary's answers from the fault on: requests it failed (5xx) before the rollback.
-    let window = ((in_force - started).max(0) as u64 / 1000 + 2).min(plan::MAX_WINDOW_SECS);
-    let failed = ops
-        .platform()
-        .metrics(window)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|m| m.get(canary).window)
-        .map(|w| w.errors_5xx);
-    let caught = matches!(ended.outcome, Some(End::RolledBack { .. }));
-    let took_ms = ended.ended_at.unwrap_or(in_force) - started;
-    let gate = match &ended.outcome {
-        Some(End::RolledBack { failed, .. }) => failed
-            .iter()
-            .map(|g| g.gate.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => String::new(),
-    };
-    let human = if caught {
-        format!(
-            "rehearsal: the {gate} gate caught {fault_text} at step {} ({}%): rollback in force {} after the fault, {} request(s) failed",
-            last_step + 1,
-            ended
-                .plan
-                .steps
-                .get(last_step)
-                .map(|s| s.weight.to_string())
-                .unwrap_or_default(),
-            format::duration(took_ms),
-            failed.map_or("an unknown number of".to_string(), |f| f.to_string())
-        )
-    } else {
-        format!(
-            "rehearsal: the gates did NOT catch {fault_text}: the release ended {} — tighten the gates or the plan",
-            ended.describe()
-        )
-    };
-    out.print(
-        &human,
-        json!({
-            "ok": caught,
-            "caught": caught,
-            "fault": fault_text,
-            "gate": gate,
-            "step": last_step + 1,
-            "rollback_ms": took_ms,
-            "failed_requests": failed,
-            "release": ended,
-        }),
-    );
-    Ok(if caught { exit::OK } else { exit::FAILURE })
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use clap::CommandFactory as _;
 use serde_json::json;
 
+use super::outcome::{Failure, Out, Outcome};
 use super::output;
-use super::run::{Failure, Out, Outcome};
 use crate::ops::exit;
 
 /// Writes `shell`'s completion script for `bluegreen` to stdout.

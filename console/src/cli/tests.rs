@@ -527,3 +527,17 @@ fn the_demo_names_the_next_step_for_the_state_it_leaves() {
     let s = render::next_step(&same, None, &tags);
     assert!(s.contains("`bluegreen deploy --tag v2`"), "{s}");
 }
+
+#[test]
+fn the_consoles_release_picker_starts_what_a_bare_release_command_starts() {
+    // The console's picker has no clap; its defaults are rollout's, and must stay the CLI's.
+    let cli = Cli::try_parse_from(["bluegreen", "release", "--tag", "v2", "--plan", "careful"])
+        .expect("valid");
+    let Some(Command::Release(args)) = cli.command else {
+        panic!("release")
+    };
+    assert_eq!(
+        args.request(),
+        crate::rollout::resolve::ReleaseRequest::by_plan("v2", Some("careful"))
+    );
+}

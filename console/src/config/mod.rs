@@ -40,7 +40,7 @@ use crate::rollout::PerColor;
 mod plans;
 mod raw;
 pub mod smoke;
-pub use plans::ReleaseSettings;
+pub use crate::rollout::resolve::ReleaseSettings;
 pub(crate) use raw::Lines;
 pub use smoke::SmokeFrom;
 pub mod terraform;

@@ -34,6 +34,7 @@ use super::raw::Lines;
 use crate::rollout::Share;
 use crate::rollout::gate::GateConfig;
 use crate::rollout::plan::{self, OnInconclusive, Plan, PlanKind, SmokeCheck, Step};
+use crate::rollout::resolve::ReleaseSettings;
 
 /// A duration as written: seconds, or `90s`, `2m`, `1h`.
 #[derive(Deserialize)]
@@ -81,38 +82,6 @@ pub(super) struct RawRelease {
     pub gates: Option<Spanned<GateConfig>>,
     pub smoke: Option<Spanned<Vec<SmokeCheck>>>,
     pub scale_in_on_rollback: Option<bool>,
-}
-
-/// What a profile says about releases.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReleaseSettings {
-    /// Every plan in the file, by name, with this profile's gates where a plan has none.
-    pub plans: Vec<Plan>,
-    /// The plan `bluegreen release` uses without `--plan` or `--steps`.
-    pub default_plan: Option<String>,
-    pub smoke: Vec<SmokeCheck>,
-    pub scale_in_on_rollback: bool,
-    /// The profile's gates (the defaults when it gives none), for plans without their own.
-    pub gates: GateConfig,
-}
-
-impl Default for ReleaseSettings {
-    /// No plans of its own, the default smoke checks, the canary kept on a rollback.
-    fn default() -> Self {
-        ReleaseSettings {
-            plans: Vec::new(),
-            default_plan: None,
-            smoke: SmokeCheck::defaults(),
-            scale_in_on_rollback: false,
-            gates: GateConfig::default(),
-        }
-    }
-}
-
-impl ReleaseSettings {
-    pub fn plan(&self, name: &str) -> Option<&Plan> {
-        self.plans.iter().find(|p| p.name == name)
-    }
 }
 
 /// Plans as read: each with whether it set its own gates.

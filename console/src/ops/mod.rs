@@ -24,7 +24,7 @@ pub mod release;
 mod wait;
 
 pub use journal::Journaled;
-pub use release::{Note, Observer, ReleaseSpec};
+pub use release::{Driver, Note, Observer};
 pub use wait::WaitFor;
 
 /// Process exit codes of the headless CLI. 0 only when the requested state holds.

@@ -16,8 +16,9 @@ use crate::clock::now_millis;
 use crate::platform::{PlatformError, SmokeRun, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
 use crate::rollout::journal::{self, Interval};
-use crate::rollout::plan::{self, Plan, StepDecision};
+use crate::rollout::plan::{self, StepDecision};
 use crate::rollout::release::{self, Outcome, ReleaseOptions, Request, Stage};
+use crate::rollout::resolve::ReleaseSpec;
 use crate::rollout::split::{self, SplitVerdict};
 use crate::rollout::step_split::{self, StepSplit};
 use crate::rollout::{PerColor, Release, Weights, healthy_count};
@@ -44,16 +45,14 @@ const RECORD_RETRIES: [Duration; 3] = [
     Duration::from_secs(4),
 ];
 
-/// What the caller asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReleaseSpec {
-    pub tag: String,
-    pub plan: Plan,
-    pub options: ReleaseOptions,
-    /// Who drives it: `user@host pid N` or `daemon`.
-    pub driver: String,
-    /// Go past what pre-flight found ([`release::preflight`]); needs a reason, journaled.
-    pub force: bool,
+/// Who drives a release once [`Ops::launch_release`] started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// The platform (the local daemon): it survives the caller.
+    Platform,
+    /// The caller, with [`Ops::drive_release`]: on AWS a release whose driver quits holds its
+    /// weight until someone resumes it.
+    Caller,
 }
 
 /// Something worth a line of output, with the release as it is now.
@@ -161,7 +160,7 @@ impl Ops {
             },
             started_at: now,
             stage: Stage::Deploying,
-            driver: spec.driver,
+            driver: self.driver(),
             driven_at: now,
             by: Some(self.operator.clone()),
             reason: self.reason.clone(),
@@ -190,6 +189,42 @@ impl Ops {
             self.append_journal(e).await;
         }
         Ok(r)
+    }
+
+    /// Who drives a release this session starts: the platform's own driver where it has one
+    /// (the local daemon), else this session (`ops@host pid N`).
+    fn driver(&self) -> String {
+        self.platform
+            .release_driver()
+            .map_or_else(|| driver_name(&self.operator), str::to_string)
+    }
+
+    /// Starts the release and hands it to its driver: the platform, where it drives releases
+    /// itself; else the caller, who then walks it with [`Ops::drive_release`].
+    pub async fn launch_release(&self, spec: ReleaseSpec) -> Result<(Release, Driver), OpError> {
+        let r = self.start_release(spec).await?;
+        if self.platform.release_driver().is_some() {
+            self.platform.drive_release().await?;
+            Ok((r, Driver::Platform))
+        } else {
+            Ok((r, Driver::Caller))
+        }
+    }
+
+    /// After `r` was resumed: the platform that drives releases is asked to drive it on (a
+    /// daemon restarted meanwhile may have left it); elsewhere, a release whose driver went
+    /// away is this session's to drive on, and comes back renamed for it (`Some`).
+    pub async fn take_over(&self, r: &Release) -> Result<Option<Release>, OpError> {
+        if self.platform.release_driver().is_some() {
+            self.platform.drive_release().await?;
+            return Ok(None);
+        }
+        if !r.driver_gone(now_millis()) {
+            return Ok(None);
+        }
+        let mut taken = r.clone();
+        taken.driver = driver_name(&self.operator);
+        Ok(Some(taken))
     }
 
     /// The recorded release, if any.

@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::release::{Note, Observer, ReleaseSpec};
+use super::release::{Note, Observer};
 use super::*;
 use crate::platform::SmokeAnswer;
 use crate::platform::fake::{FakePlatform, Fault};
 use crate::rollout::plan::{OnInconclusive, Plan, PlanKind, SmokeCheck, Step};
 use crate::rollout::release::{Outcome, ReleaseOptions, Request, Stage};
+use crate::rollout::resolve::ReleaseSpec;
 use crate::rollout::{ColorMetrics, Gate, MetricPoint, Release, Share};
 
 fn ops(p: &Arc<FakePlatform>) -> Ops {
@@ -44,7 +45,6 @@ pub(crate) fn spec(plan: Plan) -> ReleaseSpec {
             smoke: SmokeCheck::defaults(),
             accept_unmeasured: false,
         },
-        driver: "test".into(),
         force: false,
     }
 }
@@ -677,4 +677,20 @@ async fn a_persons_rollback_during_a_release_ends_it_and_no_step_follows() {
     assert!(driven.map(|r| r.is_over()).unwrap_or(true));
     assert_eq!(p.weight_writes(), writes, "no shift after the rollback");
     assert_eq!(p.state().listener.weights, Weights::all(Color::Blue));
+}
+
+#[tokio::test]
+async fn a_release_is_driven_in_the_name_of_the_sessions_operator() {
+    // `--as ann` names ann in the journal and the lock; the driver is ann's too, never the
+    // OS user's (the platform has no driver of its own here: the caller drives).
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let ann = crate::rollout::Operator::new("ann", "laptop").expect("valid");
+    let o = ops(&p).with_operator(ann);
+    let (r, driver) = o
+        .launch_release(spec(plan(&[10], 0)))
+        .await
+        .expect("started");
+    assert_eq!(driver, super::Driver::Caller);
+    assert_eq!(r.driver, format!("ann@laptop pid {}", std::process::id()));
+    assert_eq!(r.by.map(|b| b.to_string()).as_deref(), Some("ann@laptop"));
 }

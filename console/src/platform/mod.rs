@@ -20,6 +20,7 @@ pub mod aws;
 mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod http;
 pub mod local;
 
 pub use error::{FaultKind, PlatformError, PlatformResult};
@@ -146,25 +147,6 @@ pub struct SmokeAnswer {
 /// The most of a smoke answer's body that is kept (and searched for its expected text).
 pub const SMOKE_BODY_LIMIT: usize = 256 * 1024;
 
-impl SmokeAnswer {
-    /// An answer of `status` with `body` cut at [`SMOKE_BODY_LIMIT`] bytes (on a character
-    /// boundary), `started` when the GET began.
-    pub fn new(status: u16, mut body: String, started: std::time::Instant) -> SmokeAnswer {
-        if body.len() > SMOKE_BODY_LIMIT {
-            let mut cut = SMOKE_BODY_LIMIT;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-        }
-        SmokeAnswer {
-            status,
-            body,
-            latency_ms: started.elapsed().as_millis().min(u64::MAX as u128) as u64,
-        }
-    }
-}
-
 /// How a release's smoke checks ran when not one GET at a time from here
 /// ([`Platform::smoke_elsewhere`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +269,19 @@ pub trait Platform: Send + Sync {
 
     /// API calls (or control requests) made so far by this instance, for `status --verbose`.
     fn api_calls(&self) -> u64;
+
+    /// The name of the driver this platform runs for the releases recorded on it (the local
+    /// daemon: `daemon`, so a release outlives the console that started it), or `None`: the
+    /// console that starts or resumes a release drives it.
+    fn release_driver(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Asks the platform's own driver to drive the recorded release (see
+    /// [`Platform::release_driver`]); `true` when one is driven.
+    async fn drive_release(&self) -> PlatformResult<bool> {
+        Ok(false)
+    }
 
     // The journal (issue 12, h-journal).
 

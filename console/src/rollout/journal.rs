@@ -207,6 +207,29 @@ impl Entry {
             (b, a) => format!("{} → {}", w(b), w(a)),
         }
     }
+
+    /// What follows the weights and the outcome on every view of an entry: `  [r… step 1]
+    /// detail  — message  (reason: why)`, each part only when the entry has it.
+    pub fn tail_text(&self) -> String {
+        let mut tail = String::new();
+        if let Some(r) = &self.release {
+            let step = r
+                .step
+                .map(|s| format!(" step {}", s + 1))
+                .unwrap_or_default();
+            tail += &format!("  [{}{step}]", r.id);
+        }
+        if let Some(d) = &self.detail {
+            tail += &format!("  {d}");
+        }
+        if let Some(m) = &self.message {
+            tail += &format!("  — {m}");
+        }
+        if let Some(r) = &self.reason {
+            tail += &format!("  (reason: {r})");
+        }
+        tail
+    }
 }
 
 /// Per mille as a percentage, with one decimal only when it is not whole.

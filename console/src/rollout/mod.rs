@@ -13,6 +13,7 @@ pub mod lock;
 pub mod operator;
 pub mod plan;
 pub mod release;
+pub mod resolve;
 pub mod split;
 mod state;
 pub mod step_split;

@@ -88,6 +88,47 @@ pub struct InjectedFault {
     pub until: Option<UnixMillis>,
 }
 
+impl InjectedFault {
+    /// `20% 5xx +500ms, 1m40s left` (or `until cleared`): the fault, as every view shows it.
+    pub fn describe(&self, now: UnixMillis) -> String {
+        let mut parts = Vec::new();
+        if self.error_rate.get() > 0 {
+            parts.push(format!("{}% 5xx", self.error_rate));
+        }
+        if self.latency_ms > 0 {
+            parts.push(format!("+{}ms", self.latency_ms));
+        }
+        let what = if parts.is_empty() {
+            "nothing".to_string()
+        } else {
+            parts.join(" ")
+        };
+        match self.until {
+            Some(until) => format!("{what}, {} left", crate::format::duration(until - now)),
+            None => format!("{what}, until cleared"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn a_fault_describes_itself() {
+    let mut f = InjectedFault {
+        color: Color::Green,
+        error_rate: Share::percent(20).expect("valid"),
+        latency_ms: 500,
+        until: Some(100_000),
+    };
+    assert_eq!(f.describe(0), "20% 5xx +500ms, 1m40s left");
+    f.error_rate = Share::permille(5).expect("valid");
+    f.latency_ms = 0;
+    f.until = None;
+    assert_eq!(f.describe(0), "0.5% 5xx, until cleared");
+    f.error_rate = Share::ZERO;
+    f.latency_ms = 1500;
+    assert_eq!(f.describe(0), "+1500ms, until cleared");
+}
+
 /// A promote in its bake period: the old color still runs, so rollback can undo the promote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bake {

@@ -73,7 +73,7 @@ pub enum Action {
     /// Start a release: open the picker (image, then plan).
     OpenRelease,
     /// Open the confirm dialog for a release the command line described.
-    Release(Box<crate::cli::release::ReleaseArgs>),
+    Release(Box<crate::rollout::resolve::ReleaseRequest>),
     /// Set a color's desired count (confirming is the command line's job: it names the count).
     Scale {
         color: Color,

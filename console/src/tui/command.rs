@@ -37,7 +37,7 @@ pub enum Command {
     /// Arm the command layer for this session.
     Arm,
     /// Start a release; on AWS this console drives it while it runs.
-    StartRelease(Box<crate::ops::release::ReleaseSpec>),
+    StartRelease(Box<crate::rollout::resolve::ReleaseSpec>),
     /// Pause, resume or abort the running release.
     ReleaseRequest(crate::rollout::release::Request),
 }

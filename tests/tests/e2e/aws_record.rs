@@ -81,7 +81,13 @@ async fn a_running_release_is_never_overwritten_by_another() {
         .record_release(&second)
         .await
         .expect_err("a second running release is refused");
-    assert!(e.to_string().contains("another release is running"), "{e}");
+    // The refusal is the pure rule's (`check_record`), naming the release that runs.
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("release {} of v2 is still running", first.id)),
+        "{text}"
+    );
+    assert!(text.contains("a second release is not accepted"), "{text}");
     // Once the first has ended, a new one replaces it; the ended one never comes back.
     let mut ended = first.clone();
     ended.outcome = Some(bluegreen::rollout::Outcome::Released);

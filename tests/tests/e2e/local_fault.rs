@@ -177,7 +177,7 @@ async fn a_task_that_stops_answering_fails_its_health_checks_and_is_replaced() {
         "{listed:?}"
     );
     // Only the healthy task serves now.
-    let mut http = bluegreen::platform::local::http::HttpClient::new(p.production);
+    let mut http = bluegreen::platform::http::HttpClient::new(p.production);
     for _ in 0..20 {
         let r = tokio::time::timeout(Duration::from_secs(5), http.get("/health"))
             .await

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use bluegreen::ops::WaitFor;
-use bluegreen::platform::local::http::HttpClient;
+use bluegreen::platform::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::local::{LocalPlatform, task_processes, text};
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bluegreen::ops::{PromoteOptions, WaitFor};
-use bluegreen::platform::local::http::HttpClient;
+use bluegreen::platform::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::local::{Load, LocalPlatform, TRANSITION};
 

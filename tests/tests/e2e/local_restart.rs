@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bluegreen::platform::local::http::HttpClient;
+use bluegreen::platform::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::local::{Load, LocalPlatform, task_processes, text};
 

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bluegreen::ops::WaitFor;
-use bluegreen::platform::local::http::HttpClient;
+use bluegreen::platform::http::HttpClient;
 use bluegreen::rollout::{Color, Weights};
 use bluegreen_tests::bins::bin;
 use bluegreen_tests::local::{LocalPlatform, text};

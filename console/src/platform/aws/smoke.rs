@@ -24,6 +24,7 @@ use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 use super::AwsPlatform;
 use super::calls::Op;
 use crate::config::SmokeFrom;
+use crate::platform::http::{SmokeFailure, smoke_get};
 use crate::platform::{FaultKind, PlatformError, PlatformResult, SmokeAnswer, SmokeRun};
 use crate::rollout::{Color, SmokeCheck};
 
@@ -88,20 +89,17 @@ pub(crate) async fn get(
     path: &str,
     timeout: Duration,
 ) -> Result<SmokeAnswer, String> {
-    let started = Instant::now();
-    let get = async {
-        let addr = tokio::net::lookup_host((host, port))
+    let addr = async {
+        tokio::net::lookup_host((host, port))
             .await
             .map_err(|e| format!("cannot resolve {host}: {e}"))?
             .next()
-            .ok_or_else(|| format!("{host} resolves to no address"))?;
-        let mut client = crate::platform::local::http::HttpClient::new(addr);
-        client.get(path).await
+            .ok_or_else(|| format!("{host} resolves to no address"))
     };
-    let answer = tokio::time::timeout(timeout, get)
-        .await
-        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))??;
-    Ok(SmokeAnswer::new(answer.status, answer.text(), started))
+    smoke_get(addr, path, timeout).await.map_err(|e| match e {
+        SmokeFailure::TimedOut => format!("no answer within {} s", timeout.as_secs()),
+        SmokeFailure::Failed(e) => e,
+    })
 }
 
 impl AwsPlatform {

@@ -67,11 +67,6 @@ impl LocalClient {
         self.request(Request::Status).await
     }
 
-    /// Asks the daemon to drive the recorded release; `true` when one is driven.
-    pub async fn drive_release(&self) -> PlatformResult<bool> {
-        self.request(Request::DriveRelease).await
-    }
-
     /// Asks the daemon to stop its tasks and exit.
     pub async fn shutdown(&self) -> PlatformResult<()> {
         self.request(Request::Shutdown).await
@@ -81,7 +76,7 @@ impl LocalClient {
     pub async fn restart(&self, exe: PathBuf) -> PlatformResult<Restarted> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         // The new daemon has its own start timeout; this leaves room for it and the check.
-        let within = super::daemon::handover::READY_TIMEOUT + CALL_TIMEOUT;
+        let within = super::wire::READY_TIMEOUT + CALL_TIMEOUT;
         call(&self.paths, &self.socket, &Request::Restart { exe }, within).await
     }
 
@@ -344,13 +339,21 @@ impl Platform for LocalClient {
     }
 
     async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
-        Err(PlatformError::Config(
-            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
-        ))
+        Err(super::no_alarms())
     }
 
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The daemon drives every release, so it survives the CLI or the console quitting.
+    fn release_driver(&self) -> Option<&'static str> {
+        Some("daemon")
+    }
+
+    /// Asks the daemon to drive the recorded release; `true` when one is driven.
+    async fn drive_release(&self) -> PlatformResult<bool> {
+        self.request(Request::DriveRelease).await
     }
 
     async fn journal_append(&self, entry: &Entry) -> PlatformResult<()> {
@@ -391,7 +394,7 @@ mod tests {
     #[test]
     fn an_operation_the_daemon_predates_says_to_restart_it() {
         // What a daemon answers to an operation it does not know (here: one nobody knows).
-        let unknown = crate::platform::local::daemon::control::parse(
+        let unknown = crate::platform::local::wire::parse(
             br#"{"v":1,"op":"set-fault-from-the-future","fault":{}}"#,
         )
         .expect_err("unknown");
@@ -403,7 +406,7 @@ mod tests {
             "{e}"
         );
         // A malformed request of a known operation stays what it is.
-        let bad = crate::platform::local::daemon::control::parse(
+        let bad = crate::platform::local::wire::parse(
             br#"{"v":1,"op":"set-fault","fault":{"color":"green","error_rate":101}}"#,
         )
         .expect_err("out of range");

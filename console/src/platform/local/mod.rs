@@ -11,7 +11,6 @@ pub(crate) mod build;
 pub mod client;
 pub(crate) mod daemon;
 pub(crate) mod files;
-pub mod http;
 pub mod journal;
 pub mod lifecycle;
 pub(crate) mod logs;
@@ -20,3 +19,11 @@ pub(crate) mod proxy;
 pub(crate) mod registry;
 pub(crate) mod supervisor;
 pub(crate) mod wire;
+
+/// What the local platform answers when asked for CloudWatch alarms (the client and the
+/// daemon alike): it has none, so a profile naming some is a configuration error.
+pub(crate) fn no_alarms() -> crate::platform::PlatformError {
+    crate::platform::PlatformError::Config(
+        "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
+    )
+}

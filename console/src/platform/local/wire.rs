@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::platform::local::proxy::fault::FaultSpec;
-use crate::platform::{LogCursor, PlatformError};
+use crate::platform::{FaultKind, LogCursor, PlatformError};
 use crate::rollout::journal::{Entry, Query};
 use crate::rollout::lock::LockRecord;
 use crate::rollout::{Bake, Color, InjectedFault, Release, UnixMillis, Weights};
@@ -17,6 +17,10 @@ pub const VERSION: u32 = 1;
 /// The longest request line the daemon reads. Requests are small; the largest, a log cursor,
 /// names one stream per task at about 100 bytes each, so this leaves room for thousands.
 pub const MAX_LINE: usize = 256 << 10;
+
+/// How long a daemon's successor has to adopt the tasks and serve, in a planned restart; a
+/// client asking for the restart waits that long, and a little more.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The longest reply line a client reads (a snapshot, or a batch of log lines).
 pub const MAX_REPLY: usize = 64 << 20;
@@ -208,6 +212,36 @@ pub struct DaemonStatus {
     /// The state in force is not saved (a full disk): why, and what a restart would do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsaved: Option<String>,
+}
+
+/// A request the daemon cannot take: malformed, or not its to answer.
+pub fn invalid(message: String) -> PlatformError {
+    PlatformError::call(
+        "local:request",
+        "control socket",
+        FaultKind::Invalid,
+        message,
+    )
+}
+
+/// Checks the version first, so an old client gets "wrong version" rather than a
+/// confusing parse error.
+pub fn parse(line: &[u8]) -> Result<Request, PlatformError> {
+    let value: serde_json::Value = serde_json::from_slice(line)
+        .map_err(|e| invalid(format!("malformed request (not JSON): {e}")))?;
+    let v = value.get("v").and_then(|v| v.as_u64());
+    match v {
+        Some(v) if v == VERSION as u64 => {}
+        Some(v) => {
+            return Err(invalid(format!(
+                "protocol version {v} is not spoken here (this daemon speaks {VERSION}); restart the daemon with the same bluegreen: `bluegreen local down && bluegreen local up`"
+            )));
+        }
+        None => return Err(invalid("malformed request: no protocol version `v`".into())),
+    }
+    let env: Envelope<Request> =
+        serde_json::from_value(value).map_err(|e| invalid(format!("malformed request: {e}")))?;
+    Ok(env.body)
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ pub enum PendingOp {
     },
     /// Start a release: deploy, smoke test, the plan's steps with their gates, promote.
     Release {
-        spec: Box<crate::ops::release::ReleaseSpec>,
+        spec: Box<crate::rollout::resolve::ReleaseSpec>,
         /// The color the canary goes to, from the last snapshot (decided again on start).
         canary: Option<Color>,
         refusal: Option<Refusal>,

@@ -126,11 +126,7 @@ fn parse_cli(words: &[&str]) -> Result<Action, String> {
             if a.force {
                 return Err("shift: the confirm dialog overrides the guard (f), not --force".into());
             }
-            let (color, share) = match (a.green, a.blue) {
-                (Some(g), _) => (Color::Green, g),
-                (None, Some(b)) => (Color::Blue, b),
-                (None, None) => (Color::Green, Share::ZERO),
-            };
+            let (color, share) = a.share();
             Ok(Action::Shift {
                 color: Some(color),
                 share,
@@ -154,7 +150,7 @@ fn parse_cli(words: &[&str]) -> Result<Action, String> {
             if args.detach || args.stops_at_pause() {
                 return Err("release: --detach and --until are for a shell; the console follows the release on screen".into());
             }
-            Ok(Action::Release(Box::new(args)))
+            Ok(Action::Release(Box::new(args.request())))
         }
         Command::Pause => Ok(release(Request::Pause)),
         Command::Resume => Ok(release(Request::Resume)),
@@ -379,7 +375,7 @@ mod tests {
             panic!("release parses");
         };
         assert_eq!(args.tag, "v2");
-        assert_eq!(args.hold, 90);
+        assert_eq!(args.plan.hold_secs, 90);
         assert!(args.keep_old);
         assert_eq!(parse_command("release"), Ok(Action::OpenRelease));
         assert_eq!(parse_command("status"), Ok(Action::Refresh));

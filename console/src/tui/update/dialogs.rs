@@ -7,8 +7,10 @@ use super::super::command::Command;
 use super::super::state::{Mode, NoticeLevel, PendingOp, State};
 use super::{MAX_BAKE, start_busy, write_refused};
 use crate::ops::PromoteOptions;
+use crate::platform::PlatformKind;
 use crate::rollout::Color;
 use crate::rollout::guard;
+use crate::rollout::resolve::ReleaseRequest;
 
 pub(super) fn apply_slider(state: &mut State) -> Vec<Command> {
     if write_refused(state, "shift") {
@@ -155,7 +157,7 @@ fn running_release(state: &State) -> Option<String> {
 
 /// The confirm dialog of a release: the plan resolved as `bluegreen release` resolves it, and
 /// the start refusal computed up front from the last snapshot.
-pub(super) fn open_release(state: &mut State, args: &crate::cli::release::ReleaseArgs) {
+pub(super) fn open_release(state: &mut State, args: &ReleaseRequest) {
     if write_refused(state, "release") {
         return;
     }
@@ -170,19 +172,15 @@ pub(super) fn open_release(state: &mut State, args: &crate::cli::release::Releas
         );
         return;
     }
-    // The worker that starts it drives it in this session's operator's name.
-    let driver = state
-        .operator
-        .as_ref()
-        .map_or_else(|| "console".to_string(), crate::ops::release::driver_name);
-    let spec =
-        match crate::cli::release::spec(&state.info.kind, &state.release_settings, args, &driver) {
-            Ok(spec) => spec,
-            Err(f) => {
-                state.notify(NoticeLevel::Error, format!("release: {}", f.message));
-                return;
-            }
-        };
+    // Who drives it is the worker's to learn when it starts it (ops and the platform say).
+    let coarse = matches!(state.info.kind, PlatformKind::Aws { .. });
+    let spec = match args.resolve(&state.release_settings, coarse) {
+        Ok(spec) => spec,
+        Err(e) => {
+            state.notify(NoticeLevel::Error, format!("release: {e}"));
+            return;
+        }
+    };
     let current = state.release.data.as_ref().and_then(|r| r.as_ref());
     let (canary, refusal) = match state.snapshot() {
         Some(snap) => match crate::rollout::release::check_start(snap, current) {
@@ -222,10 +220,7 @@ pub(super) fn confirm(state: &mut State) -> Vec<Command> {
             Some(tag) => {
                 let plan = state.plan_choices().get(selected).cloned();
                 state.mode = Mode::Normal;
-                match crate::cli::release::ReleaseArgs::by_plan(&tag, plan.as_deref()) {
-                    Ok(args) => open_release(state, &args),
-                    Err(e) => state.notify(NoticeLevel::Error, format!("release: {e}")),
-                }
+                open_release(state, &ReleaseRequest::by_plan(&tag, plan.as_deref()));
             }
         }
         return vec![];

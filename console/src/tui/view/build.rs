@@ -2,7 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Style};
+use ratatui::style::Style;
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -25,7 +27,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
         if state.build_index > 0 {
             extra.push(Span::styled(
                 format!("{} of {} ([/] newer)", state.build_index + 1, builds.len()),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             ));
         }
     }
@@ -93,7 +95,7 @@ pub(super) fn body(state: &State, width: u16) -> Vec<Line<'static>> {
         )
     }) {
         for c in &failed.context {
-            lines.push(Line::styled(c.clone(), Style::new().fg(Tint::LightRed)));
+            lines.push(Line::styled(c.clone(), theme::BAD));
         }
     }
     lines
@@ -139,23 +141,19 @@ fn summary(b: &Build, now: i64) -> Line<'static> {
         .unwrap_or_default();
     Line::from(vec![
         Span::raw(format!("{source}{commit}")),
-        Span::styled(format!("{total}{digest}"), Style::new().fg(Tint::DarkGray)),
+        Span::styled(format!("{total}{digest}"), theme::MUTED),
     ])
 }
 
 /// Glyph, style and word for a status.
 fn status(s: BuildStatus, spinner: usize) -> (&'static str, Style, &'static str) {
     match s {
-        BuildStatus::Queued => ("·", Style::new().fg(Tint::DarkGray), "queued"),
-        BuildStatus::InProgress => (
-            fmt::spinner(spinner),
-            Style::new().fg(Tint::Yellow),
-            "running",
-        ),
-        BuildStatus::Succeeded => ("✓", Style::new().fg(Tint::Green), "succeeded"),
-        BuildStatus::Failed => ("✗", Style::new().fg(Tint::LightRed), "failed"),
-        BuildStatus::Fault => ("✗", Style::new().fg(Tint::LightRed), "fault"),
-        BuildStatus::TimedOut => ("✗", Style::new().fg(Tint::LightRed), "timed out"),
-        BuildStatus::Stopped => ("■", Style::new().fg(Tint::DarkGray), "stopped"),
+        BuildStatus::Queued => ("·", theme::MUTED, "queued"),
+        BuildStatus::InProgress => (fmt::spinner(spinner), theme::WARN, "running"),
+        BuildStatus::Succeeded => ("✓", theme::GOOD, "succeeded"),
+        BuildStatus::Failed => ("✗", theme::BAD, "failed"),
+        BuildStatus::Fault => ("✗", theme::BAD, "fault"),
+        BuildStatus::TimedOut => ("✗", theme::BAD, "timed out"),
+        BuildStatus::Stopped => ("■", theme::MUTED, "stopped"),
     }
 }

@@ -2,7 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Style};
+use ratatui::style::Style;
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -24,7 +26,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State, color: Color)
         if s.live() == Some(color) {
             extra.push(Span::styled("live", fmt::color_style(color)));
         } else if s.idle() == Some(color) {
-            extra.push(Span::styled("idle", Style::new().fg(Tint::DarkGray)));
+            extra.push(Span::styled("idle", theme::MUTED));
         }
         if s.stable() == Some(color) {
             extra.push(Span::raw("stable"));
@@ -103,19 +105,12 @@ pub(super) fn body(state: &State, color: Color, width: u16) -> Vec<Line<'static>
 fn service_line(cs: &ColorState) -> Line<'static> {
     let sv = &cs.service;
     let counts_ok = sv.running >= sv.desired && sv.pending == 0;
-    let style = if counts_ok {
-        Style::new()
-    } else {
-        Style::new().fg(Tint::Yellow)
-    };
+    let style = if counts_ok { Style::new() } else { theme::WARN };
     Line::from(vec![
         Span::styled(format!("{}/{} running", sv.running, sv.desired), style),
         Span::raw(format!(" · {} pending · ", sv.pending)),
         Span::raw(image_label(sv.image.as_ref())),
-        Span::styled(
-            format!(" · rev {}", sv.revision),
-            Style::new().fg(Tint::DarkGray),
-        ),
+        Span::styled(format!(" · rev {}", sv.revision), theme::MUTED),
     ])
 }
 
@@ -143,10 +138,10 @@ fn target_word(h: TargetHealth) -> &'static str {
 
 fn target_style(h: TargetHealth) -> Style {
     match h {
-        TargetHealth::Healthy => Style::new().fg(Tint::Green),
-        TargetHealth::Unhealthy => Style::new().fg(Tint::LightRed),
-        TargetHealth::Draining | TargetHealth::Initial => Style::new().fg(Tint::Yellow),
-        TargetHealth::Unused | TargetHealth::Unavailable => Style::new().fg(Tint::DarkGray),
+        TargetHealth::Healthy => theme::GOOD,
+        TargetHealth::Unhealthy => theme::BAD,
+        TargetHealth::Draining | TargetHealth::Initial => theme::WARN,
+        TargetHealth::Unused | TargetHealth::Unavailable => theme::MUTED,
     }
 }
 
@@ -166,9 +161,9 @@ fn target_line(g: &TargetState) -> Line<'static> {
 
 fn task_line(t: &TaskState, target: Option<&TargetState>, now: i64, wide: bool) -> Line<'static> {
     let (glyph, style) = match t.health {
-        TaskHealth::Healthy => ("●", Style::new().fg(Tint::Green)),
-        TaskHealth::Unhealthy => ("●", Style::new().fg(Tint::LightRed)),
-        TaskHealth::Unknown => ("○", Style::new().fg(Tint::Yellow)),
+        TaskHealth::Healthy => ("●", theme::GOOD),
+        TaskHealth::Unhealthy => ("●", theme::BAD),
+        TaskHealth::Unknown => ("○", theme::WARN),
     };
     let up = t
         .started_at
@@ -184,7 +179,7 @@ fn task_line(t: &TaskState, target: Option<&TargetState>, now: i64, wide: bool) 
             format!("◆{} ", target_word(g.health)),
             target_style(g.health),
         )),
-        None => spans.push(Span::styled("◇no target ", Style::new().fg(Tint::DarkGray))),
+        None => spans.push(Span::styled("◇no target ", theme::MUTED)),
     }
     if wide || t.last_status != "RUNNING" {
         spans.push(Span::raw(t.last_status.to_ascii_lowercase()));
@@ -195,19 +190,13 @@ fn task_line(t: &TaskState, target: Option<&TargetState>, now: i64, wide: bool) 
             style,
         ));
         if let Some(g) = target {
-            spans.push(Span::styled(
-                format!(" {}", g.id),
-                Style::new().fg(Tint::DarkGray),
-            ));
+            spans.push(Span::styled(format!(" {}", g.id), theme::MUTED));
         }
     }
-    spans.push(Span::styled(up, Style::new().fg(Tint::DarkGray)));
+    spans.push(Span::styled(up, theme::MUTED));
     spans.push(Span::raw(format!(" {}", image_label(t.image.as_ref()))));
     if let Some(r) = &t.stopped_reason {
-        spans.push(Span::styled(
-            format!(" ({r})"),
-            Style::new().fg(Tint::LightRed),
-        ));
+        spans.push(Span::styled(format!(" ({r})"), theme::BAD));
     }
     Line::from(spans)
 }
@@ -243,11 +232,11 @@ fn metric_lines(state: &State, color: Color, wide: bool) -> Vec<Line<'static>> {
         }
         Span::styled(
             format!(" Δ{:+.1}{unit} vs {}", a - b, color.other()),
-            Style::new().fg(Tint::DarkGray),
+            theme::MUTED,
         )
     };
     let err_style = if err(mine) > 1.0 {
-        Style::new().fg(Tint::LightRed)
+        theme::BAD
     } else {
         Style::new()
     };

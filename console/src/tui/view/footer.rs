@@ -3,7 +3,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -39,12 +41,9 @@ pub(super) fn guide(frame: &mut Frame, area: Rect, state: &State, text: &str) {
         .map(|k| format!(" · {k} hides this"))
         .unwrap_or_default();
     let line = Line::from(vec![
-        Span::styled(
-            "➜ ",
-            Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(text.to_string(), Style::new().fg(Tint::Cyan)),
-        Span::styled(toggle, Style::new().fg(Tint::DarkGray)),
+        Span::styled("➜ ", theme::ACCENT.add_modifier(Modifier::BOLD)),
+        Span::styled(text.to_string(), theme::ACCENT),
+        Span::styled(toggle, theme::MUTED),
     ]);
     frame.render_widget(Paragraph::new(line), area);
 }
@@ -54,29 +53,26 @@ fn status_line(state: &State) -> Option<Line<'static>> {
         return Some(Line::from(vec![
             Span::styled(
                 format!("{} {}", fmt::spinner(state.spinner), b.what),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             ),
             Span::styled(
                 format!(" ({})", fmt::duration(state.now - b.since)),
-                Style::new().fg(Tint::DarkGray),
+                theme::MUTED,
             ),
         ]));
     }
     if let Mode::Filter { error: Some(e), .. } = &state.mode {
-        return Some(Line::styled(e.clone(), Style::new().fg(Tint::LightRed)));
+        return Some(Line::styled(e.clone(), theme::BAD));
     }
     state.notice.as_ref().map(|n| {
         let style = match n.level {
             NoticeLevel::Info => Style::new(),
-            NoticeLevel::Success => Style::new().fg(Tint::Green),
-            NoticeLevel::Warning => Style::new().fg(Tint::Yellow),
-            NoticeLevel::Error => Style::new().fg(Tint::LightRed),
+            NoticeLevel::Success => theme::GOOD,
+            NoticeLevel::Warning => theme::WARN,
+            NoticeLevel::Error => theme::BAD,
         };
         Line::from(vec![
-            Span::styled(
-                format!("{} ", fmt::clock(n.at)),
-                Style::new().fg(Tint::DarkGray),
-            ),
+            Span::styled(format!("{} ", fmt::clock(n.at)), theme::MUTED),
             Span::styled(n.text.clone(), style),
         ])
     })
@@ -86,34 +82,28 @@ fn bottom_line(state: &State) -> Line<'static> {
     let cursor = Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK));
     match &state.mode {
         Mode::Command { input } => Line::from(vec![
-            Span::styled(":", Style::new().fg(Tint::Cyan)),
+            Span::styled(":", theme::ACCENT),
             Span::raw(input.clone()),
             cursor,
             Span::styled(
                 "   ⏎ run · esc cancel · :help lists the verbs",
-                Style::new().fg(Tint::DarkGray),
+                theme::MUTED,
             ),
         ]),
         Mode::Filter { input, .. } => Line::from(vec![
-            Span::styled("/", Style::new().fg(Tint::Magenta)),
+            Span::styled("/", theme::FILTER),
             Span::raw(input.clone()),
             cursor,
-            Span::styled(
-                "   ⏎ keep · esc restore · ! inverts",
-                Style::new().fg(Tint::DarkGray),
-            ),
+            Span::styled("   ⏎ keep · esc restore · ! inverts", theme::MUTED),
         ]),
         _ => {
             let mut spans = Vec::new();
             for (k, what) in keys::hints(state) {
                 spans.push(Span::styled(
                     format!(" {k}"),
-                    Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD),
+                    theme::ACCENT.add_modifier(Modifier::BOLD),
                 ));
-                spans.push(Span::styled(
-                    format!(" {what} "),
-                    Style::new().fg(Tint::Gray),
-                ));
+                spans.push(Span::styled(format!(" {what} "), theme::HINT));
             }
             Line::from(spans)
         }

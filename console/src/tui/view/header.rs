@@ -2,7 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::Modifier;
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -27,14 +29,11 @@ fn header(state: &State, labels: bool) -> Line<'static> {
             String::new()
         }
     };
-    let sep = || Span::styled(" │ ", Style::new().fg(Tint::DarkGray));
+    let sep = || Span::styled(" │ ", theme::MUTED);
     let mut spans = vec![
         Span::styled(
             " bluegreen ",
-            Style::new()
-                .add_modifier(Modifier::BOLD)
-                .fg(Tint::Black)
-                .bg(Tint::Cyan),
+            theme::ACCENT_BADGE.add_modifier(Modifier::BOLD),
         ),
         Span::raw(" "),
         Span::raw(format!("{}{}", label("profile"), state.info.profile)),
@@ -68,27 +67,21 @@ fn header(state: &State, labels: bool) -> Line<'static> {
                     s.listener.weights.share(crate::rollout::Color::Blue),
                     s.listener.weights.share(crate::rollout::Color::Green)
                 ),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             )),
         },
-        None => spans.push(Span::styled("live ?", Style::new().fg(Tint::DarkGray))),
+        None => spans.push(Span::styled("live ?", theme::MUTED)),
     }
     spans.push(sep());
     let access = &state.access;
     spans.push(if access.read_only {
-        Span::styled("READ-ONLY", Style::new().fg(Tint::Black).bg(Tint::Yellow))
+        Span::styled("READ-ONLY", theme::WARN_BADGE)
     } else if access.profile_read_only && !access.armed {
-        Span::styled(
-            "read-only (:arm)",
-            Style::new().fg(Tint::Black).bg(Tint::Yellow),
-        )
+        Span::styled("read-only (:arm)", theme::WARN_BADGE)
     } else if access.profile_read_only {
-        Span::styled(
-            "ARMED",
-            fmt::bold(Style::new().fg(Tint::White).bg(Tint::Red)),
-        )
+        Span::styled("ARMED", fmt::bold(theme::DANGER_BADGE))
     } else {
-        Span::styled("writable", Style::new().fg(Tint::DarkGray))
+        Span::styled("writable", theme::MUTED)
     });
     // The deploy lock, while someone holds it (or took this console's over).
     if let Some(Some(record)) = &state.lock.data
@@ -96,20 +89,20 @@ fn header(state: &State, labels: bool) -> Line<'static> {
     {
         let line = crate::ops::lock::header(Some(record), me, state.now);
         let style = if line.starts_with("lock taken over") {
-            fmt::bold(Style::new().fg(Tint::White).bg(Tint::Red))
+            fmt::bold(theme::DANGER_BADGE)
         } else if record.holder.same_person(me) {
-            Style::new().fg(Tint::Green)
+            theme::GOOD
         } else {
-            Style::new().fg(Tint::Yellow)
+            theme::WARN
         };
         spans.extend([sep(), Span::styled(line, style)]);
     }
     if let Some(age) = state.oldest_age() {
         spans.push(sep());
         let style = if age > 30_000 {
-            Style::new().fg(Tint::Yellow)
+            theme::WARN
         } else {
-            Style::new().fg(Tint::DarkGray)
+            theme::MUTED
         };
         spans.push(Span::styled(format!("data {}", fmt::age(age)), style));
     }

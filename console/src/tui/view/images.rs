@@ -3,7 +3,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -35,7 +37,7 @@ pub(super) fn body(state: &State, height: impl Into<Option<u16>>) -> Vec<Line<'s
     lines.extend(
         moved_tags(state, images)
             .into_iter()
-            .map(|w| Line::styled(w, Style::new().fg(Tint::Yellow))),
+            .map(|w| Line::styled(w, theme::WARN)),
     );
     let rows = match height.into() {
         Some(h) => (h as usize).saturating_sub(lines.len()).max(1),
@@ -74,7 +76,7 @@ pub(crate) fn image_line(state: &State, tags: &str, img: &Image, selected: bool)
     }
     spans.push(Span::styled(
         format!("{} ", fmt::short_digest(&img.digest)),
-        Style::new().fg(Tint::DarkGray),
+        theme::MUTED,
     ));
     if let Some(s) = img.size_bytes {
         spans.push(Span::raw(format!("{} ", fmt::size(s))));
@@ -82,7 +84,7 @@ pub(crate) fn image_line(state: &State, tags: &str, img: &Image, selected: bool)
     if let Some(at) = img.pushed_at {
         spans.push(Span::styled(
             format!("{} ago ", fmt::age(state.now - at)),
-            Style::new().fg(Tint::DarkGray),
+            theme::MUTED,
         ));
     }
     Line::from(spans)

@@ -4,7 +4,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -17,11 +19,11 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     let view = &state.log_view;
     let buf = &state.log_buffer;
     let mut extra = vec![if view.follow {
-        Span::styled("following", Style::new().fg(Tint::Green))
+        Span::styled("following", theme::GOOD)
     } else {
         Span::styled(
             format!("paused · {} new", view.new_since_pause(buf)),
-            Style::new().fg(Tint::Yellow),
+            theme::WARN,
         )
     }];
     extra.push(Span::raw(if buf.total() > buf.len() as u64 {
@@ -37,27 +39,24 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     }));
     if let Some(f) = &view.filter {
         let bang = if view.invert { "!" } else { "" };
-        extra.push(Span::styled(
-            format!("{bang}/{}/", f.text),
-            Style::new().fg(Tint::Magenta),
-        ));
+        extra.push(Span::styled(format!("{bang}/{}/", f.text), theme::FILTER));
     }
     if let Some(c) = view.color {
         extra.push(Span::styled(format!("{c} only"), fmt::color_style(c)));
     }
     if view.errors_only {
-        extra.push(Span::styled("errors", Style::new().fg(Tint::LightRed)));
+        extra.push(Span::styled("errors", theme::BAD));
     }
     if view.wrap {
         extra.push(Span::raw("wrap"));
     }
     if view.split {
         extra.push(if view.color.is_some() {
-            Span::styled("split: a shows both", Style::new().fg(Tint::Yellow))
+            Span::styled("split: a shows both", theme::WARN)
         } else if area.width < SPLIT_MIN_WIDTH {
             Span::styled(
                 format!("split needs {SPLIT_MIN_WIDTH} columns"),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             )
         } else {
             Span::raw("blue | green")
@@ -94,7 +93,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     for (area, color) in [(blue, Color::Blue), (green, Color::Green)] {
         frame.render_widget(Paragraph::new(column(state, area, Some(color))), area);
     }
-    let bar = vec![Line::styled("│", Style::new().fg(Tint::DarkGray)); rule.height as usize];
+    let bar = vec![Line::styled("│", theme::MUTED); rule.height as usize];
     frame.render_widget(Paragraph::new(bar), rule);
 }
 
@@ -157,10 +156,7 @@ fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'
         line.message.as_str()
     };
     if view.timestamps {
-        spans.push(Span::styled(
-            fmt::clock_ms(line.at),
-            Style::new().fg(Tint::DarkGray),
-        ));
+        spans.push(Span::styled(fmt::clock_ms(line.at), theme::MUTED));
         spans.push(Span::raw(" "));
     }
     let tag = if with_color {
@@ -170,7 +166,7 @@ fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'
     };
     spans.push(Span::styled(tag, fmt::color_style(line.color)));
     let base = if is_error_line(&line.message) {
-        Style::new().fg(Tint::LightRed)
+        theme::BAD
     } else {
         Style::new()
     };
@@ -184,10 +180,7 @@ fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'
                 if m.end() > m.start() {
                     spans.push(Span::styled(
                         &msg[m.start()..m.end()],
-                        Style::new()
-                            .fg(Tint::Black)
-                            .bg(Tint::Yellow)
-                            .add_modifier(Modifier::BOLD),
+                        theme::WARN_BADGE.add_modifier(Modifier::BOLD),
                     ));
                 }
                 at = m.end();

@@ -4,6 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color as Tint, Modifier, Style};
+
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
@@ -18,6 +19,7 @@ mod images;
 mod logs;
 mod overlay;
 mod release;
+mod theme;
 mod traffic;
 
 /// Where each panel goes at the current size; a panel without room is `None`.
@@ -270,9 +272,9 @@ pub(crate) fn panel_block<'a, T>(
     spans.extend(status_spans(panel, state));
     spans.push(Span::raw(" "));
     let border = match (focused, accent) {
-        (true, _) => Style::new().fg(Tint::Yellow),
+        (true, _) => theme::WARN,
         (false, Some(t)) => Style::new().fg(t),
-        (false, None) => Style::new().fg(Tint::DarkGray),
+        (false, None) => theme::MUTED,
     };
     Block::bordered()
         .border_type(if focused {
@@ -298,13 +300,13 @@ pub(crate) fn status_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Style::new().fg(Tint::Yellow),
+            theme::WARN,
         ));
     }
     if let Some(b) = panel.backoff {
         spans.push(Span::styled(
             format!(" throttled: next read in {}s", b.as_secs()),
-            Style::new().fg(Tint::Yellow),
+            theme::WARN,
         ));
     }
     spans
@@ -313,28 +315,19 @@ pub(crate) fn status_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'
 fn load_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'a>> {
     let age = panel.age(state.now).map(fmt::age);
     match &panel.status {
-        LoadStatus::Idle => vec![Span::styled("waiting", Style::new().fg(Tint::DarkGray))],
+        LoadStatus::Idle => vec![Span::styled("waiting", theme::MUTED)],
         LoadStatus::Loading { .. } => match age {
-            Some(a) => vec![Span::styled(a, Style::new().fg(Tint::DarkGray))],
+            Some(a) => vec![Span::styled(a, theme::MUTED)],
             None => vec![Span::styled(
                 format!("loading {}", fmt::spinner(state.spinner)),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             )],
         },
-        LoadStatus::Loaded { .. } => vec![Span::styled(
-            age.unwrap_or_default(),
-            Style::new().fg(Tint::DarkGray),
-        )],
+        LoadStatus::Loaded { .. } => vec![Span::styled(age.unwrap_or_default(), theme::MUTED)],
         LoadStatus::Error { short, .. } => {
-            let mut v = vec![Span::styled(
-                format!("✗ {short}"),
-                Style::new().fg(Tint::LightRed),
-            )];
+            let mut v = vec![Span::styled(format!("✗ {short}"), theme::BAD)];
             if let Some(a) = age {
-                v.push(Span::styled(
-                    format!(" (data {a} old)"),
-                    Style::new().fg(Tint::Yellow),
-                ));
+                v.push(Span::styled(format!(" (data {a} old)"), theme::WARN));
             }
             v
         }
@@ -345,10 +338,10 @@ fn load_spans<'a, T>(panel: &Panel<T>, state: &State) -> Vec<Span<'a>> {
 pub(crate) fn error_line<T>(panel: &Panel<T>) -> Option<Line<'static>> {
     panel
         .error()
-        .map(|m| Line::styled(format!("✗ {m}"), Style::new().fg(Tint::LightRed)))
+        .map(|m| Line::styled(format!("✗ {m}"), theme::BAD))
 }
 
 /// A dim one-liner for an empty panel.
 pub(crate) fn dim(text: impl Into<String>) -> Line<'static> {
-    Line::styled(text.into(), Style::new().fg(Tint::DarkGray))
+    Line::styled(text.into(), theme::MUTED)
 }

@@ -2,7 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
@@ -38,13 +40,13 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn modal<'a>(title: &'a str, danger: bool) -> Block<'a> {
-    let color = if danger { Tint::LightRed } else { Tint::Cyan };
+    let style = if danger { theme::BAD } else { theme::ACCENT };
     Block::bordered()
         .border_type(BorderType::Double)
-        .border_style(Style::new().fg(color))
+        .border_style(style)
         .title(Span::styled(
             format!(" {title} "),
-            Style::new().fg(color).add_modifier(Modifier::BOLD),
+            style.add_modifier(Modifier::BOLD),
         ))
 }
 
@@ -68,11 +70,8 @@ fn draw_modal(frame: &mut Frame, area: Rect, title: &str, danger: bool, lines: V
 
 fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
     let mut v = vec![Line::from(vec![
-        Span::styled(
-            "⚠ guard: ",
-            Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(r.reason.clone(), Style::new().fg(Tint::LightRed)),
+        Span::styled("⚠ guard: ", theme::BAD.add_modifier(Modifier::BOLD)),
+        Span::styled(r.reason.clone(), theme::BAD),
     ])];
     if r.overridable {
         v.push(override_line(
@@ -83,7 +82,7 @@ fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
     } else {
         v.push(Line::styled(
             "this cannot be forced: fix the cause first",
-            Style::new().fg(Tint::Yellow),
+            theme::WARN,
         ));
     }
     v
@@ -92,9 +91,9 @@ fn refusal_lines(r: &Refusal, force: bool) -> Vec<Line<'static>> {
 /// A dialog's explicit override: loud while it is on, a hint naming its key while off.
 fn override_line(on: bool, on_text: &'static str, off_text: &'static str) -> Line<'static> {
     if on {
-        Line::styled(on_text, Style::new().fg(Tint::White).bg(Tint::Red))
+        Line::styled(on_text, theme::DANGER_BADGE)
     } else {
-        Line::styled(off_text, Style::new().fg(Tint::Yellow))
+        Line::styled(off_text, theme::WARN)
     }
 }
 
@@ -102,21 +101,15 @@ fn keys_line(op: &PendingOp, blocked: bool) -> Line<'static> {
     let forcible = matches!(op, PendingOp::Shift { refusal: Some(r), .. } if r.overridable);
     if blocked && forcible {
         Line::from(vec![
-            Span::styled(
-                "f force",
-                Style::new().fg(Tint::Yellow).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled("   esc/n cancel", Style::new().fg(Tint::Gray)),
+            Span::styled("f force", theme::WARN.add_modifier(Modifier::BOLD)),
+            Span::styled("   esc/n cancel", theme::HINT),
         ])
     } else if blocked {
         dim("esc/n close")
     } else {
         Line::from(vec![
-            Span::styled(
-                "⏎/y confirm",
-                Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled("   esc/n cancel", Style::new().fg(Tint::Gray)),
+            Span::styled("⏎/y confirm", theme::ACCENT.add_modifier(Modifier::BOLD)),
+            Span::styled("   esc/n cancel", theme::HINT),
         ])
     }
 }
@@ -384,7 +377,7 @@ fn pick_release(frame: &mut Frame, area: Rect, state: &State, tag: Option<&str>,
 /// The main screen's keys from the session's keymap, grouped; the command-line verbs come
 /// from the parser's own list.
 fn help(frame: &mut Frame, area: Rect, state: &State) {
-    let key_style = Style::new().fg(Tint::Cyan).add_modifier(Modifier::BOLD);
+    let key_style = theme::ACCENT.add_modifier(Modifier::BOLD);
     let mut lines = Vec::new();
     for (group, keys) in state.keymap.help() {
         lines.push(Line::styled(
@@ -460,7 +453,7 @@ fn journal(frame: &mut Frame, area: Rect, state: &State) {
         Some(page) => page
             .entries
             .iter()
-            .map(|e| Line::raw(crate::format::journal_entry_short(e)))
+            .map(|e| Line::raw(entry_line(e)))
             .collect(),
         None => vec![dim("loading…".to_string())],
     });
@@ -469,4 +462,18 @@ fn journal(frame: &mut Frame, area: Rect, state: &State) {
         lines.drain(..lines.len() - rows);
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// One journal entry, narrower than `history`'s line: the clock time, and the outcome before
+/// the weights so an 80-column screen shows it.
+fn entry_line(e: &crate::rollout::journal::Entry) -> String {
+    let head = format!(
+        "{} {} {} {} {}",
+        crate::format::clock(e.at),
+        e.operator,
+        e.verb,
+        e.outcome,
+        e.weights_text()
+    );
+    head + &e.tail_text()
 }

@@ -6,7 +6,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::Modifier;
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -56,21 +58,18 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     lines.extend(split_line(r));
     for g in &r.gates {
         let style = match g.verdict {
-            Verdict::Pass => Style::new().fg(Tint::Green),
-            Verdict::Inconclusive => Style::new().fg(Tint::Yellow),
-            Verdict::Fail => Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
+            Verdict::Pass => theme::GOOD,
+            Verdict::Inconclusive => theme::WARN,
+            Verdict::Fail => theme::BAD.add_modifier(Modifier::BOLD),
         };
         let mut spans = vec![
             Span::raw(format!("{:<8} ", g.gate.as_str())),
             Span::styled(format!("{:<12} ", g.verdict.to_string()), style),
             Span::raw(format!("{:<18} ", g.measured)),
-            Span::styled(g.threshold.clone(), Style::new().fg(Tint::Gray)),
+            Span::styled(g.threshold.clone(), theme::HINT),
         ];
         if let Some(why) = g.reason.as_ref().filter(|_| g.verdict != Verdict::Pass) {
-            spans.push(Span::styled(
-                format!("  {why}"),
-                Style::new().fg(Tint::DarkGray),
-            ));
+            spans.push(Span::styled(format!("  {why}"), theme::MUTED));
         }
         lines.push(Line::from(spans));
     }
@@ -91,14 +90,11 @@ fn steps_line(r: &Release, now: i64) -> Line<'static> {
     let mut spans = Vec::new();
     for (i, s) in r.plan.steps.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::styled(" · ", Style::new().fg(Tint::DarkGray)));
+            spans.push(Span::styled(" · ", theme::MUTED));
         }
         let passed = done_all || current.is_some_and(|c| i < c);
         if passed {
-            spans.push(Span::styled(
-                format!("✓ {}%", s.weight),
-                Style::new().fg(Tint::Green),
-            ));
+            spans.push(Span::styled(format!("✓ {}%", s.weight), theme::GOOD));
         } else if Some(i) == current && !r.is_over() {
             let left = r
                 .hold_left_ms(now)
@@ -106,24 +102,21 @@ fn steps_line(r: &Release, now: i64) -> Line<'static> {
                 .unwrap_or_default();
             spans.push(Span::styled(
                 format!("▶ {}%{left}", s.weight),
-                Style::new().fg(Tint::Yellow).add_modifier(Modifier::BOLD),
+                theme::WARN.add_modifier(Modifier::BOLD),
             ));
         } else {
-            spans.push(Span::styled(
-                format!("{}%", s.weight),
-                Style::new().fg(Tint::Gray),
-            ));
+            spans.push(Span::styled(format!("{}%", s.weight), theme::HINT));
         }
     }
     if !spans.is_empty() {
-        spans.push(Span::styled(" · ", Style::new().fg(Tint::DarkGray)));
+        spans.push(Span::styled(" · ", theme::MUTED));
     }
     spans.push(Span::styled(
         "100%",
         if r.outcome == Some(Outcome::Released) {
-            Style::new().fg(Tint::Green)
+            theme::GOOD
         } else {
-            Style::new().fg(Tint::Gray)
+            theme::HINT
         },
     ));
     Line::from(spans)
@@ -134,9 +127,9 @@ fn split_line(r: &Release) -> Option<Line<'static>> {
     let split = r.split.as_ref().filter(|_| !r.is_over())?;
     let words = split.describe()?;
     let style = if split.is_mismatch() {
-        Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD)
+        theme::BAD.add_modifier(Modifier::BOLD)
     } else {
-        Style::new().fg(Tint::Yellow)
+        theme::WARN
     };
     Some(Line::styled(format!("split: {words}"), style))
 }
@@ -144,10 +137,9 @@ fn split_line(r: &Release) -> Option<Line<'static>> {
 /// The stage, or how the release ended and the keys that apply.
 fn stage_line(r: &Release, now: i64) -> Line<'static> {
     match &r.outcome {
-        Some(Outcome::Released) => Line::styled(
-            "released · :dismiss hides this panel",
-            Style::new().fg(Tint::Green),
-        ),
+        Some(Outcome::Released) => {
+            Line::styled("released · :dismiss hides this panel", theme::GOOD)
+        }
         Some(Outcome::RolledBack { failed, .. }) => Line::styled(
             format!(
                 "rolled back by the {} gate · :dismiss hides this panel",
@@ -157,11 +149,11 @@ fn stage_line(r: &Release, now: i64) -> Line<'static> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
+            theme::BAD.add_modifier(Modifier::BOLD),
         ),
         Some(o) => Line::styled(
             format!("{o} · :dismiss hides this panel"),
-            Style::new().fg(Tint::LightRed).add_modifier(Modifier::BOLD),
+            theme::BAD.add_modifier(Modifier::BOLD),
         ),
         None => {
             let mut text = format!("{} · plan {}", r.describe(), r.plan.name);
@@ -176,7 +168,7 @@ fn stage_line(r: &Release, now: i64) -> Line<'static> {
             } else {
                 text.push_str(" · :pause :resume :abort");
             }
-            Line::styled(text, Style::new().fg(Tint::Cyan))
+            Line::styled(text, theme::ACCENT)
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as Tint, Modifier, Style};
+use ratatui::style::{Modifier, Style};
+
+use super::theme;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -27,7 +29,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
                 } else {
                     "bake due".to_string()
                 },
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             ));
         }
     }
@@ -63,13 +65,13 @@ pub(super) fn body(state: &State, width: u16, height: Option<u16>) -> Vec<Line<'
     lines.extend(error);
     if let Some(desired) = state.traffic.desired {
         lines.push(Line::from(vec![
-            Span::styled("desired ", Style::new().fg(Tint::Yellow)),
+            Span::styled("desired ", theme::WARN),
             Span::raw(format!("{desired}")),
-            Span::styled(" · observed ", Style::new().fg(Tint::Yellow)),
+            Span::styled(" · observed ", theme::WARN),
             Span::raw(format!("{observed} ")),
             Span::styled(
                 format!("{} converging", fmt::spinner(state.spinner)),
-                Style::new().fg(Tint::Yellow),
+                theme::WARN,
             ),
         ]));
     }
@@ -139,7 +141,7 @@ fn measured_lines(state: &State) -> (Option<Line<'static>>, Vec<Line<'static>>) 
     for d in drift::find(s, verdict.as_ref()) {
         lines.push(Line::from(Span::styled(
             format!("⚠ drift: {}", d.describe()),
-            Style::new().fg(Tint::Red).add_modifier(Modifier::BOLD),
+            theme::FAULT.add_modifier(Modifier::BOLD),
         )));
     }
     (Some(Line::from(spans)), lines)
@@ -151,7 +153,7 @@ fn fault_lines(state: &State) -> Vec<Line<'static>> {
     let Some(s) = state.snapshot() else {
         return Vec::new();
     };
-    let red = Style::new().fg(Tint::Red);
+    let red = theme::FAULT;
     s.listener
         .faults
         .iter()
@@ -159,7 +161,7 @@ fn fault_lines(state: &State) -> Vec<Line<'static>> {
             Line::from(vec![
                 Span::styled("⚠ fault ", red.add_modifier(Modifier::BOLD)),
                 Span::styled(f.color.to_string(), fmt::color_style(f.color)),
-                Span::styled(format!(": {}", crate::format::fault(f, state.now)), red),
+                Span::styled(format!(": {}", f.describe(state.now)), red),
             ])
         })
         .collect()
@@ -191,7 +193,7 @@ fn slider_line(state: &State, observed: Weights) -> Line<'static> {
                 fmt::bold(fmt::color_style(canary)),
             ),
             Span::raw(format!(" → {}", change(observed, p))),
-            Span::styled("  ⏎ apply · esc reset", Style::new().fg(Tint::DarkGray)),
+            Span::styled("  ⏎ apply · esc reset", theme::MUTED),
         ]),
         _ => dim(format!(
             "slider {canary} {}% · ←/→ ±5 · H/L ±1 · </> ±0.1 · ⏎ apply",

@@ -126,15 +126,14 @@ impl Workers {
                 let tx = self.tx.clone();
                 self.tasks.retain(|t| !t.is_finished());
                 self.tasks.push(tokio::spawn(async move {
-                    use crate::cli::release::{Driver, launch};
-                    let (r, driver) = match launch(&ops, *spec).await {
+                    let (r, driver) = match ops.launch_release(*spec).await {
                         Ok(started) => started,
                         Err(e) => {
                             let _ = tx.send(Event::Done(OpResult::ReleaseStarted(Err(e))));
                             return;
                         }
                     };
-                    let here = matches!(driver, Driver::Caller);
+                    let here = driver == crate::ops::Driver::Caller;
                     let _ = tx.send(Event::Done(OpResult::ReleaseStarted(Ok((
                         Box::new(r.clone()),
                         here,

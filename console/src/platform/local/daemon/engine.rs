@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use super::state::{self, DaemonConfig, Persisted, STATE_VERSION};
 use crate::clock::now_millis;
 use crate::format::short_digest;
+use crate::platform::http::{SmokeFailure, smoke_get};
 use crate::platform::local::build::{self, BuildRequest, BuildStore, DEFAULT_BUILDSPEC};
-use crate::platform::local::http::HttpClient;
 use crate::platform::local::journal::JournalFile;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::fault::FaultSpec;
@@ -273,7 +273,7 @@ impl Engine {
         tracing::warn!(
             "injecting a fault into {}'s answers: {}",
             fault.color,
-            crate::format::fault(&fault, now_millis())
+            fault.describe(now_millis())
         );
         self.save("set-fault")?;
         Ok(self.fault_report(Vec::new()))
@@ -748,22 +748,19 @@ impl Platform for Engine {
             .test
             .parse()
             .map_err(|e| err("smoke-get", &self.test, FaultKind::Other, e))?;
-        let started = std::time::Instant::now();
-        let mut client = HttpClient::new(addr);
-        let answer = tokio::time::timeout(timeout, client.get(path))
+        smoke_get(async { Ok(addr) }, path, timeout)
             .await
-            .map_err(|_| PlatformError::TimedOut {
-                what: format!("GET {path} on the test listener {}", self.test),
-                after_secs: timeout.as_secs(),
-            })?
-            .map_err(|e| err("smoke-get", &self.test, FaultKind::Unavailable, e))?;
-        Ok(SmokeAnswer::new(answer.status, answer.text(), started))
+            .map_err(|e| match e {
+                SmokeFailure::TimedOut => PlatformError::TimedOut {
+                    what: format!("GET {path} on the test listener {}", self.test),
+                    after_secs: timeout.as_secs(),
+                },
+                SmokeFailure::Failed(e) => err("smoke-get", &self.test, FaultKind::Unavailable, e),
+            })
     }
 
     async fn alarms(&self, _names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {
-        Err(PlatformError::Config(
-            "the local platform has no CloudWatch alarms: remove gates.alarms from this profile (the local gates read the proxy's counters)".into(),
-        ))
+        Err(crate::platform::local::no_alarms())
     }
 
     fn api_calls(&self) -> u64 {
@@ -1130,7 +1127,13 @@ mod record_tests {
             canary: Color::Green,
             desired: 1,
             plan: Plan::default_canary(),
-            options: crate::ops::release_tests::spec(Plan::default_canary()).options,
+            options: crate::rollout::release::ReleaseOptions {
+                bake_secs: 0,
+                keep_old: false,
+                scale_in_on_rollback: false,
+                smoke: crate::rollout::SmokeCheck::defaults(),
+                accept_unmeasured: false,
+            },
             started_at: 0,
             stage: Stage::Deploying,
             driver: "daemon".into(),

@@ -21,7 +21,7 @@ use super::metrics::Metrics;
 use super::route::Routes;
 use super::upstream::Upstream;
 use super::{ListenerKind, Proxy};
-use crate::platform::local::http::HttpClient;
+use crate::platform::http::HttpClient;
 use crate::rollout::{Color, Weights};
 
 /// A target that answers with what it saw: its name, the Host, X-Forwarded-For and the

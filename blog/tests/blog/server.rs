@@ -1,7 +1,7 @@
 //! The server over real loopback TCP: slow clients against each timeout, the limits hyper
 //! would otherwise answer itself, and a shutdown with slow clients connected.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::Engine;
 use crate::ops::{Access, Note, Observer, Ops};
+use crate::platform::local::daemon::engine::Engine;
 use crate::platform::{Platform, PlatformError};
 use crate::rollout::Release;
 

@@ -1,8 +1,11 @@
-//! A small HTTP/1.1 client over one kept-alive connection: what the demo uses to seed posts
-//! through the proxy, and what the end-to-end tests and benchmarks use as a load client.
-//! It never retries: a failed exchange is reported, and the next one reconnects.
+//! A small HTTP/1.1 client over one kept-alive connection: the smoke test's GET on both
+//! platforms ([`smoke_get`]), what the demo uses to seed posts through the proxy, and what the
+//! end-to-end tests and benchmarks use as a load client. It never retries: a failed exchange
+//! is reported, and the next one reconnects.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, header};
@@ -10,6 +13,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+use super::{SMOKE_BODY_LIMIT, SmokeAnswer};
 
 /// A response read to its end.
 #[derive(Debug, Clone)]
@@ -136,6 +141,46 @@ impl HttpClient {
         )
         .await
     }
+}
+
+/// Why a smoke GET has no answer; each adapter names the call and the address its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmokeFailure {
+    /// No answer within the timeout (resolving the address included).
+    TimedOut,
+    /// The address did not resolve, or the exchange failed.
+    Failed(String),
+}
+
+/// The smoke test's one GET: `path` at the address `addr` resolves to, within `timeout`
+/// (resolving included), its body cut at [`SMOKE_BODY_LIMIT`] bytes on a character boundary.
+pub async fn smoke_get(
+    addr: impl Future<Output = Result<SocketAddr, String>>,
+    path: &str,
+    timeout: Duration,
+) -> Result<SmokeAnswer, SmokeFailure> {
+    let started = Instant::now();
+    let get = async {
+        let mut client = HttpClient::new(addr.await?);
+        client.get(path).await
+    };
+    let answer = tokio::time::timeout(timeout, get)
+        .await
+        .map_err(|_| SmokeFailure::TimedOut)?
+        .map_err(SmokeFailure::Failed)?;
+    let mut body = answer.text();
+    if body.len() > SMOKE_BODY_LIMIT {
+        let mut cut = SMOKE_BODY_LIMIT;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+    }
+    Ok(SmokeAnswer {
+        status: answer.status,
+        body,
+        latency_ms: started.elapsed().as_millis().min(u64::MAX as u128) as u64,
+    })
 }
 
 /// `a=1&b=x+y` with everything but unreserved characters percent-encoded.

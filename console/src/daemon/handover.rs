@@ -19,13 +19,12 @@ use rustix::net::{
 };
 
 use crate::platform::local::paths::Paths;
+use crate::platform::local::wire::READY_TIMEOUT;
 
 /// Set in the successor's environment: its stdin carries the handover.
 pub const ENV: &str = "BLUEGREEN_HANDOVER";
 /// Names the message, so a stdin that is something else is refused rather than misread.
 const HELLO: &[u8] = b"bluegreen-handover-v1";
-/// How long the successor has to adopt the tasks and serve.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a successor receives.
 pub struct Inherited {

@@ -1,6 +1,6 @@
 //! Every route through `app(state).oneshot(..)` (the test browser is in `support`).
 
-mod support;
+use crate::support;
 
 use blog::domain::{Post, PostId, Timestamp};
 use blog::store::PostStore;

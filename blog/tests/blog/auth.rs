@@ -3,7 +3,7 @@
 //! sign-in and sign-out, expired and tampered sessions, sessions across two processes, the
 //! throttle, and the page cache never mixing readers.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

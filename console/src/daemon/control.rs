@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::engine::Engine;
 use super::handover;
+use crate::platform::local::daemon::engine::Engine;
 use crate::platform::local::paths::Paths;
 use crate::platform::local::proxy::Proxy;
 use crate::platform::local::wire::{
-    DaemonStatus, Envelope, MAX_LINE, Reply, Request, Restarted, VERSION,
+    DaemonStatus, MAX_LINE, Reply, Request, Restarted, VERSION, invalid, parse,
 };
 use crate::platform::{FaultKind, Platform, PlatformError};
 
@@ -371,35 +371,6 @@ fn to_value<T: serde::Serialize>(
     })
 }
 
-fn invalid(message: String) -> PlatformError {
-    PlatformError::call(
-        "local:request",
-        "control socket",
-        FaultKind::Invalid,
-        message,
-    )
-}
-
-/// Checks the version first, so an old client gets "wrong version" rather than a
-/// confusing parse error.
-pub(crate) fn parse(line: &[u8]) -> Result<Request, PlatformError> {
-    let value: serde_json::Value = serde_json::from_slice(line)
-        .map_err(|e| invalid(format!("malformed request (not JSON): {e}")))?;
-    let v = value.get("v").and_then(|v| v.as_u64());
-    match v {
-        Some(v) if v == VERSION as u64 => {}
-        Some(v) => {
-            return Err(invalid(format!(
-                "protocol version {v} is not spoken here (this daemon speaks {VERSION}); restart the daemon with the same bluegreen: `bluegreen local down && bluegreen local up`"
-            )));
-        }
-        None => return Err(invalid("malformed request: no protocol version `v`".into())),
-    }
-    let env: Envelope<Request> =
-        serde_json::from_value(value).map_err(|e| invalid(format!("malformed request: {e}")))?;
-    Ok(env.body)
-}
-
 fn error_reply(error: PlatformError) -> Reply {
     Reply {
         v: VERSION,
@@ -421,6 +392,7 @@ async fn write_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::local::wire::Envelope;
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_or_endless_peer_is_cut_off() {
