@@ -21,6 +21,8 @@ pub struct Connection {
     pub config_file: Option<PathBuf>,
     /// The profile's plans, gates and smoke checks.
     pub release: config::ReleaseSettings,
+    /// The profile's guard, gates and probe (the defaults without a file).
+    pub watch: crate::rollout::watch::WatchSettings,
     /// What the profile says each color is (AWS), for `adopt`'s checks.
     pub expected: Option<crate::rollout::PerColor<crate::rollout::drift::Expected>>,
 }
@@ -167,9 +169,21 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
         profile_read_only,
         armed: global.arm,
     };
-    let release = match config_file(global)? {
-        Some(file) => file.profile(global.profile.as_deref())?.release.clone(),
-        None => config::ReleaseSettings::default(),
+    let (release, watch) = match config_file(global)? {
+        Some(file) => {
+            let p = file.profile(global.profile.as_deref())?;
+            // The local daemon watches with the profile's guard whoever is connected: each
+            // console hands it the profile's settings (a no-op on AWS, where the watcher
+            // reads its own). Without a file the daemon keeps what it has.
+            if let Err(e) = platform.configure_watch(&p.watch).await {
+                tracing::warn!("the guard's settings were not handed to the platform: {e}");
+            }
+            (p.release.clone(), p.watch.clone())
+        }
+        None => (
+            config::ReleaseSettings::default(),
+            crate::rollout::watch::WatchSettings::default(),
+        ),
     };
     Ok(Connection {
         profile,
@@ -180,6 +194,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Connection> {
             .with_accept_unmeasured(global.accept_unmeasured),
         config_file: config_path(global),
         release,
+        watch,
         expected,
     })
 }

@@ -27,6 +27,7 @@ pub(crate) mod release;
 mod render;
 mod run;
 mod shell;
+mod watch;
 
 pub use connect::{Connection, connect};
 pub use run::{run, usage_failure};
@@ -307,6 +308,10 @@ pub struct ShiftArgs {
     /// Override the health guard.
     #[arg(long)]
     pub force: bool,
+    /// The guard leaves these weights alone while they hold (needs `--reason TEXT`;
+    /// journaled).
+    #[arg(long)]
+    pub unguarded: bool,
 }
 
 impl ShiftArgs {

@@ -157,7 +157,11 @@ async fn verb(command: Command, ops: &Ops, profile: &str, out: &Out) -> Outcome 
     match command {
         Command::Status { verbose, check } => status(ops, profile, verbose, check, out).await,
         Command::Shift(args) => {
-            let change = ops.shift(args.weights(), args.force).await?;
+            let change = if args.unguarded {
+                ops.shift_unguarded(args.weights(), args.force).await?
+            } else {
+                ops.shift(args.weights(), args.force).await?
+            };
             out.print(
                 &render::weight_change("shifted", &change),
                 json!({ "ok": true, "change": change, "outcome": change.outcome() }),
@@ -340,11 +344,21 @@ async fn status(ops: &Ops, profile: &str, verbose: bool, check: bool, out: &Out)
             value["release"] = json!({ "error": e.to_string() });
         }
     }
+    // A platform that finishes bakes by itself (the local daemon) watches by itself too.
+    let watches = info.finishes_bake;
+    let guard_lines = super::watch::status_lines(&snap.listener, now, watches);
+    if !guard_lines.is_empty() {
+        human.push_str(&format!("\n{guard_lines}"));
+    }
+    value["guard"] = super::watch::status_json(&snap.listener, now, watches);
     // Measured after the refresh's count too: one metrics read.
     let measured = ops.measure(&snap.listener).await;
     let drifts = drift::find(&snap, measured.verdict.as_ref());
     human.push('\n');
     human.push_str(&render::traffic(&measured, &drifts));
+    if let Some(line) = super::watch::probe_line(&snap.listener) {
+        human.push_str(&format!("{line}\n"));
+    }
     value["traffic"] = json!(measured);
     value["drift"] = json!(drifts);
     let code = if check && !drifts.is_empty() {

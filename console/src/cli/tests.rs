@@ -83,6 +83,7 @@ fn snapshot(weights: Weights, stable: Color, bake: Option<Bake>) -> Snapshot {
             faults: Vec::new(),
             written: None,
             written_services: Vec::new(),
+            guard: None,
         },
         colors: PerColor::new(
             color(Color::Blue, "v1", "sha256:aaaa1111bbbb2222", 2, 2),

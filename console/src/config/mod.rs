@@ -40,6 +40,7 @@ use crate::rollout::PerColor;
 mod plans;
 mod raw;
 pub mod smoke;
+mod watch;
 pub use crate::rollout::resolve::ReleaseSettings;
 pub(crate) use raw::Lines;
 pub use smoke::SmokeFrom;
@@ -107,6 +108,8 @@ pub struct Profile {
     pub target: Target,
     /// Plans, gates, smoke checks ([`plans`]).
     pub release: ReleaseSettings,
+    /// The guard and the probe, with the profile's gates ([`watch`]).
+    pub watch: crate::rollout::watch::WatchSettings,
 }
 
 /// Which platform a profile drives.

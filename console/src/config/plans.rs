@@ -45,7 +45,7 @@ pub(super) enum RawDuration {
 }
 
 impl RawDuration {
-    fn secs(&self, max: u64) -> Result<u64, String> {
+    pub(super) fn secs(&self, max: u64) -> Result<u64, String> {
         match self {
             RawDuration::Secs(n) if *n >= 0 && (*n as u64) <= max => Ok(*n as u64),
             RawDuration::Secs(n) => Err(format!("{n} s is out of range; use 0 to {max} s")),

@@ -52,6 +52,9 @@ struct RawProfile {
     journal_table: Option<String>,
     /// The DynamoDB table of the deploy lock (Terraform's `lock_table_name`).
     lock_table: Option<String>,
+    /// `[profiles.X.guard]` and `[profiles.X.probe]` ([`super::watch`]).
+    guard: Option<Spanned<super::watch::RawGuard>>,
+    probe: Option<Spanned<super::watch::RawProbe>>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +151,7 @@ fn profile(
         smoke,
         scale_in_on_rollback: raw.scale_in_on_rollback.take(),
     };
+    let (raw_guard, raw_probe) = (raw.guard.take(), raw.probe.take());
     let platform = match &raw.platform {
         None => "aws",
         Some(p) => {
@@ -224,12 +228,21 @@ fn profile(
         file_plans,
         release_raw,
     )?;
+    let watch = super::watch::settings(
+        lines,
+        &name,
+        raw_guard,
+        raw_probe,
+        &release.gates,
+        &release.smoke,
+    )?;
     Ok(Profile {
         name,
         read_only,
         max_tasks,
         target,
         release,
+        watch,
     })
 }
 

@@ -340,6 +340,10 @@ impl Control {
             Request::LockSwap { expected, new } => {
                 to_value(e.lock_swap(expected.as_deref(), new.as_deref()).await)
             }
+            Request::ConfigureWatch { settings } => to_value(e.configure_watch_settings(*settings)),
+            Request::RecordUnguarded { unguarded } => {
+                to_value(e.record_unguarded_shift(*unguarded))
+            }
         };
         reply_of(result)
     }

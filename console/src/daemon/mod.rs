@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub mod control;
 pub mod handover;
 pub mod releases;
+pub mod watch;
 
 use crate::clock::now_millis;
 use crate::platform::local::daemon::engine;
@@ -155,8 +156,9 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
         .context("cannot start the proxy's worker threads")?;
     let handed_over = CancellationToken::new();
     let restarting = control::Restarting::default();
-    let releases = Arc::new(releases::Releases::new(engine.clone(), {
-        // Ends with the daemon, and before a handover's successor starts driving.
+    // Both end with the daemon, and before a handover's successor starts driving and
+    // watching.
+    let until_quiet = || {
         let stop = shutdown.child_token();
         let quiet = restarting.quiet.clone();
         let s = stop.clone();
@@ -165,7 +167,10 @@ pub async fn run(paths: Paths, overrides: impl FnOnce(&mut DaemonConfig)) -> any
             s.cancel();
         });
         stop
-    }));
+    };
+    let releases = Arc::new(releases::Releases::new(engine.clone(), until_quiet()));
+    // The guard and the probe watch whoever is connected ([`watch`]).
+    watch::spawn(engine.clone(), until_quiet());
     let control = Arc::new(control::Control {
         engine: engine.clone(),
         status,

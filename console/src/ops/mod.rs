@@ -20,8 +20,10 @@ use crate::rollout::{
 
 mod journal;
 pub mod lock;
+pub mod probe;
 pub mod release;
 mod wait;
+pub mod watch;
 
 pub use journal::Journaled;
 pub use release::{Driver, Note, Observer};
@@ -384,6 +386,45 @@ impl Ops {
         self.journaled("shift", asked, result).await
     }
 
+    /// Moves traffic to `desired` and tells the guard to leave these weights alone while
+    /// they hold (`shift --unguarded --reason TEXT`). The reason is required, and both go to
+    /// the journal. The mark is recorded before the write, so the guard never judges the
+    /// new weights in between; a platform that cannot record it refuses the shift.
+    pub async fn shift_unguarded(
+        &self,
+        desired: Weights,
+        force: bool,
+    ) -> Result<WeightChange, OpError> {
+        self.access.check("shift")?;
+        let Some(reason) = self.reason.clone() else {
+            return Err(Refusal::new(
+                guard::GuardRule::Unguarded,
+                "an unguarded shift needs a reason, which the journal keeps: `bluegreen --reason TEXT shift --unguarded …`",
+            )
+            .into());
+        };
+        let forced = if force { " (forced)" } else { "" };
+        let asked = format!("to {desired}{forced}, unguarded");
+        let _lock = self.lock("shift", "shift", &asked).await?;
+        let mark = crate::rollout::watch::Unguarded {
+            weights: desired,
+            by: self.operator.to_string(),
+            reason,
+            at: now_millis(),
+        };
+        let result = match self.platform.record_unguarded(&mark).await {
+            Ok(()) => self.shift_unjournaled(desired, force).await,
+            Err(e) => Err(Refusal::new(
+                guard::GuardRule::Unguarded,
+                format!(
+                    "the shift was not made: the guard could not be told to leave it alone ({e})"
+                ),
+            )
+            .into()),
+        };
+        self.journaled("shift", asked, result).await
+    }
+
     async fn shift_unjournaled(
         &self,
         desired: Weights,
@@ -526,6 +567,12 @@ impl Ops {
     /// ([`guard::rollback_changes_nothing`]). A person's rollback during a release ends the
     /// release, as an abort does; the release's own rollback (a failed gate) ends it itself.
     pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
+        self.rollback_because(String::new()).await
+    }
+
+    /// [`Ops::rollback`], its journal entry saying why (`rolled back by the guard: …`, with
+    /// the failed gates' values and thresholds). Empty: a person's rollback.
+    pub async fn rollback_because(&self, why: String) -> Result<RollbackReport, OpError> {
         self.access.check("rollback")?;
         // The one read the rollback needs anyway; a release record is read only when the
         // listener shows nothing to change.
@@ -545,7 +592,7 @@ impl Ops {
         {
             report.ended_release = self.end_release_after_rollback(&mut report.warnings).await;
         }
-        self.journaled("rollback", String::new(), result).await
+        self.journaled("rollback", why, result).await
     }
 
     /// The report of a rollback with nothing to do, or `None` when it has something to do

@@ -911,17 +911,10 @@ impl Ops {
         judged: Interval,
         why: &str,
     ) -> Option<Result<(), OpError>> {
-        if gate::overall(results) != Verdict::Fail {
-            return None;
-        }
+        let failed = gate::failed(results)?;
         if let Some(i) = index {
             self.journal_step(r, i, vec![judged], why).await;
         }
-        let failed = results
-            .iter()
-            .filter(|g| g.verdict == Verdict::Fail)
-            .cloned()
-            .collect();
         r.gates = results.to_vec();
         Some(self.roll_back(r, failed).await)
     }

@@ -196,6 +196,7 @@ impl FakePlatform {
                 faults: Vec::new(),
                 written: None,
                 written_services: Vec::new(),
+                guard: None,
             },
             services: PerColor::new(service(blue_tasks, Some("v1")), service(0, None)),
             images: vec![image(2, "v2"), image(1, "v1")],

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Query};
 use crate::rollout::lock::LockRecord;
+use crate::rollout::watch::{Unguarded, WatchSettings};
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, LogLine, PerColor, Release, Snapshot,
     TargetState, UnixMillis, Weights,
@@ -306,6 +307,24 @@ pub trait Platform: Send + Sync {
         expected: Option<&str>,
         new: Option<&LockRecord>,
     ) -> PlatformResult<LockSwap>;
+
+    // The guard (issue 28).
+
+    /// Hands the profile's guard, gates and probe to a platform that watches by itself (the
+    /// local daemon keeps them and watches with them whoever is connected). Where the watcher
+    /// is a console process (AWS: the holder of the watch lease reads its own profile) there
+    /// is nothing to keep.
+    async fn configure_watch(&self, _settings: &WatchSettings) -> PlatformResult<()> {
+        Ok(())
+    }
+
+    /// Records a shift a person made unguarded (`shift --unguarded --reason`), so the
+    /// watcher leaves those weights alone while they hold.
+    async fn record_unguarded(&self, _unguarded: &Unguarded) -> PlatformResult<()> {
+        Err(PlatformError::Config(
+            "`shift --unguarded` is not supported on this platform yet: the shift is watched like any other".into(),
+        ))
+    }
 }
 
 /// What a journal read found.

@@ -220,6 +220,7 @@ mod tests {
             faults: Vec::new(),
             written: written.map(|weights| Written { weights, at: 0 }),
             written_services: Vec::new(),
+            guard: None,
         };
         snap
     }

@@ -240,7 +240,6 @@ pub fn evaluate(cfg: &GateConfig, canary: Color, input: &GateInput) -> Vec<GateR
     out
 }
 
-/// The worst verdict of `results` (a pass when there are none).
 /// What the gates judge of one color for a step whose weights were written at `since` (for a
 /// bake: the promote's write). Where each point is a whole period stamped with its start
 /// (`per_period`: CloudWatch's minutes), only the periods that start at or after the write
@@ -286,6 +285,20 @@ pub fn merge<'a>(points: impl IntoIterator<Item = &'a MetricPoint>) -> Option<Me
     out
 }
 
+/// The gate-fail rule, the one every watcher applies (a plan's step, a paused release, the
+/// guard): when any gate fails, the failed gates, and the caller rolls back at once whatever
+/// the others say; `None` when none fails.
+pub fn failed(results: &[GateResult]) -> Option<Vec<GateResult>> {
+    (overall(results) == Verdict::Fail).then(|| {
+        results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .cloned()
+            .collect()
+    })
+}
+
+/// The worst verdict of `results` (a pass when there are none).
 pub fn overall(results: &[GateResult]) -> Verdict {
     results
         .iter()

@@ -52,6 +52,8 @@ pub enum GuardRule {
     /// alarm already in ALARM, the stable color running tasks of an older revision, a drifted
     /// listener (`--force` with a `--reason` overrides, journaled).
     Preflight,
+    /// `shift --unguarded` without a `--reason`, or on a platform that cannot record it.
+    Unguarded,
 }
 
 /// A guard's refusal, with the reason to show and whether `--force` may override it.

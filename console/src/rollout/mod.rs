@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod split;
 mod state;
 pub mod step_split;
+pub mod watch;
 mod weights;
 
 pub use bake::BakeStep;

@@ -271,16 +271,10 @@ pub fn decide(
     now: UnixMillis,
     results: &[GateResult],
 ) -> StepDecision {
-    let verdict = gate::overall(results);
-    if verdict == Verdict::Fail {
-        return StepDecision::RollBack {
-            failed: results
-                .iter()
-                .filter(|r| r.verdict == Verdict::Fail)
-                .cloned()
-                .collect(),
-        };
+    if let Some(failed) = gate::failed(results) {
+        return StepDecision::RollBack { failed };
     }
+    let verdict = gate::overall(results);
     let hold_ms = plan
         .steps
         .get(index)

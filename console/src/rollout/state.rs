@@ -55,6 +55,11 @@ pub struct Listener {
     /// service that differs was changed by someone else: drift.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub written_services: Vec<WrittenService>,
+    /// The guard as its watcher last recorded it (the local daemon's; on AWS the holder of
+    /// the watch lease's): what it watches, the gates' values, what it did last
+    /// ([`crate::rollout::watch`]). `None` where nobody recorded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Box<super::watch::WatchRecord>>,
 }
 
 /// What a console last set on one color's service.

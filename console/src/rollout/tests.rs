@@ -48,6 +48,7 @@ pub(crate) fn snap(
             faults: Vec::new(),
             written: None,
             written_services: Vec::new(),
+            guard: None,
         },
         colors: PerColor::new(
             color_state(Color::Blue, blue),

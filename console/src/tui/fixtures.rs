@@ -112,6 +112,7 @@ pub fn snapshot(weights: Weights, stable: Color, blue: ColorState, green: ColorS
             faults: Vec::new(),
             written: None,
             written_services: Vec::new(),
+            guard: None,
         },
         colors: PerColor::new(blue, green),
         api_calls: 1,

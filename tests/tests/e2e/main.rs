@@ -36,6 +36,7 @@ mod demo_captures;
 mod local_control;
 mod local_drift;
 mod local_fault;
+mod local_guard;
 mod local_hostile;
 mod local_inject;
 mod local_journal;

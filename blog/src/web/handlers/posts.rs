@@ -16,15 +16,17 @@ use http::Uri;
 use super::account::login_page;
 use super::{cached, form_rejected, page, query, to_login};
 use crate::auth::SignedIn;
-use crate::domain::{Edit, FieldErrors, FieldLimits, Format, NewPost, Post, PostId, PostKey};
+use crate::domain::{Edit, FieldErrors, FieldLimits, Format, NewPost, Post, PostId};
 use crate::store::{self, StoreError};
 use crate::telemetry::Chain;
 use crate::web::context::Ctx;
-use crate::web::pages::{
-    self, DeleteView, Draft, FormMode, FormView, Nav, PostView, RefusedView, Version,
-};
+use crate::web::pages::{self, Draft, FormMode, FormView, Nav, PostView, RefusedView, Version};
 use crate::web::render;
 use crate::web::{AppError, AppState};
+
+mod delete;
+
+pub use delete::{confirm_delete, delete};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -59,13 +61,6 @@ impl PostForm {
             .as_deref()
             .map(|r| r.trim().parse().unwrap_or(u64::MAX))
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DeleteForm {
-    author: Option<String>,
-    csrf_token: String,
 }
 
 /// `?author=` picks one item when the seed's edit bug left several under one id.
@@ -613,93 +608,4 @@ pub async fn update(
             again(status, &current.author, plain, errors)
         }
     }
-}
-
-pub async fn confirm_delete(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
-    Path(id): Path<String>,
-    which: Result<Query<Which>, QueryRejection>,
-    uri: Uri,
-) -> Result<Response, AppError> {
-    let which = query(which)?;
-    let (_, versions, at) = load(&state, &id, which.author.as_deref()).await?;
-    let post = &versions[at];
-    let Some(me) = ctx.viewer.signed_in() else {
-        return Ok(to_login(&uri.to_string()));
-    };
-    if !ctx.viewer.may_change(&post.author) {
-        return Err(AppError::Forbidden(refusal(&state, &post.author).await));
-    }
-    confirm_page(&state, me, post, versions.len() > 1, None, StatusCode::OK)
-}
-
-fn confirm_page(
-    state: &AppState,
-    me: &SignedIn,
-    post: &Post,
-    several: bool,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Result<Response, AppError> {
-    let view = DeleteView {
-        site: &state.site,
-        nav: Nav {
-            name: Some(me.name.clone()),
-        },
-        post,
-        date: post
-            .timestamp
-            .as_ref()
-            .map(|t| t.human())
-            .unwrap_or_default(),
-        action: format!("/posts/{}/delete", post.id),
-        cancel_href: pages::post_href(post, "", several),
-        csrf: me.csrf.clone(),
-        error,
-    };
-    page(status, None, &view)
-}
-
-pub async fn delete(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
-    Path(id): Path<String>,
-    form: Result<Form<DeleteForm>, FormRejection>,
-) -> Result<Response, AppError> {
-    let Form(form) = form.map_err(form_rejected)?;
-    let (_, versions, at) = load(&state, &id, form.author.as_deref()).await?;
-    if form.author.is_none() && versions.len() > 1 {
-        // Without an author only an unambiguous post can be meant.
-        return Err(AppError::NotFound);
-    }
-    let post = &versions[at];
-    let Some(me) = ctx.viewer.signed_in() else {
-        return Ok(to_login(&pages::post_href(
-            post,
-            "/delete",
-            versions.len() > 1,
-        )));
-    };
-    if !ctx.viewer.may_change(&post.author) {
-        return Err(AppError::Forbidden(refusal(&state, &post.author).await));
-    }
-    if !state.auth.sessions.verify_csrf(&me.sid, &form.csrf_token) {
-        let error = "This confirmation had expired or did not come from this blog, so nothing was \
-                     deleted. Confirm again to delete the post.";
-        return confirm_page(
-            &state,
-            me,
-            post,
-            versions.len() > 1,
-            Some(error),
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let key = PostKey {
-        id: post.id.clone(),
-        author: post.author.clone(),
-    };
-    state.store.delete(&key).await?;
-    Ok(Redirect::to("/").into_response())
 }

@@ -259,6 +259,7 @@ impl AwsPlatform {
                         .and_then(|v| parse_service_tag(c, v))
                 })
                 .collect(),
+            guard: None,
         })
     }
 

@@ -23,6 +23,7 @@ use crate::platform::{
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Query};
 use crate::rollout::lock::LockRecord;
+use crate::rollout::watch::{Unguarded, WatchSettings};
 use crate::rollout::{
     Bake, Build, Color, ColorMetrics, Image, Listener, PerColor, Release, Snapshot, TargetState,
     Weights,
@@ -382,6 +383,20 @@ impl Platform for LocalClient {
         self.newer(Request::LockSwap {
             expected: expected.map(str::to_string),
             new: new.cloned().map(Box::new),
+        })
+        .await
+    }
+
+    async fn configure_watch(&self, settings: &WatchSettings) -> PlatformResult<()> {
+        self.newer(Request::ConfigureWatch {
+            settings: Box::new(settings.clone()),
+        })
+        .await
+    }
+
+    async fn record_unguarded(&self, unguarded: &Unguarded) -> PlatformResult<()> {
+        self.newer(Request::RecordUnguarded {
+            unguarded: Box::new(unguarded.clone()),
         })
         .await
     }

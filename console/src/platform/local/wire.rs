@@ -8,6 +8,7 @@ use crate::platform::local::proxy::fault::FaultSpec;
 use crate::platform::{FaultKind, LogCursor, PlatformError};
 use crate::rollout::journal::{Entry, Query};
 use crate::rollout::lock::LockRecord;
+use crate::rollout::watch::{Unguarded, WatchSettings};
 use crate::rollout::{Bake, Color, InjectedFault, Release, UnixMillis, Weights};
 
 /// The protocol version this build speaks. A daemon refuses other versions with a message
@@ -132,6 +133,15 @@ pub enum Request {
     LockSwap {
         expected: Option<String>,
         new: Option<Box<LockRecord>>,
+    },
+    /// The profile's guard, gates and probe, which the daemon keeps and watches with
+    /// (answers `null`). Added after protocol 1 shipped, as [`Request::SetFault`] was.
+    ConfigureWatch {
+        settings: Box<WatchSettings>,
+    },
+    /// A shift made unguarded (`shift --unguarded --reason`; answers `null`).
+    RecordUnguarded {
+        unguarded: Box<Unguarded>,
     },
 }
 

@@ -14,6 +14,7 @@ mod build;
 mod colors;
 pub mod fmt;
 mod footer;
+mod guard;
 mod header;
 mod images;
 mod logs;
@@ -62,7 +63,8 @@ const MIN_SMALL_LOG_ROWS: u16 = 5;
 /// the build and images panels first, then the color panels, keeping traffic (and so the
 /// slider and rollback) and the logs.
 pub fn layout(area: Rect, state: &State) -> Areas {
-    let shown = release::shown(state).is_some();
+    // The guard's panel takes the release panel's place while no release shows.
+    let shown = release::shown(state).is_some() || guard::shown(state);
     let notice_rows = u16::from(area.height >= 14);
     let guide_rows = u16::from(state.show_guide && state.guide.is_some() && area.height >= 20);
     let [header, body, guide, notice, footer] = Layout::vertical([
@@ -117,7 +119,7 @@ pub fn layout(area: Rect, state: &State) -> Areas {
         let mut top_h = fit(top_lines, 5, 13);
         let mut colors_h = fit(colors_rows(half), 5, 14);
         let release_h = if shown {
-            fit(release::wanted(state), 5, 12)
+            fit(release::wanted(state).max(guard::wanted(state)), 5, 12)
         } else {
             0
         };
@@ -239,7 +241,11 @@ pub fn render(frame: &mut Frame, state: &State) {
         logs::render(frame, r, state);
     }
     if let Some(r) = a.release {
-        release::render(frame, r, state);
+        if release::shown(state).is_some() {
+            release::render(frame, r, state);
+        } else {
+            guard::render(frame, r, state);
+        }
     }
     if let (Some(r), Some(text)) = (a.guide, &state.guide) {
         footer::guide(frame, r, state, text);

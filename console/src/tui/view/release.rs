@@ -14,7 +14,6 @@ use ratatui::widgets::Paragraph;
 
 use super::{dim, error_line, fmt, panel_block};
 use crate::rollout::Release;
-use crate::rollout::gate::Verdict;
 use crate::rollout::release::{Outcome, Stage};
 use crate::tui::state::{Focus, State};
 
@@ -56,23 +55,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, state: &State) {
     lines.push(steps_line(r, state.now));
     lines.push(stage_line(r, state.now));
     lines.extend(split_line(r));
-    for g in &r.gates {
-        let style = match g.verdict {
-            Verdict::Pass => theme::GOOD,
-            Verdict::Inconclusive => theme::WARN,
-            Verdict::Fail => theme::BAD.add_modifier(Modifier::BOLD),
-        };
-        let mut spans = vec![
-            Span::raw(format!("{:<8} ", g.gate.as_str())),
-            Span::styled(format!("{:<12} ", g.verdict.to_string()), style),
-            Span::raw(format!("{:<18} ", g.measured)),
-            Span::styled(g.threshold.clone(), theme::HINT),
-        ];
-        if let Some(why) = g.reason.as_ref().filter(|_| g.verdict != Verdict::Pass) {
-            spans.push(Span::styled(format!("  {why}"), theme::MUTED));
-        }
-        lines.push(Line::from(spans));
-    }
+    lines.extend(r.gates.iter().map(super::guard::gate_line));
     if r.gates.is_empty() && !r.is_over() {
         lines.push(dim("gates: not checked yet"));
     }

@@ -29,6 +29,7 @@ use crate::platform::{
 use crate::rollout::gate::AlarmState;
 use crate::rollout::journal::{Entry, Outcome, Query};
 use crate::rollout::lock::{self, LockRecord};
+use crate::rollout::watch::{PROBE_LOOKBACK_SECS, Unguarded, WatchRecord, WatchSettings};
 use crate::rollout::{
     Bake, BakeStep, Build, Color, ColorMetrics, Image, InjectedFault, Listener, PerColor, Release,
     Snapshot, TargetState, UnixMillis, Weights, Written, WrittenService, bake, split,
@@ -48,6 +49,11 @@ struct Rollout {
     /// Why the due bake is held (not persisted): logged once per reason.
     held: Option<String>,
     lock: Option<LockRecord>,
+    /// The guard's settings, its watcher's last record, and a shift made unguarded
+    /// ([`crate::rollout::watch`]).
+    watch_settings: WatchSettings,
+    watch: Option<WatchRecord>,
+    unguarded: Option<Unguarded>,
 }
 
 pub struct Engine {
@@ -128,6 +134,16 @@ impl Engine {
                 written_services: persisted.written_services.clone(),
                 held: None,
                 lock: persisted.lock.clone(),
+                watch_settings: persisted.watch.clone().unwrap_or_default(),
+                watch: persisted.guard_action.clone().map(|a| WatchRecord {
+                    last_action: Some(a),
+                    ..WatchRecord::starting(
+                        "daemon",
+                        &persisted.watch.clone().unwrap_or_default(),
+                        0,
+                    )
+                }),
+                unguarded: persisted.unguarded.clone(),
             }),
             production,
             test,
@@ -187,6 +203,9 @@ impl Engine {
             written: r.written,
             written_services: r.written_services.clone(),
             lock: r.lock.clone(),
+            watch: Some(r.watch_settings.clone()),
+            unguarded: r.unguarded.clone(),
+            guard_action: r.watch.as_ref().and_then(|w| w.last_action.clone()),
         }
     }
 
@@ -256,7 +275,91 @@ impl Engine {
             faults: self.routes.faults.active(now_millis()),
             written: r.written,
             written_services: r.written_services.clone(),
+            guard: self.guard_locked(r),
         }
+    }
+
+    /// The guard's record as the listener shows it: the watcher's last, with the unguarded
+    /// shift while its weights are in force.
+    fn guard_locked(&self, r: &Rollout) -> Option<Box<WatchRecord>> {
+        let weights = self.routes.weights();
+        let unguarded = r.unguarded.clone().filter(|u| u.weights == weights);
+        let mut rec = r.watch.clone()?;
+        rec.unguarded = unguarded;
+        Some(Box::new(rec))
+    }
+
+    /// The guard's settings in force.
+    pub fn watch_settings(&self) -> WatchSettings {
+        self.lock_rollout().watch_settings.clone()
+    }
+
+    /// Keeps the profile's guard settings a console hands over, bounded as the
+    /// configuration file is (a client is not trusted to have checked them).
+    pub fn configure_watch_settings(&self, settings: WatchSettings) -> PlatformResult<()> {
+        settings
+            .guard
+            .validate()
+            .and_then(|()| settings.gates.validate())
+            .and_then(|()| settings.probe.validate())
+            .map_err(|e| err("configure-watch", "guard", FaultKind::Invalid, e))?;
+        let mut r = self.lock_rollout();
+        if r.watch_settings == settings {
+            return Ok(());
+        }
+        tracing::info!(
+            "guard settings: mode {}, every {} s; probe {} req/s",
+            settings.guard.mode,
+            settings.guard.interval_secs,
+            settings.probe.rate
+        );
+        r.watch_settings = settings;
+        self.save_locked(&r, "configure-watch")
+    }
+
+    /// The watcher's latest record; saved when what the guard did last changed.
+    pub fn set_watch_record(&self, rec: WatchRecord) {
+        let mut r = self.lock_rollout();
+        let acted =
+            r.watch.as_ref().and_then(|w| w.last_action.as_ref()) != rec.last_action.as_ref();
+        r.watch = Some(rec);
+        if acted {
+            let _ = self.save_locked(&r, "guard");
+        }
+    }
+
+    /// The guard's record as the watcher left it last (its memory between intervals).
+    pub fn watch_record(&self) -> Option<WatchRecord> {
+        self.lock_rollout().watch.clone()
+    }
+
+    /// Whether the probe should send now ([`crate::rollout::watch::probe_wanted`]), given
+    /// how many requests it sent itself over the lookback.
+    pub fn probe_wanted(&self, probe_recent: u64) -> bool {
+        let now = now_millis();
+        let m = self.metrics.points(PROBE_LOOKBACK_SECS, now);
+        let counts = split::counts(&m);
+        let organic = (counts.blue + counts.green).saturating_sub(probe_recent);
+        let r = self.lock_rollout();
+        let listener = self.listener_locked(&r);
+        crate::rollout::watch::probe_wanted(
+            &listener,
+            r.release.as_ref(),
+            organic,
+            &r.watch_settings.probe,
+        )
+    }
+
+    /// The production listener's address (the probe's default).
+    pub fn production_addr(&self) -> Option<std::net::SocketAddr> {
+        self.production.parse().ok()
+    }
+
+    /// Records a shift made unguarded: the guard leaves its weights alone while they hold.
+    pub fn record_unguarded_shift(&self, u: Unguarded) -> PlatformResult<()> {
+        let mut r = self.lock_rollout();
+        r.unguarded = Some(u);
+        self.save_locked(&r, "record-unguarded")
     }
 
     /// Puts a fault in force on one color (replacing that color's); answers every fault in force.
@@ -791,6 +894,14 @@ impl Platform for Engine {
             skipped,
             note: None,
         })
+    }
+
+    async fn configure_watch(&self, settings: &WatchSettings) -> PlatformResult<()> {
+        self.configure_watch_settings(settings.clone())
+    }
+
+    async fn record_unguarded(&self, unguarded: &Unguarded) -> PlatformResult<()> {
+        self.record_unguarded_shift(unguarded.clone())
     }
 
     async fn lock_read(&self) -> PlatformResult<Option<LockRecord>> {

@@ -12,6 +12,7 @@ use crate::rollout::limits::{
     LOCAL_MAX_DELAY_MS, LOCAL_MIN_HEALTH_INTERVAL_MS, MAX_HEALTH_THRESHOLD,
 };
 use crate::rollout::lock::LockRecord;
+use crate::rollout::watch::{GuardAction, Unguarded, WatchSettings};
 use crate::rollout::{Bake, Color, InjectedFault, PerColor, Release, Weights, Written};
 
 pub const STATE_VERSION: u32 = 1;
@@ -89,6 +90,16 @@ pub struct Persisted {
     /// The deploy lock, so a restart (planned or not) keeps its holder and lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockRecord>,
+    /// The profile's guard, gates and probe, as a console last handed them over (the
+    /// defaults until one does): the daemon watches with them whoever is connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchSettings>,
+    /// A shift made unguarded (`shift --unguarded --reason`), while its weights hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unguarded: Option<Unguarded>,
+    /// What the guard did last, so a restart still shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_action: Option<GuardAction>,
 }
 
 impl Default for Persisted {
@@ -106,6 +117,9 @@ impl Default for Persisted {
             written: None,
             written_services: Vec::new(),
             lock: None,
+            watch: None,
+            unguarded: None,
+            guard_action: None,
         }
     }
 }
