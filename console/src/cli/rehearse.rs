@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::outcome::{Failure, Out, Outcome};
-use super::release::{Lines, bad_plan, duration, finish};
+use super::release::{Lines, PlanArgs, bad_plan, finish};
 use crate::clock::now_millis;
 use crate::config::ReleaseSettings;
 use crate::format;
@@ -18,7 +18,7 @@ use crate::platform::PlatformKind;
 use crate::platform::local::client::LocalClient;
 use crate::rollout::plan::{self, OnInconclusive};
 use crate::rollout::release::{Outcome as End, ReleaseOptions, Stage};
-use crate::rollout::resolve::{PlanFlags, ReleaseSpec};
+use crate::rollout::resolve::ReleaseSpec;
 use crate::rollout::{Share, limits};
 
 /// The fault a rehearsal injects into its canary.
@@ -71,22 +71,7 @@ pub struct RehearseArgs {
     #[arg(long)]
     pub fault: RehearsalFault,
     #[command(flatten)]
-    pub plan: RehearsePlan,
-}
-
-/// The plan flags a rehearsal shares with `release`.
-#[derive(Debug, Clone, Args)]
-pub struct RehearsePlan {
-    /// A plan of bluegreen.toml or a built-in one (`default`).
-    #[arg(long, conflicts_with = "steps")]
-    pub plan: Option<String>,
-    /// The canary's weights in percent (e.g. 1,10,50).
-    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
-    pub steps: Option<Vec<Share>>,
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
-    pub hold: u64,
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = duration(plan::MAX_INTERVAL_SECS))]
-    pub interval: u64,
+    pub plan: PlanArgs,
 }
 
 /// `bluegreen rehearse`: releases the image the stable color runs as a canary, injects the
@@ -121,15 +106,11 @@ pub(super) async fn rehearse(
         .as_ref()
         .and_then(|i| i.tag.clone())
         .ok_or_else(|| refuse(format!("{stable} runs no tagged image to rehearse with")))?;
-    let plan = PlanFlags {
-        plan: args.plan.plan,
-        steps: args.plan.steps,
-        hold_secs: args.plan.hold,
-        interval_secs: args.plan.interval,
-        on_inconclusive: Some(OnInconclusive::Pause),
-    }
-    .resolve(settings)
-    .map_err(bad_plan)?;
+    let plan = args
+        .plan
+        .flags(Some(OnInconclusive::Pause))
+        .resolve(settings)
+        .map_err(bad_plan)?;
     let client = LocalClient::connect(std::path::Path::new(&state_dir)).await?;
     let (r, _) = ops
         .launch_release(ReleaseSpec {

@@ -25,22 +25,8 @@ pub struct ReleaseArgs {
     /// The image tag to release to the idle color.
     #[arg(long)]
     pub tag: String,
-    /// A plan of bluegreen.toml (`[plans.NAME]`), or a built-in one: `default` (10% then
-    /// 50%, 2 minutes each) or `all-at-once`. Without it: the profile's `plan`, else `default`.
-    #[arg(long, conflicts_with = "steps")]
-    pub plan: Option<String>,
-    /// The canary's weights in percent, comma-separated and increasing (e.g. 1,10,50).
-    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
-    pub steps: Option<Vec<Share>>,
-    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h). After its
-    /// hold a step goes on once its gates pass and the requests since its weight write show
-    /// its weights: with too few it keeps holding (`--accept-unmeasured`, a global flag, lets
-    /// it go on), and a mismatch that lasts 3 intervals pauses the release for a person.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
-    pub hold: u64,
-    /// Seconds between gate checks.
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = duration(plan::MAX_INTERVAL_SECS))]
-    pub interval: u64,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Seconds the old color keeps running after the promote.
     #[arg(long, value_name = "DURATION", default_value = "300", value_parser = duration(limits::MAX_BAKE_SECS))]
     pub bake: u64,
@@ -67,6 +53,40 @@ pub struct ReleaseArgs {
     /// needs `--reason`, and the journal keeps both.
     #[arg(long)]
     pub force: bool,
+}
+
+/// The flags that choose a release's plan, the same for `release` and `rehearse`.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct PlanArgs {
+    /// A plan of bluegreen.toml (`[plans.NAME]`), or a built-in one: `default` (10% then
+    /// 50%, 2 minutes each) or `all-at-once`. Without it: the profile's `plan`, else `default`.
+    #[arg(long, conflicts_with = "steps")]
+    pub plan: Option<String>,
+    /// The canary's weights in percent, comma-separated and increasing (e.g. 1,10,50).
+    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
+    pub steps: Option<Vec<Share>>,
+    /// How long each step holds while its gates are checked (90, 90s, 2m, 1h). After its
+    /// hold a step goes on once its gates pass and the requests since its weight write show
+    /// its weights: with too few it keeps holding (`--accept-unmeasured`, a global flag, lets
+    /// it go on), and a mismatch that lasts 3 intervals pauses the release for a person.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration(plan::MAX_HOLD_SECS))]
+    pub hold: u64,
+    /// Seconds between gate checks.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = duration(plan::MAX_INTERVAL_SECS))]
+    pub interval: u64,
+}
+
+impl PlanArgs {
+    /// What the flags say about the plan, with `on_inconclusive` (a flag of `release` only).
+    pub fn flags(&self, on_inconclusive: Option<OnInconclusive>) -> PlanFlags {
+        PlanFlags {
+            plan: self.plan.clone(),
+            steps: self.steps.clone(),
+            hold_secs: self.hold,
+            interval_secs: self.interval,
+            on_inconclusive,
+        }
+    }
 }
 
 /// Where a release command stops following before the release's end.
@@ -98,13 +118,7 @@ impl ReleaseArgs {
     pub fn request(&self) -> ReleaseRequest {
         ReleaseRequest {
             tag: self.tag.clone(),
-            plan: PlanFlags {
-                plan: self.plan.clone(),
-                steps: self.steps.clone(),
-                hold_secs: self.hold,
-                interval_secs: self.interval,
-                on_inconclusive: self.on_inconclusive,
-            },
+            plan: self.plan.flags(self.on_inconclusive),
             bake_secs: self.bake,
             keep_old: self.keep_old,
             scale_in_on_rollback: self.scale_in_on_rollback,
@@ -212,6 +226,7 @@ pub fn line(r: &Release, note: &Note) -> Option<String> {
         Note::SmokePassed { check, latency_ms } => {
             format!("smoke test passed: {check} ({latency_ms} ms)")
         }
+        Note::Smoke { line } => format!("smoke test {line}"),
         Note::StepEntered { index, weights } => {
             format!("step {}/{}: {weights}", index + 1, r.plan.steps.len())
         }
