@@ -271,8 +271,12 @@ impl Ops {
     /// Release `id`'s evidence, assembled from its entries; `None` when the journal has none.
     pub async fn evidence(&self, id: &str) -> Result<(Option<Evidence>, JournalPage), OpError> {
         let query = Query {
-            // A release id is `r` and its start in milliseconds: nothing of it is older.
-            since: id.strip_prefix('r').and_then(|t| t.parse().ok()),
+            // A release id is `r`, its start in milliseconds, and a random part: nothing of it is
+            // older than that start.
+            since: id
+                .strip_prefix('r')
+                .and_then(|t| t.split('-').next())
+                .and_then(|t| t.parse().ok()),
             limit: journal::MAX_ENTRIES,
             release: Some(id.to_string()),
         };

@@ -133,7 +133,10 @@ impl Ops {
             return Err(e);
         }
         let now = now_millis();
-        let id = format!("r{now}");
+        // `r`, the start in milliseconds, and a random part: two consoles starting a release
+        // in the same millisecond would otherwise record one id twice, and the second would
+        // pass for the first's own update instead of being refused.
+        let id = format!("r{now}-{:04x}", rand::random::<u16>());
         // The driver's lease first: a release another engineer's lock refuses is never
         // recorded (it would wait for a driver that cannot take the lock).
         let interval_ms = (spec.plan.interval_secs as i64).saturating_mul(1000);

@@ -116,7 +116,8 @@ pub struct ReleaseOptions {
 /// One release and where it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
-    /// `r` and the start time in milliseconds: unique per environment.
+    /// `r`, the start time in milliseconds and a random part: unique per environment, even
+    /// for two releases started in the same millisecond.
     pub id: String,
     pub tag: String,
     pub canary: Color,

@@ -55,12 +55,14 @@ pub const DEFAULT_INTERVAL_SECS: u64 = 5;
 pub const MIN_INTERVAL_SECS: u64 = 1;
 pub const MAX_INTERVAL_SECS: u64 = 300;
 
-/// The longest window the guard judges: the last minute of the watched color's traffic (or
-/// since the write, when that is more recent). A canary that starts failing after an hour of
-/// good traffic is judged on its last minute, not diluted by the hour.
-pub const WINDOW_SECS: u64 = 60;
-/// On a platform whose metric points are whole minutes (CloudWatch), the window reaches
-/// further back, so the minutes published late still fall inside it.
+/// The longest window the guard judges: the last five minutes of the watched color's
+/// traffic (or since the write, when that is more recent). A canary that starts failing after
+/// an hour of good traffic is judged on its last minutes, not diluted by the hour; and a
+/// quiet canary (10% of the probe's default 3 requests a second) gathers the 20 requests its
+/// gates need within the window (a one-minute window never would: 18).
+pub const WINDOW_SECS: u64 = 300;
+/// On a platform whose metric points are whole minutes (CloudWatch), the same five minutes:
+/// the minutes published late still fall inside it.
 pub const PERIOD_WINDOW_SECS: u64 = 300;
 /// How far before a promote the old color's figures are taken for the bake's baseline.
 pub const BASELINE_SECS: u64 = 120;

@@ -294,6 +294,8 @@ async fn a_quiet_release_completes_with_the_probe_and_no_accept_unmeasured() {
     );
     let status = ok(&p, &["status"]);
     assert!(status.contains("probe    "), "{status}");
+    // The record is at most one interval old, and the probe looks again twice a second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, doc, _) = p.cli_json(&["status", "--json"]).await;
     let sent = doc["guard"]["record"]["probe_sent"].as_u64().unwrap_or(0);
     assert!(sent >= 100, "the probe sent {sent} requests: {doc:#}");

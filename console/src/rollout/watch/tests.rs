@@ -408,7 +408,7 @@ fn per_minute_points_count_for_the_baseline_when_they_start_before_the_promote()
 }
 
 #[test]
-fn the_window_is_the_watched_colors_own_last_minute() {
+fn the_window_is_the_watched_colors_own_last_minutes() {
     let since = NOW - 30_000;
     let shift = Watched::Shift {
         canary: Color::Green,
@@ -422,7 +422,7 @@ fn the_window_is_the_watched_colors_own_last_minute() {
     );
     // Too young to have a window of its own.
     assert_eq!(window_secs(&shift, since + 500, 1000, false), None);
-    // Unknown start: the last minute (five on a per-minute platform).
+    // Unknown start: the last five minutes.
     let unknown = Watched::Shift {
         canary: Color::Green,
         weights: Weights::all(Color::Green),
