@@ -1,8 +1,8 @@
 //! Release plans on AWS, against moto: the steps go through ModifyListener and are read back,
 //! synthetic 5xx metrics for the canary's target group (PutMetricData) trip the errors gate
 //! and roll back with exactly one more ModifyListener, an alarm set to ALARM (SetAlarmState)
-//! trips the alarms gate, and the release is recorded in the listener's tags so another
-//! console reads it. The deploy and the smoke test are covered elsewhere (moto runs no
+//! trips the alarms gate, and the release is recorded in the lock table so another console
+//! reads it. The deploy is covered elsewhere and the smoke test in `aws_smoke` (moto runs no
 //! containers): these releases start at the smoke stage with no checks.
 
 use std::sync::Arc;
@@ -222,7 +222,7 @@ async fn five_xx_on_the_canarys_target_group_rolls_back_with_one_modify_listener
     // One ModifyListener for the step, one for the rollback: nothing else touched it.
     assert_eq!(stack.prod_modifies() - before, 2);
     assert_eq!(stack.topo.raw_weights().await.expect("weights"), (999, 0));
-    // Another console reads the same record from the listener's tags.
+    // Another console reads the same record from the lock table.
     let recorded = platform.release().await.expect("read").expect("recorded");
     assert_eq!(recorded.outcome, r.outcome);
     eprintln!("aws rollback release: {calls} API calls, {intervals} gate interval(s)");
