@@ -31,7 +31,15 @@ pub(super) async fn run(g: &Global) -> Outcome {
                 aws_profile: g.aws_profile.clone(),
                 region: g.region.clone(),
             };
-            let (platform, checks) = doctor::aws::check(&profile, &cfg, &opts).await;
+            // The gates' alarms and the smoke checks are the profile's release settings.
+            let release = match connect::config_file(g) {
+                Ok(Some(file)) => file
+                    .profile(g.profile.as_deref())
+                    .map(|p| p.release.clone())
+                    .unwrap_or_default(),
+                _ => Default::default(),
+            };
+            let (platform, checks) = doctor::aws::check(&profile, &cfg, &opts, &release).await;
             Report {
                 profile,
                 platform,

@@ -226,6 +226,7 @@ pub fn line(r: &Release, note: &Note) -> Option<String> {
         Note::SmokePassed { check, latency_ms } => {
             format!("smoke test passed: {check} ({latency_ms} ms)")
         }
+        Note::Smoke { line } => format!("smoke test {line}"),
         Note::StepEntered { index, weights } => {
             format!("step {}/{}: {weights}", index + 1, r.plan.steps.len())
         }

@@ -39,9 +39,11 @@ use crate::rollout::PerColor;
 
 mod plans;
 mod raw;
+pub mod smoke;
 mod watch;
 pub use crate::rollout::resolve::ReleaseSettings;
 pub(crate) use raw::Lines;
+pub use smoke::SmokeFrom;
 pub mod terraform;
 
 /// The file name looked for when `--config` is not given.
@@ -148,6 +150,8 @@ pub struct AwsProfile {
     /// The DynamoDB table of the deploy lock (`lock_table`, Terraform's `lock_table_name`).
     /// Without it, writes are refused (rollback excepted) with the way to add it.
     pub lock_table: Option<String>,
+    /// Where a release's smoke checks run (`[profiles.X.smoke]`, key `from`).
+    pub smoke_from: SmokeFrom,
 }
 
 /// A listener by ARN, or by load balancer name and port.

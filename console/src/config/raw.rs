@@ -46,7 +46,8 @@ struct RawProfile {
     green: Option<Spanned<RawColor>>,
     plan: Option<Spanned<String>>,
     gates: Option<Spanned<crate::rollout::GateConfig>>,
-    smoke: Option<Spanned<Vec<crate::rollout::SmokeCheck>>>,
+    /// The checks, or `[profiles.X.smoke]` with where they run ([`super::smoke`]).
+    smoke: Option<Spanned<super::smoke::RawSmoke>>,
     scale_in_on_rollback: Option<bool>,
     journal_table: Option<String>,
     /// The DynamoDB table of the deploy lock (Terraform's `lock_table_name`).
@@ -139,10 +140,15 @@ fn profile(
 ) -> Result<Profile, ConfigError> {
     let span = spanned.span();
     let mut raw = spanned.into_inner();
+    let aws_platform = raw
+        .platform
+        .as_ref()
+        .is_none_or(|p| p.get_ref().as_str() == "aws");
+    let (smoke, smoke_from) = super::smoke::split(lines, &name, aws_platform, raw.smoke.take())?;
     let release_raw = super::plans::RawRelease {
         plan: raw.plan.take(),
         gates: raw.gates.take(),
-        smoke: raw.smoke.take(),
+        smoke,
         scale_in_on_rollback: raw.scale_in_on_rollback.take(),
     };
     let (raw_guard, raw_probe) = (raw.guard.take(), raw.probe.take());
@@ -211,7 +217,9 @@ fn profile(
                 format!("profile `{name}` is an AWS profile; `state_dir` applies only to `platform = \"local\"`"),
             ));
         }
-        Target::Aws(Box::new(aws(lines, &name, span.clone(), raw)?))
+        let mut aws = aws(lines, &name, span.clone(), raw)?;
+        aws.smoke_from = smoke_from;
+        Target::Aws(Box::new(aws))
     };
     let release = super::plans::settings(
         lines,
@@ -304,6 +312,7 @@ fn aws(
         colors: PerColor::new(blue, green),
         journal_table: raw.journal_table,
         lock_table: raw.lock_table.filter(|t| !t.trim().is_empty()),
+        smoke_from: super::SmokeFrom::Here,
     })
 }
 

@@ -213,8 +213,8 @@ pub fn init(config: &Path, profile: &str, files: &[PathBuf]) -> Result<String, I
     init_with(config, profile, None, files, false)
 }
 
-/// Sets `keys` (name, string value) in profile `profile` of `config`, every other key and
-/// profile kept (the file is written anew, without its comments). For `init --create-tables`.
+/// Sets `keys` (name, string value) in profile `profile` of `config`, every other key,
+/// profile and comment kept. For `init --create-tables`.
 pub fn set_profile_keys(
     config: &Path,
     profile: &str,
@@ -236,33 +236,43 @@ pub fn set_profile_keys(
     })
 }
 
-/// Merges `fresh` into `into`: tables key by key, every other value replaced.
-fn merge(into: &mut toml::Table, fresh: toml::Table) {
-    for (k, v) in fresh {
-        match (into.get_mut(&k), v) {
-            (Some(toml::Value::Table(old)), toml::Value::Table(new)) => merge(old, new),
-            (_, v) => {
-                into.insert(k, v);
+/// Merges `fresh` into `into`: tables key by key, every other value replaced in place (its
+/// key keeps its place and the comments around it), new keys added at the table's end.
+fn merge(into: &mut dyn toml_edit::TableLike, fresh: &dyn toml_edit::TableLike) {
+    for (k, item) in fresh.iter() {
+        match into.get_mut(k) {
+            Some(old) if old.is_table_like() && item.is_table_like() => {
+                if let (Some(old), Some(new)) = (old.as_table_like_mut(), item.as_table_like()) {
+                    merge(old, new);
+                }
+            }
+            Some(toml_edit::Item::Value(old)) if item.is_value() => {
+                let decor = old.decor().clone();
+                if let Some(new) = item.as_value() {
+                    *old = new.clone();
+                    *old.decor_mut() = decor;
+                }
+            }
+            _ => {
+                into.insert(k, item.clone());
             }
         }
     }
 }
 
 /// The file `existing` with profile `profile`'s keys that Terraform's outputs give replaced
-/// by `text`'s (`init --update`): every other key of the profile (plans, gates, hooks,
-/// `read_only`) and every other profile stay. The file is written anew: comments go.
+/// by `text`'s (`init --update`, `init --create-tables`): every other key of the profile
+/// (plans, gates, hooks, `read_only`) and every other profile stay, and so do the file's
+/// comments, blank lines and key order (edited with toml_edit, not rewritten).
 fn updated(path: &Path, existing: &str, text: &str) -> Result<String, InitError> {
-    let toml_error = |e: toml::de::Error| InitError::Toml {
+    let toml_error = |e: toml_edit::TomlError| InitError::Toml {
         path: path.to_path_buf(),
         message: e.message().to_string(),
     };
-    let mut doc: toml::Table = existing.parse().map_err(toml_error)?;
-    let fresh: toml::Table = text.parse().map_err(toml_error)?;
-    merge(&mut doc, fresh);
-    toml::to_string(&doc).map_err(|e| InitError::Toml {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    let mut doc: toml_edit::DocumentMut = existing.parse().map_err(toml_error)?;
+    let fresh: toml_edit::DocumentMut = text.parse().map_err(toml_error)?;
+    merge(doc.as_table_mut(), fresh.as_table());
+    Ok(doc.to_string())
 }
 
 /// [`init`], also recording the AWS credentials profile (`--aws-profile` at init time).

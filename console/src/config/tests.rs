@@ -3,7 +3,8 @@ use std::path::Path;
 use super::terraform::{InitError, Outputs};
 use super::*;
 
-const GOOD: &str = r#"
+/// Two profiles: `prod` (AWS, the default) and `dev` (local).
+pub(super) const GOOD: &str = r#"
 default_profile = "prod"
 
 [profiles.prod]
@@ -250,13 +251,19 @@ fn terraform_conflicts_are_refused() {
     );
 }
 
+/// The base and service states' outputs, written into `dir`.
+fn outputs(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let base = dir.join("base.json");
+    let services = dir.join("services.json");
+    std::fs::write(&base, tf(BASE)).expect("write");
+    std::fs::write(&services, tf(SERVICES)).expect("write");
+    (base, services)
+}
+
 #[test]
 fn init_appends_and_keeps_what_was_there() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = dir.path().join("base.json");
-    let services = dir.path().join("services.json");
-    std::fs::write(&base, tf(BASE)).expect("write");
-    std::fs::write(&services, tf(SERVICES)).expect("write");
+    let (base, services) = outputs(dir.path());
     let config = dir.path().join("bluegreen.toml");
     std::fs::write(
         &config,
@@ -298,6 +305,56 @@ fn init_appends_and_keeps_what_was_there() {
     };
     assert_eq!(updated.cluster, aws.cluster);
     assert!(prod.read_only, "the profile's own key stays");
+}
+
+/// `init --update` edits the file in place: the person's comments, blank lines and key order
+/// stay, the keys the outputs give change where they are, new ones join their table.
+#[test]
+fn init_update_keeps_comments_and_key_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (base, services) = outputs(dir.path());
+    let config = dir.path().join("bluegreen.toml");
+    terraform::init_with(
+        &config,
+        "prod",
+        None,
+        &[base.clone(), services.clone()],
+        false,
+    )
+    .expect("init");
+    let text = std::fs::read_to_string(&config).expect("read");
+    let cluster = "cluster = ";
+    let at = text.find(cluster).expect("cluster key");
+    let end = at + text[at..].find('\n').expect("line end");
+    let mut mine = format!(
+        "# Our production stack: ask #ops before changing it.\n{}",
+        &text[..at]
+    );
+    mine += "read_only = true   # armed releases only\n";
+    mine += "cluster = \"an-old-cluster\"   # moved in March\n";
+    mine += &text[end + 1..];
+    let mine = mine.replace("ecr_repository = ", "# the registry\necr_repository = ");
+    std::fs::write(&config, &mine).expect("write");
+    terraform::init_with(&config, "prod", None, &[base, services], true).expect("update");
+    let after = std::fs::read_to_string(&config).expect("read");
+    assert!(
+        after.starts_with("# Our production stack: ask #ops before changing it.\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("read_only = true   # armed releases only\n"),
+        "{after}"
+    );
+    assert!(after.contains("# moved in March"), "{after}");
+    assert!(!after.contains("an-old-cluster"), "{after}");
+    assert!(
+        after.contains("# the registry\necr_repository = "),
+        "{after}"
+    );
+    // Keys stay where they were: read_only before cluster, region first.
+    let pos = |k: &str| after.find(k).unwrap_or_else(|| panic!("{k} in {after}"));
+    assert!(pos("region = ") < pos("read_only = ") && pos("read_only = ") < pos("cluster = "));
+    assert!(ConfigFile::parse(&config, &after).is_ok());
 }
 
 mod proptests {

@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::Action;
 use aws_sdk_iam::types::PolicyEvaluationDecisionType;
 
 use super::Check;
-use crate::config::{AwsProfile, ListenerRef};
+use crate::config::{AwsProfile, ListenerRef, ReleaseSettings, SmokeFrom};
 use crate::platform::aws::{self, AwsOptions, Op, iam};
 use crate::platform::{FaultKind, PlatformError};
 use crate::rollout::Color;
@@ -32,6 +32,192 @@ const BATCH_GET_PROJECTS: Op = Op::new("codebuild", "BatchGetProjects");
 const DESCRIBE_IMAGES: Op = Op::new("ecr", "DescribeImages");
 const GET_ITEM: Op = Op::new("dynamodb", "GetItem");
 const QUERY: Op = Op::new("dynamodb", "Query");
+const DESCRIBE_ALARMS: Op = Op::new("cloudwatch", "DescribeAlarms");
+
+/// How long the doctor waits for the test listener (or the smoke URL) to answer.
+const REACH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Every alarm the profile's gates name (its own and its plans'), each once, in order.
+fn gate_alarms(release: &ReleaseSettings) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let all = release
+        .gates
+        .alarms
+        .iter()
+        .chain(release.plans.iter().flat_map(|p| p.gates.alarms.iter()));
+    for n in all {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+/// The gates' alarms exist (DescribeAlarms, the adapter's own call): a gate naming a missing
+/// alarm can never pass. `None` when the gates name no alarm.
+async fn alarms(clients: &Clients, release: &ReleaseSettings) -> Option<Check> {
+    let names = gate_alarms(release);
+    if names.is_empty() {
+        return None;
+    }
+    let mut found = BTreeSet::new();
+    for batch in names.chunks(100) {
+        match clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(batch.to_vec()))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                found.extend(
+                    out.metric_alarms()
+                        .iter()
+                        .filter_map(|a| a.alarm_name())
+                        .map(str::to_string),
+                );
+                found.extend(
+                    out.composite_alarms()
+                        .iter()
+                        .filter_map(|a| a.alarm_name())
+                        .map(str::to_string),
+                );
+            }
+            Err(e) => {
+                let e = DESCRIBE_ALARMS.error(&batch.join(","), e);
+                return Some(Check::fail("gate alarms", e.to_string(), fix_for(&e)));
+            }
+        }
+    }
+    let missing: Vec<&String> = names.iter().filter(|n| !found.contains(*n)).collect();
+    Some(if missing.is_empty() {
+        Check::pass("gate alarms", names.join(", "))
+    } else {
+        Check::fail(
+            "gate alarms",
+            format!(
+                "{} named in the gates but not found: {}",
+                if missing.len() == 1 {
+                    "an alarm is"
+                } else {
+                    "alarms are"
+                },
+                missing
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "create the alarm in this account and Region, or correct `alarms` in the profile's [gates] (and its plans')",
+        )
+    })
+}
+
+/// Whether the smoke checks can reach the idle color the way the profile says they run
+/// ([`SmokeFrom`]): from here, a real GET of the first check's path through the test listener
+/// (or at the profile's `url`), within [`REACH_TIMEOUT`].
+async fn smoke_path(
+    clients: &Clients,
+    profile: &str,
+    cfg: &AwsProfile,
+    release: &ReleaseSettings,
+) -> Check {
+    const NAME: &str = "smoke path";
+    let ways_out = format!(
+        "run the checks inside the VPC ([profiles.{profile}.smoke] from = \"task\" with command = [\"curl\", \"-fsS\", \"--max-time\", \"10\"], or the image's own checker), name an address that reaches the idle color (from = \"url\", url = \"http://…\"), or skip them with a reason that is journaled (from = \"skip\", skip_reason = \"…\")"
+    );
+    let path = release
+        .smoke
+        .first()
+        .map_or("/".to_string(), |c| c.path.clone());
+    let (host, port, prefix) = match &cfg.smoke_from {
+        SmokeFrom::Skip { reason } => {
+            return Check::warn(
+                NAME,
+                format!("skipped by the profile: {reason}"),
+                "the idle color gets production traffic untried; the reason is journaled with each release",
+            );
+        }
+        SmokeFrom::Url(url) => match crate::config::smoke::url_parts(url) {
+            Some(parts) => parts,
+            None => {
+                return Check::fail(
+                    NAME,
+                    format!("url `{url}` is not http://HOST[:PORT]"),
+                    ways_out,
+                );
+            }
+        },
+        SmokeFrom::Here | SmokeFrom::Task { .. } => {
+            let Some(test) = &cfg.test_listener else {
+                return Check::fail(
+                    NAME,
+                    "the profile has no test_listener, so the smoke checks have nothing to reach the idle color through",
+                    format!(
+                        "set `test_listener` (terraform output test_listener_arn), or {ways_out}"
+                    ),
+                );
+            };
+            let arn = match listener(clients, test).await {
+                Ok((arn, _)) => arn,
+                Err(e) => {
+                    return Check::fail(
+                        NAME,
+                        e.to_string(),
+                        listener_fix(&e, "test_listener", "test_listener_arn"),
+                    );
+                }
+            };
+            match aws::smoke::test_listener_address(&clients.elb, &arn).await {
+                Ok((https, host, port)) => {
+                    if let SmokeFrom::Task { command } = &cfg.smoke_from {
+                        let scheme = if https { "https" } else { "http" };
+                        return Check::pass(
+                            NAME,
+                            format!(
+                                "inside the VPC: a one-off task of the idle color's task definition runs `{}` with {scheme}://{host}:{port}{path} (and the other checks); its exit code decides",
+                                command.join(" ")
+                            ),
+                        );
+                    }
+                    if https {
+                        return Check::fail(
+                            NAME,
+                            format!(
+                                "the test listener https://{host}:{port} is HTTPS, and the console's smoke client speaks plain HTTP"
+                            ),
+                            ways_out,
+                        );
+                    }
+                    (host, port, String::new())
+                }
+                Err(e) => return Check::fail(NAME, e.to_string(), fix_for(&e)),
+            }
+        }
+    };
+    let url = format!("http://{host}:{port}{prefix}{path}");
+    match aws::smoke::get(&host, port, &format!("{prefix}{path}"), REACH_TIMEOUT).await {
+        Ok(a) => Check::pass(
+            NAME,
+            format!(
+                "reachable from here: GET {url} answered {} in {} ms",
+                a.status, a.latency_ms
+            ),
+        ),
+        Err(e) => Check::fail(
+            NAME,
+            format!("GET {url} is not reachable from here: {e}"),
+            match cfg.smoke_from {
+                SmokeFrom::Url(_) => {
+                    format!("check the address and the way to it (VPN, bastion), or {ways_out}")
+                }
+                _ => format!(
+                    "open the test listener to this machine (the Terraform env's test_ingress_cidrs; an internal load balancer is never reachable from outside its VPC), or {ways_out}"
+                ),
+            },
+        ),
+    }
+}
 
 /// How to give a profile its tables.
 const TABLES_FIX: &str = "apply Terraform's base module and run `bluegreen init --from-terraform FILE… --update` (outputs lock_table_name, journal_table_name), or add `lock_table`/`journal_table` to the profile naming tables keyed as the base module keys them";
@@ -119,6 +305,7 @@ struct Clients {
     codebuild: aws_sdk_codebuild::Client,
     ecr: aws_sdk_ecr::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Clients {
@@ -143,14 +330,20 @@ impl Clients {
             codebuild: client!(aws_sdk_codebuild),
             ecr: client!(aws_sdk_ecr),
             dynamodb: client!(aws_sdk_dynamodb),
+            cloudwatch: client!(aws_sdk_cloudwatch),
         }
     }
 }
 
 /// Loads credentials the way the adapter does and runs every check.
-pub async fn check(profile: &str, cfg: &AwsProfile, opts: &AwsOptions) -> (String, Vec<Check>) {
+pub async fn check(
+    profile: &str,
+    cfg: &AwsProfile,
+    opts: &AwsOptions,
+    release: &ReleaseSettings,
+) -> (String, Vec<Check>) {
     let sdk = aws::load_sdk_config(cfg, opts).await;
-    check_with(profile, cfg, &sdk).await
+    check_with(profile, cfg, release, &sdk).await
 }
 
 /// [`check`] with a loaded SDK configuration. Returns the region (for the report's header)
@@ -158,6 +351,7 @@ pub async fn check(profile: &str, cfg: &AwsProfile, opts: &AwsOptions) -> (Strin
 pub async fn check_with(
     profile: &str,
     cfg: &AwsProfile,
+    release: &ReleaseSettings,
     sdk: &aws_config::SdkConfig,
 ) -> (String, Vec<Check>) {
     let mut checks = Vec::new();
@@ -202,6 +396,10 @@ pub async fn check_with(
     checks.push(ecr(&clients, cfg).await);
     checks.push(lock_table(&clients, cfg).await);
     checks.push(journal_table(&clients, cfg).await);
+    if let Some(c) = alarms(&clients, release).await {
+        checks.push(c);
+    }
+    checks.push(smoke_path(&clients, profile, cfg, release).await);
     (format!("aws ({region})"), checks)
 }
 

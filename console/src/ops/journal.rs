@@ -185,12 +185,25 @@ impl Ops {
         let entry = entry.bounded();
         if let Err(e) = self.platform.journal_append(&entry).await {
             // No journal configured is said once per command, not once per write.
+            // Say what happened to the write itself: one refused or failed before it ran
+            // (the deploy lock could not be read, say) did not go ahead.
             let msg = match e {
                 crate::platform::PlatformError::Config(m) => m,
-                e => format!(
-                    "the {} went ahead, but its journal entry was not written: {e}",
-                    entry.verb
-                ),
+                e => match entry.outcome {
+                    Outcome::Refused | Outcome::Failed => format!(
+                        "the {} did not go ahead ({}), and its journal entry was not written either: {e}",
+                        entry.verb,
+                        if entry.outcome == Outcome::Refused {
+                            "refused"
+                        } else {
+                            "failed"
+                        }
+                    ),
+                    _ => format!(
+                        "the {} went ahead, but its journal entry was not written: {e}",
+                        entry.verb
+                    ),
+                },
             };
             tracing::warn!("{msg}");
             let mut w = self

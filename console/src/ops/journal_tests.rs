@@ -103,6 +103,24 @@ async fn a_failed_append_is_a_warning_and_the_write_stands() {
     );
 }
 
+/// When the deploy lock cannot be read, the write does not run; if its journal entry cannot
+/// be written either (one table down, or both), the warning must not claim it went ahead.
+#[tokio::test]
+async fn a_write_the_lock_could_not_be_read_for_is_never_said_to_have_gone_ahead() {
+    let p = Arc::new(FakePlatform::blue_live(2));
+    let o = ops(&p);
+    p.state().journal_fails = true;
+    p.inject(Fault::CallFails("lock-read"));
+    assert!(o.scale(Color::Green, 1).await.is_err(), "no lock, no scale");
+    let warnings = o.take_journal_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("the scale did not go ahead (failed)"),
+        "{warnings:?}"
+    );
+    assert!(!warnings[0].contains("went ahead,"), "{warnings:?}");
+}
+
 #[tokio::test]
 async fn read_only_refusals_write_nothing_not_even_the_journal() {
     let p = Arc::new(FakePlatform::blue_live(2));

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::{OpError, Ops, PromoteOptions, WaitFor};
 use crate::clock::now_millis;
-use crate::platform::{PlatformError, WeightOutcome};
+use crate::platform::{PlatformError, SmokeRun, WeightOutcome};
 use crate::rollout::gate::{self, GateInput, GateResult, Verdict};
 use crate::rollout::journal::{self, Interval};
 use crate::rollout::plan::{self, StepDecision};
@@ -32,6 +32,9 @@ pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// How long one smoke check may take.
 pub const SMOKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The smoke task's last log lines a failure quotes.
+const SMOKE_TASK_LINES_SHOWN: usize = 5;
 
 /// The waits before the release record is written again after a failed write (each write is
 /// already retried by the platform): past them, a release with traffic split pauses instead
@@ -56,12 +59,30 @@ pub enum Driver {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Note {
     Started,
-    Deployed { task_definition: String },
+    Deployed {
+        task_definition: String,
+    },
     Healthy,
-    SmokePassed { check: String, latency_ms: u64 },
-    StepEntered { index: usize, weights: Weights },
-    Gates { index: usize, left_ms: u64 },
-    Paused { reason: String },
+    SmokePassed {
+        check: String,
+        latency_ms: u64,
+    },
+    /// A line about the smoke test that is not one check's pass: the profile skips it (and
+    /// why), or a one-off task ran the checks (its id, its exit code, its log lines).
+    Smoke {
+        line: String,
+    },
+    StepEntered {
+        index: usize,
+        weights: Weights,
+    },
+    Gates {
+        index: usize,
+        left_ms: u64,
+    },
+    Paused {
+        reason: String,
+    },
     Resumed,
     Promoted,
     Ended,
@@ -489,6 +510,93 @@ impl Ops {
     }
 
     async fn smoke_test(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
+        match self
+            .platform
+            .smoke_elsewhere(r.canary, &r.options.smoke)
+            .await
+        {
+            Ok(None) => self.smoke_here(r, obs).await?,
+            Ok(Some(SmokeRun::Skipped { reason })) => {
+                let line = format!("skipped, as the profile says: {reason}");
+                let mut e = self
+                    .in_release(&r.id, None)
+                    .journal_entry(journal::SMOKE_SKIPPED);
+                e.message = Some(format!("smoke test {line}"));
+                self.append_journal(e).await;
+                obs.note(r, &Note::Smoke { line });
+            }
+            Ok(Some(SmokeRun::Task {
+                task,
+                exit_code,
+                why,
+                lines,
+            })) => {
+                for line in &lines {
+                    obs.note(
+                        r,
+                        &Note::Smoke {
+                            line: format!("task {task}: {line}"),
+                        },
+                    );
+                }
+                if exit_code != Some(0) {
+                    let tail: Vec<&str> = lines
+                        .iter()
+                        .rev()
+                        .take(SMOKE_TASK_LINES_SHOWN)
+                        .rev()
+                        .map(String::as_str)
+                        .collect();
+                    let response = if tail.is_empty() {
+                        format!("{why}; the task logged nothing")
+                    } else {
+                        format!("{why}; its last lines: {}", tail.join(" | "))
+                    };
+                    return self
+                        .smoke_failed(r, format!("one-off task {task}"), response)
+                        .await;
+                }
+                obs.note(
+                    r,
+                    &Note::Smoke {
+                        line: format!(
+                            "passed in one-off task {task} ({} checks, exit code 0)",
+                            r.options.smoke.len()
+                        ),
+                    },
+                );
+            }
+            Err(e) => {
+                return self
+                    .smoke_failed(r, "the smoke task".into(), format!("no answer: {e}"))
+                    .await;
+            }
+        }
+        if r.is_over() {
+            return Ok(());
+        }
+        if r.plan.steps.is_empty() {
+            r.stage = Stage::Promoting;
+            return self.record(r).await;
+        }
+        self.enter_step(r, 0, obs).await
+    }
+
+    /// Ends `r` as failed at its smoke test, the canary scaled in if the release says so.
+    async fn smoke_failed(
+        &self,
+        r: &mut Release,
+        check: String,
+        response: String,
+    ) -> Result<(), OpError> {
+        if r.options.scale_in_on_rollback {
+            let _ = self.platform.scale(r.canary, 0).await;
+        }
+        self.end(r, Outcome::SmokeFailed { check, response }).await
+    }
+
+    /// The checks one GET at a time through the test listener (or the profile's URL).
+    async fn smoke_here(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
         for check in r.options.smoke.clone() {
             let answer = self.platform.smoke_get(&check.path, SMOKE_TIMEOUT).await;
             let failure = match &answer {
@@ -499,18 +607,7 @@ impl Ops {
                 Err(e) => Some(format!("no answer: {e}")),
             };
             if let Some(response) = failure {
-                if r.options.scale_in_on_rollback {
-                    let _ = self.platform.scale(r.canary, 0).await;
-                }
-                return self
-                    .end(
-                        r,
-                        Outcome::SmokeFailed {
-                            check: check.to_string(),
-                            response,
-                        },
-                    )
-                    .await;
+                return self.smoke_failed(r, check.to_string(), response).await;
             }
             let latency_ms = answer.map(|a| a.latency_ms).unwrap_or(0);
             obs.note(
@@ -521,11 +618,7 @@ impl Ops {
                 },
             );
         }
-        if r.plan.steps.is_empty() {
-            r.stage = Stage::Promoting;
-            return self.record(r).await;
-        }
-        self.enter_step(r, 0, obs).await
+        Ok(())
     }
 
     /// Sets step `index`'s weights with one verified change; a change not applied or unknown
@@ -861,6 +954,24 @@ impl Ops {
         self.end(r, Outcome::RolledBack { reason, failed }).await
     }
 
+    /// The gates during the console's bake, on the periods after the promote's write at
+    /// `promoted_at` only ([`gate::window_after`], as a step's): the minute that straddles the
+    /// promote holds the canary's requests at its last step's weight, and the ones before it
+    /// the step's own; neither is the bake's. A failing gate undoes the promote (rollback
+    /// within the bake gives the old color all traffic) and ends the release rolled back.
+    async fn bake_gates(&self, r: &mut Release, promoted_at: i64) -> Option<Result<(), OpError>> {
+        let (results, judged, _) = self.check_gates(r, promoted_at).await;
+        let why = "a gate failed during the bake: undoing the promote";
+        if let Some(ended) = self
+            .roll_back_if_failed(r, None, &results, judged, why)
+            .await
+        {
+            return Some(ended);
+        }
+        r.gates = results;
+        None
+    }
+
     async fn promote_canary(&self, r: &mut Release, obs: &dyn Observer) -> Result<(), OpError> {
         let opts = PromoteOptions {
             bake: Duration::from_secs(r.options.bake_secs),
@@ -874,11 +985,15 @@ impl Ops {
             Ok(rep) => rep,
             Err(e) => return Err(self.fail(r, e).await),
         };
+        // The promote's write is done: the bake's gates judge only what came after it.
+        let promoted_at = now_millis();
         obs.note(r, &Note::Promoted);
         if !report.platform_finishes_bake
             && let Some(b) = &report.bake
         {
-            // The console finishes the bake on AWS: keep the record alive while it waits.
+            // The console finishes the bake on AWS: it judges the gates each interval (a
+            // failing gate undoes the promote) and keeps the record alive while it waits.
+            let interval = Duration::from_secs(r.plan.interval_secs.max(1));
             loop {
                 let left = b.until - now_millis();
                 if left <= 0 {
@@ -887,10 +1002,15 @@ impl Ops {
                 if self.pick_up_request(r).await? {
                     return Ok(());
                 }
+                if let Some(ended) = self.bake_gates(r, promoted_at).await {
+                    return ended;
+                }
                 self.record(r).await?;
-                tokio::time::sleep(Duration::from_millis(
-                    (left as u64).min(HEARTBEAT_MS as u64),
-                ))
+                tokio::time::sleep(
+                    interval
+                        .min(Duration::from_millis(HEARTBEAT_MS as u64))
+                        .min(Duration::from_millis(left as u64)),
+                )
                 .await;
             }
             if let Err(e) = ops.finish_bake().await {

@@ -148,6 +148,23 @@ pub struct SmokeAnswer {
 /// The most of a smoke answer's body that is kept (and searched for its expected text).
 pub const SMOKE_BODY_LIMIT: usize = 256 * 1024;
 
+/// How a release's smoke checks ran when not one GET at a time from here
+/// ([`Platform::smoke_elsewhere`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SmokeRun {
+    /// In a one-off task (AWS: `RunTask` of the idle color's task definition in its service's
+    /// network, the checks as its command): its exit code decides (`None`: it stopped
+    /// without one, `why` says how), and its log lines are shown.
+    Task {
+        task: String,
+        exit_code: Option<i32>,
+        why: String,
+        lines: Vec<String>,
+    },
+    /// Not at all: the profile skips them, for this reason (journaled).
+    Skipped { reason: String },
+}
+
 /// The answer of a compare-and-swap of the deploy lock ([`Platform::lock_swap`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -234,6 +251,18 @@ pub trait Platform: Send + Sync {
         path: &str,
         timeout: std::time::Duration,
     ) -> PlatformResult<SmokeAnswer>;
+
+    /// Runs all of a release's smoke `checks` against `color` where the profile says they can
+    /// reach it, when that is not one GET at a time from here: `Ok(None)` means the caller
+    /// runs them with [`Platform::smoke_get`] (the default; AWS with `from = "here"` or
+    /// `"url"`).
+    async fn smoke_elsewhere(
+        &self,
+        _color: Color,
+        _checks: &[crate::rollout::SmokeCheck],
+    ) -> PlatformResult<Option<SmokeRun>> {
+        Ok(None)
+    }
 
     /// The state of each named CloudWatch alarm (AWS); the local platform has none and
     /// refuses, since a profile naming alarms on it is a configuration error.

@@ -385,6 +385,9 @@ pub const RELEASE_END: &str = "release-end";
 pub const RELEASE_START: &str = "release-start";
 /// A release started with `--force` past what pre-flight found (its reason is the entry's).
 pub const RELEASE_FORCED: &str = "release-forced";
+/// A release whose profile skips the smoke test (`[profiles.X.smoke]`, `from = "skip"`):
+/// the entry carries the profile's reason.
+pub const SMOKE_SKIPPED: &str = "smoke-skipped";
 
 /// Assembles release `id`'s evidence from journal entries (any order, any releases); `None`
 /// when no entry names it.

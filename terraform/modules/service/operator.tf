@@ -15,6 +15,8 @@ resource "aws_iam_policy" "operator" {
     cluster_name           = aws_ecs_cluster.this.name
     blue_service_name      = aws_ecs_service.color["blue"].name
     green_service_name     = aws_ecs_service.color["green"].name
+    blue_task_family       = aws_ecs_task_definition.color["blue"].family
+    green_task_family      = aws_ecs_task_definition.color["green"].family
     task_role_arn          = aws_iam_role.task.arn
     execution_role_arn     = aws_iam_role.execution.arn
     prod_listener_arn      = aws_lb_listener.prod.arn

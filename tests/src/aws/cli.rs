@@ -46,6 +46,7 @@ pub fn command(config: &Path, env: &[(String, String)], args: &[&str]) -> tokio:
         .env_remove("AWS_PROFILE")
         .env_remove("BLUEGREEN_PROFILE")
         .env_remove("BLUEGREEN_CONFIG")
+        .env_remove("RELEASE_TAG")
         .env("AWS_CONFIG_FILE", "/nonexistent/bluegreen-test-aws-config")
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",

@@ -6,11 +6,13 @@ pub mod awslogs;
 pub mod cli;
 pub mod ec2;
 pub mod proxy;
+pub mod smoke_task;
 pub mod stack;
 pub mod topology;
 
 pub use awslogs::AwsLogs;
 pub use cli::{Run, run_cli};
 pub use proxy::{AwsLike, CallCounts, Fault, FaultProxy};
+pub use smoke_task::{SmokeTaskSeen, play_smoke_task};
 pub use stack::Stack;
 pub use topology::{Topology, TopologyOptions};

@@ -199,6 +199,9 @@ struct State {
     elb_tags: std::collections::HashMap<String, std::collections::BTreeMap<String, String>>,
     /// Every attempt's operation and form-decoded body (query protocol) or raw JSON body.
     bodies: Vec<(String, String)>,
+    /// What each task's containers exited with, by task id, once it stopped
+    /// ([`FaultProxy::container_exit`]).
+    exit_codes: std::collections::HashMap<String, i32>,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -301,6 +304,16 @@ impl FaultProxy {
                 skip,
                 remaining: times,
             });
+        }
+    }
+
+    /// What task `task_id`'s containers exit with: DescribeTasks and StopTask answer it as
+    /// `exitCode` once the task is STOPPED (moto always answers 0, running or not). A test
+    /// plays the container of a one-off task this way: it reads the command, writes the log
+    /// lines, sets the exit code and stops the task.
+    pub fn container_exit(&self, task_id: &str, code: i32) {
+        if let Ok(mut s) = self.state.lock() {
+            s.exit_codes.insert(task_id.to_string(), code);
         }
     }
 
@@ -652,7 +665,13 @@ async fn handle(
         .map_err(|e| io::Error::other(e.to_string()))?
         .to_bytes();
     let repaired = match op.as_str() {
-        "DescribeTasks" | "RunTask" | "StopTask" => Some(stringify_container_numbers(&body)),
+        "DescribeTasks" | "RunTask" | "StopTask" => {
+            let codes = state
+                .lock()
+                .map(|s| s.exit_codes.clone())
+                .unwrap_or_default();
+            Some(stringify_container_numbers(&body, &codes))
+        }
         "StartBuild" | "BatchGetBuilds" => Some(epoch_timestamps(&body)),
         _ => None,
     };
@@ -855,8 +874,12 @@ fn epoch_to_iso(secs: i64) -> String {
 }
 
 /// `tasks[].containers[].{cpu,memory,memoryReservation}` (and `task.containers[]…`) as strings,
-/// as the ECS API has them.
-fn stringify_container_numbers(body: &Bytes) -> Bytes {
+/// as the ECS API has them; and `exitCode` as ECS has it: none while the task has not stopped,
+/// and once STOPPED what [`FaultProxy::container_exit`] set (moto's 0 otherwise).
+fn stringify_container_numbers(
+    body: &Bytes,
+    exit_codes: &std::collections::HashMap<String, i32>,
+) -> Bytes {
     let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(body) else {
         return body.clone();
     };
@@ -872,8 +895,26 @@ fn stringify_container_numbers(body: &Bytes) -> Bytes {
         }
     }
     for task in tasks {
+        let stopped = task.get("lastStatus").and_then(|v| v.as_str()) == Some("STOPPED");
+        let code = task
+            .get("taskArn")
+            .and_then(|v| v.as_str())
+            .and_then(|arn| arn.rsplit('/').next())
+            .and_then(|id| exit_codes.get(id))
+            .copied();
         let containers = task.get_mut("containers").and_then(|c| c.as_array_mut());
         for c in containers.into_iter().flatten() {
+            if let Some(obj) = c.as_object_mut() {
+                match (stopped, code) {
+                    (false, _) => {
+                        obj.remove("exitCode");
+                    }
+                    (true, Some(code)) => {
+                        obj.insert("exitCode".into(), code.into());
+                    }
+                    (true, None) => {}
+                }
+            }
             for key in ["cpu", "memory", "memoryReservation"] {
                 if let Some(v) = c.get_mut(key)
                     && v.is_number()

@@ -701,3 +701,37 @@ async fn missing_credentials_are_named_as_such() {
     );
     assert!(!run.stderr.contains("network"), "{}", run.stderr);
 }
+
+/// `RELEASE_TAG=v1.4.0 bluegreen build` starts the CodeBuild build with `RELEASE_TAG` as an
+/// environment override (as `aws codebuild start-build --environment-variables-override` does,
+/// and as the local platform honours it), so the buildspec pushes that tag too; a tag ECR
+/// would refuse is refused before any build starts.
+#[tokio::test]
+async fn build_passes_release_tag_to_codebuild_as_an_environment_override() {
+    let env = Stack::start(TopologyOptions::default(), false).await;
+    let mut vars = env.env();
+    vars.push(("RELEASE_TAG".into(), "v1.4.0".into()));
+    run_cli(&env.config, &vars, &["build"])
+        .await
+        .expect_code(exit::OK);
+    let bodies = env.proxy.bodies("StartBuild");
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body: serde_json::Value = serde_json::from_str(&bodies[0]).expect("json");
+    assert_eq!(
+        body["environmentVariablesOverride"],
+        serde_json::json!([{ "name": "RELEASE_TAG", "value": "v1.4.0", "type": "PLAINTEXT" }]),
+        "{body}"
+    );
+    // Without it, no override: the build is tagged with the commit's short SHA only.
+    env.cli(&["build"]).await.expect_code(exit::OK);
+    let bodies = env.proxy.bodies("StartBuild");
+    let body: serde_json::Value = serde_json::from_str(&bodies[1]).expect("json");
+    assert!(body.get("environmentVariablesOverride").is_none(), "{body}");
+    // A tag ECR would refuse never reaches CodeBuild.
+    let mut vars = env.env();
+    vars.push(("RELEASE_TAG".into(), "v1 beta".into()));
+    let run = run_cli(&env.config, &vars, &["build"]).await;
+    assert_ne!(run.code, exit::OK);
+    assert!(run.stderr.contains("RELEASE_TAG"), "{}", run.stderr);
+    assert_eq!(env.proxy.bodies("StartBuild").len(), 2);
+}

@@ -81,7 +81,13 @@ async fn a_running_release_is_never_overwritten_by_another() {
         .record_release(&second)
         .await
         .expect_err("a second running release is refused");
-    assert!(e.to_string().contains("another release is running"), "{e}");
+    // The refusal is the pure rule's (`check_record`), naming the release that runs.
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("release {} of v2 is still running", first.id)),
+        "{text}"
+    );
+    assert!(text.contains("a second release is not accepted"), "{text}");
     // Once the first has ended, a new one replaces it; the ended one never comes back.
     let mut ended = first.clone();
     ended.outcome = Some(bluegreen::rollout::Outcome::Released);
@@ -96,6 +102,58 @@ async fn a_running_release_is_never_overwritten_by_another() {
         platform.release().await.expect("read").map(|r| r.id),
         Some(second.id)
     );
+}
+
+/// A driver that had not seen the abort another console recorded (a stale driver: a laptop
+/// that slept through it) can neither write its release back to running nor take a step: the
+/// record's conditional write is the pure rule's (`check_record`), and it says why.
+#[tokio::test]
+async fn a_stale_driver_cannot_reopen_a_release_an_abort_ended() {
+    let stack = Stack::start(TopologyOptions::default(), false).await;
+    let driver: Arc<dyn Platform> = Arc::new(stack.adapter().await);
+    let stale = release(&[100], 60, &[]);
+    driver.record_release(&stale).await.expect("recorded");
+    // Another console aborts it.
+    let other: Arc<dyn Platform> = Arc::new(stack.adapter().await);
+    let bob = bluegreen::rollout::Operator::new("bob", "laptop").expect("operator");
+    Ops::new(other.clone(), Access::default())
+        .with_operator(bob)
+        .request_release(bluegreen::rollout::release::Request::Abort, "bob")
+        .await
+        .expect("aborted");
+    let e = driver
+        .record_release(&stale)
+        .await
+        .expect_err("an ended release is not written back to running");
+    let text = e.to_string();
+    assert!(text.contains("ended meanwhile"), "{text}");
+    assert!(text.contains("takes no further step"), "{text}");
+    let recorded = other.release().await.expect("read").expect("recorded");
+    assert!(
+        matches!(
+            recorded.outcome,
+            Some(bluegreen::rollout::Outcome::Aborted { .. })
+        ),
+        "{:?}",
+        recorded.outcome
+    );
+    // Driven on from its stale copy, it stops without touching the listener.
+    let before = stack.prod_modifies();
+    let ended = Ops::new(driver.clone(), Access::default())
+        .with_accept_unmeasured(true)
+        .drive_release(stale, &bluegreen::ops::release::Quiet, false)
+        .await
+        .expect("driven");
+    assert!(
+        matches!(
+            ended.outcome,
+            Some(bluegreen::rollout::Outcome::Aborted { .. })
+        ),
+        "{:?}",
+        ended.outcome
+    );
+    assert_eq!(stack.prod_modifies(), before);
+    assert_eq!(stack.topo.weights().await.expect("weights"), (100, 0));
 }
 
 #[tokio::test]

@@ -71,6 +71,23 @@ pub(super) async fn put_at(stack: &Stack, color: Color, requests: f64, errors: f
         .expect("put metric data");
 }
 
+/// A CloudWatch alarm named `name` on the ALB's target 5xx (in state INSUFFICIENT_DATA).
+pub(super) async fn put_alarm(stack: &Stack, name: &str) {
+    aws_sdk_cloudwatch::Client::new(&stack.topo.sdk)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(10.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("alarm");
+}
+
 /// A release of v2 to green at the smoke stage (no checks), steps `percents` held `hold`.
 pub(super) fn release(percents: &[u16], hold_secs: u64, alarms: &[&str]) -> Release {
     let mut plan = Plan::stepped(
@@ -246,19 +263,8 @@ async fn an_alarm_in_alarm_rolls_back() {
     let stack = Stack::start(TopologyOptions::default(), false).await;
     put(&stack, Color::Blue, 1000.0, 0.0).await;
     put(&stack, Color::Green, 100.0, 0.0).await;
+    put_alarm(&stack, "blog-5xx").await;
     let cw = aws_sdk_cloudwatch::Client::new(&stack.topo.sdk);
-    cw.put_metric_alarm()
-        .alarm_name("blog-5xx")
-        .namespace("AWS/ApplicationELB")
-        .metric_name("HTTPCode_Target_5XX_Count")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(10.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .expect("alarm");
     cw.set_alarm_state()
         .alarm_name("blog-5xx")
         .state_value(StateValue::Alarm)

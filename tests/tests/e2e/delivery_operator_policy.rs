@@ -10,8 +10,9 @@ use std::path::Path;
 use bluegreen::platform::aws::iam::OPERATIONS;
 use serde_json::Value;
 
-/// Registering a task definition that names task and execution roles needs `iam:PassRole` on
-/// them; it is not an API call of its own, so the adapter's list does not carry it.
+/// Registering (and running: the smoke task) a task definition that names task and execution
+/// roles needs `iam:PassRole` on them; it is not an API call of its own, so the adapter's list
+/// does not carry it.
 const PASS_ROLE: &str = "iam:PassRole";
 
 /// Actions that have no resource-level permissions in IAM, so `"Resource": "*"` is the only way to

@@ -7,6 +7,7 @@
 //! itself (its own moto server, temporary directory, daemon, ports and tmux socket) and changes
 //! nothing process-wide (no environment variables, no current directory, no signal handlers).
 
+mod aws_bake;
 mod aws_bench;
 mod aws_budget;
 mod aws_cli;
@@ -20,6 +21,7 @@ mod aws_platform;
 mod aws_record;
 mod aws_release;
 mod aws_release_resume;
+mod aws_smoke;
 mod blog_browser;
 mod blog_dynamodb;
 mod blog_flood;

@@ -170,7 +170,7 @@ impl AwsPlatform {
     }
 
     /// Which container a deploy replaces the image of.
-    fn deploy_container(
+    pub(super) fn deploy_container(
         &self,
         defs: &[ContainerDefinition],
         family: &str,
@@ -232,7 +232,7 @@ impl AwsPlatform {
         Ok((found, calls))
     }
 
-    async fn describe_task_def(&self, arn: &str) -> PlatformResult<TaskDefinition> {
+    pub(super) async fn describe_task_def(&self, arn: &str) -> PlatformResult<TaskDefinition> {
         let out = self
             .ecs
             .describe_task_definition()

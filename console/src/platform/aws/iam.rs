@@ -3,7 +3,8 @@
 //! every new call, remove it with the last use.
 //!
 //! Not an API call, so not listed: registering a task definition whose task or execution role
-//! is set also needs `iam:PassRole` on those roles.
+//! is set, and running one (the smoke task, `RunTask`), also need `iam:PassRole` on those
+//! roles.
 
 /// `(service, SDK operation, IAM action)`.
 pub const OPERATIONS: &[(&str, &str, &str)] = &[
@@ -46,6 +47,11 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
         "ecs:RegisterTaskDefinition",
     ),
     ("ecs", "UpdateService", "ecs:UpdateService"),
+    // The smoke checks inside the VPC (`[profiles.X.smoke] from = "task"`): a one-off task of
+    // the idle color's task definition (its roles need `iam:PassRole`, as a deploy's do), and
+    // StopTask when it runs too long.
+    ("ecs", "RunTask", "ecs:RunTask"),
+    ("ecs", "StopTask", "ecs:StopTask"),
     // Builds.
     (
         "codebuild",

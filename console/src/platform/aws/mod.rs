@@ -46,6 +46,7 @@ mod logs;
 mod metrics;
 mod registry;
 mod release;
+pub mod smoke;
 
 pub use calls::Counts;
 pub(crate) use calls::Op;
@@ -432,6 +433,14 @@ impl Platform for AwsPlatform {
 
     async fn smoke_get(&self, path: &str, timeout: Duration) -> PlatformResult<SmokeAnswer> {
         self.smoke(path, timeout).await
+    }
+
+    async fn smoke_elsewhere(
+        &self,
+        color: Color,
+        checks: &[crate::rollout::SmokeCheck],
+    ) -> PlatformResult<Option<crate::platform::SmokeRun>> {
+        self.smoke_elsewhere_run(color, checks).await
     }
 
     async fn alarms(&self, names: &[String]) -> PlatformResult<Vec<(String, AlarmState)>> {

@@ -1,6 +1,8 @@
 //! CodeBuild builds and ECR images.
 
-use aws_sdk_codebuild::types::{SortOrderType, StatusType};
+use aws_sdk_codebuild::types::{
+    EnvironmentVariable, EnvironmentVariableType, SortOrderType, StatusType,
+};
 use aws_sdk_ecr::types::ImageIdentifier;
 
 use super::AwsPlatform;
@@ -50,16 +52,39 @@ impl AwsPlatform {
         Ok(builds)
     }
 
+    /// Starts a build. `RELEASE_TAG` in this process's environment (`RELEASE_TAG=v2 bluegreen
+    /// build`, as locally) is passed to the build as an environment override (PLAINTEXT), so
+    /// the buildspec also pushes that tag; a tag ECR would refuse is refused here first.
     pub(super) async fn begin_build(
         &self,
         source_version: Option<String>,
     ) -> PlatformResult<Build> {
         let project = &self.cfg.codebuild_project;
+        let release_tag = std::env::var("RELEASE_TAG").ok().filter(|t| !t.is_empty());
+        let overrides = match release_tag {
+            Some(tag) => {
+                crate::platform::local::registry::validate_tag(&tag).map_err(|e| {
+                    START_BUILD.fail(project, FaultKind::Invalid, format!("RELEASE_TAG: {e}"))
+                })?;
+                Some(vec![
+                    EnvironmentVariable::builder()
+                        .name("RELEASE_TAG")
+                        .value(tag)
+                        .r#type(EnvironmentVariableType::Plaintext)
+                        .build()
+                        .map_err(|e| {
+                            START_BUILD.fail(project, FaultKind::Invalid, e.to_string())
+                        })?,
+                ])
+            }
+            None => None,
+        };
         let out = self
             .codebuild
             .start_build()
             .project_name(project)
             .set_source_version(source_version)
+            .set_environment_variables_override(overrides)
             .send()
             .await
             .map_err(|e| START_BUILD.error(project, e))?;

@@ -1,5 +1,5 @@
-//! A release's record on AWS, the smoke test's GET through the test listener, and the
-//! profile's CloudWatch alarms.
+//! A release's record on AWS, and the profile's CloudWatch alarms (the smoke test is
+//! [`super::smoke`]'s).
 //!
 //! The record is one item of the lock table (`lock_table`, which every profile that writes
 //! has): `pk` = `release#` and the production listener's ARN, `record` (S, the release as
@@ -14,23 +14,18 @@
 //! moved into the table and the tags removed. The listener keeps only small tags: the stable
 //! color, a pending bake, and what a console last wrote.
 
-use std::time::Duration;
-
 use aws_sdk_cloudwatch::types::StateValue;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 
 use super::AwsPlatform;
 use super::calls::Op;
-use crate::platform::http::{SmokeFailure, smoke_get};
-use crate::platform::{FaultKind, PlatformError, PlatformResult, SmokeAnswer};
+use crate::platform::{FaultKind, PlatformResult};
 use crate::rollout::Release;
 use crate::rollout::gate::AlarmState;
+use crate::rollout::release::check_record;
 
 const DESCRIBE_TAGS: Op = Op::new("elbv2", "DescribeTags");
 const REMOVE_TAGS: Op = Op::new("elbv2", "RemoveTags");
-const DESCRIBE_LISTENERS: Op = Op::new("elbv2", "DescribeListeners");
-const DESCRIBE_LOAD_BALANCERS: Op = Op::new("elbv2", "DescribeLoadBalancers");
 const DESCRIBE_ALARMS: Op = Op::new("cloudwatch", "DescribeAlarms");
 const GET: Op = Op::new("dynamodb", "GetItem");
 const PUT: Op = Op::new("dynamodb", "PutItem");
@@ -60,8 +55,11 @@ fn decode(count: &str, chunk: impl Fn(usize) -> Option<String>) -> Result<Releas
     serde_json::from_slice(&json).map_err(|e| format!("the release tags do not parse: {e}"))
 }
 
-/// The condition of a record write: no item; or another release that ended (replaced by a
-/// new one); or this release, while it runs (or its end written again).
+/// The condition of a record write: [`check_record`]'s rule, evaluated by DynamoDB against
+/// the stored item so that two writers cannot both pass it: no item; or another release that
+/// ended (replaced by a new one); or this release, while it runs (or its end written again).
+/// Never a running record over an ended one of the same id: a stale driver cannot reopen a
+/// release that an abort or a rollback ended.
 fn write_condition(release: &Release) -> &'static str {
     if release.is_over() {
         "attribute_not_exists(pk) OR is_over = :t OR release_id = :id"
@@ -80,18 +78,8 @@ impl AwsPlatform {
             // Nowhere to record one: only an older console's record can exist.
             return self.read_release_tags().await.map(|r| r.map(|(r, _)| r));
         };
-        let fix = "the next release rewrites it";
-        if let Some(text) = self
-            .read_record_text(table, self.release_key(), MAX_RECORD, fix)
-            .await?
-        {
-            return serde_json::from_str(&text).map(Some).map_err(|e| {
-                GET.fail(
-                    table,
-                    FaultKind::Invalid,
-                    format!("the release record does not parse ({e}); {fix}"),
-                )
-            });
+        if let Some(r) = self.read_table_release(table).await? {
+            return Ok(Some(r));
         }
         // No record in the table: an older console's, in the listener's tags, is moved once.
         if self
@@ -128,6 +116,24 @@ impl AwsPlatform {
                 .store(false, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(Some(r))
+    }
+
+    /// The record in the lock table, if any.
+    async fn read_table_release(&self, table: &str) -> PlatformResult<Option<Release>> {
+        let fix = "the next release rewrites it";
+        let Some(text) = self
+            .read_record_text(table, self.release_key(), MAX_RECORD, fix)
+            .await?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            GET.fail(
+                table,
+                FaultKind::Invalid,
+                format!("the release record does not parse ({e}); {fix}"),
+            )
+        })
     }
 
     /// An older console's record in the listener's tags, and how many chunks it has.
@@ -204,88 +210,26 @@ impl AwsPlatform {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
+                // The condition is the pure rule's ([`check_record`]): its refusal says why,
+                // from the record that won.
+                let why = match self.read_table_release(table).await {
+                    Ok(current) => match check_record(current.as_ref(), release) {
+                        Err(refusal) => refusal.reason,
+                        Ok(()) => "the record changed meanwhile; try again".to_string(),
+                    },
+                    Err(_) if release.is_over() => {
+                        "another release is running meanwhile".to_string()
+                    }
+                    Err(_) => "another release is running, or this one was ended meanwhile (an abort): `bluegreen status` shows which".to_string(),
+                };
                 Err(PUT.fail(
                     table,
                     FaultKind::Invalid,
-                    format!(
-                        "release {} was not recorded: {}",
-                        release.id,
-                        if release.is_over() {
-                            "another release is running meanwhile".to_string()
-                        } else {
-                            "another release is running, or this one was ended meanwhile (an abort): `bluegreen status` shows which".to_string()
-                        }
-                    ),
+                    format!("release {} was not recorded: {why}", release.id),
                 ))
             }
             Err(e) => Err(PUT.error(table, e)),
         }
-    }
-
-    /// `http://DNS:PORT` of the test listener.
-    async fn test_listener_url(&self) -> PlatformResult<(String, u16)> {
-        let arn = self.test_listener.clone().ok_or_else(|| {
-            PlatformError::Config(format!(
-                "profile `{}` has no test_listener: the smoke test needs one to reach the idle color alone",
-                self.profile
-            ))
-        })?;
-        let out = self
-            .elb
-            .describe_listeners()
-            .listener_arns(arn.clone())
-            .send()
-            .await
-            .map_err(|e| DESCRIBE_LISTENERS.error(&arn, e))?;
-        let l = out.listeners().first().ok_or_else(|| {
-            DESCRIBE_LISTENERS.fail(&arn, FaultKind::NotFound, "test listener not found")
-        })?;
-        if l.protocol() == Some(&ProtocolEnum::Https) {
-            return Err(DESCRIBE_LISTENERS.fail(
-                &arn,
-                FaultKind::Invalid,
-                "the test listener is HTTPS, and the smoke test speaks plain HTTP: give the test listener an HTTP port reachable from this machine",
-            ));
-        }
-        let port = l
-            .port()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| DESCRIBE_LISTENERS.fail(&arn, FaultKind::Invalid, "no port"))?;
-        let lb = l.load_balancer_arn().unwrap_or_default().to_string();
-        let out = self
-            .elb
-            .describe_load_balancers()
-            .load_balancer_arns(lb.clone())
-            .send()
-            .await
-            .map_err(|e| DESCRIBE_LOAD_BALANCERS.error(&lb, e))?;
-        let dns = out
-            .load_balancers()
-            .first()
-            .and_then(|b| b.dns_name())
-            .ok_or_else(|| DESCRIBE_LOAD_BALANCERS.fail(&lb, FaultKind::NotFound, "no DNS name"))?;
-        Ok((dns.to_string(), port))
-    }
-
-    pub(super) async fn smoke(&self, path: &str, timeout: Duration) -> PlatformResult<SmokeAnswer> {
-        let (host, port) = self.test_listener_url().await?;
-        let what = format!("GET http://{host}:{port}{path}");
-        let addr = async {
-            tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| format!("cannot resolve {host}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("{host} resolves to no address"))
-        };
-        smoke_get(addr, path, timeout).await.map_err(|e| match e {
-            SmokeFailure::TimedOut => PlatformError::TimedOut {
-                what,
-                after_secs: timeout.as_secs(),
-            },
-            SmokeFailure::Failed(e) => {
-                PlatformError::call("http:smoke", &what, FaultKind::Unavailable, e)
-            }
-        })
     }
 
     pub(super) async fn read_alarms(
