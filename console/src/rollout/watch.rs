@@ -261,14 +261,12 @@ pub fn unguarded_text(
 }
 
 impl Watched {
-    /// `UNGUARDED: green 20% (canary) since 14:02, nobody watching — run bluegreen watch`,
-    /// with `since` as the caller shows times.
+    /// `UNGUARDED: green 20% (canary) since 14:02, nobody watching`, with `since` as the
+    /// caller shows times. (On AWS no process watches yet: the `bluegreen watch` verb and its
+    /// lease are still to come, so the line names no verb to run.)
     pub fn unguarded_line(&self, since: Option<String>) -> String {
         let since = since.map(|s| format!(" since {s}")).unwrap_or_default();
-        format!(
-            "UNGUARDED: {}{since}, nobody watching — run bluegreen watch",
-            self.describe()
-        )
+        format!("UNGUARDED: {}{since}, nobody watching", self.describe())
     }
 }
 

@@ -564,7 +564,7 @@ fn nobody_watching_what_should_be_watched_is_said_and_only_then() {
     let nobody = unwatched(&l, NOW, true).expect("a stale record: nobody");
     assert_eq!(
         nobody.unguarded_line(Some("14:02".into())),
-        "UNGUARDED: green 20% (canary) since 14:02, nobody watching — run bluegreen watch"
+        "UNGUARDED: green 20% (canary) since 14:02, nobody watching"
     );
     let rest = listener(w(0), Some(Color::Blue), None);
     assert_eq!(
