@@ -14,19 +14,23 @@ use crate::platform::{
 };
 use crate::rollout::guard::{self, Refusal};
 use crate::rollout::{
-    Bake, BakeStep, Build, Color, LogLine, Operator, OperatorError, PerColor, Snapshot, UnixMillis,
-    Weights, bake, drift, healthy_count, limits, split,
+    Build, Color, LogLine, Operator, OperatorError, PerColor, Snapshot, Weights, drift, limits,
+    split,
 };
 
 mod journal;
 pub mod lock;
 pub mod probe;
+mod promote;
 pub mod release;
+mod rollback;
 mod wait;
 pub mod watch;
 
 pub use journal::Journaled;
+pub use promote::{FinishedBake, PromoteOptions, PromoteReport};
 pub use release::{Driver, Note, Observer};
+pub use rollback::RollbackReport;
 pub use wait::WaitFor;
 
 /// Process exit codes of the headless CLI. 0 only when the requested state holds.
@@ -144,39 +148,6 @@ fn describe_weight_failure(c: &WeightChange) -> String {
     }
 }
 
-/// Options of a promote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PromoteOptions {
-    /// How long the old color keeps running before it is scaled to zero.
-    pub bake: Duration,
-    /// Keep the old color running after the bake.
-    pub keep_old: bool,
-}
-
-impl Default for PromoteOptions {
-    fn default() -> Self {
-        PromoteOptions {
-            bake: Duration::from_secs(300),
-            keep_old: false,
-        }
-    }
-}
-
-/// What a promote did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PromoteReport {
-    pub promoted: Color,
-    pub change: WeightChange,
-    pub bake: Option<Bake>,
-    /// The platform finishes the bake by itself (local daemon); otherwise the caller should
-    /// wait until `bake.until` and call [`Ops::finish_bake`].
-    pub platform_finishes_bake: bool,
-    /// Follow-up calls that failed after the weights were in force (the test listener):
-    /// reported, never fatal.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-}
-
 /// Log lines asked for per read, by `log_tail` and by `logs --follow`.
 pub const LOG_BATCH: usize = 1000;
 
@@ -191,26 +162,6 @@ pub struct LogTail {
     pub unread: bool,
     /// Where to continue (`--follow`).
     pub cursor: LogCursor,
-}
-
-/// What a rollback did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RollbackReport {
-    pub target: Color,
-    pub change: WeightChange,
-    /// Follow-up calls that failed after the weights were in force (stable tag, test listener):
-    /// reported, never fatal.
-    pub warnings: Vec<String>,
-    /// The deploy lock's lease this rollback took over (it is never blocked by it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub taken_over_from: Option<Box<crate::rollout::lock::LockRecord>>,
-    /// Nothing needed changing (the target had all traffic, no bake or release was
-    /// pending): nothing was written, and nobody's lock was taken.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unchanged: bool,
-    /// The running release this rollback ended (as an abort does), by id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ended_release: Option<String>,
 }
 
 /// This machine's name for the journal and the lock.
@@ -267,17 +218,6 @@ pub struct Ops {
     /// When this session's release driver last checked its deploy-lock lease (shared by
     /// clones), so the lease costs calls only every half lease.
     lease_checked: Arc<std::sync::atomic::AtomicI64>,
-}
-
-/// How a bake finished: the bake, and the measured split its scale-in relied on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FinishedBake {
-    pub bake: Bake,
-    /// The requests' split since the promote, judged against 100% on the stable color;
-    /// `None` when nothing was scaled in (keep-old).
-    pub split: Option<split::SplitVerdict>,
-    /// The split could not be judged and `--accept-unmeasured` let the scale-in go ahead.
-    pub accepted_unmeasured: bool,
 }
 
 impl Ops {
@@ -436,258 +376,6 @@ impl Ops {
         self.record_resting(resting).await?;
         let change = self.platform.set_weights(desired).await;
         verified(change)
-    }
-
-    /// Gives the canary 100%, records it as stable with a pending bake, and points the test
-    /// listener at the old color. `pending` is the last shift the caller asked for, if any.
-    pub async fn promote(
-        &self,
-        opts: PromoteOptions,
-        pending: Option<Weights>,
-    ) -> Result<PromoteReport, OpError> {
-        self.access.check("promote")?;
-        let _lock = self.lock("promote", "promote", "").await?;
-        let result = self.promote_unjournaled(opts, pending).await;
-        self.journaled("promote", String::new(), result).await
-    }
-
-    async fn promote_unjournaled(
-        &self,
-        opts: PromoteOptions,
-        pending: Option<Weights>,
-    ) -> Result<PromoteReport, OpError> {
-        let mut snap = self.platform.snapshot().await?;
-        let resting = adopt_resting(&mut snap);
-        let finishes = self.platform.info().finishes_bake;
-        let target = guard::check_promote(&snap, pending, finishes)?;
-        self.record_resting(resting).await?;
-        let old = target.other();
-        let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
-        let bake = Bake::starting(old, now_millis(), opts.bake.as_millis(), opts.keep_old);
-        self.platform
-            .record_stable(target, Some(bake.clone()))
-            .await?;
-        // The test listener follows the new idle color; not on any critical path.
-        let mut warnings = Vec::new();
-        if let Err(e) = self.platform.point_test_listener(old).await {
-            warnings.push(format!("test listener not repointed to {old}: {e}"));
-        }
-        Ok(PromoteReport {
-            promoted: target,
-            change,
-            bake: Some(bake),
-            platform_finishes_bake: finishes,
-            warnings,
-        })
-    }
-
-    /// Ends a pending bake now, early or not: clears it, then scales the old color to zero
-    /// (unless keep-old), as [`crate::rollout::bake`] decides. Does nothing when no bake is
-    /// pending; a stale bake is only cleared.
-    pub async fn finish_bake(&self) -> Result<Option<Bake>, OpError> {
-        Ok(self.finish_bake_measured().await?.map(|f| f.bake))
-    }
-
-    /// [`Ops::finish_bake`], saying what the scale-in relied on. The old color is scaled in
-    /// only when the requests since the promote all went to the stable color
-    /// ([`split::judge`]); too few requests hold the bake unless `--accept-unmeasured`.
-    pub async fn finish_bake_measured(&self) -> Result<Option<FinishedBake>, OpError> {
-        self.access.check("promote")?;
-        let lock = self.lock("finish bake", "finish-bake", "").await?;
-        let result = self.finish_bake_unjournaled(&lock).await;
-        // Nothing pending is no write, and no entry.
-        if matches!(result, Ok(None)) {
-            return result;
-        }
-        self.journaled("finish-bake", String::new(), result).await
-    }
-
-    async fn finish_bake_unjournaled(
-        &self,
-        lock: &lock::LockGuard,
-    ) -> Result<Option<FinishedBake>, OpError> {
-        let listener = self.platform.listener().await?;
-        match listener.bake_step(UnixMillis::MAX) {
-            BakeStep::Nothing | BakeStep::Baking { .. } => Ok(None),
-            BakeStep::ClearStale { stable } => {
-                self.platform.record_stable(stable, None).await?;
-                Ok(None)
-            }
-            BakeStep::Hold(refusal) => Err(refusal.into()),
-            BakeStep::Finish { stable, bake } => {
-                let (split, accepted_unmeasured) = if bake.keep_old {
-                    (None, false)
-                } else {
-                    let verdict = self.measure_promote(&listener, stable).await;
-                    let accepted =
-                        split::check_scale_in(&verdict, bake.old, self.accept_unmeasured)?;
-                    (Some(verdict), accepted)
-                };
-                // Cleared first: from here on a rollback targets the stable color, not the old
-                // one that is about to go away.
-                lock.still_held("finish bake").await?;
-                self.platform.record_stable(stable, None).await?;
-                let now = self.platform.listener().await?;
-                if let Some(old) = bake::scale_in(now.weights, stable, &bake)? {
-                    lock.still_held("finish bake").await?;
-                    self.platform.scale(old, 0).await?;
-                }
-                Ok(Some(FinishedBake {
-                    bake,
-                    split,
-                    accepted_unmeasured,
-                }))
-            }
-        }
-    }
-
-    /// The requests since the promote's write, judged against all of them on `stable`.
-    async fn measure_promote(
-        &self,
-        listener: &crate::rollout::Listener,
-        stable: Color,
-    ) -> split::SplitVerdict {
-        let m = self.measure(listener).await;
-        let need = split::MIN_ALL_REQUESTS;
-        match m.verdict {
-            Some(_) if m.desired == Weights::all(stable) || m.listener == Weights::all(stable) => {
-                split::judge(Weights::all(stable), m.requests)
-            }
-            _ => split::SplitVerdict::TooFewRequests {
-                n: m.requests.blue + m.requests.green,
-                need,
-            },
-        }
-    }
-
-    /// Gives the rollback target 100% with one weight change. Needs only the listener and
-    /// target health; stable/bake bookkeeping and the test listener follow afterwards.
-    ///
-    /// A rollback that would change nothing writes nothing, and so takes nobody's lock over
-    /// ([`guard::rollback_changes_nothing`]). A person's rollback during a release ends the
-    /// release, as an abort does; the release's own rollback (a failed gate) ends it itself.
-    pub async fn rollback(&self) -> Result<RollbackReport, OpError> {
-        self.rollback_because(String::new()).await
-    }
-
-    /// [`Ops::rollback`], its journal entry saying why (`rolled back by the guard: …`, with
-    /// the failed gates' values and thresholds). Empty: a person's rollback.
-    pub async fn rollback_because(&self, why: String) -> Result<RollbackReport, OpError> {
-        self.access.check("rollback")?;
-        // The one read the rollback needs anyway; a release record is read only when the
-        // listener shows nothing to change.
-        let listener = self.platform.listener().await;
-        if let Ok(l) = &listener
-            && let Some(report) = self.rollback_noop(l).await
-        {
-            return Ok(report);
-        }
-        let lock = self.lock("rollback", "rollback", "").await?;
-        let mut result = match listener {
-            Ok(l) => self.rollback_unjournaled(&lock, l).await,
-            Err(e) => Err(e.into()),
-        };
-        if let Ok(report) = &mut result
-            && self.journal_release.is_none()
-        {
-            report.ended_release = self.end_release_after_rollback(&mut report.warnings).await;
-        }
-        self.journaled("rollback", why, result).await
-    }
-
-    /// The report of a rollback with nothing to do, or `None` when it has something to do
-    /// (or that cannot be told: then it goes ahead as usual).
-    async fn rollback_noop(&self, listener: &crate::rollout::Listener) -> Option<RollbackReport> {
-        guard::rollback_changes_nothing(listener, false)?;
-        let running = match self.platform.release().await {
-            Ok(r) => r.is_some_and(|r| !r.is_over()),
-            Err(_) => return None,
-        };
-        let target = guard::rollback_changes_nothing(listener, running)?;
-        Some(RollbackReport {
-            target,
-            change: WeightChange {
-                previous: Some(listener.weights),
-                desired: listener.weights,
-                observed: Some(listener.weights),
-                write_error: None,
-                read_error: None,
-            },
-            warnings: Vec::new(),
-            taken_over_from: None,
-            unchanged: true,
-            ended_release: None,
-        })
-    }
-
-    /// Ends the running release, if any, as aborted by this operator: its weights were just
-    /// rolled back, so its driver must take no further step. Returns its id.
-    async fn end_release_after_rollback(&self, warnings: &mut Vec<String>) -> Option<String> {
-        let r = match self.platform.release().await {
-            Ok(Some(r)) if !r.is_over() => r,
-            Ok(_) => return None,
-            Err(e) => {
-                warnings.push(format!(
-                    "the release record could not be read to end a running release: {e}"
-                ));
-                return None;
-            }
-        };
-        let by = format!("{} (rollback)", self.operator);
-        let mut ended = r.clone();
-        let ops = self.in_release(&r.id, None);
-        match ops
-            .end_release(&mut ended, crate::rollout::release::Outcome::Aborted { by })
-            .await
-        {
-            Ok(()) => Some(r.id),
-            Err(e) => {
-                warnings.push(format!(
-                    "release {} could not be ended after the rollback: {e}; `bluegreen abort` ends it",
-                    r.id
-                ));
-                None
-            }
-        }
-    }
-
-    async fn rollback_unjournaled(
-        &self,
-        lock: &lock::LockGuard,
-        listener: crate::rollout::Listener,
-    ) -> Result<RollbackReport, OpError> {
-        let mut healthy = PerColor::new(0usize, 0usize);
-        for color in guard::rollback_candidates(&listener) {
-            let targets = self.platform.target_health(color).await?;
-            *healthy.get_mut(color) = healthy_count(&targets);
-        }
-        let target = guard::rollback_target(&listener, |c| *healthy.get(c))?;
-        let change = verified(self.platform.set_weights(Weights::all(target)).await)?;
-        let mut warnings: Vec<String> = lock.warning.iter().cloned().collect();
-        if guard::rollback_rewrites_stable(&listener, target)
-            && let Err(e) = self.platform.record_stable(target, None).await
-        {
-            warnings.push(format!(
-                "weights are in force, but recording {target} as stable failed: {e}"
-            ));
-        }
-        if let Err(e) = self.platform.point_test_listener(target.other()).await {
-            warnings.push(format!(
-                "test listener not repointed to {}: {e}",
-                target.other()
-            ));
-        }
-        Ok(RollbackReport {
-            target,
-            change,
-            warnings,
-            taken_over_from: lock
-                .outcome
-                .as_ref()
-                .and_then(|o| o.previous.clone().map(Box::new)),
-            unchanged: false,
-            ended_release: None,
-        })
     }
 
     /// Deploys `tag` to the idle color (or `color`, if given), with the live color's desired

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::platform::fake::{Call, FakePlatform, Fault};
-use crate::rollout::GuardRule;
+use crate::rollout::{Bake, GuardRule, UnixMillis};
 
 fn w(blue: u8, green: u8) -> Weights {
     Weights::percent(blue, green).expect("valid weights")
