@@ -8,7 +8,7 @@
 //! - [`web`]: `app(state) -> Router`, handlers, templates' view models, CSRF, error pages.
 //! - [`server`]: serving with graceful shutdown; [`config`]: the `--store` setting;
 //!   [`startup`]: opening that store, the periodic backfill and `blog migrate`;
-//!   [`telemetry`]: logs; [`healthcheck`]: the `blog healthcheck` probe.
+//!   [`telemetry`]: logs; [`healthcheck`]: the `blog healthcheck` probe; [`smoke`]: `blog smoke`.
 
 pub mod accounts;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod config;
 pub mod domain;
 pub mod healthcheck;
 pub mod server;
+pub mod smoke;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

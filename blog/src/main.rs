@@ -5,6 +5,7 @@
 //! blog migrate [--to NEW_TABLE]                                            update a store
 //! blog user add NAME [--admin] | passwd NAME | remove NAME | list          author accounts
 //! blog healthcheck [--timeout SECS]                                        probe /health
+//! blog smoke [--timeout SECS] URL...                                       a release's smoke checks
 //! ```
 //!
 //! Process contract (docs/blog.md, "Process contract"), relied on by the local platform and
@@ -126,6 +127,16 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+    /// GET each URL (plain http:// only) and judge it by BLUEGREEN_SMOKE_CHECKS, or require a
+    /// 2xx; exit 0 only when every check passed (`[profiles.X.smoke] from = "task"`).
+    Smoke {
+        /// Seconds each GET may take (1-120).
+        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        timeout: u64,
+        /// The URLs, in the order of the checks.
+        #[arg(value_name = "URL")]
+        urls: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +219,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let body = healthcheck::probe(addr, Duration::from_secs(timeout)).await?;
             println!("{}", body.trim());
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Smoke { timeout, ref urls }) => {
+            let checks = match std::env::var(blog::smoke::CHECKS_VAR) {
+                Ok(v) => Some(v),
+                Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    anyhow::bail!("{} is not UTF-8", blog::smoke::CHECKS_VAR)
+                }
+            };
+            let passed = blog::smoke::run(urls, checks.as_deref(), Duration::from_secs(timeout))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -6,4 +6,5 @@ mod auth;
 mod paging;
 mod router;
 mod server;
+mod smoke;
 mod support;

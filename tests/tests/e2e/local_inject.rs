@@ -49,6 +49,16 @@ fn json(p: &LocalPlatform, args: &[&str]) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_injected_fault_fails_its_exact_share_of_one_color_and_shows_in_its_metrics() {
     let p = LocalPlatform::start(&["v1", "v2"], &[]).await;
+    // The exact shares below need the weights to stay put: with the guard on (the default),
+    // the daemon would roll the faulty green back within an interval (local_guard tests that).
+    let off = bluegreen::rollout::watch::WatchSettings {
+        guard: bluegreen::rollout::watch::GuardConfig {
+            mode: bluegreen::rollout::watch::GuardMode::Off,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    p.platform.configure_watch(&off).await.expect("guard off");
     p.first_release("v1", 1).await;
     p.deploy_green("v2").await;
     p.ops
