@@ -116,9 +116,17 @@ async fn console_moves_the_slider_applies_promotes_and_rolls_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_made_behind_the_console_shows_on_screen_and_clears() {
     let p = LocalPlatform::start(&["v1"], &[]).await;
+    let cwd = p.state.parent().unwrap_or(Path::new("/")).to_path_buf();
+    // The weights set behind the console give green, which has no task, 10–50%: the daemon's
+    // guard would rightly roll that back within its interval and race the drift warning this
+    // test times. It watches in `warn` mode here: it says what it sees and writes nothing.
+    std::fs::write(
+        cwd.join("bluegreen.toml"),
+        "[profiles.local]\nplatform = \"local\"\n[profiles.local.guard]\nmode = \"warn\"\n",
+    )
+    .expect("write bluegreen.toml");
     p.first_release("v1", 1).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cwd = p.state.parent().unwrap_or(Path::new("/")).to_path_buf();
     let tmux = Tmux::start(&dir.path().join("tmux.sock"), &cwd, &p.state, 160, 48);
     tmux.wait_for(
         "the console with the listener loaded",

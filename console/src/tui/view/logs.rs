@@ -114,7 +114,7 @@ fn column<'a>(state: &'a State, area: Rect, only: Option<Color>) -> Vec<Line<'a>
             if !view.shows(line) || only.is_some_and(|c| line.color != c) {
                 continue;
             }
-            let formatted = format_line(state, line, only.is_none());
+            let formatted = format_line(state, line, only.is_none(), width);
             if view.wrap {
                 let mut wrapped = wrap(formatted, width);
                 let take = wrapped.len().min(rows - used);
@@ -144,8 +144,25 @@ fn column<'a>(state: &'a State, area: Rect, only: Option<Color>) -> Vec<Line<'a>
     lines
 }
 
+/// Below this many columns a long task id (ECS's are 32 hex digits) is shown by its first
+/// [`SHORT_TASK_ID`] characters, as the local platform's ids already are, so the message keeps
+/// most of the row. The full id is in `bluegreen logs` and the color panels.
+const FULL_TASK_ID_MIN_WIDTH: usize = 120;
+const SHORT_TASK_ID: usize = 8;
+
+/// The task column of a row `width` wide: the id, or its first characters on a narrow pane.
+fn task_label(id: &str, width: usize) -> &str {
+    if width >= FULL_TASK_ID_MIN_WIDTH || id.chars().count() <= SHORT_TASK_ID + 5 {
+        return id;
+    }
+    match id.char_indices().nth(SHORT_TASK_ID) {
+        Some((cut, _)) => &id[..cut],
+        None => id,
+    }
+}
+
 /// One log line: time, color (unless a split's column already says it), task, message.
-fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'a> {
+fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool, width: usize) -> Line<'a> {
     let view = &state.log_view;
     let mut spans = Vec::with_capacity(6);
     // With the console's own time column, the blog's timestamp would be a second clock; the
@@ -159,10 +176,11 @@ fn format_line<'a>(state: &State, line: &'a LogLine, with_color: bool) -> Line<'
         spans.push(Span::styled(fmt::clock_ms(line.at), theme::MUTED));
         spans.push(Span::raw(" "));
     }
+    let task = task_label(&line.task_id, width);
     let tag = if with_color {
-        format!("{:<5} {} ", line.color.as_str(), line.task_id)
+        format!("{:<5} {} ", line.color.as_str(), task)
     } else {
-        format!("{} ", line.task_id)
+        format!("{task} ")
     };
     spans.push(Span::styled(tag, fmt::color_style(line.color)));
     let base = if is_error_line(&line.message) {
@@ -240,5 +258,16 @@ mod tests {
             .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
             .collect();
         assert_eq!(text, vec!["abc", "def", "gh"]);
+    }
+
+    #[test]
+    fn an_ecs_task_id_is_cut_on_a_narrow_pane_and_a_local_one_never() {
+        let ecs = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        assert_eq!(task_label(ecs, 78), "0f1e2d3c");
+        assert_eq!(task_label(ecs, 158), ecs);
+        assert_eq!(task_label("blue-7f309e1a", 78), "blue-7f309e1a");
+        assert_eq!(task_label("", 10), "");
+        // Not ASCII: cut on a character boundary, never inside one.
+        assert_eq!(task_label("ééééééééééééééééé", 40), "éééééééé");
     }
 }
